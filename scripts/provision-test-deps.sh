@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Provision what the test suites need from Debian's packages: PostgreSQL server binaries.
+# Idempotent and silent when everything is already there. The tests start their own
+# throw-away cluster (tests/fixtures/postgres.py); no system-wide service is started here.
+set -euo pipefail
+
+have_initdb() {
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+
+if have_initdb; then
+    exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+else
+    echo "provision-test-deps: need root or sudo to install postgresql" >&2
+    exit 1
+fi
+
+echo "provision-test-deps: installing Debian's postgresql (server binaries for the tests)"
+
+# Keep the package's postinst from starting the default cluster as a service: a
+# policy-rc.d that returns 101 ("action forbidden"), unless one is already in place.
+POLICY=/usr/sbin/policy-rc.d
+CREATED_POLICY=0
+cleanup() {
+    if [[ $CREATED_POLICY -eq 1 ]]; then
+        "${SUDO[@]}" rm -f "$POLICY"
+    fi
+}
+trap cleanup EXIT
+if [[ ! -e $POLICY ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$POLICY" >/dev/null
+    "${SUDO[@]}" chmod 755 "$POLICY"
+    CREATED_POLICY=1
+fi
+
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends postgresql
+
+if ! have_initdb; then
+    echo "provision-test-deps: postgresql installed but no /usr/lib/postgresql/*/bin/initdb" >&2
+    exit 1
+fi

@@ -1,0 +1,61 @@
+"""relayml: one MLOps system for the whole ML team.
+
+    import relayml as relay
+    relay.init(project="churn")
+    with relay.start_run(experiment="baseline") as run:
+        run.log_params({"max_depth": 3})
+        run.log_metrics({"auc": 0.91}, step=1)
+
+The SDK names below load on first use, so ``import relayml`` (and the CLI) stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "backend",
+    "flush",
+    "get_run",
+    "init",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_params",
+    "search_runs",
+    "set_tags",
+    "start_run",
+]
+
+if TYPE_CHECKING:
+    from relayml.sdk import (
+        ActiveRun,
+        active_run,
+        backend,
+        flush,
+        get_run,
+        init,
+        log_artifact,
+        log_metric,
+        log_metrics,
+        log_params,
+        search_runs,
+        set_tags,
+        start_run,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from relayml import sdk
+
+        return getattr(sdk, name)
+    raise AttributeError(f"module 'relayml' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])

@@ -1,0 +1,243 @@
+"""Routes of /api/v1: projects, experiments, runs, metrics, search, artifacts, audit."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from relayml.api.models import (
+    ExperimentIn,
+    MetricsIn,
+    ProjectIn,
+    ProjectPatch,
+    RunEndIn,
+    RunIn,
+    SearchIn,
+    ValuesIn,
+)
+from relayml.api.responses import ok
+from relayml.backend import LocalBackend
+from relayml.domain.entities import (
+    Artifact,
+    AuditEntry,
+    Experiment,
+    MetricPoint,
+    Project,
+    Run,
+    RunPage,
+)
+from relayml.errors import InvalidInput
+
+__all__ = ["router"]
+
+router = APIRouter()
+MAX_UPLOAD = 5 * 1024**3
+
+
+def _backend(request: Request) -> LocalBackend:
+    backend: LocalBackend = request.app.state.backend
+    # Until tokens identify users (governance), the client names its user in a header.
+    user = request.headers.get("x-relay-user")
+    return backend.with_actor(user) if user else backend
+
+
+def _doc(model: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model}}
+
+
+@router.get("/projects", tags=["projects"], responses=_doc(list[Project]))
+def list_projects(request: Request) -> Response:
+    """Every project."""
+    return ok(_backend(request).list_projects())
+
+
+@router.post("/projects", tags=["projects"], status_code=201, responses={201: {"model": Project}})
+def create_project(request: Request, body: ProjectIn) -> Response:
+    """Create a project with its business question and KPIs."""
+    project = _backend(request).create_project(
+        body.name,
+        description=body.description,
+        business_question=body.business_question,
+        owner=body.owner,
+        kpis=body.kpis,
+    )
+    return ok(project, status_code=201)
+
+
+@router.get("/projects/{name}", tags=["projects"], responses=_doc(Project))
+def get_project(request: Request, name: str) -> Response:
+    """One project."""
+    return ok(_backend(request).get_project(name))
+
+
+@router.patch("/projects/{name}", tags=["projects"], responses=_doc(Project))
+def update_project(request: Request, name: str, body: ProjectPatch) -> Response:
+    """Change a project's description, question, owner or KPIs."""
+    return ok(
+        _backend(request).update_project(
+            name,
+            description=body.description,
+            business_question=body.business_question,
+            owner=body.owner,
+            kpis=body.kpis,
+        )
+    )
+
+
+@router.get(
+    "/projects/{project}/experiments", tags=["experiments"], responses=_doc(list[Experiment])
+)
+def list_experiments(request: Request, project: str) -> Response:
+    """A project's experiments."""
+    return ok(_backend(request).list_experiments(project))
+
+
+@router.post(
+    "/projects/{project}/experiments",
+    tags=["experiments"],
+    status_code=201,
+    responses={201: {"model": Experiment}},
+)
+def create_experiment(request: Request, project: str, body: ExperimentIn) -> Response:
+    """Create an experiment."""
+    experiment = _backend(request).create_experiment(
+        project, body.name, description=body.description
+    )
+    return ok(experiment, status_code=201)
+
+
+@router.get(
+    "/projects/{project}/experiments/{name}", tags=["experiments"], responses=_doc(Experiment)
+)
+def get_experiment(request: Request, project: str, name: str) -> Response:
+    """One experiment."""
+    return ok(_backend(request).get_experiment(project, name))
+
+
+@router.post(
+    "/projects/{project}/runs", tags=["runs"], status_code=201, responses={201: {"model": Run}}
+)
+def create_run(request: Request, project: str, body: RunIn) -> Response:
+    """Start a run (its experiment is created if new)."""
+    run = _backend(request).create_run(
+        project,
+        body.experiment,
+        name=body.name,
+        tags=body.tags,
+        system=body.system,
+        start_time=body.start_time,
+    )
+    return ok(run, status_code=201)
+
+
+@router.post("/projects/{project}/runs/search", tags=["runs"], responses=_doc(RunPage))
+def search_runs(request: Request, project: str, body: SearchIn) -> Response:
+    """Search a project's runs (grammar in docs/tracking.md)."""
+    return ok(
+        _backend(request).search_runs(
+            project,
+            filter=body.filter,
+            order_by=body.order_by,
+            max_results=body.max_results,
+            page_token=body.page_token,
+            experiments=body.experiments,
+        )
+    )
+
+
+@router.get("/runs/{run_id}", tags=["runs"], responses=_doc(Run))
+def get_run(request: Request, run_id: str) -> Response:
+    """One run with its params, latest metrics and tags."""
+    return ok(_backend(request).get_run(run_id))
+
+
+@router.post("/runs/{run_id}/end", tags=["runs"], responses=_doc(Run))
+def end_run(request: Request, run_id: str, body: RunEndIn) -> Response:
+    """End a running run."""
+    return ok(
+        _backend(request).end_run(
+            run_id,
+            body.status,
+            error=body.error,
+            end_time=body.end_time,
+            cpu_time=body.cpu_time,
+            peak_memory_mb=body.peak_memory_mb,
+        )
+    )
+
+
+@router.post("/runs/{run_id}/params", tags=["runs"], status_code=204)
+def log_params(request: Request, run_id: str, body: ValuesIn) -> Response:
+    """Set params (immutable once set)."""
+    _backend(request).log_params(run_id, body.values)
+    return Response(status_code=204)
+
+
+@router.post("/runs/{run_id}/tags", tags=["runs"], status_code=204)
+def set_tags(request: Request, run_id: str, body: ValuesIn) -> Response:
+    """Set tags."""
+    _backend(request).set_tags(run_id, body.values)
+    return Response(status_code=204)
+
+
+@router.post("/runs/{run_id}/metrics", tags=["runs"], status_code=204)
+def log_metrics(request: Request, run_id: str, body: MetricsIn) -> Response:
+    """Append metric points [key, value, step, timestamp_ms] in one transaction."""
+    _backend(request).log_metrics(run_id, body.points)
+    return Response(status_code=204)
+
+
+@router.get("/runs/{run_id}/metrics/{key:path}", tags=["runs"], responses=_doc(list[MetricPoint]))
+def get_metric_history(request: Request, run_id: str, key: str) -> Response:
+    """Every point of one metric series."""
+    return ok(_backend(request).get_metric_history(run_id, key))
+
+
+@router.get("/runs/{run_id}/artifacts", tags=["artifacts"], responses=_doc(list[Artifact]))
+def list_artifacts(request: Request, run_id: str, prefix: str = "") -> Response:
+    """A run's artifacts, optionally under a folder."""
+    return ok(_backend(request).list_artifacts(run_id, prefix))
+
+
+@router.put("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"], responses=_doc(Artifact))
+async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
+    """Store the request body as the run's artifact at path."""
+    backend = _backend(request)
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                raise InvalidInput(f"artifact is larger than {MAX_UPLOAD} bytes.")
+            spool.write(chunk)
+        spool.seek(0)
+        artifact = await run_in_threadpool(backend.log_artifact, run_id, path, spool)
+    return ok(artifact)
+
+
+@router.get("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"])
+def download_artifact(request: Request, run_id: str, path: str) -> Response:
+    """The artifact's bytes; X-Relay-Sha256 carries the hash to verify them against."""
+    artifact, chunks = _backend(request).open_artifact(run_id, path)
+    return StreamingResponse(
+        chunks,
+        media_type="application/octet-stream",
+        headers={"X-Relay-Sha256": artifact.sha256, "Content-Length": str(artifact.size)},
+    )
+
+
+@router.get("/audit", tags=["audit"], responses=_doc(list[AuditEntry]))
+def list_audit(
+    request: Request,
+    entity_kind: str | None = None,
+    entity_id: str | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+) -> Response:
+    """The newest audit entries, optionally for one entity."""
+    return ok(
+        _backend(request).list_audit(entity_kind=entity_kind, entity_id=entity_id, limit=limit)
+    )

@@ -1,0 +1,5 @@
+"""Content-addressed blob storage on any fsspec filesystem."""
+
+from relayml.artifacts.blobs import BlobStore
+
+__all__ = ["BlobStore"]

@@ -1,0 +1,141 @@
+"""Every setting of relayml, declared once: name, default and help.
+
+Settings come from environment variables prefixed ``RELAY_`` (``RELAY_HOME``...), then from
+keyword overrides given to :func:`relayml.init`. ``relay config`` shows them with their source.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "anonymous"
+
+
+class Settings(BaseSettings):
+    """The settings of one relayml process."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default=Path(".relay"),
+        description="Folder for the embedded store: the SQLite file and the local artifacts.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store. Default: sqlite:///$RELAY_HOME/relay.db "
+        "(WAL mode, migrates itself). For PostgreSQL: postgresql+psycopg://user@host/db, "
+        "then run `relay db upgrade`.",
+    )
+    artifacts_url: str | None = Field(
+        default=None,
+        description="fsspec URL where artifact blobs live. Default: $RELAY_HOME/artifacts. "
+        "S3 or any S3-compatible store: s3://bucket/prefix (pip install 'relayml[s3]').",
+    )
+    artifacts_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description='JSON object of fsspec storage options, e.g. {"endpoint_url": '
+        '"http://minio:9000"} for an S3-compatible store.',
+    )
+    server_url: str | None = Field(
+        default=None,
+        description="URL of a `relay server`. When set, the SDK and CLI talk to it over HTTP "
+        "instead of opening the store in-process.",
+    )
+    token: str | None = Field(
+        default=None,
+        description="Personal API token sent to the server as a bearer token. Unset: the local "
+        "single user is the administrator.",
+    )
+    user: str = Field(
+        default_factory=_default_user,
+        description="Who is acting: recorded as the author of runs and in the audit log. "
+        "Default: the operating-system user.",
+    )
+    project: str = Field(
+        default="default",
+        description="Project used when a command or SDK call names none.",
+    )
+    executor: str = Field(
+        default="local",
+        description="Where pipelines run: 'local', or 'dask://host:port' for a Dask cluster.",
+    )
+    metric_flush_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="Seconds between background flushes of buffered metric points (the most a "
+        "crash of the logging process can lose).",
+    )
+    metric_batch_size: int = Field(
+        default=5000,
+        ge=1,
+        description="Buffered metric points that trigger an immediate background flush.",
+    )
+    http_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds the HTTP client waits for the server before giving up.",
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return Path(os.path.expanduser(value))
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with the embedded default filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'relay.db').absolute()}"
+
+    @property
+    def resolved_artifacts_url(self) -> str:
+        """The artifact store URL, with the embedded default filled in."""
+        if self.artifacts_url:
+            return self.artifacts_url
+        return str((self.home / "artifacts").absolute())
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Each setting with its environment variable, value, source and help."""
+        rows = []
+        for name, field in type(self).model_fields.items():
+            env = f"RELAY_{name.upper()}"
+            value = getattr(self, name)
+            if name == "database_url" and value is None:
+                value = self.resolved_database_url
+            if name == "artifacts_url" and value is None:
+                value = self.resolved_artifacts_url
+            if name == "token" and value:
+                value = "***"
+            source = "set" if name in self.model_fields_set else "default"
+            if env in os.environ:
+                source = "environment"
+            rows.append(
+                {
+                    "name": name,
+                    "env": env,
+                    "value": str(value) if value is not None else "",
+                    "source": source,
+                    "help": field.description or "",
+                }
+            )
+        return rows
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment, with explicit overrides on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)

@@ -1,0 +1,1 @@
+"""Typed entities and the rules that need no I/O."""

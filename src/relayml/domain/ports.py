@@ -1,0 +1,108 @@
+"""The operations every transport offers: in-process (LocalBackend) or HTTP (HttpBackend)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from relayml.domain.entities import (
+    KPI,
+    Artifact,
+    AuditEntry,
+    Experiment,
+    MetricPoint,
+    Project,
+    Run,
+    RunPage,
+    RunStatus,
+)
+
+__all__ = ["Backend", "MetricRow"]
+
+# (key, value, step, timestamp in ms): the compact form metric points travel in.
+MetricRow = tuple[str, float, int, int]
+
+
+class Backend(Protocol):
+    """What the SDK and CLI need from relayml, whichever transport carries it."""
+
+    actor: str
+
+    # projects
+    def create_project(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        business_question: str = "",
+        owner: str | None = None,
+        kpis: Sequence[KPI | dict[str, Any]] = (),
+    ) -> Project: ...
+    def get_project(self, name: str) -> Project: ...
+    def list_projects(self) -> list[Project]: ...
+    def update_project(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        business_question: str | None = None,
+        owner: str | None = None,
+        kpis: Sequence[KPI | dict[str, Any]] | None = None,
+    ) -> Project: ...
+
+    # experiments
+    def create_experiment(
+        self, project: str, name: str, *, description: str = ""
+    ) -> Experiment: ...
+    def get_experiment(self, project: str, name: str) -> Experiment: ...
+    def list_experiments(self, project: str) -> list[Experiment]: ...
+
+    # runs
+    def create_run(
+        self,
+        project: str,
+        experiment: str,
+        *,
+        name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        system: Mapping[str, Any] | None = None,
+        start_time: int | None = None,
+    ) -> Run: ...
+    def get_run(self, run_id: str) -> Run: ...
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus | str,
+        *,
+        error: str | None = None,
+        end_time: int | None = None,
+        cpu_time: float | None = None,
+        peak_memory_mb: float | None = None,
+    ) -> Run: ...
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None: ...
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None: ...
+    def log_metrics(self, run_id: str, points: Sequence[MetricRow]) -> None: ...
+    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]: ...
+    def search_runs(
+        self,
+        project: str,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+        experiments: Sequence[str] | None = None,
+    ) -> RunPage: ...
+
+    # artifacts
+    def log_artifact(self, run_id: str, path: str, source: str | Path | IO[bytes]) -> Artifact: ...
+    def list_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]: ...
+    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path: ...
+
+    # audit
+    def list_audit(
+        self, *, entity_kind: str | None = None, entity_id: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]: ...
+
+    def close(self) -> None: ...

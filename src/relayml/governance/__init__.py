@@ -1,0 +1,1 @@
+"""Governance: the audit log now; users, roles, approvals and the hash chain later."""

@@ -1,0 +1,388 @@
+"""The SDK: ``import relayml as relay``.
+
+relay.init(project="churn")
+with relay.start_run(experiment="baseline") as run:
+    run.log_params({"max_depth": 3})
+    run.log_metrics({"auc": 0.91}, step=1)
+    run.log_artifact("confusion.png")
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from relayml.config import Settings, get_settings
+from relayml.domain.entities import KPI, Artifact, Project, Run, RunPage, RunStatus
+from relayml.domain.ports import Backend, MetricRow
+from relayml.domain.validation import check_artifact_path, check_key, check_metric_value
+from relayml.errors import InvalidInput, NotFound
+from relayml.store import now_ms
+from relayml.tracking.buffer import MetricBuffer
+from relayml.tracking.context import ResourceClock, capture_system
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "backend",
+    "flush",
+    "get_run",
+    "init",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_params",
+    "search_runs",
+    "set_tags",
+    "start_run",
+]
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.settings: Settings | None = None
+        self.backend: Backend | None = None
+        self.buffer: MetricBuffer | None = None
+        self.project: str | None = None
+        self.runs: list[ActiveRun] = []
+
+
+_state = _State()
+
+
+def _reset_after_fork() -> None:
+    global _state
+    _state = _State()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def init(
+    project: str | None = None,
+    *,
+    home: str | Path | None = None,
+    database_url: str | None = None,
+    artifacts_url: str | None = None,
+    server_url: str | None = None,
+    user: str | None = None,
+    description: str | None = None,
+    business_question: str | None = None,
+    kpis: Sequence[KPI | dict[str, Any]] | None = None,
+) -> Project:
+    """Choose the store (or server) and the project; the project is created if missing."""
+    settings = get_settings(
+        home=home,
+        database_url=database_url,
+        artifacts_url=artifacts_url,
+        server_url=server_url,
+        user=user,
+    )
+    from relayml.backend import open_backend
+
+    with _state.lock:
+        _shutdown(end_runs=True)
+        _state.settings = settings
+        _state.backend = open_backend(settings)
+        _state.buffer = MetricBuffer(
+            _state.backend, settings.metric_flush_interval, settings.metric_batch_size
+        )
+        _state.project = project or settings.project
+        backend = _state.backend
+    name = _state.project
+    try:
+        found = backend.get_project(name)
+    except NotFound:
+        return backend.create_project(
+            name,
+            description=description or "",
+            business_question=business_question or "",
+            kpis=kpis or (),
+        )
+    if description is not None or business_question is not None or kpis is not None:
+        return backend.update_project(
+            name, description=description, business_question=business_question, kpis=kpis
+        )
+    return found
+
+
+def _ready() -> tuple[Backend, MetricBuffer, str]:
+    with _state.lock:
+        if _state.backend is None:
+            init()
+        assert _state.backend is not None and _state.buffer is not None
+        assert _state.project is not None
+        return _state.backend, _state.buffer, _state.project
+
+
+def backend() -> Backend:
+    """The backend the SDK talks to (in-process store or HTTP server)."""
+    return _ready()[0]
+
+
+class ActiveRun:
+    """A run being logged to. Use it as a context manager, or call end()."""
+
+    def __init__(self, backend: Backend, buffer: MetricBuffer, run: Run) -> None:
+        self._backend = backend
+        self._buffer = buffer
+        self._lock = threading.Lock()
+        self._steps: dict[str, int] = {}
+        self._clock = ResourceClock()
+        self.id = run.id
+        self.name = run.name
+        self.project = run.project
+        self.experiment = run.experiment
+        self.ended = False
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.name} id={self.id} experiment={self.experiment!r}>"
+
+    # params and tags
+    def log_param(self, key: str, value: Any) -> None:
+        """Set one param (immutable once set)."""
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Set several params (immutable once set)."""
+        self._backend.log_params(self.id, params)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Set one tag (tags can change)."""
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set several tags."""
+        self._backend.set_tags(self.id, tags)
+
+    # metrics
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """Queue one metric point; without a step, the key's next step (0, 1, 2, ...) is used."""
+        self.log_metrics({key: value}, step=step, timestamp=timestamp)
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """Queue metric points, written in the background in batches."""
+        if self.ended:
+            raise InvalidInput(f"run {self.name} ({self.id}) has ended; start a new run.")
+        ts = timestamp if timestamp is not None else now_ms()
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise InvalidInput(f"step must be an integer, got {step!r}.")
+        rows: list[MetricRow] = []
+        with self._lock:
+            for key, value in metrics.items():
+                if key not in self._steps:
+                    check_key(key, "metric")
+                number = check_metric_value(key, value)
+                s = step if step is not None else self._steps.get(key, -1) + 1
+                self._steps[key] = max(s, self._steps.get(key, s))
+                rows.append((key, number, s, ts))
+        self._buffer.add(self.id, rows)
+
+    def flush(self) -> None:
+        """Block until every metric point logged so far is stored."""
+        self._buffer.flush(self.id)
+
+    # artifacts
+    def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> Artifact:
+        """Store a file as an artifact (default path: the file's name)."""
+        source = Path(local_path)
+        if not source.is_file():
+            raise InvalidInput(
+                f"{source} is not a file; use log_artifacts() for a folder."
+                if source.is_dir()
+                else f"cannot log artifact: {source} does not exist."
+            )
+        return self._backend.log_artifact(self.id, artifact_path or source.name, source)
+
+    def log_artifacts(
+        self, local_dir: str | Path, artifact_path: str | None = None
+    ) -> list[Artifact]:
+        """Store every file of a folder, keeping its layout under artifact_path."""
+        folder = Path(local_dir)
+        if not folder.is_dir():
+            raise InvalidInput(f"cannot log artifacts: {folder} is not a folder.")
+        prefix = check_artifact_path(artifact_path) + "/" if artifact_path else ""
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        return [
+            self._backend.log_artifact(self.id, prefix + f.relative_to(folder).as_posix(), f)
+            for f in files
+        ]
+
+    def log_text(self, text: str, artifact_path: str) -> Artifact:
+        """Store a string as a UTF-8 text artifact."""
+        import io
+
+        return self._backend.log_artifact(self.id, artifact_path, io.BytesIO(text.encode()))
+
+    # life cycle
+    def info(self) -> Run:
+        """The run as stored now (flushes metrics first)."""
+        self.flush()
+        return self._backend.get_run(self.id)
+
+    def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> Run:
+        """Flush metrics and end the run with its resource use."""
+        if self.ended:
+            return self._backend.get_run(self.id)
+        flush_error: BaseException | None = None
+        try:
+            self.flush()
+        except Exception as exc:  # end the run all the same, then report
+            flush_error = exc
+            status, error = RunStatus.FAILED, error or f"metrics were not stored: {exc}"
+        self.ended = True
+        with _state.lock:
+            if self in _state.runs:
+                _state.runs.remove(self)
+        run = self._backend.end_run(
+            self.id,
+            status,
+            error=error,
+            cpu_time=self._clock.cpu_time(),
+            peak_memory_mb=self._clock.peak_memory_mb(),
+        )
+        if flush_error is not None:
+            raise flush_error
+        return run
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.end(RunStatus.FINISHED)
+        elif isinstance(exc, KeyboardInterrupt):
+            self.end(RunStatus.KILLED, error="interrupted (KeyboardInterrupt)")
+        else:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            self.end(RunStatus.FAILED, error=text[-20000:])
+
+
+def start_run(
+    experiment: str = "default",
+    *,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    project: str | None = None,
+) -> ActiveRun:
+    """Start a run in an experiment of the current project (the experiment is created if new)."""
+    backend, buffer, current = _ready()
+    run = backend.create_run(
+        project or current, experiment, name=name, tags=tags, system=capture_system()
+    )
+    active = ActiveRun(backend, buffer, run)
+    with _state.lock:
+        _state.runs.append(active)
+    return active
+
+
+def active_run() -> ActiveRun | None:
+    """The most recently started run that has not ended, if any."""
+    with _state.lock:
+        return _state.runs[-1] if _state.runs else None
+
+
+def _require_active() -> ActiveRun:
+    run = active_run()
+    if run is None:
+        raise InvalidInput("no active run: call relay.start_run() first.")
+    return run
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Set params of the active run."""
+    _require_active().log_params(params)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Queue metric points of the active run."""
+    _require_active().log_metrics(metrics, step=step)
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    """Queue one metric point of the active run."""
+    _require_active().log_metric(key, value, step=step)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set tags of the active run."""
+    _require_active().set_tags(tags)
+
+
+def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> Artifact:
+    """Store a file as an artifact of the active run."""
+    return _require_active().log_artifact(local_path, artifact_path)
+
+
+def flush() -> None:
+    """Block until every queued metric point of every run is stored."""
+    with _state.lock:
+        buffer = _state.buffer
+    if buffer is not None:
+        buffer.flush()
+
+
+def get_run(run_id: str) -> Run:
+    """A run by id, with its params, latest metrics and tags."""
+    flush()
+    return _ready()[0].get_run(run_id)
+
+
+def search_runs(
+    filter: str | None = None,
+    order_by: Sequence[str] | None = None,
+    max_results: int = 100,
+    *,
+    page_token: str | None = None,
+    project: str | None = None,
+    experiments: Sequence[str] | None = None,
+) -> RunPage:
+    """Runs of the project matching a filter (grammar: docs/tracking.md), one page at a time."""
+    backend, _, current = _ready()
+    flush()
+    return backend.search_runs(
+        project or current,
+        filter=filter,
+        order_by=order_by,
+        max_results=max_results,
+        page_token=page_token,
+        experiments=experiments,
+    )
+
+
+def _shutdown(end_runs: bool) -> None:
+    with _state.lock:
+        runs = list(_state.runs)
+    if end_runs:
+        for run in reversed(runs):
+            try:
+                run.end(RunStatus.FINISHED)
+            except Exception:
+                pass
+    with _state.lock:
+        if _state.buffer is not None:
+            _state.buffer.close()
+        if _state.backend is not None:
+            _state.backend.close()
+        _state.buffer = None
+        _state.backend = None
+        _state.runs = []
+
+
+atexit.register(_shutdown, True)

@@ -1,0 +1,357 @@
+"""Use cases on runs: create, end, params, tags, metric series, and loading them back."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from relayml.domain.entities import MetricPoint, Run, RunStatus
+from relayml.domain.names import run_name
+from relayml.domain.ports import MetricRow
+from relayml.domain.validation import check_key, check_name, check_params
+from relayml.errors import Conflict, InvalidInput, NotFound
+from relayml.governance import audit
+from relayml.projects import project_id
+from relayml.store import Store, now_ms
+from relayml.store.schema import latest_metrics, metrics, runs
+from relayml.store.schema import params as params_t
+from relayml.store.schema import tags as tags_t
+from relayml.tracking.experiments import ensure_experiment, experiment_names
+
+__all__ = [
+    "MetricRow",
+    "create_run",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "load_runs",
+    "log_metrics",
+    "log_params",
+    "set_tags",
+]
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _none_to_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
+    """Load runs with their params, latest metrics and tags, in the order of ids."""
+    if not ids:
+        return []
+    rows = {r.id: r for r in conn.execute(select(runs).where(runs.c.id.in_(ids)))}
+    names = experiment_names(conn, {r.experiment_id for r in rows.values()})
+    p: dict[str, dict[str, str]] = {i: {} for i in rows}
+    m: dict[str, dict[str, float]] = {i: {} for i in rows}
+    t: dict[str, dict[str, str]] = {i: {} for i in rows}
+    for r in conn.execute(select(params_t).where(params_t.c.run_id.in_(ids))):
+        p[r.run_id][r.key] = r.value
+    for r in conn.execute(
+        select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value).where(
+            latest_metrics.c.run_id.in_(ids)
+        )
+    ):
+        m[r.run_id][r.key] = _none_to_nan(r.value)
+    for r in conn.execute(select(tags_t).where(tags_t.c.run_id.in_(ids))):
+        t[r.run_id][r.key] = r.value
+    result = []
+    for run_id in ids:
+        row = rows.get(run_id)
+        if row is None:
+            continue
+        project, experiment = names[row.experiment_id]
+        result.append(
+            Run(
+                id=row.id,
+                project=project,
+                experiment=experiment,
+                name=row.name,
+                status=RunStatus(row.status),
+                user=row.user,
+                start_time=audit.to_datetime(row.start_time),
+                end_time=audit.to_datetime(row.end_time),
+                error=row.error,
+                params=p[run_id],
+                metrics=m[run_id],
+                tags=t[run_id],
+                system=row.system or {},
+                wall_time=row.wall_time,
+                cpu_time=row.cpu_time,
+                peak_memory_mb=row.peak_memory_mb,
+            )
+        )
+    return result
+
+
+def require_run(conn: Connection, run_id: str) -> Any:
+    row = conn.execute(
+        select(runs.c.id, runs.c.status, runs.c.end_time, runs.c.start_time).where(
+            runs.c.id == run_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"run {run_id!r} does not exist. Find run ids with `relay runs list` "
+            "or relay.search_runs()."
+        )
+    return row
+
+
+def require_running(conn: Connection, run_id: str, doing: str) -> Any:
+    row = require_run(conn, run_id)
+    if row.status != RunStatus.RUNNING.value:
+        raise Conflict(
+            f"cannot {doing}: run {run_id} has already ended ({row.status}). "
+            "Start a new run to log more."
+        )
+    return row
+
+
+def create_run(
+    store: Store,
+    actor: str,
+    project: str,
+    experiment: str,
+    *,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    system: Mapping[str, Any] | None = None,
+    start_time: int | None = None,
+) -> Run:
+    """Start a run in an experiment (created if it does not exist yet)."""
+    if name is not None:
+        check_name(name, "run")
+    clean_tags = {check_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+    run_id = uuid.uuid4().hex
+    values = {
+        "id": run_id,
+        "name": name or run_name(),
+        "status": RunStatus.RUNNING.value,
+        "user": actor,
+        "start_time": start_time or now_ms(),
+        "system": dict(system or {}),
+    }
+    with store.write() as conn:
+        pid = project_id(conn, project)
+        eid = ensure_experiment(conn, actor, project, pid, experiment)
+        conn.execute(runs.insert().values(project_id=pid, experiment_id=eid, **values))
+        if clean_tags:
+            conn.execute(
+                tags_t.insert(),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in clean_tags.items()],
+            )
+        audit.record(
+            conn,
+            actor=actor,
+            action="run.create",
+            entity_kind="run",
+            entity_id=run_id,
+            after={"project": project, "experiment": experiment, "name": values["name"]},
+        )
+        return load_runs(conn, [run_id])[0]
+
+
+def get_run(store: Store, run_id: str) -> Run:
+    """A run with its params, latest metrics and tags, or NotFound."""
+    with store.read() as conn:
+        require_run(conn, run_id)
+        return load_runs(conn, [run_id])[0]
+
+
+def end_run(
+    store: Store,
+    actor: str,
+    run_id: str,
+    status: RunStatus | str,
+    *,
+    error: str | None = None,
+    end_time: int | None = None,
+    cpu_time: float | None = None,
+    peak_memory_mb: float | None = None,
+) -> Run:
+    """Mark a running run FINISHED, FAILED or KILLED, with its resource use."""
+    try:
+        final = RunStatus(status)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"status {status!r} is not one of {', '.join(s.value for s in RunStatus)}."
+        ) from exc
+    if not final.is_terminal:
+        raise InvalidInput("a run can only be ended as FINISHED, FAILED or KILLED.")
+    with store.write() as conn:
+        row = require_running(conn, run_id, f"end run as {final.value}")
+        end = end_time or now_ms()
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(
+                status=final.value,
+                end_time=end,
+                error=error,
+                wall_time=max(0.0, (end - row.start_time) / 1000),
+                cpu_time=cpu_time,
+                peak_memory_mb=peak_memory_mb,
+            )
+        )
+        audit.record(
+            conn,
+            actor=actor,
+            action="run.end",
+            entity_kind="run",
+            entity_id=run_id,
+            before={"status": row.status},
+            after={"status": final.value, "error": error},
+        )
+        return load_runs(conn, [run_id])[0]
+
+
+def log_params(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -> None:
+    """Set params of a run; a param already set to another value is a Conflict."""
+    clean = check_params(values)
+    if not clean:
+        return
+    with store.write() as conn:
+        require_running(conn, run_id, "log params")
+        existing = {
+            r.key: r.value
+            for r in conn.execute(
+                select(params_t.c.key, params_t.c.value).where(
+                    params_t.c.run_id == run_id, params_t.c.key.in_(list(clean))
+                )
+            )
+        }
+        for key, old in existing.items():
+            if old != clean[key]:
+                raise Conflict(
+                    f"param {key!r} of run {run_id} is already {old!r}; it cannot become "
+                    f"{clean[key]!r} (params are immutable: start a new run to try another value)."
+                )
+        new = {k: v for k, v in clean.items() if k not in existing}
+        if new:
+            conn.execute(
+                params_t.insert(),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in new.items()],
+            )
+            audit.record(
+                conn,
+                actor=actor,
+                action="run.log_params",
+                entity_kind="run",
+                entity_id=run_id,
+                after=new,
+            )
+
+
+def set_tags(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -> None:
+    """Set (or overwrite) tags of a run."""
+    clean = {check_key(k, "tag"): str(v) for k, v in values.items()}
+    if not clean:
+        return
+    with store.write() as conn:
+        require_run(conn, run_id)
+        before = {
+            r.key: r.value
+            for r in conn.execute(
+                select(tags_t.c.key, tags_t.c.value).where(
+                    tags_t.c.run_id == run_id, tags_t.c.key.in_(list(clean))
+                )
+            )
+        }
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in clean.items()]
+        _upsert(conn, tags_t, rows, ["run_id", "key"], ["value"])
+        audit.record(
+            conn,
+            actor=actor,
+            action="run.set_tags",
+            entity_kind="run",
+            entity_id=run_id,
+            before=before or None,
+            after=clean,
+        )
+
+
+def _upsert(
+    conn: Connection,
+    table: Any,
+    rows: list[dict[str, Any]],
+    keys: list[str],
+    columns: list[str],
+    newer_only: bool = False,
+) -> None:
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    where = None
+    if newer_only:
+        ex = stmt.excluded
+        where = (ex.step > table.c.step) | (
+            (ex.step == table.c.step) & (ex.timestamp >= table.c.timestamp)
+        )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in columns}, where=where
+    )
+    conn.execute(stmt, rows)
+
+
+def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRow]) -> None:
+    """Append metric points to a running run in one transaction (points already validated)."""
+    if not points:
+        return
+    rows: list[dict[str, Any]] = [
+        {"run_id": run_id, "key": k, "value": _nan_to_none(v), "step": s, "timestamp": t}
+        for k, v, s, t in points
+    ]
+    last: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        prev = last.get(row["key"])
+        if prev is None or (row["step"], row["timestamp"]) >= (prev["step"], prev["timestamp"]):
+            last[row["key"]] = row
+    with store.write() as conn:
+        require_running(conn, run_id, "log metrics")
+        conn.execute(metrics.insert(), rows)
+        _upsert(
+            conn,
+            latest_metrics,
+            list(last.values()),
+            ["run_id", "key"],
+            ["value", "step", "timestamp"],
+            newer_only=True,
+        )
+        audit.record(
+            conn,
+            actor=actor,
+            action="run.log_metrics",
+            entity_kind="run",
+            entity_id=run_id,
+            after={"points": len(rows), "keys": sorted(last)},
+        )
+
+
+def get_metric_history(store: Store, run_id: str, key: str) -> list[MetricPoint]:
+    """Every point of one metric series, by step then time."""
+    with store.read() as conn:
+        require_run(conn, run_id)
+        query = (
+            select(metrics.c.value, metrics.c.step, metrics.c.timestamp)
+            .where(metrics.c.run_id == run_id, metrics.c.key == key)
+            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+        )
+        points = [
+            MetricPoint(key=key, value=_none_to_nan(r.value), step=r.step, timestamp=r.timestamp)
+            for r in conn.execute(query)
+        ]
+    if not points:
+        known = sorted(get_run(store, run_id).metrics)
+        raise NotFound(
+            f"run {run_id} has no metric {key!r} (it has: {', '.join(known) or 'no metrics'})."
+        )
+    return points
