@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ActiveRun",
     "active_run",
-    "backend",
     "flush",
+    "get_backend",
     "get_run",
     "init",
     "log_artifact",
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from relayml.sdk import (
         ActiveRun,
         active_run,
-        backend,
         flush,
+        get_backend,
         get_run,
         init,
         log_artifact,

@@ -30,8 +30,8 @@ from relayml.tracking.context import ResourceClock, capture_system
 __all__ = [
     "ActiveRun",
     "active_run",
-    "backend",
     "flush",
+    "get_backend",
     "get_run",
     "init",
     "log_artifact",
@@ -122,7 +122,7 @@ def _ready() -> tuple[Backend, MetricBuffer, str]:
         return _state.backend, _state.buffer, _state.project
 
 
-def backend() -> Backend:
+def get_backend() -> Backend:
     """The backend the SDK talks to (in-process store or HTTP server)."""
     return _ready()[0]
 

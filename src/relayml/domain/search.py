@@ -16,7 +16,7 @@ Grammar (keywords are case-insensitive; ``and`` binds tighter than ``or``)::
     prefix     := metrics | params | tags | attributes
                   (metric, param, tag, attribute and attr work too)
     key        := [A-Za-z0-9_.-/:]+ | `back quoted` | "double quoted"  (quotes allow spaces)
-    op         := = | != | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN
+    op         := = | != | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN     (== means =)
     value      := number | 'single quoted' | "double quoted"
                 | "(" value ("," value)* ")"                            (IN and NOT IN only)
 

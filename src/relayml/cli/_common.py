@@ -1,0 +1,268 @@
+"""What every command shares: settings, the backend, output (Rich tables or JSON) and errors.
+
+Heavy modules (SQLAlchemy, httpx, FastAPI...) are imported inside the functions that need them,
+so that ``relay --help`` answers without loading them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from relayml.errors import InvalidInput, NotFound, RelayError
+
+if TYPE_CHECKING:
+    import click
+
+    from relayml.config import Settings
+    from relayml.domain.ports import Backend
+
+__all__ = [
+    "JsonOption",
+    "ProjectOption",
+    "RelayGroup",
+    "console",
+    "error_console",
+    "format_bytes",
+    "format_number",
+    "format_time",
+    "format_value",
+    "key_value_table",
+    "open_cli_backend",
+    "print_error",
+    "print_json",
+    "project_or_default",
+    "resolve_run_id",
+    "settings",
+    "table",
+    "truncate",
+]
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON only (no table).")
+]
+ProjectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project name. Default: the `project` setting (RELAY_PROJECT).",
+        show_default=False,
+    ),
+]
+
+_RUN_PREFIX = re.compile(r"[0-9a-f]{6,31}")
+_MAX_CELL = 60
+_PIPE_WIDTH = 200
+
+
+def console() -> Console:
+    """A console on the current standard output (resolved at each call, for test runners).
+
+    Output that is not a terminal (a pipe, a file) gets wide lines rather than Rich's 80 columns,
+    unless COLUMNS says otherwise.
+    """
+    out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out = Console(highlight=False, width=_PIPE_WIDTH)
+    return out
+
+
+def error_console() -> Console:
+    """A console on the current standard error."""
+    return Console(stderr=True, highlight=False)
+
+
+def print_error(message: str) -> None:
+    """Print 'Error: <message>' to standard error, without markup interpretation."""
+    error_console().print(f"[bold red]Error:[/] {_escape(message)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+class RelayGroup(TyperGroup):
+    """The top-level group: turns RelayError into one 'Error: ...' line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; expected errors print their message instead of a traceback."""
+        try:
+            return super().invoke(ctx)
+        except RelayError as exc:
+            print_error(exc.message)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+
+def settings() -> Settings:
+    """The settings from the environment; a bad value is an InvalidInput naming the variable."""
+    from pydantic import ValidationError
+
+    from relayml.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RELAY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InvalidInput(f"invalid setting ({problems}). Fix the environment variable.") from None
+
+
+def project_or_default(project: str | None) -> str:
+    """The project named on the command line, else the `project` setting."""
+    return project or settings().project
+
+
+@contextmanager
+def open_cli_backend() -> Iterator[Backend]:
+    """The backend the settings ask for (HTTP when RELAY_SERVER_URL is set), closed after use."""
+    from relayml.backend import open_backend
+
+    backend = open_backend(settings())
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def resolve_run_id(backend: Backend, run_id: str) -> str:
+    """A full run id, from a full id or a unique prefix of 6 to 31 hex characters."""
+    if not _RUN_PREFIX.fullmatch(run_id):
+        return run_id
+    matches: list[str] = []
+    for project in backend.list_projects():
+        page = backend.search_runs(project.name, filter=f"run_id LIKE '{run_id}%'", max_results=2)
+        matches.extend(run.id for run in page.runs)
+        if len(matches) > 1:
+            break
+    if not matches:
+        raise NotFound(
+            f"no run id starts with {run_id!r}. Find run ids with `relay runs list` "
+            "or `relay runs search`."
+        )
+    if len(matches) > 1:
+        raise InvalidInput(
+            f"run id prefix {run_id!r} is ambiguous ({', '.join(matches[:2])}, ...); "
+            "type more characters."
+        )
+    return matches[0]
+
+
+def print_json(data: Any) -> None:
+    """Print data as indented JSON; NaN and infinities become the strings 'NaN', 'Infinity'."""
+    from pydantic_core import to_json
+
+    sys.stdout.write(to_json(data, indent=2, inf_nan_mode="strings").decode() + "\n")
+    sys.stdout.flush()
+
+
+def format_time(value: datetime | int | None) -> str:
+    """A timestamp (aware datetime or epoch milliseconds) in local time, ISO style, to seconds."""
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        value = datetime.fromtimestamp(value / 1000, tz=UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_number(value: float | None, *, precise: bool = False) -> str:
+    """A metric value: 6 significant digits (all of them when precise); NaN and infinities named."""
+    if value is None:
+        return ""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if precise:
+        return repr(float(value))
+    return f"{value:.6g}"
+
+
+def format_duration(seconds: float | None) -> str:
+    """Seconds as '0.42s', '1m 05s' or '2h 03m'."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def format_bytes(size: int) -> str:
+    """A size in B, KiB, MiB or GiB."""
+    amount = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{int(amount)} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    raise AssertionError("unreachable")
+
+
+def truncate(text: str, limit: int = _MAX_CELL) -> str:
+    """Text cut to limit characters with an ellipsis (the full value is in --json)."""
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_value(value: Any, limit: int = _MAX_CELL) -> str:
+    """Any stored value as one table cell: numbers formatted, structures as short JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return format_number(value)
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, (dict, list, tuple)):
+        from pydantic_core import to_json
+
+        return truncate(to_json(value, inf_nan_mode="strings").decode(), limit)
+    return truncate(str(value), limit)
+
+
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[str]], *, title: str | None = None
+) -> Table:
+    """A Rich table; the id-like first column never wraps."""
+    result = Table(title=title, title_justify="left", show_lines=False)
+    for index, name in enumerate(columns):
+        if index == 0:
+            result.add_column(name, no_wrap=True, overflow="fold")
+        else:
+            result.add_column(name, overflow="fold")
+    for row in rows:
+        result.add_row(*row)
+    return result
+
+
+def key_value_table(items: Mapping[str, Any], *, title: str | None = None) -> Table:
+    """A two-column table of names and values."""
+    result = Table(title=title, title_justify="left", show_header=False, box=None)
+    result.add_column("key", style="bold", no_wrap=True)
+    result.add_column("value", overflow="fold")
+    for key, value in items.items():
+        result.add_row(key, value if isinstance(value, str) else format_value(value))
+    return result

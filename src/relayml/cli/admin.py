@@ -1,0 +1,228 @@
+"""Operating commands: settings, database migrations, the audit log and the HTTP server."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from relayml.cli._common import (
+    JsonOption,
+    console,
+    format_time,
+    format_value,
+    open_cli_backend,
+    print_json,
+    settings,
+    table,
+    truncate,
+)
+from relayml.errors import StoreNotReady
+
+if TYPE_CHECKING:
+    from relayml.store import Store
+
+__all__ = ["audit", "config", "db_app", "server"]
+
+db_app = typer.Typer(
+    help="Migrate and inspect the metadata database (RELAY_DATABASE_URL).",
+    no_args_is_help=True,
+)
+
+
+def config(json_output: JsonOption = False) -> None:
+    """Show every setting: its environment variable, value, where it came from, and help.
+
+    Example: RELAY_PROJECT=churn relay config
+    """
+    rows = settings().describe()
+    if json_output:
+        print_json(rows)
+        return
+    console().print(
+        table(
+            ["setting", "environment variable", "value", "source", "help"],
+            ([r["name"], r["env"], truncate(r["value"], 50), r["source"], r["help"]] for r in rows),
+        )
+    )
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _open_store(url: str, *, upgrade: bool) -> tuple[Store, str | None]:
+    """The store at url and the revision it had when opened, upgraded when asked."""
+    from sqlalchemy.exc import OperationalError
+
+    from relayml.store import Store
+
+    class _Opened(Store):
+        before: str | None = None
+
+        def check_revision(self) -> None:
+            self.before = self.current_revision()
+
+        def upgrade(self) -> str | None:
+            self.before = super().upgrade()
+            return self.before
+
+    try:
+        store = _Opened(url, migrate=upgrade)
+    except OperationalError as exc:
+        raise StoreNotReady(
+            f"cannot open the metadata database {_redact(url)}: {str(exc.orig).strip()}. "
+            "Check RELAY_DATABASE_URL and that the database server runs."
+        ) from None
+    return store, store.before
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the metadata database to the newest schema (needed once per release on PostgreSQL).
+
+    SQLite stores migrate themselves when opened; this command is safe to run again.
+
+    Example: RELAY_DATABASE_URL=postgresql+psycopg://relay@db/relay relay db upgrade
+    """
+    from relayml.store import HEAD_REVISION
+
+    url = settings().resolved_database_url
+    store, before = _open_store(url, upgrade=True)
+    store.dispose()
+    shown = _redact(url)
+    if before == HEAD_REVISION:
+        console().print(f"{shown} is already at the newest revision {HEAD_REVISION}.")
+    else:
+        console().print(
+            f"Upgraded {shown} from revision {before or 'none (empty)'} to {HEAD_REVISION}."
+        )
+
+
+@db_app.command("current")
+def db_current(json_output: JsonOption = False) -> None:
+    """Show the schema revision of the metadata database and the one this relayml needs.
+
+    Example: relay db current --json
+    """
+    from relayml.store import HEAD_REVISION
+
+    url = settings().resolved_database_url
+    store, revision = _open_store(url, upgrade=False)
+    store.dispose()
+    info = {
+        "database": _redact(url),
+        "revision": revision,
+        "head": HEAD_REVISION,
+        "up_to_date": revision == HEAD_REVISION,
+    }
+    if json_output:
+        print_json(info)
+        return
+    state = "up to date" if revision == HEAD_REVISION else "run `relay db upgrade`"
+    console().print(f"database:  {info['database']}")
+    console().print(f"revision:  {revision or 'none (empty)'} (newest: {HEAD_REVISION}, {state})")
+
+
+def audit(
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", "-k", help="Only this kind of entity: project, experiment, run..."),
+    ] = None,
+    entity_id: Annotated[
+        str | None, typer.Option("--id", help="Only this entity (a run id, a project name...).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """Show the audit log, newest first: who changed what, and when.
+
+    Example: relay audit --kind run --id 3f2a9c0d1e... --limit 20
+    """
+    with open_cli_backend() as backend:
+        entries = backend.list_audit(entity_kind=kind, entity_id=entity_id, limit=limit)
+    if json_output:
+        print_json(entries)
+        return
+    console().print(
+        table(
+            ["at", "actor", "action", "kind", "id", "change"],
+            (
+                [
+                    format_time(e.at),
+                    e.actor,
+                    e.action,
+                    e.entity_kind,
+                    e.entity_id,
+                    _change(e.before, e.after),
+                ]
+                for e in entries
+            ),
+        )
+    )
+    if not entries:
+        console().print("No audit entries match.")
+
+
+def _change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    if before is None:
+        return format_value(after) if after is not None else ""
+    if after is None:
+        return "deleted"
+    changed = {
+        k: after.get(k) for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)
+    }
+    return format_value(changed)
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def server(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each opens the store itself).")
+    ] = 1,
+) -> None:
+    """Serve the relayml HTTP API (and /healthz) on the configured store, until Ctrl-C.
+
+    Clients reach it by setting RELAY_SERVER_URL to the printed URL.
+
+    Example: relay server --host 0.0.0.0 --port 8080 --workers 4
+    """
+    import uvicorn
+
+    from relayml.backend import LocalBackend
+
+    current = settings()
+    backend = LocalBackend(current)  # fails here, clearly, when the store needs an upgrade
+    url = _url(host, port)
+    out = console()
+    out.print(f"relay server: serving {url} (store {_redact(current.resolved_database_url)})")
+    out.print(f"Clients: RELAY_SERVER_URL={url}   Press Ctrl-C to stop.")
+    sys.stdout.flush()
+    if workers == 1:
+        from relayml.api.app import create_app
+
+        uvicorn.run(create_app(backend), host=host, port=port)
+        return
+    backend.close()
+    uvicorn.run(
+        "relayml.api.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+    )

@@ -1,0 +1,240 @@
+"""Commands for projects (business question, owner, KPIs) and their experiments."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from relayml.cli._common import (
+    JsonOption,
+    ProjectOption,
+    console,
+    format_number,
+    format_time,
+    key_value_table,
+    open_cli_backend,
+    print_json,
+    project_or_default,
+    table,
+    truncate,
+)
+
+if TYPE_CHECKING:
+    from relayml.domain.entities import KPI
+
+__all__ = ["experiments_app", "parse_kpi", "projects_app"]
+
+projects_app = typer.Typer(
+    help="Projects: the business question, its owner and the KPIs it is judged by.",
+    no_args_is_help=True,
+)
+experiments_app = typer.Typer(
+    help="Experiments: named groups of runs in a project.", no_args_is_help=True
+)
+
+KPI_FORM = "name:unit:direction:target"
+_KPI_EXAMPLE = "churn_rate:%:decrease:5"
+
+
+def parse_kpi(text: str) -> KPI:
+    """A KPI from 'name:unit:direction:target' (unit, direction and target may be left out)."""
+    from pydantic import ValidationError
+
+    from relayml.domain.entities import KPI
+
+    parts = text.split(":")
+    if len(parts) > 4 or not parts[0].strip():
+        raise typer.BadParameter(
+            f"{text!r} is not a KPI; expected {KPI_FORM!r}, e.g. {_KPI_EXAMPLE!r} "
+            "(unit, direction and target may be left out)."
+        )
+    name, unit, direction, target = (parts + ["", "", ""])[:4]
+    direction = direction.strip().lower() or "increase"
+    if direction not in ("increase", "decrease"):
+        raise typer.BadParameter(
+            f"{text!r}: direction must be 'increase' or 'decrease', not {direction!r} "
+            f"(expected {KPI_FORM!r}, e.g. {_KPI_EXAMPLE!r})."
+        )
+    try:
+        value = float(target) if target.strip() else None
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: target must be a number, not {target!r} "
+            f"(expected {KPI_FORM!r}, e.g. {_KPI_EXAMPLE!r})."
+        ) from None
+    try:
+        return KPI(name=name.strip(), unit=unit.strip(), direction=direction, target=value)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise typer.BadParameter(f"{text!r} is not a KPI ({exc.errors()[0]['msg']}).") from None
+
+
+def _check_kpis(values: list[str] | None) -> list[str] | None:
+    for item in values or ():
+        parse_kpi(item)
+    return values
+
+
+def _kpi_table(kpis: list[KPI]) -> object:
+    return table(
+        ["KPI", "unit", "direction", "target", "description"],
+        (
+            [k.name, k.unit, k.direction, format_number(k.target), truncate(k.description)]
+            for k in kpis
+        ),
+        title="KPIs",
+    )
+
+
+@projects_app.command("list")
+def projects_list(json_output: JsonOption = False) -> None:
+    """List every project with its owner and business question.
+
+    Example: relay projects list --json
+    """
+    with open_cli_backend() as backend:
+        projects = backend.list_projects()
+    if json_output:
+        print_json(projects)
+        return
+    console().print(
+        table(
+            ["name", "owner", "business question", "KPIs", "created"],
+            (
+                [
+                    p.name,
+                    p.owner,
+                    truncate(p.business_question),
+                    str(len(p.kpis)),
+                    format_time(p.created_at),
+                ]
+                for p in projects
+            ),
+        )
+    )
+    if not projects:
+        console().print("No projects yet. Create one with `relay projects create NAME`.")
+
+
+@projects_app.command("show")
+def projects_show(
+    name: Annotated[str, typer.Argument(help="Project name.")], json_output: JsonOption = False
+) -> None:
+    """Show one project: description, business question, owner and KPIs.
+
+    Example: relay projects show churn
+    """
+    with open_cli_backend() as backend:
+        project = backend.get_project(name)
+    if json_output:
+        print_json(project)
+        return
+    out = console()
+    out.print(
+        key_value_table(
+            {
+                "project": project.name,
+                "owner": project.owner,
+                "business question": project.business_question,
+                "description": project.description,
+                "created": format_time(project.created_at),
+            }
+        )
+    )
+    if project.kpis:
+        out.print(_kpi_table(project.kpis))
+
+
+@projects_app.command("create")
+def projects_create(
+    name: Annotated[str, typer.Argument(help="Project name (letters, digits, - _ .).")],
+    description: Annotated[str, typer.Option(help="What the project is about.")] = "",
+    question: Annotated[
+        str, typer.Option("--question", "-q", help="The business question it answers.")
+    ] = "",
+    owner: Annotated[
+        str | None, typer.Option(help="Who owns it. Default: you (the `user` setting).")
+    ] = None,
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kpi",
+            help=f"A KPI as '{KPI_FORM}' (repeatable), e.g. '{_KPI_EXAMPLE}'.",
+            show_default=False,
+            callback=_check_kpis,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a project with its business question, owner and KPIs.
+
+    Example: relay projects create churn -q "Who will cancel next month?" --kpi churn_rate:%:decrease:5
+    """
+    kpis = [parse_kpi(item) for item in kpi or ()]
+    with open_cli_backend() as backend:
+        project = backend.create_project(
+            name, description=description, business_question=question, owner=owner, kpis=kpis
+        )
+    if json_output:
+        print_json(project)
+        return
+    console().print(f"Created project {project.name!r} (owner {project.owner}).")
+
+
+@experiments_app.command("list")
+def experiments_list(project: ProjectOption = None, json_output: JsonOption = False) -> None:
+    """List the experiments of a project.
+
+    Example: relay experiments list -p churn
+    """
+    name = project_or_default(project)
+    with open_cli_backend() as backend:
+        experiments = backend.list_experiments(name)
+    if json_output:
+        print_json(experiments)
+        return
+    console().print(
+        table(
+            ["name", "description", "created"],
+            ([e.name, truncate(e.description), format_time(e.created_at)] for e in experiments),
+            title=f"Experiments of project {name}",
+        )
+    )
+    if not experiments:
+        console().print(f"Project {name!r} has no experiments yet.")
+
+
+@experiments_app.command("show")
+def experiments_show(
+    name: Annotated[str, typer.Argument(help="Experiment name.")],
+    project: ProjectOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one experiment and its ten newest runs.
+
+    Example: relay experiments show baseline -p churn
+    """
+    from relayml.cli.runs import run_rows
+
+    project_name = project_or_default(project)
+    with open_cli_backend() as backend:
+        experiment = backend.get_experiment(project_name, name)
+        recent = backend.search_runs(
+            project_name, experiments=[name], order_by=["start_time DESC"], max_results=10
+        ).runs
+    if json_output:
+        print_json({**experiment.model_dump(mode="json"), "recent_runs": recent})
+        return
+    out = console()
+    out.print(
+        key_value_table(
+            {
+                "experiment": experiment.name,
+                "project": experiment.project,
+                "description": experiment.description,
+                "created": format_time(experiment.created_at),
+            }
+        )
+    )
+    columns, rows = run_rows(recent)
+    out.print(table(columns, rows, title="Newest runs"))

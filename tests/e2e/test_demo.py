@@ -1,0 +1,48 @@
+"""`make demo`'s job, run as a user runs it, then checked in the store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from relayml.backend import LocalBackend
+from relayml.config import get_settings
+from relayml.domain.entities import RunStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_builds_the_churn_project_and_compares_two_models(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "churn_demo.py"),
+            "--no-serve",
+            "--home",
+            str(home),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "reduce customer churn by 10%" in out.stdout
+    assert "logistic_regression" in out.stdout and "gradient_boosting" in out.stdout
+    backend = LocalBackend(get_settings(home=home))
+    project = backend.get_project("churn")
+    assert project.business_question == "reduce customer churn by 10%"
+    assert {k.name for k in project.kpis} == {"churn_rate", "customers_retained", "revenue_saved"}
+    page = backend.search_runs("churn", order_by=["metrics.auc DESC"])
+    assert len(page.runs) == 2
+    assert all(r.status is RunStatus.FINISHED for r in page.runs)
+    assert all(0.6 < r.metrics["auc"] < 1.0 for r in page.runs)
+    best = page.runs[0]
+    assert f"Best by AUC: {best.name}" in out.stdout
+    paths = [a.path for a in backend.list_artifacts(best.id)]
+    assert paths == ["evaluation/metrics.json", "evaluation/predictions_sample.csv"]
+    gbm = next(r for r in page.runs if r.name == "gradient_boosting")
+    assert len(backend.get_metric_history(gbm.id, "test_auc_by_trees")) == 100
+    backend.close()
