@@ -150,9 +150,11 @@ class LocalBackend:
         end_time: int | None = None,
         cpu_time: float | None = None,
         peak_memory_mb: float | None = None,
-    ) -> Run:
-        """End a run."""
-        return run_service.end_run(
+        params: Mapping[str, Any] | None = None,
+        points: Sequence[MetricRow] = (),
+    ) -> None:
+        """End a run, storing its last metric points in the same transaction."""
+        run_service.end_run(
             self.store,
             self.actor,
             run_id,
@@ -161,6 +163,8 @@ class LocalBackend:
             end_time=end_time,
             cpu_time=cpu_time,
             peak_memory_mb=peak_memory_mb,
+            params=params,
+            points=check_metric_rows(points) if points else (),
         )
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:

@@ -21,8 +21,13 @@ from typing import Any
 from relayml.config import Settings, get_settings
 from relayml.domain.entities import KPI, Artifact, Project, Run, RunPage, RunStatus
 from relayml.domain.ports import Backend, MetricRow
-from relayml.domain.validation import check_artifact_path, check_key, check_metric_value
-from relayml.errors import InvalidInput, NotFound
+from relayml.domain.validation import (
+    check_artifact_path,
+    check_key,
+    check_metric_value,
+    check_params,
+)
+from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.store import now_ms
 from relayml.tracking.buffer import MetricBuffer
 from relayml.tracking.context import ResourceClock, capture_system
@@ -135,6 +140,7 @@ class ActiveRun:
         self._buffer = buffer
         self._lock = threading.Lock()
         self._steps: dict[str, int] = {}
+        self._params: dict[str, str] = {}
         self._clock = ResourceClock()
         self.id = run.id
         self.name = run.name
@@ -151,8 +157,20 @@ class ActiveRun:
         self.log_params({key: value})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Set several params (immutable once set)."""
-        self._backend.log_params(self.id, params)
+        """Set several params (immutable once set); queued and stored like metrics."""
+        if self.ended:
+            raise InvalidInput(f"run {self.name} ({self.id}) has ended; start a new run.")
+        clean = check_params(params)
+        with self._lock:
+            for key, value in clean.items():
+                old = self._params.get(key)
+                if old is not None and old != value:
+                    raise Conflict(
+                        f"param {key!r} of run {self.id} is already {old!r}; it cannot become "
+                        f"{value!r} (params are immutable: start a new run to try another value)."
+                    )
+            self._params.update(clean)
+        self._buffer.add_params(self.id, clean)
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set one tag (tags can change)."""
@@ -167,7 +185,14 @@ class ActiveRun:
         self, key: str, value: float, step: int | None = None, timestamp: int | None = None
     ) -> None:
         """Queue one metric point; without a step, the key's next step (0, 1, 2, ...) is used."""
-        self.log_metrics({key: value}, step=step, timestamp=timestamp)
+        if self.ended or step is None or type(step) is not int or key not in self._steps:
+            self.log_metrics({key: value}, step=step, timestamp=timestamp)
+            return
+        number = check_metric_value(key, value)
+        with self._lock:
+            if step > self._steps[key]:
+                self._steps[key] = step
+        self._buffer.add(self.id, [(key, number, step, timestamp or now_ms())])
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
@@ -231,30 +256,39 @@ class ActiveRun:
         self.flush()
         return self._backend.get_run(self.id)
 
-    def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> Run:
-        """Flush metrics and end the run with its resource use."""
+    def end(self, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None) -> None:
+        """End the run, storing its queued metric points and resource use with it."""
         if self.ended:
-            return self._backend.get_run(self.id)
-        flush_error: BaseException | None = None
-        try:
-            self.flush()
-        except Exception as exc:  # end the run all the same, then report
-            flush_error = exc
-            status, error = RunStatus.FAILED, error or f"metrics were not stored: {exc}"
+            return
         self.ended = True
         with _state.lock:
             if self in _state.runs:
                 _state.runs.remove(self)
-        run = self._backend.end_run(
-            self.id,
-            status,
-            error=error,
-            cpu_time=self._clock.cpu_time(),
-            peak_memory_mb=self._clock.peak_memory_mb(),
-        )
-        if flush_error is not None:
-            raise flush_error
-        return run
+        lost: BaseException | None = None
+        params: dict[str, str] = {}
+        points: list[MetricRow] = []
+        try:
+            params, points = self._buffer.drain(self.id)
+        except Exception as exc:  # end the run all the same, then report
+            lost = exc
+            status, error = RunStatus.FAILED, error or f"metrics were not stored: {exc}"
+        try:
+            self._backend.end_run(
+                self.id,
+                status,
+                error=error,
+                cpu_time=self._clock.cpu_time(),
+                peak_memory_mb=self._clock.peak_memory_mb(),
+                params=params,
+                points=points,
+            )
+        except Exception:
+            self.ended = False  # nothing was stored: the caller may retry end()
+            self._buffer.add_params(self.id, params)
+            self._buffer.add(self.id, points)
+            raise
+        if lost is not None:
+            raise lost
 
     def __enter__(self) -> ActiveRun:
         return self

@@ -84,7 +84,10 @@ def test_run_life_cycle_params_tags_metrics(backend: Backend, project: str) -> N
     assert got.metrics == {"loss": 0.5}  # the highest step wins, not the last call
     history = backend.get_metric_history(run.id, "loss")
     assert [(p.step, p.value) for p in history] == [(0, 0.9), (0, 0.7), (1, 0.5)]
-    ended = backend.end_run(run.id, RunStatus.FINISHED, cpu_time=1.5, peak_memory_mb=100.0)
+    backend.end_run(
+        run.id, RunStatus.FINISHED, cpu_time=1.5, peak_memory_mb=100.0, points=[("loss", 0.2, 9, t)]
+    )
+    ended = backend.get_run(run.id)
     assert ended.status is RunStatus.FINISHED and ended.end_time is not None
     assert ended.wall_time is not None and ended.wall_time >= 0
     assert ended.cpu_time == 1.5
@@ -92,7 +95,8 @@ def test_run_life_cycle_params_tags_metrics(backend: Backend, project: str) -> N
         backend.log_metrics(run.id, [("loss", 0.1, 2, now())])
     with pytest.raises(Conflict, match="already ended"):
         backend.log_params(run.id, {"other": 1})
-    assert len(backend.get_metric_history(run.id, "loss")) == 3
+    assert ended.metrics == {"loss": 0.2}  # points sent with the end are stored with it
+    assert len(backend.get_metric_history(run.id, "loss")) == 4
 
 
 def test_nan_and_infinity_are_kept(backend: Backend, project: str) -> None:

@@ -71,6 +71,8 @@ class RunEndIn(BaseModel):
     end_time: int | None = None
     cpu_time: float | None = None
     peak_memory_mb: float | None = None
+    params: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    points: list[tuple[str, float, int, int]] = Field(default_factory=list, max_length=100_000)
 
 
 class ValuesIn(BaseModel):

@@ -155,19 +155,20 @@ def get_run(request: Request, run_id: str) -> Response:
     return ok(_backend(request).get_run(run_id))
 
 
-@router.post("/runs/{run_id}/end", tags=["runs"], responses=_doc(Run))
+@router.post("/runs/{run_id}/end", tags=["runs"], status_code=204)
 def end_run(request: Request, run_id: str, body: RunEndIn) -> Response:
-    """End a running run."""
-    return ok(
-        _backend(request).end_run(
-            run_id,
-            body.status,
-            error=body.error,
-            end_time=body.end_time,
-            cpu_time=body.cpu_time,
-            peak_memory_mb=body.peak_memory_mb,
-        )
+    """End a running run, storing its last metric points in the same transaction."""
+    _backend(request).end_run(
+        run_id,
+        body.status,
+        error=body.error,
+        end_time=body.end_time,
+        cpu_time=body.cpu_time,
+        peak_memory_mb=body.peak_memory_mb,
+        params=body.params,
+        points=body.points,
     )
+    return Response(status_code=204)
 
 
 @router.post("/runs/{run_id}/params", tags=["runs"], status_code=204)

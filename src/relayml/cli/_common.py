@@ -23,7 +23,8 @@ from typer.core import TyperGroup
 from relayml.errors import InvalidInput, NotFound, RelayError
 
 if TYPE_CHECKING:
-    import click
+    # typer vendors click; its groups take the vendored Context (typer.Context subclasses it)
+    from typer._click.core import Context
 
     from relayml.config import Settings
     from relayml.domain.ports import Backend
@@ -73,32 +74,36 @@ def console() -> Console:
     Output that is not a terminal (a pipe, a file) gets wide lines rather than Rich's 80 columns,
     unless COLUMNS says otherwise.
     """
-    out = Console(highlight=False)
+    out = Console(highlight=False, markup=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
-        out = Console(highlight=False, width=_PIPE_WIDTH)
+        out = Console(highlight=False, markup=False, width=_PIPE_WIDTH)
     return out
 
 
 def error_console() -> Console:
     """A console on the current standard error."""
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_error(message: str) -> None:
-    """Print 'Error: <message>' to standard error, without markup interpretation."""
-    error_console().print(f"[bold red]Error:[/] {_escape(message)}")
+    """Print 'Error: <message>' to standard error (the message is not read as Rich markup)."""
+    from rich.text import Text
 
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+    error_console().print(Text.assemble(("Error:", "bold red"), " ", message))
 
 
 class RelayGroup(TyperGroup):
     """The top-level group: turns RelayError into one 'Error: ...' line and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    ORDER = ("config", "db", "projects", "experiments", "runs", "artifacts", "audit", "server")
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        """Commands in the order a user meets them, then any others by name."""
+        names = super().list_commands(ctx)
+        rank = {name: index for index, name in enumerate(self.ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+    def invoke(self, ctx: Context) -> Any:
         """Run the command; expected errors print their message instead of a traceback."""
         try:
             return super().invoke(ctx)
@@ -259,10 +264,12 @@ def table(
 
 
 def key_value_table(items: Mapping[str, Any], *, title: str | None = None) -> Table:
-    """A two-column table of names and values."""
+    """A two-column table of names and values; empty values are left out."""
     result = Table(title=title, title_justify="left", show_header=False, box=None)
     result.add_column("key", style="bold", no_wrap=True)
     result.add_column("value", overflow="fold")
     for key, value in items.items():
-        result.add_row(key, value if isinstance(value, str) else format_value(value))
+        cell = value if isinstance(value, str) else format_value(value)
+        if cell:
+            result.add_row(key, cell)
     return result

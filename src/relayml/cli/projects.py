@@ -49,7 +49,7 @@ def parse_kpi(text: str) -> KPI:
             f"{text!r} is not a KPI; expected {KPI_FORM!r}, e.g. {_KPI_EXAMPLE!r} "
             "(unit, direction and target may be left out)."
         )
-    name, unit, direction, target = (parts + ["", "", ""])[:4]
+    name, unit, direction, target = [*parts, "", "", ""][:4]
     direction = direction.strip().lower() or "increase"
     if direction not in ("increase", "decrease"):
         raise typer.BadParameter(
@@ -64,7 +64,7 @@ def parse_kpi(text: str) -> KPI:
             f"(expected {KPI_FORM!r}, e.g. {_KPI_EXAMPLE!r})."
         ) from None
     try:
-        return KPI(name=name.strip(), unit=unit.strip(), direction=direction, target=value)  # type: ignore[arg-type]
+        return KPI(name=name.strip(), unit=unit.strip(), direction=direction, target=value)
     except ValidationError as exc:
         raise typer.BadParameter(f"{text!r} is not a KPI ({exc.errors()[0]['msg']}).") from None
 
@@ -168,7 +168,7 @@ def projects_create(
 ) -> None:
     """Create a project with its business question, owner and KPIs.
 
-    Example: relay projects create churn -q "Who will cancel next month?" --kpi churn_rate:%:decrease:5
+    Example: relay projects create churn -q "Who will leave?" --kpi churn_rate:%:decrease:5
     """
     kpis = [parse_kpi(item) for item in kpi or ()]
     with open_cli_backend() as backend:

@@ -134,7 +134,9 @@ def runs_search(
     order_by: Annotated[
         list[str] | None,
         typer.Option(
-            "--order-by", "-o", help="Sort key like 'metrics.auc DESC' (repeatable).",
+            "--order-by",
+            "-o",
+            help="Sort key like 'metrics.auc DESC' (repeatable).",
             show_default=False,
         ),
     ] = None,
@@ -151,8 +153,8 @@ def runs_search(
 ) -> None:
     """Find runs with a filter and sort them; metrics and params you name become columns.
 
-    Filters compare metrics.KEY, params.KEY, tags.KEY or status, name, user, start_time,
-    duration... with = != < <= > >= LIKE IN, joined by and / or.
+    A filter compares fields (metrics.KEY, params.KEY, tags.KEY, status, start_time...)
+    with values (= != < <= > >= LIKE IN), joined by and / or.
 
     Example: relay runs search "metrics.auc > 0.8 and params.model = 'xgb'" -o "metrics.auc DESC"
     """

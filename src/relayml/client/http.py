@@ -198,17 +198,20 @@ class HttpBackend:
         end_time: int | None = None,
         cpu_time: float | None = None,
         peak_memory_mb: float | None = None,
-    ) -> Run:
-        """End a run."""
+        params: Mapping[str, Any] | None = None,
+        points: Sequence[MetricRow] = (),
+    ) -> None:
+        """End a run, with its last metric points."""
         body = {
             "status": status.value if isinstance(status, RunStatus) else status,
             "error": error,
             "end_time": end_time,
             "cpu_time": cpu_time,
             "peak_memory_mb": peak_memory_mb,
+            "params": _plain(params or {}),
+            "points": [[k, _finite(v), s, t] for k, v, s, t in check_metric_rows(points)],
         }
-        result: Run = self._json("POST", f"/runs/{_q(run_id)}/end", Run, json=body)
-        return result
+        self._send("POST", f"/runs/{_q(run_id)}/end", json=body)
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         """Set params."""

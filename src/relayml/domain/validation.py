@@ -59,6 +59,8 @@ def check_name(name: Any, what: str) -> str:
 
 def check_metric_value(key: str, value: Any) -> float:
     """Return the metric value as a float; NaN and ±inf are kept (see docs/tracking.md)."""
+    if type(value) is float:  # the common case, without the slower ABC check below
+        return value
     if isinstance(value, bool) or not isinstance(value, Real):
         raise InvalidInput(
             f"metric {key!r} must be a number, got {type(value).__name__} {value!r}. "
@@ -114,9 +116,9 @@ def check_metric_rows(points: Iterable[Sequence[Any]]) -> list[tuple[str, float,
         if key not in seen:
             check_key(key, "metric")
             seen.add(key)
-        if isinstance(step, bool) or not isinstance(step, int):
+        if type(step) is not int and (isinstance(step, bool) or not isinstance(step, int)):
             raise InvalidInput(f"metric {key!r}: step must be an integer, got {step!r}.")
-        if isinstance(ts, bool) or not isinstance(ts, int):
+        if type(ts) is not int and (isinstance(ts, bool) or not isinstance(ts, int)):
             raise InvalidInput(f"metric {key!r}: timestamp must be integer ms, got {ts!r}.")
         result.append((key, check_metric_value(key, value), step, ts))
     return result

@@ -14,6 +14,9 @@ from relayml.store.schema import audit_log
 __all__ = ["list_entries", "record", "to_datetime"]
 
 
+_INSERT = audit_log.insert()
+
+
 def to_datetime(ms: int | None) -> datetime | None:
     """Epoch milliseconds to an aware UTC datetime."""
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
@@ -31,15 +34,16 @@ def record(
 ) -> None:
     """Append one audit entry inside the caller's transaction."""
     conn.execute(
-        audit_log.insert().values(
-            at=now_ms(),
-            actor=actor,
-            action=action,
-            entity_kind=entity_kind,
-            entity_id=str(entity_id),
-            before=before,
-            after=after,
-        )
+        _INSERT,
+        {
+            "at": now_ms(),
+            "actor": actor,
+            "action": action,
+            "entity_kind": entity_kind,
+            "entity_id": str(entity_id),
+            "before": before,
+            "after": after,
+        },
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relayml.domain.entities import KPI, Project
@@ -53,12 +53,22 @@ def _load(conn: Connection, name: str) -> Project:
     )
 
 
+_SELECT_ID = select(projects.c.id).where(projects.c.name == bindparam("name"))
+# Projects are never renamed or deleted, so their ids can be remembered per database.
+_ids: dict[tuple[str, str], int] = {}
+
+
 def project_id(conn: Connection, name: str) -> int:
     """The id of a project, or NotFound."""
-    pid = conn.execute(select(projects.c.id).where(projects.c.name == name)).scalar()
+    key = (str(conn.engine.url), name)
+    cached = _ids.get(key)
+    if cached is not None:
+        return cached
+    pid = conn.execute(_SELECT_ID, {"name": name}).scalar()
     if pid is None:
         _load(conn, name)  # raises the full NotFound message
-    return int(pid)  # type: ignore[arg-type]
+    _ids[key] = int(pid)  # type: ignore[arg-type]
+    return _ids[key]
 
 
 def _check_kpis(items: Sequence[KPI | dict[str, Any]]) -> list[KPI]:

@@ -72,15 +72,23 @@ def _imported_packages() -> dict[str, str]:
     return _packages_cache[1]
 
 
-def capture_system() -> dict[str, Any]:
-    """The context of this process, recorded with each run it starts."""
+@functools.lru_cache(maxsize=1)
+def _machine() -> dict[str, str]:
     return {
-        "git": _git(os.getcwd()),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "host": socket.gethostname(),
+    }
+
+
+def capture_system() -> dict[str, Any]:
+    """The context of this process, recorded with each run it starts."""
+    cwd = os.getcwd()
+    return {
+        "git": _git(cwd),
+        **_machine(),
         "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]) if sys.argv else "",
-        "cwd": os.getcwd(),
+        "cwd": cwd,
         "packages": _imported_packages(),
     }
 

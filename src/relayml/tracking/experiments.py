@@ -54,12 +54,21 @@ def _insert(conn: Connection, actor: str, project: str, pid: int, name: str, des
     return eid
 
 
+# Experiments are never renamed or deleted: ids seen committed can be remembered per database.
+_ids: dict[tuple[str, int, str], int] = {}
+
+
 def ensure_experiment(conn: Connection, actor: str, project: str, pid: int, name: str) -> int:
     """The id of the named experiment, created (and audited) if it does not exist yet."""
+    key = (str(conn.engine.url), pid, name)
+    cached = _ids.get(key)
+    if cached is not None:
+        return cached
     check_name(name, "experiment")
     row = _find(conn, pid, name)
     if row is not None:
-        return int(row.id)  # type: ignore[attr-defined]
+        _ids[key] = int(row.id)  # type: ignore[attr-defined]
+        return _ids[key]
     return _insert(conn, actor, project, pid, name, "")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -93,12 +94,34 @@ def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
     return result
 
 
+_SELECT_STATE = select(runs.c.id, runs.c.status, runs.c.end_time, runs.c.start_time).where(
+    runs.c.id == bindparam("run_id")
+)
+_INSERT_RUN = runs.insert()
+_INSERT_TAGS = tags_t.insert()
+_INSERT_PARAMS = params_t.insert()
+_INSERT_METRICS = metrics.insert()
+_SELECT_PARAMS = select(params_t.c.key, params_t.c.value).where(
+    params_t.c.run_id == bindparam("run_id"),
+    params_t.c.key.in_(bindparam("keys", expanding=True)),
+)
+_END_RUN = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_run_id"))
+    .values(
+        status=bindparam("b_status"),
+        end_time=bindparam("b_end_time"),
+        error=bindparam("b_error"),
+        wall_time=bindparam("b_wall_time"),
+        cpu_time=bindparam("b_cpu_time"),
+        peak_memory_mb=bindparam("b_peak_memory_mb"),
+    )
+)
+
+
 def require_run(conn: Connection, run_id: str) -> Any:
-    row = conn.execute(
-        select(runs.c.id, runs.c.status, runs.c.end_time, runs.c.start_time).where(
-            runs.c.id == run_id
-        )
-    ).first()
+    """The run's id, status, start and end time, or NotFound."""
+    row = conn.execute(_SELECT_STATE, {"run_id": run_id}).first()
     if row is None:
         raise NotFound(
             f"run {run_id!r} does not exist. Find run ids with `relay runs list` "
@@ -108,6 +131,7 @@ def require_run(conn: Connection, run_id: str) -> Any:
 
 
 def require_running(conn: Connection, run_id: str, doing: str) -> Any:
+    """Like require_run, and Conflict unless the run is still RUNNING."""
     row = require_run(conn, run_id)
     if row.status != RunStatus.RUNNING.value:
         raise Conflict(
@@ -133,7 +157,7 @@ def create_run(
         check_name(name, "run")
     clean_tags = {check_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
     run_id = uuid.uuid4().hex
-    values = {
+    values: dict[str, Any] = {
         "id": run_id,
         "name": name or run_name(),
         "status": RunStatus.RUNNING.value,
@@ -144,10 +168,10 @@ def create_run(
     with store.write() as conn:
         pid = project_id(conn, project)
         eid = ensure_experiment(conn, actor, project, pid, experiment)
-        conn.execute(runs.insert().values(project_id=pid, experiment_id=eid, **values))
+        conn.execute(_INSERT_RUN, {"project_id": pid, "experiment_id": eid, **values})
         if clean_tags:
             conn.execute(
-                tags_t.insert(),
+                _INSERT_TAGS,
                 [{"run_id": run_id, "key": k, "value": v} for k, v in clean_tags.items()],
             )
         audit.record(
@@ -158,7 +182,17 @@ def create_run(
             entity_id=run_id,
             after={"project": project, "experiment": experiment, "name": values["name"]},
         )
-        return load_runs(conn, [run_id])[0]
+    return Run(
+        id=run_id,
+        project=project,
+        experiment=experiment,
+        name=values["name"],
+        status=RunStatus.RUNNING,
+        user=actor,
+        start_time=audit.to_datetime(values["start_time"]),
+        tags=clean_tags,
+        system=values["system"],
+    )
 
 
 def get_run(store: Store, run_id: str) -> Run:
@@ -178,8 +212,11 @@ def end_run(
     end_time: int | None = None,
     cpu_time: float | None = None,
     peak_memory_mb: float | None = None,
-) -> Run:
-    """Mark a running run FINISHED, FAILED or KILLED, with its resource use."""
+    params: Mapping[str, Any] | None = None,
+    points: Sequence[MetricRow] = (),
+) -> None:
+    """End a running run as FINISHED, FAILED or KILLED, with its last params and points."""
+    clean = check_params(params or {})
     try:
         final = RunStatus(status)
     except ValueError as exc:
@@ -190,19 +227,27 @@ def end_run(
         raise InvalidInput("a run can only be ended as FINISHED, FAILED or KILLED.")
     with store.write() as conn:
         row = require_running(conn, run_id, f"end run as {final.value}")
+        new = _store_params(conn, run_id, clean) if clean else {}
+        if points:
+            _append_points(conn, run_id, points)
         end = end_time or now_ms()
         conn.execute(
-            update(runs)
-            .where(runs.c.id == run_id)
-            .values(
-                status=final.value,
-                end_time=end,
-                error=error,
-                wall_time=max(0.0, (end - row.start_time) / 1000),
-                cpu_time=cpu_time,
-                peak_memory_mb=peak_memory_mb,
-            )
+            _END_RUN,
+            {
+                "b_run_id": run_id,
+                "b_status": final.value,
+                "b_end_time": end,
+                "b_error": error,
+                "b_wall_time": max(0.0, (end - row.start_time) / 1000),
+                "b_cpu_time": cpu_time,
+                "b_peak_memory_mb": peak_memory_mb,
+            },
         )
+        after: dict[str, Any] = {"status": final.value, "error": error}
+        if new:
+            after["params"] = new
+        if points:
+            after["points"] = len(points)
         audit.record(
             conn,
             actor=actor,
@@ -210,9 +255,28 @@ def end_run(
             entity_kind="run",
             entity_id=run_id,
             before={"status": row.status},
-            after={"status": final.value, "error": error},
+            after=after,
         )
-        return load_runs(conn, [run_id])[0]
+
+
+def _store_params(conn: Connection, run_id: str, clean: dict[str, str]) -> dict[str, str]:
+    """Insert the params a run does not have yet; Conflict if one has another value."""
+    existing = {
+        r.key: r.value
+        for r in conn.execute(_SELECT_PARAMS, {"run_id": run_id, "keys": list(clean)})
+    }
+    for key, old in existing.items():
+        if old != clean[key]:
+            raise Conflict(
+                f"param {key!r} of run {run_id} is already {old!r}; it cannot become "
+                f"{clean[key]!r} (params are immutable: start a new run to try another value)."
+            )
+    new = {k: v for k, v in clean.items() if k not in existing}
+    if new:
+        conn.execute(
+            _INSERT_PARAMS, [{"run_id": run_id, "key": k, "value": v} for k, v in new.items()]
+        )
+    return new
 
 
 def log_params(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -> None:
@@ -222,26 +286,8 @@ def log_params(store: Store, actor: str, run_id: str, values: Mapping[str, Any])
         return
     with store.write() as conn:
         require_running(conn, run_id, "log params")
-        existing = {
-            r.key: r.value
-            for r in conn.execute(
-                select(params_t.c.key, params_t.c.value).where(
-                    params_t.c.run_id == run_id, params_t.c.key.in_(list(clean))
-                )
-            )
-        }
-        for key, old in existing.items():
-            if old != clean[key]:
-                raise Conflict(
-                    f"param {key!r} of run {run_id} is already {old!r}; it cannot become "
-                    f"{clean[key]!r} (params are immutable: start a new run to try another value)."
-                )
-        new = {k: v for k, v in clean.items() if k not in existing}
+        new = _store_params(conn, run_id, clean)
         if new:
-            conn.execute(
-                params_t.insert(),
-                [{"run_id": run_id, "key": k, "value": v} for k, v in new.items()],
-            )
             audit.record(
                 conn,
                 actor=actor,
@@ -268,7 +314,7 @@ def set_tags(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -
             )
         }
         rows = [{"run_id": run_id, "key": k, "value": v} for k, v in clean.items()]
-        _upsert(conn, tags_t, rows, ["run_id", "key"], ["value"])
+        conn.execute(_tags_upsert(conn.dialect.name), rows)
         audit.record(
             conn,
             actor=actor,
@@ -280,32 +326,33 @@ def set_tags(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -
         )
 
 
-def _upsert(
-    conn: Connection,
-    table: Any,
-    rows: list[dict[str, Any]],
-    keys: list[str],
-    columns: list[str],
-    newer_only: bool = False,
-) -> None:
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+def _upsert_statement(dialect: str, table: Any, keys: list[str], columns: list[str]) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(table)
     where = None
-    if newer_only:
+    if table is latest_metrics:  # keep the point with the highest (step, timestamp)
         ex = stmt.excluded
         where = (ex.step > table.c.step) | (
             (ex.step == table.c.step) & (ex.timestamp >= table.c.timestamp)
         )
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=keys, set_={c: stmt.excluded[c] for c in columns}, where=where
     )
-    conn.execute(stmt, rows)
 
 
-def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRow]) -> None:
-    """Append metric points to a running run in one transaction (points already validated)."""
-    if not points:
-        return
+@functools.cache
+def _latest_upsert(dialect: str) -> Any:
+    return _upsert_statement(
+        dialect, latest_metrics, ["run_id", "key"], ["value", "step", "timestamp"]
+    )
+
+
+@functools.cache
+def _tags_upsert(dialect: str) -> Any:
+    return _upsert_statement(dialect, tags_t, ["run_id", "key"], ["value"])
+
+
+def _append_points(conn: Connection, run_id: str, points: Sequence[MetricRow]) -> None:
     rows: list[dict[str, Any]] = [
         {"run_id": run_id, "key": k, "value": _nan_to_none(v), "step": s, "timestamp": t}
         for k, v, s, t in points
@@ -315,24 +362,24 @@ def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRo
         prev = last.get(row["key"])
         if prev is None or (row["step"], row["timestamp"]) >= (prev["step"], prev["timestamp"]):
             last[row["key"]] = row
+    conn.execute(_INSERT_METRICS, rows)
+    conn.execute(_latest_upsert(conn.dialect.name), list(last.values()))
+
+
+def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRow]) -> None:
+    """Append metric points to a running run in one transaction (points already validated)."""
+    if not points:
+        return
     with store.write() as conn:
         require_running(conn, run_id, "log metrics")
-        conn.execute(metrics.insert(), rows)
-        _upsert(
-            conn,
-            latest_metrics,
-            list(last.values()),
-            ["run_id", "key"],
-            ["value", "step", "timestamp"],
-            newer_only=True,
-        )
+        _append_points(conn, run_id, points)
         audit.record(
             conn,
             actor=actor,
             action="run.log_metrics",
             entity_kind="run",
             entity_id=run_id,
-            after={"points": len(rows), "keys": sorted(last)},
+            after={"points": len(points), "keys": sorted({p[0] for p in points})},
         )
 
 

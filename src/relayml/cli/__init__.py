@@ -1,0 +1,51 @@
+"""The ``relay`` command line: Typer commands over the same backend the SDK uses.
+
+    relay config                      the settings and where they came from
+    relay db upgrade | current        schema migrations of the metadata database
+    relay projects list | show | create
+    relay experiments list | show
+    relay runs list | show | search | metrics
+    relay artifacts list | download
+    relay audit                       who changed what
+    relay server                      the HTTP API
+
+Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
+exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
+SQLAlchemy, httpx, FastAPI, uvicorn, numpy and pandas load only inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from relayml.cli._common import RelayGroup
+from relayml.cli.admin import audit, config, db_app, server
+from relayml.cli.artifacts import artifacts_app
+from relayml.cli.projects import experiments_app, projects_app
+from relayml.cli.runs import runs_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="relay",
+    cls=RelayGroup,
+    help="relayml: track, register, deploy and monitor models. "
+    "Settings come from RELAY_* environment variables (see `relay config`).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("config")(config)
+app.add_typer(db_app, name="db")
+app.add_typer(projects_app, name="projects")
+app.add_typer(experiments_app, name="experiments")
+app.add_typer(runs_app, name="runs")
+app.add_typer(artifacts_app, name="artifacts")
+app.command("audit")(audit)
+app.command("server")(server)
+
+
+def main() -> None:
+    """Run the ``relay`` command line (the console script)."""
+    app(prog_name="relay")

@@ -1,0 +1,5 @@
+"""``python -m relayml.cli``: the same as the ``relay`` command."""
+
+from relayml.cli import main
+
+main()
