@@ -64,24 +64,14 @@ def _open_store(url: str, *, upgrade: bool) -> tuple[Store, str | None]:
 
     from relayml.store import Store
 
-    class _Opened(Store):
-        before: str | None = None
-
-        def check_revision(self) -> None:
-            self.before = self.current_revision()
-
-        def upgrade(self) -> str | None:
-            self.before = super().upgrade()
-            return self.before
-
     try:
-        store = _Opened(url, migrate=upgrade)
+        store = Store(url, migrate=upgrade, check=False)
     except OperationalError as exc:
         raise StoreNotReady(
             f"cannot open the metadata database {_redact(url)}: {str(exc.orig).strip()}. "
             "Check RELAY_DATABASE_URL and that the database server runs."
         ) from None
-    return store, store.before
+    return store, store.revision_at_open
 
 
 @db_app.command("upgrade")

@@ -36,7 +36,11 @@ def _redact(url: str) -> str:
 class Store:
     """A metadata database. SQLite files migrate themselves; other databases need upgrade()."""
 
-    def __init__(self, url: str, *, migrate: bool | None = None) -> None:
+    def __init__(self, url: str, *, migrate: bool | None = None, check: bool = True) -> None:
+        """Open the database at url; migrate (default: SQLite only) or check its revision.
+
+        ``revision_at_open`` keeps the revision found before any migration.
+        """
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -57,10 +61,17 @@ class Store:
                 f"database {self.dialect!r} is not supported; use SQLite or PostgreSQL."
             )
         auto = self.dialect == "sqlite" if migrate is None else migrate
-        if auto:
-            self.upgrade()
-        else:
-            self.check_revision()
+        self.revision_at_open: str | None = None
+        try:
+            if auto:
+                self.revision_at_open = self.upgrade()
+            elif check:
+                self.check_revision()
+            else:
+                self.revision_at_open = self.current_revision()
+        except BaseException:
+            self.engine.dispose()  # no pooled connection outlives a store that failed to open
+            raise
 
     def _sqlite_engine(self, database: str | None) -> Engine:
         if database and database != ":memory:":
@@ -118,6 +129,7 @@ class Store:
                 f"cannot open the metadata database {_redact(self.url)}: "
                 f"{str(exc.orig).strip()}. Check RELAY_DATABASE_URL and that the server runs."
             ) from exc
+        self.revision_at_open = revision
         if revision != HEAD_REVISION:
             raise StoreNotReady(
                 f"the metadata database {_redact(self.url)} is at schema revision "
