@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
-SRC := src tests benchmarks examples
+SRC := $(wildcard src tests benchmarks examples)
 
 .PHONY: demo test bench lint format install provision clean
 
