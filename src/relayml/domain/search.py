@@ -52,12 +52,12 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NoReturn, TypeAlias
 
+from relayml.domain._search_lexer import WORD_RE, Token, fail_at, shorten, tokenize
 from relayml.errors import InvalidInput
 
 __all__ = [
@@ -90,11 +90,8 @@ _KINDS: tuple[FieldKind, ...] = ("metric", "param", "tag", "attribute")
 _PLURAL: dict[FieldKind, str] = {kind: f"{kind}s" for kind in _KINDS}
 _PREFIXES: dict[str, FieldKind] = {name: kind for kind in _KINDS for name in (kind, f"{kind}s")}
 _PREFIXES["attr"] = "attribute"
-_WORD_RE = re.compile(r"[A-Za-z0-9_.\-/:]+")
-_NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_DEPTH = 100
-_QUOTE_KINDS = {"'": "string", '"': "dquoted", "`": "bquoted"}
 
 _STATUS_LIST = ", ".join(repr(status) for status in RUN_STATUSES)
 _ISO = "a quoted ISO-8601 date such as '2024-05-01' or '2024-05-01T12:00:00Z'"
@@ -143,75 +140,6 @@ class OrderBy:
     descending: bool
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # word number string dquoted bquoted op ( ) , end
-    text: str  # exactly as typed
-    value: str  # the content of a quoted token, else the text
-    pos: int
-
-
-def _fail(source: str, label: str, pos: int, message: str, found: str) -> NoReturn:
-    shown = "".join(" " if ch.isspace() else ch for ch in source)
-    raise InvalidInput(
-        f"Invalid {label}: {message}, found {found} at position {pos}\n  {shown}\n  {' ' * pos}^"
-    )
-
-
-def _shorten(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
-def _tokenize(source: str, label: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i, n = 0, len(source)
-    while i < n:
-        ch = source[i]
-        if ch.isspace():
-            i += 1
-        elif ch in "(),":
-            tokens.append(_Token(ch, ch, ch, i))
-            i += 1
-        elif ch in "<>=!":
-            two = source[i : i + 2]
-            if two in ("<=", ">=", "!=", "=="):
-                tokens.append(_Token("op", two, "=" if two == "==" else two, i))
-                i += 2
-            elif ch == "!":
-                _fail(source, label, i, "expected '!=' (not equal)", repr(ch))
-            else:
-                tokens.append(_Token("op", ch, ch, i))
-                i += 1
-        elif ch in _QUOTE_KINDS:
-            token = _quoted(source, label, i)
-            tokens.append(token)
-            i += len(token.text)
-        elif (m := _NUMBER_RE.match(source, i)) and not _WORD_RE.match(source, m.end()):
-            tokens.append(_Token("number", m.group(), m.group(), i))
-            i = m.end()
-        elif m := _WORD_RE.match(source, i):
-            tokens.append(_Token("word", m.group(), m.group(), i))
-            i = m.end()
-        else:
-            hint = " (combine conditions with 'and' / 'or')" if ch in "&|" else ""
-            _fail(source, label, i, f"unexpected character{hint}", repr(ch))
-    tokens.append(_Token("end", "", "", n))
-    return tokens
-
-
-def _quoted(source: str, label: str, start: int) -> _Token:
-    quote, i = source[start], start + 1
-    parts: list[str] = []
-    while (j := source.find(quote, i)) >= 0:
-        parts.append(source[i:j])
-        if source[j + 1 : j + 2] != quote:
-            return _Token(_QUOTE_KINDS[quote], source[start : j + 1], "".join(parts), start)
-        parts.append(quote)
-        i = j + 2
-    message = f"unterminated {'key' if quote == '`' else 'string'}: expected a closing {quote}"
-    _fail(source, label, start, message, _shorten(source[start:]))
-
-
 def _rule(field: Field) -> tuple[_ValueType, tuple[str, ...], str, str]:
     """A field's value type, its operators, what it is, and the value it wants."""
     name = _format_field(field)
@@ -251,13 +179,13 @@ def _join(kind: type[And] | type[Or], items: list[Expr]) -> Expr:
 class _Parser:
     def __init__(self, source: str, label: str) -> None:
         self.source, self.label = source, label
-        self.tokens = _tokenize(source, label)
+        self.tokens = tokenize(source, label)
         self.i = 0
 
-    def peek(self) -> _Token:
+    def peek(self) -> Token:
         return self.tokens[self.i]
 
-    def take(self) -> _Token:
+    def take(self) -> Token:
         token = self.tokens[self.i]
         self.i = min(self.i + 1, len(self.tokens) - 1)
         return token
@@ -266,11 +194,11 @@ class _Parser:
         token = self.peek()
         return token.kind == "word" and token.text.lower() in words
 
-    def fail(self, token: _Token, message: str) -> NoReturn:
-        found = f"the end of the {self.label}" if token.kind == "end" else _shorten(token.text)
-        _fail(self.source, self.label, token.pos, message, found)
+    def fail(self, token: Token, message: str) -> NoReturn:
+        found = f"the end of the {self.label}" if token.kind == "end" else shorten(token.text)
+        fail_at(self.source, self.label, token.pos, message, found)
 
-    def after(self, token: _Token) -> str:
+    def after(self, token: Token) -> str:
         index = self.tokens.index(token)
         return f" after {self.tokens[index - 1].text!r}" if index else ""
 
@@ -365,7 +293,7 @@ class _Parser:
             self.fail(token, f"expected a key after {prefix}. inside the quotes")
         return self.attribute(token, key, bare=False) if kind == "attribute" else Field(kind, key)
 
-    def attribute(self, token: _Token, name: str, bare: bool) -> Field:
+    def attribute(self, token: Token, name: str, bare: bool) -> Field:
         if name.lower() in ATTRIBUTES:
             return Field("attribute", name.lower())
         if bare and name.lower() in _PREFIXES:
@@ -459,7 +387,7 @@ def _format_field(field: Field) -> str:
     if field.kind == "attribute" and field.key in ATTRIBUTES:
         return field.key
     key = field.key
-    if not _WORD_RE.fullmatch(key):
+    if not WORD_RE.fullmatch(key):
         key = "`" + key.replace("`", "``") + "`"
     return f"{_PLURAL[field.kind]}.{key}"
 
