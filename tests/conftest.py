@@ -106,3 +106,12 @@ def project(backend: Backend) -> str:
     name = f"p-{uuid.uuid4().hex[:10]}"
     backend.create_project(name, business_question="does it work?")
     return name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url_or_fresh(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty (not migrated) database on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    url: str = request.getfixturevalue("pg_database_url")
+    return url

@@ -26,6 +26,7 @@ from relayml.domain.ports import Backend, MetricRow
 from relayml.domain.validation import check_artifact_path, check_metric_rows
 from relayml.errors import NotFound
 from relayml.governance import audit
+from relayml.models.local import LocalModelOps
 from relayml.store import Store
 from relayml.tracking import artifacts as artifact_service
 from relayml.tracking import experiments as experiment_service
@@ -35,7 +36,7 @@ from relayml.tracking.search import search_runs
 __all__ = ["LocalBackend", "open_backend"]
 
 
-class LocalBackend:
+class LocalBackend(LocalModelOps):
     """Every operation, run in this process against the configured store."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from relayml.store import HEAD_REVISION
+
 
 @pytest.fixture
 def http(relay_server: str) -> httpx.Client:
@@ -32,7 +34,7 @@ def test_openapi_documents_every_route(http: httpx.Client) -> None:
 
 def test_healthz_reports_the_schema_revision(http: httpx.Client) -> None:
     body = http.get("/healthz").json()
-    assert body["status"] == "ok" and body["schema_revision"] == "0001"
+    assert body["status"] == "ok" and body["schema_revision"] == HEAD_REVISION
 
 
 @pytest.mark.parametrize(

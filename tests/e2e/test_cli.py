@@ -22,6 +22,7 @@ from typer.testing import CliRunner, Result
 from relayml.backend import LocalBackend
 from relayml.cli import app
 from relayml.config import get_settings
+from relayml.store import HEAD_REVISION
 from tests.fixtures.net import free_port, wait_for_port
 
 runner = CliRunner()
@@ -219,8 +220,8 @@ def test_db_current_and_upgrade_on_sqlite(home: Path) -> None:
     info = as_json("db", "current")
     assert info == {
         "database": f"sqlite:///{(home / 'relay.db').absolute()}",
-        "revision": "0001",
-        "head": "0001",
+        "revision": HEAD_REVISION,
+        "head": HEAD_REVISION,
         "up_to_date": True,
     }
 
@@ -510,7 +511,7 @@ def server(data: Data, home: Path) -> Iterator[Server]:
 
 def test_relay_server_serves_and_stops_on_sigterm(server: Server) -> None:
     health = httpx.get(server.url + "/healthz", timeout=10).json()
-    assert health["status"] == "ok" and health["schema_revision"] == "0001"
+    assert health["status"] == "ok" and health["schema_revision"] == HEAD_REVISION
     # uvicorn shuts down gracefully, then lets SIGTERM end the process as the signal would
     assert stop_server(server) in (0, -signal.SIGTERM)
     printed = server.log.read_text()

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relayml import __version__
-from relayml.api import routes
+from relayml.api import model_routes, routes
 from relayml.api.responses import error_body, error_response, ok
 from relayml.backend import LocalBackend
 from relayml.errors import RelayError
@@ -64,6 +64,7 @@ def create_app(backend: LocalBackend) -> FastAPI:
         return {"status": "ok", "version": __version__, "schema_revision": revision}
 
     app.include_router(routes.router, prefix="/api/v1")
+    app.include_router(model_routes.router, prefix="/api/v1")
     return app
 
 

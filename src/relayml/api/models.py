@@ -7,12 +7,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from relayml.domain.entities import KPI, RunStatus
+from relayml.domain.models import ModelFile, Signature
 
 __all__ = [
+    "EvaluationIn",
     "ExperimentIn",
+    "MemberIn",
     "MetricsIn",
+    "ModelVersionIn",
+    "PolicyIn",
     "ProjectIn",
     "ProjectPatch",
+    "PromotionIn",
     "RunEndIn",
     "RunIn",
     "SearchIn",
@@ -98,3 +104,50 @@ class SearchIn(BaseModel):
     max_results: int = 100
     page_token: str | None = None
     experiments: list[str] | None = None
+
+
+class MemberIn(BaseModel):
+    """A user and the role they get in a project."""
+
+    model_config = _STRICT
+    user: str
+    role: str
+
+
+class ModelVersionIn(BaseModel):
+    """A new model version whose files were uploaded to /api/v1/blobs."""
+
+    model_config = _STRICT
+    flavor: str
+    files: list[ModelFile]
+    signature: Signature
+    requirements: list[str]
+    details: dict[str, Any] = Field(default_factory=dict)
+    run_id: str | None = None
+    description: str = ""
+
+
+class EvaluationIn(BaseModel):
+    """An evaluation result of a version (see relayml.models.evaluation)."""
+
+    model_config = _STRICT
+    ref: str
+    result: dict[str, Any]
+
+
+class PolicyIn(BaseModel):
+    """A policy as YAML (or JSON) text."""
+
+    model_config = _STRICT
+    source: str
+
+
+class PromotionIn(BaseModel):
+    """A promotion request, check or decision."""
+
+    model_config = _STRICT
+    ref: str
+    environment: str
+    reason: str = ""
+    decision: str | None = None
+    comment: str = ""

@@ -38,7 +38,8 @@ router = APIRouter()
 MAX_UPLOAD = 5 * 1024**3
 
 
-def _backend(request: Request) -> LocalBackend:
+def backend_of(request: Request) -> LocalBackend:
+    """The backend, acting for the user the request names."""
     backend: LocalBackend = request.app.state.backend
     # Until tokens identify users (governance), the client names its user in a header.
     user = request.headers.get("x-relay-user")
@@ -52,13 +53,13 @@ def _doc(model: Any) -> dict[int | str, dict[str, Any]]:
 @router.get("/projects", tags=["projects"], responses=_doc(list[Project]))
 def list_projects(request: Request) -> Response:
     """Every project."""
-    return ok(_backend(request).list_projects())
+    return ok(backend_of(request).list_projects())
 
 
 @router.post("/projects", tags=["projects"], status_code=201, responses={201: {"model": Project}})
 def create_project(request: Request, body: ProjectIn) -> Response:
     """Create a project with its business question and KPIs."""
-    project = _backend(request).create_project(
+    project = backend_of(request).create_project(
         body.name,
         description=body.description,
         business_question=body.business_question,
@@ -71,14 +72,14 @@ def create_project(request: Request, body: ProjectIn) -> Response:
 @router.get("/projects/{name}", tags=["projects"], responses=_doc(Project))
 def get_project(request: Request, name: str) -> Response:
     """One project."""
-    return ok(_backend(request).get_project(name))
+    return ok(backend_of(request).get_project(name))
 
 
 @router.patch("/projects/{name}", tags=["projects"], responses=_doc(Project))
 def update_project(request: Request, name: str, body: ProjectPatch) -> Response:
     """Change a project's description, question, owner or KPIs."""
     return ok(
-        _backend(request).update_project(
+        backend_of(request).update_project(
             name,
             description=body.description,
             business_question=body.business_question,
@@ -93,7 +94,7 @@ def update_project(request: Request, name: str, body: ProjectPatch) -> Response:
 )
 def list_experiments(request: Request, project: str) -> Response:
     """A project's experiments."""
-    return ok(_backend(request).list_experiments(project))
+    return ok(backend_of(request).list_experiments(project))
 
 
 @router.post(
@@ -104,7 +105,7 @@ def list_experiments(request: Request, project: str) -> Response:
 )
 def create_experiment(request: Request, project: str, body: ExperimentIn) -> Response:
     """Create an experiment."""
-    experiment = _backend(request).create_experiment(
+    experiment = backend_of(request).create_experiment(
         project, body.name, description=body.description
     )
     return ok(experiment, status_code=201)
@@ -115,7 +116,7 @@ def create_experiment(request: Request, project: str, body: ExperimentIn) -> Res
 )
 def get_experiment(request: Request, project: str, name: str) -> Response:
     """One experiment."""
-    return ok(_backend(request).get_experiment(project, name))
+    return ok(backend_of(request).get_experiment(project, name))
 
 
 @router.post(
@@ -123,7 +124,7 @@ def get_experiment(request: Request, project: str, name: str) -> Response:
 )
 def create_run(request: Request, project: str, body: RunIn) -> Response:
     """Start a run (its experiment is created if new)."""
-    run = _backend(request).create_run(
+    run = backend_of(request).create_run(
         project,
         body.experiment,
         name=body.name,
@@ -138,7 +139,7 @@ def create_run(request: Request, project: str, body: RunIn) -> Response:
 def search_runs(request: Request, project: str, body: SearchIn) -> Response:
     """Search a project's runs (grammar in docs/tracking.md)."""
     return ok(
-        _backend(request).search_runs(
+        backend_of(request).search_runs(
             project,
             filter=body.filter,
             order_by=body.order_by,
@@ -152,13 +153,13 @@ def search_runs(request: Request, project: str, body: SearchIn) -> Response:
 @router.get("/runs/{run_id}", tags=["runs"], responses=_doc(Run))
 def get_run(request: Request, run_id: str) -> Response:
     """One run with its params, latest metrics and tags."""
-    return ok(_backend(request).get_run(run_id))
+    return ok(backend_of(request).get_run(run_id))
 
 
 @router.post("/runs/{run_id}/end", tags=["runs"], status_code=204)
 def end_run(request: Request, run_id: str, body: RunEndIn) -> Response:
     """End a running run, storing its last metric points in the same transaction."""
-    _backend(request).end_run(
+    backend_of(request).end_run(
         run_id,
         body.status,
         error=body.error,
@@ -174,40 +175,40 @@ def end_run(request: Request, run_id: str, body: RunEndIn) -> Response:
 @router.post("/runs/{run_id}/params", tags=["runs"], status_code=204)
 def log_params(request: Request, run_id: str, body: ValuesIn) -> Response:
     """Set params (immutable once set)."""
-    _backend(request).log_params(run_id, body.values)
+    backend_of(request).log_params(run_id, body.values)
     return Response(status_code=204)
 
 
 @router.post("/runs/{run_id}/tags", tags=["runs"], status_code=204)
 def set_tags(request: Request, run_id: str, body: ValuesIn) -> Response:
     """Set tags."""
-    _backend(request).set_tags(run_id, body.values)
+    backend_of(request).set_tags(run_id, body.values)
     return Response(status_code=204)
 
 
 @router.post("/runs/{run_id}/metrics", tags=["runs"], status_code=204)
 def log_metrics(request: Request, run_id: str, body: MetricsIn) -> Response:
     """Append metric points [key, value, step, timestamp_ms] in one transaction."""
-    _backend(request).log_metrics(run_id, body.points)
+    backend_of(request).log_metrics(run_id, body.points)
     return Response(status_code=204)
 
 
 @router.get("/runs/{run_id}/metrics/{key:path}", tags=["runs"], responses=_doc(list[MetricPoint]))
 def get_metric_history(request: Request, run_id: str, key: str) -> Response:
     """Every point of one metric series."""
-    return ok(_backend(request).get_metric_history(run_id, key))
+    return ok(backend_of(request).get_metric_history(run_id, key))
 
 
 @router.get("/runs/{run_id}/artifacts", tags=["artifacts"], responses=_doc(list[Artifact]))
 def list_artifacts(request: Request, run_id: str, prefix: str = "") -> Response:
     """A run's artifacts, optionally under a folder."""
-    return ok(_backend(request).list_artifacts(run_id, prefix))
+    return ok(backend_of(request).list_artifacts(run_id, prefix))
 
 
 @router.put("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"], responses=_doc(Artifact))
 async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
     """Store the request body as the run's artifact at path."""
-    backend = _backend(request)
+    backend = backend_of(request)
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         size = 0
         async for chunk in request.stream():
@@ -223,7 +224,7 @@ async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
 @router.get("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"])
 def download_artifact(request: Request, run_id: str, path: str) -> Response:
     """The artifact's bytes; X-Relay-Sha256 carries the hash to verify them against."""
-    artifact, chunks = _backend(request).open_artifact(run_id, path)
+    artifact, chunks = backend_of(request).open_artifact(run_id, path)
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
@@ -240,5 +241,5 @@ def list_audit(
 ) -> Response:
     """The newest audit entries, optionally for one entity."""
     return ok(
-        _backend(request).list_audit(entity_kind=entity_kind, entity_id=entity_id, limit=limit)
+        backend_of(request).list_audit(entity_kind=entity_kind, entity_id=entity_id, limit=limit)
     )

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from relayml.client.models import HttpModelOps
 from relayml.config import Settings
 from relayml.domain.entities import (
     KPI,
@@ -47,7 +48,7 @@ def _finite(value: float) -> float | str:
     return value
 
 
-class HttpBackend:
+class HttpBackend(HttpModelOps):
     """Every operation, sent to the relay server at settings.server_url."""
 
     def __init__(self, settings: Settings) -> None:
@@ -61,6 +62,10 @@ class HttpBackend:
         self._http = httpx.Client(
             base_url=self.url + "/api/v1", headers=headers, timeout=settings.http_timeout
         )
+
+    def with_actor(self, actor: str) -> HttpBackend:
+        """A client of the same server acting for another user."""
+        return HttpBackend(self.settings.model_copy(update={"user": actor}))
 
     # transport
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

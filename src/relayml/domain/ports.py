@@ -17,6 +17,17 @@ from relayml.domain.entities import (
     RunPage,
     RunStatus,
 )
+from relayml.domain.models import (
+    Evaluation,
+    GateReport,
+    ModelFile,
+    ModelHistory,
+    ModelVersion,
+    PolicyInfo,
+    Promotion,
+    RegisteredModel,
+    Signature,
+)
 
 __all__ = ["Backend", "MetricRow"]
 
@@ -28,6 +39,8 @@ class Backend(Protocol):
     """What the SDK and CLI need from relayml, whichever transport carries it."""
 
     actor: str
+
+    def with_actor(self, actor: str) -> Backend: ...
 
     # projects
     def create_project(
@@ -106,5 +119,40 @@ class Backend(Protocol):
     def list_audit(
         self, *, entity_kind: str | None = None, entity_id: str | None = None, limit: int = 100
     ) -> list[AuditEntry]: ...
+
+    # blobs and members
+    def upload_blob(self, source: str | Path | IO[bytes]) -> tuple[str, int]: ...
+    def fetch_blob(self, sha256: str, dest: str | Path) -> Path: ...
+    def add_member(self, project: str, user: str, role: str) -> None: ...
+    def list_members(self, project: str) -> dict[str, list[str]]: ...
+
+    # models
+    def create_model_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        flavor: str,
+        files: Sequence[ModelFile],
+        signature: Signature,
+        requirements: Sequence[str],
+        details: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        description: str = "",
+    ) -> ModelVersion: ...
+    def get_model(self, project: str, name: str) -> RegisteredModel: ...
+    def list_models(self, project: str) -> list[RegisteredModel]: ...
+    def get_model_version(self, project: str, ref: str) -> ModelVersion: ...
+    def list_model_versions(self, project: str, name: str) -> list[ModelVersion]: ...
+    def model_history(self, project: str, name: str) -> ModelHistory: ...
+    def create_evaluation(self, project: str, ref: str, result: dict[str, Any]) -> Evaluation: ...
+    def list_evaluations(self, project: str, ref: str) -> list[Evaluation]: ...
+    def set_policy(self, project: str, source: str) -> PolicyInfo: ...
+    def get_policy(self, project: str) -> PolicyInfo: ...
+    def promote(self, project: str, ref: str, environment: str, reason: str = "") -> Promotion: ...
+    def decide_promotion(
+        self, project: str, ref: str, environment: str, decision: str, comment: str = ""
+    ) -> Promotion: ...
+    def check_promotion(self, project: str, ref: str, environment: str) -> GateReport: ...
 
     def close(self) -> None: ...

@@ -18,15 +18,23 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "alias_history",
+    "approvals",
     "artifacts",
     "audit_log",
+    "evaluations",
     "experiments",
     "kpis",
     "latest_metrics",
     "metadata",
     "metrics",
+    "model_versions",
     "params",
+    "policies",
+    "project_members",
     "projects",
+    "promotions",
+    "registered_models",
     "runs",
     "tags",
 ]
@@ -164,4 +172,121 @@ audit_log = Table(
     Column("before", JSON, nullable=True),
     Column("after", JSON, nullable=True),
     Index(None, "entity_kind", "entity_id", "id"),
+)
+
+# --- models: registry, versions, environments, evaluations, policies, promotions -------------
+
+project_members = Table(
+    "project_members",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
+    Column("user", String(200), primary_key=True),
+    Column("role", String(50), primary_key=True),
+    Column("added_at", BigInteger, nullable=False),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("owner", String(200), nullable=False, default=""),
+    Column("tags", JSON, nullable=False, default=dict),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("flavor", String(50), nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=True),
+    Column("files", JSON, nullable=False),  # [{"path", "sha256", "size"}]
+    Column("signature", JSON, nullable=False),
+    Column("requirements", JSON, nullable=False),  # ["pkg==1.2.3", ...]
+    Column("details", JSON, nullable=False, default=dict),  # flavor facts, code version, datasets
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("model_id", "version"),
+)
+
+# Which version held an environment (alias) from when to when; the open row is the current one.
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("registered_models.id"), nullable=False),
+    Column("alias", String(50), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("assigned_at", BigInteger, nullable=False),
+    Column("assigned_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("ended_by", String(200), nullable=True),
+    Index(None, "model_id", "alias", "ended_at"),
+)
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("dataset", String(500), nullable=False),  # a dataset reference or a content hash
+    Column("target", String(250), nullable=False),
+    Column("task", String(20), nullable=False),  # classification | regression
+    Column("rows", Integer, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("segments", JSON, nullable=False, default=dict),  # {column: {value: {metric: x}}}
+    Column("kpis", JSON, nullable=False, default=dict),  # {kpi: {"value", "unit", ...}}
+    Column("details", JSON, nullable=False, default=dict),  # confusion matrix, calibration
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "version_id", "id"),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("source", Text, nullable=False, default=""),  # the YAML text as submitted
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "revision"),
+)
+
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("environment", String(50), nullable=False),
+    Column("status", String(30), nullable=False),  # PENDING_APPROVAL|PROMOTED|REJECTED|FAILED
+    Column("policy_revision", Integer, nullable=True),
+    Column("gates", JSON, nullable=False),  # [{"name","passed","figure","threshold","detail"}]
+    Column("reason", Text, nullable=False, default=""),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("decided_at", BigInteger, nullable=True),
+    Index(None, "version_id", "environment", "id"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("promotion_id", Integer, ForeignKey("promotions.id"), nullable=False),
+    Column("user", String(200), nullable=False),
+    Column("role", String(50), nullable=False),
+    Column("decision", String(10), nullable=False),  # approve | reject
+    Column("comment", Text, nullable=False, default=""),
+    Column("at", BigInteger, nullable=False),
 )

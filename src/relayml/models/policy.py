@@ -1,0 +1,246 @@
+"""The promotion policy of a project (`relay.yaml`) and the gates it defines.
+
+    evaluation:
+      dataset: holdout          # gates read the newest evaluation on this dataset (default: any)
+    environments:
+      staging:
+        checks:
+          - metric: auc
+            min: 0.70
+      production:
+        requires: [staging]     # the version must be, or have been, in staging
+        checks:
+          - metric: auc         # a threshold: min and/or max
+            min: 0.75
+          - no_regression: auc  # not worse than the version now in production, beyond a margin
+            margin: 0.01
+          - segment_gap: recall # largest gap of a metric across the segments of a column
+            by: region
+            max: 0.15
+        approvals:
+          - role: risk_manager  # who must approve; not the version's author unless allowed
+            count: 1
+            not_author: true
+
+A project without a policy may promote any evaluated or unevaluated version anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from relayml.domain.models import ENVIRONMENTS, Evaluation, GateResult
+from relayml.errors import InvalidInput
+
+__all__ = [
+    "ApprovalRule",
+    "Check",
+    "EnvironmentPolicy",
+    "Policy",
+    "evaluate_checks",
+    "parse_policy",
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class Check(BaseModel):
+    """One gate: a metric threshold, a no-regression rule or a segment-gap limit."""
+
+    model_config = _STRICT
+    metric: str | None = None
+    no_regression: str | None = None
+    segment_gap: str | None = None
+    min: float | None = None
+    max: float | None = None
+    margin: float = 0.0
+    higher_is_better: bool = True
+    by: str | None = None
+
+    @property
+    def name(self) -> str:
+        """A short readable name of the check."""
+        if self.metric:
+            bounds = [f">= {self.min:g}" if self.min is not None else ""]
+            bounds.append(f"<= {self.max:g}" if self.max is not None else "")
+            return f"{self.metric} {' and '.join(b for b in bounds if b)}".strip()
+        if self.no_regression:
+            return f"no regression of {self.no_regression} (margin {self.margin:g})"
+        return f"gap of {self.segment_gap} across {self.by} <= {self.max:g}"
+
+
+class ApprovalRule(BaseModel):
+    """Who must approve a promotion."""
+
+    model_config = _STRICT
+    role: str
+    count: int = Field(default=1, ge=1)
+    not_author: bool = True
+
+
+class EnvironmentPolicy(BaseModel):
+    """What an environment demands of a version before it moves in."""
+
+    model_config = _STRICT
+    requires: list[str] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    approvals: list[ApprovalRule] = Field(default_factory=list)
+
+
+class Policy(BaseModel):
+    """A project's promotion policy."""
+
+    model_config = _STRICT
+    evaluation: dict[str, str] = Field(default_factory=dict)
+    environments: dict[str, EnvironmentPolicy] = Field(default_factory=dict)
+
+
+def _check_shape(env: str, index: int, check: Check) -> None:
+    kinds = [k for k in ("metric", "no_regression", "segment_gap") if getattr(check, k)]
+    where = f"environments.{env}.checks[{index}]"
+    if len(kinds) != 1:
+        raise InvalidInput(
+            f"{where} must have exactly one of metric, no_regression, segment_gap; "
+            f"found {kinds or 'none'}."
+        )
+    if check.metric and check.min is None and check.max is None:
+        raise InvalidInput(f"{where}: a metric check needs min, max or both.")
+    if check.segment_gap and (check.by is None or check.max is None):
+        raise InvalidInput(f"{where}: a segment_gap check needs `by` (a column) and `max`.")
+
+
+def parse_policy(document: Any) -> Policy:
+    """Validate a policy document (from YAML or JSON); InvalidInput names the faulty entry."""
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise InvalidInput("a policy is a mapping with `environments` (see docs/models.md).")
+    try:
+        policy = Policy.model_validate(document)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(f"policy entry {where}: {err['msg']}.") from exc
+    for env, rules in policy.environments.items():
+        if env not in ENVIRONMENTS:
+            raise InvalidInput(
+                f"policy names environment {env!r}; environments are {', '.join(ENVIRONMENTS)}."
+            )
+        for required in rules.requires:
+            if required not in ENVIRONMENTS:
+                raise InvalidInput(
+                    f"environments.{env}.requires names {required!r}, which is not an environment."
+                )
+        for index, check in enumerate(rules.checks):
+            _check_shape(env, index, check)
+    return policy
+
+
+def _metric(evaluation: Evaluation, name: str) -> float | None:
+    return evaluation.metrics.get(name)
+
+
+def evaluate_checks(
+    checks: list[Check], evaluation: Evaluation | None, incumbent: Evaluation | None
+) -> list[GateResult]:
+    """Run the checks against a version's evaluation and the incumbent's (same dataset)."""
+    if not checks:
+        return []
+    if evaluation is None:
+        return [
+            GateResult(
+                name="evaluation",
+                passed=False,
+                detail="the version has no evaluation to check; run relay.evaluate() first.",
+            )
+        ]
+    results = []
+    for check in checks:
+        if check.metric:
+            figure = _metric(evaluation, check.metric)
+            if figure is None:
+                results.append(_missing(check, evaluation, check.metric))
+                continue
+            low_ok = check.min is None or figure >= check.min
+            high_ok = check.max is None or figure <= check.max
+            threshold = check.min if not low_ok or check.max is None else check.max
+            results.append(
+                GateResult(
+                    name=check.name,
+                    passed=low_ok and high_ok,
+                    figure=figure,
+                    threshold=threshold,
+                    detail=f"{check.metric} = {figure:.4g} on {evaluation.dataset}",
+                )
+            )
+        elif check.no_regression:
+            results.append(_regression(check, evaluation, incumbent))
+        else:
+            results.append(_segment_gap(check, evaluation))
+    return results
+
+
+def _missing(check: Check, evaluation: Evaluation, metric: str) -> GateResult:
+    return GateResult(
+        name=check.name,
+        passed=False,
+        detail=f"metric {metric!r} is not in the evaluation on {evaluation.dataset} "
+        f"(it has: {', '.join(sorted(evaluation.metrics))}).",
+    )
+
+
+def _regression(check: Check, evaluation: Evaluation, incumbent: Evaluation | None) -> GateResult:
+    metric = check.no_regression or ""
+    figure = _metric(evaluation, metric)
+    if figure is None:
+        return _missing(check, evaluation, metric)
+    if incumbent is None:
+        return GateResult(
+            name=check.name,
+            passed=True,
+            figure=figure,
+            detail="no version holds this environment yet, or it has no evaluation on "
+            f"{evaluation.dataset}: nothing to regress from.",
+        )
+    before = _metric(incumbent, metric)
+    if before is None:
+        return _missing(check, incumbent, metric)
+    change = figure - before if check.higher_is_better else before - figure
+    return GateResult(
+        name=check.name,
+        passed=change >= -check.margin,
+        figure=change,
+        threshold=-check.margin,
+        detail=f"{metric} {figure:.4g} vs {before:.4g} for {incumbent.model}/{incumbent.version} "
+        f"(change {change:+.4g}, allowed down to {-check.margin:+.4g})",
+    )
+
+
+def _segment_gap(check: Check, evaluation: Evaluation) -> GateResult:
+    metric, by = check.segment_gap or "", check.by or ""
+    segments = evaluation.segments.get(by)
+    if not segments:
+        return GateResult(
+            name=check.name,
+            passed=False,
+            detail=f"the evaluation has no segments by {by!r}; evaluate with by=[{by!r}].",
+        )
+    values = {k: v[metric] for k, v in segments.items() if metric in v}
+    if len(values) < 2:
+        return GateResult(
+            name=check.name,
+            passed=False,
+            detail=f"fewer than two segments of {by!r} have {metric!r}.",
+        )
+    worst, best = min(values, key=values.__getitem__), max(values, key=values.__getitem__)
+    gap = values[best] - values[worst]
+    return GateResult(
+        name=check.name,
+        passed=gap <= (check.max or 0.0),
+        figure=gap,
+        threshold=check.max,
+        detail=f"{metric} ranges from {values[worst]:.4g} ({by}={worst}) "
+        f"to {values[best]:.4g} ({by}={best})",
+    )
