@@ -18,15 +18,23 @@ __version__ = "0.1.0"
 __all__ = [
     "ActiveRun",
     "active_run",
+    "approve",
+    "current_project",
+    "evaluate",
     "flush",
     "get_backend",
     "get_run",
     "init",
+    "load_model",
     "log_artifact",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_params",
+    "promote",
+    "reject",
     "search_runs",
+    "set_policy",
     "set_tags",
     "start_run",
 ]
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
     from relayml.sdk import (
         ActiveRun,
         active_run,
+        current_project,
         flush,
         get_backend,
         get_run,
@@ -47,9 +56,26 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from relayml.sdk_models import (
+        approve,
+        evaluate,
+        load_model,
+        log_model,
+        promote,
+        reject,
+        set_policy,
+    )
+
+_MODEL_NAMES = frozenset(
+    ["approve", "evaluate", "load_model", "log_model", "promote", "reject", "set_policy"]
+)
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODEL_NAMES:
+        from relayml import sdk_models
+
+        return getattr(sdk_models, name)
     if name in __all__:
         from relayml import sdk
 

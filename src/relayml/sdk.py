@@ -20,6 +20,7 @@ from typing import Any
 
 from relayml.config import Settings, get_settings
 from relayml.domain.entities import KPI, Artifact, Project, Run, RunPage, RunStatus
+from relayml.domain.models import ModelVersion
 from relayml.domain.ports import Backend, MetricRow
 from relayml.domain.validation import (
     check_artifact_path,
@@ -35,6 +36,7 @@ from relayml.tracking.context import ResourceClock, capture_system
 __all__ = [
     "ActiveRun",
     "active_run",
+    "current_project",
     "flush",
     "get_backend",
     "get_run",
@@ -125,6 +127,11 @@ def _ready() -> tuple[Backend, MetricBuffer, str]:
         assert _state.backend is not None and _state.buffer is not None
         assert _state.project is not None
         return _state.backend, _state.buffer, _state.project
+
+
+def current_project() -> str:
+    """The project relay.init() chose."""
+    return _ready()[2]
 
 
 def get_backend() -> Backend:
@@ -249,6 +256,32 @@ class ActiveRun:
         import io
 
         return self._backend.log_artifact(self.id, artifact_path, io.BytesIO(text.encode()))
+
+    # models
+    def log_model(
+        self,
+        model: Any,
+        name: str,
+        input_example: Any,
+        *,
+        description: str = "",
+        datasets: Sequence[str] = (),
+    ) -> ModelVersion:
+        """Register the model as a new version of `name`, linked to this run and its code."""
+        from relayml.models.publish import log_model
+
+        version = log_model(
+            self._backend,
+            self.project,
+            model,
+            name,
+            input_example,
+            run_id=self.id,
+            description=description,
+            datasets=datasets,
+        )
+        self.set_tags({f"model.{name}": str(version.version)})
+        return version
 
     # life cycle
     def info(self) -> Run:

@@ -1,0 +1,399 @@
+"""Evaluation of predictions: metrics overall and per segment, and estimates of business KPIs.
+
+Pure functions over arrays. Results are JSON-able (plain floats, ints, str, None); metrics are
+never NaN: one that cannot be computed is left out and ``details["skipped"]`` says why.
+
+A KPI is estimated from the predictions when its ``definition`` says how:
+
+``{"type": "confusion_value", "threshold": 0.5, "tp": 300.0, "fp": -20.0, "fn": 0.0, "tn": 0.0,
+"scale": 1.0}``
+    Binary only: value = scale * (tp*TP + fp*FP + fn*FN + tn*TN); TP.. count rows, a row being
+    predicted positive when P(positive class) >= threshold (default 0.5; without probabilities
+    and threshold, the predicted label). Missing cells are 0, scale is 1. E.g. customers kept:
+    ``{"type": "confusion_value", "tp": 0.3}``; money saved: ``{..., "tp": 270, "fp": -30}``.
+``{"type": "metric", "metric": "recall", "scale": 1.0}``
+    value = scale * that metric of the whole evaluation (scale defaults to 1).
+
+A KPI without a definition, or one unfit for the task, gets ``value: None`` and ``how`` saying
+why; an unknown type or field is an ``InvalidInput``. ``meets_target``: value >= target for
+direction "increase", value <= target for "decrease".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from sklearn import metrics as skm
+
+from relayml.domain.entities import KPI
+from relayml.errors import InvalidInput
+
+# fmt: off
+__all__ = [
+    "CLASSIFICATION_METRICS", "KPI_TYPES", "REGRESSION_METRICS", "classification_metrics",
+    "detect_task", "evaluate_predictions", "kpi_estimates", "regression_metrics", "segment_metrics",
+]
+CLASSIFICATION_METRICS = (
+    "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "positive_rate",
+    "rows",
+)
+_QUANTILES = {"min": 0.0, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95,
+              "max": 1.0}
+_KPI_FIELDS = {"confusion_value": {"type", "threshold", "tp", "fp", "fn", "tn", "scale"},
+               "metric": {"type", "metric", "scale"}}
+# fmt: on
+REGRESSION_METRICS = ("mae", "rmse", "r2", "mape", "rows")
+KPI_TYPES = ("confusion_value", "metric")
+MAX_CLASSES = 20  # integer-valued targets with at most this many values count as classes
+CALIBRATION_BINS = 10
+MISSING_SEGMENT = "(missing)"
+
+Task = Literal["classification", "regression"]
+Array = NDArray[Any]
+Overall = tuple[dict[str, float], dict[str, str]]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _require_column(frame: pd.DataFrame, column: str, what: str) -> None:
+    if column not in frame.columns:
+        columns = ", ".join(map(str, frame.columns))
+        raise InvalidInput(f"{what} {column!r} is not a column of the data; columns: {columns}.")
+
+
+def _rows(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[Array, Array]:
+    """Return both as 1-D arrays of equal, non-zero length without missing values."""
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    for name, arr in (("y_true", yt), ("y_pred", yp)):
+        if arr.ndim != 1:
+            raise InvalidInput(f"{name} must hold one value per row (1-D), not shape {arr.shape}.")
+        missing = int(pd.isna(arr).sum())
+        if missing:
+            raise InvalidInput(f"{name} has {missing} missing values; drop or fill those rows.")
+    if len(yp) != len(yt):
+        raise InvalidInput(f"y_pred has {len(yp)} rows, y_true {len(yt)}; pass one per row.")
+    if len(yt) == 0:
+        raise InvalidInput("there are no rows to evaluate; pass at least one row.")
+    return yt, yp
+
+
+def _proba(y_proba: ArrayLike | None, rows: int) -> Array | None:
+    """Return probabilities as float64 (rows, classes); 1-D means P(positive) of a binary task."""
+    if y_proba is None:
+        return None
+    proba = np.asarray(y_proba, dtype=np.float64)
+    if proba.ndim == 1:
+        proba = np.column_stack([1.0 - proba, proba])
+    if proba.ndim != 2 or proba.shape[0] != rows:
+        raise InvalidInput(f"y_proba has shape {proba.shape}; pass one row per row ({rows}).")
+    if not np.isfinite(proba).all() or proba.min() < 0.0 or proba.max() > 1.0:
+        raise InvalidInput("y_proba must hold probabilities in [0, 1] (predict_proba's output).")
+    return proba
+
+
+def _unique(*arrays: ArrayLike) -> list[Any]:
+    try:
+        joined = np.concatenate([np.asarray(a, dtype=object) for a in arrays])
+        return [_plain(v) for v in np.unique(joined)]
+    except TypeError as exc:
+        raise InvalidInput("labels mix kinds (numbers and text); pass labels of one kind.") from exc
+
+
+def _labels(yt: Array, yp: Array, classes: Sequence[Any] | None) -> tuple[list[Any], list[Any]]:
+    """Return the model's labels (classes, or those seen) and all labels (plus unknown ones)."""
+    seen = _unique(yt, yp, list(classes or []))
+    if not classes:
+        return seen, seen
+    known = [_plain(c) for c in classes]
+    if len(set(known)) != len(known):
+        raise InvalidInput(f"classes lists a label twice: {known}; pass each class once.")
+    return known, known + [v for v in seen if v not in known]
+
+
+def detect_task(y_true: ArrayLike, y_pred: ArrayLike, has_proba: bool) -> Task:
+    """Guess whether predictions are of a classification or a regression."""
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    if has_proba or yt.dtype.kind not in "iuf" or yp.dtype.kind not in "iuf":
+        return "classification"
+    if any(a.dtype.kind == "f" and not np.array_equal(a, np.round(a)) for a in (yt, yp)):
+        return "regression"
+    return "classification" if len(np.unique(yt)) <= MAX_CLASSES else "regression"
+
+
+def _finite(metrics: dict[str, float], skipped: dict[str, str]) -> dict[str, float]:
+    skipped |= {k: f"not finite ({v})" for k, v in metrics.items() if not np.isfinite(v)}
+    return {k: v for k, v in metrics.items() if np.isfinite(v)}
+
+
+def _calibration(positive: Array, score: Array) -> dict[str, list[Any]]:
+    bins = np.minimum((score * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
+    count = np.bincount(bins, minlength=CALIBRATION_BINS)
+    sum_p = np.bincount(bins, weights=score, minlength=CALIBRATION_BINS)
+    sum_y = np.bincount(bins, weights=positive, minlength=CALIBRATION_BINS)
+    return {
+        "edges": [i / CALIBRATION_BINS for i in range(CALIBRATION_BINS + 1)],
+        "mean_predicted": [float(sum_p[i] / c) if c else None for i, c in enumerate(count)],
+        "fraction_positive": [float(sum_y[i] / c) if c else None for i, c in enumerate(count)],
+        "count": count.tolist(),
+    }
+
+
+def _usable_proba(proba: Array | None, known: list[Any], labels: list[Any], given: bool) -> Any:
+    """Return row-normalised probabilities, or None and why they cannot be used."""
+    if proba is None:
+        return None, "no predicted probabilities were given"
+    if proba.shape[1] != len(known):
+        why = f"y_proba has {proba.shape[1]} columns for {len(known)} labels ({known})"
+        if given:
+            raise InvalidInput(f"{why}; pass one column per class, in the order of classes.")
+        return None, f"{why}; pass classes (the model's classes_) to match columns to labels"
+    if len(labels) > len(known):
+        return None, f"y_true has labels the model gives no probability for: {labels[len(known) :]}"
+    sums = proba.sum(axis=1, keepdims=True)
+    if not np.allclose(sums, 1.0, rtol=0.0, atol=1e-6):
+        return None, "the rows of y_proba do not sum to 1"
+    return proba / sums, ""
+
+
+def classification_metrics(
+    y_true: ArrayLike, y_pred: ArrayLike, y_proba: ArrayLike | None, classes: Sequence[Any] | None
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Compute classification metrics and details (confusion matrix, calibration curve)."""
+    yt, yp = _rows(y_true, y_pred)
+    known, labels = _labels(yt, yp, classes)
+    binary = len(known) <= 2
+    proba, why_not = _usable_proba(_proba(y_proba, len(yt)), known, labels, bool(classes))
+    names = ("roc_auc", "log_loss", "brier") if binary else ("roc_auc", "log_loss")
+    skipped: dict[str, str] = {} if proba is not None else dict.fromkeys(names, why_not)
+    metrics: dict[str, float] = {"accuracy": float(skm.accuracy_score(yt, yp))}
+    details: dict[str, Any] = {"labels": labels}
+    if binary:
+        pos = details["positive_class"] = known[-1]
+        t, p, average = (yt == pos).astype(np.int8), (yp == pos).astype(np.int8), "binary"
+        metrics["positive_rate"] = float(p.mean())
+    else:
+        t, p, average = yt, yp, "macro"
+        skipped["positive_rate"] = "multiclass: there is no single positive class"
+        skipped["brier"] = "computed for binary classification only"
+    for name, fn in (
+        ("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)
+    ):  # fmt: skip
+        metrics[name] = float(fn(t, p, average=average, zero_division=0))
+    if binary and proba is not None:
+        score = proba[:, -1]
+        if t.min() == t.max():
+            skipped["roc_auc"] = f"only one class ({_plain(yt[0])!r}) is present in y_true"
+        else:
+            metrics["roc_auc"] = float(skm.roc_auc_score(t, score))
+        metrics["log_loss"] = float(skm.log_loss(t, proba, labels=[0, 1]))
+        metrics["brier"] = float(skm.brier_score_loss(t, score, pos_label=1))
+        details["calibration_curve"] = _calibration(t, score)
+    elif proba is not None:  # sklearn wants the columns in sorted label order
+        order = np.argsort(np.asarray(known, dtype=object), kind="stable")
+        ordered, in_order = proba[:, order], [known[i] for i in order]
+        absent = sorted(set(known) - set(_unique(yt)), key=known.index)
+        if absent:
+            skipped["roc_auc"] = f"classes absent from y_true: {absent}"
+        else:
+            auc = skm.roc_auc_score(yt, ordered, multi_class="ovr", labels=in_order)
+            metrics["roc_auc"] = float(auc)
+        metrics["log_loss"] = float(skm.log_loss(yt, ordered, labels=in_order))
+    metrics["rows"] = len(yt)
+    one = len(labels) == 1  # sklearn warns on a 1x1 matrix
+    matrix = [[len(yt)]] if one else skm.confusion_matrix(yt, yp, labels=labels).tolist()
+    details |= {"confusion_matrix": {"labels": labels, "matrix": matrix}, "skipped": skipped}
+    return _finite(metrics, skipped), details
+
+
+def regression_metrics(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[dict[str, float], Any]:
+    """Compute regression metrics and details (residual quantiles)."""
+    yt, yp = _rows(y_true, y_pred)
+    try:
+        yt, yp = yt.astype(np.float64), yp.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("a regression needs numbers in y_true and y_pred.") from exc
+    if not (np.isfinite(yt).all() and np.isfinite(yp).all()):
+        raise InvalidInput("y_true or y_pred holds infinite values; fix those rows.")
+    skipped: dict[str, str] = {}
+    metrics = {"mae": skm.mean_absolute_error(yt, yp), "rmse": skm.root_mean_squared_error(yt, yp)}
+    if len(yt) < 2 or yt.min() == yt.max():
+        skipped["r2"] = "y_true is constant (or a single row), so R² is undefined"
+    else:
+        metrics["r2"] = skm.r2_score(yt, yp)
+    zeros = int(np.count_nonzero(yt == 0))
+    if zeros:
+        skipped["mape"] = f"y_true has {zeros} zeros and MAPE divides by y_true"
+    else:
+        metrics["mape"] = skm.mean_absolute_percentage_error(yt, yp)
+    result: dict[str, float] = {k: float(v) for k, v in metrics.items()} | {"rows": len(yt)}
+    residual = yt - yp
+    quantiles = np.quantile(residual, list(_QUANTILES.values())).tolist()
+    residuals = {"definition": "y_true - y_pred", "mean": float(residual.mean())}
+    residuals["quantiles"] = dict(zip(_QUANTILES, quantiles, strict=True))
+    return _finite(result, skipped), {"residuals": residuals, "skipped": skipped}
+
+
+def _metrics(
+    yt: Array, yp: Array, proba: ArrayLike | None, task: Task, classes: Sequence[Any] | None
+) -> tuple[dict[str, float], dict[str, Any]]:
+    if task == "classification":
+        return classification_metrics(yt, yp, proba, classes)
+    return regression_metrics(yt, yp)
+
+
+def segment_metrics(
+    frame: pd.DataFrame,
+    by: str,
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    y_proba: ArrayLike | None,
+    task: Task,
+    classes: Sequence[Any] | None,
+    min_rows: int = 20,
+) -> dict[str, dict[str, float]]:
+    """Compute the metrics per value of column `by`; segments under min_rows get only rows."""
+    _require_column(frame, by, "cannot segment by")
+    yt, yp = _rows(y_true, y_pred)
+    if len(yt) != len(frame):
+        raise InvalidInput(f"the data has {len(frame)} rows, y_true {len(yt)}; pass one per row.")
+    proba = _proba(y_proba, len(yt)) if task == "classification" else None
+    if task == "classification" and not classes:  # one label set for all segments
+        classes = _labels(yt, yp, None)[0]
+        if proba is not None and proba.shape[1] != len(classes):
+            proba = None  # the overall metrics say why
+    column = frame[by]
+    keys = column.astype(str).where(column.notna(), MISSING_SEGMENT).to_numpy(dtype=object)
+    groups = pd.Series(np.arange(len(keys))).groupby(keys, sort=True).indices
+    result: dict[str, dict[str, float]] = {}
+    for key, idx in groups.items():
+        if len(idx) < min_rows:
+            result[str(key)] = {"rows": len(idx)}
+        else:
+            part = None if proba is None else proba[idx]
+            result[str(key)] = _metrics(yt[idx], yp[idx], part, task, classes)[0]
+    return result
+
+
+def _number(kpi: KPI, key: str, default: float) -> float:
+    value = kpi.definition.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise InvalidInput(f"KPI {kpi.name!r}: field {key!r} must be a number, not {value!r}.")
+    return float(value)
+
+
+def _confusion_value(
+    kpi: KPI, yt: Array, yp: Array, proba: Array | None, task: Task, classes: Sequence[Any] | None
+) -> tuple[float | None, str]:
+    weights = {cell: _number(kpi, cell, 0.0) for cell in ("tp", "fp", "fn", "tn")}
+    scale, threshold = _number(kpi, "scale", 1.0), _number(kpi, "threshold", 0.5)
+    if not 0.0 <= threshold <= 1.0:
+        raise InvalidInput(f"KPI {kpi.name!r}: threshold must be in [0, 1], not {threshold:g}.")
+    known = _labels(yt, yp, classes)[0] if task == "classification" else []
+    if len(known) != 2:
+        return None, f"not estimated: confusion_value needs a binary classification ({task})"
+    pos = known[1]
+    if proba is not None and proba.shape[1] == 2:
+        predicted, source = proba[:, 1] >= threshold, f"P({pos!r}) >= {threshold:g}"
+    elif "threshold" in kpi.definition:
+        return None, "not estimated: a threshold needs predicted probabilities of the two classes"
+    else:
+        predicted, source = yp == pos, f"the predicted label is {pos!r}"
+    tn, fp, fn, tp = skm.confusion_matrix(yt == pos, predicted, labels=[False, True]).ravel()
+    counts = {"tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn)}
+    value = scale * sum(weights[c] * n for c, n in counts.items())
+    terms = " + ".join(f"{w:g}*{counts[c]} {c.upper()}" for c, w in weights.items() if w) or "0"
+    terms = terms if scale == 1.0 else f"{scale:g}*({terms})"
+    tally = ", ".join(f"{c.upper()}={n}" for c, n in counts.items())
+    return value, f"{terms} = {value:g}, a row counting as positive when {source} ({tally})"
+
+
+def _metric_value(kpi: KPI, task: Task, overall: Overall) -> tuple[float | None, str]:
+    name, scale = kpi.definition.get("metric"), _number(kpi, "scale", 1.0)
+    known = sorted(set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS))
+    if name not in known:
+        raise InvalidInput(f"KPI {kpi.name!r}: unknown metric {name!r}; known: {', '.join(known)}.")
+    metrics, skipped = overall
+    if name in metrics:
+        value, scaled = scale * metrics[name], "" if scale == 1.0 else f"{scale:g}*"
+        return value, f"{scaled}{name} ({metrics[name]:.6g}) on {metrics['rows']} rows = {value:g}"
+    if name in skipped:
+        return None, f"not estimated: {name} could not be computed: {skipped[name]}"
+    return None, f"not estimated: {name} is not a {task} metric"
+
+
+def kpi_estimates(
+    kpis: Sequence[KPI],
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    y_proba: ArrayLike | None,
+    task: Task,
+    *,
+    classes: Sequence[Any] | None = None,
+    overall: Overall | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Estimate each KPI that has a definition; the others get value None and the reason."""
+    yt, yp = _rows(y_true, y_pred)
+    names = [k.name for k in kpis]
+    if twice := sorted({n for n in names if names.count(n) > 1}):
+        raise InvalidInput(f"KPI names must be unique; repeated: {', '.join(twice)}.")
+    proba = _proba(y_proba, len(yt)) if task == "classification" else None
+    result: dict[str, dict[str, Any]] = {}
+    for kpi in kpis:
+        kind = kpi.definition.get("type")
+        value: float | None
+        if not kpi.definition:
+            value, how = None, "not estimated: the KPI has no definition of how to compute it"
+        elif kind not in _KPI_FIELDS:
+            known = ", ".join(KPI_TYPES)
+            raise InvalidInput(f"KPI {kpi.name!r}: unknown type {kind!r}; known types: {known}.")
+        elif unknown := sorted(set(kpi.definition) - _KPI_FIELDS[kind]):
+            takes = ", ".join(sorted(_KPI_FIELDS[kind]))
+            raise InvalidInput(f"KPI {kpi.name!r}: unknown fields {unknown}; {kind} takes {takes}.")
+        elif kind == "confusion_value":
+            value, how = _confusion_value(kpi, yt, yp, proba, task, classes)
+        else:
+            if overall is None:
+                metrics, details = _metrics(yt, yp, y_proba, task, classes)
+                overall = metrics, details["skipped"]
+            value, how = _metric_value(kpi, task, overall)
+        meets = None
+        if value is not None and kpi.target is not None:
+            meets = value >= kpi.target if kpi.direction == "increase" else value <= kpi.target
+        result[kpi.name] = {"value": value, "unit": kpi.unit, "target": kpi.target}
+        result[kpi.name] |= {"direction": kpi.direction, "meets_target": meets, "how": how}
+    return result
+
+
+def evaluate_predictions(
+    frame: pd.DataFrame,
+    target: str,
+    y_pred: ArrayLike,
+    y_proba: ArrayLike | None,
+    *,
+    classes: Sequence[Any] | None = None,
+    has_proba: bool = False,
+    by: Sequence[str] = (),
+    kpis: Sequence[KPI] = (),
+    task: Task | None = None,
+    min_rows: int = 20,
+) -> dict[str, Any]:
+    """Evaluate predictions against a frame's target: metrics, segments, KPIs and details."""
+    _require_column(frame, target, "the target")
+    if missing := int(frame[target].isna().sum()):
+        raise InvalidInput(f"{missing} of {len(frame)} rows have no {target!r}; drop or fill them.")
+    yt, yp = _rows(frame[target].to_numpy(), y_pred)
+    by = (by,) if isinstance(by, str) else tuple(by)
+    chosen = task or detect_task(yt, yp, has_proba or y_proba is not None)
+    proba = y_proba if chosen == "classification" else None
+    metrics, details = _metrics(yt, yp, proba, chosen, classes)
+    segments = {c: segment_metrics(frame, c, yt, yp, proba, chosen, classes, min_rows) for c in by}
+    overall = metrics, details["skipped"]
+    estimates = kpi_estimates(kpis, yt, yp, proba, chosen, classes=classes, overall=overall)
+    result = {"task": chosen, "target": target, "rows": len(yt), "metrics": metrics}
+    return result | {"segments": segments, "kpis": estimates, "details": details}

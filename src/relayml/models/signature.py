@@ -1,0 +1,346 @@
+"""Model signatures: infer what a model takes and gives, and hold inputs to it.
+
+Column dtypes are normalised to a small vocabulary: "bool", "int64", "float64", "string",
+"datetime64[ns]" and "datetime64[ns, <tz>]". Input kinds: "dataframe" (named columns) and
+"ndarray" (a 2-D array whose columns are named f0..f{n-1}).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relayml.domain.models import ColumnSpec, Signature
+from relayml.errors import InvalidInput
+from relayml.models.flavors import predictable
+
+__all__ = ["infer_signature", "prepare_input"]
+
+_EXAMPLE_TYPES = (
+    "a pandas DataFrame, a pyarrow Table, a 2-D numpy array or a list of dicts (one per row)"
+)
+_INPUT_TYPES = (
+    "a pandas DataFrame, a pyarrow Table, a 2-D numpy array, a list of dicts (one per row) "
+    "or one dict (one row)"
+)
+_COLUMN_TYPES = "booleans, integers, floats, strings or datetimes"
+_BASIC = frozenset({"bool", "int64", "float64", "string", "datetime64[ns]"})
+_FROM_INFERRED = {
+    "string": "string",
+    "boolean": "bool",
+    "integer": "int64",
+    "floating": "float64",
+    "mixed-integer-float": "float64",
+    "datetime64": "datetime64[ns]",
+    "datetime": "datetime64[ns]",
+    "date": "datetime64[ns]",
+    "empty": "empty",
+}
+_NUMPY = {"bool": np.dtype(np.bool_), "int64": np.dtype(np.int64), "float64": np.dtype(np.float64)}
+_NULLABLE = {"bool": "boolean", "int64": "Int64"}
+
+
+def _describable(kind: str) -> bool:
+    return kind in _BASIC or kind.startswith("datetime64[ns, ")
+
+
+def _dtype_kind(dtype: Any) -> str | None:
+    """The normalised name of a dtype, or None when only the values can tell (object)."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _series_kind(pd.Series(dtype.categories))
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return f"datetime64[ns, {dtype.tz}]"
+    if isinstance(dtype, pd.StringDtype):
+        return "string"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int64"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float64"
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "M":
+            return "datetime64[ns]"
+        if dtype.kind in "US":
+            return "string"
+        if dtype.kind == "O":
+            return None
+    return str(dtype)
+
+
+def _series_kind(series: pd.Series) -> str:
+    """The normalised dtype of a column; for object columns, what its values are."""
+    kind = _dtype_kind(series.dtype)
+    if kind is not None:
+        return kind
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred in _FROM_INFERRED:
+        return _FROM_INFERRED[inferred]
+    types = sorted({type(value).__name__ for value in series.dropna().head(100)})
+    return types[0] if len(types) == 1 else "mixed values (" + ", ".join(types) + ")"
+
+
+def _to_table(data: Any, *, example: bool) -> pd.DataFrame | np.ndarray:
+    """A DataFrame or a numpy array of the data, or InvalidInput naming the types that work."""
+    types = _EXAMPLE_TYPES if example else _INPUT_TYPES
+    what = "input example" if example else "input"
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    elif isinstance(data, np.ndarray):
+        if data.ndim != 2:
+            hint = " (for one row, use array.reshape(1, -1))" if data.ndim == 1 else ""
+            raise InvalidInput(f"the {what} is a {data.ndim}-D array{hint}; use {types}.")
+        if data.size == 0:
+            raise InvalidInput(_empty(example))
+        return data
+    elif type(data).__module__.startswith("pyarrow") and hasattr(data, "to_pandas"):
+        frame = data.to_pandas()
+    elif isinstance(data, list) and data and all(isinstance(row, Mapping) for row in data):
+        frame = pd.DataFrame.from_records(data)
+    elif isinstance(data, Mapping) and not example:
+        frame = pd.DataFrame([data]) if data else pd.DataFrame()
+    elif isinstance(data, list) and not data:
+        raise InvalidInput(_empty(example))
+    elif isinstance(data, list):
+        raise InvalidInput(f"the {what} is a list of something other than dicts; use {types}.")
+    else:
+        hint = " (wrap one row in a list: [{...}])" if isinstance(data, Mapping) else ""
+        raise InvalidInput(f"cannot use a {type(data).__name__} as the {what}{hint}; use {types}.")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise InvalidInput(_empty(example))
+    if not all(isinstance(column, str) for column in frame.columns):
+        frame = frame.rename(columns=str)
+    return frame
+
+
+def _empty(example: bool) -> str:
+    if example:
+        return "the input example is empty: give at least one row with every column."
+    return "no rows to predict"
+
+
+def _input_specs(table: pd.DataFrame | np.ndarray) -> list[ColumnSpec]:
+    if isinstance(table, np.ndarray):
+        kind = _dtype_kind(table.dtype)
+        if kind is None:
+            kind = _series_kind(pd.Series(table.ravel()))
+        if not _describable(kind):
+            raise InvalidInput(
+                f"the input example is an array of {kind}, which relayml cannot describe; "
+                f"arrays may hold {_COLUMN_TYPES}."
+            )
+        nulls = pd.isna(table).any(axis=0)
+        return [
+            ColumnSpec(name=f"f{i}", dtype=kind, nullable=bool(nulls[i]))
+            for i in range(table.shape[1])
+        ]
+    specs = []
+    for name in table.columns:
+        series = table[name]
+        kind = _series_kind(series)
+        if kind == "empty":
+            raise InvalidInput(
+                f"column {name!r} of the input example has only missing values, so its type "
+                "cannot be told; give an example with values in every column."
+            )
+        if not _describable(kind):
+            raise InvalidInput(
+                f"column {name!r} of the input example holds {kind}, which relayml cannot "
+                f"describe; columns may hold {_COLUMN_TYPES}."
+            )
+        specs.append(ColumnSpec(name=name, dtype=kind, nullable=bool(series.isna().any())))
+    return specs
+
+
+def infer_signature(model: Any, input_example: Any) -> Signature:
+    """Describe what the model takes and gives by calling it on an input example."""
+    table = _to_table(input_example, example=True)
+    kind: Any = "ndarray" if isinstance(table, np.ndarray) else "dataframe"
+    inputs = _input_specs(table)
+    bare = Signature(inputs=inputs, input_kind=kind, outputs=[], output_shape=[-1])
+    prepared = prepare_input(bare, table)
+    native = predictable(model)
+    try:
+        predictions = np.asarray(native.predict(prepared))
+    except Exception as exc:
+        raise InvalidInput(
+            f"the model's predict() failed on the input example: {type(exc).__name__}: {exc}"
+        ) from exc
+    out_kind = _dtype_kind(predictions.dtype) or _series_kind(pd.Series(predictions.ravel()))
+    shape = [-1] if predictions.ndim <= 1 else [-1, *predictions.shape[1:]]
+    has_proba = False
+    if callable(getattr(native, "predict_proba", None)):
+        try:
+            has_proba = np.asarray(native.predict_proba(prepared)).ndim == 2
+        except Exception:
+            has_proba = False
+    classes = _classes(native)
+    if has_proba or (classes is not None and out_kind != "float64"):
+        task: Any = "classification"
+    elif out_kind == "float64":
+        task = "regression"
+    else:
+        task = "other"
+    return Signature(
+        inputs=inputs,
+        input_kind=kind,
+        outputs=[ColumnSpec(name="prediction", dtype=out_kind)],
+        output_shape=shape,
+        task=task,
+        classes=classes if task == "classification" else None,
+        has_proba=has_proba,
+    )
+
+
+def _classes(native: Any) -> list[Any] | None:
+    try:
+        classes = getattr(native, "classes_", None)
+    except Exception:  # a property that needs a fitted final step
+        return None
+    if classes is None:
+        return None
+    values: list[Any] = np.asarray(classes).tolist()
+    return values
+
+
+def prepare_input(signature: Signature, data: Any) -> Any:
+    """Check data against the signature and return what the model takes.
+
+    Returns a DataFrame with exactly the signature's columns, in its order and dtypes (input kind
+    "dataframe"), or a 2-D numpy array (input kind "ndarray"). Ints widen to floats; floats with
+    whole values narrow to ints; ISO date strings parse to datetimes. Extra columns are refused
+    (strict), like missing and mistyped ones: one InvalidInput lists every problem.
+    """
+    if signature.input_kind == "ndarray":
+        return _prepare_array(signature, data)
+    table = _to_table(data, example=False)
+    if isinstance(table, np.ndarray):
+        raise InvalidInput(
+            "the model takes named columns ("
+            + ", ".join(spec.name for spec in signature.inputs)
+            + "); pass a DataFrame, a pyarrow Table, a list of dicts or one dict, not an array."
+        )
+    return _prepare_frame(signature.inputs, table)
+
+
+def _prepare_frame(specs: list[ColumnSpec], frame: pd.DataFrame) -> pd.DataFrame:
+    names = [spec.name for spec in specs]
+    columns = list(frame.columns)
+    if columns == names and all(
+        _is_exact(spec.dtype, dtype) for spec, dtype in zip(specs, frame.dtypes, strict=True)
+    ):
+        return frame
+    problems: list[str] = []
+    duplicated = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if duplicated:
+        problems.append("duplicate columns: " + ", ".join(duplicated))
+    present = set(columns)
+    missing = [name for name in names if name not in present]
+    expected = set(names)
+    extra = [c for c in dict.fromkeys(columns) if c not in expected]
+    if missing:
+        problems.append("missing columns: " + ", ".join(missing))
+    if extra:
+        problems.append("extra columns: " + ", ".join(extra))
+    converted: dict[str, Any] = {}
+    mistyped: list[str] = []
+    for spec in specs:
+        if spec.name not in present or spec.name in duplicated:
+            continue
+        series = frame[spec.name]
+        if _is_exact(spec.dtype, series.dtype):
+            continue
+        result = _convert(series, spec)
+        if isinstance(result, str):
+            mistyped.append(f"{spec.name!r} expected {spec.dtype}, got {result}")
+        else:
+            converted[spec.name] = result
+    if mistyped:
+        problems.append("mistyped columns: " + "; ".join(mistyped))
+    if problems:
+        raise InvalidInput("input does not match the model's signature: " + "; ".join(problems))
+    selected = frame[names] if columns != names else frame
+    return selected.assign(**converted) if converted else selected
+
+
+def _is_exact(expected: str, dtype: Any) -> bool:
+    """Whether a column of this dtype goes to the model as it is (the cheap path)."""
+    if expected in _NUMPY:
+        return bool(dtype == _NUMPY[expected])
+    if expected == "string":
+        return isinstance(dtype, pd.StringDtype)
+    if expected == "datetime64[ns]":
+        return isinstance(dtype, np.dtype) and dtype.kind == "M"
+    return _dtype_kind(dtype) == expected
+
+
+def _convert(series: pd.Series, spec: ColumnSpec) -> pd.Series | str:
+    """The column in the spec's dtype, or the text saying what it is instead."""
+    expected = spec.dtype
+    actual = _series_kind(series)
+    if expected.startswith("datetime64[ns"):
+        return _convert_datetime(series, actual, expected)
+    if expected == "string":
+        return series if actual in ("string", "empty") else actual
+    if expected == "float64":
+        return series.astype(np.float64) if actual in ("float64", "int64", "empty") else actual
+    narrowing = expected == "int64" and actual == "float64"
+    if actual not in (expected, "empty") and not narrowing:
+        return actual
+    nulls = bool(series.isna().any())
+    if nulls and not spec.nullable:
+        return "only missing values" if actual == "empty" else f"{actual} with missing values"
+    if narrowing:
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = values[~np.isnan(values)]
+        if not np.isfinite(values).all():
+            return "float64 with infinite values"
+        if not np.array_equal(values, np.floor(values)):
+            return "float64 with non-integral values"
+    return series.astype(_NULLABLE[expected] if nulls else _NUMPY[expected])
+
+
+def _convert_datetime(series: pd.Series, actual: str, expected: str) -> pd.Series | str:
+    """Datetimes as they are, and ISO 8601 strings parsed; the time zone must match."""
+    if actual not in ("string", "empty", expected):
+        return actual
+    if _dtype_kind(series.dtype) != expected:
+        try:
+            series = pd.to_datetime(series, format="ISO8601")
+        except (ValueError, TypeError):
+            return "strings that are not ISO 8601 dates"
+    parsed = _dtype_kind(series.dtype) or actual
+    return series if parsed == expected else parsed
+
+
+def _prepare_array(signature: Signature, data: Any) -> np.ndarray:
+    specs = signature.inputs
+    if isinstance(data, list) and data and not isinstance(data[0], Mapping):
+        data = np.asarray(data)
+    table = _to_table(data, example=False)
+    if isinstance(table, pd.DataFrame):
+        array: np.ndarray = _prepare_frame(specs, table).to_numpy()
+        return array
+    if table.shape[1] != len(specs):
+        raise InvalidInput(
+            f"input does not match the model's signature: expected a 2-D array of "
+            f"{len(specs)} columns, got {table.shape[1]} columns."
+        )
+    expected = specs[0].dtype
+    if _is_exact(expected, table.dtype) or (
+        expected == "string" and _dtype_kind(table.dtype) == "string"
+    ):
+        return table
+    spec = ColumnSpec(name="array", dtype=expected, nullable=any(s.nullable for s in specs))
+    result = _convert(pd.Series(table.ravel()), spec)
+    if isinstance(result, str):
+        raise InvalidInput(
+            f"input does not match the model's signature: expected an array of {expected}, "
+            f"got {result}."
+        )
+    converted: np.ndarray = result.to_numpy().reshape(table.shape)
+    return converted
