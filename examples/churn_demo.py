@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import relayml as relay
 
@@ -39,15 +40,19 @@ KPIS = [
         "name": "customers_retained",
         "unit": "customers",
         "direction": "increase",
-        "target": 500.0,
-        "description": "Customers kept per month by retention offers the model triggers.",
+        "target": 60.0,
+        "description": "Customers kept by retention offers the model triggers (30% of the "
+        "contacted churners stay), among the customers scored.",
+        "definition": {"type": "confusion_value", "threshold": 0.5, "tp": 0.3},
     },
     {
         "name": "revenue_saved",
         "unit": "EUR",
         "direction": "increase",
-        "target": 250000.0,
-        "description": "Yearly revenue of the retained customers, net of the offers' cost.",
+        "target": 15000.0,
+        "description": "Yearly revenue of the retained customers (EUR 900 each) net of the "
+        "offers' cost (EUR 40 per contacted customer), among the customers scored.",
+        "definition": {"type": "confusion_value", "threshold": 0.5, "tp": 230.0, "fp": -40.0},
     },
 ]
 
@@ -81,13 +86,21 @@ def customer_table(rows: int = 5000, seed: int = 7) -> pd.DataFrame:
     )
 
 
-def features(df: pd.DataFrame) -> pd.DataFrame:
-    """Model inputs: numbers as they are, categories one-hot encoded."""
-    return pd.get_dummies(df.drop(columns=["churned"]), columns=["contract", "region"], dtype=float)
+NUMBERS = ["tenure_months", "monthly_charges", "support_calls"]
+CATEGORIES = ["contract", "region"]
+
+
+def with_preprocessing(estimator: object, scale: bool) -> Pipeline:
+    """The model takes the customer table's columns as they are: encoding is part of it."""
+    numbers = StandardScaler() if scale else "passthrough"
+    prepare = ColumnTransformer(
+        [("numbers", numbers, NUMBERS), ("categories", OneHotEncoder(), CATEGORIES)]
+    )
+    return Pipeline([("prepare", prepare), ("model", estimator)])
 
 
 def train_and_log(name: str, model: object, params: dict[str, object], data: dict) -> dict:
-    """Train one model in its own run and log params, metrics and artifacts."""
+    """Train one model in its own run: params, metrics, artifacts, and a registered version."""
     with relay.start_run(experiment="churn-baselines", name=name, tags={"demo": "true"}) as run:
         run.log_params({"model": name, **params, "rows": len(data["y_train"])})
         model.fit(data["X_train"], data["y_train"])  # type: ignore[attr-defined]
@@ -100,18 +113,63 @@ def train_and_log(name: str, model: object, params: dict[str, object], data: dic
             "log_loss": float(log_loss(data["y_test"], proba)),
         }
         run.log_metrics(metrics)
-        if hasattr(model, "staged_predict_proba"):  # a learning curve, point by point
-            for step, staged in enumerate(model.staged_predict_proba(data["X_test"])):
+        boosting = model[-1]  # type: ignore[index]
+        if hasattr(boosting, "staged_predict_proba"):  # a learning curve, point by point
+            encoded = model[0].transform(data["X_test"])  # type: ignore[index]
+            for step, staged in enumerate(boosting.staged_predict_proba(encoded)):
                 run.log_metric(
                     "test_auc_by_trees", roc_auc_score(data["y_test"], staged[:, 1]), step
                 )
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "predictions_sample.csv"
-            sample = data["X_test"].head(20).assign(churn_probability=proba[:20])
+            sample = data["X_test"].head(20).assign(churn_probability=proba[:20].round(4))
             sample.to_csv(report, index=False)
             run.log_artifact(report, "evaluation/predictions_sample.csv")
             run.log_text(json.dumps(metrics, indent=2), "evaluation/metrics.json")
-    return {"run": run, **metrics}
+        version = run.log_model(model, "churn", input_example=data["X_train"].head(5))
+    return {"run": run, "version": version, **metrics}
+
+
+def ship_the_winner(results: list[dict], holdout: pd.DataFrame) -> None:
+    """Evaluate both versions on a holdout, compare them in KPIs, promote the better one."""
+    console.print("\n[bold]Models[/]: evaluating the registered versions on customers_holdout")
+    evaluations = [
+        relay.evaluate(
+            r["version"].ref, holdout, "churned", by=["region"], dataset="customers_holdout"
+        )
+        for r in results
+    ]
+    table = Table(title="churn versions on customers_holdout (2,000 customers)")
+    table.add_column("figure")
+    for e in evaluations:
+        table.add_column(f"churn/{e.version}", justify="right")
+    for metric in ("roc_auc", "precision", "recall", "f1"):
+        table.add_row(metric, *[f"{e.metrics.get(metric, float('nan')):.3f}" for e in evaluations])
+    for kpi in KPIS[1:]:
+        name = str(kpi["name"])
+        values = [e.kpis[name]["value"] for e in evaluations]
+        table.add_row(f"{name} ({kpi['unit']})", *[f"{v:,.0f}" for v in values])
+    console.print(table)
+    winner = max(evaluations, key=lambda e: e.metrics["roc_auc"])
+    ref = f"churn/{winner.version}"
+
+    relay.set_policy(Path(__file__).with_name("relay.yaml"))
+    backend = relay.get_backend()
+    backend.add_member("churn", backend.actor, "data_scientist")
+    backend.add_member("churn", "rita", "risk_manager")
+    staged = relay.promote(ref, to="staging", reason="best ROC AUC on the holdout")
+    console.print(f"{ref} -> staging: [green]{staged.status}[/]")
+    asked = relay.promote(ref, to="production", reason="best ROC AUC on the holdout")
+    console.print(f"{ref} -> production: [yellow]{asked.status}[/] (waits for {asked.waiting_for})")
+    rita = backend.with_actor("rita")  # the risk manager signs off
+    decided = rita.decide_promotion(
+        "churn", ref, "production", "approve", "gates pass; segment gap acceptable"
+    )
+    console.print(f"rita (risk_manager) approved: {ref} -> production: [green]{decided.status}[/]")
+    console.print(
+        "The whole story: [bold]relay models history churn -p churn[/]; "
+        f"the gates again: relay check model {ref} --env production -p churn"
+    )
 
 
 def free_port(preferred: int) -> int:
@@ -144,7 +202,7 @@ def main() -> None:
         console.print(f"  KPI {kpi.name} ({kpi.unit}), {kpi.direction}, target {kpi.target:g}")
 
     df = customer_table()
-    X, y = features(df), df["churned"]
+    X, y = df.drop(columns=["churned"]), df["churned"]
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=0, stratify=y
     )
@@ -154,13 +212,16 @@ def main() -> None:
     results = [
         train_and_log(
             "logistic_regression",
-            make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500)),
+            with_preprocessing(LogisticRegression(C=1.0, max_iter=500), scale=True),
             {"C": 1.0},
             data,
         ),
         train_and_log(
             "gradient_boosting",
-            GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0),
+            with_preprocessing(
+                GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0),
+                scale=False,
+            ),
             {"n_estimators": 100, "max_depth": 3},
             data,
         ),
@@ -184,6 +245,9 @@ def main() -> None:
     console.print(table)
     console.print(f"Best by AUC: [bold]{best['run'].name}[/]. Explore: relay runs list -p churn")
     relay.flush()
+
+    holdout = customer_table(rows=2000, seed=11)  # next month's customers, never seen in training
+    ship_the_winner(results, holdout)
 
     if args.no_serve:
         return

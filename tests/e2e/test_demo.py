@@ -45,4 +45,19 @@ def test_demo_builds_the_churn_project_and_compares_two_models(tmp_path: Path) -
     assert paths == ["evaluation/metrics.json", "evaluation/predictions_sample.csv"]
     gbm = next(r for r in page.runs if r.name == "gradient_boosting")
     assert len(backend.get_metric_history(gbm.id, "test_auc_by_trees")) == 100
+
+    # models: both registered, evaluated on the holdout, the better one promoted with approval
+    versions = backend.list_model_versions("churn", "churn")
+    assert [v.version for v in versions] == [2, 1]
+    evaluations = {v.version: backend.list_evaluations("churn", v.ref)[0] for v in versions}
+    winner = max(evaluations, key=lambda v: evaluations[v].metrics["roc_auc"])
+    assert backend.get_model_version("churn", "churn@production").version == winner
+    assert evaluations[winner].kpis["revenue_saved"]["unit"] == "EUR"
+    history = backend.model_history("churn", "churn")
+    assert [(p.environment, p.status) for p in history.promotions] == [
+        ("staging", "PROMOTED"),
+        ("production", "PROMOTED"),
+    ]
+    assert history.promotions[1].approvals[0].user == "rita"
+    assert f"churn/{winner} -> production: PROMOTED" in out.stdout
     backend.close()
