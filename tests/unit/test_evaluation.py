@@ -468,6 +468,22 @@ def test_evaluate_bad_by_unknown_kpi_and_wrong_lengths() -> None:
         evaluate_predictions(frame, "y", [1.0, np.nan], None, task="classification")
 
 
+def test_a_fitted_sklearn_model_with_its_classes_array() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 2))
+    y = np.where(x[:, 0] + 0.5 * rng.normal(size=120) > 0, "churn", "stay")
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": y})
+    model = LogisticRegression().fit(x, y)
+    proba = model.predict_proba(x)
+    result = evaluate_predictions(frame, "y", model.predict(x), proba, classes=model.classes_)
+    assert result["details"]["positive_class"] == "stay"  # classes_[1]
+    assert result["metrics"]["roc_auc"] == skm.roc_auc_score(y == "stay", proba[:, 1])
+    assert result["metrics"]["accuracy"] == model.score(x, y)
+    _plain_json(result)
+
+
 # --- properties --------------------------------------------------------------------------------
 
 

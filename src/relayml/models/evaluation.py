@@ -1,7 +1,7 @@
 """Evaluation of predictions: metrics overall and per segment, and estimates of business KPIs.
 
-Pure functions over arrays. Results are JSON-able (plain floats, ints, str, None); metrics are
-never NaN: one that cannot be computed is left out and ``details["skipped"]`` says why.
+Pure functions over arrays; results are JSON-able and never NaN: a metric that cannot be
+computed is left out and ``details["skipped"]`` says why.
 
 A KPI is estimated from the predictions when its ``definition`` says how:
 
@@ -15,8 +15,8 @@ A KPI is estimated from the predictions when its ``definition`` says how:
     value = scale * that metric of the whole evaluation (scale defaults to 1).
 
 A KPI without a definition, or one unfit for the task, gets ``value: None`` and ``how`` saying
-why; an unknown type or field is an ``InvalidInput``. ``meets_target``: value >= target for
-direction "increase", value <= target for "decrease".
+why; an unknown type or field is ``InvalidInput``. ``meets_target``: value >= target when the
+direction is "increase", value <= target when "decrease" (None without a target or value).
 """
 
 from __future__ import annotations
@@ -37,10 +37,8 @@ __all__ = [
     "CLASSIFICATION_METRICS", "KPI_TYPES", "REGRESSION_METRICS", "classification_metrics",
     "detect_task", "evaluate_predictions", "kpi_estimates", "regression_metrics", "segment_metrics",
 ]
-CLASSIFICATION_METRICS = (
-    "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "positive_rate",
-    "rows",
-)
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
+                          "brier", "positive_rate", "rows")
 _QUANTILES = {"min": 0.0, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95,
               "max": 1.0}
 _KPI_FIELDS = {"confusion_value": {"type", "threshold", "tp", "fp", "fn", "tn", "scale"},
@@ -73,8 +71,7 @@ def _rows(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[Array, Array]:
     for name, arr in (("y_true", yt), ("y_pred", yp)):
         if arr.ndim != 1:
             raise InvalidInput(f"{name} must hold one value per row (1-D), not shape {arr.shape}.")
-        missing = int(pd.isna(arr).sum())
-        if missing:
+        if missing := int(pd.isna(arr).sum()):
             raise InvalidInput(f"{name} has {missing} missing values; drop or fill those rows.")
     if len(yp) != len(yt):
         raise InvalidInput(f"y_pred has {len(yp)} rows, y_true {len(yt)}; pass one per row.")
@@ -97,20 +94,24 @@ def _proba(y_proba: ArrayLike | None, rows: int) -> Array | None:
     return proba
 
 
-def _unique(*arrays: ArrayLike) -> list[Any]:
-    try:
-        joined = np.concatenate([np.asarray(a, dtype=object) for a in arrays])
-        return [_plain(v) for v in np.unique(joined)]
+def _unique(*arrays: Array) -> list[Any]:
+    try:  # hash first (fast on many rows), then sort the few distinct values
+        return sorted({_plain(v) for a in arrays for v in pd.unique(a)})
     except TypeError as exc:
         raise InvalidInput("labels mix kinds (numbers and text); pass labels of one kind.") from exc
 
 
-def _labels(yt: Array, yp: Array, classes: Sequence[Any] | None) -> tuple[list[Any], list[Any]]:
+def _classes(classes: Sequence[Any] | None) -> list[Any] | None:
+    """Return the classes as a list of plain values, None when not given (e.g. an empty array)."""
+    return None if classes is None or len(classes) == 0 else [_plain(c) for c in classes]
+
+
+def _labels(yt: Array, yp: Array, classes: list[Any] | None) -> tuple[list[Any], list[Any]]:
     """Return the model's labels (classes, or those seen) and all labels (plus unknown ones)."""
-    seen = _unique(yt, yp, list(classes or []))
+    seen = _unique(yt, yp, np.asarray(classes or [], dtype=object))
     if not classes:
         return seen, seen
-    known = [_plain(c) for c in classes]
+    known = classes
     if len(set(known)) != len(known):
         raise InvalidInput(f"classes lists a label twice: {known}; pass each class once.")
     return known, known + [v for v in seen if v not in known]
@@ -165,26 +166,25 @@ def classification_metrics(
     y_true: ArrayLike, y_pred: ArrayLike, y_proba: ArrayLike | None, classes: Sequence[Any] | None
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Compute classification metrics and details (confusion matrix, calibration curve)."""
-    yt, yp = _rows(y_true, y_pred)
+    yt, yp, classes = *_rows(y_true, y_pred), _classes(classes)
     known, labels = _labels(yt, yp, classes)
-    binary = len(known) <= 2
+    k, binary = len(known), len(known) <= 2
+    ct, cp = (pd.Index(labels).get_indexer(a) for a in (yt, yp))  # labels[i] -> code i
     proba, why_not = _usable_proba(_proba(y_proba, len(yt)), known, labels, bool(classes))
     names = ("roc_auc", "log_loss", "brier") if binary else ("roc_auc", "log_loss")
     skipped: dict[str, str] = {} if proba is not None else dict.fromkeys(names, why_not)
-    metrics: dict[str, float] = {"accuracy": float(skm.accuracy_score(yt, yp))}
+    metrics: dict[str, float] = {"accuracy": float(skm.accuracy_score(ct, cp))}
     details: dict[str, Any] = {"labels": labels}
     if binary:
-        pos = details["positive_class"] = known[-1]
-        t, p, average = (yt == pos).astype(np.int8), (yp == pos).astype(np.int8), "binary"
+        details["positive_class"] = known[-1]
+        t, p, average = (ct == k - 1).astype(np.int8), (cp == k - 1).astype(np.int8), "binary"
         metrics["positive_rate"] = float(p.mean())
     else:
-        t, p, average = yt, yp, "macro"
+        t, p, average = ct, cp, "macro"
         skipped["positive_rate"] = "multiclass: there is no single positive class"
         skipped["brier"] = "computed for binary classification only"
-    for name, fn in (
-        ("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)
-    ):  # fmt: skip
-        metrics[name] = float(fn(t, p, average=average, zero_division=0))
+    prf = skm.precision_recall_fscore_support(t, p, average=average, zero_division=0)[:3]
+    metrics |= {name: float(v) for name, v in zip(("precision", "recall", "f1"), prf, strict=True)}
     if binary and proba is not None:
         score = proba[:, -1]
         if t.min() == t.max():
@@ -194,20 +194,19 @@ def classification_metrics(
         metrics["log_loss"] = float(skm.log_loss(t, proba, labels=[0, 1]))
         metrics["brier"] = float(skm.brier_score_loss(t, score, pos_label=1))
         details["calibration_curve"] = _calibration(t, score)
-    elif proba is not None:  # sklearn wants the columns in sorted label order
-        order = np.argsort(np.asarray(known, dtype=object), kind="stable")
-        ordered, in_order = proba[:, order], [known[i] for i in order]
-        absent = sorted(set(known) - set(_unique(yt)), key=known.index)
+    elif proba is not None:  # codes 0..k-1 follow the columns of proba
+        absent = [known[i] for i in np.flatnonzero(np.bincount(ct, minlength=k) == 0)]
         if absent:
             skipped["roc_auc"] = f"classes absent from y_true: {absent}"
         else:
-            auc = skm.roc_auc_score(yt, ordered, multi_class="ovr", labels=in_order)
+            auc = skm.roc_auc_score(ct, proba, multi_class="ovr", labels=np.arange(k))
             metrics["roc_auc"] = float(auc)
-        metrics["log_loss"] = float(skm.log_loss(yt, ordered, labels=in_order))
+        metrics["log_loss"] = float(skm.log_loss(ct, proba, labels=np.arange(k)))
     metrics["rows"] = len(yt)
     one = len(labels) == 1  # sklearn warns on a 1x1 matrix
-    matrix = [[len(yt)]] if one else skm.confusion_matrix(yt, yp, labels=labels).tolist()
-    details |= {"confusion_matrix": {"labels": labels, "matrix": matrix}, "skipped": skipped}
+    matrix = [[len(yt)]] if one else skm.confusion_matrix(ct, cp, labels=np.arange(len(labels)))
+    details |= {"confusion_matrix": {"labels": labels, "matrix": np.asarray(matrix).tolist()}}
+    details["skipped"] = skipped
     return _finite(metrics, skipped), details
 
 
@@ -226,8 +225,7 @@ def regression_metrics(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[dict[str, 
         skipped["r2"] = "y_true is constant (or a single row), so R² is undefined"
     else:
         metrics["r2"] = skm.r2_score(yt, yp)
-    zeros = int(np.count_nonzero(yt == 0))
-    if zeros:
+    if zeros := int(np.count_nonzero(yt == 0)):
         skipped["mape"] = f"y_true has {zeros} zeros and MAPE divides by y_true"
     else:
         metrics["mape"] = skm.mean_absolute_percentage_error(yt, yp)
@@ -259,7 +257,7 @@ def segment_metrics(
 ) -> dict[str, dict[str, float]]:
     """Compute the metrics per value of column `by`; segments under min_rows get only rows."""
     _require_column(frame, by, "cannot segment by")
-    yt, yp = _rows(y_true, y_pred)
+    yt, yp, classes = *_rows(y_true, y_pred), _classes(classes)
     if len(yt) != len(frame):
         raise InvalidInput(f"the data has {len(frame)} rows, y_true {len(yt)}; pass one per row.")
     proba = _proba(y_proba, len(yt)) if task == "classification" else None
@@ -288,7 +286,7 @@ def _number(kpi: KPI, key: str, default: float) -> float:
 
 
 def _confusion_value(
-    kpi: KPI, yt: Array, yp: Array, proba: Array | None, task: Task, classes: Sequence[Any] | None
+    kpi: KPI, yt: Array, yp: Array, proba: Array | None, task: Task, classes: list[Any] | None
 ) -> tuple[float | None, str]:
     weights = {cell: _number(kpi, cell, 0.0) for cell in ("tp", "fp", "fn", "tn")}
     scale, threshold = _number(kpi, "scale", 1.0), _number(kpi, "threshold", 0.5)
@@ -338,7 +336,7 @@ def kpi_estimates(
     overall: Overall | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Estimate each KPI that has a definition; the others get value None and the reason."""
-    yt, yp = _rows(y_true, y_pred)
+    yt, yp, classes = *_rows(y_true, y_pred), _classes(classes)
     names = [k.name for k in kpis]
     if twice := sorted({n for n in names if names.count(n) > 1}):
         raise InvalidInput(f"KPI names must be unique; repeated: {', '.join(twice)}.")
