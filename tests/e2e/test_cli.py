@@ -215,8 +215,8 @@ def test_a_bad_setting_is_one_error_line(home: Path, monkeypatch: pytest.MonkeyP
 
 def test_db_current_and_upgrade_on_sqlite(home: Path) -> None:
     assert "none (empty)" in ok("db", "current")
-    assert "from revision none (empty) to 0001" in ok("db", "upgrade")
-    assert "already at the newest revision 0001" in ok("db", "upgrade")
+    assert f"from revision none (empty) to {HEAD_REVISION}" in ok("db", "upgrade")
+    assert f"already at the newest revision {HEAD_REVISION}" in ok("db", "upgrade")
     info = as_json("db", "current")
     assert info == {
         "database": f"sqlite:///{(home / 'relay.db').absolute()}",
@@ -234,7 +234,7 @@ def test_db_upgrade_and_server_on_postgresql(
     # the server refuses an empty database with the way out, instead of serving errors
     assert_error(relay("server", "--port", str(free_port())), "relay db upgrade")
     assert_error(relay("projects", "list"), "relay db upgrade")
-    assert "from revision none (empty) to 0001" in ok("db", "upgrade")
+    assert f"from revision none (empty) to {HEAD_REVISION}" in ok("db", "upgrade")
     assert "up to date" in ok("db", "current")
     ok("projects", "create", "pg-project")
     assert [p["name"] for p in as_json("projects", "list")] == ["pg-project"]

@@ -2,10 +2,14 @@
 
     relay config                      the settings and where they came from
     relay db upgrade | current        schema migrations of the metadata database
-    relay projects list | show | create
+    relay projects list | show | create | add-member | members
     relay experiments list | show
     relay runs list | show | search | metrics
     relay artifacts list | download
+    relay models list | show | versions | evaluations | compare
+                 | promote | approve | reject | history
+    relay policy show | set           the project's promotion policy (relay.yaml)
+    relay check model                 run a version's gates for CI (exit code, JUnit XML)
     relay audit                       who changed what
     relay server                      the HTTP API
 
@@ -18,9 +22,12 @@ from __future__ import annotations
 
 import typer
 
+import relayml.cli.promotions  # noqa: F401  (adds promote, approve, reject, history to models)
 from relayml.cli._common import RelayGroup
 from relayml.cli.admin import audit, config, db_app, server
 from relayml.cli.artifacts import artifacts_app
+from relayml.cli.models import models_app
+from relayml.cli.policy import check_app, policy_app
 from relayml.cli.projects import experiments_app, projects_app
 from relayml.cli.runs import runs_app
 
@@ -42,6 +49,9 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
+app.add_typer(models_app, name="models")
+app.add_typer(policy_app, name="policy")
+app.add_typer(check_app, name="check")
 app.command("audit")(audit)
 app.command("server")(server)
 

@@ -95,7 +95,10 @@ def print_error(message: str) -> None:
 class RelayGroup(TyperGroup):
     """The top-level group: turns RelayError into one 'Error: ...' line and exit code 1."""
 
-    ORDER = ("config", "db", "projects", "experiments", "runs", "artifacts", "audit", "server")
+    ORDER = (
+        "config", "db", "projects", "experiments", "runs", "artifacts", "models", "policy",
+        "check", "audit", "server",
+    )  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:
         """Commands in the order a user meets them, then any others by name."""

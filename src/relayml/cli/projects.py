@@ -19,11 +19,12 @@ from relayml.cli._common import (
     table,
     truncate,
 )
+from relayml.domain.roles import ROLES as MEMBER_ROLES
 
 if TYPE_CHECKING:
     from relayml.domain.entities import KPI
 
-__all__ = ["experiments_app", "parse_kpi", "projects_app"]
+__all__ = ["MEMBER_ROLES", "experiments_app", "parse_kpi", "projects_app"]
 
 projects_app = typer.Typer(
     help="Projects: the business question, its owner and the KPIs it is judged by.",
@@ -34,6 +35,9 @@ experiments_app = typer.Typer(
 )
 
 KPI_FORM = "name:unit:direction:target"
+# The roles of relayml.projects.members.ROLES, repeated for help text without loading SQLAlchemy
+# (a test checks that the two lists agree).
+
 _KPI_EXAMPLE = "churn_rate:%:decrease:5"
 
 
@@ -179,6 +183,49 @@ def projects_create(
         print_json(project)
         return
     console().print(f"Created project {project.name!r} (owner {project.owner}).")
+
+
+@projects_app.command("add-member")
+def projects_add_member(
+    project: Annotated[str, typer.Argument(help="Project name.")],
+    user: Annotated[str, typer.Argument(help="User name, as in their RELAY_USER setting.")],
+    role: Annotated[str, typer.Argument(help=f"Role: one of {', '.join(MEMBER_ROLES)}.")],
+) -> None:
+    """Give a user a role in a project (a user may hold several); roles decide who may approve.
+
+    Example: relay projects add-member churn rita risk_manager
+    """
+    with open_cli_backend() as backend:
+        backend.add_member(project, user, role)
+    console().print(f"{user} is {role} in project {project}.")
+
+
+@projects_app.command("members")
+def projects_members(
+    project: Annotated[str, typer.Argument(help="Project name.")], json_output: JsonOption = False
+) -> None:
+    """List the members of a project and their roles.
+
+    Example: relay projects members churn --json
+    """
+    with open_cli_backend() as backend:
+        members = backend.list_members(project)
+    if json_output:
+        print_json(members)
+        return
+    title = f"Members of project {project}"
+    listing = table(
+        ["user", "roles"],
+        ([user, ", ".join(roles)] for user, roles in members.items()),
+        title=title,
+    )
+    listing.min_width = len(title)  # keep the title on one line above a narrow table
+    console().print(listing)
+    if not members:
+        console().print(
+            f"Project {project!r} has no members yet. "
+            f"Add one with `relay projects add-member {project} USER ROLE`."
+        )
 
 
 @experiments_app.command("list")

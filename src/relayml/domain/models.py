@@ -8,10 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from relayml.domain.roles import ENVIRONMENTS, ROLES
 from relayml.errors import InvalidInput
 
 __all__ = [
     "ENVIRONMENTS",
+    "ROLES",
     "AliasEvent",
     "Approval",
     "ColumnSpec",
@@ -30,9 +32,6 @@ __all__ = [
 ]
 
 _CONFIG = ConfigDict(ser_json_inf_nan="strings", frozen=True)
-
-# The environments a version moves through, in order.
-ENVIRONMENTS = ("development", "staging", "production")
 
 
 class ColumnSpec(BaseModel):
@@ -238,6 +237,7 @@ class PolicyInfo(BaseModel):
     project: str
     revision: int | None = None
     document: dict[str, Any] = Field(default_factory=dict)
+    source: str = Field(default="", description="The policy text as it was submitted.")
 
 
 class GateReport(BaseModel):

@@ -121,14 +121,20 @@ class LocalModelOps:
         """Store a new revision of the project's policy (YAML text)."""
         revision, policy = promotion.set_policy(self.store, self.actor, project, source)
         return PolicyInfo(
-            project=project, revision=revision, document=policy.model_dump(mode="json")
+            project=project,
+            revision=revision,
+            document=policy.model_dump(mode="json"),
+            source=source,
         )
 
     def get_policy(self, project: str) -> PolicyInfo:
         """The project's current policy."""
-        revision, policy = promotion.get_policy(self.store, project)
+        revision, policy, source = promotion.get_policy(self.store, project)
         return PolicyInfo(
-            project=project, revision=revision, document=policy.model_dump(mode="json")
+            project=project,
+            revision=revision,
+            document=policy.model_dump(mode="json"),
+            source=source,
         )
 
     def promote(self, project: str, ref: str, environment: str, reason: str = "") -> Promotion:

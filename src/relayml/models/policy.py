@@ -200,7 +200,6 @@ def _regression(check: Check, evaluation: Evaluation, incumbent: Evaluation | No
         return GateResult(
             name=check.name,
             passed=True,
-            figure=figure,
             detail="no version holds this environment yet, or it has no evaluation on "
             f"{evaluation.dataset}: nothing to regress from.",
         )

@@ -8,6 +8,7 @@ import yaml
 from sqlalchemy import Connection, func, select, update
 
 from relayml.domain.models import (
+    ENVIRONMENTS,
     Approval,
     GateResult,
     ModelRef,
@@ -75,10 +76,17 @@ def _policy(conn: Connection, pid: int) -> tuple[int | None, Policy]:
     return int(row.revision), parse_policy(row.document)
 
 
-def get_policy(store: Store, project: str) -> tuple[int | None, Policy]:
-    """The project's current policy and its revision (None: no policy yet)."""
+def get_policy(store: Store, project: str) -> tuple[int | None, Policy, str]:
+    """The project's current policy, its revision (None: no policy yet) and its source text."""
     with store.read() as conn:
-        return _policy(conn, project_id(conn, project))
+        pid = project_id(conn, project)
+        revision, policy = _policy(conn, pid)
+        source = conn.execute(
+            select(policies.c.source).where(
+                policies.c.project_id == pid, policies.c.revision == revision
+            )
+        ).scalar()
+        return revision, policy, source or ""
 
 
 def _held(conn: Connection, model_id: int, version: int, environment: str) -> bool:
@@ -95,6 +103,10 @@ def _held(conn: Connection, model_id: int, version: int, environment: str) -> bo
 def _gates(
     conn: Connection, pid: int, project: str, ref: ModelRef, environment: str
 ) -> tuple[Any, Any, int | None, EnvironmentPolicy, list[GateResult]]:
+    if environment not in ENVIRONMENTS:
+        raise InvalidInput(
+            f"unknown environment {environment!r}; use one of {', '.join(ENVIRONMENTS)}."
+        )
     row = version_row(conn, project, pid, ref)
     model = model_row(conn, pid, project, ref.name)
     revision, policy = _policy(conn, pid)
@@ -134,11 +146,21 @@ def check(
     return results, [f"{r.count} x {r.role}" for r in rules.approvals]
 
 
-def _load(conn: Connection, row: Any) -> Promotion:
+def _load(conn: Connection, row: Any, policy: Policy | None = None) -> Promotion:
     model, version = version_of(conn, row.version_id)
     decisions = conn.execute(
         select(approvals).where(approvals.c.promotion_id == row.id).order_by(approvals.c.id)
     )
+    given = [
+        Approval(
+            user=a.user,
+            role=a.role,
+            decision=a.decision,
+            comment=a.comment,
+            at=audit.to_datetime(a.at),
+        )
+        for a in decisions
+    ]
     return Promotion(
         id=row.id,
         model=model,
@@ -147,16 +169,13 @@ def _load(conn: Connection, row: Any) -> Promotion:
         status=row.status,
         policy_revision=row.policy_revision,
         gates=[GateResult(**g) for g in row.gates],
-        approvals=[
-            Approval(
-                user=a.user,
-                role=a.role,
-                decision=a.decision,
-                comment=a.comment,
-                at=audit.to_datetime(a.at),
-            )
-            for a in decisions
-        ],
+        approvals=given,
+        waiting_for=_waiting_for(
+            (policy or Policy()).environments.get(row.environment, EnvironmentPolicy()),
+            given,
+        )
+        if row.status == "PENDING_APPROVAL"
+        else [],
         reason=row.reason,
         requested_by=row.requested_by,
         requested_at=audit.to_datetime(row.requested_at),
@@ -223,8 +242,7 @@ def promote(
         if status == "PROMOTED":
             move_alias(conn, actor, project, model, environment, row.version, reason)
         stored = conn.execute(select(promotions).where(promotions.c.id == promotion_id)).one()
-        result = _load(conn, stored)
-        return result.model_copy(update={"waiting_for": _waiting_for(rules, [])})
+        return _load(conn, stored, _policy(conn, pid)[1])
 
 
 def decide(
@@ -278,7 +296,7 @@ def decide(
             entity_id=f"{project}/{model.name}/{row.version}",
             after={"promotion": waiting.id, "environment": environment, "comment": comment},
         )
-        current = _load(conn, waiting)
+        current = _load(conn, waiting, policy)
         missing = _waiting_for(rules, current.approvals)
         status = "REJECTED" if decision == "reject" else ("PROMOTED" if not missing else None)
         if status is not None:
@@ -290,9 +308,7 @@ def decide(
             if status == "PROMOTED":
                 move_alias(conn, actor, project, model, environment, row.version, waiting.reason)
         stored = conn.execute(select(promotions).where(promotions.c.id == waiting.id)).one()
-        return _load(conn, stored).model_copy(
-            update={"waiting_for": missing if status is None else []}
-        )
+        return _load(conn, stored, policy)
 
 
 def _approver_role(
@@ -319,11 +335,13 @@ def _approver_role(
 def list_promotions(store: Store, project: str, name: str) -> list[Promotion]:
     """Every promotion request of a model's versions, oldest first."""
     with store.read() as conn:
-        model = model_row(conn, project_id(conn, project), project, name)
+        pid = project_id(conn, project)
+        model = model_row(conn, pid, project, name)
+        _, policy = _policy(conn, pid)
         rows = conn.execute(
             select(promotions)
             .join(model_versions, model_versions.c.id == promotions.c.version_id)
             .where(model_versions.c.model_id == model.id)
             .order_by(promotions.c.id)
         )
-        return [_load(conn, r) for r in rows]
+        return [_load(conn, r, policy) for r in rows]

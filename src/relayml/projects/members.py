@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, select
 
+from relayml.domain.models import ROLES
 from relayml.domain.validation import check_name
 from relayml.errors import InvalidInput, NotFound
 from relayml.governance import audit
@@ -12,18 +13,6 @@ from relayml.store import Store, now_ms
 from relayml.store.schema import project_members
 
 __all__ = ["ROLES", "add_member", "list_members", "remove_member", "roles_of"]
-
-ROLES = (
-    "owner",
-    "data_scientist",
-    "data_engineer",
-    "ml_engineer",
-    "software_engineer",
-    "devops",
-    "risk_manager",
-    "auditor",
-    "subject_matter_expert",
-)
 
 
 def _check_role(role: str) -> str:
