@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,14 @@ def test_demo_builds_the_churn_project_and_compares_two_models(tmp_path: Path) -
     assert history.promotions[1].approvals[0].user == "rita"
     assert f"churn/{winner} -> production: PROMOTED" in out.stdout
     backend.close()
+
+    story = subprocess.run(
+        [sys.executable, "-m", "relayml.cli", "models", "history", "churn", "-p", "churn"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RELAY_HOME": str(home), "COLUMNS": "160"},
+    )
+    assert story.returncode == 0, story.stderr
+    for words in ("staging", "production", "rita", "risk_manager", "roc_auc", f"churn/{winner}"):
+        assert words in story.stdout, words
