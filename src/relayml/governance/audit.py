@@ -9,12 +9,13 @@ from sqlalchemy import Connection, select
 
 from relayml.domain.entities import AuditEntry
 from relayml.store import now_ms
+from relayml.store.fast import FastStatement
 from relayml.store.schema import audit_log
 
 __all__ = ["list_entries", "record", "to_datetime"]
 
 
-_INSERT = audit_log.insert()
+_INSERT = FastStatement(audit_log.insert(), json_params=("before", "after"))
 
 
 def to_datetime(ms: int | None) -> datetime | None:
@@ -33,8 +34,8 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit entry inside the caller's transaction."""
-    conn.execute(
-        _INSERT,
+    _INSERT.execute(
+        conn,
         {
             "at": now_ms(),
             "actor": actor,

@@ -6,7 +6,7 @@ import functools
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,6 +20,7 @@ from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
+from relayml.store.fast import FastStatement
 from relayml.store.schema import latest_metrics, metrics, runs
 from relayml.store.schema import params as params_t
 from relayml.store.schema import tags as tags_t
@@ -94,18 +95,19 @@ def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
     return result
 
 
-_SELECT_STATE = select(runs.c.id, runs.c.status, runs.c.end_time, runs.c.start_time).where(
-    runs.c.id == bindparam("run_id")
+_SELECT_STATE = FastStatement(
+    select(runs.c.id, runs.c.status, runs.c.end_time, runs.c.start_time).where(
+        runs.c.id == bindparam("run_id")
+    )
 )
-_INSERT_RUN = runs.insert()
-_INSERT_TAGS = tags_t.insert()
-_INSERT_PARAMS = params_t.insert()
-_INSERT_METRICS = metrics.insert()
-_SELECT_PARAMS = select(params_t.c.key, params_t.c.value).where(
-    params_t.c.run_id == bindparam("run_id"),
-    params_t.c.key.in_(bindparam("keys", expanding=True)),
+_INSERT_RUN = FastStatement(runs.insert(), json_params=("system",))
+_INSERT_TAGS = FastStatement(tags_t.insert())
+_INSERT_PARAMS = FastStatement(params_t.insert())
+_INSERT_METRICS = FastStatement(metrics.insert())
+_SELECT_PARAMS = FastStatement(
+    select(params_t.c.key, params_t.c.value).where(params_t.c.run_id == bindparam("run_id"))
 )
-_END_RUN = (
+_END_RUN = FastStatement(
     update(runs)
     .where(runs.c.id == bindparam("b_run_id"))
     .values(
@@ -119,18 +121,27 @@ _END_RUN = (
 )
 
 
-def require_run(conn: Connection, run_id: str) -> Any:
+class RunState(NamedTuple):
+    """The few columns that decide what may happen to a run."""
+
+    id: str
+    status: str
+    end_time: int | None
+    start_time: int
+
+
+def require_run(conn: Connection, run_id: str) -> RunState:
     """The run's id, status, start and end time, or NotFound."""
-    row = conn.execute(_SELECT_STATE, {"run_id": run_id}).first()
-    if row is None:
+    found = _SELECT_STATE.first(conn, {"run_id": run_id})
+    if found is None:
         raise NotFound(
             f"run {run_id!r} does not exist. Find run ids with `relay runs list` "
             "or relay.search_runs()."
         )
-    return row
+    return RunState(*found)
 
 
-def require_running(conn: Connection, run_id: str, doing: str) -> Any:
+def require_running(conn: Connection, run_id: str, doing: str) -> RunState:
     """Like require_run, and Conflict unless the run is still RUNNING."""
     row = require_run(conn, run_id)
     if row.status != RunStatus.RUNNING.value:
@@ -156,7 +167,7 @@ def create_run(
     if name is not None:
         check_name(name, "run")
     clean_tags = {check_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
-    run_id = uuid.uuid4().hex
+    run_id = uuid.uuid4().hex  # random: the first characters tell runs apart
     values: dict[str, Any] = {
         "id": run_id,
         "name": name or run_name(),
@@ -168,10 +179,10 @@ def create_run(
     with store.write() as conn:
         pid = project_id(conn, project)
         eid = ensure_experiment(conn, actor, project, pid, experiment)
-        conn.execute(_INSERT_RUN, {"project_id": pid, "experiment_id": eid, **values})
+        _INSERT_RUN.execute(conn, {"project_id": pid, "experiment_id": eid, **values})
         if clean_tags:
-            conn.execute(
-                _INSERT_TAGS,
+            _INSERT_TAGS.execute(
+                conn,
                 [{"run_id": run_id, "key": k, "value": v} for k, v in clean_tags.items()],
             )
         audit.record(
@@ -231,8 +242,8 @@ def end_run(
         if points:
             _append_points(conn, run_id, points)
         end = end_time or now_ms()
-        conn.execute(
-            _END_RUN,
+        _END_RUN.execute(
+            conn,
             {
                 "b_run_id": run_id,
                 "b_status": final.value,
@@ -262,8 +273,7 @@ def end_run(
 def _store_params(conn: Connection, run_id: str, clean: dict[str, str]) -> dict[str, str]:
     """Insert the params a run does not have yet; Conflict if one has another value."""
     existing = {
-        r.key: r.value
-        for r in conn.execute(_SELECT_PARAMS, {"run_id": run_id, "keys": list(clean)})
+        key: value for key, value in _SELECT_PARAMS.all(conn, {"run_id": run_id}) if key in clean
     }
     for key, old in existing.items():
         if old != clean[key]:
@@ -273,8 +283,8 @@ def _store_params(conn: Connection, run_id: str, clean: dict[str, str]) -> dict[
             )
     new = {k: v for k, v in clean.items() if k not in existing}
     if new:
-        conn.execute(
-            _INSERT_PARAMS, [{"run_id": run_id, "key": k, "value": v} for k, v in new.items()]
+        _INSERT_PARAMS.execute(
+            conn, [{"run_id": run_id, "key": k, "value": v} for k, v in new.items()]
         )
     return new
 
@@ -341,9 +351,11 @@ def _upsert_statement(dialect: str, table: Any, keys: list[str], columns: list[s
 
 
 @functools.cache
-def _latest_upsert(dialect: str) -> Any:
-    return _upsert_statement(
-        dialect, latest_metrics, ["run_id", "key"], ["value", "step", "timestamp"]
+def _latest_upsert(dialect: str) -> FastStatement:
+    return FastStatement(
+        _upsert_statement(
+            dialect, latest_metrics, ["run_id", "key"], ["value", "step", "timestamp"]
+        )
     )
 
 
@@ -362,8 +374,8 @@ def _append_points(conn: Connection, run_id: str, points: Sequence[MetricRow]) -
         prev = last.get(row["key"])
         if prev is None or (row["step"], row["timestamp"]) >= (prev["step"], prev["timestamp"]):
             last[row["key"]] = row
-    conn.execute(_INSERT_METRICS, rows)
-    conn.execute(_latest_upsert(conn.dialect.name), list(last.values()))
+    _INSERT_METRICS.execute(conn, rows)
+    _latest_upsert(conn.dialect.name).execute(conn, list(last.values()))
 
 
 def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRow]) -> None:

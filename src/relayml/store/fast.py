@@ -1,0 +1,74 @@
+"""Prebuilt statements run straight on the DBAPI cursor, for the few hottest paths.
+
+SQLAlchemy compiles each statement once per dialect and set of parameter names; every call
+after that costs what the driver costs. Use it only inside a Store transaction, with every
+parameter given (JSON parameters are named so they can be serialised here).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+__all__ = ["FastStatement"]
+
+_DIALECTS: dict[str, Dialect] = {
+    "sqlite": sqlite.dialect(paramstyle="named"),
+    "postgresql": postgresql.psycopg.dialect(),  # type: ignore[no-untyped-call]
+}
+
+
+class FastStatement:
+    """A statement compiled once per dialect and parameter names, executed on the raw cursor."""
+
+    def __init__(self, statement: ClauseElement, *, json_params: Sequence[str] = ()) -> None:
+        self._statement = statement
+        self._json = tuple(json_params)
+        self._sql: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def _compiled(self, dialect: str, keys: tuple[str, ...]) -> str:
+        sql = self._sql.get((dialect, keys))
+        if sql is None:
+            compiled = self._statement.compile(dialect=_DIALECTS[dialect], column_keys=list(keys))
+            sql = self._sql[(dialect, keys)] = str(compiled)
+        return sql
+
+    def _prepare(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self._json:
+            return params
+        out = dict(params)
+        for name in self._json:
+            value = out.get(name)
+            out[name] = None if value is None else json.dumps(value)
+        return out
+
+    def execute(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """Run with one parameter set (returns the cursor) or many (executemany)."""
+        rows = params if isinstance(params, list) else [params]
+        sql = self._compiled(conn.dialect.name, tuple(rows[0]))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if isinstance(params, list):
+            cursor.executemany(sql, [self._prepare(p) for p in rows])
+        else:
+            cursor.execute(sql, self._prepare(params))
+        return cursor
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Run a query and return its first row as a tuple."""
+        cursor = self.execute(conn, params)
+        row = cursor.fetchone()
+        cursor.close()
+        return None if row is None else tuple(row)
+
+    def all(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a query and return every row as a tuple."""
+        cursor = self.execute(conn, params)
+        rows = [tuple(r) for r in cursor.fetchall()]
+        cursor.close()
+        return rows
