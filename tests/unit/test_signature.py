@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -323,6 +324,234 @@ def test_ndarray_signatures() -> None:
     assert "missing columns: f1; extra columns: x" in _message(
         prepare_input, signature, {"f0": 1.0, "x": 2.0}
     )
+
+
+# -- values a column cannot hold -------------------------------------------------------------------
+
+MISMATCH = "input does not match the model's signature: "
+PRICES = Signature(
+    inputs=[
+        ColumnSpec(name="tenure", dtype="int64"),
+        ColumnSpec(name="charges", dtype="float64"),
+        ColumnSpec(name="discount", dtype="float64", nullable=True),
+    ],
+    outputs=[ColumnSpec(name="prediction", dtype="int64")],
+    output_shape=[-1],
+)
+
+
+def _signature(*specs: ColumnSpec, kind: Any = "dataframe") -> Signature:
+    return Signature(
+        inputs=list(specs),
+        input_kind=kind,
+        outputs=[ColumnSpec(name="prediction", dtype="int64")],
+        output_shape=[-1],
+    )
+
+
+def test_float_columns_refuse_missing_values_unless_nullable() -> None:
+    rows = [
+        {"tenure": 1, "charges": None, "discount": None},
+        {"tenure": 2, "charges": math.nan, "discount": 0.5},
+        {"tenure": 3, "charges": 9.5, "discount": math.nan},
+    ]
+    assert _message(prepare_input, PRICES, rows) == (
+        MISMATCH + "mistyped columns: 'charges' expected float64, got missing values in 2 rows"
+    )
+    frame = pd.DataFrame(rows).assign(charges=[1.0, 2.0, 3.0])
+    assert prepare_input(PRICES, frame) is frame  # NaN where nullable: still the cheap path
+    assert prepare_input(PRICES, rows[2])["discount"].isna().tolist() == [True]
+    # Already float64, so once passed untouched: the values are checked all the same.
+    gap = FEATURES.head(3).assign(charges=[70.0, np.nan, 80.0])
+    assert _message(prepare_input, SIGNATURE, gap) == (
+        MISMATCH + "mistyped columns: 'charges' expected float64, got missing values in 1 row"
+    )
+    assert "'charges' expected float64, got missing values in 1 row" in _message(
+        prepare_input, SIGNATURE, {"tenure": 1, "charges": None, "calls": 1, "paperless": True}
+    )
+
+
+def test_float_columns_refuse_infinite_values_even_when_nullable() -> None:
+    frame = pd.DataFrame(
+        {"tenure": [1, 2, 3], "charges": [1.0, np.inf, -np.inf], "discount": [np.inf, np.nan, 1.0]}
+    )
+    assert _message(prepare_input, PRICES, frame) == (
+        MISMATCH + "mistyped columns: 'charges' expected float64, got infinite values in 2 rows; "
+        "'discount' expected float64, got infinite values in 1 row"
+    )
+    rows = [
+        {"tenure": 1, "charges": None, "discount": 0.0},
+        {"tenure": 2, "charges": -math.inf, "discount": 0.0},
+    ]
+    assert _message(prepare_input, PRICES, rows) == (
+        MISMATCH + "mistyped columns: 'charges' expected float64, "
+        "got missing values in 1 row and infinite values in 1 row"
+    )
+
+
+def test_many_float_columns_are_checked_at_once_without_a_copy() -> None:
+    specs = [ColumnSpec(name=f"x{i}", dtype="float64", nullable=i == 2) for i in range(6)]
+    signature = _signature(ColumnSpec(name="n", dtype="int64"), *specs)
+    frame = pd.DataFrame({"n": [1, 2], **{f"x{i}": [0.5, 1.5] for i in range(6)}})
+    assert prepare_input(signature, frame) is frame
+    holes = frame.assign(x2=[np.nan, 1.0])
+    assert prepare_input(signature, holes) is holes
+    bad = frame.assign(x1=[np.nan, np.nan], x4=[0.0, np.inf])
+    assert _message(prepare_input, signature, bad) == (
+        MISMATCH + "mistyped columns: 'x1' expected float64, got missing values in 2 rows; "
+        "'x4' expected float64, got infinite values in 1 row"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "fits"),
+    [
+        (2.0**62, True),
+        (-(2.0**63), True),
+        (2.0**63, False),
+        (1e30, False),
+        (-1e30, False),
+    ],
+)
+def test_floats_narrowed_to_int64_must_fit(value: float, fits: bool) -> None:
+    row = {"tenure": value, "charges": 1.0, "calls": 1, "paperless": True}
+    if fits:
+        assert prepare_input(SIGNATURE, row)["tenure"].tolist() == [int(value)]
+    else:
+        assert _message(prepare_input, SIGNATURE, row) == (
+            MISMATCH + "mistyped columns: 'tenure' expected int64, got values outside the int64 "
+            "range in 1 row"
+        )
+
+
+def test_integers_too_large_for_their_column_are_refused_by_name() -> None:
+    rows = [
+        {"tenure": 10**20, "charges": 1.0, "calls": 2**63, "paperless": True},
+        {"tenure": -(10**20), "charges": 10**400, "calls": 1, "paperless": False},
+    ]
+    assert _message(prepare_input, SIGNATURE, rows) == (
+        MISMATCH + "mistyped columns: 'tenure' expected int64, got values outside the int64 range "
+        "in 2 rows; 'charges' expected float64, got integers too large for float64; "
+        "'calls' expected int64, got values outside the int64 range in 1 row"
+    )
+    unsigned = FEATURES.head(2).assign(calls=np.array([2**64 - 1, 3], dtype=np.uint64))
+    assert _message(prepare_input, SIGNATURE, unsigned) == (
+        MISMATCH + "mistyped columns: 'calls' expected int64, got values outside the int64 range "
+        "in 1 row"
+    )
+    fits = prepare_input(SIGNATURE, unsigned.assign(calls=np.array([2**63 - 1, 3], np.uint64)))
+    assert fits["calls"].dtype == np.int64 and fits["calls"].tolist() == [2**63 - 1, 3]
+
+
+def test_value_problems_are_listed_with_every_other_problem() -> None:
+    row = {"tenure": 1e30, "charges": None, "calls": 10**20, "paperless": 1, "zone": 3}
+    assert _message(prepare_input, SIGNATURE, row) == (
+        MISMATCH + "extra columns: zone; mistyped columns: "
+        "'tenure' expected int64, got values outside the int64 range in 1 row; "
+        "'charges' expected float64, got missing values in 1 row; "
+        "'calls' expected int64, got values outside the int64 range in 1 row; "
+        "'paperless' expected bool, got int64"
+    )
+
+
+def test_ndarray_values_are_checked_column_by_column() -> None:
+    floats = _signature(
+        ColumnSpec(name="f0", dtype="float64"),
+        ColumnSpec(name="f1", dtype="float64", nullable=True),
+        kind="ndarray",
+    )
+    data = np.array([[1.0, np.nan], [2.0, 3.0]])
+    assert prepare_input(floats, data) is data
+    np.testing.assert_array_equal(prepare_input(floats, [[1, None], [2, 3]]), data)
+    assert _message(prepare_input, floats, np.array([[np.nan, np.inf], [1.0, 2.0]])) == (
+        MISMATCH + "mistyped columns: 'f0' expected float64, got missing values in 1 row; "
+        "'f1' expected float64, got infinite values in 1 row"
+    )
+    assert _message(prepare_input, floats, [[None, 1], [2, 3]]) == (
+        MISMATCH + "mistyped columns: 'f0' expected float64, got missing values in 1 row"
+    )
+    ints = _signature(
+        ColumnSpec(name="f0", dtype="int64"), ColumnSpec(name="f1", dtype="int64"), kind="ndarray"
+    )
+    assert _message(prepare_input, ints, [[10**20, 1], [2, 3]]) == (
+        MISMATCH + "mistyped columns: 'f0' expected int64, got values outside the int64 range "
+        "in 1 row"
+    )
+    assert _message(prepare_input, ints, np.array([[1.0, 1e30], [2.0, -np.inf]])) == (
+        MISMATCH + "mistyped columns: 'f1' expected int64, got values outside the int64 range "
+        "in 1 row and infinite values in 1 row"
+    )
+    assert prepare_input(ints, np.array([[1.0, 2.0]])).dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (
+            [[1.0, 2.0], [3.0]],
+            "the rows have different lengths (1 and 2 values); each row must have 2 values.",
+        ),
+        (
+            [[1.0, 2.0], [3.0, 4.0, 5.0], []],
+            "the rows have different lengths (0, 2 and 3 values); each row must have 2 values.",
+        ),
+        (
+            [[1.0, 2.0], 3.0],
+            "the rows do not make a 2-D array; each row must be a list of 2 values.",
+        ),
+    ],
+    ids=["short", "three-lengths", "scalar-row"],
+)
+def test_uneven_nested_lists_are_refused(rows: list[Any], expected: str) -> None:
+    signature = _signature(
+        ColumnSpec(name="f0", dtype="float64"),
+        ColumnSpec(name="f1", dtype="float64"),
+        kind="ndarray",
+    )
+    assert _message(prepare_input, signature, rows) == MISMATCH + expected
+
+
+def test_an_example_with_infinite_values_is_refused() -> None:
+    frame = FEATURES.head(3).assign(charges=[1.0, np.inf, 2.0])
+    assert _message(infer_signature, Constant(), frame) == (
+        "column 'charges' of the input example holds infinite values, which inputs may not hold; "
+        "give an example with finite numbers."
+    )
+    assert "columns 'f1', 'f2' of the input example hold infinite values" in _message(
+        infer_signature, Constant(), np.array([[1.0, np.inf, -np.inf]])
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=12),
+    nullable=st.booleans(),
+)
+def test_float_checks_count_what_they_refuse(values: list[float], nullable: bool) -> None:
+    signature = _signature(ColumnSpec(name="x", dtype="float64", nullable=nullable))
+    frame = pd.DataFrame({"x": np.array(values, dtype=np.float64)})
+    missing = 0 if nullable else sum(math.isnan(value) for value in values)
+    infinite = sum(math.isinf(value) for value in values)
+    if not missing and not infinite:
+        assert prepare_input(signature, frame) is frame
+        return
+    message = _message(prepare_input, signature, frame)
+    assert message.startswith(MISMATCH + "mistyped columns: 'x' expected float64, got ")
+    assert (f"missing values in {missing} row" in message) == bool(missing)
+    assert (f"infinite values in {infinite} row" in message) == bool(infinite)
+
+
+@settings(max_examples=80, deadline=None)
+@given(whole=st.integers(-(2**70), 2**70))
+def test_whole_floats_narrow_to_int64_only_within_its_range(whole: int) -> None:
+    value = float(whole)
+    row = {"tenure": value, "charges": 1.0, "calls": 1, "paperless": True}
+    if -(2**63) <= value < 2**63:
+        assert prepare_input(SIGNATURE, row)["tenure"].tolist() == [int(value)]
+    else:
+        assert "'tenure' expected int64, got values outside the int64 range" in _message(
+            prepare_input, SIGNATURE, row
+        )
 
 
 @settings(max_examples=40, deadline=None)

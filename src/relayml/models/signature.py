@@ -42,6 +42,8 @@ _FROM_INFERRED = {
 }
 _NUMPY = {"bool": np.dtype(np.bool_), "int64": np.dtype(np.int64), "float64": np.dtype(np.float64)}
 _NULLABLE = {"bool": "boolean", "int64": "Int64"}
+_INT64_MIN = -(2**63)
+_INT64_END = 2**63  # the first integer int64 cannot hold; a float64 holds it exactly
 
 
 def _describable(kind: str) -> bool:
@@ -133,6 +135,10 @@ def _input_specs(table: pd.DataFrame | np.ndarray) -> list[ColumnSpec]:
                 f"the input example is an array of {kind}, which relayml cannot describe; "
                 f"arrays may hold {_COLUMN_TYPES}."
             )
+        if kind == "float64":
+            values = pd.Series(table.ravel(), copy=False).to_numpy(np.float64, na_value=np.nan)
+            infinite = np.isinf(values.reshape(table.shape)).any(axis=0)
+            _refuse_infinite([f"f{i}" for i in np.flatnonzero(infinite)])
         nulls = pd.isna(table).any(axis=0)
         return [
             ColumnSpec(name=f"f{i}", dtype=kind, nullable=bool(nulls[i]))
@@ -152,8 +158,21 @@ def _input_specs(table: pd.DataFrame | np.ndarray) -> list[ColumnSpec]:
                 f"column {name!r} of the input example holds {kind}, which relayml cannot "
                 f"describe; columns may hold {_COLUMN_TYPES}."
             )
+        if kind == "float64":
+            values = series.to_numpy(np.float64, na_value=np.nan)
+            _refuse_infinite([name] if np.isinf(values).any() else [])
         specs.append(ColumnSpec(name=name, dtype=kind, nullable=bool(series.isna().any())))
     return specs
+
+
+def _refuse_infinite(names: list[str]) -> None:
+    """InvalidInput naming the example's columns with infinite values, which inputs may not hold."""
+    if names:
+        which = ("column " if len(names) == 1 else "columns ") + ", ".join(map(repr, names))
+        raise InvalidInput(
+            f"{which} of the input example {'holds' if len(names) == 1 else 'hold'} infinite "
+            "values, which inputs may not hold; give an example with finite numbers."
+        )
 
 
 def infer_signature(model: Any, input_example: Any) -> Signature:
@@ -214,6 +233,14 @@ def prepare_input(signature: Signature, data: Any) -> Any:
     "dataframe"), or a 2-D numpy array (input kind "ndarray"). Ints widen to floats; floats with
     whole values narrow to ints; ISO date strings parse to datetimes. Extra columns are refused
     (strict), like missing and mistyped ones: one InvalidInput lists every problem.
+
+    Missing values (None, NaN) are refused in every column whose spec is not nullable, float
+    columns included. Infinite values (+inf, -inf) are refused in float columns whatever the spec
+    says: a model fitted on finite numbers has no answer for them, and nothing in a signature
+    allows them. Integers and whole floats outside the int64 range are refused, not wrapped
+    around. For an "ndarray" signature, nested lists must all have the same length. Input that
+    already has the signature's columns and dtypes (and only finite floats) goes to the model as
+    it is, not copied.
     """
     if signature.input_kind == "ndarray":
         return _prepare_array(signature, data)
@@ -230,8 +257,12 @@ def prepare_input(signature: Signature, data: Any) -> Any:
 def _prepare_frame(specs: list[ColumnSpec], frame: pd.DataFrame) -> pd.DataFrame:
     names = [spec.name for spec in specs]
     columns = list(frame.columns)
-    if columns == names and all(
-        _is_exact(spec.dtype, dtype) for spec, dtype in zip(specs, frame.dtypes, strict=True)
+    if (
+        columns == names
+        and all(
+            _is_exact(spec.dtype, dtype) for spec, dtype in zip(specs, frame.dtypes, strict=True)
+        )
+        and _floats_as_is(specs, frame)
     ):
         return frame
     problems: list[str] = []
@@ -252,7 +283,7 @@ def _prepare_frame(specs: list[ColumnSpec], frame: pd.DataFrame) -> pd.DataFrame
         if spec.name not in present or spec.name in duplicated:
             continue
         series = frame[spec.name]
-        if _is_exact(spec.dtype, series.dtype):
+        if _as_is(spec, series):
             continue
         result = _convert(series, spec)
         if isinstance(result, str):
@@ -278,6 +309,80 @@ def _is_exact(expected: str, dtype: Any) -> bool:
     return _dtype_kind(dtype) == expected
 
 
+def _as_is(spec: ColumnSpec, series: pd.Series) -> bool:
+    """Whether the column goes to the model as it is: the spec's dtype, and only allowed values."""
+    if not _is_exact(spec.dtype, series.dtype):
+        return False
+    return spec.dtype != "float64" or _float_problem(series.to_numpy(), spec.nullable) is None
+
+
+def _floats_as_is(specs: list[ColumnSpec], frame: pd.DataFrame) -> bool:
+    """Whether the float columns of a frame already in the spec's dtypes hold allowed values."""
+    floats = [spec for spec in specs if spec.dtype == "float64"]
+    if len(floats) <= 3:  # a column at a time is quicker for a few
+        return all(
+            _float_problem(frame[spec.name].to_numpy(), spec.nullable) is None for spec in floats
+        )
+    # Every float64 column is one of the float specs, in their order: a view, not a copy.
+    values = frame.select_dtypes(include=[np.float64]).to_numpy()
+    if values.shape[1] != len(floats):
+        return False  # not while every dtype is exact; the slow path checks column by column
+    finite = np.isfinite(values).all(axis=0)
+    return bool(finite.all()) or all(
+        _float_problem(values[:, i], spec.nullable) is None
+        for i, spec in enumerate(floats)
+        if not finite[i]
+    )
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _float_problem(values: np.ndarray, nullable: bool) -> str | None:
+    """What is wrong with the values of a float column: missing (unless nullable) or infinite."""
+    if np.isfinite(values).all():
+        return None
+    problems = []
+    missing = 0 if nullable else int(np.isnan(values).sum())
+    if missing:
+        problems.append(f"missing values in {_rows(missing)}")
+    infinite = int(np.isinf(values).sum())
+    if infinite:
+        problems.append(f"infinite values in {_rows(infinite)}")
+    return " and ".join(problems) or None
+
+
+def _int_problem(series: pd.Series, narrowing: bool) -> str | None:
+    """What stops the values of a column becoming int64: fractions, infinities, the range."""
+    problems = []
+    if narrowing:
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = values[~np.isnan(values)]
+        finite = values[np.isfinite(values)]
+        if not np.array_equal(finite, np.floor(finite)):
+            problems.append("float64 with non-integral values")
+        outside = int(((finite < _INT64_MIN) | (finite >= _INT64_END)).sum())
+        infinite = values.size - finite.size
+    else:
+        outside = _outside_int64(series)
+        infinite = 0
+    if outside:
+        problems.append(f"values outside the int64 range in {_rows(outside)}")
+    if infinite:
+        problems.append(f"infinite values in {_rows(infinite)}")
+    return " and ".join(problems) or None
+
+
+def _outside_int64(series: pd.Series) -> int:
+    """How many integers of the column int64 cannot hold (uint64 and Python ints can be more)."""
+    if pd.api.types.is_unsigned_integer_dtype(series.dtype):
+        return int((series.dropna() >= _INT64_END).sum())
+    if series.dtype == object:
+        return sum(1 for value in series.dropna() if not _INT64_MIN <= value < _INT64_END)
+    return 0
+
+
 def _convert(series: pd.Series, spec: ColumnSpec) -> pd.Series | str:
     """The column in the spec's dtype, or the text saying what it is instead."""
     expected = spec.dtype
@@ -287,20 +392,26 @@ def _convert(series: pd.Series, spec: ColumnSpec) -> pd.Series | str:
     if expected == "string":
         return series if actual in ("string", "empty") else actual
     if expected == "float64":
-        return series.astype(np.float64) if actual in ("float64", "int64", "empty") else actual
+        if actual not in ("float64", "int64", "empty"):
+            return actual
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
+            return series.astype(np.float64)  # integers: none missing, none infinite
+        try:
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        except OverflowError:
+            return "integers too large for float64"
+        problem = _float_problem(values, spec.nullable)
+        return problem or pd.Series(values, index=series.index, name=series.name, copy=False)
     narrowing = expected == "int64" and actual == "float64"
     if actual not in (expected, "empty") and not narrowing:
         return actual
     nulls = bool(series.isna().any())
     if nulls and not spec.nullable:
         return "only missing values" if actual == "empty" else f"{actual} with missing values"
-    if narrowing:
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        values = values[~np.isnan(values)]
-        if not np.isfinite(values).all():
-            return "float64 with infinite values"
-        if not np.array_equal(values, np.floor(values)):
-            return "float64 with non-integral values"
+    if expected == "int64":
+        problem = _int_problem(series, narrowing)
+        if problem:
+            return problem
     return series.astype(_NULLABLE[expected] if nulls else _NUMPY[expected])
 
 
@@ -317,10 +428,29 @@ def _convert_datetime(series: pd.Series, actual: str, expected: str) -> pd.Serie
     return series if parsed == expected else parsed
 
 
+def _rows_to_array(rows: list[Any], width: int) -> np.ndarray:
+    """Nested lists as a numpy array, or InvalidInput when they do not make a 2-D one."""
+    try:
+        return np.asarray(rows)
+    except (ValueError, TypeError):
+        pass
+    lengths = sorted({len(row) for row in rows if isinstance(row, list | tuple | np.ndarray)})
+    if len(lengths) > 1:
+        shown = ", ".join(str(length) for length in lengths[:-1]) + f" and {lengths[-1]}"
+        raise InvalidInput(
+            f"input does not match the model's signature: the rows have different lengths "
+            f"({shown} values); each row must have {width} values."
+        )
+    raise InvalidInput(
+        "input does not match the model's signature: the rows do not make a 2-D array; "
+        f"each row must be a list of {width} values."
+    )
+
+
 def _prepare_array(signature: Signature, data: Any) -> np.ndarray:
     specs = signature.inputs
     if isinstance(data, list) and data and not isinstance(data[0], Mapping):
-        data = np.asarray(data)
+        data = _rows_to_array(data, len(specs))
     table = _to_table(data, example=False)
     if isinstance(table, pd.DataFrame):
         array: np.ndarray = _prepare_frame(specs, table).to_numpy()
@@ -331,16 +461,41 @@ def _prepare_array(signature: Signature, data: Any) -> np.ndarray:
             f"{len(specs)} columns, got {table.shape[1]} columns."
         )
     expected = specs[0].dtype
-    if _is_exact(expected, table.dtype) or (
+    exact = _is_exact(expected, table.dtype) or (
         expected == "string" and _dtype_kind(table.dtype) == "string"
-    ):
+    )
+    if exact and (expected != "float64" or np.isfinite(table).all()):
         return table
-    spec = ColumnSpec(name="array", dtype=expected, nullable=any(s.nullable for s in specs))
-    result = _convert(pd.Series(table.ravel()), spec)
-    if isinstance(result, str):
+    if not exact:
+        flat = pd.Series(table.ravel(), copy=False)
+        nullable = all(spec.nullable for spec in specs)
+        result = _convert(flat, ColumnSpec(name="array", dtype=expected, nullable=nullable))
+        if not isinstance(result, str):
+            converted: np.ndarray = result.to_numpy().reshape(table.shape)
+            return converted
+        if result == _series_kind(flat):
+            raise InvalidInput(
+                f"input does not match the model's signature: expected an array of {expected}, "
+                f"got {result}."
+            )
+    return _convert_columns(table, specs, exact)
+
+
+def _convert_columns(table: np.ndarray, specs: list[ColumnSpec], exact: bool) -> np.ndarray:
+    """The array converted column by column (slower), naming each column whose values are wrong."""
+    columns: list[np.ndarray] = []
+    mistyped: list[str] = []
+    for i, spec in enumerate(specs):
+        result = _convert(pd.Series(table[:, i]), spec)
+        if isinstance(result, str):
+            mistyped.append(f"{spec.name!r} expected {spec.dtype}, got {result}")
+        else:
+            columns.append(result.to_numpy())
+    if mistyped:
         raise InvalidInput(
-            f"input does not match the model's signature: expected an array of {expected}, "
-            f"got {result}."
+            "input does not match the model's signature: mistyped columns: " + "; ".join(mistyped)
         )
-    converted: np.ndarray = result.to_numpy().reshape(table.shape)
-    return converted
+    if exact:
+        return table
+    stacked: np.ndarray = np.column_stack(columns)
+    return stacked
