@@ -22,20 +22,28 @@ __all__ = [
     "approvals",
     "artifacts",
     "audit_log",
+    "data_checks",
+    "dataset_versions",
+    "datasets",
     "evaluations",
     "experiments",
     "kpis",
     "latest_metrics",
+    "lineage_edges",
+    "lineage_nodes",
     "metadata",
     "metrics",
     "model_versions",
     "params",
+    "pipeline_runs",
     "policies",
     "project_members",
     "projects",
     "promotions",
     "registered_models",
     "runs",
+    "step_cache",
+    "step_runs",
     "tags",
 ]
 
@@ -289,4 +297,121 @@ approvals = Table(
     Column("decision", String(10), nullable=False),  # approve | reject
     Column("comment", Text, nullable=False, default=""),
     Column("at", BigInteger, nullable=False),
+)
+
+# --- data: datasets, data checks, pipelines, lineage -----------------------------------------
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),  # of the canonical form
+    Column("sha256", String(64), nullable=False),  # the Parquet blob
+    Column("rows", BigInteger, nullable=False),
+    Column("columns", Integer, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("profile", JSON, nullable=False),
+    Column("source", JSON, nullable=False),  # kind, uri, query, ...
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("dataset_id", "version"),
+    UniqueConstraint("dataset_id", "content_hash"),
+)
+
+data_checks = Table(
+    "data_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_version_id", Integer, ForeignKey("dataset_versions.id"), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("results", JSON, nullable=False),
+    Column("passed", Integer, nullable=False),  # 1 or 0
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("pipeline", String(250), nullable=False),  # module:function
+    Column("status", String(20), nullable=False),
+    Column("executor", String(100), nullable=False),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("error", Text, nullable=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("created_by", String(200), nullable=False),
+    Index(None, "project_id", "started_at"),
+)
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("pipeline_run_id", String(32), ForeignKey("pipeline_runs.id"), nullable=False),
+    Column("step", String(250), nullable=False),
+    Column("status", String(20), nullable=False),  # RUNNING|FINISHED|FAILED|CACHED|SKIPPED
+    Column("cache_key", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("duration", Float, nullable=True),
+    Column("cpu_time", Float, nullable=True),
+    Column("peak_memory_mb", Float, nullable=True),
+    Column("logs", Text, nullable=False, default=""),
+    Column("error", Text, nullable=True),
+    Column("outputs", JSON, nullable=False, default=dict),  # name -> {"sha256", "kind", ...}
+    Index(None, "pipeline_run_id", "id"),
+)
+
+# What a step produced for a cache key: a finished step with the same key is not run again.
+step_cache = Table(
+    "step_cache",
+    metadata,
+    Column("cache_key", String(64), primary_key=True),
+    Column("step", String(250), nullable=False),
+    Column("outputs", JSON, nullable=False),
+    Column("step_run_id", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Nodes are whatever lineage links: relay entities (dataset_version, run, model_version,
+# step_run, ...) and external ones from OpenLineage (dataset, job, job_run), keyed by kind+key.
+lineage_nodes = Table(
+    "lineage_nodes",
+    metadata,
+    Column("kind", String(50), primary_key=True),
+    Column("key", String(500), primary_key=True),
+    Column("label", String(500), nullable=False, default=""),
+    Column("facets", JSON, nullable=False, default=dict),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("src_kind", String(50), nullable=False),
+    Column("src_key", String(500), nullable=False),
+    Column("dst_kind", String(50), nullable=False),
+    Column("dst_key", String(500), nullable=False),
+    Column("relation", String(50), nullable=False),  # input_of | produced | derived_from | ...
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("src_kind", "src_key", "dst_kind", "dst_key", "relation"),
+    Index(None, "dst_kind", "dst_key"),
 )
