@@ -107,12 +107,15 @@ def init(
     try:
         found = backend.get_project(name)
     except NotFound:
-        return backend.create_project(
-            name,
-            description=description or "",
-            business_question=business_question or "",
-            kpis=kpis or (),
-        )
+        try:
+            return backend.create_project(
+                name,
+                description=description or "",
+                business_question=business_question or "",
+                kpis=kpis or (),
+            )
+        except Conflict:  # another process created it meanwhile
+            found = backend.get_project(name)
     if description is not None or business_question is not None or kpis is not None:
         return backend.update_project(
             name, description=description, business_question=business_question, kpis=kpis

@@ -26,10 +26,7 @@ def _log_points(database_url: str, home: str, worker: int) -> None:
 
 @pytest.mark.slow
 def test_sixteen_processes_lose_no_point(store_url: str, tmp_path: Path) -> None:
-    import relayml as relay
-
-    relay.init(project="concurrent", home=tmp_path, database_url=store_url)  # create project
-    relay.init(project="teardown", home=tmp_path / "other")
+    # No set-up: the workers race to create the project and the experiment, too.
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=_log_points, args=(store_url, str(tmp_path), w))

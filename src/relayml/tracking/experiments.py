@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from relayml.domain.entities import Experiment
@@ -69,7 +71,27 @@ def ensure_experiment(conn: Connection, actor: str, project: str, pid: int, name
     if row is not None:
         _ids[key] = int(row.id)  # type: ignore[attr-defined]
         return _ids[key]
-    return _insert(conn, actor, project, pid, name, "")
+    # Another writer may create it at the same moment (PostgreSQL does not serialise us):
+    # insert if still absent, then read whichever row won.
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    created = conn.execute(
+        insert(experiments)
+        .values(project_id=pid, name=name, description="", created_at=now_ms())
+        .on_conflict_do_nothing(index_elements=["project_id", "name"])
+    )
+    row = _find(conn, pid, name)
+    assert row is not None
+    eid = int(row.id)  # type: ignore[attr-defined]
+    if created.rowcount == 1:
+        audit.record(
+            conn,
+            actor=actor,
+            action="experiment.create",
+            entity_kind="experiment",
+            entity_id=f"{project}/{name}",
+            after={"id": eid, "project": project, "name": name, "description": ""},
+        )
+    return eid
 
 
 def create_experiment(
