@@ -11,6 +11,7 @@ from typing import IO, Any
 from relayml import projects as project_service
 from relayml.artifacts import BlobStore
 from relayml.config import Settings
+from relayml.data.local import LocalDataOps
 from relayml.domain.entities import (
     KPI,
     Artifact,
@@ -26,6 +27,7 @@ from relayml.domain.ports import Backend, MetricRow
 from relayml.domain.validation import check_artifact_path, check_metric_rows
 from relayml.errors import NotFound
 from relayml.governance import audit
+from relayml.lineage.local import LocalLineageOps
 from relayml.models.local import LocalModelOps
 from relayml.store import Store
 from relayml.tracking import artifacts as artifact_service
@@ -36,7 +38,7 @@ from relayml.tracking.search import search_runs
 __all__ = ["LocalBackend", "open_backend"]
 
 
-class LocalBackend(LocalModelOps):
+class LocalBackend(LocalModelOps, LocalDataOps, LocalLineageOps):
     """Every operation, run in this process against the configured store."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None) -> None:

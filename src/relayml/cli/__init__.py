@@ -27,6 +27,8 @@ from relayml.cli._common import RelayGroup
 from relayml.cli.admin import audit, config, db_app, server
 from relayml.cli.artifacts import artifacts_app
 from relayml.cli.bundle import register as register_bundle
+from relayml.cli.data import data_app, datasets_app
+from relayml.cli.lineage import lineage
 from relayml.cli.models import models_app
 from relayml.cli.policy import check_app, policy_app
 from relayml.cli.projects import experiments_app, projects_app
@@ -50,10 +52,13 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 register_bundle(models_app)
 app.add_typer(policy_app, name="policy")
 app.add_typer(check_app, name="check")
+app.command("lineage")(lineage)
 app.command("audit")(audit)
 app.command("server")(server)
 

@@ -96,8 +96,9 @@ class RelayGroup(TyperGroup):
     """The top-level group: turns RelayError into one 'Error: ...' line and exit code 1."""
 
     ORDER = (
-        "config", "db", "projects", "experiments", "runs", "artifacts", "models", "policy",
-        "check", "audit", "server",
+        "config", "db", "projects", "experiments", "runs", "artifacts", "datasets", "data",
+        "models", "policy",
+        "check", "lineage", "pipelines", "audit", "server",
     )  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:

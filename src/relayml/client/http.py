@@ -14,6 +14,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from relayml.client.data import HttpDataOps
+from relayml.client.lineage import HttpLineageOps
 from relayml.client.models import HttpModelOps
 from relayml.config import Settings
 from relayml.domain.entities import (
@@ -48,7 +50,7 @@ def _finite(value: float) -> float | str:
     return value
 
 
-class HttpBackend(HttpModelOps):
+class HttpBackend(HttpModelOps, HttpDataOps, HttpLineageOps):
     """Every operation, sent to the relay server at settings.server_url."""
 
     def __init__(self, settings: Settings) -> None:

@@ -6,6 +6,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from relayml.domain.data import (
+    CheckOutcome,
+    DataCheckReport,
+    Dataset,
+    DatasetVersion,
+    LineageEdge,
+    LineageGraph,
+    LineageNode,
+)
 from relayml.domain.entities import (
     KPI,
     Artifact,
@@ -154,5 +163,48 @@ class Backend(Protocol):
         self, project: str, ref: str, environment: str, decision: str, comment: str = ""
     ) -> Promotion: ...
     def check_promotion(self, project: str, ref: str, environment: str) -> GateReport: ...
+
+    # datasets and data checks
+    def log_dataset(
+        self,
+        project: str,
+        name: str,
+        data: Any,
+        *,
+        description: str = "",
+        source: Mapping[str, Any] | None = None,
+    ) -> DatasetVersion: ...
+    def create_dataset_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        content_hash: str,
+        sha256: str,
+        rows: int,
+        columns: int,
+        schema: list[dict[str, Any]],
+        profile: dict[str, Any],
+        source: dict[str, Any],
+        description: str = "",
+    ) -> DatasetVersion: ...
+    def get_dataset_version(self, project: str, ref: str) -> DatasetVersion: ...
+    def list_datasets(self, project: str) -> list[Dataset]: ...
+    def list_dataset_versions(self, project: str, name: str) -> list[DatasetVersion]: ...
+    def record_data_check(
+        self,
+        project: str,
+        ref: str,
+        spec: dict[str, Any],
+        outcomes: Sequence[CheckOutcome],
+    ) -> DataCheckReport: ...
+    def list_data_checks(self, project: str, ref: str) -> list[DataCheckReport]: ...
+
+    # lineage
+    def link(self, nodes: Sequence[LineageNode], edges: Sequence[LineageEdge] = ()) -> None: ...
+    def lineage(
+        self, kind: str, key: str, *, depth: int = 3, direction: str = "both"
+    ) -> LineageGraph: ...
+    def ingest_openlineage(self, event: Mapping[str, Any]) -> None: ...
 
     def close(self) -> None: ...

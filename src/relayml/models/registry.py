@@ -189,9 +189,9 @@ def create_version(
 
 def _ensure_model(conn: Connection, actor: str, project: str, pid: int, name: str) -> int:
     model = conn.execute(
-        select(registered_models.c.id).where(
-            registered_models.c.project_id == pid, registered_models.c.name == name
-        )
+        select(registered_models.c.id)
+        .where(registered_models.c.project_id == pid, registered_models.c.name == name)
+        .with_for_update()  # PostgreSQL: writers of one model's versions take turns
     ).first()
     if model is not None:
         return int(model.id)

@@ -74,15 +74,16 @@ def ensure_experiment(conn: Connection, actor: str, project: str, pid: int, name
     # Another writer may create it at the same moment (PostgreSQL does not serialise us):
     # insert if still absent, then read whichever row won.
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    created = conn.execute(
+    inserted = conn.execute(
         insert(experiments)
         .values(project_id=pid, name=name, description="", created_at=now_ms())
         .on_conflict_do_nothing(index_elements=["project_id", "name"])
-    )
+        .returning(experiments.c.id)
+    ).first()
     row = _find(conn, pid, name)
     assert row is not None
     eid = int(row.id)  # type: ignore[attr-defined]
-    if created.rowcount == 1:
+    if inserted is not None:
         audit.record(
             conn,
             actor=actor,

@@ -1,0 +1,347 @@
+"""The canonical form of a table, its content hash, and its profile (pyarrow + numpy, no row loops).
+
+Canonical form: the columns in their order, with large string/binary types made regular and
+dictionary indices made int32, one dictionary per column. The content hash covers the schema
+(name, type, nullable of each column), the row count, and per column the validity bits and the
+values (values under nulls do not count), in fixed slices: the same data gives the same hash
+however it is chunked or wherever it came from.
+
+A profile gives per column its type, count, nulls and distinct values, and by kind:
+numbers (min, max, mean, std, quantiles, a 20-bin histogram), strings and categories (the 10
+most frequent values, lengths), booleans (true/false counts), dates and times (min, max).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from relayml.errors import InvalidInput
+
+__all__ = [
+    "BINS",
+    "QUANTILES",
+    "TOP_VALUES",
+    "canonical_table",
+    "column_kind",
+    "content_hash",
+    "histogram_of",
+    "profile_column",
+    "profile_table",
+    "schema_of",
+]
+
+QUANTILES: dict[str, float] = {
+    "p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99,
+}  # fmt: skip
+BINS = 20
+TOP_VALUES = 10
+_MAX_TEXT = 200  # characters of a top value kept in a profile
+_SLICE = 1 << 20  # rows per hashed slice: part of the hash format, never change it
+_HASH_FORMAT = b"relayml-table-v1\n"
+
+
+# -- canonical form --------------------------------------------------------------------------
+
+
+def _canonical_type(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind):
+        return pa.binary()
+    if pa.types.is_dictionary(kind):
+        return pa.dictionary(pa.int32(), _canonical_type(kind.value_type), kind.ordered)
+    return kind
+
+
+def canonical_table(table: pa.Table) -> pa.Table:
+    """The table in canonical form (see the module docstring); column order is kept."""
+    names = table.column_names
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            raise InvalidInput("a dataset column has an empty name; name every column.")
+        if name in seen:
+            raise InvalidInput(f"column {name!r} appears twice; column names must be unique.")
+        seen.add(name)
+    columns = []
+    fields = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        target = _canonical_type(field.type)
+        if target != field.type:
+            try:
+                column = column.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                target = field.type  # over 2 GiB of text in one chunk: keep the large type
+        if pa.types.is_dictionary(target) and column.num_chunks > 1:
+            column = column.unify_dictionaries()
+        columns.append(column)
+        fields.append(pa.field(field.name, target, field.nullable))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
+def schema_of(table: pa.Table) -> list[dict[str, Any]]:
+    """[{name, type, nullable}] with Arrow type strings, in column order."""
+    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in table.schema]
+
+
+# -- content hash ----------------------------------------------------------------------------
+
+
+def _hash_values(digest: Any, arr: pa.Array) -> None:
+    kind = arr.type
+    if arr.null_count:
+        valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+        digest.update(b"V" + np.packbits(valid).tobytes())
+    else:
+        digest.update(b"N")
+    if pa.types.is_dictionary(kind):
+        _hash_values(digest, arr.indices)
+        return
+    if pa.types.is_boolean(kind):
+        digest.update(pc.fill_null(arr, False).to_numpy(zero_copy_only=False).tobytes())
+        return
+    if column_kind(kind) in ("string", "binary") and not pa.types.is_string_view(kind):
+        _hash_binary(digest, arr)
+        return
+    if pa.types.is_floating(kind):
+        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)
+        nan = np.isnan(values)
+        if nan.any():  # one NaN bit pattern
+            values = np.where(nan, np.nan, values)
+        digest.update(values.tobytes())
+        return
+    if pa.types.is_integer(kind):
+        digest.update(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).tobytes())
+        return
+    if pa.types.is_temporal(kind) and kind.bit_width in (32, 64):
+        storage = arr.view(pa.int64() if kind.bit_width == 64 else pa.int32())
+        digest.update(pc.fill_null(storage, 0).to_numpy(zero_copy_only=False).tobytes())
+        return
+    if pa.types.is_null(kind):
+        return
+    # decimals, nested and other types: the IPC form of the slice (rebuilt from Python values)
+    rebuilt = pa.array(arr.to_pylist(), type=kind)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, pa.schema([pa.field("v", kind)])) as writer:
+        writer.write_batch(pa.record_batch([rebuilt], names=["v"]))
+    digest.update(sink.getvalue().to_pybytes())
+
+
+def _hash_binary(digest: Any, arr: pa.Array) -> None:
+    filled = pc.fill_null(arr, b"" if pa.types.is_binary(arr.type) else "")
+    lengths = pc.binary_length(filled).to_numpy(zero_copy_only=False).astype(np.int64)
+    digest.update(lengths.tobytes())
+    large = pa.types.is_large_string(filled.type) or pa.types.is_large_binary(filled.type)
+    _validity, offsets_buffer, data = filled.buffers()
+    if data is None or len(filled) == 0:
+        return
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if large else np.int32)
+    start = int(offsets[filled.offset])
+    end = int(offsets[filled.offset + len(filled)])
+    digest.update(memoryview(data)[start:end])
+
+
+def _column_digest(column: pa.ChunkedArray) -> bytes:
+    digest = hashlib.sha256()
+    if pa.types.is_dictionary(column.type) and column.num_chunks:
+        _hash_values(digest, column.chunk(0).dictionary)  # one dictionary (canonical form)
+    for start in range(0, len(column), _SLICE):
+        part = column.slice(start, _SLICE)
+        chunk = part.chunk(0) if part.num_chunks == 1 else part.combine_chunks()
+        _hash_values(digest, chunk)
+    return digest.digest()
+
+
+def content_hash(table: pa.Table) -> str:
+    """sha256 of a canonical table's content (schema, rows, values); chunking does not count."""
+    header = json.dumps({"rows": table.num_rows, "schema": schema_of(table)}, sort_keys=True)
+    digest = hashlib.sha256(_HASH_FORMAT + header.encode())
+    for column_digest in _map(_column_digest, table.columns):
+        digest.update(column_digest)
+    return digest.hexdigest()
+
+
+def _map(func: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """func over items, on up to 4 threads (pyarrow and numpy release the GIL)."""
+    workers = min(4, os.cpu_count() or 1, len(items))
+    if workers <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay-profile") as pool:
+        return list(pool.map(func, items))
+
+
+# -- profile ---------------------------------------------------------------------------------
+
+
+def column_kind(kind: pa.DataType) -> str:
+    """numeric, string, boolean, temporal, binary, null or other."""
+    if pa.types.is_dictionary(kind):
+        return column_kind(kind.value_type)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return "numeric"
+    if pa.types.is_boolean(kind):
+        return "boolean"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return "string"
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_time(kind):
+        return "temporal"
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return "binary"
+    if pa.types.is_null(kind):
+        return "null"
+    return "other"
+
+
+def _number(value: Any) -> float | None:
+    result = float(value)
+    return result if math.isfinite(result) else None
+
+
+def _quantile(ordered: np.ndarray, q: float) -> float:
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    lo, hi = float(ordered[low]), float(ordered[high])
+    return lo + (hi - lo) * (position - low)
+
+
+def histogram_of(ordered: np.ndarray) -> dict[str, list[Any]]:
+    """20 equal-width bins between min and max of sorted finite values; the last bin is closed."""
+    lo, hi = float(ordered[0]), float(ordered[-1])
+    if lo == hi:
+        return {"edges": [lo, hi], "counts": [len(ordered)]}
+    edges = np.linspace(lo, hi, BINS + 1)
+    cuts = edges[1:-1]
+    if ordered.dtype.kind in "iu":  # compare in the integers: no float copy of the data
+        cuts = np.ceil(cuts).astype(ordered.dtype)
+    inner = np.searchsorted(ordered, cuts, side="left")
+    counts = np.diff(np.concatenate(([0], inner, [len(ordered)])))
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def _numeric(column: pa.ChunkedArray, stats: dict[str, Any]) -> None:
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    values = column.drop_null()
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(kind)
+    if pa.types.is_decimal(kind) or pa.types.is_float16(kind):
+        values = values.cast(pa.float64())
+    single = values.num_chunks == 1
+    raw = values.chunk(0).to_numpy(zero_copy_only=False) if single else values.to_numpy()
+    infinite_kinds = 0
+    if raw.dtype.kind == "f":
+        stats["nan"] = stats["infinite"] = 0
+        if not np.isfinite(raw).all():
+            positive, negative = np.isposinf(raw), np.isneginf(raw)
+            stats["nan"] = int(np.isnan(raw).sum())
+            stats["infinite"] = int(positive.sum() + negative.sum())
+            infinite_kinds = int(positive.any()) + int(negative.any())
+            raw = raw[np.isfinite(raw)]
+            values = pa.chunked_array([raw], type=pa.float64())
+    ordered = np.sort(raw)
+    n = len(ordered)
+    distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1 if n else 0
+    stats["distinct"] = distinct + infinite_kinds
+    if n == 0:
+        stats.update(min=None, max=None, mean=None, std=None, quantiles=None, histogram=None)
+        return
+    exact = pa.types.is_integer(kind)
+    stats["min"] = int(ordered[0]) if exact else _number(ordered[0])
+    stats["max"] = int(ordered[-1]) if exact else _number(ordered[-1])
+    stats["mean"] = _number(pc.mean(values).as_py())
+    stats["std"] = _number(pc.stddev(values, ddof=1).as_py()) if n > 1 else None
+    stats["quantiles"] = {name: _quantile(ordered, q) for name, q in QUANTILES.items()}
+    stats["histogram"] = histogram_of(ordered)
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        value = value.hex()
+    if isinstance(value, str) and len(value) > _MAX_TEXT:
+        return value[: _MAX_TEXT - 1] + "…"
+    return value
+
+
+def _top(counted: pa.StructArray) -> tuple[list[dict[str, Any]], np.ndarray, pa.Array]:
+    values = counted.field("values")
+    counts = counted.field("counts").to_numpy(zero_copy_only=False)
+    if len(counts) > TOP_VALUES:
+        kth = np.partition(counts, len(counts) - TOP_VALUES)[len(counts) - TOP_VALUES]
+        candidates = np.flatnonzero(counts >= kth)  # in order of first appearance
+    else:
+        candidates = np.arange(len(counts))
+    order = candidates[np.argsort(-counts[candidates], kind="stable")][:TOP_VALUES]
+    picked = values.take(pa.array(order)).to_pylist()
+    top = [{"value": _text(v), "count": int(c)} for v, c in zip(picked, counts[order], strict=True)]
+    return top, counts, values
+
+
+def _categorical(column: pa.ChunkedArray, stats: dict[str, Any]) -> None:
+    counted = pc.value_counts(column.drop_null())
+    if pa.types.is_dictionary(column.type):  # unused categories count 0
+        counted = counted.filter(pc.greater(counted.field("counts"), 0))
+    top, counts, values = _top(counted)
+    stats["distinct"] = len(counts)
+    stats["top"] = top
+    if not len(counts):
+        stats.update(min_length=None, max_length=None, mean_length=None)
+        return
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    length = pc.utf8_length if column_kind(values.type) == "string" else pc.binary_length
+    lengths = length(values).to_numpy(zero_copy_only=False)
+    stats["min_length"] = int(lengths.min())
+    stats["max_length"] = int(lengths.max())
+    stats["mean_length"] = _number((lengths * counts).sum() / counts.sum())
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value.isoformat()) if hasattr(value, "isoformat") else str(value)
+
+
+def profile_column(column: pa.ChunkedArray | pa.Array) -> dict[str, Any]:
+    """The profile of one column (see the module docstring)."""
+    if isinstance(column, pa.Array):
+        column = pa.chunked_array([column])
+    kind = column_kind(column.type)
+    nulls = column.null_count
+    stats: dict[str, Any] = {
+        "type": str(column.type),
+        "kind": kind,
+        "count": len(column) - nulls,
+        "nulls": nulls,
+    }
+    if kind == "numeric":
+        _numeric(column, stats)
+    elif kind in ("string", "binary"):
+        _categorical(column, stats)
+    elif kind == "boolean":
+        true = pc.sum(column).as_py() or 0
+        stats.update(true=int(true), false=stats["count"] - int(true))
+        stats["distinct"] = int(stats["true"] > 0) + int(stats["false"] > 0)
+    elif kind == "temporal":
+        bounds = pc.min_max(column)
+        stats["min"] = _iso(bounds["min"].as_py())
+        stats["max"] = _iso(bounds["max"].as_py())
+        stats["distinct"] = pc.count_distinct(column).as_py()
+    elif kind == "null":
+        stats["distinct"] = 0
+    return stats
+
+
+def profile_table(table: pa.Table) -> dict[str, Any]:
+    """{"rows": n, "columns": {name: column profile}} in column order."""
+    profiles = _map(profile_column, table.columns)
+    return {"rows": table.num_rows, "columns": dict(zip(table.column_names, profiles, strict=True))}
