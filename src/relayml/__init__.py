@@ -19,14 +19,18 @@ __all__ = [
     "ActiveRun",
     "active_run",
     "approve",
+    "check_data",
     "current_project",
     "evaluate",
     "flush",
     "get_backend",
+    "get_lineage",
     "get_run",
     "init",
+    "load_dataset",
     "load_model",
     "log_artifact",
+    "log_dataset",
     "log_metric",
     "log_metrics",
     "log_model",
@@ -56,6 +60,12 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from relayml.sdk_data import (
+        check_data,
+        get_lineage,
+        load_dataset,
+        log_dataset,
+    )
     from relayml.sdk_models import (
         approve,
         evaluate,
@@ -66,12 +76,17 @@ if TYPE_CHECKING:
         set_policy,
     )
 
+_DATA_NAMES = frozenset(["check_data", "get_lineage", "load_dataset", "log_dataset"])
 _MODEL_NAMES = frozenset(
     ["approve", "evaluate", "load_model", "log_model", "promote", "reject", "set_policy"]
 )
 
 
 def __getattr__(name: str) -> Any:
+    if name in _DATA_NAMES:
+        from relayml import sdk_data
+
+        return getattr(sdk_data, name)
     if name in _MODEL_NAMES:
         from relayml import sdk_models
 

@@ -260,6 +260,31 @@ class ActiveRun:
 
         return self._backend.log_artifact(self.id, artifact_path, io.BytesIO(text.encode()))
 
+    # inputs
+    def log_input(self, dataset: str) -> str:
+        """Record that this run reads a dataset version ('customers@3', 'customers@latest')."""
+        from relayml.domain.data import LineageEdge, LineageNode
+
+        version = self._backend.get_dataset_version(self.project, dataset)
+        key = f"{self.project}/{version.ref}"
+        self._backend.link(
+            [
+                LineageNode(kind="dataset_version", key=key, label=version.ref),
+                LineageNode(kind="run", key=self.id, label=self.name),
+            ],
+            [
+                LineageEdge(
+                    src_kind="dataset_version",
+                    src_key=key,
+                    dst_kind="run",
+                    dst_key=self.id,
+                    relation="input_of",
+                )
+            ],
+        )
+        self.set_tags({f"input.{version.dataset}": str(version.version)})
+        return version.ref
+
     # models
     def log_model(
         self,

@@ -21,11 +21,14 @@ from relayml.domain.data import (
     Dataset,
     DatasetRef,
     DatasetVersion,
+    LineageEdge,
+    LineageNode,
     parse_dataset_ref,
 )
 from relayml.domain.validation import check_name
 from relayml.errors import InvalidInput, NotFound
 from relayml.governance import audit
+from relayml.lineage import graph as lineage_graph
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
 from relayml.store.schema import data_checks, dataset_versions, datasets
@@ -287,6 +290,24 @@ def _insert_version(
                 "source": facts["source"],
             },
         )
+        key = f"{project}/{name}@{number}"
+        nodes = [LineageNode(kind="dataset_version", key=key, label=f"{name}@{number}")]
+        edges = []
+        origin = facts["source"].get("uri") or facts["source"].get("url")
+        if origin:
+            query = facts["source"].get("query")
+            label = f"{origin} ({query})" if query else str(origin)
+            nodes.append(LineageNode(kind="source", key=str(origin), label=label[:500]))
+            edges.append(
+                LineageEdge(
+                    src_kind="source",
+                    src_key=str(origin),
+                    dst_kind="dataset_version",
+                    dst_key=key,
+                    relation="input_of",
+                )
+            )
+        lineage_graph.record(conn, nodes, edges)
         row = version_row(conn, project, pid, DatasetRef(name=name, version=number))
         return _version(project, name, row)
 

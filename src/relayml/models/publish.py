@@ -58,11 +58,12 @@ def log_model(
             files.append(
                 ModelFile(path=path.relative_to(folder).as_posix(), sha256=sha256, size=size)
             )
+    resolved = [backend.get_dataset_version(project, ref).ref for ref in datasets]
     git = capture_system().get("git") or {}
     details = {
         **details,
         "code": {k: git.get(k) for k in ("commit", "branch", "dirty") if k in git},
-        "datasets": list(datasets),
+        "datasets": resolved,
         "python_class": f"{type(model).__module__}.{type(model).__qualname__}",
     }
     return backend.create_model_version(

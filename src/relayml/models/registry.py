@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relayml.artifacts import BlobStore
+from relayml.domain.data import LineageEdge, LineageNode
 from relayml.domain.models import (
     ENVIRONMENTS,
     AliasEvent,
@@ -22,6 +23,7 @@ from relayml.domain.models import (
 from relayml.domain.validation import check_artifact_path, check_name
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
+from relayml.lineage import graph as lineage_graph
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
 from relayml.store.schema import alias_history, model_versions, registered_models, runs
@@ -238,6 +240,7 @@ def _insert_version(
                 created_at=now_ms(),
             )
         )
+        _record_lineage(conn, project, name, number, run_id, facts["details"])
         row = version_row(conn, project, pid, ModelRef(name=name, version=number))
         audit.record(
             conn,
@@ -252,6 +255,41 @@ def _insert_version(
             },
         )
         return _version(conn, project, name, row)
+
+
+def _record_lineage(
+    conn: Connection,
+    project: str,
+    name: str,
+    number: int,
+    run_id: str | None,
+    details: dict[str, Any],
+) -> None:
+    key = f"{project}/{name}/{number}"
+    nodes = [LineageNode(kind="model_version", key=key, label=f"{name}/{number}")]
+    edges = []
+    if run_id:
+        edges.append(
+            LineageEdge(
+                src_kind="run",
+                src_key=run_id,
+                dst_kind="model_version",
+                dst_key=key,
+                relation="produced",
+            )
+        )
+    for dataset in details.get("datasets") or []:
+        source = dataset if "/" in dataset else f"{project}/{dataset}"
+        edges.append(
+            LineageEdge(
+                src_kind="dataset_version",
+                src_key=source,
+                dst_kind="model_version",
+                dst_key=key,
+                relation="trained",
+            )
+        )
+    lineage_graph.record(conn, nodes, edges)
 
 
 def get_version(store: Store, project: str, ref: str | ModelRef) -> ModelVersion:
