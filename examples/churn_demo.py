@@ -102,6 +102,7 @@ def with_preprocessing(estimator: object, scale: bool) -> Pipeline:
 def train_and_log(name: str, model: object, params: dict[str, object], data: dict) -> dict:
     """Train one model in its own run: params, metrics, artifacts, and a registered version."""
     with relay.start_run(experiment="churn-baselines", name=name, tags={"demo": "true"}) as run:
+        run.log_input("customers@latest")
         run.log_params({"model": name, **params, "rows": len(data["y_train"])})
         model.fit(data["X_train"], data["y_train"])  # type: ignore[attr-defined]
         proba = model.predict_proba(data["X_test"])[:, 1]  # type: ignore[attr-defined]
@@ -126,11 +127,13 @@ def train_and_log(name: str, model: object, params: dict[str, object], data: dic
             sample.to_csv(report, index=False)
             run.log_artifact(report, "evaluation/predictions_sample.csv")
             run.log_text(json.dumps(metrics, indent=2), "evaluation/metrics.json")
-        version = run.log_model(model, "churn", input_example=data["X_train"].head(5))
+        version = run.log_model(
+            model, "churn", input_example=data["X_train"].head(5), datasets=["customers"]
+        )
     return {"run": run, "version": version, **metrics}
 
 
-def ship_the_winner(results: list[dict], holdout: pd.DataFrame) -> None:
+def ship_the_winner(results: list[dict], holdout: str) -> None:
     """Evaluate both versions on a holdout, compare them in KPIs, promote the better one."""
     console.print("\n[bold]Models[/]: evaluating the registered versions on customers_holdout")
     evaluations = [
@@ -168,7 +171,8 @@ def ship_the_winner(results: list[dict], holdout: pd.DataFrame) -> None:
     console.print(f"rita (risk_manager) approved: {ref} -> production: [green]{decided.status}[/]")
     console.print(
         "The whole story: [bold]relay models history churn -p churn[/]; "
-        f"the gates again: relay check model {ref} --env production -p churn"
+        f"the gates again: relay check model {ref} --env production -p churn; "
+        f"where it came from: relay lineage model_version {ref} -p churn"
     )
 
 
@@ -202,6 +206,10 @@ def main() -> None:
         console.print(f"  KPI {kpi.name} ({kpi.unit}), {kpi.direction}, target {kpi.target:g}")
 
     df = customer_table()
+    customers = relay.log_dataset("customers", df, description="Customer table with churn label")
+    console.print(
+        f"Dataset {customers.ref}: {customers.rows} rows, hash {customers.content_hash[:12]}"
+    )
     X, y = df.drop(columns=["churned"]), df["churned"]
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=0, stratify=y
@@ -247,7 +255,8 @@ def main() -> None:
     relay.flush()
 
     holdout = customer_table(rows=2000, seed=11)  # next month's customers, never seen in training
-    ship_the_winner(results, holdout)
+    relay.log_dataset("customers_holdout", holdout, description="Next month's customers")
+    ship_the_winner(results, "customers_holdout@latest")
 
     if args.no_serve:
         return

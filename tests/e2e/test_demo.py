@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +74,12 @@ def test_demo_builds_the_churn_project_and_compares_two_models(tmp_path: Path) -
     assert story.returncode == 0, story.stderr
     for words in ("staging", "production", "rita", "risk_manager", "roc_auc", f"churn/{winner}"):
         assert words in story.stdout, words
+    origin = subprocess.run(
+        [sys.executable, "-m", "relayml.cli", "lineage", "model_version", f"churn/{winner}",
+         "-p", "churn", "--json"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "RELAY_HOME": str(home)},
+    )  # fmt: skip
+    assert origin.returncode == 0, origin.stderr
+    keys = {(n["kind"], n["key"]) for n in json.loads(origin.stdout)["nodes"]}
+    assert ("dataset_version", "churn/customers@1") in keys
+    assert any(kind == "run" for kind, _ in keys)

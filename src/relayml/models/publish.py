@@ -121,8 +121,8 @@ def read_frame(data: Any) -> tuple[pd.DataFrame, str]:
         path = Path(data)
         if not path.is_file():
             raise InvalidInput(
-                f"{data!s} is not a file. Pass a DataFrame, an Arrow table, or a CSV or Parquet "
-                "file path (named datasets arrive with relay.log_dataset)."
+                f"{data!s} is not a file. Pass a DataFrame, an Arrow table, a CSV or Parquet "
+                "file path, or a dataset logged with relay.log_dataset (customers@2)."
             )
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path), path.name
@@ -146,7 +146,13 @@ def evaluate(
     dataset: str | None = None,
 ) -> Evaluation:
     """Predict on data, compute metrics (overall, per segment, in KPIs) and store them."""
-    frame, label = read_frame(data)
+    if isinstance(data, str) and not Path(data).exists():  # a dataset: customers_holdout@2
+        from relayml.data.sources import load_dataset
+
+        version = backend.get_dataset_version(project, data)
+        frame, label = load_dataset(backend, project, version.ref), version.ref
+    else:
+        frame, label = read_frame(data)
     predictor = load_model(backend, project, ref)
     columns = [c.name for c in predictor.signature.inputs]
     if predictor.signature.input_kind == "dataframe":
