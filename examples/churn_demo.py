@@ -86,6 +86,51 @@ def customer_table(rows: int = 5000, seed: int = 7) -> pd.DataFrame:
     )
 
 
+@relay.step
+def generate_customers(rows: int, seed: int) -> pd.DataFrame:
+    """Step 1: read the customer table (here: make the deterministic synthetic one)."""
+    return customer_table(rows=rows, seed=seed)
+
+
+@relay.step
+def clean_customers(raw: pd.DataFrame) -> pd.DataFrame:
+    """Step 2: keep plausible rows only (charges within bounds, known contracts)."""
+    valid = raw["monthly_charges"].between(10, 200) & raw["contract"].notna()
+    return raw[valid].reset_index(drop=True)
+
+
+@relay.pipeline
+def customer_data(rows: int = 5000, seed: int = 7) -> dict[str, object]:
+    """The data pipeline: generate, then clean; its output becomes a dataset version."""
+    return {"customers": clean_customers(generate_customers(rows, seed))}
+
+
+def build_dataset(name: str, rows: int, seed: int) -> tuple[pd.DataFrame, str]:
+    """Run the pipeline (cached when nothing changed), log its output as a dataset version."""
+    from relayml.domain.data import LineageEdge, LineageNode
+    from relayml.pipelines import load_outputs
+
+    run = customer_data.run(rows=rows, seed=seed)
+    cached = sum(step.status == "CACHED" for step in run.steps)
+    frame = load_outputs(run)["customers"]
+    version = relay.log_dataset(name, frame, source={"pipeline_run": run.id})
+    key = f"{version.project}/{version.ref}"
+    relay.get_backend().link(
+        [LineageNode(kind="dataset_version", key=key, label=version.ref)],
+        [
+            LineageEdge(
+                src_kind="pipeline_run", src_key=run.id, dst_kind="dataset_version",
+                dst_key=key, relation="produced",
+            )
+        ],
+    )  # fmt: skip
+    console.print(
+        f"Pipeline customer_data ({len(run.steps)} steps, {cached} cached) -> {version.ref}: "
+        f"{version.rows} rows"
+    )
+    return frame, version.ref
+
+
 NUMBERS = ["tenure_months", "monthly_charges", "support_calls"]
 CATEGORIES = ["contract", "region"]
 
@@ -205,11 +250,7 @@ def main() -> None:
     for kpi in project.kpis:
         console.print(f"  KPI {kpi.name} ({kpi.unit}), {kpi.direction}, target {kpi.target:g}")
 
-    df = customer_table()
-    customers = relay.log_dataset("customers", df, description="Customer table with churn label")
-    console.print(
-        f"Dataset {customers.ref}: {customers.rows} rows, hash {customers.content_hash[:12]}"
-    )
+    df, _ = build_dataset("customers", rows=5000, seed=7)
     X, y = df.drop(columns=["churned"]), df["churned"]
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=0, stratify=y
@@ -254,8 +295,7 @@ def main() -> None:
     console.print(f"Best by AUC: [bold]{best['run'].name}[/]. Explore: relay runs list -p churn")
     relay.flush()
 
-    holdout = customer_table(rows=2000, seed=11)  # next month's customers, never seen in training
-    relay.log_dataset("customers_holdout", holdout, description="Next month's customers")
+    build_dataset("customers_holdout", rows=2000, seed=11)  # next month's, never seen in training
     ship_the_winner(results, "customers_holdout@latest")
 
     if args.no_serve:

@@ -35,15 +35,18 @@ __all__ = [
     "log_metrics",
     "log_model",
     "log_params",
+    "pipeline",
     "promote",
     "reject",
     "search_runs",
     "set_policy",
     "set_tags",
     "start_run",
+    "step",
 ]
 
 if TYPE_CHECKING:
+    from relayml.pipelines import pipeline, step
     from relayml.sdk import (
         ActiveRun,
         active_run,
@@ -83,6 +86,10 @@ _MODEL_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("pipeline", "step"):
+        from relayml import pipelines
+
+        return getattr(pipelines, name)
     if name in _DATA_NAMES:
         from relayml import sdk_data
 

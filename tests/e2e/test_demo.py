@@ -76,10 +76,13 @@ def test_demo_builds_the_churn_project_and_compares_two_models(tmp_path: Path) -
         assert words in story.stdout, words
     origin = subprocess.run(
         [sys.executable, "-m", "relayml.cli", "lineage", "model_version", f"churn/{winner}",
-         "-p", "churn", "--json"],
+         "-p", "churn", "--json", "--depth", "6", "--direction", "upstream"],
         capture_output=True, text=True, timeout=120, env={**os.environ, "RELAY_HOME": str(home)},
     )  # fmt: skip
     assert origin.returncode == 0, origin.stderr
     keys = {(n["kind"], n["key"]) for n in json.loads(origin.stdout)["nodes"]}
     assert ("dataset_version", "churn/customers@1") in keys
     assert any(kind == "run" for kind, _ in keys)
+    assert any(kind == "pipeline_run" for kind, _ in keys)  # the data was built by a pipeline
+    assert any(kind == "step_run" for kind, _ in keys)
+    assert "Pipeline customer_data (2 steps, 0 cached) -> customers@1" in out.stdout

@@ -30,6 +30,7 @@ from relayml.cli.bundle import register as register_bundle
 from relayml.cli.data import data_app, datasets_app
 from relayml.cli.lineage import lineage
 from relayml.cli.models import models_app
+from relayml.cli.pipelines import pipelines_app
 from relayml.cli.policy import check_app, policy_app
 from relayml.cli.projects import experiments_app, projects_app
 from relayml.cli.runs import runs_app
@@ -59,6 +60,7 @@ register_bundle(models_app)
 app.add_typer(policy_app, name="policy")
 app.add_typer(check_app, name="check")
 app.command("lineage")(lineage)
+app.add_typer(pipelines_app, name="pipelines")
 app.command("audit")(audit)
 app.command("server")(server)
 
