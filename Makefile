@@ -43,6 +43,8 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/tracking.py
+	$(BIN)/python benchmarks/pipelines.py
+	$(BIN)/python benchmarks/profile.py
 
 clean:
-	rm -rf $(VENV) .relay .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) .relay benchmarks/.work .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

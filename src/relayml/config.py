@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Buffered metric points that trigger an immediate background flush.",
     )
+    openlineage_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenLineage receiver (e.g. Marquez, http://marquez:5000). "
+        "When set, every relay pipeline run sends START and COMPLETE/FAIL RunEvents to "
+        "<url>/api/v1/lineage.",
+    )
     http_timeout: float = Field(
         default=30.0,
         gt=0,

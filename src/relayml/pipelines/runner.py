@@ -268,6 +268,7 @@ def _run(
             project, pipe.name, executor=runner.name, params=stored_params
         )
         outcome = PipelineOutcome(run=run, dag=dag)
+        _openlineage(settings, project, run, "START")
         cacheable = {task.node: task.cache for task in tasks}
         emit(StepEvent("plan", run.id, nodes=tuple(t.node for t in tasks)))
 
@@ -316,7 +317,21 @@ def _run(
     link = getattr(backend, "link", None)
     if link is not None:  # step outputs -> step runs -> outputs, each step run part of the run
         link(*lineage_of(outcome))
+    _openlineage(settings, project, outcome.run, "FAIL" if failed else "COMPLETE")
     return outcome
+
+
+def _openlineage(settings: Any, project: str, run: PipelineRun, event_type: str) -> None:
+    """Tell an external OpenLineage receiver (RELAY_OPENLINEAGE_URL), if one is set."""
+    url = getattr(settings, "openlineage_url", None)
+    if not url:
+        return
+    from relayml.lineage import openlineage
+
+    event = openlineage.pipeline_run_event(
+        event_type, project=project, pipeline=run.pipeline, run_id=run.id, error=run.error
+    )
+    openlineage.emit(url, event)  # never raises: a lineage receiver must not break the run
 
 
 def _pipeline_backend(backend: PipelineBackend | None) -> PipelineBackend:
