@@ -11,44 +11,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner, Result
 
-import relayml.backend
 from relayml.backend import LocalBackend
 from relayml.cli import app as relay_app
-from relayml.cli._common import RelayGroup
-from relayml.cli.data import data_app, datasets_app
 from relayml.config import get_settings
-from relayml.data.local import LocalDataOps
 
 runner = CliRunner()
-
-# -- TEMPORARY until the groups and the mixin are wired (cli/__init__.py, LocalBackend) -------
-
-
-class _LocalData(LocalBackend, LocalDataOps):
-    pass
-
-
-def _app() -> typer.Typer:
-    """relay's own app once it has the data groups; until then, one that has them."""
-    names = {group.name for group in relay_app.registered_groups}
-    if {"datasets", "data"} <= names:
-        return relay_app
-    app = typer.Typer(cls=RelayGroup, no_args_is_help=True, add_completion=False)
-    app.add_typer(datasets_app, name="datasets")
-    app.add_typer(data_app, name="data")
-    return app
-
-
-@pytest.fixture(autouse=True)
-def _data_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not hasattr(LocalBackend, "create_dataset_version"):
-        monkeypatch.setattr(relayml.backend, "LocalBackend", _LocalData)
-
-
-# -- end of the temporary block --------------------------------------------------------------
 
 CHECKS = """\
 checks:
@@ -70,7 +39,7 @@ FRAME = pd.DataFrame(
 
 def relay(*args: str) -> Result:
     """Run `relay ARGS` in-process."""
-    return runner.invoke(_app(), list(args))
+    return runner.invoke(relay_app, list(args))
 
 
 def ok(*args: str) -> str:
@@ -114,7 +83,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def backend(home: Path) -> Iterator[Any]:
     """Project churn with customers@1 (FRAME) and customers@2 (the bad rows fixed)."""
-    backend: Any = relayml.backend.LocalBackend(get_settings())
+    backend: Any = LocalBackend(get_settings())
     backend.create_project("churn", business_question="Who leaves?")
     backend.log_dataset("churn", "customers", FRAME, description="CRM export")
     fixed = FRAME.assign(age=[34.0, 40.0, 50.0, 29.0], plan=["basic", "pro", "pro", "basic"])
@@ -154,7 +123,7 @@ def test_datasets_list_and_versions(backend: Any) -> None:
 
 
 def test_an_empty_project_says_how_to_log_a_dataset(home: Path) -> None:
-    backend = relayml.backend.LocalBackend(get_settings())
+    backend = LocalBackend(get_settings())
     backend.create_project("churn")
     backend.close()
     assert "has no datasets yet" in one_line(ok("datasets", "list"))

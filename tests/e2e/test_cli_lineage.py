@@ -12,62 +12,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner, Result
 
-from relayml.backend import LocalBackend
+from relayml.backend import open_backend
 from relayml.cli import app as relay_app
-from relayml.cli._common import RelayGroup
-from relayml.cli.admin import config
-from relayml.cli.lineage import lineage
-from relayml.client import HttpBackend
-from relayml.client.lineage import HttpLineageOps
-from relayml.config import Settings, get_settings
+from relayml.config import get_settings
 from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
 from relayml.domain.ports import Backend
-from relayml.lineage.local import LocalLineageOps
-from tests.e2e._lineage_app import lineage_server
 
 runner = CliRunner()
 
 
-def _cli() -> typer.Typer:
-    """relay's app once `lineage` is wired into it; until then, an app holding the command."""
-    if any(c.name == "lineage" for c in relay_app.registered_commands):
-        return relay_app
-    app = typer.Typer(cls=RelayGroup, no_args_is_help=True)
-    app.command("lineage")(lineage)
-    app.command("config")(config)
-    return app
-
-
-class LocalLineage(LocalBackend, LocalLineageOps):
-    """LocalBackend with the lineage operations (LocalBackend may carry them already)."""
-
-
-class HttpLineage(HttpBackend, HttpLineageOps):
-    """HttpBackend with the lineage operations (HttpBackend may carry them already)."""
-
-
-def open_backend(settings: Settings) -> Backend:
-    return HttpLineage(settings) if settings.server_url else LocalLineage(settings)
-
-
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty embedded store, project `demo`; the CLI opens backends with lineage."""
+    """An empty embedded store, project `demo`."""
     for name in list(os.environ):
         if name.startswith("RELAY_") or name == "COLUMNS":
             monkeypatch.delenv(name)
     monkeypatch.setenv("RELAY_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RELAY_USER", "alice")
     monkeypatch.setenv("RELAY_PROJECT", "demo")
-    monkeypatch.setattr("relayml.backend.open_backend", open_backend)
     return tmp_path / "home"
 
 
 def relay(*args: str) -> Result:
-    return runner.invoke(_cli(), list(args))
+    return runner.invoke(relay_app, list(args))
 
 
 def ok(*args: str) -> str:
@@ -183,14 +152,8 @@ def test_wide_graphs_stay_readable(env: Path) -> None:
     assert "(shown above)" in out
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with lineage_server(tmp_path_factory.mktemp("cli-lineage-server")) as url:
-        yield url
-
-
-def test_over_http(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RELAY_SERVER_URL", server)
+def test_over_http(relay_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_SERVER_URL", relay_server)
     b = open_backend(get_settings())
     try:
         n = populate(b)

@@ -35,15 +35,13 @@ from openlineage.client.transport.http import (
 
 from relayml.domain.data import LineageGraph
 from relayml.lineage.openlineage import PRODUCER, emit, pipeline_run_event
-from tests.e2e._lineage_app import lineage_server
 from tests.fixtures.net import free_port
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A relay server with the lineage routes."""
-    with lineage_server(tmp_path_factory.mktemp("openlineage-server")) as url:
-        yield url
+@pytest.fixture
+def server(relay_server: str) -> str:
+    """The shared relay server; its app carries the lineage routes."""
+    return relay_server
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,74 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from relayml.backend import LocalBackend
-from relayml.client import HttpBackend
-from relayml.client.data import HttpDataOps
 from relayml.config import get_settings
 from relayml.data.checks import run_checks
-from relayml.data.local import LocalDataOps
 from relayml.data.sources import load_dataset, log_dataset
-from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput, NotFound
-from tests.fixtures.net import free_port, wait_for_port
-
-# -- TEMPORARY until LocalBackend, HttpBackend and the app carry the data operations ----------
-# Once wired, `backend` below hands the conftest backend through untouched; delete this block.
-
-
-class _LocalData(LocalBackend, LocalDataOps):
-    pass
-
-
-class _HttpData(HttpBackend, HttpDataOps):
-    pass
-
-
-def _wired() -> bool:
-    return hasattr(LocalBackend, "create_dataset_version")
-
-
-@pytest.fixture(scope="module")
-def data_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A relay API in a thread, its app with the data routes, until the real app has them."""
-    import uvicorn
-
-    from relayml.api import data_routes
-    from relayml.api.app import create_app
-
-    home = tmp_path_factory.mktemp("data-server")
-    app = create_app(_LocalData(get_settings(home=home, user="server-admin")))
-    app.include_router(data_routes.router, prefix="/api/v1")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for_port("127.0.0.1", port, timeout=30)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
-@pytest.fixture
-def backend(backend: Backend, request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """The conftest backend, given the data operations while they are not wired in."""
-    if _wired():
-        yield backend
-        return
-    shim: Any
-    if isinstance(backend, HttpBackend):
-        url = request.getfixturevalue("data_server")
-        shim = _HttpData(backend.settings.model_copy(update={"server_url": url}))
-    else:
-        shim = _LocalData(backend.settings)
-    try:
-        yield shim
-    finally:
-        shim.close()
-
-
-# -- end of the temporary block --------------------------------------------------------------
 
 FRAME = pd.DataFrame(
     {
@@ -428,7 +363,7 @@ def test_a_sql_url_keeps_no_password(tmp_path: Path, pg_database_url: str) -> No
         conn.execute("create table plans (code text, price numeric(6, 2))")
         conn.execute("insert into plans values ('basic', 9.50), ('pro', 19.00)")
     with_password = pg_database_url.replace("postgres@", "postgres:hunter2@")
-    backend = _LocalData(get_settings(home=tmp_path / "home", user="alice"))
+    backend = LocalBackend(get_settings(home=tmp_path / "home", user="alice"))
     try:
         backend.create_project("p")
         source = {"sql": "select code, price::float8 as price from plans", "url": with_password}
@@ -440,9 +375,9 @@ def test_a_sql_url_keeps_no_password(tmp_path: Path, pg_database_url: str) -> No
         backend.close()
 
 
-def test_smoke_local_subclass(tmp_path: Path) -> None:
-    """The mixin on a plain LocalBackend subclass: log, load, check."""
-    backend = _LocalData(get_settings(home=tmp_path / "home", user="alice"))
+def test_smoke_local_backend(tmp_path: Path) -> None:
+    """The data operations on a plain LocalBackend: log, load, check."""
+    backend = LocalBackend(get_settings(home=tmp_path / "home", user="alice"))
     try:
         backend.create_project("p")
         version = backend.log_dataset("p", "customers", FRAME)

@@ -1,7 +1,7 @@
 """Lineage: link, walk and OpenLineage ingestion, the same on SQLite, PostgreSQL and HTTP.
 
 The contract tests run on the ``backend`` fixture. The tests at the end run the service and
-``LocalLineageOps`` in-process on SQLite and PostgreSQL, among them deep and wide graphs.
+``LocalBackend`` in-process on SQLite and PostgreSQL, among them deep and wide graphs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput, NotFound
 from relayml.lineage import graph
-from relayml.lineage.local import LocalLineageOps
 from relayml.store import Store
 
 
@@ -354,23 +353,19 @@ def test_malformed_openlineage_event_names_the_field(
         backend.lineage("job", f"etl-{tag}/load.orders")
 
 
-# --- in-process: the service and LocalLineageOps on SQLite and PostgreSQL -------------------
-
-
-class LineageBackend(LocalBackend, LocalLineageOps):
-    """LocalBackend with the lineage operations (LocalBackend may carry them already)."""
+# --- in-process: the service and LocalBackend on SQLite and PostgreSQL ----------------------
 
 
 @pytest.fixture
-def local(store_url: str, tmp_path: Path) -> Iterator[LineageBackend]:
-    b = LineageBackend(get_settings(home=tmp_path / "home", user="bob", database_url=store_url))
+def local(store_url: str, tmp_path: Path) -> Iterator[LocalBackend]:
+    b = LocalBackend(get_settings(home=tmp_path / "home", user="bob", database_url=store_url))
     try:
         yield b
     finally:
         b.close()
 
 
-def test_local_smoke(local: LineageBackend) -> None:
+def test_local_smoke(local: LocalBackend) -> None:
     n = build_chain(local, "smoke")
     assert idents(local.lineage(*n["run"])) == set(n.values())
     run_id = str(uuid.uuid4())
@@ -379,7 +374,7 @@ def test_local_smoke(local: LineageBackend) -> None:
     assert local.list_audit(entity_kind="job_run", entity_id=run_id)[0].actor == "bob"
 
 
-def test_record_joins_the_callers_transaction(local: LineageBackend) -> None:
+def test_record_joins_the_callers_transaction(local: LocalBackend) -> None:
     store: Store = local.store
     with pytest.raises(RuntimeError), store.write() as conn:
         graph.record(conn, [node("run", "r1")], [edge(("run", "r1"), ("run", "r2"), "produced")])
@@ -392,7 +387,7 @@ def test_record_joins_the_callers_transaction(local: LineageBackend) -> None:
     assert arrows(local.lineage("run", "r2")) == {("r1", "x", "r2")}
 
 
-def test_a_deep_chain_answers_in_one_walk(local: LineageBackend) -> None:
+def test_a_deep_chain_answers_in_one_walk(local: LocalBackend) -> None:
     keys = [f"c{i:04d}" for i in range(1001)]
     with local.store.write() as conn:
         graph.record(
@@ -413,7 +408,7 @@ def test_a_deep_chain_answers_in_one_walk(local: LineageBackend) -> None:
     assert len(g.nodes) == 1001
 
 
-def test_a_wide_fan_is_truncated_nearest_first(local: LineageBackend) -> None:
+def test_a_wide_fan_is_truncated_nearest_first(local: LocalBackend) -> None:
     root = ("dataset_version", "p/wide@1")
     leaves = [("run", f"r{i:05d}") for i in range(10_000)]
     local.link([node(*root, "wide")], [edge(root, leaf, "input_of") for leaf in leaves])
