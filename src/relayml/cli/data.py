@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.padding import Padding
@@ -60,7 +60,7 @@ _TOP_SHOWN = 3
 def _backend() -> Iterator[DataBackend]:
     """The CLI's backend, typed by its dataset operations."""
     with open_cli_backend() as backend:
-        yield cast("DataBackend", backend)
+        yield backend
 
 
 def source_text(source: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 
 from relayml.artifacts.blobs import sha256_of_file
 from relayml.data.profile import canonical_table, content_hash, profile_table, schema_of
-from relayml.domain.data import CheckOutcome, DataCheckReport, Dataset, DatasetVersion
+from relayml.domain.data import DatasetVersion
+from relayml.domain.ports import Backend
 from relayml.domain.validation import check_name
 from relayml.errors import InvalidInput, MissingDependency
 
@@ -39,32 +40,8 @@ _SQL_KEYS = {"sql", "url"}
 _PANDAS_METADATA = b"pandas"
 
 
-class DataBackend(Protocol):
-    """The dataset operations of a backend (both transports have them)."""
-
-    def upload_blob(self, source: str | Path | IO[bytes]) -> tuple[str, int]: ...
-    def fetch_blob(self, sha256: str, dest: str | Path) -> Path: ...
-    def create_dataset_version(
-        self,
-        project: str,
-        name: str,
-        *,
-        content_hash: str,
-        sha256: str,
-        rows: int,
-        columns: int,
-        schema: list[dict[str, Any]],
-        profile: dict[str, Any],
-        source: dict[str, Any],
-        description: str = "",
-    ) -> DatasetVersion: ...
-    def get_dataset_version(self, project: str, ref: str) -> DatasetVersion: ...
-    def list_datasets(self, project: str) -> list[Dataset]: ...
-    def list_dataset_versions(self, project: str, name: str) -> list[DatasetVersion]: ...
-    def record_data_check(
-        self, project: str, ref: str, spec: dict[str, Any], outcomes: Sequence[CheckOutcome]
-    ) -> DataCheckReport: ...
-    def list_data_checks(self, project: str, ref: str) -> list[DataCheckReport]: ...
+# The operations these helpers need; both transports implement the full Backend protocol.
+DataBackend = Backend
 
 
 # -- column types ----------------------------------------------------------------------------
