@@ -34,6 +34,7 @@ __all__ = [
     "log_metric",
     "log_metrics",
     "log_model",
+    "log_outcomes",
     "log_params",
     "pipeline",
     "promote",
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
         evaluate,
         load_model,
         log_model,
+        log_outcomes,
         promote,
         reject,
         set_policy,
@@ -81,7 +83,16 @@ if TYPE_CHECKING:
 
 _DATA_NAMES = frozenset(["check_data", "get_lineage", "load_dataset", "log_dataset"])
 _MODEL_NAMES = frozenset(
-    ["approve", "evaluate", "load_model", "log_model", "promote", "reject", "set_policy"]
+    [
+        "approve",
+        "evaluate",
+        "load_model",
+        "log_model",
+        "log_outcomes",
+        "promote",
+        "reject",
+        "set_policy",
+    ]
 )
 
 

@@ -30,6 +30,7 @@ from relayml.governance import audit
 from relayml.lineage.local import LocalLineageOps
 from relayml.models.local import LocalModelOps
 from relayml.pipelines.local import LocalPipelineOps
+from relayml.serving.local import LocalServingOps
 from relayml.store import Store
 from relayml.tracking import artifacts as artifact_service
 from relayml.tracking import experiments as experiment_service
@@ -39,7 +40,7 @@ from relayml.tracking.search import search_runs
 __all__ = ["LocalBackend", "open_backend"]
 
 
-class LocalBackend(LocalModelOps, LocalDataOps, LocalLineageOps, LocalPipelineOps):
+class LocalBackend(LocalModelOps, LocalDataOps, LocalLineageOps, LocalPipelineOps, LocalServingOps):
     """Every operation, run in this process against the configured store."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None) -> None:

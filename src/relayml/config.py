@@ -95,6 +95,40 @@ class Settings(BaseSettings):
         description="Seconds the HTTP client waits for the server before giving up.",
     )
 
+    prediction_flush_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between writes of the model server's prediction and outcome logs "
+        "to Parquet (the most a SIGKILL of the server can lose).",
+    )
+    prediction_log_max_rows: int = Field(
+        default=500_000,
+        ge=1000,
+        description="Rows the prediction log may hold in memory while its writes fall behind; "
+        "beyond that new rows are dropped and counted (relay_log_rows_dropped in /metrics).",
+    )
+    serve_max_batch_rows: int = Field(
+        default=256,
+        ge=1,
+        description="Most rows the model server predicts in one batch (adaptive micro-batching).",
+    )
+    serve_max_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="Milliseconds a batch may wait for more requests; 0 batches only what arrived "
+        "while the model was busy (no added latency at low load).",
+    )
+    serve_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the model server accepts; larger ones get 413.",
+    )
+    serve_reload_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between the model server's checks for a changed deployment or alias.",
+    )
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

@@ -22,6 +22,7 @@ __all__ = [
     "evaluate",
     "load_model",
     "log_model",
+    "log_outcomes",
     "promote",
     "reject",
     "set_policy",
@@ -101,3 +102,16 @@ def set_policy(source: str | Path, *, project: str | None = None) -> PolicyInfo:
             raise InvalidInput(f"policy file {path} does not exist.")
         text = path.read_text()
     return get_backend().set_policy(project or current_project(), text)
+
+
+def log_outcomes(
+    prediction_ids: Sequence[str],
+    values: Sequence[Any],
+    *,
+    model: str | None = None,
+    project: str | None = None,
+) -> int:
+    """Record true values of earlier predictions (their prediction_ids), e.g. a churned flag."""
+    return get_backend().log_outcomes(
+        project or current_project(), prediction_ids, values, model=model
+    )

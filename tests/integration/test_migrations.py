@@ -37,3 +37,17 @@ def test_a_0001_database_with_data_upgrades_to_head(store_url_or_fresh: str) -> 
         tables = conn.execute(text("SELECT count(*) FROM registered_models")).scalar()
     assert question == "kept?" and tables == 0
     store.dispose()
+
+
+def test_the_migrations_build_exactly_the_declared_tables(store_url_or_fresh: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from relayml.store import schema_serving  # noqa: F401  (registers its tables)
+    from relayml.store.schema import metadata
+
+    store = Store(store_url_or_fresh, migrate=True)
+    with store.read() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    store.dispose()
+    assert diff == [], "the tables in schema*.py and the migrations differ; add a migration"

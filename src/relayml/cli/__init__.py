@@ -12,6 +12,8 @@
     relay check model                 run a version's gates for CI (exit code, JUnit XML)
     relay audit                       who changed what
     relay server                      the HTTP API
+    relay serve                       a model server (V2 protocol, /predict, /metrics)
+    relay deploy                      single, canary, A/B, shadow; results; promote-winner
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -28,12 +30,14 @@ from relayml.cli.admin import audit, config, db_app, server
 from relayml.cli.artifacts import artifacts_app
 from relayml.cli.bundle import register as register_bundle
 from relayml.cli.data import data_app, datasets_app
+from relayml.cli.deploy import deploy_app
 from relayml.cli.lineage import lineage
 from relayml.cli.models import models_app
 from relayml.cli.pipelines import pipelines_app
 from relayml.cli.policy import check_app, policy_app
 from relayml.cli.projects import experiments_app, projects_app
 from relayml.cli.runs import runs_app
+from relayml.cli.serve import serve
 
 __all__ = ["app", "main"]
 
@@ -63,6 +67,8 @@ app.command("lineage")(lineage)
 app.add_typer(pipelines_app, name="pipelines")
 app.command("audit")(audit)
 app.command("server")(server)
+app.command("serve")(serve)
+app.add_typer(deploy_app, name="deploy")
 
 
 def main() -> None:

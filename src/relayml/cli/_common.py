@@ -98,7 +98,7 @@ class RelayGroup(TyperGroup):
     ORDER = (
         "config", "db", "projects", "experiments", "runs", "artifacts", "datasets", "data",
         "models", "policy",
-        "check", "lineage", "pipelines", "audit", "server",
+        "check", "lineage", "pipelines", "serve", "deploy", "audit", "server",
     )  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:

@@ -37,6 +37,7 @@ from relayml.domain.models import (
     RegisteredModel,
     Signature,
 )
+from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
 
 __all__ = ["Backend", "MetricRow"]
 
@@ -206,5 +207,34 @@ class Backend(Protocol):
         self, kind: str, key: str, *, depth: int = 3, direction: str = "both"
     ) -> LineageGraph: ...
     def ingest_openlineage(self, event: Mapping[str, Any]) -> None: ...
+
+    # deployments
+    def deploy(
+        self,
+        project: str,
+        model: str,
+        environment: str,
+        strategy: Strategy,
+        variants: Sequence[Variant],
+        *,
+        sticky_key: str | None = None,
+        reason: str = "",
+    ) -> Deployment: ...
+    def get_deployment(self, project: str, model: str, environment: str) -> Deployment: ...
+    def list_deployments(self, project: str) -> list[Deployment]: ...
+    def deployment_history(
+        self, project: str, model: str, environment: str
+    ) -> list[DeploymentRevision]: ...
+    def deployment_state(
+        self, project: str, model: str, environment: str
+    ) -> tuple[int | None, int | None]: ...
+    def log_outcomes(
+        self,
+        project: str,
+        prediction_ids: Sequence[str],
+        values: Sequence[Any],
+        *,
+        model: str | None = None,
+    ) -> int: ...
 
     def close(self) -> None: ...

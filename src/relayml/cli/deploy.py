@@ -1,0 +1,272 @@
+"""`relay deploy`: set what an environment serves (single, canary, A/B, shadow), see A/B results,
+ship the winner, list deployments and their history.
+
+``relay deploy churn --env production`` is the default command (``relay deploy set``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from relayml.cli._common import (
+    JsonOption,
+    ProjectOption,
+    console,
+    format_number,
+    format_time,
+    open_cli_backend,
+    print_json,
+    project_or_default,
+    settings,
+    table,
+)
+from relayml.cli.promotions import EnvOption
+
+if TYPE_CHECKING:
+    from typer._click.core import Context
+
+    from relayml.domain.serving import Deployment, Variant
+
+__all__ = ["deploy_app"]
+
+
+class _DefaultToSet(TyperGroup):
+    """A group whose first argument, when it is not a subcommand, goes to `set`."""
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["set", *args]
+        return super().parse_args(ctx, args)
+
+
+deploy_app = typer.Typer(
+    cls=_DefaultToSet,
+    no_args_is_help=True,
+    help="What an environment serves: one version, a canary, an A/B test or a shadow. "
+    "A running `relay serve churn@production` picks every change up without a restart.\n\n"
+    "Examples:\n\n"
+    "relay deploy churn --env production\n\n"
+    "relay deploy churn --env production --canary churn/4:10\n\n"
+    "relay deploy churn --env production --ab churn/3:50,churn/4:50 --sticky-key customer_id\n\n"
+    "relay deploy churn --env production --shadow churn/4\n\n"
+    "relay deploy results churn --env production\n\n"
+    "relay deploy promote-winner churn --env production",
+)
+
+ModelArgument = Annotated[str, typer.Argument(help="The registered model, e.g. churn.")]
+
+
+def _variant_text(variant: Variant) -> str:
+    version = f"v{variant.version}" if variant.version is not None else "the alias's version"
+    if variant.mode == "shadow":
+        return f"shadow {version}"
+    return f"{version} {format_number(variant.weight)}%"
+
+
+def _describe(deployment: Deployment) -> str:
+    parts = ", ".join(_variant_text(v) for v in deployment.variants)
+    sticky = f", sticky on {deployment.sticky_key}" if deployment.sticky_key else ""
+    return (
+        f"{deployment.model} in {deployment.environment}: {deployment.strategy} "
+        f"(revision {deployment.revision}): {parts}{sticky}"
+    )
+
+
+@deploy_app.command("set")
+def set_deployment(
+    model: ModelArgument,
+    env: EnvOption,
+    version: Annotated[
+        int | None,
+        typer.Option(
+            "--version", "-v", min=1, help="Pin the live version (default: follow the alias)."
+        ),
+    ] = None,
+    canary: Annotated[
+        str | None, typer.Option(help="A canary and its share: churn/4:10.", show_default=False)
+    ] = None,
+    ab: Annotated[
+        str | None,
+        typer.Option(help="A/B variants and shares: churn/3:50,churn/4:50.", show_default=False),
+    ] = None,
+    shadow: Annotated[
+        str | None,
+        typer.Option(help="Shadow versions: churn/4 (or churn/4,churn/5).", show_default=False),
+    ] = None,
+    sticky_key: Annotated[
+        str | None,
+        typer.Option(help="Request field that keeps a caller on one variant, e.g. customer_id."),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why: stored with it.")] = "",
+    project: ProjectOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Set what an environment serves (a new revision, stored with who and when)."""
+    from relayml.domain.serving import plan_variants
+    from relayml.errors import InvalidInput
+
+    chosen = [name for name, value in (("canary", canary), ("ab", ab), ("shadow", shadow)) if value]
+    if len(chosen) > 1:
+        raise InvalidInput(f"choose one strategy; got --{' and --'.join(chosen)}.")
+    strategy: Any = chosen[0] if chosen else "single"
+    variants = plan_variants(model, strategy, version=version, canary=canary, ab=ab, shadow=shadow)
+    with open_cli_backend() as backend:
+        deployment = backend.deploy(
+            project_or_default(project),
+            model,
+            env,
+            strategy,
+            variants,
+            sticky_key=sticky_key,
+            reason=reason,
+        )
+    if json_output:
+        print_json(deployment.model_dump(mode="json"))
+        return
+    console().print(_describe(deployment))
+
+
+@deploy_app.command("list")
+def list_deployments(project: ProjectOption = None, json_output: JsonOption = False) -> None:
+    """Every deployment of the project, with its variants."""
+    with open_cli_backend() as backend:
+        found = backend.list_deployments(project_or_default(project))
+    if json_output:
+        print_json([d.model_dump(mode="json") for d in found])
+        return
+    if not found:
+        console().print("No deployments yet. Create one with `relay deploy MODEL --env ENV`.")
+        return
+    rows = [
+        [
+            d.model,
+            d.environment,
+            d.strategy,
+            ", ".join(_variant_text(v) for v in d.variants),
+            str(d.revision),
+            d.updated_by,
+            format_time(d.updated_at),
+        ]
+        for d in found
+    ]
+    headers = ["model", "environment", "strategy", "variants", "revision", "by", "when"]
+    console().print(table(headers, rows))
+
+
+@deploy_app.command("history")
+def history(
+    model: ModelArgument,
+    env: EnvOption,
+    project: ProjectOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Every revision of a deployment: who changed what, when and why."""
+    with open_cli_backend() as backend:
+        revisions = backend.deployment_history(project_or_default(project), model, env)
+    if json_output:
+        print_json([r.model_dump(mode="json") for r in revisions])
+        return
+    rows = [
+        [
+            str(r.revision),
+            r.strategy,
+            ", ".join(_variant_text(v) for v in r.variants),
+            r.created_by,
+            format_time(r.created_at),
+            r.reason,
+        ]
+        for r in revisions
+    ]
+    console().print(table(["revision", "strategy", "variants", "by", "when", "reason"], rows))
+
+
+def _results(model: str, env: str, project: str | None, metric: str | None) -> Any:
+    from relayml.serving.abresults import ab_results
+
+    with open_cli_backend() as backend:
+        return ab_results(
+            backend, settings(), project_or_default(project), model, env, metric=metric
+        )
+
+
+MetricOption = Annotated[
+    str | None,
+    typer.Option(help="Metric that decides: accuracy (default), mae, or a KPI's name."),
+]
+
+
+@deploy_app.command("results")
+def results(
+    model: ModelArgument,
+    env: EnvOption,
+    metric: MetricOption = None,
+    project: ProjectOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A/B results: traffic, latency, metrics and KPIs per variant, tests and a verdict."""
+    report = _results(model, env, project, metric)
+    if json_output:
+        print_json(
+            {
+                "model": report.model,
+                "environment": report.environment,
+                "revision": report.revision,
+                "task": report.task,
+                "metric": report.metric,
+                "variants": [dict(v.__dict__) for v in report.variants],
+                "comparisons": [dict(c.__dict__) for c in report.comparisons],
+                "verdict": report.verdict,
+                "winner": report.winner,
+            }
+        )
+        return
+    out = console()
+    since = f" since {format_time(report.since)}" if report.since else ""
+    out.print(f"[bold]{report.model} in {report.environment}[/bold]{since}")
+    figures = sorted({k for v in report.variants for k in (*v.metrics, *v.kpis)})
+    headers = ["variant", "mode", "share", "predictions", "p50 ms", "p99 ms", "outcomes", *figures]
+    rows = []
+    for v in report.variants:
+        values = {**v.metrics, **v.kpis}
+        rows.append(
+            [
+                v.name,
+                v.mode,
+                f"{v.share:.0%}" if v.mode == "live" else "copy",
+                str(v.predictions),
+                format_number(v.latency_p50_ms),
+                format_number(v.latency_p99_ms),
+                str(v.outcomes),
+                *(format_number(values.get(f)) for f in figures),
+            ]
+        )
+    out.print(table(headers, rows))
+    for comparison in report.comparisons:
+        out.print(f"• {comparison.verdict}")
+    out.print(f"[bold]Verdict:[/bold] {report.verdict}")
+
+
+@deploy_app.command("promote-winner")
+def promote_winner(
+    model: ModelArgument,
+    env: EnvOption,
+    metric: MetricOption = None,
+    variant: Annotated[
+        int | None,
+        typer.Option(
+            "--version", "-v", min=1, help="Ship this version whatever the test says (a choice)."
+        ),
+    ] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Make the A/B winner the only variant and move the environment's alias to it."""
+    from relayml.serving.promote import promote_winner as ship
+
+    with open_cli_backend() as backend:
+        message = ship(
+            backend, settings(), project_or_default(project), model, env, metric, variant
+        )
+    console().print(message)

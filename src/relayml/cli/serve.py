@@ -1,0 +1,92 @@
+"""`relay serve`: run a model server for one or more models."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from relayml.cli._common import ProjectOption, console, project_or_default, settings
+
+__all__ = ["serve"]
+
+
+def serve(
+    refs: Annotated[
+        list[str],
+        typer.Argument(
+            help="What to serve: churn@production (its deployment: canary, A/B, shadow, or the "
+            "alias), or a pinned version churn/3. Several models may share a server.",
+            show_default=False,
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes sharing the port (each loads the models).")
+    ] = 1,
+    project: ProjectOption = None,
+    prediction_log: Annotated[
+        bool,
+        typer.Option(
+            "--prediction-log/--no-prediction-log",
+            help="Log inputs, outputs, variant and latency of every prediction to Parquet.",
+        ),
+    ] = True,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log/--no-access-log", help="One JSON line per request on stderr."),
+    ] = True,
+) -> None:
+    """Serve models over HTTP: Open Inference Protocol V2, POST /predict, /metrics.
+
+    Endpoints: POST /predict (one record or {"instances": [...]}), POST
+    /v2/models/NAME/infer, POST /v2/models/NAME/outcomes, GET /v2/health/ready, GET /metrics,
+    GET /openapi.json. A deployment changed with `relay deploy` is picked up without a restart.
+
+    Examples:
+      relay serve churn@production --port 8000
+      relay serve churn/3 --no-prediction-log
+      relay serve churn@production fraud@production --workers 2
+    """
+    from relayml.backend import open_backend
+    from relayml.serving.server import ModelServer, run_model_server
+
+    current = settings()
+    chosen = project_or_default(project)
+    backend = open_backend(current)
+    logs = prediction_log if workers == 1 else False
+    first = ModelServer(current, backend, chosen, refs, prediction_log=logs, access_log=access_log)
+    try:
+        first.runtime.load()  # fails here, clearly, on a bad reference or a model that won't load
+    except BaseException:
+        first.close()
+        raise
+    out = console()
+    shown = f"[{host}]" if ":" in host else host
+    for line in first.runtime.describe():
+        out.print(f"relay serve: {line}")
+    out.print(f"Listening on http://{shown}:{port} ({workers} worker(s)). Press Ctrl-C to stop.")
+    sys.stdout.flush()
+    if workers == 1:
+        run_model_server(lambda: first, host, port, 1)
+        return
+    first.close()
+    backend.close()
+
+    def build() -> ModelServer:
+        server = ModelServer(
+            current,
+            open_backend(current),
+            chosen,
+            refs,
+            prediction_log=prediction_log,
+            access_log=access_log,
+        )
+        server.runtime.load()
+        return server
+
+    run_model_server(build, host, port, workers)

@@ -1,0 +1,1 @@
+"""Serving: the model server, deployments, the prediction log and A/B results."""

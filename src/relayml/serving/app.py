@@ -1,0 +1,303 @@
+"""The model server's HTTP interface: Open Inference Protocol V2, /predict, outcomes, /metrics.
+
+Every error answer is ``{"error": "<message>"}`` (the V2 protocol's shape) with 400 (body is not
+JSON), 404, 413 (body over the limit), 422 (input does not fit the model), 503 (models still
+loading) or 500 (the model itself failed on valid input).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from relayml import __version__
+from relayml.errors import InvalidInput, NotFound, RelayError
+from relayml.serving import openapi
+from relayml.serving.codec import instances_of, v2_datatype
+from relayml.serving.metrics import AccessLog
+from relayml.serving.runtime import LoadedVariant, ServedModel
+from relayml.serving.service import Answer, ModelFailed, ModelService, NotReady
+
+__all__ = ["create_model_app"]
+
+log = logging.getLogger("relayml.serving")
+_JSON = "application/json"
+
+
+class BodyTooLarge(RelayError):
+    """The request body is over the server's limit."""
+
+
+class NotJson(RelayError):
+    """The request body is not JSON."""
+
+
+_STATUS = {NotJson: 400, NotFound: 404, BodyTooLarge: 413, InvalidInput: 422, NotReady: 503}
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=_JSON)
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
+
+
+async def _body(request: Request, limit: int) -> Any:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise BodyTooLarge(f"the body has {int(length)} bytes; the limit is {limit} bytes.")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the body is over the limit of {limit} bytes.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body:
+        raise NotJson("the body is empty; send JSON.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise NotJson(f"the body is not valid JSON: {exc}.") from None
+
+
+def _metadata(model: ServedModel, variant: LoadedVariant) -> dict[str, Any]:
+    signature = variant.predictor.signature
+    if signature.input_kind == "ndarray":
+        dtype = signature.inputs[0].dtype if signature.inputs else "float64"
+        inputs = [
+            {
+                "name": "input-0",
+                "datatype": v2_datatype(dtype),
+                "shape": [-1, len(signature.inputs)],
+            }
+        ]
+    else:
+        inputs = [
+            {"name": s.name, "datatype": v2_datatype(s.dtype), "shape": [-1]}
+            for s in signature.inputs
+        ]
+    outputs: list[dict[str, Any]] = [
+        {"name": s.name, "datatype": v2_datatype(s.dtype), "shape": [-1]} for s in signature.outputs
+    ]
+    if variant.use_proba:
+        classes = signature.classes or []
+        outputs.append(
+            {
+                "name": "probabilities",
+                "datatype": "FP64",
+                "shape": [-1, len(classes)],
+                "parameters": {"classes": classes},
+            }
+        )
+    return {
+        "name": model.name,
+        "versions": [str(v.version) for v in model.variants],
+        "platform": variant.predictor.flavor,
+        "inputs": inputs,
+        "outputs": outputs,
+        "parameters": {
+            "environment": model.environment,
+            "revision": model.revision,
+            "variants": [
+                {"version": v.version, "name": v.label, "weight": v.weight, "mode": v.mode}
+                for v in model.variants
+            ],
+            "sticky_key": model.sticky_key,
+        },
+    }
+
+
+def _predict_body(answer: Answer) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "predictions": answer.values,
+        "prediction_ids": answer.ids,
+        "model": answer.model.name,
+        "versions": answer.versions,
+    }
+    if answer.probabilities is not None:
+        body["probabilities"] = answer.probabilities
+    return body
+
+
+def _infer_body(answer: Answer, request_id: Any) -> dict[str, Any]:
+    variant = answer.model.live[0]
+    outputs_spec = variant.predictor.signature.outputs
+    name = outputs_spec[0].name if outputs_spec else "prediction"
+    dtype = v2_datatype(outputs_spec[0].dtype) if outputs_spec else "BYTES"
+    rows = len(answer.values)
+    outputs = [{"name": name, "shape": [rows], "datatype": dtype, "data": answer.values}]
+    if answer.probabilities is not None:
+        width = len(answer.probabilities[0]) if rows else 0
+        flat = [p for row in answer.probabilities for p in row]
+        outputs.append(
+            {"name": "probabilities", "shape": [rows, width], "datatype": "FP64", "data": flat}
+        )
+    versions = sorted(set(answer.versions))
+    body: dict[str, Any] = {
+        "model_name": answer.model.name,
+        "model_version": ",".join(str(v) for v in versions),
+        "outputs": outputs,
+        "parameters": {"prediction_ids": answer.ids, "versions": answer.versions},
+    }
+    body["id"] = str(request_id) if request_id is not None else answer.ids[0]
+    return body
+
+
+def create_model_app(service: ModelService, *, max_body: int, access_log: bool = True) -> FastAPI:
+    """The ASGI app of a model server."""
+    runtime = service.runtime
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
+        runtime.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            runtime.stop()
+            for log_ in (service.predictions, service.outcomes):
+                if log_ is not None:
+                    log_.close()
+
+    app = FastAPI(
+        title="relayml model server",
+        version=__version__,
+        description=__doc__,
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RelayError)
+    async def _relay_error(_request: Request, exc: RelayError) -> Response:
+        if isinstance(exc, ModelFailed):
+            log.error("%s", exc.message)
+            return _error(500, exc.message)
+        for kind, status in _STATUS.items():
+            if isinstance(exc, kind):
+                return _error(status, exc.message)
+        return _error(422, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return _error(422, "invalid request: " + "; ".join(parts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error")
+        return _error(500, f"internal error: {type(exc).__name__}; see the server's log.")
+
+    @app.get("/v2", tags=["health"])
+    async def server_metadata() -> Response:
+        """Server name, version and protocol extensions."""
+        return _json({"name": "relayml", "version": __version__, "extensions": ["outcomes"]})
+
+    @app.get("/v2/health/live", tags=["health"])
+    async def live() -> Response:
+        """The process answers."""
+        return _json({"live": True})
+
+    @app.get("/v2/health/ready", tags=["health"], responses=openapi.READY)
+    async def ready() -> Response:
+        """Every served model is loaded (503 while loading or when loading failed)."""
+        return _json({"ready": runtime.ready}, 200 if runtime.ready else 503)
+
+    @app.get("/v2/models/{name}", tags=["models"])
+    async def model_metadata(name: str) -> Response:
+        """Inputs, outputs and variants of a served model."""
+        model = service.model(name)
+        return _json(_metadata(model, model.live[0]))
+
+    @app.get("/v2/models/{name}/versions/{version}", tags=["models"])
+    async def version_metadata(name: str, version: int) -> Response:
+        """Inputs and outputs of one served version."""
+        model = service.model(name)
+        return _json(_metadata(model, model.variant_for_version(version)))
+
+    @app.get("/v2/models/{name}/ready", tags=["models"])
+    async def model_ready(name: str) -> Response:
+        """Whether a model is loaded."""
+        service.model(name)
+        return _json({"name": name, "ready": True})
+
+    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["models"])
+    async def version_ready(name: str, version: int) -> Response:
+        """Whether a version is loaded."""
+        service.model(name).variant_for_version(version)
+        return _json({"name": name, "ready": True})
+
+    async def _infer(request: Request, name: str, version: int | None) -> Response:
+        payload = await _body(request, max_body)
+        if not isinstance(payload, dict) or "inputs" not in payload:
+            raise InvalidInput('an infer request is an object with "inputs": [tensors].')
+        model = service.model(name)
+        params = payload.get("parameters")
+        key = None
+        if isinstance(params, dict) and model.sticky_key:
+            key = params.get(model.sticky_key)
+        key = request.headers.get("x-relay-key", key)
+        answer = await service.answer_columns(model, payload["inputs"], version, key)
+        return _json(_infer_body(answer, payload.get("id")))
+
+    @app.post("/v2/models/{name}/infer", tags=["inference"], openapi_extra=openapi.INFER)
+    async def infer(request: Request, name: str) -> Response:
+        """Predict (Open Inference Protocol V2): one tensor per column, or one 2-D tensor."""
+        return await _infer(request, name, None)
+
+    @app.post(
+        "/v2/models/{name}/versions/{version}/infer",
+        tags=["inference"],
+        openapi_extra=openapi.INFER,
+    )
+    async def infer_version(request: Request, name: str, version: int) -> Response:
+        """Predict with one served version (live or shadow), bypassing the traffic split."""
+        return await _infer(request, name, version)
+
+    @app.post("/predict", tags=["inference"], openapi_extra=openapi.PREDICT)
+    async def predict(request: Request, model: str | None = None) -> Response:
+        """Predict one record, or {"instances": [records]}: answers predictions and their ids."""
+        payload = await _body(request, max_body)
+        served = service.model(model)
+        rows = instances_of(payload, served.live[0].codec.example)
+        key = request.headers.get("x-relay-key")
+        answer = await service.answer_rows(served, rows, key)
+        return _json(_predict_body(answer))
+
+    @app.post("/v2/models/{name}/outcomes", tags=["outcomes"], openapi_extra=openapi.OUTCOMES)
+    async def outcomes(request: Request, name: str) -> Response:
+        """Record true values of earlier predictions, joined to them later by prediction id."""
+        payload = await _body(request, max_body)
+        service.model(name)
+        if not isinstance(payload, dict):
+            raise InvalidInput('send {"prediction_ids": [...], "values": [...]}.')
+        count = service.record_outcomes(
+            name, payload.get("prediction_ids"), payload.get("values"), "api"
+        )
+        return _json({"accepted": count})
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics() -> Response:
+        """Prometheus metrics: requests, errors, latency, batch sizes, per variant; the logs."""
+        service.metrics.ready.set(1 if runtime.ready else 0)
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(AccessLog, metrics=service.metrics, enabled=access_log)
+    return app

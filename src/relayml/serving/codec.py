@@ -1,0 +1,321 @@
+"""Request bodies to validated columns, and batches of columns to what a model takes.
+
+The hot path never builds a DataFrame per request: a request becomes one numpy array per input
+column, checked against the signature (the message names the column, the row and the problem).
+Requests waiting for the model are joined column by column and converted once per batch by the
+same strict checker the SDK uses (``prepare_input``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relayml.domain.models import ColumnSpec, Signature
+from relayml.errors import InvalidInput
+from relayml.models.signature import prepare_input
+
+__all__ = ["Columns", "InputCodec", "instances_of", "v2_datatype"]
+
+_JSON_KIND = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+_JSON_KIND[type(None)] = "null"
+_V2_TYPES = {"bool": "BOOL", "int64": "INT64", "float64": "FP64", "string": "BYTES"}
+_V2_ACCEPTS = {
+    "float64": {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16"},
+    "int64": {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"},
+    "bool": {"BOOL"},
+    "string": {"BYTES"},
+}
+_NUMBER = (int, float)
+
+
+def _kind(value: Any) -> str:
+    return _JSON_KIND.get(type(value), "a number" if isinstance(value, _NUMBER) else "a value")
+
+
+def v2_datatype(dtype: str) -> str:
+    """The Open Inference Protocol datatype of a signature dtype (BYTES for text and dates)."""
+    return _V2_TYPES.get(dtype, "BYTES")
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """One request's rows as validated arrays, one per input column, plus pass-through fields."""
+
+    arrays: dict[str, np.ndarray]
+    rows: int
+    keys: list[Any] | None = None  # the sticky-key field of each row, when the request had one
+
+
+def instances_of(payload: Any, example: Any) -> list[Any]:
+    """The rows of a /predict body: one record, or the list under "instances"."""
+    usage = (
+        f'send one record or {{"instances": [...]}}, e.g. {{"instances": [{json.dumps(example)}]}}'
+    )
+    if isinstance(payload, dict) and "instances" in payload:
+        extra = sorted(set(payload) - {"instances"})
+        if extra:
+            raise InvalidInput(f"unexpected keys next to instances: {', '.join(extra)}; {usage}.")
+        rows = payload["instances"]
+        if not isinstance(rows, list):
+            raise InvalidInput(
+                f'"instances" must be a list of records, not {_kind(rows)}; {usage}.'
+            )
+        if not rows:
+            raise InvalidInput(f'"instances" is empty: there are no rows to predict; {usage}.')
+        return rows
+    if isinstance(payload, dict):
+        return [payload]
+    if isinstance(payload, list) and isinstance(example, list):
+        if payload and isinstance(payload[0], list):
+            return payload
+        return [payload]
+    raise InvalidInput(f"the body is {_kind(payload)}; {usage}.")
+
+
+class InputCodec:
+    """Validates requests against one model signature and builds the model's batch input."""
+
+    def __init__(self, signature: Signature, passthrough: Collection[str] = ()) -> None:
+        self.signature = signature
+        self.specs: list[ColumnSpec] = list(signature.inputs)
+        self.names = [s.name for s in self.specs]
+        self.expected = set(self.names)
+        self.passthrough = set(passthrough) - self.expected
+        self.accepts_lists = signature.input_kind == "ndarray"
+        dtypes = {s.dtype for s in self.specs}
+        self.all_float = dtypes == {"float64"} and not any(s.nullable for s in self.specs)
+        self.all_numeric = dtypes <= {"float64", "int64", "bool"} and not any(
+            s.nullable for s in self.specs
+        )
+        self.example = self._example()
+
+    def _example(self) -> Any:
+        values = {"float64": 0.5, "int64": 1, "bool": True, "string": "text"}
+        record = {s.name: values.get(s.dtype, "2026-01-01T00:00:00") for s in self.specs[:4]}
+        if self.accepts_lists:
+            return [0.5] * len(self.specs)
+        return record
+
+    # requests -> columns
+    def from_records(self, rows: Sequence[Any], key: str | None = None) -> Columns:
+        """Validate /predict rows (records, or lists for array models) into columns."""
+        first = rows[0]
+        if self.accepts_lists and isinstance(first, list):
+            return self._from_lists(rows)
+        values: dict[str, list[Any]] = {name: [] for name in self.names}
+        keys: list[Any] | None = [] if key is not None else None
+        allowed = self.expected | self.passthrough
+        for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                wanted = "records or lists of numbers" if self.accepts_lists else "records"
+                raise InvalidInput(f"row {index} is {_kind(row)}, but rows must be {wanted}.")
+            if row.keys() != self.expected and not (
+                self.expected <= row.keys() and row.keys() <= allowed
+            ):
+                raise InvalidInput(self._shape_problem(index, row))
+            for name in self.names:
+                values[name].append(row[name])
+            if keys is not None:
+                keys.append(row.get(key))
+        arrays = {spec.name: self._column(spec, values[spec.name]) for spec in self.specs}
+        return Columns(arrays, len(rows), keys)
+
+    def _shape_problem(self, index: int, row: Mapping[str, Any]) -> str:
+        missing = [n for n in self.names if n not in row]
+        extra = sorted(set(row) - self.expected - self.passthrough)
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if extra:
+            parts.append("unexpected " + ", ".join(extra))
+        return (
+            f"row {index}: {'; '.join(parts)}. The model takes {len(self.names)} columns: "
+            f"{', '.join(self.names)}."
+        )
+
+    def _from_lists(self, rows: Sequence[Any]) -> Columns:
+        width = len(self.specs)
+        for index, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != width:
+                got = f"{len(row)} values" if isinstance(row, list) else _kind(row)
+                raise InvalidInput(f"row {index} has {got}; the model takes {width} per row.")
+        columns = list(zip(*rows, strict=True))
+        arrays = {
+            spec.name: self._column(spec, list(column))
+            for spec, column in zip(self.specs, columns, strict=True)
+        }
+        return Columns(arrays, len(rows))
+
+    def from_v2(self, inputs: Any) -> Columns:
+        """Validate Open Inference Protocol input tensors: one per column, or one 2-D tensor."""
+        if not isinstance(inputs, list) or not inputs:
+            raise InvalidInput(
+                '"inputs" must be a non-empty list of tensors {name, shape, datatype, data}.'
+            )
+        for index, tensor in enumerate(inputs):
+            if (
+                not isinstance(tensor, dict)
+                or not {"name", "shape", "datatype", "data"} <= tensor.keys()
+            ):
+                raise InvalidInput(
+                    f"inputs[{index}] must be an object with name, shape, datatype and data."
+                )
+        if len(inputs) == 1 and inputs[0]["name"] not in self.expected:
+            return self._from_matrix(inputs[0])
+        by_name = {t["name"]: t for t in inputs}
+        missing = [n for n in self.names if n not in by_name]
+        extra = sorted(set(by_name) - self.expected)
+        if missing or extra:
+            parts = (["missing " + ", ".join(missing)] if missing else []) + (
+                ["unexpected " + ", ".join(extra)] if extra else []
+            )
+            raise InvalidInput(
+                f"input tensors: {'; '.join(parts)}. Send one tensor per column "
+                f"({', '.join(self.names)}) or one 2-D tensor of shape [rows, {len(self.names)}]."
+            )
+        arrays: dict[str, np.ndarray] = {}
+        rows: int | None = None
+        for spec in self.specs:
+            tensor = by_name[spec.name]
+            data = self._flat(tensor, spec)
+            if rows is None:
+                rows = len(data)
+            elif len(data) != rows:
+                raise InvalidInput(
+                    f"tensor {spec.name!r} has {len(data)} values but {self.names[0]!r} has "
+                    f"{rows}; every column needs one value per row."
+                )
+            arrays[spec.name] = self._column(spec, data)
+        if not rows:
+            raise InvalidInput("the input tensors are empty: there are no rows to predict.")
+        return Columns(arrays, rows)
+
+    def _flat(self, tensor: Mapping[str, Any], spec: ColumnSpec) -> list[Any]:
+        name = tensor["name"]
+        accepted = _V2_ACCEPTS.get(spec.dtype, {"BYTES"})
+        if tensor["datatype"] not in accepted:
+            raise InvalidInput(
+                f"tensor {name!r} is {tensor['datatype']}, but column {spec.name!r} holds "
+                f"{spec.dtype}; send it as {v2_datatype(spec.dtype)}."
+            )
+        data = tensor["data"]
+        if not isinstance(data, list):
+            raise InvalidInput(f"tensor {name!r}: data must be a list, not {_kind(data)}.")
+        if data and isinstance(data[0], list):
+            data = [v for row in data for v in (row if isinstance(row, list) else [row])]
+        shape = tensor["shape"]
+        if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
+            raise InvalidInput(f"tensor {name!r}: shape must be a list of integers, e.g. [3, 1].")
+        if int(np.prod(shape)) != len(data):
+            raise InvalidInput(
+                f"tensor {name!r}: shape {shape} holds {int(np.prod(shape))} values but data has "
+                f"{len(data)}."
+            )
+        return data
+
+    def _from_matrix(self, tensor: Mapping[str, Any]) -> Columns:
+        width = len(self.specs)
+        shape = tensor["shape"]
+        if not (isinstance(shape, list) and len(shape) == 2 and shape[1] == width):
+            raise InvalidInput(
+                f"tensor {tensor['name']!r} has shape {shape}; a single tensor must be 2-D "
+                f"[rows, {width}] with the columns in this order: {', '.join(self.names)}. "
+                "Or send one tensor per column, named after it."
+            )
+        dtypes = {s.dtype for s in self.specs}
+        accepted = set.intersection(*(_V2_ACCEPTS.get(d, {"BYTES"}) for d in dtypes))
+        if tensor["datatype"] not in accepted:
+            raise InvalidInput(
+                f"tensor {tensor['name']!r} is {tensor['datatype']}; the columns hold "
+                f"{', '.join(sorted(dtypes))}."
+            )
+        data = tensor["data"]
+        if not isinstance(data, list):
+            raise InvalidInput(f"tensor {tensor['name']!r}: data must be a list.")
+        flat = [v for row in data for v in row] if data and isinstance(data[0], list) else data
+        if len(flat) != shape[0] * width or not flat:
+            raise InvalidInput(
+                f"tensor {tensor['name']!r}: shape {shape} holds {shape[0] * width} values but "
+                f"data has {len(flat)}."
+            )
+        rows = [flat[i : i + width] for i in range(0, len(flat), width)]
+        return self._from_lists(rows)
+
+    def _column(self, spec: ColumnSpec, values: list[Any]) -> np.ndarray:
+        types = set(map(type, values))
+        dtype = spec.dtype
+        if dtype == "float64" and types <= {float, int}:
+            return np.array(values, dtype=np.float64)
+        if dtype == "int64" and types == {int}:
+            try:
+                return np.array(values, dtype=np.int64)
+            except OverflowError:
+                pass
+        elif dtype == "bool" and types == {bool}:
+            return np.array(values, dtype=np.bool_)
+        elif (dtype == "string" or dtype.startswith("datetime64")) and types == {str}:
+            return np.array(values, dtype=object)
+        if type(None) in types and spec.nullable:
+            rest = types - {type(None)}
+            if rest <= ({float, int} if dtype in ("float64", "int64") else {_PY.get(dtype, str)}):
+                return np.array(values, dtype=object)
+        raise InvalidInput(self._value_problem(spec, values))
+
+    def _value_problem(self, spec: ColumnSpec, values: list[Any]) -> str:
+        wanted = {
+            "float64": "a number",
+            "int64": "a whole number",
+            "bool": "true or false",
+            "string": "a string",
+        }.get(spec.dtype, "an ISO date-time string")
+        for index, value in enumerate(values):
+            if value is None:
+                if not spec.nullable:
+                    return f"column {spec.name!r}, row {index}: null, but the model needs {wanted}."
+                continue
+            ok = {
+                "float64": isinstance(value, _NUMBER) and not isinstance(value, bool),
+                "int64": type(value) is int and -(2**63) <= value < 2**63,
+                "bool": isinstance(value, bool),
+            }.get(spec.dtype, isinstance(value, str))
+            if not ok:
+                shown = json.dumps(value)[:40]
+                problem = "out of the int64 range" if type(value) is int else _kind(value)
+                return (
+                    f"column {spec.name!r}, row {index}: {shown} is {problem}, but the model needs "
+                    f"{wanted} ({spec.dtype})."
+                )
+        return f"column {spec.name!r}: values do not fit {spec.dtype}."
+
+    # columns -> model input
+    def model_input(self, batch: Sequence[Columns], *, as_array: bool = False) -> Any:
+        """Join requests' columns and convert them once to what the model takes.
+
+        Columns of float64, int64 and bool arrive here with those exact dtypes (from_records
+        built them), so they skip the general checker; text and dates go through it.
+        ``as_array`` gives a float64 matrix for models that take one though fitted on a frame.
+        """
+        if len(batch) == 1:
+            arrays = batch[0].arrays
+        else:
+            arrays = {n: np.concatenate([c.arrays[n] for c in batch]) for n in self.names}
+        if as_array or self.signature.input_kind == "ndarray":
+            table = np.column_stack([arrays[n] for n in self.names])
+            if self.all_float or as_array:
+                return table.astype(np.float64, copy=False)
+            return prepare_input(self.signature, table)
+        if self.all_float:
+            return pd.DataFrame(
+                np.column_stack([arrays[n] for n in self.names]), columns=self.names
+            )
+        frame = pd.DataFrame(arrays, copy=False)
+        return frame if self.all_numeric else prepare_input(self.signature, frame)
+
+
+_PY = {"bool": bool, "string": str}

@@ -1,0 +1,225 @@
+"""Deployments: which model versions an environment serves, how traffic is split, and history.
+
+Every change is a new revision stored with who and when (and an audit entry in the same
+transaction); a running model server polls the revision and picks the change up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from relayml.domain.models import ENVIRONMENTS
+from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
+from relayml.errors import InvalidInput, NotFound
+from relayml.governance import audit
+from relayml.models.registry import current_aliases, model_row, version_row
+from relayml.projects.service import project_id
+from relayml.store import Store, now_ms
+from relayml.store.schema import registered_models
+from relayml.store.schema_serving import deployment_revisions, deployments
+
+__all__ = [
+    "deploy",
+    "deployment_history",
+    "deployment_state",
+    "get_deployment",
+    "list_deployments",
+]
+
+
+def _check_environment(environment: str) -> None:
+    if environment not in ENVIRONMENTS:
+        raise InvalidInput(
+            f"unknown environment {environment!r}; use one of {', '.join(ENVIRONMENTS)}."
+        )
+
+
+def _to_deployment(project: str, model: str, row: Any) -> Deployment:
+    return Deployment(
+        project=project,
+        model=model,
+        environment=row.environment,
+        strategy=row.strategy,
+        variants=[Variant.model_validate(v) for v in row.variants],
+        sticky_key=row.sticky_key,
+        revision=row.revision,
+        reason=row.reason,
+        updated_by=row.updated_by,
+        updated_at=audit.to_datetime(row.updated_at),
+    )
+
+
+def _check_versions(
+    conn: Connection, project: str, pid: int, model: Any, variants: list[Variant]
+) -> None:
+    for variant in variants:
+        if variant.version is None:
+            continue
+        version_row(conn, project, pid, f"{model.name}/{variant.version}")
+
+
+def deploy(
+    store: Store,
+    actor: str,
+    project: str,
+    model: str,
+    environment: str,
+    strategy: Strategy,
+    variants: list[Variant],
+    *,
+    sticky_key: str | None = None,
+    reason: str = "",
+) -> Deployment:
+    """Store a new revision of the deployment of `model` in `environment`."""
+    _check_environment(environment)
+    if sticky_key is not None and not sticky_key.strip():
+        raise InvalidInput("--sticky-key must name a request field, e.g. customer_id.")
+    live = [v for v in variants if v.mode == "live"]
+    if not live or abs(sum(v.weight for v in live) - 100.0) > 1e-6:
+        raise InvalidInput("the live variants' shares must add up to 100%.")
+    now = now_ms()
+    with store.write() as conn:
+        pid = project_id(conn, project)
+        row = model_row(conn, pid, project, model)
+        _check_versions(conn, project, pid, row, variants)
+        unpinned = any(v.version is None for v in variants)
+        if unpinned and environment not in current_aliases(conn, row.id):
+            raise NotFound(
+                f"no version of {model!r} is in {environment} yet, so there is nothing to "
+                f"deploy there: promote one (`relay models promote {model}/<version> --to "
+                f"{environment}`) or pin one with --version."
+            )
+        existing = conn.execute(
+            select(deployments)
+            .where(deployments.c.model_id == row.id, deployments.c.environment == environment)
+            .with_for_update()
+        ).first()
+        document = [v.model_dump() for v in variants]
+        values = {
+            "strategy": strategy,
+            "variants": document,
+            "sticky_key": sticky_key,
+            "reason": reason,
+            "updated_by": actor,
+            "updated_at": now,
+        }
+        if existing is None:
+            revision = 1
+            inserted = conn.execute(
+                deployments.insert().values(
+                    model_id=row.id, environment=environment, revision=revision, **values
+                )
+            )
+            deployment_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+            before = None
+        else:
+            revision = existing.revision + 1
+            deployment_id = existing.id
+            conn.execute(
+                deployments.update()
+                .where(deployments.c.id == deployment_id)
+                .values(revision=revision, **values)
+            )
+            before = {"revision": existing.revision, "strategy": existing.strategy}
+            before["variants"] = existing.variants
+        conn.execute(
+            deployment_revisions.insert().values(
+                deployment_id=deployment_id,
+                revision=revision,
+                strategy=strategy,
+                variants=document,
+                sticky_key=sticky_key,
+                reason=reason,
+                created_by=actor,
+                created_at=now,
+            )
+        )
+        audit.record(
+            conn,
+            actor=actor,
+            action="deployment.update",
+            entity_kind="deployment",
+            entity_id=f"{project}/{model}/{environment}",
+            before=before,
+            after={"revision": revision, "strategy": strategy, "variants": document},
+        )
+        stored = conn.execute(select(deployments).where(deployments.c.id == deployment_id)).one()
+        return _to_deployment(project, model, stored)
+
+
+def _find(conn: Connection, project: str, model: str, environment: str) -> Any:
+    _check_environment(environment)
+    pid = project_id(conn, project)
+    mrow = model_row(conn, pid, project, model)
+    row = conn.execute(
+        select(deployments).where(
+            deployments.c.model_id == mrow.id, deployments.c.environment == environment
+        )
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"{model!r} has no deployment in {environment}; create one with "
+            f"`relay deploy {model} --env {environment}`."
+        )
+    return row
+
+
+def get_deployment(store: Store, project: str, model: str, environment: str) -> Deployment:
+    """The current revision of a deployment, or NotFound saying how to create it."""
+    with store.read() as conn:
+        return _to_deployment(project, model, _find(conn, project, model, environment))
+
+
+def list_deployments(store: Store, project: str) -> list[Deployment]:
+    """Every deployment of a project, by model and environment."""
+    with store.read() as conn:
+        pid = project_id(conn, project)
+        rows = conn.execute(
+            select(deployments, registered_models.c.name.label("model_name"))
+            .join(registered_models, registered_models.c.id == deployments.c.model_id)
+            .where(registered_models.c.project_id == pid)
+            .order_by(registered_models.c.name, deployments.c.environment)
+        ).all()
+        return [_to_deployment(project, row.model_name, row) for row in rows]
+
+
+def deployment_history(
+    store: Store, project: str, model: str, environment: str
+) -> list[DeploymentRevision]:
+    """Every revision of a deployment, oldest first."""
+    with store.read() as conn:
+        row = _find(conn, project, model, environment)
+        rows = conn.execute(
+            select(deployment_revisions)
+            .where(deployment_revisions.c.deployment_id == row.id)
+            .order_by(deployment_revisions.c.revision)
+        ).all()
+    return [
+        DeploymentRevision(
+            revision=r.revision,
+            strategy=r.strategy,
+            variants=[Variant.model_validate(v) for v in r.variants],
+            sticky_key=r.sticky_key,
+            reason=r.reason,
+            created_by=r.created_by,
+            created_at=audit.to_datetime(r.created_at),
+        )
+        for r in rows
+    ]
+
+
+def deployment_state(
+    store: Store, project: str, model: str, environment: str
+) -> tuple[int | None, int | None]:
+    """(deployment revision or None, version the environment's alias names or None): cheap."""
+    with store.read() as conn:
+        pid = project_id(conn, project)
+        mrow = model_row(conn, pid, project, model)
+        revision = conn.execute(
+            select(deployments.c.revision).where(
+                deployments.c.model_id == mrow.id, deployments.c.environment == environment
+            )
+        ).scalar()
+        return revision, current_aliases(conn, mrow.id).get(environment)

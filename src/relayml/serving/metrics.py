@@ -1,0 +1,189 @@
+"""Operations of the model server: Prometheus metrics and structured (JSON) access logs."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["AccessLog", "ServerMetrics", "route_of"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+_ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def route_of(path: str) -> str:
+    """A bounded label for a request path: /v2/models/churn/infer -> /v2/models/{name}/infer."""
+    if path.startswith("/v2/models/"):
+        parts = path.split("/")
+        if len(parts) == 4:
+            return "/v2/models/{name}"
+        if len(parts) >= 6 and parts[4] == "versions":
+            tail = "/".join(parts[6:])
+            return "/v2/models/{name}/versions/{v}" + (f"/{tail}" if tail else "")
+        return "/v2/models/{name}/" + "/".join(parts[4:])
+    if path in ("/predict", "/metrics", "/openapi.json", "/docs", "/v2", "/"):
+        return path
+    if path.startswith("/v2/health/"):
+        return path
+    return "other"
+
+
+class _LogStats(Collector):
+    """Exports the prediction log's counters (rows written, dropped, buffered, write errors)."""
+
+    def __init__(self, stats: Callable[[], dict[str, dict[str, int]]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Any]:
+        written = CounterMetricFamily(
+            "relay_log_rows_written", "Rows written to the prediction/outcome logs", labels=["log"]
+        )
+        dropped = CounterMetricFamily(
+            "relay_log_rows_dropped", "Rows dropped because the log buffer was full", labels=["log"]
+        )
+        errors = CounterMetricFamily(
+            "relay_log_write_errors", "Failed writes of the logs (retried)", labels=["log"]
+        )
+        buffered = GaugeMetricFamily(
+            "relay_log_rows_buffered", "Rows waiting to be written", labels=["log"]
+        )
+        for name, stats in self._stats().items():
+            written.add_metric([name], stats.get("rows_written", 0))
+            dropped.add_metric([name], stats.get("rows_dropped", 0))
+            errors.add_metric([name], stats.get("write_errors", 0))
+            buffered.add_metric([name], stats.get("rows_buffered", 0))
+        yield from (written, dropped, errors, buffered)
+
+
+class ServerMetrics:
+    """The model server's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self, log_stats: Callable[[], dict[str, dict[str, int]]] | None = None) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "relay_http_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "relay_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["route"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "relay_predictions", "Rows predicted", ["model", "variant", "mode"], registry=r
+        )
+        self.errors = Counter(
+            "relay_prediction_errors",
+            "Requests the model failed on (valid input)",
+            ["model", "variant"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            "relay_rejected_requests", "Requests refused as invalid input", ["model"], registry=r
+        )
+        self.model_latency = Histogram(
+            "relay_model_latency_seconds",
+            "Time from a request's arrival at the model's queue to its answer",
+            ["model", "variant"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.batch_rows = Histogram(
+            "relay_batch_rows",
+            "Rows in each batch the model predicted",
+            ["model", "variant"],
+            buckets=_ROWS,
+            registry=r,
+        )
+        self.ready = Gauge("relay_ready", "1 once the served models are loaded", registry=r)
+        if log_stats is not None:
+            r.register(_LogStats(log_stats))
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric._name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def request(self, route: str, status: int, seconds: float) -> None:
+        """Count one HTTP request."""
+        self._child(self.requests, route, str(status)).inc()
+        self._child(self.latency, route).observe(seconds)
+
+    def predicted(self, model: str, variant: str, mode: str, rows: int, seconds: float) -> None:
+        """Count rows a variant answered and how long the request waited for them."""
+        self._child(self.predictions, model, variant, mode).inc(rows)
+        self._child(self.model_latency, model, variant).observe(seconds)
+
+    def batch(self, model: str, variant: str, rows: int) -> None:
+        """Record the size of one batch."""
+        self._child(self.batch_rows, model, variant).observe(rows)
+
+
+class AccessLog:
+    """ASGI middleware: counts every request and writes one JSON line per request."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServerMetrics,
+        *,
+        enabled: bool = True,
+        stream: IO[str] | None = None,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            seconds = time.perf_counter() - start
+            path = scope.get("path", "")
+            self.metrics.request(route_of(path), status, seconds)
+            if self.enabled:
+                client = scope.get("client")
+                line = {
+                    "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "method": scope.get("method"),
+                    "path": path,
+                    "status": status,
+                    "ms": round(seconds * 1000, 3),
+                    "client": client[0] if client else None,
+                }
+                self.stream.write(orjson.dumps(line).decode() + "\n")

@@ -1,0 +1,578 @@
+"""Append-only Parquet logs of predictions and outcomes, partitioned by deployment and day.
+
+Layout: ``<root>/<partition>/date=YYYY-MM-DD/part-<unix_ms>-<8 hex>.parquet``, where the
+partition is a hive-style path such as ``project=churn/deployment=churn-production`` and the day
+is the UTC day of each row's ``timestamp`` (int64 milliseconds since the epoch) or, without one,
+of the moment it was appended. Names carry a random suffix, so processes never collide.
+
+Guarantee. ``ParquetLog.append`` only queues rows in memory (at most ``max_rows``; beyond that new
+rows are dropped and counted). One background thread writes everything queued every
+``flush_interval`` seconds, or earlier once ``flush_rows`` rows are waiting; ``flush()`` writes
+synchronously and ``close()`` flushes before returning. A file appears whole or not at all (temp
+name then rename on a local disk, a single PUT on an object store). So a process killed with
+SIGKILL loses at most the rows appended during the last flush interval plus the write in progress
+(and rows the store refused, see ``stats["rows_buffered"]``); a clean ``close()``, also run at
+interpreter exit, loses nothing.
+When a write fails the rows stay queued and are retried on the next interval (logged at most
+every 10 s, counted in ``stats``). ``append`` keeps the sequences it is given until they are
+written: do not mutate them afterwards.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import math
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from relayml.errors import InvalidInput, MissingDependency
+
+__all__ = ["ParquetLog", "canonical_label", "canonical_labels", "compact", "read_log"]
+
+logger = logging.getLogger("relayml.serving")
+
+DAY_MS = 86_400_000
+COMPACTED_FROM = b"relayml.compacted_from"
+LOG_EVERY = 10.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_Chunk = tuple[str, Mapping[str, Any], int, int]  # partition, columns, rows, appended at (ms)
+
+
+def _open_fs(url: str, options: dict[str, Any] | None) -> tuple[Any, str, bool]:
+    try:
+        fs, root = fsspec.core.url_to_fs(url, **(options or {}))
+    except ImportError as exc:
+        scheme = url.split("://", 1)[0]
+        extra = "s3fs" if scheme in ("s3", "s3a") else scheme
+        raise MissingDependency.for_extra(extra, "s3", f"the log at {url}") from exc
+    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
+    return fs, root.rstrip("/"), "file" in protocols
+
+
+def _arrow_fs(fs: Any, local: bool) -> Any:
+    return pafs.LocalFileSystem() if local else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.strip("/") if i else p.rstrip("/") for i, p in enumerate(parts) if p)
+
+
+def _check_partition(partition: str) -> str:
+    segments = [s for s in partition.split("/") if s]
+    for segment in segments:
+        key, sep, value = segment.partition("=")
+        if not sep or not key or not value or segment[0] in "._" or key == "date":
+            raise InvalidInput(
+                f"Partition {partition!r} is not valid: use a relative path of key=value folders "
+                "such as 'project=churn/deployment=churn-production' (no 'date=', the log adds it)."
+            )
+    return "/".join(segments)
+
+
+def _day_of(days_since_epoch: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=int(days_since_epoch))).isoformat()
+
+
+def _to_arrow(name: str, values: Any) -> Any:
+    """One column as an Arrow array; numeric lists of lists become list<double>."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        array = values
+    elif isinstance(values, np.ndarray) and values.ndim == 2:
+        rows, width = values.shape
+        flat = values.reshape(-1)
+        if flat.dtype.kind in "biuf":
+            flat = flat.astype(np.float64)
+        offsets = np.arange(rows + 1, dtype=np.int32) * width
+        array = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
+    elif isinstance(values, np.ndarray) and values.ndim != 1:
+        raise InvalidInput(f"Column {name!r} has {values.ndim} dimensions; give 1 or 2.")
+    else:
+        array = pa.array(values if isinstance(values, list | np.ndarray) else list(values))
+    kind = array.type
+    if (
+        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    ) and (
+        pa.types.is_integer(kind.value_type)
+        or pa.types.is_floating(kind.value_type)
+        or pa.types.is_decimal(kind.value_type)
+        or pa.types.is_null(kind.value_type)
+    ):
+        array = array.cast(pa.list_(pa.float64()))
+    if name == "timestamp" and pa.types.is_timestamp(kind):
+        array = array.cast(pa.timestamp("ms"), safe=False).cast(pa.int64())
+    return array
+
+
+def _split_by_day(table: Any, appended_ms: int) -> list[tuple[str, Any]]:
+    """Cut a chunk into (UTC day, rows of that day), by `timestamp` when it is numeric."""
+    column = table.column("timestamp") if "timestamp" in table.column_names else None
+    if column is None or not (
+        pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+    ):
+        return [(_day_of(appended_ms // DAY_MS), table)]
+    millis = column.cast(pa.int64(), safe=False).fill_null(appended_ms).to_numpy()
+    days = millis // DAY_MS
+    if len(days) == 0 or days.min() == days.max():
+        return [(_day_of(int(days[0]) if len(days) else appended_ms // DAY_MS), table)]
+    return [(_day_of(int(d)), table.filter(pa.array(days == d))) for d in np.unique(days)]
+
+
+def _write_table(fs: Any, local: bool, directory: str, table: Any, prefix: str = "part") -> str:
+    """Write one Parquet file atomically; returns its path."""
+    name = f"{prefix}-{time.time_ns() // 1_000_000}-{secrets.token_hex(4)}.parquet"
+    path = f"{directory}/{name}"
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    data = sink.getvalue()
+    if not local:
+        fs.pipe_file(path, data.to_pybytes())  # one PUT: the object appears whole or not at all
+        return path
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{directory}/.{name}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _row_count(columns: Mapping[str, Any]) -> int:
+    if not columns:
+        raise InvalidInput("append() needs at least one column, e.g. {'prediction': [...]}.")
+    lengths: dict[str, int] = {}
+    for name, values in columns.items():
+        if not isinstance(name, str):
+            raise InvalidInput(f"Column names must be strings, got {name!r}.")
+        try:
+            lengths[name] = len(values)
+        except TypeError:
+            raise InvalidInput(f"Column {name!r} is not a sequence or an array.") from None
+    if len(set(lengths.values())) > 1:
+        raise InvalidInput(f"All columns must have the same length; got {lengths}.")
+    return next(iter(lengths.values()))
+
+
+class ParquetLog:
+    """Rows appended from any thread, written by one background thread as Parquet files."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        options: dict[str, Any] | None = None,
+        flush_interval: float = 1.0,
+        flush_rows: int = 20_000,
+        max_rows: int = 500_000,
+        name: str = "relay-log",
+    ) -> None:
+        if flush_interval <= 0 or flush_rows < 1 or max_rows < 1:
+            raise InvalidInput("flush_interval, flush_rows and max_rows must all be positive.")
+        self.url = url
+        self._fs, self._root, self._local = _open_fs(url, options)
+        self._interval = flush_interval
+        self._flush_rows = flush_rows
+        self._max_rows = max_rows
+        self._cond = threading.Condition(threading.Lock())
+        self._io_lock = threading.Lock()  # one writer at a time: the thread or flush()
+        self._queue: deque[_Chunk] = deque()
+        self._queued = 0  # rows in the queue
+        self._buffered = 0  # rows in the queue plus rows converted but not yet written
+        self._pending: dict[tuple[str, str], list[Any]] = {}
+        self._partitions: dict[str, str] = {}
+        self._wake = self._stopping = self._closed = False
+        self._last_drop_warning = -math.inf
+        self._counts = {"rows_written": 0, "rows_dropped": 0, "files_written": 0, "write_errors": 0}
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        atexit.register(self._close_at_exit)
+
+    def __enter__(self) -> ParquetLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: rows_written, rows_dropped, files_written, rows_buffered, write_errors."""
+        with self._cond:
+            return {**self._counts, "rows_buffered": self._buffered}
+
+    def append(self, partition: str, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> bool:
+        """Queue rows (columns of equal length) for `partition`; False if dropped, buffer full."""
+        rows = _row_count(columns)
+        key = self._partitions.get(partition)
+        if key is None:
+            key = self._partitions.setdefault(partition, _check_partition(partition))
+        now_ms = time.time_ns() // 1_000_000
+        with self._cond:
+            if self._closed:
+                raise InvalidInput(f"The log at {self.url} is closed; open a new ParquetLog.")
+            if rows == 0:
+                return True
+            if self._buffered + rows <= self._max_rows:
+                self._queue.append((key, columns, rows, now_ms))
+                self._queued += rows
+                self._buffered += rows
+                if self._queued >= self._flush_rows and not self._wake:
+                    self._wake = True
+                    self._cond.notify()
+                return True
+            self._counts["rows_dropped"] += rows
+            dropped = self._counts["rows_dropped"]
+            moment = time.monotonic()
+            warn = moment - self._last_drop_warning >= LOG_EVERY
+            if warn:
+                self._last_drop_warning = moment
+        if warn:
+            logger.warning(
+                "Log %s is full (%d rows buffered): dropping new rows, %d dropped so far.",
+                self.url,
+                self._max_rows,
+                dropped,
+            )
+        return False
+
+    def flush(self) -> None:
+        """Write everything queued now; raises the last error if some rows could not be written."""
+        with self._io_lock:
+            errors = self._write_all()
+        if errors:
+            raise errors[-1]
+
+    def close(self) -> None:
+        """Flush, then stop the writer thread; later appends raise InvalidInput."""
+        with self._cond:
+            self._closed = self._stopping = True
+            self._cond.notify()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        atexit.unregister(self._close_at_exit)
+        self.flush()
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except Exception as exc:
+            logger.error("Log %s lost %d rows at exit: %s", self.url, self._buffered, exc)
+
+    def _run(self) -> None:
+        backoff = False  # after a failure, wait a full interval even when rows pile up
+        logged_at = -math.inf
+        while True:
+            deadline = time.monotonic() + self._interval
+            with self._cond:
+                while not self._stopping and (backoff or not self._wake):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                if self._stopping:
+                    return
+                self._wake = False
+            try:
+                with self._io_lock:
+                    errors = self._write_all()
+            except Exception as exc:  # a bug must not silently stop the log
+                errors = [exc]
+            backoff = bool(errors)
+            if errors and time.monotonic() - logged_at >= LOG_EVERY:
+                logged_at = time.monotonic()
+                logger.error(
+                    "Log %s: %d rows not written yet (%s); retrying in %.1fs.",
+                    self.url,
+                    self.stats["rows_buffered"],
+                    errors[-1],
+                    self._interval,
+                )
+
+    def _write_all(self) -> list[Exception]:
+        """Convert what is queued, then write one file per (partition, day). Holds _io_lock."""
+        with self._cond:
+            chunks = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+        errors: list[Exception] = []
+        for partition, columns, rows, appended_ms in chunks:
+            try:
+                table = pa.table({name: _to_arrow(name, v) for name, v in columns.items()})
+                for day, part in _split_by_day(table, appended_ms):
+                    self._pending.setdefault((partition, day), []).append(part)
+            except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+                self._count(buffered=-rows, rows_dropped=rows, write_errors=1)
+                errors.append(
+                    InvalidInput(
+                        f"{rows} rows for {partition!r} were dropped: not storable ({exc})."
+                    )
+                )
+        for (partition, day), tables in list(self._pending.items()):
+            try:
+                merged = [pa.concat_tables(tables, promote_options="permissive")]
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                merged = tables  # incompatible types: one file per chunk
+            directory = _join(self._root, partition, f"date={day}")
+            for i, table in enumerate(merged):
+                try:
+                    _write_table(self._fs, self._local, directory, table)
+                except Exception as exc:
+                    self._pending[(partition, day)] = merged[i:]
+                    self._count(write_errors=1)
+                    errors.append(exc)
+                    break
+                self._count(buffered=-table.num_rows, rows_written=table.num_rows, files_written=1)
+            else:
+                del self._pending[(partition, day)]
+        return errors
+
+    def _count(self, buffered: int = 0, **deltas: int) -> None:
+        with self._cond:
+            self._buffered += buffered
+            for key, delta in deltas.items():
+                self._counts[key] += delta
+
+
+def _visible_parts(fs: Any, root: str, prefix: str) -> list[str]:
+    """Parquet files under root/prefix, without temp or hidden files."""
+    base = _join(root, prefix)
+    try:
+        paths = fs.find(base)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        p
+        for p in paths
+        if p.endswith(".parquet")
+        and not any(s.startswith((".", "_")) for s in p[len(base) :].split("/"))
+    )
+
+
+def _keys_of(path: str, root: str) -> dict[str, str]:
+    segments = path[len(root) :].strip("/").split("/")[:-1]
+    return dict(s.split("=", 1) for s in segments if "=" in s)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _unify(schemas: list[Any]) -> Any:
+    """One schema for all files; a column whose types clash (ints, then names) is read as text."""
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        by_name: dict[str, list[Any]] = {}
+        for schema in schemas:
+            for field in schema:
+                by_name.setdefault(field.name, []).append(field)
+        fields = []
+        for name, found in by_name.items():
+            try:
+                fields.append(
+                    pa.unify_schemas(
+                        [pa.schema([f]) for f in found], promote_options="permissive"
+                    ).field(name)
+                )
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                fields.append(pa.field(name, pa.string()))
+        return pa.schema(fields)
+
+
+def _millis(moment: datetime) -> int:
+    return (_utc(moment) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _superseded(paths_and_metadata: Sequence[tuple[str, Mapping[bytes, bytes] | None]]) -> set[str]:
+    """Paths already merged into a compacted file that still exists."""
+    out: set[str] = set()
+    for path, metadata in paths_and_metadata:
+        if metadata and COMPACTED_FROM in metadata:
+            folder = path.rsplit("/", 1)[0]
+            out.update(f"{folder}/{name}" for name in json.loads(metadata[COMPACTED_FROM]))
+    return out
+
+
+def read_log(
+    url: str,
+    partition_prefix: str = "",
+    *,
+    options: dict[str, Any] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    columns: Sequence[str] | None = None,
+    filters: Mapping[str, str] | None = None,
+) -> pa.Table:
+    """Read the rows under `partition_prefix` whose day and timestamp fall in [start, end]."""
+    fs, root, local = _open_fs(url, options)
+    for attempt in range(3):
+        try:
+            return _read_once(fs, root, local, partition_prefix, start, end, columns, filters)
+        except FileNotFoundError:  # a compaction removed a part between listing and reading
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _read_once(
+    fs: Any,
+    root: str,
+    local: bool,
+    partition_prefix: str,
+    start: datetime | None,
+    end: datetime | None,
+    columns: Sequence[str] | None,
+    filters: Mapping[str, str] | None,
+) -> pa.Table:
+    low = _utc(start).date().isoformat() if start else None
+    high = _utc(end).date().isoformat() if end else None
+    keep: list[str] = []
+    keys: dict[str, None] = {}
+    for path in _visible_parts(fs, root, partition_prefix):
+        found = _keys_of(path, root)
+        day = found.get("date")
+        if day is not None and ((low and day < low) or (high and day > high)):
+            continue
+        if filters and any(k in found and found[k] != v for k, v in filters.items()):
+            continue
+        keep.append(path)
+        keys.update(dict.fromkeys(found))
+    if not keep:
+        return pa.table({c: pa.array([], pa.null()) for c in columns or ()})
+    partition_schema = pa.schema([(k, pa.string()) for k in keys])
+    partitioning = ds.HivePartitioning(partition_schema, segment_encoding="none")
+    arrow_fs = _arrow_fs(fs, local)
+    found_set = ds.dataset(
+        keep,
+        filesystem=arrow_fs,
+        format="parquet",
+        partitioning=partitioning,
+        partition_base_dir=root,
+    )
+    fragments = [(f, f.physical_schema) for f in found_set.get_fragments()]
+    stale = _superseded([(f.path, schema.metadata) for f, schema in fragments])
+    fragments = [(f, schema) for f, schema in fragments if f.path not in stale]
+    schema = _unify([s.remove_metadata() for _, s in fragments] + [partition_schema])
+    dataset = ds.FileSystemDataset(
+        [f for f, _ in fragments], schema, ds.ParquetFileFormat(), filesystem=arrow_fs
+    )
+    expression = None
+    conditions = []
+    for key, value in (filters or {}).items():
+        if key not in schema.names:
+            raise InvalidInput(f"Cannot filter on {key!r}: the log has {schema.names}.")
+        conditions.append(ds.field(key).cast(pa.string()) == value)
+    if "timestamp" in schema.names and pa.types.is_integer(schema.field("timestamp").type):
+        if start:
+            conditions.append(ds.field("timestamp") >= _millis(start))
+        if end:
+            conditions.append(ds.field("timestamp") <= _millis(end))
+    for condition in conditions:
+        expression = condition if expression is None else expression & condition
+    missing = [c for c in columns or () if c not in schema.names]
+    if missing:
+        raise InvalidInput(f"No column {missing} in the log; it has {schema.names}.")
+    try:
+        return dataset.to_table(columns=list(columns) if columns else None, filter=expression)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InvalidInput(f"Files under {root} have columns of clashing types: {exc}") from exc
+
+
+def compact(
+    url: str, partition: str, day: date | str, *, options: dict[str, Any] | None = None
+) -> int:
+    """Merge the part files of one partition and day into one file; returns how many were merged.
+
+    The merged ``compact-*.parquet`` file is written first and records in its Parquet metadata
+    the names of every file it replaces; readers skip files so named, then the parts are deleted.
+    A reader thus never sees a row twice or misses one, even if compaction dies halfway (the next
+    run deletes the leftovers). Run one compaction per partition and day at a time.
+    """
+    fs, root, local = _open_fs(url, options)
+    try:
+        day_text = day.isoformat() if isinstance(day, date) else date.fromisoformat(day).isoformat()
+    except ValueError:
+        raise InvalidInput(f"Day {day!r} is not a date like 2026-11-23.") from None
+    directory = _join(root, _check_partition(partition), f"date={day_text}")
+    paths = [p for p in _visible_parts(fs, directory, "") if p.rsplit("/", 1)[0] == directory]
+    arrow_fs = _arrow_fs(fs, local)
+    schemas = {p: pq.read_schema(p, filesystem=arrow_fs) for p in paths}
+    stale = _superseded([(p, schema.metadata) for p, schema in schemas.items()])
+    live = [p for p in paths if p not in stale]
+    if len(live) > 1:
+        schema = _unify([schemas[p].remove_metadata() for p in live])
+        parts = ds.dataset(live, schema=schema, filesystem=arrow_fs, format="parquet")
+        try:
+            merged = parts.to_table()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InvalidInput(f"Files in {directory} have clashing column types: {exc}") from exc
+        names = json.dumps(sorted(p.rsplit("/", 1)[1] for p in paths))
+        merged = merged.replace_schema_metadata({COMPACTED_FROM: names.encode()})
+        _write_table(fs, local, directory, merged, prefix="compact")
+    else:
+        live = []
+    gone = [p for p in paths if p in stale or p in live]
+    if gone:
+        fs.rm(gone)
+    return len(live)
+
+
+def canonical_label(value: Any) -> str | None:
+    """The string used to compare a prediction with an outcome; None for a missing value."""
+    if value is None:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        if number.is_integer() and abs(number) < 2**53:
+            return str(int(number))
+        if isinstance(value, np.floating) and not isinstance(value, np.float64):
+            return str(value)  # shortest form at the scalar's own precision (float32: "0.1")
+        return repr(number)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return str(int(value))
+    try:
+        if value != value:  # NaN-like (NaT, Decimal NaN)
+            return None
+    except (TypeError, ValueError):  # pandas.NA has no truth value
+        return None
+    return str(value)
+
+
+def canonical_labels(values: Sequence[Any] | np.ndarray) -> list[str | None]:
+    """canonical_label of each value."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        values = values.to_pylist()
+    elif isinstance(values, np.ndarray) and values.dtype.kind != "f":
+        values = values.tolist()  # Python scalars convert faster than numpy ones
+    elif isinstance(values, np.ndarray) and values.dtype == np.float64:
+        values = values.tolist()
+    return [canonical_label(v) for v in values]

@@ -1,0 +1,342 @@
+"""What a model server holds: the loaded variants of each served model, and how it reloads them.
+
+A served model is a deployment (``churn`` in ``production``) or one pinned version
+(``churn/3``). A background thread polls the store (every ``reload_interval`` seconds) for a new
+deployment revision or a moved alias, loads the versions it does not hold yet, and swaps the
+routing table on the event loop in one step: requests in flight finish on the variant they
+started with, so a redeploy fails no request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from relayml.domain.models import parse_model_ref
+from relayml.domain.ports import Backend
+from relayml.domain.serving import Deployment, Variant
+from relayml.errors import NotFound, RelayError
+from relayml.models.predictor import Predictor
+from relayml.models.publish import load_model
+from relayml.serving.batcher import Batcher
+from relayml.serving.codec import Columns, InputCodec
+
+__all__ = ["LoadedVariant", "Prediction", "Runtime", "ServeOptions", "ServedModel"]
+
+log = logging.getLogger("relayml.serving")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the server batches, logs and reloads."""
+
+    max_batch_rows: int = 256
+    max_wait: float = 0.0
+    reload_interval: float = 1.0
+    prediction_log: bool = True
+    predict_in_thread: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The model's answer for one request: a label or value per row, and class probabilities."""
+
+    values: np.ndarray
+    probabilities: np.ndarray | None
+
+
+class LoadedVariant:
+    """One model version in memory, with its input codec and its batcher."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        variant: Variant,
+        label: str,
+        passthrough: Sequence[str],
+        options: ServeOptions,
+        on_batch: Any = None,
+    ) -> None:
+        self.predictor = predictor
+        self.version = int(predictor.version or 0)
+        self.label = label
+        self.mode = variant.mode
+        self.weight = variant.weight
+        self.codec = InputCodec(predictor.signature, passthrough)
+        signature = predictor.signature
+        self.classes = np.asarray(signature.classes) if signature.classes else None
+        self.use_proba = predictor.has_proba and self.classes is not None
+        self.as_array = self.codec.all_numeric and _takes_arrays(predictor.native, self.codec.names)
+        self.batcher: Batcher[Columns, Prediction] = Batcher(
+            self._predict,
+            lambda c: c.rows,
+            max_rows=options.max_batch_rows,
+            max_wait=options.max_wait,
+            name=f"relay-{predictor.name}-{label}",
+            on_batch=on_batch,
+        )
+        self.batcher.inline = not options.predict_in_thread
+
+    def _predict(self, batch: Sequence[Columns]) -> list[Prediction]:
+        """Predict a batch (in the batcher's thread) and split the answers per request."""
+        data = self.codec.model_input(batch, as_array=self.as_array)
+        native = self.predictor.native
+        if self.use_proba:
+            assert self.classes is not None
+            proba = np.asarray(native.predict_proba(data), dtype=np.float64)
+            values = self.classes[proba.argmax(axis=1)]
+        else:
+            proba = None
+            values = np.asarray(native.predict(data))
+        out: list[Prediction] = []
+        start = 0
+        for item in batch:
+            end = start + item.rows
+            out.append(Prediction(values[start:end], None if proba is None else proba[start:end]))
+            start = end
+        if start != len(values):
+            raise RelayError(f"the model returned {len(values)} predictions for {start} rows.")
+        return out
+
+
+def _takes_arrays(native: Any, names: list[str]) -> bool:
+    """Whether a scikit-learn estimator fitted on a frame can take a float matrix instead.
+
+    True for a plain estimator (not a pipeline or column transformer, which select columns by
+    name) whose fitted feature names are the signature's columns in order; its remembered
+    names are then dropped from this in-memory copy, so scikit-learn does not warn that the
+    matrix has none. A 1-row DataFrame costs scikit-learn about 3x the predict itself.
+    """
+    module = type(native).__module__
+    if not module.startswith("sklearn.") or module.startswith(
+        ("sklearn.pipeline", "sklearn.compose")
+    ):
+        return False
+    fitted = getattr(native, "feature_names_in_", None)
+    if fitted is None or list(fitted) != names:
+        return False
+    try:
+        del native.feature_names_in_
+    except AttributeError:
+        return False
+    return True
+
+
+@dataclass
+class ServedModel:
+    """A model the server answers for: its live variants by weight, and its shadows."""
+
+    project: str
+    name: str
+    environment: str | None
+    partition: str
+    live: list[LoadedVariant]
+    shadows: list[LoadedVariant] = field(default_factory=list)
+    sticky_key: str | None = None
+    revision: int | None = None
+    alias_version: int | None = None
+    _bounds: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        total = 0.0
+        for variant in self.live:
+            total += variant.weight
+            self._bounds.append(total)
+
+    @property
+    def variants(self) -> list[LoadedVariant]:
+        """Live variants, then shadows."""
+        return self.live + self.shadows
+
+    def choose(self, key: Any = None) -> LoadedVariant:
+        """The live variant for a request: by the sticky key's hash, else at random by weight."""
+        if len(self.live) == 1:
+            return self.live[0]
+        if key is None:
+            point = random.random() * self._bounds[-1]
+        else:
+            digest = hashlib.blake2b(str(key).encode(), digest_size=8).digest()
+            point = int.from_bytes(digest, "big") / 2**64 * self._bounds[-1]
+        for variant, bound in zip(self.live, self._bounds, strict=True):
+            if point < bound:
+                return variant
+        return self.live[-1]
+
+    def variant_for_version(self, version: int) -> LoadedVariant:
+        """The variant serving a version, or NotFound naming the ones served."""
+        for variant in self.variants:
+            if variant.version == version:
+                return variant
+        served = ", ".join(str(v.version) for v in self.variants)
+        raise NotFound(f"version {version} of {self.name!r} is not served here (served: {served}).")
+
+
+class Runtime:
+    """The served models, loaded through a Backend, kept current by a reload thread."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        project: str,
+        refs: Sequence[str],
+        options: ServeOptions,
+        on_batch: Any = None,
+    ) -> None:
+        self.backend = backend
+        self.project = project
+        self.refs = [parse_model_ref(r) for r in refs]
+        self.options = options
+        self.models: dict[str, ServedModel] = {}
+        self.ready = False
+        self.load_error: str | None = None
+        self._on_batch = on_batch
+        self._cache: dict[tuple[str, int], Predictor] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # loading
+    def _predictor(self, name: str, version: int) -> Predictor:
+        key = (name, version)
+        if key not in self._cache:
+            self._cache[key] = load_model(self.backend, self.project, f"{name}/{version}")
+        return self._cache[key]
+
+    def _variant(
+        self, name: str, variant: Variant, version: int, sticky: str | None
+    ) -> LoadedVariant:
+        current = self.models.get(name)
+        if current is not None:
+            for held in current.variants:
+                same = (held.version, held.mode, held.weight)
+                if same == (version, variant.mode, variant.weight):
+                    return held
+        predictor = self._predictor(name, version)
+        passthrough = [sticky] if sticky else []
+        label = f"v{version}"
+        report = self._on_batch
+        on_batch = (lambda rows: report(name, label, rows)) if report is not None else None
+        return LoadedVariant(predictor, variant, label, passthrough, self.options, on_batch)
+
+    def _build(self, index: int) -> ServedModel:
+        ref = self.refs[index]
+        if ref.version is not None:
+            variant = Variant(version=ref.version, weight=100.0)
+            loaded = self._variant(ref.name, variant, ref.version, None)
+            return ServedModel(self.project, ref.name, None, f"{ref.name}-v{ref.version}", [loaded])
+        environment = ref.alias or "production"
+        deployment, alias_version = self._deployment(ref.name, environment)
+        variants = deployment.variants if deployment else [Variant(version=None, weight=100.0)]
+        sticky = deployment.sticky_key if deployment else None
+        loaded_live: list[LoadedVariant] = []
+        loaded_shadows: list[LoadedVariant] = []
+        for variant in variants:
+            version = variant.version if variant.version is not None else alias_version
+            if version is None:
+                raise NotFound(
+                    f"no version of {ref.name!r} is in {environment} yet; promote one with "
+                    f"`relay models promote {ref.name}/<version> --to {environment}`."
+                )
+            target = loaded_live if variant.mode == "live" else loaded_shadows
+            target.append(self._variant(ref.name, variant, version, sticky))
+        return ServedModel(
+            self.project,
+            ref.name,
+            environment,
+            f"{ref.name}-{environment}",
+            loaded_live,
+            loaded_shadows,
+            sticky,
+            deployment.revision if deployment else None,
+            alias_version,
+        )
+
+    def _deployment(self, name: str, environment: str) -> tuple[Deployment | None, int | None]:
+        revision, alias_version = self.backend.deployment_state(self.project, name, environment)
+        if revision is None:
+            return None, alias_version
+        return self.backend.get_deployment(self.project, name, environment), alias_version
+
+    def load(self) -> None:
+        """Load every served model (blocking); raises what stops a model from loading."""
+        models = {}
+        for index, ref in enumerate(self.refs):
+            models[ref.name] = self._build(index)
+        self.models = models
+        self.ready = True
+
+    # reloading
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Load in the background, then poll for deployment changes until stop()."""
+        self._loop = loop
+        self._thread = threading.Thread(target=self._watch, name="relay-reload", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            if not self.ready:
+                try:
+                    self.load()
+                    log.info("models loaded: %s", ", ".join(self.describe()))
+                except Exception as exc:
+                    self.load_error = f"{type(exc).__name__}: {exc}"
+                    log.error("could not load the models: %s", self.load_error)
+            else:
+                self._poll()
+            self._stop.wait(self.options.reload_interval)
+
+    def _poll(self) -> None:
+        for index, ref in enumerate(self.refs):
+            current = self.models.get(ref.name)
+            if current is None or current.environment is None:
+                continue
+            try:
+                state = self.backend.deployment_state(self.project, ref.name, current.environment)
+                if state == (current.revision, current.alias_version):
+                    continue
+                new = self._build(index)
+            except Exception as exc:
+                log.error("reloading %s failed, still serving the loaded versions: %s", ref, exc)
+                continue
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._swap, ref.name, new)
+            else:
+                self._swap(ref.name, new)
+
+    def _swap(self, name: str, new: ServedModel) -> None:
+        old = self.models.get(name)
+        self.models = {**self.models, name: new}
+        kept = {id(v) for v in new.variants}
+        if old is not None:
+            for variant in old.variants:
+                if id(variant) not in kept:
+                    variant.batcher.retire()
+        log.info("now serving %s", self.describe_model(new))
+
+    def stop(self) -> None:
+        """Stop the reload thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # describing
+    def describe_model(self, model: ServedModel) -> str:
+        """'churn (production, rev 3): v3 90%, v4 10%, shadow v5'."""
+        parts = [f"{v.label} {v.weight:g}%" for v in model.live]
+        parts += [f"shadow {v.label}" for v in model.shadows]
+        where = model.environment or "pinned"
+        if model.revision is not None:
+            where += f", revision {model.revision}"
+        return f"{model.name} ({where}): " + ", ".join(parts)
+
+    def describe(self) -> list[str]:
+        """One line per served model."""
+        return [self.describe_model(m) for m in self.models.values()]

@@ -1,0 +1,159 @@
+"""Assemble and run a model server: backend, runtime, logs, metrics, app, uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from relayml.config import Settings
+from relayml.domain.ports import Backend
+from relayml.serving.app import create_model_app
+from relayml.serving.metrics import ServerMetrics
+from relayml.serving.paths import log_urls
+from relayml.serving.prediction_log import ParquetLog
+from relayml.serving.runtime import Runtime, ServeOptions
+from relayml.serving.service import ModelService
+
+__all__ = ["ModelServer", "run_model_server"]
+
+
+class ModelServer:
+    """A model server's parts, built from settings; `app` is the ASGI application."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        project: str,
+        refs: Sequence[str],
+        *,
+        prediction_log: bool = True,
+        access_log: bool = True,
+    ) -> None:
+        options = ServeOptions(
+            max_batch_rows=settings.serve_max_batch_rows,
+            max_wait=settings.serve_max_wait_ms / 1000,
+            reload_interval=settings.serve_reload_interval,
+            prediction_log=prediction_log,
+            predict_in_thread=os.environ.get("RELAY_EXP_THREAD") == "1",
+        )
+        self.predictions: ParquetLog | None = None
+        self.outcomes: ParquetLog | None = None
+        predictions_url, outcomes_url = log_urls(settings)
+        storage = settings.artifacts_options or None
+        if prediction_log:
+            self.predictions = ParquetLog(
+                predictions_url,
+                options=storage,
+                flush_interval=settings.prediction_flush_interval,
+                max_rows=settings.prediction_log_max_rows,
+                name="relay-predictions",
+            )
+        self.outcomes = ParquetLog(
+            outcomes_url,
+            options=storage,
+            flush_interval=settings.prediction_flush_interval,
+            name="relay-outcomes",
+        )
+        self.metrics = ServerMetrics(self._log_stats)
+        self.runtime = Runtime(backend, project, refs, options, on_batch=self.metrics.batch)
+        self.service = ModelService(self.runtime, self.metrics, self.predictions, self.outcomes)
+        self.app = create_model_app(
+            self.service, max_body=settings.serve_max_body_bytes, access_log=access_log
+        )
+
+    def close(self) -> None:
+        """Stop reloading and flush the logs (what the app's shutdown does when it ran)."""
+        self.runtime.stop()
+        for log in (self.predictions, self.outcomes):
+            if log is not None:
+                log.close()
+
+    def _log_stats(self) -> dict[str, dict[str, int]]:
+        stats = {}
+        if self.predictions is not None:
+            stats["predictions"] = self.predictions.stats
+        if self.outcomes is not None:
+            stats["outcomes"] = self.outcomes.stats
+        return stats
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter('{"ts": "%(asctime)s", "level": "%(levelname)s", "msg": "%(message)s"}')
+    )
+    logger = logging.getLogger("relayml")
+    if not logger.handlers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def _serve(server: ModelServer, sock: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        server.app,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run_model_server(
+    build: Any,
+    host: str,
+    port: int,
+    workers: int = 1,
+) -> None:
+    """Serve until SIGTERM/Ctrl-C; with workers > 1, forked processes share one socket.
+
+    `build()` makes a ModelServer; each worker calls it after the fork, so each has its own
+    store connections, logs and metrics.
+    """
+    _configure_logging()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    if workers <= 1:
+        _serve(build(), sock)
+        return
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            try:
+                _serve(build(), sock)
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        while True:
+            try:
+                os.waitpid(child, 0)
+                break
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue

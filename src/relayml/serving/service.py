@@ -1,0 +1,303 @@
+"""The model server's use cases: answer rows with a deployment's variants, log them, take outcomes.
+
+A request's rows go to one live variant (chosen by weight, or by the hash of the sticky key so
+a caller stays on one variant); with a sticky key each row is routed on its own. Shadows get a
+copy of the rows; their answers are logged and never returned. Every answered row gets a
+prediction id: 12 hex digits of the time in ms, then 12 random ones (sortable by time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from relayml.errors import InvalidInput, NotFound, RelayError
+from relayml.serving.codec import Columns
+from relayml.serving.metrics import ServerMetrics
+from relayml.serving.prediction_log import ParquetLog, canonical_labels
+from relayml.serving.runtime import LoadedVariant, Prediction, Runtime, ServedModel
+
+__all__ = ["Answer", "ModelService", "new_prediction_ids"]
+
+_ID = re.compile(r"^[0-9a-f]{24}$")
+MAX_OUTCOMES = 100_000
+
+
+def new_prediction_ids(count: int, now_ms: int) -> list[str]:
+    """Time-ordered ids: the time in ms (12 hex digits) then 48 random bits."""
+    prefix = f"{now_ms:012x}"
+    return [prefix + secrets.token_hex(6) for _ in range(count)]
+
+
+@dataclass
+class Answer:
+    """A request's answers, in the order of its rows."""
+
+    model: ServedModel
+    values: list[Any]
+    probabilities: list[list[float]] | None
+    ids: list[str]
+    versions: list[int]
+
+
+class ModelService:
+    """Answers requests for the runtime's models; logs predictions and outcomes off the hot path."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        metrics: ServerMetrics,
+        predictions: ParquetLog | None,
+        outcomes: ParquetLog | None,
+    ) -> None:
+        self.runtime = runtime
+        self.metrics = metrics
+        self.predictions = predictions
+        self.outcomes = outcomes
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    def model(self, name: str | None) -> ServedModel:
+        """A served model by name; the only one when name is None."""
+        models = self.runtime.models
+        if not self.runtime.ready:
+            raise NotReady(self.runtime.load_error)
+        if name is None:
+            if len(models) == 1:
+                return next(iter(models.values()))
+            raise InvalidInput(
+                "this server serves several models; name one with ?model=NAME or use "
+                f"/v2/models/NAME/infer (served: {', '.join(sorted(models))})."
+            )
+        if name not in models:
+            raise NotFound(
+                f"model {name!r} is not served here (served: {', '.join(sorted(models))})."
+            )
+        return models[name]
+
+    async def answer_rows(self, model: ServedModel, rows: Sequence[Any], key: Any = None) -> Answer:
+        """Route, validate, predict and log the rows of a /predict request."""
+        start = time.perf_counter()
+        sticky = model.sticky_key
+        parts: list[tuple[LoadedVariant, Sequence[int], Columns]]
+        if len(model.live) > 1 and sticky is not None and key is None:
+            groups: dict[int, list[int]] = {}
+            chosen: dict[int, LoadedVariant] = {}
+            for index, row in enumerate(rows):
+                variant = model.choose(row.get(sticky) if isinstance(row, dict) else None)
+                groups.setdefault(id(variant), []).append(index)
+                chosen[id(variant)] = variant
+            parts = [
+                (chosen[k], idx, chosen[k].codec.from_records([rows[i] for i in idx], sticky))
+                for k, idx in groups.items()
+            ]
+        else:
+            variant = model.choose(key)
+            parts = [(variant, range(len(rows)), variant.codec.from_records(rows, sticky))]
+        return await self._answer(model, parts, start, lambda v: v.codec.from_records(rows, sticky))
+
+    async def answer_columns(
+        self, model: ServedModel, inputs: Any, version: int | None, key: Any = None
+    ) -> Answer:
+        """Route, validate, predict and log the tensors of a V2 infer request."""
+        start = time.perf_counter()
+        variant = model.variant_for_version(version) if version is not None else model.choose(key)
+        columns = variant.codec.from_v2(inputs)
+        parts: list[tuple[LoadedVariant, Sequence[int], Columns]] = [
+            (variant, range(columns.rows), columns)
+        ]
+        return await self._answer(model, parts, start, lambda v: v.codec.from_v2(inputs))
+
+    async def _answer(
+        self,
+        model: ServedModel,
+        parts: list[tuple[LoadedVariant, Sequence[int], Columns]],
+        start: float,
+        decode: Any,
+    ) -> Answer:
+        for _variant, _, columns in parts:
+            if columns.rows == 0:
+                raise InvalidInput("there are no rows to predict.")
+        results = await asyncio.gather(*(self._predict(model, v, c) for v, _, c in parts))
+        total = sum(c.rows for _, _, c in parts)
+        now_ms = time.time_ns() // 1_000_000
+        ids = new_prediction_ids(total, now_ms)
+        values: list[Any] = [None] * total
+        probabilities: list[Any] | None = None
+        versions = [0] * total
+        latency = (time.perf_counter() - start) * 1000
+        for (variant, indices, columns), result in zip(parts, results, strict=True):
+            answers = result.values.tolist()
+            proba = result.probabilities.tolist() if result.probabilities is not None else None
+            if proba is not None and probabilities is None:
+                probabilities = [None] * total
+            own_ids = [ids[i] for i in indices]
+            for position, index in enumerate(indices):
+                values[index] = answers[position]
+                versions[index] = variant.version
+                if proba is not None:
+                    assert probabilities is not None
+                    probabilities[index] = proba[position]
+            self._log(model, variant, columns, result, own_ids, now_ms, latency)
+        for shadow in model.shadows:
+            self._shadow(model, shadow, decode, ids, now_ms)
+        return Answer(model, values, probabilities, ids, versions)
+
+    async def _predict(
+        self, model: ServedModel, variant: LoadedVariant, columns: Columns
+    ) -> Prediction:
+        began = time.perf_counter()
+        try:
+            result = await variant.batcher.submit(columns)
+        except RelayError:
+            raise
+        except Exception as exc:
+            self.metrics.errors.labels(model.name, variant.label).inc()
+            raise ModelFailed(
+                f"{model.name}/{variant.version} failed on this input: {type(exc).__name__}: {exc}"
+            ) from exc
+        seconds = time.perf_counter() - began
+        self.metrics.predicted(model.name, variant.label, variant.mode, columns.rows, seconds)
+        return result
+
+    def _shadow(
+        self, model: ServedModel, shadow: LoadedVariant, decode: Any, ids: list[str], now_ms: int
+    ) -> None:
+        try:
+            columns: Columns = decode(shadow)
+        except RelayError:
+            self.metrics.errors.labels(model.name, shadow.label).inc()
+            return
+
+        async def run() -> None:
+            began = time.perf_counter()
+            try:
+                result = await self._predict(model, shadow, columns)
+            except Exception:
+                return
+            latency = (time.perf_counter() - began) * 1000
+            self._log(model, shadow, columns, result, ids, now_ms, latency)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    def _log(
+        self,
+        model: ServedModel,
+        variant: LoadedVariant,
+        columns: Columns,
+        result: Prediction,
+        ids: list[str],
+        now_ms: int,
+        latency_ms: float,
+    ) -> None:
+        if self.predictions is None:
+            return
+        rows = columns.rows
+        record: dict[str, Any] = {
+            "timestamp": np.full(rows, now_ms, dtype=np.int64),
+            "prediction_id": ids,
+            "model": [model.name] * rows,
+            "version": np.full(rows, variant.version, dtype=np.int64),
+            "variant": [variant.label] * rows,
+            "mode": [variant.mode] * rows,
+            "latency_ms": np.full(rows, latency_ms, dtype=np.float64),
+            "prediction": result.values,
+        }
+        if columns.keys is not None:
+            record["request_key"] = [None if k is None else str(k) for k in columns.keys]
+        proba = result.probabilities
+        if proba is not None:
+            record["probabilities"] = proba.tolist()
+            if proba.shape[1] == 2:
+                record["score"] = proba[:, 1]
+        for name, values in columns.arrays.items():
+            record[f"input.{name}"] = values
+        partition = f"project={model.project}/deployment={model.partition}"
+        self.predictions.append(partition, record)
+
+    def record_outcomes(self, model: str | None, ids: Any, values: Any, source: str) -> int:
+        """Queue outcomes (true values) for predictions, joined to them later by id."""
+        count = check_outcomes(ids, values)
+        if self.outcomes is None:
+            raise InvalidInput("this server was started without logs; outcomes cannot be stored.")
+        now_ms = time.time_ns() // 1_000_000
+        self.outcomes.append(
+            f"project={self.runtime.project}",
+            outcome_columns(ids, values, now_ms, model, source),
+        )
+        return count
+
+
+def plain_list(values: Any) -> Any:
+    """A list of plain Python values from a list, tuple, numpy array or pandas Series."""
+    if hasattr(values, "tolist"):
+        return values.tolist()
+    return list(values) if isinstance(values, tuple | range) else values
+
+
+def check_outcomes(ids: Any, values: Any) -> int:
+    """Refuse outcomes that cannot be joined: ids must be prediction ids, one value each."""
+    if not isinstance(ids, list) or not isinstance(values, list):
+        raise InvalidInput('send {"prediction_ids": [...], "values": [...]}: two lists.')
+    if not ids:
+        raise InvalidInput("no outcomes given: prediction_ids is empty.")
+    if len(ids) != len(values):
+        raise InvalidInput(
+            f"{len(ids)} prediction ids but {len(values)} values; give one value per id."
+        )
+    if len(ids) > MAX_OUTCOMES:
+        raise InvalidInput(f"at most {MAX_OUTCOMES} outcomes per call; split them.")
+    for index, pid in enumerate(ids):
+        if not isinstance(pid, str) or _ID.match(pid) is None:
+            raise InvalidInput(
+                f"prediction_ids[{index}] = {pid!r} is not a prediction id (24 hex characters, "
+                "as returned in prediction_ids)."
+            )
+    for index, value in enumerate(values):
+        if value is None or not isinstance(value, str | int | float):
+            raise InvalidInput(
+                f"values[{index}] is {type(value).__name__}; an outcome is a label or a number."
+            )
+    return len(ids)
+
+
+def outcome_columns(
+    ids: Sequence[str], values: Sequence[Any], now_ms: int, model: str | None, source: str
+) -> dict[str, Any]:
+    """The outcome log's columns: the canonical label and the number (NaN when not numeric)."""
+    numbers = [
+        float(v)
+        if isinstance(v, int | float) and not isinstance(v, bool)
+        else (1.0 if v is True else (0.0 if v is False else float("nan")))
+        for v in values
+    ]
+    return {
+        "timestamp": np.full(len(ids), now_ms, dtype=np.int64),
+        "prediction_id": list(ids),
+        "label": canonical_labels(list(values)),
+        "value": np.array(numbers, dtype=np.float64),
+        "model": [model] * len(ids),
+        "source": [source] * len(ids),
+    }
+
+
+class NotReady(RelayError):
+    """The models are still loading (or failed to load)."""
+
+    def __init__(self, error: str | None) -> None:
+        super().__init__(
+            "the models are not loaded yet"
+            + (f": the last attempt failed with {error}" if error else "; try again shortly.")
+        )
+
+
+class ModelFailed(RelayError):
+    """The model raised on input that passed validation."""
