@@ -162,6 +162,10 @@ def ab_results(
     live_total = int((frame["mode"] == "live").sum()) if not frame.empty else 0
     results: list[VariantResult] = []
     per_row: dict[str, dict[str, np.ndarray]] = {}
+    if frame.empty:
+        frame = pd.DataFrame(
+            {c: [] for c in ("variant", "mode", "latency_ms", "outcome", "prediction")}
+        )
     for name, version_number, mode in order:
         rows = frame[(frame["variant"] == name) & (frame["mode"] == mode)]
         latency = rows["latency_ms"].to_numpy()

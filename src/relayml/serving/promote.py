@@ -5,7 +5,7 @@ from __future__ import annotations
 from relayml.config import Settings
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Variant
-from relayml.errors import Conflict, GateFailed, InvalidInput
+from relayml.errors import Conflict, GateFailed, InvalidInput, NotFound
 from relayml.serving.abresults import ab_results
 
 __all__ = ["promote_winner"]
@@ -34,6 +34,10 @@ def promote_winner(
             )
         version = next(v.version for v in report.variants if v.name == report.winner)
         verdict = report.verdict
+    try:  # callers keep sending the sticky field: keep accepting it
+        sticky = backend.get_deployment(project, model, environment).sticky_key
+    except NotFound:
+        sticky = None
     aliases = backend.get_model(project, model).aliases
     if aliases.get(environment) != version:
         try:
@@ -61,6 +65,7 @@ def promote_winner(
         environment,
         "single",
         [Variant(version=None, weight=100.0)],
+        sticky_key=sticky,
         reason=f"promote-winner: {model}/{version} ({verdict})",
     )
     return (

@@ -1,0 +1,138 @@
+"""Deployments end to end: A/B with a sticky key, outcomes, results, promote-winner; shadow;
+canary; all through the `relay` CLI and a real `relay serve` process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from typing import Any
+
+import httpx
+
+from relayml.serving.prediction_log import read_log
+from tests.fixtures.serving import RELAY, ServedHome, record
+
+
+def relay(home: ServedHome, *args: str, ok: bool = True) -> str:
+    done = subprocess.run([RELAY, *args], env=home.env, capture_output=True, text=True, timeout=120)
+    if ok:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def _customers(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [{**record(i), "customer_id": f"c{i}"} for i in range(start, start + count)]
+
+
+def test_ab_test_with_outcomes_picks_and_ships_the_winner(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    out = relay(
+        served_home,
+        "deploy", "churn", "--env", "production", "--ab", "churn/1:50,churn/3:50",
+        "--sticky-key", "customer_id", "--reason", "try boosting",
+    )  # fmt: skip
+    assert "ab (revision 1): v1 50%, v3 50%, sticky on customer_id" in out
+    server = start_server(served_home, ["churn@production"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
+    rows = _customers(400)
+    first = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+    again = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+    assert first["versions"] == again["versions"], "a customer must stay on one variant"
+    assert set(first["versions"]) == {1, 3}
+    assert 0.35 < first["versions"].count(3) / 400 < 0.65
+    # the truth: v3 was right every time, v1 wrong on most rows
+    values = [
+        p if v == 3 else (1 - p if i % 5 else p)
+        for i, (p, v) in enumerate(zip(first["predictions"], first["versions"], strict=True))
+    ]
+    answer = httpx.post(
+        server.url + "/v2/models/churn/outcomes",
+        json={"prediction_ids": first["prediction_ids"], "values": values},
+    )
+    assert answer.json() == {"accepted": 400}
+    server.stop(signal.SIGTERM)
+
+    report = json.loads(
+        relay(served_home, "deploy", "results", "churn", "--env", "production", "--json")
+    )
+    assert report["winner"] == "v3" and report["metric"] == "accuracy"
+    by_name = {v["name"]: v for v in report["variants"]}
+    assert by_name["v3"]["metrics"]["accuracy"] == 1.0
+    assert by_name["v1"]["metrics"]["accuracy"] < 0.3
+    assert by_name["v1"]["predictions"] == by_name["v1"]["outcomes"] * 2  # two requests each
+    assert "v3 better on accuracy" in report["verdict"]
+    table = relay(served_home, "deploy", "results", "churn", "--env", "production")
+    assert "Verdict:" in table and "v3 better on accuracy" in table
+
+    shipped = relay(served_home, "deploy", "promote-winner", "churn", "--env", "production")
+    assert "churn/3 now serves all of production" in shipped
+    listing = relay(served_home, "deploy", "list")
+    assert "single" in listing and "production" in listing
+    history = relay(served_home, "deploy", "history", "churn", "--env", "production")
+    assert "try boosting" in history and "promote-winner: churn/3" in history
+    models = relay(served_home, "models", "history", "churn")
+    assert "A/B winner" in models
+    server = start_server(served_home, ["churn@production"])
+    shipped_rows = httpx.post(server.url + "/predict", json={"instances": _customers(20)}).json()
+    assert set(shipped_rows["versions"]) == {3}
+
+
+def test_promote_winner_refuses_without_a_significant_winner(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    relay(served_home, "deploy", "churn", "-e", "production", "--ab", "churn/1:50,churn/2:50")
+    server = start_server(served_home, ["churn@production"])
+    answer = httpx.post(server.url + "/predict", json={"instances": [record(i) for i in range(9)]})
+    assert answer.status_code == 200
+    server.stop(signal.SIGTERM)
+    refused = relay(served_home, "deploy", "promote-winner", "churn", "-e", "production", ok=False)
+    assert "no winner on accuracy yet" in refused and "--version N" in refused
+    assert "Traceback" not in refused
+
+
+def test_shadow_answers_are_logged_and_never_returned(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    relay(served_home, "deploy", "churn", "--env", "production", "--shadow", "churn/2")
+    server = start_server(served_home, ["churn@production"])
+    meta = httpx.get(server.url + "/v2/models/churn").json()["parameters"]["variants"]
+    assert [(v["version"], v["mode"]) for v in meta] == [(1, "live"), (2, "shadow")]
+    ids = []
+    for i in range(30):
+        body = httpx.post(server.url + "/predict", json=record(i)).json()
+        assert body["versions"] == [1]
+        ids += body["prediction_ids"]
+    server.stop(signal.SIGTERM)
+    log = read_log(str(served_home.home / "artifacts" / "predictions")).to_pylist()
+    live = {r["prediction_id"] for r in log if r["mode"] == "live"}
+    shadow = {r["prediction_id"] for r in log if r["mode"] == "shadow"}
+    assert live == set(ids) and shadow == set(ids)
+    assert {r["version"] for r in log if r["mode"] == "shadow"} == {2}
+
+
+def test_canary_gets_its_share_and_cli_errors_are_clear(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    relay(served_home, "deploy", "churn", "--env", "production", "--canary", "churn/2:30")
+    server = start_server(served_home, ["churn@production"])
+    versions = [
+        httpx.post(server.url + "/predict", json=record(i)).json()["versions"][0]
+        for i in range(300)
+    ]
+    assert 0.15 < versions.count(2) / 300 < 0.45
+    for args, words in [
+        (["--canary", "churn/2:100"], "below 100%"),
+        (["--ab", "churn/1:50,churn/2:40"], "add up to 90%"),
+        (["--canary", "churn/2:10", "--shadow", "churn/3"], "choose one strategy"),
+        (["--canary", "fraud/2:10"], "same model"),
+        (["--canary", "churn/9:10"], "no version 9"),
+    ]:
+        said = relay(served_home, "deploy", "churn", "--env", "production", *args, ok=False)
+        assert words in said and "Traceback" not in said, said
+    nothing = relay(served_home, "deploy", "churn", "--env", "staging", ok=False)
+    assert "no version of 'churn' is in staging" in nothing
