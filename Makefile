@@ -45,6 +45,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/tracking.py
 	$(BIN)/python benchmarks/pipelines.py
 	$(BIN)/python benchmarks/profile.py
+	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/drift.py
 
 clean:
 	rm -rf $(VENV) .relay benchmarks/.work .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

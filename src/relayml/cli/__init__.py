@@ -14,6 +14,7 @@
     relay server                      the HTTP API
     relay serve                       a model server (V2 protocol, /predict, /metrics)
     relay deploy                      single, canary, A/B, shadow; results; promote-winner
+    relay monitor drift | performance per window and variant, against the training data
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -33,6 +34,7 @@ from relayml.cli.data import data_app, datasets_app
 from relayml.cli.deploy import deploy_app
 from relayml.cli.lineage import lineage
 from relayml.cli.models import models_app
+from relayml.cli.monitor import monitor_app
 from relayml.cli.pipelines import pipelines_app
 from relayml.cli.policy import check_app, policy_app
 from relayml.cli.projects import experiments_app, projects_app
@@ -69,6 +71,7 @@ app.command("audit")(audit)
 app.command("server")(server)
 app.command("serve")(serve)
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(monitor_app, name="monitor")
 
 
 def main() -> None:

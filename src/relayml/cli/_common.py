@@ -98,7 +98,7 @@ class RelayGroup(TyperGroup):
     ORDER = (
         "config", "db", "projects", "experiments", "runs", "artifacts", "datasets", "data",
         "models", "policy",
-        "check", "lineage", "pipelines", "serve", "deploy", "audit", "server",
+        "check", "lineage", "pipelines", "serve", "deploy", "monitor", "audit", "server",
     )  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:

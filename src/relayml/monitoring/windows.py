@@ -1,0 +1,221 @@
+"""Monitoring of a deployment per time window (and per variant): drift and performance.
+
+The current data is the prediction log (live rows) joined with the outcomes that arrived so far.
+The reference is the model version's training dataset (the `datasets` it was logged with), or
+any dataset version chosen instead; the predictions' reference is the model's own answers on it.
+
+Performance with late labels: for each window, the metrics of the rows whose outcome has arrived,
+and for classifiers an estimate over every row from the probabilities (CBPE-style: if the model is
+calibrated, a row predicted with probability p of its chosen class is right with probability p,
+so the expected accuracy is the mean of those p). The estimate is labelled as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relayml.config import Settings
+from relayml.domain.drift import DriftConfig, DriftReport
+from relayml.domain.models import ModelVersion
+from relayml.domain.ports import Backend
+from relayml.errors import InvalidInput
+from relayml.monitoring.drift import drift_report
+from relayml.serving.abresults import joined_predictions
+from relayml.serving.prediction_log import canonical_labels
+
+__all__ = [
+    "WINDOWS",
+    "DriftWindow",
+    "PerformanceWindow",
+    "drift_by_window",
+    "live_rows",
+    "performance_by_window",
+    "reference_for",
+]
+
+WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+_INPUT = "input."
+
+
+@dataclass
+class DriftWindow:
+    """Drift of one window (and variant) against the reference."""
+
+    start: datetime
+    end: datetime
+    variant: str | None
+    rows: int
+    report: DriftReport
+
+
+@dataclass
+class PerformanceWindow:
+    """What one window's predictions scored once their outcomes arrived, and the estimate."""
+
+    start: datetime
+    end: datetime
+    variant: str | None
+    predictions: int
+    outcomes: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    estimated: dict[str, float] = field(default_factory=dict)
+
+
+def _window(name: str) -> timedelta:
+    if name not in WINDOWS:
+        raise InvalidInput(f"unknown window {name!r}; use one of {', '.join(WINDOWS)}.")
+    return WINDOWS[name]
+
+
+def live_rows(
+    backend: Backend,
+    settings: Settings,
+    project: str,
+    model: str,
+    environment: str,
+    since: datetime | None,
+) -> pd.DataFrame:
+    """The live predictions of a deployment since a moment, with their outcomes."""
+    backend.get_model(project, model)  # NotFound for an unknown model, before reading logs
+    frame = joined_predictions(settings, project, f"{model}-{environment}", since)
+    if frame.empty:
+        raise InvalidInput(
+            f"no predictions of {model} in {environment} are logged"
+            + (f" since {since:%Y-%m-%d %H:%M}" if since else "")
+            + f"; serve it with `relay serve {model}@{environment}` (prediction log on)."
+        )
+    frame = frame[frame["mode"] == "live"].copy()
+    frame["moment"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
+    return frame
+
+
+def _buckets(
+    frame: pd.DataFrame, window: timedelta, by_variant: bool
+) -> list[tuple[datetime, str | None, pd.DataFrame]]:
+    seconds = int(window.total_seconds())
+    starts = (frame["timestamp"] // 1000 // seconds) * seconds
+    keys: list[Any] = [starts, frame["variant"]] if by_variant else [starts]
+    out = []
+    for key, rows in frame.groupby(keys, sort=True):
+        parts = key if isinstance(key, tuple) else (key,)
+        start = datetime.fromtimestamp(int(parts[0]), tz=UTC)
+        out.append((start, str(parts[1]) if by_variant else None, rows))
+    return out
+
+
+def reference_for(
+    backend: Backend, project: str, version: ModelVersion, dataset: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """The reference rows (the model's input columns) and the dataset reference they came from."""
+    from relayml.data.sources import load_dataset
+
+    chosen = dataset or next(iter(version.details.get("datasets") or []), None)
+    if chosen is None:
+        raise InvalidInput(
+            f"{version.model}/{version.version} was logged without its training dataset, so there "
+            "is no default reference; name one with --reference customers@3 (or log the model "
+            "with datasets=[...])."
+        )
+    frame = load_dataset(backend, project, chosen)
+    columns = [c.name for c in version.signature.inputs]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"the reference {chosen} lacks the model's inputs {', '.join(missing)}; choose a "
+            "dataset version with the columns the model takes."
+        )
+    return frame[columns], chosen
+
+
+def _prediction_column(frame: pd.DataFrame) -> pd.Series:
+    if "score" in frame.columns and frame["score"].notna().any():
+        return frame["score"].astype(np.float64)
+    return frame["prediction"]
+
+
+def drift_by_window(
+    backend: Backend,
+    settings: Settings,
+    project: str,
+    model: str,
+    environment: str,
+    *,
+    window: str = "day",
+    since: datetime | None = None,
+    reference: str | None = None,
+    by_variant: bool = False,
+    config: DriftConfig | None = None,
+) -> tuple[str, list[DriftWindow]]:
+    """Drift of every window (per variant if asked) against the reference; (reference, windows)."""
+    from relayml.models.publish import load_model
+
+    size = _window(window)
+    frame = live_rows(backend, settings, project, model, environment, since)
+    version_number = int(frame["version"].iloc[-1])
+    version = backend.get_model_version(project, f"{model}/{version_number}")
+    ref, ref_name = reference_for(backend, project, version, reference)
+    predictor = load_model(backend, project, f"{model}/{version_number}")
+    ref = ref.copy()
+    if predictor.has_proba and len(predictor.signature.classes or []) == 2:
+        ref["prediction"] = predictor.predict_proba(ref)[:, 1]
+    else:
+        ref["prediction"] = predictor.predict(ref)
+    inputs = [c.name for c in version.signature.inputs]
+    windows = []
+    for start, variant, rows in _buckets(frame, size, by_variant):
+        current = pd.DataFrame(
+            {c: rows[_INPUT + c].to_numpy() for c in inputs if _INPUT + c in rows}
+        )
+        current["prediction"] = _prediction_column(rows).to_numpy()
+        report = drift_report(ref, current, columns=inputs, prediction="prediction", config=config)
+        windows.append(DriftWindow(start, start + size, variant, len(rows), report))
+    return ref_name, windows
+
+
+def _estimated_accuracy(rows: pd.DataFrame) -> float | None:
+    if "probabilities" in rows.columns and rows["probabilities"].notna().all():
+        best = np.array([max(p) for p in rows["probabilities"]], dtype=np.float64)
+        return float(best.mean()) if best.size else None
+    return None
+
+
+def performance_by_window(
+    backend: Backend,
+    settings: Settings,
+    project: str,
+    model: str,
+    environment: str,
+    *,
+    window: str = "day",
+    since: datetime | None = None,
+    by_variant: bool = False,
+) -> list[PerformanceWindow]:
+    """Per window: metrics on the rows with outcomes, and an estimate over all rows."""
+    size = _window(window)
+    frame = live_rows(backend, settings, project, model, environment, since)
+    version = backend.get_model_version(project, f"{model}/{int(frame['version'].iloc[-1])}")
+    classification = version.signature.task == "classification"
+    results = []
+    for start, variant, rows in _buckets(frame, size, by_variant):
+        known = rows[rows["outcome"].notna()]
+        result = PerformanceWindow(start, start + size, variant, len(rows), len(known))
+        if classification:
+            if len(known):
+                predicted = np.array(canonical_labels(known["prediction"].to_numpy()), dtype=object)
+                result.metrics["accuracy"] = float(
+                    (predicted == known["outcome"].to_numpy()).mean()
+                )
+            estimate = _estimated_accuracy(rows)
+            if estimate is not None:
+                result.estimated["accuracy"] = estimate
+        elif len(known):
+            error = known["prediction"].astype(np.float64) - known["outcome_value"]
+            result.metrics["mae"] = float(np.abs(error).mean())
+            result.metrics["rmse"] = float(np.sqrt((error**2).mean()))
+        results.append(result)
+    return results

@@ -1,0 +1,122 @@
+"""Monitoring a served deployment: drift against the training data, performance with late labels."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from tests.e2e.test_deployments import relay
+from tests.fixtures.serving import FEATURES, ServedHome, churn_frame
+
+
+def _log_model_with_its_data(home: ServedHome) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    import relayml as relay_sdk
+
+    relay_sdk.init(project="churn", home=home.home, user="dana")
+    frame = churn_frame(2000, seed=3)
+    relay_sdk.log_dataset("customers", frame)
+    prep = ColumnTransformer(
+        [("num", StandardScaler(), ["tenure", "monthly"]), ("cat", OneHotEncoder(), ["plan"])]
+    )
+    model = Pipeline([("prep", prep), ("model", LogisticRegression())])
+    model.fit(frame[FEATURES], frame["churned"])
+    version = relay_sdk.log_model(model, "churn", frame[FEATURES].head(5), datasets=["customers"])
+    assert version.version == 4
+
+
+def _send(url: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    answer = httpx.post(url + "/predict", json={"instances": rows}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _wait_for_rows(home: ServedHome, count: int) -> None:
+    from relayml.serving.prediction_log import read_log
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        table = read_log(str(home.home / "artifacts" / "predictions"))
+        if table.num_rows >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the prediction log did not reach {count} rows")
+
+
+def test_drift_and_performance_of_a_served_model(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    _log_model_with_its_data(served_home)
+    relay(served_home, "models", "promote", "churn/4", "--to", "production")
+    server = start_server(served_home, ["churn@production"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
+    calm = churn_frame(800, seed=11)[FEATURES].to_dict("records")
+    first = _send(server.url, calm)
+    _wait_for_rows(served_home, 800)
+    stable = json.loads(
+        relay(served_home, "monitor", "drift", "churn", "--env", "production", "--json")
+    )
+    assert stable["reference"] == "customers@1"
+    (window,) = stable["windows"]
+    assert window["rows"] == 800 and window["drifted_columns"] == []
+    assert window["dataset_drifted"] is False
+
+    moment = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "")
+    time.sleep(1.1)
+    shifted = churn_frame(800, seed=12)
+    shifted["monthly"] = shifted["monthly"] + 45  # prices went up
+    _send(server.url, shifted[FEATURES].to_dict("records"))
+    _wait_for_rows(served_home, 1600)
+    moved = json.loads(
+        relay(
+            served_home,
+            "monitor",
+            "drift",
+            "churn",
+            "--env",
+            "production",
+            "--since",
+            moment,
+            "--json",
+        )  # fmt: skip
+    )
+    (window,) = moved["windows"]
+    assert window["rows"] == 800 and window["drifted_columns"] == ["monthly"]
+    assert window["prediction"]["drifted"] is True  # higher prices: more churn predicted
+    text = relay(served_home, "monitor", "drift", "churn", "--env", "production")
+    assert "monthly" in text and "Latest window" in text
+
+    truth = [1 - p if i % 4 == 0 else p for i, p in enumerate(first["predictions"])]
+    half = len(truth) // 2
+    outcomes = {"prediction_ids": first["prediction_ids"][:half], "values": truth[:half]}
+    assert httpx.post(server.url + "/v2/models/churn/outcomes", json=outcomes).status_code == 200
+    time.sleep(1.0)
+    (day,) = json.loads(
+        relay(served_home, "monitor", "performance", "churn", "--env", "production", "--json")
+    )
+    assert day["predictions"] == 1600 and day["outcomes"] == half
+    assert abs(day["metrics"]["accuracy"] - 0.75) < 0.01
+    assert 0.5 < day["estimated"]["accuracy"] <= 1.0
+    shown = relay(served_home, "monitor", "performance", "churn", "-e", "production")
+    assert "accuracy (estimated)" in shown
+
+
+def test_monitoring_says_what_is_missing(served_home: ServedHome) -> None:
+    said = relay(served_home, "monitor", "drift", "churn", "--env", "production", ok=False)
+    assert "no predictions of churn in production are logged" in said
+    said = relay(
+        served_hom := served_home, "monitor", "drift", "nope", "-e", "production", ok=False
+    )
+    assert "model 'nope' does not exist" in said and "Traceback" not in said
+    said = relay(
+        served_hom, "monitor", "performance", "churn", "-e", "production", "-w", "month", ok=False
+    )
+    assert "unknown window 'month'" in said
