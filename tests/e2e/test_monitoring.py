@@ -86,7 +86,7 @@ def test_drift_and_performance_of_a_served_model(
             "--since",
             moment,
             "--json",
-        )  # fmt: skip
+        )
     )
     (window,) = moved["windows"]
     assert window["rows"] == 800 and window["drifted_columns"] == ["monthly"]
