@@ -29,8 +29,8 @@ class DeploymentIn(BaseModel):
 class OutcomesIn(BaseModel):
     """True values of earlier predictions, one per prediction id."""
 
-    prediction_ids: list[str] = Field(min_length=1)
-    values: list[str | int | float | bool]
+    prediction_ids: list[str]
+    values: list[str | int | float | bool | None]
     model: str | None = None
 
 

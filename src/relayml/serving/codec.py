@@ -184,6 +184,8 @@ class InputCodec:
         for spec in self.specs:
             tensor = by_name[spec.name]
             data = self._flat(tensor, spec)
+            if not data:
+                raise InvalidInput("the input tensors are empty: there are no rows to predict.")
             if rows is None:
                 rows = len(data)
             elif len(data) != rows:
@@ -238,7 +240,7 @@ class InputCodec:
         data = tensor["data"]
         if not isinstance(data, list):
             raise InvalidInput(f"tensor {tensor['name']!r}: data must be a list.")
-        flat = [v for row in data for v in row] if data and isinstance(data[0], list) else data
+        flat = [v for row in data for v in (row if isinstance(row, list) else [row])]
         if len(flat) != shape[0] * width or not flat:
             raise InvalidInput(
                 f"tensor {tensor['name']!r}: shape {shape} holds {shape[0] * width} values but "
@@ -251,7 +253,12 @@ class InputCodec:
         types = set(map(type, values))
         dtype = spec.dtype
         if dtype == "float64" and types <= {float, int}:
-            return np.array(values, dtype=np.float64)
+            try:
+                return np.array(values, dtype=np.float64)
+            except OverflowError:
+                raise InvalidInput(
+                    f"column {spec.name!r}: a number is too large for float64."
+                ) from None
         if dtype == "int64" and types == {int}:
             try:
                 return np.array(values, dtype=np.int64)
@@ -286,7 +293,8 @@ class InputCodec:
             }.get(spec.dtype, isinstance(value, str))
             if not ok:
                 shown = json.dumps(value)[:40]
-                problem = "out of the int64 range" if type(value) is int else _kind(value)
+                out_of_range = spec.dtype == "int64" and type(value) is int
+                problem = "out of the int64 range" if out_of_range else _kind(value)
                 return (
                     f"column {spec.name!r}, row {index}: {shown} is {problem}, but the model needs "
                     f"{wanted} ({spec.dtype})."
