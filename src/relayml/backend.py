@@ -29,6 +29,7 @@ from relayml.errors import NotFound
 from relayml.governance import audit
 from relayml.lineage.local import LocalLineageOps
 from relayml.models.local import LocalModelOps
+from relayml.monitoring.local import LocalMonitoringOps
 from relayml.pipelines.local import LocalPipelineOps
 from relayml.serving.local import LocalServingOps
 from relayml.store import Store
@@ -40,7 +41,14 @@ from relayml.tracking.search import search_runs
 __all__ = ["LocalBackend", "open_backend"]
 
 
-class LocalBackend(LocalModelOps, LocalDataOps, LocalLineageOps, LocalPipelineOps, LocalServingOps):
+class LocalBackend(
+    LocalModelOps,
+    LocalDataOps,
+    LocalLineageOps,
+    LocalPipelineOps,
+    LocalServingOps,
+    LocalMonitoringOps,
+):
     """Every operation, run in this process against the configured store."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None) -> None:

@@ -120,3 +120,41 @@ def test_monitoring_says_what_is_missing(served_home: ServedHome) -> None:
         served_hom, "monitor", "performance", "churn", "-e", "production", "-w", "month", ok=False
     )
     assert "unknown window 'month'" in said
+
+
+def test_an_expert_flags_a_prediction_and_a_data_scientist_resolves_it(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    from relayml.serving.prediction_log import read_log
+
+    server = start_server(served_home, ["churn/2"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
+    rows = churn_frame(3, seed=5)[FEATURES].to_dict("records")
+    answer = _send(server.url, rows)
+    _wait_for_rows(served_home, 3)
+    first, second = answer["prediction_ids"][:2]
+    said = relay(
+        served_home, "feedback", "flag", first, "--correct", "0", "-m", "loyal for ten years"
+    )
+    assert "is wrong; the right answer 0 is recorded as its outcome" in said
+    relay(served_home, "feedback", "flag", second, "--unexpected", "-m", "odd for a pro plan")
+    listed = json.loads(relay(served_home, "feedback", "list", "--model", "churn", "--json"))
+    assert [f["prediction_id"] for f in listed] == [second, first]
+    assert listed[1]["prediction"]["inputs"] == rows[0]
+    assert listed[1]["prediction"]["version"] == 2 and listed[1]["correct_value"] == 0
+    table = relay(served_home, "feedback", "list")
+    assert "loyal for ten years" in table and "unexpected" in table
+    outcomes = read_log(str(served_home.home / "artifacts" / "outcomes")).to_pylist()
+    assert [(o["prediction_id"], o["label"], o["source"]) for o in outcomes] == [
+        (first, "0", "feedback")
+    ]
+    flag_id = str(listed[1]["id"])
+    assert "resolved by dana" in relay(served_home, "feedback", "resolve", flag_id, "-m", "noted")
+    again = relay(served_home, "feedback", "resolve", flag_id, "-m", "twice", ok=False)
+    assert "already resolved" in again
+    assert len(json.loads(relay(served_home, "feedback", "list", "--json"))) == 1
+    assert len(json.loads(relay(served_home, "feedback", "list", "--all", "--json"))) == 2
+    missing = relay(served_home, "feedback", "flag", "0" * 24, ok=False)
+    assert "is not in project 'churn'" in missing and "Traceback" not in missing
+    assert "not a prediction id" in relay(served_home, "feedback", "flag", "nope", ok=False)
+    audit = relay(served_home, "audit")
+    assert "feedback.flag" in audit and "feedback.resolve" in audit

@@ -43,7 +43,7 @@ def test_the_migrations_build_exactly_the_declared_tables(store_url_or_fresh: st
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from relayml.store import schema_serving  # noqa: F401  (registers its tables)
+    from relayml.store import schema_monitoring, schema_serving  # noqa: F401  (their tables)
     from relayml.store.schema import metadata
 
     store = Store(store_url_or_fresh, migrate=True)

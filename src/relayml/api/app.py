@@ -11,7 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relayml import __version__
-from relayml.api import data_routes, lineage_routes, model_routes, routes, serving_routes
+from relayml.api import (
+    data_routes,
+    lineage_routes,
+    model_routes,
+    monitoring_routes,
+    routes,
+    serving_routes,
+)
 from relayml.api.responses import error_body, error_response, ok
 from relayml.backend import LocalBackend
 from relayml.errors import RelayError
@@ -68,6 +75,7 @@ def create_app(backend: LocalBackend) -> FastAPI:
     app.include_router(data_routes.router, prefix="/api/v1")
     app.include_router(lineage_routes.router, prefix="/api/v1")
     app.include_router(serving_routes.router, prefix="/api/v1")
+    app.include_router(monitoring_routes.router, prefix="/api/v1")
     return app
 
 

@@ -15,6 +15,7 @@
     relay serve                       a model server (V2 protocol, /predict, /metrics)
     relay deploy                      single, canary, A/B, shadow; results; promote-winner
     relay monitor drift | performance per window and variant, against the training data
+    relay feedback flag | list | resolve   flags on predictions that look wrong
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -32,6 +33,7 @@ from relayml.cli.artifacts import artifacts_app
 from relayml.cli.bundle import register as register_bundle
 from relayml.cli.data import data_app, datasets_app
 from relayml.cli.deploy import deploy_app
+from relayml.cli.feedback import feedback_app
 from relayml.cli.lineage import lineage
 from relayml.cli.models import models_app
 from relayml.cli.monitor import monitor_app
@@ -72,6 +74,7 @@ app.command("server")(server)
 app.command("serve")(serve)
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(feedback_app, name="feedback")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 from relayml.client.data import HttpDataOps
 from relayml.client.lineage import HttpLineageOps
 from relayml.client.models import HttpModelOps
+from relayml.client.monitoring import HttpMonitoringOps
 from relayml.client.serving import HttpServingOps
 from relayml.config import Settings
 from relayml.domain.entities import (
@@ -51,7 +52,7 @@ def _finite(value: float) -> float | str:
     return value
 
 
-class HttpBackend(HttpModelOps, HttpDataOps, HttpLineageOps, HttpServingOps):
+class HttpBackend(HttpModelOps, HttpDataOps, HttpLineageOps, HttpServingOps, HttpMonitoringOps):
     """Every operation, sent to the relay server at settings.server_url."""
 
     def __init__(self, settings: Settings) -> None:

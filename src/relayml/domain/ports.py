@@ -37,6 +37,7 @@ from relayml.domain.models import (
     RegisteredModel,
     Signature,
 )
+from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
 
 __all__ = ["Backend", "MetricRow"]
@@ -236,5 +237,21 @@ class Backend(Protocol):
         *,
         model: str | None = None,
     ) -> int: ...
+
+    # monitoring
+    def get_prediction(self, project: str, prediction_id: str) -> PredictionRecord: ...
+    def flag_prediction(
+        self,
+        project: str,
+        prediction_id: str,
+        kind: str,
+        *,
+        comment: str = "",
+        correct_value: Any = None,
+    ) -> FeedbackFlag: ...
+    def list_flags(
+        self, project: str, model: str | None = None, status: str | None = "open"
+    ) -> list[FeedbackFlag]: ...
+    def resolve_flag(self, project: str, flag_id: int, resolution: str) -> FeedbackFlag: ...
 
     def close(self) -> None: ...

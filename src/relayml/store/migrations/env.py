@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from relayml.store import schema_serving  # noqa: F401  (registers its tables)
+from relayml.store import schema_monitoring, schema_serving  # noqa: F401  (their tables)
 from relayml.store.schema import metadata
 
 config = context.config

@@ -1,0 +1,80 @@
+"""Routes of /api/v1 for monitoring: predictions by id, feedback flags."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from relayml.api.responses import ok
+from relayml.api.routes import backend_of
+from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _doc(model: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model}}
+
+
+class FlagIn(BaseModel):
+    """A flag on one prediction."""
+
+    prediction_id: str
+    kind: Literal["wrong", "unexpected"]
+    comment: str = ""
+    correct_value: str | int | float | bool | None = None
+
+
+class ResolveIn(BaseModel):
+    """How a flag was resolved."""
+
+    resolution: str
+
+
+@router.get(
+    "/projects/{project}/predictions/{prediction_id}",
+    tags=["monitoring"],
+    responses=_doc(PredictionRecord),
+)
+def get_prediction(request: Request, project: str, prediction_id: str) -> Response:
+    """A logged prediction by its id: inputs, answer, version."""
+    return ok(backend_of(request).get_prediction(project, prediction_id))
+
+
+@router.post("/projects/{project}/feedback", tags=["monitoring"], responses=_doc(FeedbackFlag))
+def flag_prediction(request: Request, project: str, body: FlagIn) -> Response:
+    """Flag a prediction as wrong or unexpected; a given right answer becomes an outcome."""
+    flag = backend_of(request).flag_prediction(
+        project,
+        body.prediction_id,
+        body.kind,
+        comment=body.comment,
+        correct_value=body.correct_value,
+    )
+    return ok(flag)
+
+
+@router.get("/projects/{project}/feedback", tags=["monitoring"], responses=_doc(list[FeedbackFlag]))
+def list_flags(
+    request: Request,
+    project: str,
+    model: str | None = None,
+    status: Literal["open", "resolved", "all"] = "open",
+) -> Response:
+    """Flags of a project, newest first."""
+    chosen = None if status == "all" else status
+    return ok(backend_of(request).list_flags(project, model, chosen))
+
+
+@router.post(
+    "/projects/{project}/feedback/{flag_id}/resolve",
+    tags=["monitoring"],
+    responses=_doc(FeedbackFlag),
+)
+def resolve_flag(request: Request, project: str, flag_id: int, body: ResolveIn) -> Response:
+    """Close a flag, saying what was done."""
+    return ok(backend_of(request).resolve_flag(project, flag_id, body.resolution))

@@ -1,0 +1,71 @@
+"""The monitoring operations of HttpBackend: the same calls as LocalMonitoringOps, over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
+
+__all__ = ["HttpMonitoringOps"]
+
+
+def _project(project: str) -> str:
+    return f"/projects/{quote(project, safe='')}"
+
+
+class HttpMonitoringOps:
+    """Predictions by id and feedback flags, on a relay server."""
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        raise NotImplementedError  # provided by HttpBackend
+
+    def _json(self, method: str, path: str, kind: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError  # provided by HttpBackend
+
+    def get_prediction(self, project: str, prediction_id: str) -> PredictionRecord:
+        """A logged prediction by its id: inputs, answer, version."""
+        path = f"{_project(project)}/predictions/{quote(prediction_id, safe='')}"
+        result: PredictionRecord = self._json("GET", path, PredictionRecord)
+        return result
+
+    def flag_prediction(
+        self,
+        project: str,
+        prediction_id: str,
+        kind: str,
+        *,
+        comment: str = "",
+        correct_value: Any = None,
+    ) -> FeedbackFlag:
+        """Flag a prediction as wrong or unexpected; a given right answer becomes an outcome."""
+        body = {
+            "prediction_id": prediction_id,
+            "kind": kind,
+            "comment": comment,
+            "correct_value": correct_value,
+        }
+        result: FeedbackFlag = self._json(
+            "POST", f"{_project(project)}/feedback", FeedbackFlag, json=body
+        )
+        return result
+
+    def list_flags(
+        self, project: str, model: str | None = None, status: str | None = "open"
+    ) -> list[FeedbackFlag]:
+        """Flags of a project, newest first (open ones by default)."""
+        params = {k: v for k, v in (("model", model), ("status", status or "all")) if v}
+        result: list[FeedbackFlag] = self._json(
+            "GET", f"{_project(project)}/feedback", list[FeedbackFlag], params=params
+        )
+        return result
+
+    def resolve_flag(self, project: str, flag_id: int, resolution: str) -> FeedbackFlag:
+        """Close a flag, saying what was done."""
+        path = f"{_project(project)}/feedback/{flag_id}/resolve"
+        result: FeedbackFlag = self._json(
+            "POST", path, FeedbackFlag, json={"resolution": resolution}
+        )
+        return result

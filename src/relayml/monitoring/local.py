@@ -1,0 +1,69 @@
+"""The monitoring operations of LocalBackend: predictions by id, feedback flags."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from relayml.config import Settings
+from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
+from relayml.store import Store
+
+__all__ = ["LocalMonitoringOps"]
+
+
+class LocalMonitoringOps:
+    """Look predictions up, flag them, review flags; in this process."""
+
+    store: Store
+    actor: str
+    settings: Settings
+
+    def get_prediction(self, project: str, prediction_id: str) -> PredictionRecord:
+        """A logged prediction by its id: inputs, answer, version."""
+        from relayml.monitoring.feedback import find_prediction
+
+        return find_prediction(self.settings, project, prediction_id)
+
+    def flag_prediction(
+        self,
+        project: str,
+        prediction_id: str,
+        kind: str,
+        *,
+        comment: str = "",
+        correct_value: Any = None,
+    ) -> FeedbackFlag:
+        """Flag a prediction as wrong or unexpected; a given right answer becomes an outcome."""
+        from relayml.monitoring.feedback import find_prediction, flag_prediction
+        from relayml.serving.paths import log_urls
+        from relayml.serving.prediction_log import ParquetLog
+        from relayml.serving.service import outcome_columns
+
+        record = find_prediction(self.settings, project, prediction_id)
+        flag = flag_prediction(
+            self.store, self.actor, project, record, kind, comment, correct_value
+        )
+        if correct_value is not None:
+            now = time.time_ns() // 1_000_000
+            columns = outcome_columns(
+                [prediction_id], [correct_value], now, record.model, "feedback"
+            )
+            url = log_urls(self.settings)[1]
+            with ParquetLog(url, options=self.settings.artifacts_options or None) as log:
+                log.append(f"project={project}", columns)
+        return flag
+
+    def list_flags(
+        self, project: str, model: str | None = None, status: str | None = "open"
+    ) -> list[FeedbackFlag]:
+        """Flags of a project, newest first (open ones by default)."""
+        from relayml.monitoring.feedback import list_flags
+
+        return list_flags(self.store, project, model, status)
+
+    def resolve_flag(self, project: str, flag_id: int, resolution: str) -> FeedbackFlag:
+        """Close a flag, saying what was done."""
+        from relayml.monitoring.feedback import resolve_flag
+
+        return resolve_flag(self.store, self.actor, project, flag_id, resolution)
