@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         description="Seconds between the model server's checks for a changed deployment or alias.",
     )
 
+    monitor_interval: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds between evaluations of every project's alert rules by `relay server` "
+        "(0: never; `relay monitor run` evaluates them on demand).",
+    )
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

@@ -39,8 +39,18 @@ def create_app(backend: LocalBackend) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        backend.close()
+        from relayml.monitoring.scheduler import MonitorScheduler
+
+        interval = backend.settings.monitor_interval
+        scheduler = MonitorScheduler(backend, interval) if interval > 0 else None
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+            backend.close()
 
     app = FastAPI(
         title="relayml",

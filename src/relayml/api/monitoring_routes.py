@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
-from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
+from relayml.domain.monitoring import AlertEvent, AlertRule, FeedbackFlag, PredictionRecord
 
 __all__ = ["router"]
 
@@ -27,6 +27,12 @@ class FlagIn(BaseModel):
     kind: Literal["wrong", "unexpected"]
     comment: str = ""
     correct_value: str | int | float | bool | None = None
+
+
+class RulesIn(BaseModel):
+    """An alerts file's text (YAML or JSON)."""
+
+    source: str
 
 
 class ResolveIn(BaseModel):
@@ -78,3 +84,41 @@ def list_flags(
 def resolve_flag(request: Request, project: str, flag_id: int, body: ResolveIn) -> Response:
     """Close a flag, saying what was done."""
     return ok(backend_of(request).resolve_flag(project, flag_id, body.resolution))
+
+
+@router.put(
+    "/projects/{project}/alerts/rules", tags=["monitoring"], responses=_doc(list[AlertRule])
+)
+def set_alert_rules(request: Request, project: str, body: RulesIn) -> Response:
+    """Make the project's alert rules those of an alerts file."""
+    return ok(backend_of(request).set_alert_rules(project, body.source))
+
+
+@router.get(
+    "/projects/{project}/alerts/rules", tags=["monitoring"], responses=_doc(list[AlertRule])
+)
+def list_alert_rules(request: Request, project: str) -> Response:
+    """Every alert rule of a project."""
+    return ok(backend_of(request).list_alert_rules(project))
+
+
+@router.get("/projects/{project}/alerts", tags=["monitoring"], responses=_doc(list[AlertEvent]))
+def list_alert_events(request: Request, project: str, all: bool = False) -> Response:
+    """Alert events, newest first: open and acknowledged ones, or all."""
+    return ok(backend_of(request).list_alert_events(project, active_only=not all))
+
+
+@router.post(
+    "/projects/{project}/alerts/{event_id}/acknowledge",
+    tags=["monitoring"],
+    responses=_doc(AlertEvent),
+)
+def acknowledge_alert(request: Request, project: str, event_id: int) -> Response:
+    """Mark an open alert as seen."""
+    return ok(backend_of(request).acknowledge_alert(project, event_id))
+
+
+@router.post("/projects/{project}/monitors/run", tags=["monitoring"])
+def run_monitors(request: Request, project: str) -> Response:
+    """Evaluate the project's alert rules now (what the scheduler does every interval)."""
+    return ok(backend_of(request).run_monitors(project))

@@ -16,6 +16,7 @@
     relay deploy                      single, canary, A/B, shadow; results; promote-winner
     relay monitor drift | performance per window and variant, against the training data
     relay feedback flag | list | resolve   flags on predictions that look wrong
+    relay alerts set | list | events | ack; relay monitor run (cron, exit code)
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -29,6 +30,7 @@ import typer
 import relayml.cli.promotions  # noqa: F401  (adds promote, approve, reject, history to models)
 from relayml.cli._common import RelayGroup
 from relayml.cli.admin import audit, config, db_app, server
+from relayml.cli.alerts import alerts_app  # also adds `run` to monitor
 from relayml.cli.artifacts import artifacts_app
 from relayml.cli.bundle import register as register_bundle
 from relayml.cli.data import data_app, datasets_app
@@ -75,6 +77,7 @@ app.command("serve")(serve)
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:

@@ -98,7 +98,7 @@ class RelayGroup(TyperGroup):
     ORDER = (
         "config", "db", "projects", "experiments", "runs", "artifacts", "datasets", "data",
         "models", "policy",
-        "check", "lineage", "pipelines", "serve", "deploy", "monitor", "feedback",
+        "check", "lineage", "pipelines", "serve", "deploy", "monitor", "alerts", "feedback",
         "audit", "server",
     )  # fmt: skip
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
-from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
+from relayml.domain.monitoring import AlertEvent, AlertRule, FeedbackFlag, PredictionRecord
 
 __all__ = ["HttpMonitoringOps"]
 
@@ -68,4 +68,40 @@ class HttpMonitoringOps:
         result: FeedbackFlag = self._json(
             "POST", path, FeedbackFlag, json={"resolution": resolution}
         )
+        return result
+
+    # alerts
+    def set_alert_rules(self, project: str, source: str) -> list[AlertRule]:
+        """Make the project's alert rules those of an alerts file (YAML)."""
+        result: list[AlertRule] = self._json(
+            "PUT", f"{_project(project)}/alerts/rules", list[AlertRule], json={"source": source}
+        )
+        return result
+
+    def list_alert_rules(self, project: str) -> list[AlertRule]:
+        """Every alert rule of a project."""
+        result: list[AlertRule] = self._json(
+            "GET", f"{_project(project)}/alerts/rules", list[AlertRule]
+        )
+        return result
+
+    def list_alert_events(self, project: str, *, active_only: bool = True) -> list[AlertEvent]:
+        """Alert events, newest first (open and acknowledged ones unless all are asked)."""
+        params = {"all": "false" if active_only else "true"}
+        result: list[AlertEvent] = self._json(
+            "GET", f"{_project(project)}/alerts", list[AlertEvent], params=params
+        )
+        return result
+
+    def acknowledge_alert(self, project: str, event_id: int) -> AlertEvent:
+        """Mark an open alert as seen."""
+        path = f"{_project(project)}/alerts/{event_id}/acknowledge"
+        result: AlertEvent = self._json("POST", path, AlertEvent)
+        return result
+
+    def run_monitors(self, project: str) -> list[dict[str, Any]]:
+        """Evaluate the project's alert rules now: fire, update or resolve alerts."""
+        result: list[dict[str, Any]] = self._send(
+            "POST", f"{_project(project)}/monitors/run"
+        ).json()
         return result

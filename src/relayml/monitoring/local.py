@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from relayml.config import Settings
-from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
+from relayml.domain.monitoring import AlertEvent, AlertRule, FeedbackFlag, PredictionRecord
 from relayml.store import Store
 
 __all__ = ["LocalMonitoringOps"]
@@ -67,3 +67,37 @@ class LocalMonitoringOps:
         from relayml.monitoring.feedback import resolve_flag
 
         return resolve_flag(self.store, self.actor, project, flag_id, resolution)
+
+    # alerts
+    def set_alert_rules(self, project: str, source: str) -> list[AlertRule]:
+        """Make the project's alert rules those of an alerts file (YAML)."""
+        from relayml.monitoring.alerts import set_rules
+
+        return set_rules(self.store, self.actor, project, source)
+
+    def list_alert_rules(self, project: str) -> list[AlertRule]:
+        """Every alert rule of a project."""
+        from relayml.monitoring.alerts import list_rules
+
+        return list_rules(self.store, project)
+
+    def list_alert_events(self, project: str, *, active_only: bool = True) -> list[AlertEvent]:
+        """Alert events, newest first (open and acknowledged ones unless all are asked)."""
+        from relayml.monitoring.alerts import list_events
+
+        return list_events(self.store, project, active_only=active_only)
+
+    def acknowledge_alert(self, project: str, event_id: int) -> AlertEvent:
+        """Mark an open alert as seen."""
+        from relayml.monitoring.alerts import acknowledge
+
+        return acknowledge(self.store, self.actor, project, event_id)
+
+    def run_monitors(self, project: str) -> list[dict[str, Any]]:
+        """Evaluate the project's alert rules now: fire, update or resolve alerts."""
+        from dataclasses import asdict
+
+        from relayml.monitoring.alerts import evaluate_rules
+
+        backend: Any = self
+        return [asdict(e) for e in evaluate_rules(backend, self.settings, self.store, project)]

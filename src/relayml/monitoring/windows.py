@@ -33,9 +33,12 @@ __all__ = [
     "DriftWindow",
     "PerformanceWindow",
     "drift_by_window",
+    "drift_of_frame",
     "live_rows",
     "performance_by_window",
     "reference_for",
+    "split_windows",
+    "window_length",
 ]
 
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
@@ -66,7 +69,8 @@ class PerformanceWindow:
     estimated: dict[str, float] = field(default_factory=dict)
 
 
-def _window(name: str) -> timedelta:
+def window_length(name: str) -> timedelta:
+    """The length of a window named hour, day or week."""
     if name not in WINDOWS:
         raise InvalidInput(f"unknown window {name!r}; use one of {', '.join(WINDOWS)}.")
     return WINDOWS[name]
@@ -94,9 +98,10 @@ def live_rows(
     return frame
 
 
-def _buckets(
+def split_windows(
     frame: pd.DataFrame, window: timedelta, by_variant: bool
 ) -> list[tuple[datetime, str | None, pd.DataFrame]]:
+    """The rows of each window (aligned to UTC multiples of its length), per variant if asked."""
     seconds = int(window.total_seconds())
     starts = (frame["timestamp"] // 1000 // seconds) * seconds
     keys: list[Any] = [starts, frame["variant"]] if by_variant else [starts]
@@ -138,6 +143,48 @@ def _prediction_column(frame: pd.DataFrame) -> pd.Series:
     return frame["prediction"]
 
 
+def _reference_with_predictions(
+    backend: Backend, project: str, model: str, version_number: int, reference: str | None
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """The reference rows with the model's own answers on them, its name, the input columns."""
+    from relayml.models.publish import load_model
+
+    version = backend.get_model_version(project, f"{model}/{version_number}")
+    ref, ref_name = reference_for(backend, project, version, reference)
+    predictor = load_model(backend, project, f"{model}/{version_number}")
+    ref = ref.copy()
+    if predictor.has_proba and len(predictor.signature.classes or []) == 2:
+        ref["prediction"] = predictor.predict_proba(ref)[:, 1]
+    else:
+        ref["prediction"] = predictor.predict(ref)
+    return ref, ref_name, [c.name for c in version.signature.inputs]
+
+
+def _drift_of_rows(
+    ref: pd.DataFrame, rows: pd.DataFrame, inputs: list[str], config: DriftConfig | None
+) -> DriftReport:
+    current = pd.DataFrame({c: rows[_INPUT + c].to_numpy() for c in inputs if _INPUT + c in rows})
+    current["prediction"] = _prediction_column(rows).to_numpy()
+    return drift_report(ref, current, columns=inputs, prediction="prediction", config=config)
+
+
+def drift_of_frame(
+    backend: Backend,
+    project: str,
+    model: str,
+    frame: pd.DataFrame,
+    *,
+    reference: str | None = None,
+    config: DriftConfig | None = None,
+) -> tuple[str, DriftReport]:
+    """One drift report over the given live rows (the newest version's reference)."""
+    version_number = int(frame["version"].iloc[-1])
+    ref, ref_name, inputs = _reference_with_predictions(
+        backend, project, model, version_number, reference
+    )
+    return ref_name, _drift_of_rows(ref, frame, inputs, config)
+
+
 def drift_by_window(
     backend: Backend,
     settings: Settings,
@@ -152,27 +199,14 @@ def drift_by_window(
     config: DriftConfig | None = None,
 ) -> tuple[str, list[DriftWindow]]:
     """Drift of every window (per variant if asked) against the reference; (reference, windows)."""
-    from relayml.models.publish import load_model
-
-    size = _window(window)
+    size = window_length(window)
     frame = live_rows(backend, settings, project, model, environment, since)
-    version_number = int(frame["version"].iloc[-1])
-    version = backend.get_model_version(project, f"{model}/{version_number}")
-    ref, ref_name = reference_for(backend, project, version, reference)
-    predictor = load_model(backend, project, f"{model}/{version_number}")
-    ref = ref.copy()
-    if predictor.has_proba and len(predictor.signature.classes or []) == 2:
-        ref["prediction"] = predictor.predict_proba(ref)[:, 1]
-    else:
-        ref["prediction"] = predictor.predict(ref)
-    inputs = [c.name for c in version.signature.inputs]
+    ref, ref_name, inputs = _reference_with_predictions(
+        backend, project, model, int(frame["version"].iloc[-1]), reference
+    )
     windows = []
-    for start, variant, rows in _buckets(frame, size, by_variant):
-        current = pd.DataFrame(
-            {c: rows[_INPUT + c].to_numpy() for c in inputs if _INPUT + c in rows}
-        )
-        current["prediction"] = _prediction_column(rows).to_numpy()
-        report = drift_report(ref, current, columns=inputs, prediction="prediction", config=config)
+    for start, variant, rows in split_windows(frame, size, by_variant):
+        report = _drift_of_rows(ref, rows, inputs, config)
         windows.append(DriftWindow(start, start + size, variant, len(rows), report))
     return ref_name, windows
 
@@ -196,12 +230,12 @@ def performance_by_window(
     by_variant: bool = False,
 ) -> list[PerformanceWindow]:
     """Per window: metrics on the rows with outcomes, and an estimate over all rows."""
-    size = _window(window)
+    size = window_length(window)
     frame = live_rows(backend, settings, project, model, environment, since)
     version = backend.get_model_version(project, f"{model}/{int(frame['version'].iloc[-1])}")
     classification = version.signature.task == "classification"
     results = []
-    for start, variant, rows in _buckets(frame, size, by_variant):
+    for start, variant, rows in split_windows(frame, size, by_variant):
         known = rows[rows["outcome"].notna()]
         result = PerformanceWindow(start, start + size, variant, len(rows), len(known))
         if classification:

@@ -1,0 +1,97 @@
+"""The project's KPIs over the predictions of a window whose outcomes arrived, against targets.
+
+Each KPI's `definition` says how it is computed (see relayml.models.evaluation): a value per
+confusion-matrix cell (customers kept, money saved) or a scaled metric. Only rows with an outcome
+count; the result says how many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relayml.config import Settings
+from relayml.domain.entities import KPI
+from relayml.domain.models import Signature
+from relayml.domain.ports import Backend
+from relayml.models.evaluation import kpi_estimates
+from relayml.monitoring.windows import live_rows, split_windows, window_length
+from relayml.serving.prediction_log import canonical_labels
+
+__all__ = ["KpiWindow", "kpis_by_window", "kpis_of_rows", "progress_text"]
+
+
+@dataclass
+class KpiWindow:
+    """The KPIs of one window (and variant)."""
+
+    start: datetime
+    end: datetime
+    variant: str | None
+    predictions: int
+    outcomes: int
+    kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def kpis_of_rows(kpis: list[KPI], rows: pd.DataFrame, signature: Signature) -> dict[str, Any]:
+    """Each KPI estimated on the rows whose outcome arrived (value None and why otherwise)."""
+    known = rows[rows["outcome"].notna()]
+    if not kpis:
+        return {}
+    if known.empty:
+        return {
+            k.name: {"value": None, "unit": k.unit, "target": k.target, "how": "no outcomes yet"}
+            for k in kpis
+        }
+    if signature.task == "classification":
+        classes = canonical_labels(list(signature.classes or []))
+        y_true = np.array(known["outcome"].tolist(), dtype=object)
+        y_pred = np.array(canonical_labels(known["prediction"].to_numpy()), dtype=object)
+        proba = None
+        if "probabilities" in known.columns and known["probabilities"].notna().all():
+            proba = np.array(known["probabilities"].tolist(), dtype=np.float64)
+        return kpi_estimates(kpis, y_true, y_pred, proba, "classification", classes=classes)
+    y_true = known["outcome_value"].to_numpy(dtype=np.float64)
+    y_pred = known["prediction"].astype(np.float64).to_numpy()
+    return kpi_estimates(kpis, y_true, y_pred, None, "regression")
+
+
+def progress_text(name: str, figure: dict[str, Any]) -> str:
+    """'customers_retained: 41 customers of the 50 target (82%)', or why there is no value."""
+    value, target, unit = figure.get("value"), figure.get("target"), figure.get("unit") or ""
+    if value is None:
+        return f"{name}: not estimated ({figure.get('how', '')})"
+    shown = f"{value:,.4g}{unit if unit in ('%',) else (' ' + unit if unit else '')}"
+    if target is None:
+        return f"{name}: {shown}"
+    share = f" ({value / target:.0%})" if target else ""
+    met = "met" if figure.get("meets_target") else "not met"
+    return f"{name}: {shown} of the {target:,.4g} target{share}, {met}"
+
+
+def kpis_by_window(
+    backend: Backend,
+    settings: Settings,
+    project: str,
+    model: str,
+    environment: str,
+    *,
+    window: str = "day",
+    since: datetime | None = None,
+    by_variant: bool = False,
+) -> list[KpiWindow]:
+    """The project's KPIs per window (and variant), from predictions and their outcomes."""
+    size = window_length(window)
+    frame = live_rows(backend, settings, project, model, environment, since)
+    kpis = list(backend.get_project(project).kpis)
+    version = backend.get_model_version(project, f"{model}/{int(frame['version'].iloc[-1])}")
+    results = []
+    for start, variant, rows in split_windows(frame, size, by_variant):
+        outcomes = int(rows["outcome"].notna().sum())
+        figures = kpis_of_rows(kpis, rows, version.signature)
+        results.append(KpiWindow(start, start + size, variant, len(rows), outcomes, figures))
+    return results
