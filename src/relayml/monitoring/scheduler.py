@@ -35,7 +35,7 @@ class MonitorScheduler:
                     continue
                 self.backend.run_monitors(project.name)
                 evaluated += 1
-            except Exception:  # noqa: BLE001  (one project's failure must not stop the others)
+            except Exception:
                 log.exception("monitoring project %s failed", project.name)
         self.runs += 1
         return evaluated
