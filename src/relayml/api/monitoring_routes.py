@@ -9,7 +9,13 @@ from pydantic import BaseModel
 
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
-from relayml.domain.monitoring import AlertEvent, AlertRule, FeedbackFlag, PredictionRecord
+from relayml.domain.monitoring import (
+    AlertEvent,
+    AlertRule,
+    DecisionTableInfo,
+    FeedbackFlag,
+    PredictionRecord,
+)
 
 __all__ = ["router"]
 
@@ -122,3 +128,25 @@ def acknowledge_alert(request: Request, project: str, event_id: int) -> Response
 def run_monitors(request: Request, project: str) -> Response:
     """Evaluate the project's alert rules now (what the scheduler does every interval)."""
     return ok(backend_of(request).run_monitors(project))
+
+
+@router.put(
+    "/projects/{project}/models/{model}/decisions",
+    tags=["monitoring"],
+    responses=_doc(DecisionTableInfo),
+)
+def set_decision_table(request: Request, project: str, model: str, body: RulesIn) -> Response:
+    """Store a new revision of a model's decision table (YAML or JSON in `source`)."""
+    return ok(backend_of(request).set_decision_table(project, model, body.source))
+
+
+@router.get(
+    "/projects/{project}/models/{model}/decisions",
+    tags=["monitoring"],
+    responses=_doc(DecisionTableInfo),
+)
+def get_decision_table(
+    request: Request, project: str, model: str, revision: int | None = None
+) -> Response:
+    """The newest decision table of a model, or one revision."""
+    return ok(backend_of(request).get_decision_table(project, model, revision))

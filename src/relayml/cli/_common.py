@@ -98,8 +98,8 @@ class RelayGroup(TyperGroup):
     ORDER = (
         "config", "db", "projects", "experiments", "runs", "artifacts", "datasets", "data",
         "models", "policy",
-        "check", "lineage", "pipelines", "serve", "deploy", "monitor", "alerts", "feedback",
-        "audit", "server",
+        "check", "lineage", "pipelines", "serve", "deploy", "monitor", "alerts", "decisions",
+        "feedback", "audit", "server",
     )  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:

@@ -7,7 +7,13 @@ from urllib.parse import quote
 
 import httpx
 
-from relayml.domain.monitoring import AlertEvent, AlertRule, FeedbackFlag, PredictionRecord
+from relayml.domain.monitoring import (
+    AlertEvent,
+    AlertRule,
+    DecisionTableInfo,
+    FeedbackFlag,
+    PredictionRecord,
+)
 
 __all__ = ["HttpMonitoringOps"]
 
@@ -104,4 +110,22 @@ class HttpMonitoringOps:
         result: list[dict[str, Any]] = self._send(
             "POST", f"{_project(project)}/monitors/run"
         ).json()
+        return result
+
+    # decision tables
+    def set_decision_table(self, project: str, model: str, source: str) -> DecisionTableInfo:
+        """Store a new revision of a model's decision table (checked against its fields)."""
+        path = f"{_project(project)}/models/{quote(model, safe='')}/decisions"
+        result: DecisionTableInfo = self._json(
+            "PUT", path, DecisionTableInfo, json={"source": source}
+        )
+        return result
+
+    def get_decision_table(
+        self, project: str, model: str, revision: int | None = None
+    ) -> DecisionTableInfo:
+        """The newest decision table of a model, or one revision."""
+        path = f"{_project(project)}/models/{quote(model, safe='')}/decisions"
+        params = {"revision": revision} if revision is not None else {}
+        result: DecisionTableInfo = self._json("GET", path, DecisionTableInfo, params=params)
         return result

@@ -37,7 +37,13 @@ from relayml.domain.models import (
     RegisteredModel,
     Signature,
 )
-from relayml.domain.monitoring import AlertEvent, AlertRule, FeedbackFlag, PredictionRecord
+from relayml.domain.monitoring import (
+    AlertEvent,
+    AlertRule,
+    DecisionTableInfo,
+    FeedbackFlag,
+    PredictionRecord,
+)
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
 
 __all__ = ["Backend", "MetricRow"]
@@ -258,5 +264,9 @@ class Backend(Protocol):
     def list_alert_events(self, project: str, *, active_only: bool = True) -> list[AlertEvent]: ...
     def acknowledge_alert(self, project: str, event_id: int) -> AlertEvent: ...
     def run_monitors(self, project: str) -> list[dict[str, Any]]: ...
+    def set_decision_table(self, project: str, model: str, source: str) -> DecisionTableInfo: ...
+    def get_decision_table(
+        self, project: str, model: str, revision: int | None = None
+    ) -> DecisionTableInfo: ...
 
     def close(self) -> None: ...

@@ -6,7 +6,13 @@ import time
 from typing import Any
 
 from relayml.config import Settings
-from relayml.domain.monitoring import AlertEvent, AlertRule, FeedbackFlag, PredictionRecord
+from relayml.domain.monitoring import (
+    AlertEvent,
+    AlertRule,
+    DecisionTableInfo,
+    FeedbackFlag,
+    PredictionRecord,
+)
 from relayml.store import Store
 
 __all__ = ["LocalMonitoringOps"]
@@ -101,3 +107,18 @@ class LocalMonitoringOps:
 
         backend: Any = self
         return [asdict(e) for e in evaluate_rules(backend, self.settings, self.store, project)]
+
+    # decision tables
+    def set_decision_table(self, project: str, model: str, source: str) -> DecisionTableInfo:
+        """Store a new revision of a model's decision table (checked against its fields)."""
+        from relayml.monitoring.decision_tables import set_decision_table
+
+        return set_decision_table(self.store, self.actor, project, model, source)
+
+    def get_decision_table(
+        self, project: str, model: str, revision: int | None = None
+    ) -> DecisionTableInfo:
+        """The newest decision table of a model, or one revision."""
+        from relayml.monitoring.decision_tables import get_decision_table
+
+        return get_decision_table(self.store, project, model, revision)

@@ -127,6 +127,8 @@ def _predict_body(answer: Answer) -> dict[str, Any]:
     }
     if answer.probabilities is not None:
         body["probabilities"] = answer.probabilities
+    if answer.decisions is not None:
+        body["decisions"] = answer.decisions
     return body
 
 
@@ -142,6 +144,10 @@ def _infer_body(answer: Answer, request_id: Any) -> dict[str, Any]:
         flat = [p for row in answer.probabilities for p in row]
         outputs.append(
             {"name": "probabilities", "shape": [rows, width], "datatype": "FP64", "data": flat}
+        )
+    if answer.decisions is not None:
+        outputs.append(
+            {"name": "decision", "shape": [rows], "datatype": "BYTES", "data": answer.decisions}
         )
     versions = sorted(set(answer.versions))
     body: dict[str, Any] = {

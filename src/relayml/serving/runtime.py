@@ -10,6 +10,7 @@ started with, so a redeploy fails no request.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import random
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from relayml.domain.decisions import DecisionTable
 from relayml.domain.models import parse_model_ref
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Deployment, Variant
@@ -143,6 +145,8 @@ class ServedModel:
     sticky_key: str | None = None
     revision: int | None = None
     alias_version: int | None = None
+    decisions: DecisionTable | None = None
+    decision_revision: int | None = None
     _bounds: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -226,7 +230,19 @@ class Runtime:
         on_batch = (lambda rows: report(name, label, rows)) if report is not None else None
         return LoadedVariant(predictor, variant, label, passthrough, self.options, on_batch)
 
+    def _decisions(self, name: str) -> tuple[DecisionTable | None, int | None]:
+        try:
+            info = self.backend.get_decision_table(self.project, name)
+        except NotFound:
+            return None, None
+        return DecisionTable.from_document(info.document), info.revision
+
     def _build(self, index: int) -> ServedModel:
+        served = self._build_variants(index)
+        served.decisions, served.decision_revision = self._decisions(served.name)
+        return served
+
+    def _build_variants(self, index: int) -> ServedModel:
         ref = self.refs[index]
         if ref.version is not None:
             variant = Variant(version=ref.version, weight=100.0)
@@ -296,13 +312,12 @@ class Runtime:
     def _poll(self) -> None:
         for index, ref in enumerate(self.refs):
             current = self.models.get(ref.name)
-            if current is None or current.environment is None:
+            if current is None:
                 continue
             try:
-                state = self.backend.deployment_state(self.project, ref.name, current.environment)
-                if state == (current.revision, current.alias_version):
+                new = self._changed(index, current)
+                if new is None:
                     continue
-                new = self._build(index)
             except Exception as exc:
                 log.error("reloading %s failed, still serving the loaded versions: %s", ref, exc)
                 continue
@@ -310,6 +325,20 @@ class Runtime:
                 self._loop.call_soon_threadsafe(self._swap, ref.name, new)
             else:
                 self._swap(ref.name, new)
+
+    def _changed(self, index: int, current: ServedModel) -> ServedModel | None:
+        """A rebuilt model when its deployment, alias or decision table changed, else None."""
+        name = self.refs[index].name
+        moved = False
+        if current.environment is not None:
+            state = self.backend.deployment_state(self.project, name, current.environment)
+            moved = state != (current.revision, current.alias_version)
+        if moved:
+            return self._build(index)
+        table, revision = self._decisions(name)
+        if revision == current.decision_revision:
+            return None
+        return dataclasses.replace(current, decisions=table, decision_revision=revision, _bounds=[])
 
     def _swap(self, name: str, new: ServedModel) -> None:
         old = self.models.get(name)
@@ -335,6 +364,8 @@ class Runtime:
         where = model.environment or "pinned"
         if model.revision is not None:
             where += f", revision {model.revision}"
+        if model.decision_revision is not None:
+            parts.append(f"decision table revision {model.decision_revision}")
         return f"{model.name} ({where}): " + ", ".join(parts)
 
     def describe(self) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from relayml.domain.decisions import decide
 from relayml.errors import InvalidInput, NotFound, RelayError
 from relayml.serving.codec import Columns
 from relayml.serving.metrics import ServerMetrics
@@ -45,6 +46,7 @@ class Answer:
     probabilities: list[list[float]] | None
     ids: list[str]
     versions: list[int]
+    decisions: list[Any] | None = None
 
 
 class ModelService:
@@ -131,8 +133,10 @@ class ModelService:
         values: list[Any] = [None] * total
         probabilities: list[Any] | None = None
         versions = [0] * total
+        decisions: list[Any] | None = [None] * total if model.decisions is not None else None
         latency = (time.perf_counter() - start) * 1000
         for (variant, indices, columns), result in zip(parts, results, strict=True):
+            decided = self._decide(model, columns, result)
             answers = result.values.tolist()
             proba = result.probabilities.tolist() if result.probabilities is not None else None
             if proba is not None and probabilities is None:
@@ -144,10 +148,26 @@ class ModelService:
                 if proba is not None:
                     assert probabilities is not None
                     probabilities[index] = proba[position]
-            self._log(model, variant, columns, result, own_ids, now_ms, latency)
+                if decisions is not None and decided is not None:
+                    decisions[index] = decided[0][position]
+            self._log(model, variant, columns, result, own_ids, now_ms, latency, decided)
         for shadow in model.shadows:
             self._shadow(model, shadow, decode, ids, now_ms)
-        return Answer(model, values, probabilities, ids, versions)
+        return Answer(model, values, probabilities, ids, versions, decisions)
+
+    def _decide(
+        self, model: ServedModel, columns: Columns, result: Prediction
+    ) -> tuple[list[Any], np.ndarray] | None:
+        """The decision table's action per row (and the deciding rule), when the model has one."""
+        if model.decisions is None:
+            return None
+        fields: dict[str, Any] = dict(columns.arrays)
+        fields["prediction"] = result.values
+        proba = result.probabilities
+        if proba is not None and proba.shape[1] == 2:
+            fields["score"] = proba[:, 1]
+        decided = decide(model.decisions, fields)
+        return decided.actions.tolist(), decided.rule
 
     async def _predict(
         self, model: ServedModel, variant: LoadedVariant, columns: Columns
@@ -197,6 +217,7 @@ class ModelService:
         ids: list[str],
         now_ms: int,
         latency_ms: float,
+        decided: tuple[list[Any], np.ndarray] | None = None,
     ) -> None:
         if self.predictions is None:
             return
@@ -218,6 +239,10 @@ class ModelService:
             record["probabilities"] = proba.tolist()
             if proba.shape[1] == 2:
                 record["score"] = proba[:, 1]
+        if decided is not None:
+            record["decision"] = decided[0]
+            record["decision_rule"] = decided[1]
+            record["decision_revision"] = np.full(rows, model.decision_revision, dtype=np.int64)
         for name, values in columns.arrays.items():
             record[f"input.{name}"] = values
         partition = f"project={model.project}/deployment={model.partition}"
