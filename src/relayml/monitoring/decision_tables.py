@@ -105,8 +105,8 @@ def get_decision_table(
         if row is None:
             which = f"revision {revision} of its " if revision is not None else ""
             raise NotFound(
-                f"{model!r} has no {which}decision table; apply one with `relay decisions apply {model} "
-                "decisions.yaml`."
+                f"{model!r} has no {which}decision table; apply one with "
+                f"`relay decisions apply {model} decisions.yaml`."
             )
         return _info(project, model, row)
 
