@@ -158,3 +158,24 @@ def test_an_expert_flags_a_prediction_and_a_data_scientist_resolves_it(
     assert "not a prediction id" in relay(served_home, "feedback", "flag", "nope", ok=False)
     audit = relay(served_home, "audit")
     assert "feedback.flag" in audit and "feedback.resolve" in audit
+
+
+def test_explain_a_prediction_and_a_version(served_home: ServedHome, start_server: Any) -> None:
+    _log_model_with_its_data(served_home)
+    server = start_server(served_home, ["churn/4"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
+    row = {"tenure": 2, "monthly": 95.0, "plan": "basic"}
+    answer = _send(server.url, [row])
+    _wait_for_rows(served_home, 1)
+    (prediction_id,) = answer["prediction_ids"]
+    why = json.loads(relay(served_home, "explain", prediction_id, "--json"))
+    assert why["columns"] == FEATURES and why["values"] == [2, 95.0, "basic"]
+    assert why["version"] == 4 and "Shapley" in why["method"]
+    total = why["base_value"] + sum(why["contributions"])
+    assert abs(total - answer["probabilities"][0][1]) < 1e-6  # explains P(churned=1)
+    assert why["contributions"][0] > 0  # a short tenure pushes churn up
+    shown = relay(served_home, "explain", prediction_id)
+    assert "tenure" in shown and "on average" in shown
+    importance = json.loads(relay(served_home, "explain", "churn/4", "--global", "--json"))
+    assert importance["data"] == "customers@1" and set(importance["importance"]) == set(FEATURES)
+    said = relay(served_home, "explain", "churn/1", "--global", ok=False)
+    assert "without its training dataset" in said and "Traceback" not in said

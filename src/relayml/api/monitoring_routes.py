@@ -150,3 +150,17 @@ def get_decision_table(
 ) -> Response:
     """The newest decision table of a model, or one revision."""
     return ok(backend_of(request).get_decision_table(project, model, revision))
+
+
+@router.get("/projects/{project}/predictions/{prediction_id}/explanation", tags=["monitoring"])
+def explain_prediction(request: Request, project: str, prediction_id: str) -> Response:
+    """Each input's contribution to one logged prediction (exact for trees and linear models)."""
+    return ok(backend_of(request).explain_prediction(project, prediction_id))
+
+
+@router.get("/projects/{project}/importance", tags=["monitoring"])
+def model_importance(
+    request: Request, project: str, ref: str, dataset: str | None = None
+) -> Response:
+    """Global importance of each input of a model version over its training data."""
+    return ok(backend_of(request).model_importance(project, ref, dataset))

@@ -18,6 +18,7 @@
     relay feedback flag | list | resolve   flags on predictions that look wrong
     relay alerts set | list | events | ack; relay monitor run (cron, exit code)
     relay decisions test | apply | show   business rules applied after the model
+    relay explain                     why one prediction; --global: what drives a version
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -37,6 +38,7 @@ from relayml.cli.bundle import register as register_bundle
 from relayml.cli.data import data_app, datasets_app
 from relayml.cli.decisions import decisions_app
 from relayml.cli.deploy import deploy_app
+from relayml.cli.explain import explain
 from relayml.cli.feedback import feedback_app
 from relayml.cli.lineage import lineage
 from relayml.cli.models import models_app
@@ -81,6 +83,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(decisions_app, name="decisions")
+app.command("explain")(explain)
 
 
 def main() -> None:

@@ -99,7 +99,7 @@ class RelayGroup(TyperGroup):
         "config", "db", "projects", "experiments", "runs", "artifacts", "datasets", "data",
         "models", "policy",
         "check", "lineage", "pipelines", "serve", "deploy", "monitor", "alerts", "decisions",
-        "feedback", "audit", "server",
+        "feedback", "explain", "audit", "server",
     )  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:

@@ -129,3 +129,19 @@ class HttpMonitoringOps:
         params = {"revision": revision} if revision is not None else {}
         result: DecisionTableInfo = self._json("GET", path, DecisionTableInfo, params=params)
         return result
+
+    # explanations
+    def explain_prediction(self, project: str, prediction_id: str) -> dict[str, Any]:
+        """Each input's contribution to one logged prediction."""
+        path = f"{_project(project)}/predictions/{quote(prediction_id, safe='')}/explanation"
+        result: dict[str, Any] = self._send("GET", path).json()
+        return result
+
+    def model_importance(
+        self, project: str, ref: str, dataset: str | None = None
+    ) -> dict[str, Any]:
+        """Mean |contribution| per input of a model version over its training data."""
+        params = {"ref": ref, **({"dataset": dataset} if dataset else {})}
+        path = f"{_project(project)}/importance"
+        result: dict[str, Any] = self._send("GET", path, params=params).json()
+        return result

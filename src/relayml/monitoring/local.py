@@ -122,3 +122,20 @@ class LocalMonitoringOps:
         from relayml.monitoring.decision_tables import get_decision_table
 
         return get_decision_table(self.store, project, model, revision)
+
+    # explanations
+    def explain_prediction(self, project: str, prediction_id: str) -> dict[str, Any]:
+        """Each input's contribution to one logged prediction."""
+        from relayml.monitoring.explanations import explain_prediction
+
+        backend: Any = self
+        return explain_prediction(backend, self.settings, project, prediction_id)
+
+    def model_importance(
+        self, project: str, ref: str, dataset: str | None = None
+    ) -> dict[str, Any]:
+        """Mean |contribution| per input of a model version over its training data."""
+        from relayml.monitoring.explanations import model_importance
+
+        backend: Any = self
+        return model_importance(backend, project, ref, dataset)

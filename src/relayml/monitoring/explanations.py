@@ -1,0 +1,67 @@
+"""Explanations of logged predictions and of model versions, the training data as background."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+
+from relayml.config import Settings
+from relayml.domain.models import ModelVersion
+from relayml.domain.ports import Backend
+from relayml.errors import InvalidInput
+from relayml.models.publish import load_model
+from relayml.monitoring.explain import explain_row, global_importance
+from relayml.monitoring.feedback import find_prediction
+from relayml.monitoring.windows import reference_for
+
+__all__ = ["explain_prediction", "model_importance"]
+
+BACKGROUND_ROWS = 200
+
+
+def _background(
+    backend: Backend, project: str, version: ModelVersion, dataset: str | None
+) -> pd.DataFrame | None:
+    """A sample of the reference (training) data, or None when the version has none."""
+    try:
+        frame, _ = reference_for(backend, project, version, dataset)
+    except InvalidInput:
+        if dataset is not None:
+            raise
+        return None
+    return frame.sample(min(BACKGROUND_ROWS, len(frame)), random_state=0)
+
+
+def explain_prediction(
+    backend: Backend, settings: Settings, project: str, prediction_id: str
+) -> dict[str, Any]:
+    """Each input's contribution to one logged prediction, and what was explained how."""
+    record = find_prediction(settings, project, prediction_id)
+    ref = f"{record.model}/{record.version}"
+    version = backend.get_model_version(project, ref)
+    predictor = load_model(backend, project, ref)
+    explanation = explain_row(
+        predictor, record.inputs, _background(backend, project, version, None)
+    )
+    return {
+        "prediction_id": prediction_id,
+        "model": record.model,
+        "version": record.version,
+        "prediction": record.prediction,
+        "decision": record.decision,
+        **asdict(explanation),
+    }
+
+
+def model_importance(
+    backend: Backend, project: str, ref: str, dataset: str | None = None
+) -> dict[str, Any]:
+    """Mean |contribution| of each input over the training data (or a dataset chosen instead)."""
+    version = backend.get_model_version(project, ref)
+    frame, name = reference_for(backend, project, version, dataset)
+    predictor = load_model(backend, project, f"{version.model}/{version.version}")
+    importance = global_importance(predictor, frame)
+    return {"model": version.model, "version": version.version, "data": name,
+            "importance": importance}  # fmt: skip
