@@ -181,3 +181,48 @@ def performance(
         for w in windows
     ]
     console().print(table(headers, rows))
+
+
+@monitor_app.command("kpis")
+def kpis(
+    model: ModelArgument,
+    env: EnvOption,
+    window: WindowOption = "day",
+    since: SinceOption = None,
+    by_variant: VariantOption = False,
+    project: ProjectOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The project's KPIs per window, in their units and against their targets."""
+    from relayml.monitoring.kpis import kpis_by_window, progress_text
+
+    with open_cli_backend() as backend:
+        windows = kpis_by_window(
+            backend,
+            settings(),
+            project_or_default(project),
+            model,
+            env,
+            window=window,
+            since=_since(since),
+            by_variant=by_variant,
+        )
+    if json_output:
+        print_json(
+            [
+                {**w.__dict__, "start": w.start.isoformat(), "end": w.end.isoformat()}
+                for w in windows
+            ]
+        )
+        return
+    out = console()
+    if not any(w.kpis for w in windows):
+        out.print(
+            "The project has no KPIs; add them with `relay projects create ... --kpi` or SDK."
+        )
+        return
+    for w in windows:
+        out.print(f"[bold]{_when(w.start, w.variant)}[/bold]: {w.predictions} predictions, "
+                  f"{w.outcomes} with outcomes")  # fmt: skip
+        for name, figure in w.kpis.items():
+            out.print(f"  {progress_text(name, figure)}")

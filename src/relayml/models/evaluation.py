@@ -41,7 +41,8 @@ CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "l
                           "brier", "positive_rate", "rows")
 _QUANTILES = {"min": 0.0, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95,
               "max": 1.0}
-_KPI_FIELDS = {"confusion_value": {"type", "threshold", "tp", "fp", "fn", "tn", "scale"},
+_KPI_FIELDS = {"confusion_value": {"type", "threshold", "tp", "fp", "fn", "tn", "scale",
+                                   "decision"},
                "metric": {"type", "metric", "scale"}}
 # fmt: on
 REGRESSION_METRICS = ("mae", "rmse", "r2", "mape", "rows")
@@ -353,6 +354,9 @@ def kpi_estimates(
         elif unknown := sorted(set(kpi.definition) - _KPI_FIELDS[kind]):
             takes = ", ".join(sorted(_KPI_FIELDS[kind]))
             raise InvalidInput(f"KPI {kpi.name!r}: unknown fields {unknown}; {kind} takes {takes}.")
+        elif kind == "confusion_value" and "decision" in kpi.definition:
+            value, how = None, "not estimated here: it counts the served model's decisions "
+            how += "(see `relay monitor kpis`)"
         elif kind == "confusion_value":
             value, how = _confusion_value(kpi, yt, yp, proba, task, classes)
         else:

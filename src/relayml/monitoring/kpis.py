@@ -3,6 +3,10 @@
 Each KPI's `definition` says how it is computed (see relayml.models.evaluation): a value per
 confusion-matrix cell (customers kept, money saved) or a scaled metric. Only rows with an outcome
 count; the result says how many.
+
+With a decision table, a `confusion_value` KPI may count a row as positive when the business acted
+on it: ``{"type": "confusion_value", "decision": "call", "tp": 270, "fp": -30}`` counts rows
+decided "call" (or any of a list of actions) as predicted positive, whatever the score.
 """
 
 from __future__ import annotations
@@ -37,16 +41,53 @@ class KpiWindow:
     kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def _missing(kpi: KPI, why: str) -> dict[str, Any]:
+    return {"value": None, "unit": kpi.unit, "target": kpi.target, "how": why}
+
+
+def _by_decision(kpi: KPI, known: pd.DataFrame, positive: str) -> dict[str, Any]:
+    """A confusion_value KPI whose positive rows are those the decision table acted on."""
+    wanted = kpi.definition["decision"]
+    actions = {wanted} if isinstance(wanted, str) else set(wanted)
+    if "decision" not in known.columns:
+        return _missing(kpi, "not estimated: no decisions were logged (apply a decision table)")
+    acted = known["decision"].isin(actions).to_numpy()
+    actual = (known["outcome"] == positive).to_numpy()
+    counts = {
+        "tp": int((acted & actual).sum()),
+        "fp": int((acted & ~actual).sum()),
+        "fn": int((~acted & actual).sum()),
+        "tn": int((~acted & ~actual).sum()),
+    }
+    weights = {c: float(kpi.definition.get(c, 0.0)) for c in counts}
+    value = float(kpi.definition.get("scale", 1.0)) * sum(weights[c] * n for c, n in counts.items())
+    meets = None
+    if kpi.target is not None:
+        meets = value >= kpi.target if kpi.direction == "increase" else value <= kpi.target
+    tally = ", ".join(f"{c.upper()}={n}" for c, n in counts.items())
+    how = f"rows decided {' or '.join(sorted(actions))} count as positive ({tally})"
+    return {"value": value, "unit": kpi.unit, "target": kpi.target, "direction": kpi.direction,
+            "meets_target": meets, "how": how}  # fmt: skip
+
+
 def kpis_of_rows(kpis: list[KPI], rows: pd.DataFrame, signature: Signature) -> dict[str, Any]:
     """Each KPI estimated on the rows whose outcome arrived (value None and why otherwise)."""
     known = rows[rows["outcome"].notna()]
     if not kpis:
         return {}
+    by_decision = [k for k in kpis if "decision" in k.definition]
+    if by_decision:
+        classes = canonical_labels(list(signature.classes or []))
+        rest = [k for k in kpis if "decision" not in k.definition]
+        result = kpis_of_rows(rest, rows, signature) if rest else {}
+        for kpi in by_decision:
+            if len(classes) != 2 or known.empty:
+                result[kpi.name] = _missing(kpi, "not estimated: needs outcomes of a binary model")
+            else:
+                result[kpi.name] = _by_decision(kpi, known, str(classes[1]))
+        return {k.name: result[k.name] for k in kpis}
     if known.empty:
-        return {
-            k.name: {"value": None, "unit": k.unit, "target": k.target, "how": "no outcomes yet"}
-            for k in kpis
-        }
+        return {k.name: _missing(k, "no outcomes yet") for k in kpis}
     if signature.task == "classification":
         classes = canonical_labels(list(signature.classes or []))
         y_true = np.array(known["outcome"].tolist(), dtype=object)
