@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import relayml as relay
+
+sys.path.insert(0, str(Path(__file__).parent))
+from churn_production import run_in_production
 
 console = Console()
 
@@ -295,8 +299,10 @@ def main() -> None:
     console.print(f"Best by AUC: [bold]{best['run'].name}[/]. Explore: relay runs list -p churn")
     relay.flush()
 
-    build_dataset("customers_holdout", rows=2000, seed=11)  # next month's, never seen in training
+    build_dataset("customers_holdout", rows=2000, seed=11)  # never seen in training
     ship_the_winner(results, "customers_holdout@latest")
+    next_month, _ = build_dataset("customers_next_month", rows=1000, seed=23)
+    run_in_production(next_month, args.home)
 
     if args.no_serve:
         return

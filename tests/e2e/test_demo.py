@@ -86,3 +86,22 @@ def test_demo_builds_the_churn_project_and_compares_two_models(tmp_path: Path) -
     assert any(kind == "pipeline_run" for kind, _ in keys)  # the data was built by a pipeline
     assert any(kind == "step_run" for kind, _ in keys)
     assert "Pipeline customer_data (2 steps, 0 cached) -> customers@1" in out.stdout
+    # production: decisions, serving, outcomes, expert feedback, monitoring, alerts
+    for words in (
+        "churn: decision table revision 1 (2 rules) applied.",
+        "Served 1000 customers:",
+        "Outcomes recorded for 500 customers",
+        f"churn/{winner} answered",
+        "Flag 1: prediction",
+        "drift against customers@1",
+        "accuracy (estimated)",
+        "customers_retained:",
+        "2 alert rule(s) active",
+        'relay_predictions_total{mode="live",model="churn"',
+    ):
+        assert words in out.stdout, words
+    assert "[bold]" not in out.stdout and "[/" not in out.stdout
+    from relayml.serving.prediction_log import read_log
+
+    logged = read_log(str(home / "artifacts" / "predictions")).to_pandas()
+    assert len(logged) == 1000 and set(logged["decision"]) <= {"call", "email", "no action"}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from relayml.errors import InvalidInput, NotFound, RelayError
@@ -254,7 +255,7 @@ def format_value(value: Any, limit: int = _MAX_CELL) -> str:
 
 
 def table(
-    columns: Sequence[str], rows: Iterable[Sequence[str]], *, title: str | None = None
+    columns: Sequence[str], rows: Iterable[Sequence[str | Text]], *, title: str | None = None
 ) -> Table:
     """A Rich table; the id-like first column never wraps."""
     result = Table(title=title, title_justify="left", show_lines=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from relayml.cli._common import (
     JsonOption,
@@ -125,7 +126,7 @@ def run(project: ProjectOption = None, json_output: JsonOption = False) -> None:
     else:
         rows = [
             [r["rule"], r["severity"], r["condition"], format_number(r["value"]),
-             f"[{_STYLE.get(r['outcome'], '')}]{r['outcome']}[/]", r["detail"]]
+             Text(r["outcome"], style=_STYLE.get(r["outcome"], "")), r["detail"]]
             for r in results
         ]  # fmt: skip
         headers = ["rule", "severity", "fires when", "value", "outcome", "detail"]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from relayml.cli._common import (
     JsonOption,
@@ -75,8 +76,8 @@ def show(
         return
     out = console()
     out.print(
-        f"[bold]{model}[/bold]: revision {info.revision}, by {info.created_by} "
-        f"on {format_time(info.created_at)}"
+        Text.assemble((model, "bold")),
+        f"revision {info.revision}, by {info.created_by} on {format_time(info.created_at)}",
     )
     out.print(info.source.rstrip(), markup=False, highlight=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 from typer.core import TyperGroup
 
 from relayml.cli._common import (
@@ -225,7 +226,7 @@ def results(
         return
     out = console()
     since = f" since {format_time(report.since)}" if report.since else ""
-    out.print(f"[bold]{report.model} in {report.environment}[/bold]{since}")
+    out.print(Text.assemble((f"{report.model} in {report.environment}", "bold"), since))
     figures = sorted({k for v in report.variants for k in (*v.metrics, *v.kpis)})
     headers = ["variant", "mode", "share", "predictions", "p50 ms", "p99 ms", "outcomes", *figures]
     rows = []
@@ -246,7 +247,7 @@ def results(
     out.print(table(headers, rows))
     for comparison in report.comparisons:
         out.print(f"• {comparison.verdict}")
-    out.print(f"[bold]Verdict:[/bold] {report.verdict}")
+    out.print(Text.assemble(("Verdict:", "bold"), f" {report.verdict}"))
 
 
 @deploy_app.command("promote-winner")

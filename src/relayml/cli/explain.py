@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from relayml.cli._common import (
     JsonOption,
@@ -20,9 +21,9 @@ from relayml.cli._common import (
 __all__ = ["explain"]
 
 
-def _bar(value: float, largest: float, width: int = 24) -> str:
+def _bar(value: float, largest: float, width: int = 24) -> Text:
     length = round(abs(value) / largest * width) if largest else 0
-    return ("[red]" if value > 0 else "[green]") + "█" * length + "[/]"
+    return Text("█" * length, style="red" if value > 0 else "green")
 
 
 def explain(
@@ -63,8 +64,11 @@ def explain(
     if global_:
         importance: dict[str, float] = result["importance"]
         largest = max(importance.values(), default=0.0)
-        rows = [[k, format_number(v), _bar(v, largest)] for k, v in list(importance.items())[:top]]
-        out.print(f"[bold]{result['model']}/{result['version']}[/bold] on {result['data']}")
+        rows: list[list[str | Text]] = [
+            [k, format_number(v), _bar(v, largest)] for k, v in list(importance.items())[:top]
+        ]
+        out.print(Text.assemble((f"{result['model']}/{result['version']}", "bold"),
+                                f" on {result['data']}"))  # fmt: skip
         out.print(table(["input", "mean |contribution|", ""], rows))
         return
     pairs: list[tuple[str, Any, float]] = sorted(
@@ -74,11 +78,13 @@ def explain(
     largest = max((abs(c) for _, _, c in pairs), default=0.0)
     decision = f", decision {result['decision']!r}" if result.get("decision") is not None else ""
     out.print(
-        f"[bold]{result['model']}/{result['version']}[/bold] answered "
-        f"{result['prediction']!r}{decision}. {result['output']}: "
+        Text.assemble((f"{result['model']}/{result['version']}", "bold")),
+        f"answered {result['answer']!r}{decision}. {result['output']}: "
         f"{format_number(result['base_value'])} on average, "
-        f"{format_number(result['base_value'] + sum(c for _, _, c in pairs))} here."
+        f"{format_number(result['base_value'] + sum(c for _, _, c in pairs))} here.",
     )
-    rows = [[k, str(v), f"{c:+.4g}", _bar(c, largest)] for k, v, c in pairs[:top]]
-    out.print(table(["input", "value", "contribution", ""], rows))
-    out.print(f"[dim]{result['method']}[/dim]")
+    lines: list[list[str | Text]] = [
+        [k, str(v), f"{c:+.4g}", _bar(c, largest)] for k, v, c in pairs[:top]
+    ]
+    out.print(table(["input", "value", "contribution", ""], lines))
+    out.print(Text(result["method"], style="dim"))

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from relayml.cli._common import (
     JsonOption,
@@ -102,7 +103,7 @@ def drift(
         )
         return
     out = console()
-    out.print(f"[bold]{model} in {env}[/bold]: drift against {ref_name}")
+    out.print(Text.assemble((f"{model} in {env}", "bold"), f": drift against {ref_name}"))
     rows: list[list[Any]] = []
     for w in windows:
         prediction = w.report.prediction
@@ -111,7 +112,7 @@ def drift(
                 _when(w.start, w.variant),
                 str(w.rows),
                 f"{w.report.share:.0%}",
-                "[bold red]yes[/]" if w.report.dataset_drifted else "no",
+                Text("yes", style="bold red") if w.report.dataset_drifted else "no",
                 ", ".join(w.report.drifted_columns) or "-",
                 ("drifted" if prediction.drifted else "stable") if prediction else "-",
             ]
@@ -122,7 +123,7 @@ def drift(
         last = windows[-1].report
         detail = [
             [c.column, c.kind, c.method, format_number(c.score), format_number(c.threshold),
-             "[red]drifted[/]" if c.drifted else "ok"]
+             Text("drifted", style="red") if c.drifted else "ok"]
             for c in last.columns
         ]  # fmt: skip
         headers = ["column", "kind", "method", "score", "threshold", ""]
@@ -222,7 +223,7 @@ def kpis(
         )
         return
     for w in windows:
-        out.print(f"[bold]{_when(w.start, w.variant)}[/bold]: {w.predictions} predictions, "
-                  f"{w.outcomes} with outcomes")  # fmt: skip
+        counts = f": {w.predictions} predictions, {w.outcomes} with outcomes"
+        out.print(Text.assemble((_when(w.start, w.variant), "bold"), counts))
         for name, figure in w.kpis.items():
             out.print(f"  {progress_text(name, figure)}")

@@ -49,7 +49,7 @@ def explain_prediction(
         "prediction_id": prediction_id,
         "model": record.model,
         "version": record.version,
-        "prediction": record.prediction,
+        "answer": record.prediction,
         "decision": record.decision,
         **asdict(explanation),
     }

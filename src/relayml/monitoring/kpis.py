@@ -105,7 +105,8 @@ def progress_text(name: str, figure: dict[str, Any]) -> str:
     """'customers_retained: 41 customers of the 50 target (82%)', or why there is no value."""
     value, target, unit = figure.get("value"), figure.get("target"), figure.get("unit") or ""
     if value is None:
-        return f"{name}: not estimated ({figure.get('how', '')})"
+        how = str(figure.get("how") or "not estimated")
+        return f"{name}: {how if how.startswith('not estimated') else 'not estimated: ' + how}"
     shown = f"{value:,.4g}{unit if unit in ('%',) else (' ' + unit if unit else '')}"
     if target is None:
         return f"{name}: {shown}"
