@@ -166,6 +166,9 @@ class InputCodec:
                 raise InvalidInput(
                     f"inputs[{index}] must be an object with name, shape, datatype and data."
                 )
+            for key in ("name", "datatype"):
+                if not isinstance(tensor[key], str):
+                    raise InvalidInput(f"inputs[{index}].{key} must be a string.")
         if len(inputs) == 1 and inputs[0]["name"] not in self.expected:
             return self._from_matrix(inputs[0])
         by_name = {t["name"]: t for t in inputs}

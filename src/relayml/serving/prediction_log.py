@@ -119,6 +119,35 @@ def _to_arrow(name: str, values: Any) -> Any:
     return array
 
 
+def _group_chunks(chunks: Sequence[_Chunk]) -> list[list[_Chunk]]:
+    """Chunks that can be joined: same partition, same columns, appended the same UTC day."""
+    groups: dict[tuple[Any, ...], list[_Chunk]] = {}
+    for chunk in chunks:
+        partition, columns, _rows, appended_ms = chunk
+        key = (partition, tuple(columns), appended_ms // DAY_MS)
+        groups.setdefault(key, []).append(chunk)
+    return list(groups.values())
+
+
+def _join_column(parts: list[Any]) -> Any:
+    """One column of several chunks: numpy arrays concatenated, anything else as one list."""
+    if all(isinstance(p, np.ndarray) for p in parts):
+        shapes = {(p.ndim, p.shape[1:], p.dtype) for p in parts}
+        if len(shapes) == 1:
+            return np.concatenate(parts)
+    joined: list[Any] = []
+    for part in parts:
+        joined.extend(part.tolist() if isinstance(part, np.ndarray) else part)
+    return joined
+
+
+def _merge_chunk(group: list[_Chunk]) -> _Chunk:
+    """Several chunks of one group as one."""
+    partition, first, _rows, appended_ms = group[0]
+    columns = {name: _join_column([c[1][name] for c in group]) for name in first}
+    return partition, columns, sum(c[2] for c in group), appended_ms
+
+
 def _split_by_day(table: Any, appended_ms: int) -> list[tuple[str, Any]]:
     """Cut a chunk into (UTC day, rows of that day), by `timestamp` when it is numeric."""
     column = table.column("timestamp") if "timestamp" in table.column_names else None
@@ -280,8 +309,8 @@ class ParquetLog:
     def _run(self) -> None:
         backoff = False  # after a failure, wait a full interval even when rows pile up
         logged_at = -math.inf
+        deadline = time.monotonic() + self._interval
         while True:
-            deadline = time.monotonic() + self._interval
             with self._cond:
                 while not self._stopping and (backoff or not self._wake):
                     remaining = deadline - time.monotonic()
@@ -291,6 +320,8 @@ class ParquetLog:
                 if self._stopping:
                     return
                 self._wake = False
+            # the next flush is due one interval after this one starts, not after it ends
+            deadline = time.monotonic() + self._interval
             try:
                 with self._io_lock:
                     errors = self._write_all()
@@ -314,18 +345,24 @@ class ParquetLog:
             self._queue.clear()
             self._queued = 0
         errors: list[Exception] = []
-        for partition, columns, rows, appended_ms in chunks:
-            try:
-                table = pa.table({name: _to_arrow(name, v) for name, v in columns.items()})
-                for day, part in _split_by_day(table, appended_ms):
-                    self._pending.setdefault((partition, day), []).append(part)
-            except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
-                self._count(buffered=-rows, rows_dropped=rows, write_errors=1)
-                errors.append(
-                    InvalidInput(
-                        f"{rows} rows for {partition!r} were dropped: not storable ({exc})."
+        for group in _group_chunks(chunks):
+            if len(group) > 1:  # one conversion for many small chunks: far less time in Python
+                try:
+                    self._stage(_merge_chunk(group))
+                    continue
+                except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                    pass  # convert them one by one, to drop only the chunks Arrow refuses
+            for chunk in group:
+                try:
+                    self._stage(chunk)
+                except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+                    partition, rows = chunk[0], chunk[2]
+                    self._count(buffered=-rows, rows_dropped=rows, write_errors=1)
+                    errors.append(
+                        InvalidInput(
+                            f"{rows} rows for {partition!r} were dropped: not storable ({exc})."
+                        )
                     )
-                )
         for (partition, day), tables in list(self._pending.items()):
             try:
                 merged = [pa.concat_tables(tables, promote_options="permissive")]
@@ -344,6 +381,13 @@ class ParquetLog:
             else:
                 del self._pending[(partition, day)]
         return errors
+
+    def _stage(self, chunk: _Chunk) -> None:
+        """Convert one chunk to Arrow and queue its rows per (partition, day) for writing."""
+        partition, columns, _rows, appended_ms = chunk
+        table = pa.table({name: _to_arrow(name, v) for name, v in columns.items()})
+        for day, part in _split_by_day(table, appended_ms):
+            self._pending.setdefault((partition, day), []).append(part)
 
     def _count(self, buffered: int = 0, **deltas: int) -> None:
         with self._cond:
