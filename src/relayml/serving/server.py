@@ -95,7 +95,14 @@ def _configure_logging() -> None:
 
 
 def _serve(server: ModelServer, sock: socket.socket) -> None:
+    import gc
+
     import uvicorn
+
+    # Everything loaded so far (libraries, models) lives as long as the process: keep the cyclic
+    # garbage collector from scanning it again and again, which shows as 100 ms pauses in p99.
+    gc.collect()
+    gc.freeze()
 
     config = uvicorn.Config(
         server.app,
