@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from relayml import __version__
 from relayml.errors import InvalidInput, NotFound, RelayError
@@ -305,5 +306,17 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
         service.metrics.ready.set(1 if runtime.ready else 0)
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    # The hot paths also get plain Starlette routes ahead of FastAPI's: the same handlers without
+    # FastAPI's per-request parameter machinery. The FastAPI routes still document them.
+    async def predict_fast(request: Request) -> Response:
+        return await predict(request, request.query_params.get("model"))
+
+    async def infer_fast(request: Request) -> Response:
+        return await _infer(request, request.path_params["name"], None)
+
+    app.router.routes[0:0] = [
+        Route("/predict", predict_fast, methods=["POST"], include_in_schema=False),
+        Route("/v2/models/{name}/infer", infer_fast, methods=["POST"], include_in_schema=False),
+    ]
     app.add_middleware(AccessLog, metrics=service.metrics, enabled=access_log)
     return app

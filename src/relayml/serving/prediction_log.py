@@ -131,10 +131,14 @@ def _group_chunks(chunks: Sequence[_Chunk]) -> list[list[_Chunk]]:
 
 def _join_column(parts: list[Any]) -> Any:
     """One column of several chunks: numpy arrays concatenated, anything else as one list."""
-    if all(isinstance(p, np.ndarray) for p in parts):
-        shapes = {(p.ndim, p.shape[1:], p.dtype) for p in parts}
-        if len(shapes) == 1:
-            return np.concatenate(parts)
+    first = parts[0]
+    if isinstance(first, np.ndarray):
+        ndim, dtype = first.ndim, first.dtype
+        if all(type(p) is np.ndarray and p.dtype == dtype and p.ndim == ndim for p in parts):
+            try:
+                return np.concatenate(parts)
+            except ValueError:  # 2-D parts of different widths
+                pass
     joined: list[Any] = []
     for part in parts:
         joined.extend(part.tolist() if isinstance(part, np.ndarray) else part)

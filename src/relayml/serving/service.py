@@ -126,7 +126,12 @@ class ModelService:
         for _variant, _, columns in parts:
             if columns.rows == 0:
                 raise InvalidInput("there are no rows to predict.")
-        results = await asyncio.gather(*(self._predict(model, v, c) for v, _, c in parts))
+        if len(parts) == 1:  # the usual case: no task per request
+            results = [await self._predict(model, parts[0][0], parts[0][2])]
+        else:
+            results = list(
+                await asyncio.gather(*(self._predict(model, v, c) for v, _, c in parts))
+            )
         total = sum(c.rows for _, _, c in parts)
         now_ms = time.time_ns() // 1_000_000
         ids = new_prediction_ids(total, now_ms)
