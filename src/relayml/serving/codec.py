@@ -50,6 +50,8 @@ class Columns:
     arrays: dict[str, np.ndarray]
     rows: int
     keys: list[Any] | None = None  # the sticky-key field of each row, when the request had one
+    ids: list[str] | None = None  # prediction ids given in advance (a shadow's copy of a request)
+    received: float = 0.0  # time.perf_counter() when the request arrived
 
 
 def instances_of(payload: Any, example: Any) -> list[Any]:
@@ -305,17 +307,23 @@ class InputCodec:
         return f"column {spec.name!r}: values do not fit {spec.dtype}."
 
     # columns -> model input
+    def join(self, batch: Sequence[Columns]) -> dict[str, np.ndarray]:
+        """The columns of several requests, joined."""
+        if len(batch) == 1:
+            return batch[0].arrays
+        return {n: np.concatenate([c.arrays[n] for c in batch]) for n in self.names}
+
     def model_input(self, batch: Sequence[Columns], *, as_array: bool = False) -> Any:
-        """Join requests' columns and convert them once to what the model takes.
+        """Join requests' columns and convert them once to what the model takes."""
+        return self.to_model(self.join(batch), as_array=as_array)
+
+    def to_model(self, arrays: dict[str, np.ndarray], *, as_array: bool = False) -> Any:
+        """Joined columns converted once to what the model takes.
 
         Columns of float64, int64 and bool arrive here with those exact dtypes (from_records
         built them), so they skip the general checker; text and dates go through it.
         ``as_array`` gives a float64 matrix for models that take one though fitted on a frame.
         """
-        if len(batch) == 1:
-            arrays = batch[0].arrays
-        else:
-            arrays = {n: np.concatenate([c.arrays[n] for c in batch]) for n in self.names}
         if as_array or self.signature.input_kind == "ndarray":
             table = np.column_stack([arrays[n] for n in self.names])
             if self.all_float or as_array:

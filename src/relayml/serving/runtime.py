@@ -14,14 +14,16 @@ import dataclasses
 import hashlib
 import logging
 import random
+import secrets
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from relayml.domain.decisions import DecisionTable
+from relayml.domain.decisions import DecisionResult, DecisionTable, decide
 from relayml.domain.models import parse_model_ref
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Deployment, Variant
@@ -30,6 +32,7 @@ from relayml.models.predictor import Predictor
 from relayml.models.publish import load_model
 from relayml.serving.batcher import Batcher
 from relayml.serving.codec import Columns, InputCodec
+from relayml.serving.prediction_log import ParquetLog
 
 __all__ = ["LoadedVariant", "Prediction", "Runtime", "ServeOptions", "ServedModel"]
 
@@ -49,10 +52,31 @@ class ServeOptions:
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """The model's answer for one request: a label or value per row, and class probabilities."""
+    """The answer for one request: a label or value per row, class probabilities, the rows'
+    prediction ids and, when the model has a decision table, the action per row."""
 
     values: np.ndarray
     probabilities: np.ndarray | None
+    ids: list[str] = field(default_factory=list)
+    decisions: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class VariantContext:
+    """Where a variant's answers go: its deployment's log partition and decision table."""
+
+    project: str
+    model: str
+    partition: str
+    log: ParquetLog | None = None
+    decisions: DecisionTable | None = None
+    decision_revision: int | None = None
+
+
+def new_prediction_ids(count: int, now_ms: int) -> list[str]:
+    """Time-ordered ids: the time in ms (12 hex digits) then 48 random bits."""
+    prefix = f"{now_ms:012x}"
+    return [prefix + secrets.token_hex(6) for _ in range(count)]
 
 
 class LoadedVariant:
@@ -86,10 +110,16 @@ class LoadedVariant:
             on_batch=on_batch,
         )
         self.batcher.inline = not options.predict_in_thread
+        self.context: VariantContext | None = None
 
     def _predict(self, batch: Sequence[Columns]) -> list[Prediction]:
-        """Predict a batch (in the batcher's thread) and split the answers per request."""
-        data = self.codec.model_input(batch, as_array=self.as_array)
+        """Predict a batch, name its rows, decide on them, log them once; split per request.
+
+        Logging the batch as one chunk (its joined input columns are already at hand) costs the
+        log writer a fraction of a chunk per request.
+        """
+        arrays = self.codec.join(batch)
+        data = self.codec.to_model(arrays, as_array=self.as_array)
         native = self.predictor.native
         if self.use_proba:
             assert self.classes is not None
@@ -98,15 +128,89 @@ class LoadedVariant:
         else:
             proba = None
             values = np.asarray(native.predict(data))
+        rows = sum(item.rows for item in batch)
+        if rows != len(values):
+            raise RelayError(f"the model returned {len(values)} predictions for {rows} rows.")
+        now_ms = time.time_ns() // 1_000_000
+        ids: list[str] = []
+        for item in batch:
+            ids += item.ids if item.ids is not None else new_prediction_ids(item.rows, now_ms)
+        context = self.context
+        decided = self._decide(context, arrays, values, proba)
+        if context is not None and context.log is not None:
+            self._log(context, batch, arrays, values, proba, ids, decided, now_ms)
+        actions = decided.actions.tolist() if decided is not None else None
         out: list[Prediction] = []
         start = 0
         for item in batch:
             end = start + item.rows
-            out.append(Prediction(values[start:end], None if proba is None else proba[start:end]))
+            out.append(
+                Prediction(
+                    values[start:end],
+                    None if proba is None else proba[start:end],
+                    ids[start:end],
+                    None if actions is None else actions[start:end],
+                )
+            )
             start = end
-        if start != len(values):
-            raise RelayError(f"the model returned {len(values)} predictions for {start} rows.")
         return out
+
+    def _decide(
+        self,
+        context: VariantContext | None,
+        arrays: dict[str, np.ndarray],
+        values: np.ndarray,
+        proba: np.ndarray | None,
+    ) -> DecisionResult | None:
+        if context is None or context.decisions is None:
+            return None
+        fields: dict[str, Any] = {**arrays, "prediction": values}
+        if proba is not None and proba.shape[1] == 2:
+            fields["score"] = proba[:, 1]
+        return decide(context.decisions, fields)
+
+    def _log(
+        self,
+        context: VariantContext,
+        batch: Sequence[Columns],
+        arrays: dict[str, np.ndarray],
+        values: np.ndarray,
+        proba: np.ndarray | None,
+        ids: list[str],
+        decided: DecisionResult | None,
+        now_ms: int,
+    ) -> None:
+        assert context.log is not None
+        rows = len(ids)
+        counts = [item.rows for item in batch]
+        finished = time.perf_counter()
+        latency = [(finished - item.received) * 1000 if item.received else 0.0 for item in batch]
+        record: dict[str, Any] = {
+            "timestamp": np.full(rows, now_ms, dtype=np.int64),
+            "prediction_id": ids,
+            "model": [context.model] * rows,
+            "version": np.full(rows, self.version, dtype=np.int64),
+            "variant": [self.label] * rows,
+            "mode": [self.mode] * rows,
+            "latency_ms": np.repeat(np.asarray(latency, dtype=np.float64), counts),
+            "prediction": values,
+        }
+        if any(item.keys is not None for item in batch):
+            keys: list[Any] = []
+            for item in batch:
+                keys += [None if k is None else str(k) for k in item.keys or [None] * item.rows]
+            record["request_key"] = keys
+        if proba is not None:
+            record["probabilities"] = proba
+            if proba.shape[1] == 2:
+                record["score"] = proba[:, 1]
+        if decided is not None:
+            record["decision"] = decided.actions.tolist()
+            record["decision_rule"] = decided.rule
+            record["decision_revision"] = np.full(rows, context.decision_revision, dtype=np.int64)
+        for name, column in arrays.items():
+            record[f"input.{name}"] = column
+        context.log.append(f"project={context.project}/deployment={context.partition}", record)
 
 
 def _takes_arrays(native: Any, names: list[str]) -> bool:
@@ -160,6 +264,14 @@ class ServedModel:
         """Live variants, then shadows."""
         return self.live + self.shadows
 
+    def bind(self, log: ParquetLog | None) -> None:
+        """Point every variant at this model's log partition and decision table."""
+        context = VariantContext(
+            self.project, self.name, self.partition, log, self.decisions, self.decision_revision
+        )
+        for variant in self.variants:
+            variant.context = context
+
     def choose(self, key: Any = None) -> LoadedVariant:
         """The live variant for a request: by the sticky key's hash, else at random by weight."""
         if len(self.live) == 1:
@@ -201,6 +313,7 @@ class Runtime:
         self.models: dict[str, ServedModel] = {}
         self.ready = False
         self.load_error: str | None = None
+        self.prediction_log: ParquetLog | None = None  # where answered rows are logged
         self._on_batch = on_batch
         self._cache: dict[tuple[str, int], Predictor] = {}
         self._stop = threading.Event()
@@ -286,6 +399,7 @@ class Runtime:
         models = {}
         for index, ref in enumerate(self.refs):
             models[ref.name] = self._build(index)
+            models[ref.name].bind(self.prediction_log)
         self.models = models
         self.ready = True
 
@@ -341,6 +455,7 @@ class Runtime:
         return dataclasses.replace(current, decisions=table, decision_revision=revision, _bounds=[])
 
     def _swap(self, name: str, new: ServedModel) -> None:
+        new.bind(self.prediction_log)
         old = self.models.get(name)
         self.models = {**self.models, name: new}
         kept = {id(v) for v in new.variants}

@@ -62,6 +62,7 @@ class ModelServer:
         )
         self.metrics = ServerMetrics(self._log_stats)
         self.runtime = Runtime(backend, project, refs, options, on_batch=self.metrics.batch)
+        self.runtime.prediction_log = self.predictions
         self.service = ModelService(self.runtime, self.metrics, self.predictions, self.outcomes)
         self.app = create_model_app(
             self.service, max_body=settings.serve_max_body_bytes, access_log=access_log

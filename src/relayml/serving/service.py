@@ -9,8 +9,8 @@ prediction id: 12 hex digits of the time in ms, then 12 random ones (sortable by
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,23 +18,22 @@ from typing import Any
 
 import numpy as np
 
-from relayml.domain.decisions import decide
 from relayml.errors import InvalidInput, NotFound, RelayError
 from relayml.serving.codec import Columns
 from relayml.serving.metrics import ServerMetrics
 from relayml.serving.prediction_log import ParquetLog, canonical_labels
-from relayml.serving.runtime import LoadedVariant, Prediction, Runtime, ServedModel
+from relayml.serving.runtime import (
+    LoadedVariant,
+    Prediction,
+    Runtime,
+    ServedModel,
+    new_prediction_ids,
+)
 
 __all__ = ["Answer", "ModelService", "new_prediction_ids"]
 
 _ID = re.compile(r"^[0-9a-f]{24}$")
 MAX_OUTCOMES = 100_000
-
-
-def new_prediction_ids(count: int, now_ms: int) -> list[str]:
-    """Time-ordered ids: the time in ms (12 hex digits) then 48 random bits."""
-    prefix = f"{now_ms:012x}"
-    return [prefix + secrets.token_hex(6) for _ in range(count)]
 
 
 @dataclass
@@ -126,53 +125,37 @@ class ModelService:
         for _variant, _, columns in parts:
             if columns.rows == 0:
                 raise InvalidInput("there are no rows to predict.")
+        parts = [(v, i, dataclasses.replace(c, received=start)) for v, i, c in parts]
         if len(parts) == 1:  # the usual case: no task per request
             results = [await self._predict(model, parts[0][0], parts[0][2])]
         else:
-            results = list(
-                await asyncio.gather(*(self._predict(model, v, c) for v, _, c in parts))
-            )
+            results = list(await asyncio.gather(*(self._predict(model, v, c) for v, _, c in parts)))
         total = sum(c.rows for _, _, c in parts)
-        now_ms = time.time_ns() // 1_000_000
-        ids = new_prediction_ids(total, now_ms)
+        ids: list[str] = [""] * total
         values: list[Any] = [None] * total
         probabilities: list[Any] | None = None
         versions = [0] * total
-        decisions: list[Any] | None = [None] * total if model.decisions is not None else None
-        latency = (time.perf_counter() - start) * 1000
-        for (variant, indices, columns), result in zip(parts, results, strict=True):
-            decided = self._decide(model, columns, result)
+        decisions: list[Any] | None = None
+        for (variant, indices, _columns), result in zip(parts, results, strict=True):
             answers = result.values.tolist()
             proba = result.probabilities.tolist() if result.probabilities is not None else None
             if proba is not None and probabilities is None:
                 probabilities = [None] * total
-            own_ids = [ids[i] for i in indices]
+            if result.decisions is not None and decisions is None:
+                decisions = [None] * total
             for position, index in enumerate(indices):
                 values[index] = answers[position]
                 versions[index] = variant.version
+                ids[index] = result.ids[position]
                 if proba is not None:
                     assert probabilities is not None
                     probabilities[index] = proba[position]
-                if decisions is not None and decided is not None:
-                    decisions[index] = decided[0][position]
-            self._log(model, variant, columns, result, own_ids, now_ms, latency, decided)
+                if result.decisions is not None:
+                    assert decisions is not None
+                    decisions[index] = result.decisions[position]
         for shadow in model.shadows:
-            self._shadow(model, shadow, decode, ids, now_ms)
+            self._shadow(model, shadow, decode, ids, start)
         return Answer(model, values, probabilities, ids, versions, decisions)
-
-    def _decide(
-        self, model: ServedModel, columns: Columns, result: Prediction
-    ) -> tuple[list[Any], np.ndarray] | None:
-        """The decision table's action per row (and the deciding rule), when the model has one."""
-        if model.decisions is None:
-            return None
-        fields: dict[str, Any] = dict(columns.arrays)
-        fields["prediction"] = result.values
-        proba = result.probabilities
-        if proba is not None and proba.shape[1] == 2:
-            fields["score"] = proba[:, 1]
-        decided = decide(model.decisions, fields)
-        return decided.actions.tolist(), decided.rule
 
     async def _predict(
         self, model: ServedModel, variant: LoadedVariant, columns: Columns
@@ -192,66 +175,24 @@ class ModelService:
         return result
 
     def _shadow(
-        self, model: ServedModel, shadow: LoadedVariant, decode: Any, ids: list[str], now_ms: int
+        self, model: ServedModel, shadow: LoadedVariant, decode: Any, ids: list[str], start: float
     ) -> None:
+        """Send a copy of the request to a shadow under the same ids; it logs, returns nothing."""
         try:
-            columns: Columns = decode(shadow)
+            columns: Columns = dataclasses.replace(decode(shadow), ids=ids, received=start)
         except RelayError:
             self.metrics.errors.labels(model.name, shadow.label).inc()
             return
 
         async def run() -> None:
-            began = time.perf_counter()
             try:
-                result = await self._predict(model, shadow, columns)
+                await self._predict(model, shadow, columns)
             except Exception:
                 return
-            latency = (time.perf_counter() - began) * 1000
-            self._log(model, shadow, columns, result, ids, now_ms, latency)
 
         task = asyncio.get_running_loop().create_task(run())
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
-
-    def _log(
-        self,
-        model: ServedModel,
-        variant: LoadedVariant,
-        columns: Columns,
-        result: Prediction,
-        ids: list[str],
-        now_ms: int,
-        latency_ms: float,
-        decided: tuple[list[Any], np.ndarray] | None = None,
-    ) -> None:
-        if self.predictions is None:
-            return
-        rows = columns.rows
-        record: dict[str, Any] = {
-            "timestamp": np.full(rows, now_ms, dtype=np.int64),
-            "prediction_id": ids,
-            "model": [model.name] * rows,
-            "version": np.full(rows, variant.version, dtype=np.int64),
-            "variant": [variant.label] * rows,
-            "mode": [variant.mode] * rows,
-            "latency_ms": np.full(rows, latency_ms, dtype=np.float64),
-            "prediction": result.values,
-        }
-        if columns.keys is not None:
-            record["request_key"] = [None if k is None else str(k) for k in columns.keys]
-        proba = result.probabilities
-        if proba is not None:
-            record["probabilities"] = proba.tolist()
-            if proba.shape[1] == 2:
-                record["score"] = proba[:, 1]
-        if decided is not None:
-            record["decision"] = decided[0]
-            record["decision_rule"] = decided[1]
-            record["decision_revision"] = np.full(rows, model.decision_revision, dtype=np.int64)
-        for name, values in columns.arrays.items():
-            record[f"input.{name}"] = values
-        partition = f"project={model.project}/deployment={model.partition}"
-        self.predictions.append(partition, record)
 
     def record_outcomes(self, model: str | None, ids: Any, values: Any, source: str) -> int:
         """Queue outcomes (true values) for predictions, joined to them later by id."""
