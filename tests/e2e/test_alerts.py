@@ -190,3 +190,26 @@ def test_relay_server_runs_the_monitors_on_its_own(served_home: ServedHome, tmp_
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_error_rate_counts_failed_prediction_requests(
+    served_home: ServedHome, start_server: Any, tmp_path: Path
+) -> None:
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(
+        "alerts:\n  - {name: failing, model: churn, figure: error_rate, above: 0.1, window: hour}\n"
+    )
+    relay(served_home, "alerts", "set", str(rules))
+    server = start_server(served_home, ["churn@production"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
+    good = {"tenure": 3, "monthly": 40.0, "plan": "basic"}
+    for body in (good, good, good, {"tenure": "three"}):
+        httpx.post(server.url + "/predict", json=body)
+    inputs = [{"name": "tenure", "shape": [1], "datatype": "INT64", "data": [1]}]
+    assert httpx.post(server.url + "/v2/models/churn/infer", json={"inputs": inputs}).is_error
+    time.sleep(1.0)
+    code, results = _monitor(served_home)
+    assert code == 1 and results[0]["outcome"] == "fired"
+    assert (
+        results[0]["value"] == 2 / 5 and "2 of 5 prediction requests failed" in results[0]["detail"]
+    )

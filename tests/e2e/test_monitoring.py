@@ -143,6 +143,9 @@ def test_an_expert_flags_a_prediction_and_a_data_scientist_resolves_it(
     assert listed[1]["prediction"]["version"] == 2 and listed[1]["correct_value"] == 0
     table = relay(served_home, "feedback", "list")
     assert "loyal for ten years" in table and "unexpected" in table
+    explained = json.loads(relay(served_home, "feedback", "list", "--explain", "--json"))
+    assert all(f["explanation"].count(",") == 2 for f in explained)  # three strongest inputs
+    assert "strongest" in relay(served_home, "feedback", "list", "--explain")
     outcomes = read_log(str(served_home.home / "artifacts" / "outcomes")).to_pylist()
     assert [(o["prediction_id"], o["label"], o["source"]) for o in outcomes] == [
         (first, "0", "feedback")

@@ -87,4 +87,4 @@ def explain(
         [k, str(v), f"{c:+.4g}", _bar(c, largest)] for k, v, c in pairs[:top]
     ]
     out.print(table(["input", "value", "contribution", ""], lines))
-    out.print(Text(result["method"], style="dim"))
+    out.print(Text(f"{result['method']}; background: {result['background']}", style="dim"))

@@ -94,6 +94,9 @@ def _inputs(record: PredictionRecord | None) -> str:
 def list_flags(
     model: Annotated[str | None, typer.Option(help="Only this model's flags.")] = None,
     all_flags: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Add each prediction's three strongest inputs.")
+    ] = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -104,17 +107,25 @@ def list_flags(
     with open_cli_backend() as backend:
         flags = backend.list_flags(chosen, model, None if all_flags else "open")
         records: dict[int, PredictionRecord | None] = {}
+        why: dict[int, str] = {}
         for item in flags:
             try:
                 records[item.id] = backend.get_prediction(chosen, item.prediction_id)
             except NotFound:
                 records[item.id] = None
+                continue
+            if explain:
+                result = backend.explain_prediction(chosen, item.prediction_id)
+                pairs = zip(result["columns"], result["contributions"], strict=True)
+                strongest = sorted(pairs, key=lambda p: -abs(p[1]))[:3]
+                why[item.id] = ", ".join(f"{k} {v:+.3g}" for k, v in strongest)
     if json_output:
         print_json(
             [
                 {
                     **f.model_dump(mode="json"),
                     "prediction": (r.model_dump(mode="json") if (r := records[f.id]) else None),
+                    **({"explanation": why.get(f.id)} if explain else {}),
                 }
                 for f in flags
             ]
@@ -135,7 +146,12 @@ def list_flags(
         "comment",
         "status",
     ]
-    console().print(table(headers, [_row(f, records[f.id]) for f in flags]))
+    rows = [_row(f, records[f.id]) for f in flags]
+    if explain:
+        headers.insert(8, "strongest inputs")
+        for row, item in zip(rows, flags, strict=True):
+            row.insert(8, why.get(item.id, ""))
+    console().print(table(headers, rows))
 
 
 def _row(flag: FeedbackFlag, record: PredictionRecord | None) -> list[str]:

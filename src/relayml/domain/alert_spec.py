@@ -15,7 +15,8 @@ Figures: ``drift_share`` (share of drifted input columns), ``dataset_drifted`` (
 ``drift:<column>`` (that column's drift score), ``prediction_drift`` (the predictions' score),
 ``accuracy`` (rows whose outcome arrived), ``estimated_accuracy`` (from probabilities),
 ``kpi:<name>`` (a project KPI over the window), ``latency_p99_ms``, ``traffic`` (predictions in
-the window; ``below: 1`` alerts on missing traffic).
+the window; ``below: 1`` alerts on missing traffic), ``error_rate`` (share of prediction requests
+answered 4xx or 5xx).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ FIGURES = (
     "estimated_accuracy",
     "latency_p99_ms",
     "traffic",
+    "error_rate",
 )
 _PREFIXED = re.compile(r"^(drift|kpi):(.+)$")
 _KEYS = {"name", "model", "env", "figure", "above", "below", "window", "severity"}

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 
 from relayml.config import Settings
 from relayml.domain.models import ModelVersion
+from relayml.domain.monitoring import PredictionRecord
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.models.publish import load_model
 from relayml.monitoring.explain import explain_row, global_importance
 from relayml.monitoring.feedback import find_prediction
 from relayml.monitoring.windows import reference_for
+from relayml.serving.paths import log_urls
+from relayml.serving.prediction_log import read_log
 
 __all__ = ["explain_prediction", "model_importance"]
 
@@ -34,6 +38,22 @@ def _background(
     return frame.sample(min(BACKGROUND_ROWS, len(frame)), random_state=0)
 
 
+def _logged_inputs(
+    settings: Settings, project: str, record: PredictionRecord, columns: list[str]
+) -> pd.DataFrame:
+    """Up to BACKGROUND_ROWS inputs the deployment logged the week before this prediction."""
+    table = read_log(
+        log_urls(settings)[0],
+        f"project={project}/deployment={record.deployment}",
+        options=settings.artifacts_options or None,
+        start=record.timestamp - timedelta(days=7),
+        end=record.timestamp + timedelta(seconds=1),
+        columns=[f"input.{c}" for c in columns],
+    ).to_pandas()
+    table.columns = [c.removeprefix("input.") for c in table.columns]
+    return table.sample(min(BACKGROUND_ROWS, len(table)), random_state=0)
+
+
 def explain_prediction(
     backend: Backend, settings: Settings, project: str, prediction_id: str
 ) -> dict[str, Any]:
@@ -42,10 +62,14 @@ def explain_prediction(
     ref = f"{record.model}/{record.version}"
     version = backend.get_model_version(project, ref)
     predictor = load_model(backend, project, ref)
-    explanation = explain_row(
-        predictor, record.inputs, _background(backend, project, version, None)
-    )
+    background = _background(backend, project, version, None)
+    source = "a sample of the training data"
+    if background is None:  # no training dataset: the traffic the model served stands in
+        background = _logged_inputs(settings, project, record, list(record.inputs))
+        source = f"{len(background)} logged predictions (the model has no training dataset)"
+    explanation = explain_row(predictor, record.inputs, background)
     return {
+        "background": source,
         "prediction_id": prediction_id,
         "model": record.model,
         "version": record.version,

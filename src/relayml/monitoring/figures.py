@@ -12,7 +12,8 @@ from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.kpis import kpis_of_rows
 from relayml.monitoring.windows import drift_of_frame, live_rows, window_length
-from relayml.serving.prediction_log import canonical_labels
+from relayml.serving.paths import requests_url
+from relayml.serving.prediction_log import canonical_labels, read_log
 
 __all__ = ["figure_of"]
 
@@ -22,6 +23,8 @@ def figure_of(
 ) -> tuple[float | None, str]:
     """(value or None when there is nothing to measure, a short explanation)."""
     since = now - window_length(rule.window)
+    if rule.figure == "error_rate":
+        return _error_rate(settings, project, rule, since, now)
     try:
         frame = live_rows(backend, settings, project, rule.model, rule.env, since)
     except InvalidInput:
@@ -72,3 +75,22 @@ def figure_of(
     version = backend.get_model_version(project, f"{rule.model}/{int(frame['version'].iloc[-1])}")
     result = kpis_of_rows(kpis, frame, version.signature)[name]
     return result["value"], str(result.get("how", ""))
+
+
+def _error_rate(
+    settings: Settings, project: str, rule: RuleSpec, since: datetime, now: datetime
+) -> tuple[float | None, str]:
+    """Share of prediction requests answered 4xx/5xx, from the server's request log."""
+    table = read_log(
+        requests_url(settings),
+        f"project={project}/deployment={rule.model}-{rule.env}",
+        options=settings.artifacts_options or None,
+        start=since,
+        end=now,
+    )
+    if table.num_rows == 0:
+        return None, f"no prediction requests in the last {rule.window}"
+    status = table.column("status").to_numpy()
+    failed = int((status >= 400).sum())
+    total = len(status)
+    return failed / total, f"{failed} of {total} prediction requests failed (4xx/5xx)"

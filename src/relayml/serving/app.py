@@ -174,7 +174,7 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
             yield
         finally:
             runtime.stop()
-            for log_ in (service.predictions, service.outcomes):
+            for log_ in (service.predictions, service.outcomes, service.requests):
                 if log_ is not None:
                     log_.close()
 
@@ -318,5 +318,10 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
         Route("/predict", predict_fast, methods=["POST"], include_in_schema=False),
         Route("/v2/models/{name}/infer", infer_fast, methods=["POST"], include_in_schema=False),
     ]
-    app.add_middleware(AccessLog, metrics=service.metrics, enabled=access_log)
+    app.add_middleware(
+        AccessLog,
+        metrics=service.metrics,
+        enabled=access_log,
+        on_prediction_request=service.record_request,
+    )
     return app

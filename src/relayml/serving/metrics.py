@@ -25,6 +25,11 @@ _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 _ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
+_PREDICTION_ROUTES = frozenset(
+    {"/predict", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{v}/infer"}
+)
+
+
 def route_of(path: str) -> str:
     """A bounded label for a request path: /v2/models/churn/infer -> /v2/models/{name}/infer."""
     if path.startswith("/v2/models/"):
@@ -151,10 +156,12 @@ class AccessLog:
         *,
         enabled: bool = True,
         stream: IO[str] | None = None,
+        on_prediction_request: Callable[[str, str | None, int, float], None] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.enabled = enabled
+        self.on_prediction_request = on_prediction_request
         self.stream = stream if stream is not None else sys.stderr
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,7 +182,11 @@ class AccessLog:
         finally:
             seconds = time.perf_counter() - start
             path = scope.get("path", "")
-            self.metrics.request(route_of(path), status, seconds)
+            route = route_of(path)
+            self.metrics.request(route, status, seconds)
+            if self.on_prediction_request is not None and route in _PREDICTION_ROUTES:
+                name = path.split("/")[3] if path.startswith("/v2/models/") else None
+                self.on_prediction_request(route, name, status, seconds)
             if self.enabled:
                 client = scope.get("client")
                 line = {

@@ -14,7 +14,7 @@ from relayml.config import Settings
 from relayml.domain.ports import Backend
 from relayml.serving.app import create_model_app
 from relayml.serving.metrics import ServerMetrics
-from relayml.serving.paths import log_urls
+from relayml.serving.paths import log_urls, requests_url
 from relayml.serving.prediction_log import ParquetLog
 from relayml.serving.runtime import Runtime, ServeOptions
 from relayml.serving.service import ModelService
@@ -60,10 +60,21 @@ class ModelServer:
             flush_interval=settings.prediction_flush_interval,
             name="relay-outcomes",
         )
+        self.requests: ParquetLog | None = None
+        if prediction_log:
+            self.requests = ParquetLog(
+                requests_url(settings),
+                options=storage,
+                flush_interval=settings.prediction_flush_interval,
+                max_rows=settings.prediction_log_max_rows,
+                name="relay-requests",
+            )
         self.metrics = ServerMetrics(self._log_stats)
         self.runtime = Runtime(backend, project, refs, options, on_batch=self.metrics.batch)
         self.runtime.prediction_log = self.predictions
-        self.service = ModelService(self.runtime, self.metrics, self.predictions, self.outcomes)
+        self.service = ModelService(
+            self.runtime, self.metrics, self.predictions, self.outcomes, self.requests
+        )
         self.app = create_model_app(
             self.service, max_body=settings.serve_max_body_bytes, access_log=access_log
         )
@@ -71,7 +82,7 @@ class ModelServer:
     def close(self) -> None:
         """Stop reloading and flush the logs (what the app's shutdown does when it ran)."""
         self.runtime.stop()
-        for log in (self.predictions, self.outcomes):
+        for log in (self.predictions, self.outcomes, self.requests):
             if log is not None:
                 log.close()
 

@@ -57,7 +57,9 @@ class ModelService:
         metrics: ServerMetrics,
         predictions: ParquetLog | None,
         outcomes: ParquetLog | None,
+        requests: ParquetLog | None = None,
     ) -> None:
+        self.requests = requests
         self.runtime = runtime
         self.metrics = metrics
         self.predictions = predictions
@@ -193,6 +195,27 @@ class ModelService:
         task = asyncio.get_running_loop().create_task(run())
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
+
+    def record_request(self, route: str, name: str | None, status: int, seconds: float) -> None:
+        """Log one prediction request's status and time (the error rate's source)."""
+        if self.requests is None:
+            return
+        models = self.runtime.models
+        if name is None:
+            if len(models) != 1:
+                return
+            name = next(iter(models))
+        model = models.get(name)
+        partition = model.partition if model is not None else f"{name}-unknown"
+        self.requests.append(
+            f"project={self.runtime.project}/deployment={partition}",
+            {
+                "timestamp": [time.time_ns() // 1_000_000],
+                "route": [route],
+                "status": [status],
+                "ms": [seconds * 1000],
+            },
+        )
 
     def record_outcomes(self, model: str | None, ids: Any, values: Any, source: str) -> int:
         """Queue outcomes (true values) for predictions, joined to them later by id."""
