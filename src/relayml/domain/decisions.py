@@ -46,9 +46,6 @@ rules from 1, as an SME reads the document; DecisionResult.rule holds 0-based in
 from __future__ import annotations
 
 import difflib
-import functools
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -59,20 +56,20 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from relayml.domain._decision_conditions import (
+    BadCondition,
+    ConditionTest,
+    column_mask,
+    compile_condition,
+)
 from relayml.errors import InvalidInput
 
 NO_MATCH = -1  # DecisionResult.rule of a row that no rule matches
 CONFLICT = -2  # DecisionResult.rule of a row that several rules match under hit_policy unique
 HitPolicy = Literal["first", "priority", "collect", "unique"]
 HIT_POLICIES: tuple[HitPolicy, ...] = ("first", "priority", "collect", "unique")
-_Kind = Literal["number", "text", "bool"]
 _TABLE_KEYS = ("hit_policy", "default", "description", "rules")
 _RULE_KEYS = ("name", "when", "action", "priority", "description")
-_OPS_HELP = "use >=, >, <=, <, ==, !=, in [...], not in [...], [0.4, 0.7), is null or any"
-_SYMBOLS = re.compile(r"^([<>=!~≥≤≠]+)\s*(.*)$", re.S)
-_WORD_OPS = re.compile(r"^(not|between|is)\b", re.I)
-_LIST = re.compile(r"^(not\s+in|in)\b\s*(.*)$", re.I | re.S)
-_INTERVAL = re.compile(r"^([\[(\]])(.*?)(\.\.|,)(.*)([\])\[])$", re.S)
 _HIT_KEYS = ("number", "name", "action", "matches", "decides", "share", "overlaps")
 
 
@@ -292,136 +289,9 @@ def _check_table(table: DecisionTable) -> None:
         seen[rule.name] = i
         for cond in rule.when:
             try:
-                _compile(cond.text)
-            except _BadCondition as e:
+                compile_condition(cond.text)
+            except BadCondition as e:
                 raise InvalidInput(f'{label}: condition "{cond.field}: {cond.text}" {e}') from None
-
-
-class _BadCondition(Exception):
-    """A condition's text cannot be read; the message completes 'condition "f: t" ...'."""
-
-
-@dataclass(frozen=True)
-class _Test:
-    op: str  # any, is null, is not null, >=, >, <=, <, ==, !=, in, not in, between
-    kind: _Kind | None = None
-    values: tuple[Any, ...] = ()
-    closed: tuple[bool, bool] = (True, True)
-
-
-def _literal(token: str) -> tuple[_Kind, Any]:
-    tok = token.strip()
-    if len(tok) >= 2 and tok[0] == tok[-1] and tok[0] in "\"'" and tok[0] not in tok[1:-1]:
-        return "text", tok[1:-1]
-    if not tok:
-        raise _BadCondition("has an empty value")
-    if tok.lower() in ("true", "false"):
-        return "bool", tok.lower() == "true"
-    try:
-        number = float(tok)
-    except ValueError:
-        if re.search(r"[\"'\[\](),]", tok):
-            raise _BadCondition(f'cannot read the value {tok}; quote text, e.g. "a, b"') from None
-        return "text", tok
-    if math.isnan(number):
-        raise _BadCondition("compares with NaN, which never matches; use is null")
-    return "number", number
-
-
-def _number(token: str) -> float | None:
-    try:
-        kind, value = _literal(token)
-    except _BadCondition:
-        return None
-    return float(value) if kind == "number" else None
-
-
-def _split(inner: str) -> list[str]:
-    items: list[str] = []
-    buf = quote = ""
-    for ch in inner:
-        if quote or ch in "\"'":
-            quote = "" if ch == quote else quote or ch
-        elif ch == ",":
-            items, buf = [*items, buf], ""
-            continue
-        buf += ch
-    return [*items, buf] if inner.strip() else []
-
-
-@functools.lru_cache(maxsize=4096)
-def _compile(text: str) -> _Test:
-    t = text.strip()
-    if t.lower() in ("any", "-", "is null", "is not null"):
-        return _Test("any" if t == "-" else t.lower())
-    if not t:
-        raise _BadCondition("is empty; write any (or -) for no condition")
-    if m := _LIST.match(t):
-        op, body = "in" if m.group(1).lower() == "in" else "not in", m.group(2).strip()
-        if not (body.startswith("[") and body.endswith("]")):
-            raise _BadCondition(f"needs its values in brackets, e.g. {op} [a, b]")
-        items = [_literal(item) for item in _split(body[1:-1])]
-        if not (kinds := {kind for kind, _ in items}):
-            raise _BadCondition(f"lists no values; write e.g. {op} [a, b]")
-        if len(kinds) > 1:
-            raise _BadCondition("mixes numbers, text and booleans; quote numbers meant as text")
-        return _Test(op, kinds.pop(), tuple(v for _, v in items))
-    if m := _SYMBOLS.match(t):
-        symbol, rest = m.groups()
-        if symbol not in (">=", ">", "<=", "<", "==", "!="):
-            raise _BadCondition(f'uses an unknown operator "{symbol}"; {_OPS_HELP}')
-        kind, value = _literal(rest)
-        if symbol not in ("==", "!=") and kind != "number":
-            raise _BadCondition(f"compares {kind} with {symbol}, which needs a number; use ==")
-        return _Test(symbol, kind, (value,))
-    if t[0] in "[(]":
-        m = _INTERVAL.match(t)
-        lo, hi = (_number(m.group(2)), _number(m.group(4))) if m else (None, None)
-        if m is None or lo is None or hi is None:
-            raise _BadCondition(
-                "is not a valid interval: write two numbers with [ ] for closed and ( ) for open "
-                "ends, e.g. [0.4, 0.7); for a list of values write in [a, b]"
-            )
-        closed = (m.group(1) == "[", m.group(5) == "]")
-        if lo > hi or (lo == hi and not all(closed)):
-            raise _BadCondition(f"is not a valid interval: no number from {lo:g} to {hi:g}")
-        return _Test("between", "number", (lo, hi), closed)
-    if _WORD_OPS.match(t):
-        raise _BadCondition(f'uses an unknown operator "{t.split()[0]}"; {_OPS_HELP}')
-    kind, value = _literal(t)
-    return _Test("==", kind, (value,))
-
-
-def _numbers(raw: npt.NDArray[Any], missing: npt.NDArray[np.bool_], where: str) -> Any:
-    if raw.dtype.kind in "biuf":
-        return raw.astype(np.float64)
-    series = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
-    nums = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = np.isnan(nums) & ~missing
-    if bad.any():
-        raise InvalidInput(f"{where} needs numbers, but the data holds {raw[bad][0]!r}; use ==")
-    return nums
-
-
-def _mask(test: _Test, raw: npt.NDArray[Any], where: str) -> npt.NDArray[np.bool_]:
-    missing = np.asarray(pd.isna(raw), dtype=bool)
-    op, v = test.op, test.values
-    if op in ("any", "is null", "is not null"):
-        return {"any": np.ones_like(missing), "is null": missing}.get(op, ~missing)
-    if test.kind == "number":
-        x = _numbers(raw, missing, where)
-        if op == "between":
-            lo = x >= v[0] if test.closed[0] else x > v[0]
-            return np.asarray(lo & (x <= v[1] if test.closed[1] else x < v[1]))
-        compare = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less}
-        if op in compare:
-            return np.asarray(compare[op](x, v[0]))
-        hit = np.isin(x, np.asarray(v, dtype=np.float64))
-    elif raw.dtype.kind in "iuf" and raw.size:
-        raise InvalidInput(f"{where} compares with {test.kind}, but the data holds numbers")
-    else:
-        hit = pd.Series(raw.astype(object), dtype=object).isin(list(v)).to_numpy(dtype=bool)
-    return np.asarray(hit if op in ("==", "in") else ~hit & ~missing)
 
 
 def decide(
@@ -444,7 +314,7 @@ def decide(
     for j, rule in enumerate(table.rules):
         for cond in rule.when:
             where = f'{_label(j, rule.name)}: condition "{cond.field}: {cond.text}"'
-            matched[:, j] &= _mask(_compile(cond.text), raws[cond.field], where)
+            matched[:, j] &= column_mask(compile_condition(cond.text), raws[cond.field], where)
     return _apply_policy(table, matched)
 
 
@@ -510,7 +380,7 @@ _FIXES = {"text": 'quote the value ("1", "true"): YAML reads yes, no, true, fals
 _FIXES |= {"number": "compare it with a number (1 or 0 for a flag)", "bool": "use true or false"}
 
 
-def _type_problem(test: _Test, dtype: str) -> str | None:
+def _type_problem(test: ConditionTest, dtype: str) -> str | None:
     have = next((k for p, k in _DTYPES.items() if dtype.lower().startswith(p)), None)
     if test.kind is None or test.kind == have:
         return None
@@ -536,7 +406,7 @@ def validate_fields(table: DecisionTable, fields: Mapping[str, str]) -> None:
                     f'{where} uses "{cond.field}", which is not a model input or output{hint}; '
                     f"known fields: {', '.join(sorted(fields))}"
                 )
-            elif problem := _type_problem(_compile(cond.text), fields[cond.field]):
+            elif problem := _type_problem(compile_condition(cond.text), fields[cond.field]):
                 problems.append(f"{where} {problem}")
     if problems:
         head = "" if len(problems) == 1 else f"{len(problems)} problems in the decision table:\n"
