@@ -25,13 +25,8 @@ import pyarrow as pa
 import pytest
 
 from relayml.errors import InvalidInput
-from relayml.serving.prediction_log import (
-    ParquetLog,
-    canonical_label,
-    canonical_labels,
-    compact,
-    read_log,
-)
+from relayml.serving.log_reader import compact, read_log
+from relayml.serving.prediction_log import ParquetLog, canonical_label, canonical_labels
 
 PART = "project=churn/deployment=churn-production"
 FILE_NAME = re.compile(r"^part-\d{13}-[0-9a-f]{8}\.parquet$")

@@ -17,8 +17,8 @@ from relayml.models.publish import load_model
 from relayml.monitoring.explain import explain_row, global_importance
 from relayml.monitoring.feedback import find_prediction
 from relayml.monitoring.windows import reference_for
+from relayml.serving.log_reader import read_log
 from relayml.serving.paths import log_urls
-from relayml.serving.prediction_log import read_log
 
 __all__ = ["explain_prediction", "model_importance"]
 

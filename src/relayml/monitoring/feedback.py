@@ -21,8 +21,8 @@ from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.projects.service import project_id
+from relayml.serving.log_reader import read_log
 from relayml.serving.paths import log_urls
-from relayml.serving.prediction_log import read_log
 from relayml.store import Store, now_ms
 from relayml.store.schema_monitoring import feedback_flags
 

@@ -12,8 +12,9 @@ from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.kpis import kpis_of_rows
 from relayml.monitoring.windows import drift_of_frame, live_rows, window_length
+from relayml.serving.log_reader import read_log
 from relayml.serving.paths import requests_url
-from relayml.serving.prediction_log import canonical_labels, read_log
+from relayml.serving.prediction_log import canonical_labels
 
 __all__ = ["figure_of"]
 

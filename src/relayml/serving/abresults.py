@@ -26,8 +26,9 @@ from relayml.domain.abtest import (
 from relayml.domain.entities import KPI
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Deployment
+from relayml.serving.log_reader import read_log
 from relayml.serving.paths import log_urls
-from relayml.serving.prediction_log import canonical_labels, read_log
+from relayml.serving.prediction_log import canonical_labels
 
 __all__ = ["ABReport", "VariantResult", "ab_results", "joined_predictions"]
 
