@@ -150,6 +150,9 @@ def test_an_expert_flags_a_prediction_and_a_data_scientist_resolves_it(
     assert [(o["prediction_id"], o["label"], o["source"]) for o in outcomes] == [
         (first, "0", "feedback")
     ]
+    shown = json.loads(relay(served_home, "predictions", "show", first, "--json"))
+    assert shown["inputs"] == rows[0] and shown["version"] == 2 and shown["mode"] == "live"
+    assert "input tenure" in relay(served_home, "predictions", "show", first)
     flag_id = str(listed[1]["id"])
     assert "resolved by dana" in relay(served_home, "feedback", "resolve", flag_id, "-m", "noted")
     again = relay(served_home, "feedback", "resolve", flag_id, "-m", "twice", ok=False)

@@ -125,3 +125,24 @@ def test_no_predictions_is_a_clear_message(backend: LocalBackend) -> None:
         performance_by_window(
             backend, backend.settings, "churn", "churn", "production", window="month"
         )
+
+
+def test_closed_days_are_compacted_and_today_is_left_alone(backend: LocalBackend) -> None:
+    from relayml.serving.log_reader import read_log
+
+    now = datetime.now(UTC)
+    for _ in range(3):  # three flushes yesterday, two today
+        _write_predictions(backend, now - DAY, [1, 0])
+    for _ in range(2):
+        _write_predictions(backend, now, [0])
+    url = log_urls(backend.settings)[0]
+    before = sorted(read_log(url).column("prediction_id").to_pylist())
+    done = backend.compact_logs("churn")
+    assert [(d["log"], d["day"], d["files"]) for d in done] == [
+        ("predictions", (now - DAY).date().isoformat(), 3)
+    ]
+    folders = {p.parent.name: len(list(p.parent.glob("*.parquet"))) for p in
+               Path(url).rglob("*.parquet")}  # fmt: skip
+    assert folders == {f"date={(now - DAY).date()}": 1, f"date={now.date()}": 2}
+    assert sorted(read_log(url).column("prediction_id").to_pylist()) == before
+    assert backend.compact_logs("churn") == []  # nothing left to do

@@ -164,3 +164,9 @@ def model_importance(
 ) -> Response:
     """Global importance of each input of a model version over its training data."""
     return ok(backend_of(request).model_importance(project, ref, dataset))
+
+
+@router.post("/projects/{project}/logs/compact", tags=["monitoring"])
+def compact_logs(request: Request, project: str) -> Response:
+    """Merge each closed day's prediction, outcome and request log files into one."""
+    return ok(backend_of(request).compact_logs(project))

@@ -19,6 +19,7 @@
     relay alerts set | list | events | ack; relay monitor run (cron, exit code)
     relay decisions test | apply | show   business rules applied after the model
     relay explain                     why one prediction; --global: what drives a version
+    relay predictions show | compact  one logged prediction; merge closed days' log files
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -45,6 +46,7 @@ from relayml.cli.models import models_app
 from relayml.cli.monitor import monitor_app
 from relayml.cli.pipelines import pipelines_app
 from relayml.cli.policy import check_app, policy_app
+from relayml.cli.predictions import predictions_app
 from relayml.cli.projects import experiments_app, projects_app
 from relayml.cli.runs import runs_app
 from relayml.cli.serve import serve
@@ -84,6 +86,7 @@ app.add_typer(feedback_app, name="feedback")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(decisions_app, name="decisions")
 app.command("explain")(explain)
+app.add_typer(predictions_app, name="predictions")
 
 
 def main() -> None:

@@ -100,7 +100,7 @@ class RelayGroup(TyperGroup):
         "config", "db", "projects", "experiments", "runs", "artifacts", "datasets", "data",
         "models", "policy",
         "check", "lineage", "pipelines", "serve", "deploy", "monitor", "alerts", "decisions",
-        "feedback", "explain", "audit", "server",
+        "feedback", "explain", "predictions", "audit", "server",
     )  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:

@@ -145,3 +145,11 @@ class HttpMonitoringOps:
         path = f"{_project(project)}/importance"
         result: dict[str, Any] = self._send("GET", path, params=params).json()
         return result
+
+    # logs
+    def compact_logs(self, project: str) -> list[dict[str, Any]]:
+        """Merge each closed day's log files into one per partition (today is left alone)."""
+        result: list[dict[str, Any]] = self._send(
+            "POST", f"{_project(project)}/logs/compact"
+        ).json()
+        return result

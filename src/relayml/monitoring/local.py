@@ -139,3 +139,11 @@ class LocalMonitoringOps:
 
         backend: Any = self
         return model_importance(backend, project, ref, dataset)
+
+    # logs
+    def compact_logs(self, project: str) -> list[dict[str, Any]]:
+        """Merge each closed day's log files into one per partition (today is left alone)."""
+        from relayml.serving.compaction import compact_closed_days
+
+        self.get_project(project)  # type: ignore[attr-defined]  # NotFound for a typo
+        return compact_closed_days(self.settings, project)

@@ -1,4 +1,5 @@
-"""The monitor scheduler inside `relay server`: evaluates every project's alert rules on a timer."""
+"""The scheduler inside `relay server`: on a timer, compacts closed days of every project's logs
+and evaluates its alert rules."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ class MonitorScheduler:
         """Evaluate every project that has enabled rules; returns how many were evaluated."""
         evaluated = 0
         for project in self.backend.list_projects():
+            try:
+                self.backend.compact_logs(project.name)
+            except Exception:
+                log.exception("compacting the logs of %s failed", project.name)
             try:
                 if not any(r.enabled for r in self.backend.list_alert_rules(project.name)):
                     continue
