@@ -67,24 +67,31 @@ def drift(
         typer.Option(help="Reference dataset version (default: the model's training dataset)."),
     ] = None,
     by_variant: VariantOption = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(help="dask://host:8786: read and summarise the windows on a Dask cluster."),
+    ] = None,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Drift per window: which input columns and whether the predictions moved."""
     from relayml.monitoring.windows import drift_by_window
+    from relayml.monitoring.windows_dask import drift_by_window_on_dask
 
+    options: dict[str, Any] = {
+        "window": window,
+        "since": _since(since),
+        "reference": reference,
+        "by_variant": by_variant,
+    }
+    chosen = project_or_default(project)
     with open_cli_backend() as backend:
-        ref_name, windows = drift_by_window(
-            backend,
-            settings(),
-            project_or_default(project),
-            model,
-            env,
-            window=window,
-            since=_since(since),
-            reference=reference,
-            by_variant=by_variant,
-        )
+        if executor:
+            ref_name, windows = drift_by_window_on_dask(
+                backend, settings(), chosen, model, env, executor, **options
+            )
+        else:
+            ref_name, windows = drift_by_window(backend, settings(), chosen, model, env, **options)
     if json_output:
         print_json(
             {

@@ -37,6 +37,7 @@ __all__ = [
     "live_rows",
     "performance_by_window",
     "reference_for",
+    "reference_with_predictions",
     "split_windows",
     "window_length",
 ]
@@ -143,7 +144,7 @@ def _prediction_column(frame: pd.DataFrame) -> pd.Series:
     return frame["prediction"]
 
 
-def _reference_with_predictions(
+def reference_with_predictions(
     backend: Backend, project: str, model: str, version_number: int, reference: str | None
 ) -> tuple[pd.DataFrame, str, list[str]]:
     """The reference rows with the model's own answers on them, its name, the input columns."""
@@ -179,7 +180,7 @@ def drift_of_frame(
 ) -> tuple[str, DriftReport]:
     """One drift report over the given live rows (the newest version's reference)."""
     version_number = int(frame["version"].iloc[-1])
-    ref, ref_name, inputs = _reference_with_predictions(
+    ref, ref_name, inputs = reference_with_predictions(
         backend, project, model, version_number, reference
     )
     return ref_name, _drift_of_rows(ref, frame, inputs, config)
@@ -201,7 +202,7 @@ def drift_by_window(
     """Drift of every window (per variant if asked) against the reference; (reference, windows)."""
     size = window_length(window)
     frame = live_rows(backend, settings, project, model, environment, since)
-    ref, ref_name, inputs = _reference_with_predictions(
+    ref, ref_name, inputs = reference_with_predictions(
         backend, project, model, int(frame["version"].iloc[-1]), reference
     )
     windows = []
