@@ -20,7 +20,7 @@ from relayml.monitoring.windows import drift_by_window
 from relayml.monitoring.windows_dask import drift_by_window_on_dask
 from relayml.serving.paths import log_urls
 from relayml.serving.prediction_log import ParquetLog
-from relayml.serving.runtime import new_prediction_ids
+from relayml.serving.variant import new_prediction_ids
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,36 @@ def _when(start: datetime, variant: str | None) -> str:
     return f"{label} {variant}" if variant else label
 
 
+def _per_window(
+    compute: Any,
+    model: str,
+    env: str,
+    window: str,
+    since: datetime | None,
+    by_variant: bool,
+    project: str | None,
+) -> list[Any]:
+    """Run a per-window monitoring function on the CLI's backend."""
+    with open_cli_backend() as backend:
+        windows: list[Any] = compute(
+            backend,
+            settings(),
+            project_or_default(project),
+            model,
+            env,
+            window=window,
+            since=_since(since),
+            by_variant=by_variant,
+        )
+    return windows
+
+
+def _print_windows(windows: list[Any]) -> None:
+    print_json(
+        [{**w.__dict__, "start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]
+    )
+
+
 @monitor_app.command("drift")
 def drift(
     model: ModelArgument,
@@ -150,24 +180,9 @@ def performance(
     """Metrics per window once outcomes arrive, and the estimate from probabilities before."""
     from relayml.monitoring.windows import performance_by_window
 
-    with open_cli_backend() as backend:
-        windows = performance_by_window(
-            backend,
-            settings(),
-            project_or_default(project),
-            model,
-            env,
-            window=window,
-            since=_since(since),
-            by_variant=by_variant,
-        )
+    windows = _per_window(performance_by_window, model, env, window, since, by_variant, project)
     if json_output:
-        print_json(
-            [
-                {**w.__dict__, "start": w.start.isoformat(), "end": w.end.isoformat()}
-                for w in windows
-            ]
-        )
+        _print_windows(windows)
         return
     names = sorted({k for w in windows for k in w.metrics})
     estimated = sorted({k for w in windows for k in w.estimated})
@@ -204,30 +219,13 @@ def kpis(
     """The project's KPIs per window, in their units and against their targets."""
     from relayml.monitoring.kpis import kpis_by_window, progress_text
 
-    with open_cli_backend() as backend:
-        windows = kpis_by_window(
-            backend,
-            settings(),
-            project_or_default(project),
-            model,
-            env,
-            window=window,
-            since=_since(since),
-            by_variant=by_variant,
-        )
+    windows = _per_window(kpis_by_window, model, env, window, since, by_variant, project)
     if json_output:
-        print_json(
-            [
-                {**w.__dict__, "start": w.start.isoformat(), "end": w.end.isoformat()}
-                for w in windows
-            ]
-        )
+        _print_windows(windows)
         return
     out = console()
     if not any(w.kpis for w in windows):
-        out.print(
-            "The project has no KPIs; add them with `relay projects create ... --kpi` or SDK."
-        )
+        out.print("The project has no KPIs; give them with relay.init(kpis=[...]).")
         return
     for w in windows:
         counts = f": {w.predictions} predictions, {w.outcomes} with outcomes"

@@ -24,8 +24,9 @@ from relayml.errors import InvalidInput, NotFound, RelayError
 from relayml.serving import openapi
 from relayml.serving.codec import instances_of, v2_datatype
 from relayml.serving.metrics import AccessLog
-from relayml.serving.runtime import LoadedVariant, ServedModel
+from relayml.serving.runtime import ServedModel
 from relayml.serving.service import Answer, ModelFailed, ModelService, NotReady
+from relayml.serving.variant import LoadedVariant
 
 __all__ = ["create_model_app"]
 

@@ -14,226 +14,24 @@ import dataclasses
 import hashlib
 import logging
 import random
-import secrets
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from relayml.domain.decisions import DecisionResult, DecisionTable, decide
+from relayml.domain.decisions import DecisionTable
 from relayml.domain.models import parse_model_ref
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Deployment, Variant
-from relayml.errors import NotFound, RelayError
+from relayml.errors import NotFound
 from relayml.models.predictor import Predictor
 from relayml.models.publish import load_model
-from relayml.serving.batcher import Batcher
-from relayml.serving.codec import Columns, InputCodec
 from relayml.serving.prediction_log import ParquetLog
+from relayml.serving.variant import LoadedVariant, ServeOptions, VariantContext
 
-__all__ = ["LoadedVariant", "Prediction", "Runtime", "ServeOptions", "ServedModel"]
+__all__ = ["Runtime", "ServedModel"]
 
 log = logging.getLogger("relayml.serving")
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """How the server batches, logs and reloads."""
-
-    max_batch_rows: int = 256
-    max_wait: float = 0.0
-    reload_interval: float = 1.0
-    prediction_log: bool = True
-    predict_in_thread: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """The answer for one request: a label or value per row, class probabilities, the rows'
-    prediction ids and, when the model has a decision table, the action per row."""
-
-    values: np.ndarray
-    probabilities: np.ndarray | None
-    ids: list[str] = field(default_factory=list)
-    decisions: list[Any] | None = None
-
-
-@dataclass(frozen=True)
-class VariantContext:
-    """Where a variant's answers go: its deployment's log partition and decision table."""
-
-    project: str
-    model: str
-    partition: str
-    log: ParquetLog | None = None
-    decisions: DecisionTable | None = None
-    decision_revision: int | None = None
-
-
-def new_prediction_ids(count: int, now_ms: int) -> list[str]:
-    """Time-ordered ids: the time in ms (12 hex digits) then 48 random bits."""
-    prefix = f"{now_ms:012x}"
-    return [prefix + secrets.token_hex(6) for _ in range(count)]
-
-
-class LoadedVariant:
-    """One model version in memory, with its input codec and its batcher."""
-
-    def __init__(
-        self,
-        predictor: Predictor,
-        variant: Variant,
-        label: str,
-        passthrough: Sequence[str],
-        options: ServeOptions,
-        on_batch: Any = None,
-    ) -> None:
-        self.predictor = predictor
-        self.version = int(predictor.version or 0)
-        self.label = label
-        self.mode = variant.mode
-        self.weight = variant.weight
-        self.codec = InputCodec(predictor.signature, passthrough)
-        signature = predictor.signature
-        self.classes = np.asarray(signature.classes) if signature.classes else None
-        self.use_proba = predictor.has_proba and self.classes is not None
-        self.as_array = self.codec.all_numeric and _takes_arrays(predictor.native, self.codec.names)
-        self.batcher: Batcher[Columns, Prediction] = Batcher(
-            self._predict,
-            lambda c: c.rows,
-            max_rows=options.max_batch_rows,
-            max_wait=options.max_wait,
-            name=f"relay-{predictor.name}-{label}",
-            on_batch=on_batch,
-        )
-        self.batcher.inline = not options.predict_in_thread
-        self.context: VariantContext | None = None
-
-    def _predict(self, batch: Sequence[Columns]) -> list[Prediction]:
-        """Predict a batch, name its rows, decide on them, log them once; split per request.
-
-        Logging the batch as one chunk (its joined input columns are already at hand) costs the
-        log writer a fraction of a chunk per request.
-        """
-        arrays = self.codec.join(batch)
-        data = self.codec.to_model(arrays, as_array=self.as_array)
-        native = self.predictor.native
-        if self.use_proba:
-            assert self.classes is not None
-            proba = np.asarray(native.predict_proba(data), dtype=np.float64)
-            values = self.classes[proba.argmax(axis=1)]
-        else:
-            proba = None
-            values = np.asarray(native.predict(data))
-        rows = sum(item.rows for item in batch)
-        if rows != len(values):
-            raise RelayError(f"the model returned {len(values)} predictions for {rows} rows.")
-        now_ms = time.time_ns() // 1_000_000
-        ids: list[str] = []
-        for item in batch:
-            ids += item.ids if item.ids is not None else new_prediction_ids(item.rows, now_ms)
-        context = self.context
-        decided = self._decide(context, arrays, values, proba)
-        if context is not None and context.log is not None:
-            self._log(context, batch, arrays, values, proba, ids, decided, now_ms)
-        actions = decided.actions.tolist() if decided is not None else None
-        out: list[Prediction] = []
-        start = 0
-        for item in batch:
-            end = start + item.rows
-            out.append(
-                Prediction(
-                    values[start:end],
-                    None if proba is None else proba[start:end],
-                    ids[start:end],
-                    None if actions is None else actions[start:end],
-                )
-            )
-            start = end
-        return out
-
-    def _decide(
-        self,
-        context: VariantContext | None,
-        arrays: dict[str, np.ndarray],
-        values: np.ndarray,
-        proba: np.ndarray | None,
-    ) -> DecisionResult | None:
-        if context is None or context.decisions is None:
-            return None
-        fields: dict[str, Any] = {**arrays, "prediction": values}
-        if proba is not None and proba.shape[1] == 2:
-            fields["score"] = proba[:, 1]
-        return decide(context.decisions, fields)
-
-    def _log(
-        self,
-        context: VariantContext,
-        batch: Sequence[Columns],
-        arrays: dict[str, np.ndarray],
-        values: np.ndarray,
-        proba: np.ndarray | None,
-        ids: list[str],
-        decided: DecisionResult | None,
-        now_ms: int,
-    ) -> None:
-        assert context.log is not None
-        rows = len(ids)
-        counts = [item.rows for item in batch]
-        finished = time.perf_counter()
-        latency = [(finished - item.received) * 1000 if item.received else 0.0 for item in batch]
-        record: dict[str, Any] = {
-            "timestamp": np.full(rows, now_ms, dtype=np.int64),
-            "prediction_id": ids,
-            "model": [context.model] * rows,
-            "version": np.full(rows, self.version, dtype=np.int64),
-            "variant": [self.label] * rows,
-            "mode": [self.mode] * rows,
-            "latency_ms": np.repeat(np.asarray(latency, dtype=np.float64), counts),
-            "prediction": values,
-        }
-        if any(item.keys is not None for item in batch):
-            keys: list[Any] = []
-            for item in batch:
-                keys += [None if k is None else str(k) for k in item.keys or [None] * item.rows]
-            record["request_key"] = keys
-        if proba is not None:
-            record["probabilities"] = proba
-            if proba.shape[1] == 2:
-                record["score"] = proba[:, 1]
-        if decided is not None:
-            record["decision"] = decided.actions.tolist()
-            record["decision_rule"] = decided.rule
-            record["decision_revision"] = np.full(rows, context.decision_revision, dtype=np.int64)
-        for name, column in arrays.items():
-            record[f"input.{name}"] = column
-        context.log.append(f"project={context.project}/deployment={context.partition}", record)
-
-
-def _takes_arrays(native: Any, names: list[str]) -> bool:
-    """Whether a scikit-learn estimator fitted on a frame can take a float matrix instead.
-
-    True for a plain estimator (not a pipeline or column transformer, which select columns by
-    name) whose fitted feature names are the signature's columns in order; its remembered
-    names are then dropped from this in-memory copy, so scikit-learn does not warn that the
-    matrix has none. A 1-row DataFrame costs scikit-learn about 3x the predict itself.
-    """
-    module = type(native).__module__
-    if not module.startswith("sklearn.") or module.startswith(
-        ("sklearn.pipeline", "sklearn.compose")
-    ):
-        return False
-    fitted = getattr(native, "feature_names_in_", None)
-    if fitted is None or list(fitted) != names:
-        return False
-    try:
-        del native.feature_names_in_
-    except AttributeError:
-        return False
-    return True
 
 
 @dataclass

@@ -16,8 +16,9 @@ from relayml.serving.app import create_model_app
 from relayml.serving.metrics import ServerMetrics
 from relayml.serving.paths import log_urls, requests_url
 from relayml.serving.prediction_log import ParquetLog
-from relayml.serving.runtime import Runtime, ServeOptions
+from relayml.serving.runtime import Runtime
 from relayml.serving.service import ModelService
+from relayml.serving.variant import ServeOptions
 
 __all__ = ["ModelServer", "run_model_server"]
 

@@ -22,13 +22,8 @@ from relayml.errors import InvalidInput, NotFound, RelayError
 from relayml.serving.codec import Columns
 from relayml.serving.metrics import ServerMetrics
 from relayml.serving.prediction_log import ParquetLog, canonical_labels
-from relayml.serving.runtime import (
-    LoadedVariant,
-    Prediction,
-    Runtime,
-    ServedModel,
-    new_prediction_ids,
-)
+from relayml.serving.runtime import Runtime, ServedModel
+from relayml.serving.variant import LoadedVariant, Prediction, new_prediction_ids
 
 __all__ = ["Answer", "ModelService", "new_prediction_ids"]
 
