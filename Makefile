@@ -6,14 +6,18 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 SRC := $(wildcard src tests benchmarks examples)
 
-.PHONY: demo test bench lint format install provision clean
+.PHONY: demo test bench lint format install provision clean lock
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip setuptools wheel
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+# The development and test environment is pinned by requirements/dev.lock (pyproject.toml keeps
+# ranges for the library's users); `make lock` re-resolves it on purpose.
+LOCK := requirements/dev.lock
+
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[dev]'
 	touch $@
 
 install: $(STAMP)
@@ -38,7 +42,7 @@ demo: install
 	$(BIN)/python examples/churn_demo.py
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[dev,bench]'
 	touch $@
 
 bench: $(BENCH_STAMP)
@@ -47,6 +51,10 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/profile.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/drift.py
+
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --upgrade -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) .relay benchmarks/.work .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
