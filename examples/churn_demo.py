@@ -111,7 +111,7 @@ def customer_data(rows: int = 5000, seed: int = 7) -> dict[str, object]:
 
 def build_dataset(name: str, rows: int, seed: int) -> tuple[pd.DataFrame, str]:
     """Run the pipeline (cached when nothing changed), log its output as a dataset version."""
-    from relayml.domain.data import LineageEdge, LineageNode
+    from relayml.domain.lineage import LineageEdge, LineageNode
     from relayml.pipelines import load_outputs
 
     run = customer_data.run(rows=rows, seed=seed)

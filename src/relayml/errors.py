@@ -6,6 +6,7 @@
     ├── Conflict                the input clashes with what is stored        (HTTP 409)
     ├── PermissionDenied        the actor may not do this                    (HTTP 403)
     ├── GateFailed              a quality gate refused a change              (HTTP 409)
+    ├── PipelineFailed          a step of a pipeline run failed; has the run (HTTP 500)
     ├── CorruptArtifact         stored bytes no longer match their hash      (HTTP 500)
     ├── StoreNotReady           the database needs `relay db upgrade`        (HTTP 503)
     ├── ServerUnavailable       the relay server could not be reached        (client side)
@@ -17,6 +18,8 @@ return the message as it is; they never show a traceback for these.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "Conflict",
     "CorruptArtifact",
@@ -25,6 +28,7 @@ __all__ = [
     "MissingDependency",
     "NotFound",
     "PermissionDenied",
+    "PipelineFailed",
     "RelayError",
     "ServerUnavailable",
     "StoreNotReady",
@@ -77,6 +81,21 @@ class GateFailed(RelayError):
     http_status = 409
 
 
+class PipelineFailed(RelayError):
+    """A step of a pipeline run failed; ``run`` is the recorded (FAILED) pipeline run.
+
+    ``run`` is a :class:`relayml.domain.pipelines.PipelineRun` (None when the error came back
+    over HTTP without it); see ``relay pipelines show <run id>`` for the steps.
+    """
+
+    code = "PIPELINE_FAILED"
+    http_status = 500
+
+    def __init__(self, message: str, run: Any = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
 class CorruptArtifact(RelayError):
     """Stored bytes no longer match the hash they were stored under."""
 
@@ -122,6 +141,7 @@ BY_CODE: dict[str, type[RelayError]] = {
         Conflict,
         PermissionDenied,
         GateFailed,
+        PipelineFailed,
         CorruptArtifact,
         StoreNotReady,
         ServerUnavailable,

@@ -263,7 +263,7 @@ class ActiveRun:
     # inputs
     def log_input(self, dataset: str) -> str:
         """Record that this run reads a dataset version ('customers@3', 'customers@latest')."""
-        from relayml.domain.data import LineageEdge, LineageNode
+        from relayml.domain.lineage import LineageEdge, LineageNode
 
         version = self._backend.get_dataset_version(self.project, dataset)
         key = f"{self.project}/{version.ref}"

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from relayml.domain.data import DataCheckReport, DatasetVersion, LineageGraph
+from relayml.domain.data import DataCheckReport, DatasetVersion
+from relayml.domain.lineage import LineageGraph
 from relayml.sdk import current_project, get_backend
 
 __all__ = ["check_data", "get_lineage", "load_dataset", "log_dataset"]

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 from relayml.backend import open_backend
 from relayml.cli import app as relay_app
 from relayml.config import get_settings
-from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
+from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.domain.ports import Backend
 
 runner = CliRunner()

@@ -33,7 +33,7 @@ from openlineage.client.transport.http import (
     HttpTransport,
 )
 
-from relayml.domain.data import LineageGraph
+from relayml.domain.lineage import LineageGraph
 from relayml.lineage.openlineage import PRODUCER, emit, pipeline_run_event
 from tests.fixtures.net import free_port
 

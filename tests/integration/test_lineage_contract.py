@@ -16,7 +16,7 @@ import pytest
 
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
-from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
+from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput, NotFound
 from relayml.lineage import graph

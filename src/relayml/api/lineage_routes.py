@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
-from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
+from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.errors import InvalidInput
 from relayml.lineage.local import LocalLineageOps
 

@@ -22,7 +22,7 @@ from relayml.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
+    from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 
 __all__ = ["lineage"]
 

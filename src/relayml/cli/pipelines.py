@@ -31,12 +31,12 @@ from relayml.cli._common import (
     table,
     truncate,
 )
-from relayml.errors import InvalidInput, NotFound
+from relayml.errors import InvalidInput, NotFound, PipelineFailed
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from relayml.domain.data import PipelineRun, StepRun
+    from relayml.domain.pipelines import PipelineRun, StepRun
     from relayml.pipelines.runner import Pipeline, PipelineBackend, StepEvent
 
 __all__ = ["load_pipeline", "parse_params", "pipelines_app"]
@@ -270,8 +270,6 @@ def pipelines_run(
 
     Example: relay pipelines run flows.churn:churn_data --param source=customers.csv
     """
-    from relayml.pipelines.runner import PipelineFailed
-
     pipe = load_pipeline(target)
     params = parse_params(pipe, param or [])
     name = project_or_default(project)

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
+from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 
 __all__ = ["HttpLineageOps"]
 

@@ -21,10 +21,9 @@ from relayml.domain.data import (
     Dataset,
     DatasetRef,
     DatasetVersion,
-    LineageEdge,
-    LineageNode,
     parse_dataset_ref,
 )
+from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.validation import check_name
 from relayml.errors import InvalidInput, NotFound
 from relayml.governance import audit

@@ -1,10 +1,10 @@
-"""Entities of the data side: datasets and their versions, data checks, pipelines, lineage."""
+"""Entities of the data side: datasets and their versions, data checks."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,11 +16,6 @@ __all__ = [
     "Dataset",
     "DatasetRef",
     "DatasetVersion",
-    "LineageEdge",
-    "LineageGraph",
-    "LineageNode",
-    "PipelineRun",
-    "StepRun",
     "parse_dataset_ref",
 ]
 
@@ -115,71 +110,3 @@ class DataCheckReport(BaseModel):
     outcomes: list[CheckOutcome]
     created_by: str
     created_at: datetime
-
-
-class StepRun(BaseModel):
-    """One step of a pipeline run: what it did, how long, how much, and what it produced."""
-
-    model_config = _CONFIG
-    id: int
-    step: str
-    status: Literal["RUNNING", "FINISHED", "FAILED", "CACHED", "SKIPPED"]
-    cache_key: str
-    attempts: int = 1
-    started_at: datetime
-    ended_at: datetime | None = None
-    duration: float | None = None
-    cpu_time: float | None = None
-    peak_memory_mb: float | None = None
-    logs: str = ""
-    error: str | None = None
-    outputs: dict[str, Any] = Field(default_factory=dict)
-
-
-class PipelineRun(BaseModel):
-    """One run of a pipeline with its steps."""
-
-    model_config = _CONFIG
-    id: str
-    project: str
-    pipeline: str
-    status: Literal["RUNNING", "FINISHED", "FAILED"]
-    executor: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-    started_at: datetime
-    ended_at: datetime | None = None
-    created_by: str
-    steps: list[StepRun] = Field(default_factory=list)
-
-
-class LineageNode(BaseModel):
-    """Something lineage links: a relay entity or an external dataset/job (OpenLineage)."""
-
-    model_config = _CONFIG
-    kind: str
-    key: str
-    label: str = ""
-    facets: dict[str, Any] = Field(default_factory=dict)
-
-
-class LineageEdge(BaseModel):
-    """src --relation--> dst, e.g. dataset_version --input_of--> run."""
-
-    model_config = _CONFIG
-    src_kind: str
-    src_key: str
-    dst_kind: str
-    dst_key: str
-    relation: str
-
-
-class LineageGraph(BaseModel):
-    """The part of the lineage graph around one node, upstream and downstream."""
-
-    model_config = _CONFIG
-    root: LineageNode
-    nodes: list[LineageNode]
-    edges: list[LineageEdge]
-    depth: int
-    truncated: bool = False

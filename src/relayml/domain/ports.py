@@ -6,15 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from relayml.domain.data import (
-    CheckOutcome,
-    DataCheckReport,
-    Dataset,
-    DatasetVersion,
-    LineageEdge,
-    LineageGraph,
-    LineageNode,
-)
+from relayml.domain.data import CheckOutcome, DataCheckReport, Dataset, DatasetVersion
 from relayml.domain.entities import (
     KPI,
     Artifact,
@@ -26,6 +18,7 @@ from relayml.domain.entities import (
     RunPage,
     RunStatus,
 )
+from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.domain.models import (
     Evaluation,
     GateReport,

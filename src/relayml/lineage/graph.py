@@ -50,7 +50,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
+from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.errors import InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.store import Store, now_ms

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from relayml.domain.data import LineageEdge, LineageGraph, LineageNode
+from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.lineage import graph, openlineage
 from relayml.store import Store
 

@@ -35,7 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, select
 
 from relayml import __version__
-from relayml.domain.data import LineageEdge, LineageNode, parse_dataset_ref
+from relayml.domain.data import parse_dataset_ref
+from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.errors import InvalidInput
 from relayml.governance import audit
 from relayml.lineage.graph import audit_id, node_key, record

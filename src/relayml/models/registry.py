@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relayml.artifacts import BlobStore
-from relayml.domain.data import LineageEdge, LineageNode
+from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.models import (
     ENVIRONMENTS,
     AliasEvent,

@@ -5,10 +5,10 @@ params), retried with backoff, and recorded with its duration, CPU time, peak me
 outputs. Steps run in this process or on a Dask cluster (``executor="dask://host:port"``).
 """
 
+from relayml.errors import PipelineFailed
 from relayml.pipelines.dag import Step, StepOutput, step
 from relayml.pipelines.runner import (
     Pipeline,
-    PipelineFailed,
     PipelineOutcome,
     StepEvent,
     lineage_of,

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from relayml.artifacts import BlobStore
 from relayml.config import Settings, get_settings
 from relayml.errors import InvalidInput
-from relayml.pipelines import store as pipeline_store
+from relayml.pipelines import runs as run_service
 from relayml.pipelines.dag import canonical_json
 from relayml.pipelines.execute import StepResult, StepTask, execute_task
 from relayml.pipelines.values import StepIO
@@ -82,7 +82,7 @@ class DirectIO:
 
     def lookup(self, cache_key: str) -> dict[str, Any] | None:
         """The cache entry of a key, if its blobs exist."""
-        entry = pipeline_store.lookup_cache(self.store, cache_key)
+        entry = run_service.lookup_cache(self.store, cache_key)
         if entry is None:
             return None
         if not all(self.blobs.exists(o["sha256"]) for o in entry["outputs"].values()):

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from relayml.artifacts import BlobStore
-from relayml.domain.data import PipelineRun
-from relayml.pipelines import store as pipeline_store
+from relayml.domain.pipelines import PipelineRun
+from relayml.pipelines import runs as run_service
 from relayml.store import Store
 
 __all__ = ["LocalPipelineOps"]
@@ -29,7 +29,7 @@ class LocalPipelineOps:
         params: Mapping[str, Any] | None = None,
     ) -> PipelineRun:
         """Start recording a pipeline run (RUNNING)."""
-        return pipeline_store.create_pipeline_run(
+        return run_service.create_pipeline_run(
             self.store, self.actor, project, pipeline, executor=executor, params=params or {}
         )
 
@@ -37,31 +37,27 @@ class LocalPipelineOps:
         self, run_id: str, record: Mapping[str, Any], *, cache: bool = False
     ) -> int:
         """Store a step run as it ended (and its cache entry when cache=True); its id."""
-        return pipeline_store.record_step_run(self.store, self.actor, run_id, record, cache=cache)
+        return run_service.record_step_run(self.store, self.actor, run_id, record, cache=cache)
 
     def finish_pipeline_run(
         self, run_id: str, status: str, *, error: str | None = None
     ) -> PipelineRun:
         """End a pipeline run: FINISHED, or FAILED with the error."""
-        return pipeline_store.finish_pipeline_run(
-            self.store, self.actor, run_id, status, error=error
-        )
+        return run_service.finish_pipeline_run(self.store, self.actor, run_id, status, error=error)
 
     def get_pipeline_run(self, run_id: str) -> PipelineRun:
         """A pipeline run with its steps (a unique id prefix of 6+ characters works too)."""
-        return pipeline_store.get_pipeline_run(self.store, run_id)
+        return run_service.get_pipeline_run(self.store, run_id)
 
     def list_pipeline_runs(
         self, project: str, *, pipeline: str | None = None, limit: int = 50
     ) -> list[PipelineRun]:
         """A project's pipeline runs, newest first."""
-        return pipeline_store.list_pipeline_runs(
-            self.store, project, pipeline=pipeline, limit=limit
-        )
+        return run_service.list_pipeline_runs(self.store, project, pipeline=pipeline, limit=limit)
 
     def lookup_cache(self, cache_key: str) -> dict[str, Any] | None:
         """The cache entry of a key ({'outputs', 'step_run_id'}) if every output blob exists."""
-        entry = pipeline_store.lookup_cache(self.store, cache_key)
+        entry = run_service.lookup_cache(self.store, cache_key)
         if entry is None:
             return None
         if not all(self.blobs.exists(out["sha256"]) for out in entry["outputs"].values()):

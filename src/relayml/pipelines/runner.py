@@ -26,8 +26,9 @@ from typing import Any, Literal, Protocol, overload
 
 from relayml import sdk
 from relayml.config import get_settings
-from relayml.domain.data import LineageEdge, LineageNode, PipelineRun
-from relayml.errors import InvalidInput, RelayError
+from relayml.domain.lineage import LineageEdge, LineageNode
+from relayml.domain.pipelines import PipelineRun
+from relayml.errors import InvalidInput, PipelineFailed
 from relayml.pipelines.dag import Dag, build, canonical_json
 from relayml.pipelines.execute import StepResult, StepTask
 from relayml.pipelines.executors import BackendIO, Executor, resolve_executor, worker_settings
@@ -36,7 +37,6 @@ from relayml.pipelines.values import load_value
 __all__ = [
     "Pipeline",
     "PipelineBackend",
-    "PipelineFailed",
     "PipelineOutcome",
     "StepEvent",
     "lineage_of",
@@ -72,17 +72,6 @@ class PipelineBackend(Protocol):
     def lookup_cache(self, cache_key: str) -> dict[str, Any] | None: ...
     def upload_blob(self, source: str | Path) -> tuple[str, int]: ...
     def fetch_blob(self, sha256: str, dest: str | Path) -> Path: ...
-
-
-class PipelineFailed(RelayError):
-    """A step of a pipeline run failed; ``run`` is the recorded (FAILED) pipeline run."""
-
-    code = "PIPELINE_FAILED"
-    http_status = 500
-
-    def __init__(self, message: str, run: PipelineRun) -> None:
-        super().__init__(message)
-        self.run = run
 
 
 @dataclass(frozen=True)
