@@ -98,17 +98,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from relayml.backend import LocalBackend
     from relayml.config import get_settings
-    from relayml.pipelines.local import LocalPipelineOps
-
-    class Backend(LocalBackend, LocalPipelineOps):
-        """LocalBackend with the pipeline operations (whether or not it mixes them in)."""
 
     chain = make_pipeline(STEPS)
     root = Path(tempfile.mkdtemp(prefix="relay-bench-pipelines-"))
     figures: list[c.Figure] = []
     notes: list[str] = []
     try:
-        backend = Backend(get_settings(home=root / "home", user="bench"))
+        backend = LocalBackend(get_settings(home=root / "home", user="bench"))
         backend.create_project("bench")
         first, statuses = timed_run(chain, backend)
         assert statuses == {"FINISHED"}, statuses

@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from relayml.pipelines import pipeline, step
     from relayml.sdk import (
         ActiveRun,
         active_run,
@@ -60,9 +59,11 @@ if TYPE_CHECKING:
         log_metric,
         log_metrics,
         log_params,
+        pipeline,
         search_runs,
         set_tags,
         start_run,
+        step,
     )
     from relayml.sdk_data import (
         check_data,
@@ -97,10 +98,6 @@ _MODEL_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("pipeline", "step"):
-        from relayml import pipelines
-
-        return getattr(pipelines, name)
     if name in _DATA_NAMES:
         from relayml import sdk_data
 

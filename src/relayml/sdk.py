@@ -29,6 +29,7 @@ from relayml.domain.validation import (
     check_params,
 )
 from relayml.errors import Conflict, InvalidInput, NotFound
+from relayml.pipelines import pipeline, step, use_defaults
 from relayml.store import now_ms
 from relayml.tracking.buffer import MetricBuffer
 from relayml.tracking.context import ResourceClock, capture_system
@@ -45,9 +46,11 @@ __all__ = [
     "log_metric",
     "log_metrics",
     "log_params",
+    "pipeline",
     "search_runs",
     "set_tags",
     "start_run",
+    "step",
 ]
 
 
@@ -459,6 +462,15 @@ def search_runs(
         page_token=page_token,
         experiments=experiments,
     )
+
+
+# pipelines: relay.pipeline and relay.step record to the backend and project of relay.init()
+def _pipeline_defaults() -> tuple[Backend, str]:
+    backend, _buffer, project = _ready()
+    return backend, project
+
+
+use_defaults(_pipeline_defaults)
 
 
 def _shutdown(end_runs: bool) -> None:

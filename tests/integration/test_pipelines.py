@@ -1,11 +1,10 @@
-"""Pipelines on the local executor, on SQLite and PostgreSQL: caching, retries, failures,
-outputs, and what is recorded."""
+"""Pipelines on the local executor, recorded in-process on SQLite and PostgreSQL and over HTTP
+on a relay server: caching, retries, failures, outputs, and what is recorded."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from relayml.backend import LocalBackend
-from relayml.config import get_settings
+from relayml.domain.ports import Backend
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.pipelines import (
     Pipeline,
@@ -27,25 +25,8 @@ from relayml.pipelines import (
     pipeline,
     step,
 )
-from relayml.pipelines.local import LocalPipelineOps
 
-
-class PipelineBackend(LocalBackend, LocalPipelineOps):
-    """LocalBackend with the pipeline operations (a no-op once LocalBackend mixes them in)."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PipelineBackend]:
-    """A pipeline-capable backend with a project 'churn', on SQLite and on PostgreSQL."""
-    args: dict[str, Any] = {"home": tmp_path / "home", "user": "dana"}
-    if request.param == "postgresql":
-        args["database_url"] = request.getfixturevalue("store_url_pg")
-    found = PipelineBackend(get_settings(**args))
-    found.create_project("churn")
-    try:
-        yield found
-    finally:
-        found.close()
+# `backend` (SQLite, PostgreSQL, HTTP) and `project` (a fresh one) come from tests/conftest.py.
 
 
 # ------------------------------------------------------------------ the pipeline of the issue
@@ -88,11 +69,11 @@ def hashes(run: Any) -> dict[str, str]:
     return {s.step: s.outputs["output"]["sha256"] for s in run.steps if "output" in s.outputs}
 
 
-def test_a_run_records_each_step_and_its_outputs(backend: PipelineBackend) -> None:
-    run = churn_data.run(rows=200, backend=backend, project="churn")
+def test_a_run_records_each_step_and_its_outputs(backend: Backend, project: str) -> None:
+    run = churn_data.run(rows=200, backend=backend, project=project)
     assert run.status == "FINISHED" and run.error is None
     assert run.pipeline == "tests:churn_data" and run.executor == "local"
-    assert run.params == {"rows": 200, "min_age": 21} and run.created_by == "dana"
+    assert run.params == {"rows": 200, "min_age": 21} and run.created_by == "alice"
     assert statuses(run) == {"load": "FINISHED", "clean": "FINISHED", "summarise": "FINISHED"}
     first = run.steps[0]
     assert first.attempts == 1 and len(first.cache_key) == 64
@@ -120,33 +101,34 @@ def test_a_run_records_each_step_and_its_outputs(backend: PipelineBackend) -> No
 
     stored = backend.get_pipeline_run(run.id)
     assert stored == run and backend.get_pipeline_run(run.id[:8]) == run
-    assert [r.id for r in backend.list_pipeline_runs("churn")] == [run.id]
+    assert [r.id for r in backend.list_pipeline_runs(project)] == [run.id]
     audit = backend.list_audit(entity_kind="step_run", entity_id=str(first.id))
-    assert audit[0].action == "step_run.record" and audit[0].actor == "dana"
+    assert audit[0].action == "step_run.record" and audit[0].actor == "alice"
     assert audit[0].after is not None and audit[0].after["cached"] is True
     actions = [e.action for e in backend.list_audit(entity_kind="pipeline_run", entity_id=run.id)]
     assert actions == ["lineage.link", "pipeline_run.finish", "pipeline_run.create"]
 
 
 def test_a_rerun_is_cached_and_a_change_misses_for_the_step_and_downstream(
-    backend: PipelineBackend,
+    backend: Backend,
+    project: str,
 ) -> None:
-    first = churn_data.run(backend=backend, project="churn")
-    again = churn_data.run(backend=backend, project="churn")
+    first = churn_data.run(backend=backend, project=project)
+    again = churn_data.run(backend=backend, project=project)
     assert set(statuses(again).values()) == {"CACHED"}
     assert hashes(again) == hashes(first)
     assert all(s.logs.startswith("cached: outputs reused from step run") for s in again.steps)
     assert again.steps[0].cpu_time is None and again.steps[0].attempts == 0
     assert load_outputs(again, backend)["summary"] == load_outputs(first, backend)["summary"]
 
-    param = churn_data.run(min_age=30, backend=backend, project="churn")
+    param = churn_data.run(min_age=30, backend=backend, project=project)
     assert statuses(param) == {"load": "CACHED", "clean": "FINISHED", "summarise": "FINISHED"}
 
     @step(retries=1, backoff=0.01)
     def clean(raw: pd.DataFrame, min_age: int = 18) -> pd.DataFrame:  # new code, same name
         return raw[raw.age > min_age].reset_index(drop=True)
 
-    code = churn_data_with(clean).run(backend=backend, project="churn")
+    code = churn_data_with(clean).run(backend=backend, project=project)
     assert statuses(code) == {"load": "CACHED", "clean": "FINISHED", "summarise": "FINISHED"}
     assert hashes(code)["clean"] != hashes(first)["clean"]
 
@@ -155,11 +137,13 @@ def test_a_rerun_is_cached_and_a_change_misses_for_the_step_and_downstream(
         # A comment, other decorator arguments: the same code for the cache.
         return raw[raw.age > min_age].reset_index(drop=True)
 
-    layout = churn_data_with(clean).run(backend=backend, project="churn")
+    layout = churn_data_with(clean).run(backend=backend, project=project)
     assert set(statuses(layout).values()) == {"CACHED"}
 
 
-def test_outputs_of_every_kind_round_trip_with_stable_hashes(backend: PipelineBackend) -> None:
+def test_outputs_of_every_kind_round_trip_with_stable_hashes(
+    backend: Backend, project: str
+) -> None:
     @step(cache=False)
     def make(n: int) -> pd.DataFrame:
         return pd.DataFrame({"a": range(n), "b": [f"s{i}" for i in range(n)]})
@@ -173,8 +157,8 @@ def test_outputs_of_every_kind_round_trip_with_stable_hashes(backend: PipelineBa
         series, arrow, array, obj = derive(make(n))
         return {"series": series, "arrow": arrow, "array": array, "obj": obj}
 
-    first = kinds.run(backend=backend, project="churn")
-    second = kinds.run(backend=backend, project="churn")
+    first = kinds.run(backend=backend, project=project)
+    second = kinds.run(backend=backend, project=project)
     assert statuses(second) == {"make": "FINISHED", "derive": "CACHED"}  # cache=False reruns
     assert hashes(first)["make"] == hashes(second)["make"]  # same data, same Parquet bytes
     derived = first.steps[1].outputs
@@ -199,7 +183,7 @@ class Point:
 
 
 def test_a_flaky_step_is_retried_with_backoff_until_it_passes(
-    backend: PipelineBackend, tmp_path: Path
+    backend: Backend, project: str, tmp_path: Path
 ) -> None:
     counter = tmp_path / "attempts"
 
@@ -216,7 +200,7 @@ def test_a_flaky_step_is_retried_with_backoff_until_it_passes(
     def retried() -> Any:
         return flaky(str(counter))
 
-    run = retried.run(backend=backend, project="churn")
+    run = retried.run(backend=backend, project=project)
     assert run.status == "FINISHED"
     only = run.steps[0]
     assert only.status == "FINISHED" and only.attempts == 3 and only.error is None
@@ -226,7 +210,8 @@ def test_a_flaky_step_is_retried_with_backoff_until_it_passes(
 
 
 def test_a_failing_step_fails_the_run_skips_downstream_and_caches_nothing(
-    backend: PipelineBackend,
+    backend: Backend,
+    project: str,
 ) -> None:
     @step(retries=1, backoff=0.01)
     def broken(table: pd.DataFrame) -> pd.DataFrame:
@@ -242,8 +227,8 @@ def test_a_failing_step_fails_the_run_skips_downstream_and_caches_nothing(
         return {"bad": after(broken(raw)), "good": summarise(raw)}
 
     with pytest.raises(PipelineFailed, match="step 'broken' failed after 2 attempts: ValueError"):
-        failing.run(backend=backend, project="churn")
-    run = backend.list_pipeline_runs("churn", pipeline="tests:broken")[0]
+        failing.run(backend=backend, project=project)
+    run = backend.list_pipeline_runs(project, pipeline="tests:broken")[0]
     assert run.status == "FAILED" and run.ended_at is not None
     assert run.error is not None and "bad row 50" in run.error
     assert statuses(run) == {
@@ -260,7 +245,7 @@ def test_a_failing_step_fails_the_run_skips_downstream_and_caches_nothing(
     skipped = next(s for s in run.steps if s.step == "after")
     assert skipped.logs == "skipped: upstream step broken failed" and skipped.cache_key == ""
 
-    quiet = failing.run(backend=backend, project="churn", raise_on_failure=False)
+    quiet = failing.run(backend=backend, project=project, raise_on_failure=False)
     assert quiet.status == "FAILED"
     assert statuses(quiet)["broken"] == "FAILED"  # a failure is never served from the cache
     with pytest.raises(InvalidInput, match="is FAILED; only a FINISHED run"):
@@ -268,7 +253,8 @@ def test_a_failing_step_fails_the_run_skips_downstream_and_caches_nothing(
 
 
 def test_an_output_that_cannot_be_stored_names_the_step_and_type(
-    backend: PipelineBackend,
+    backend: Backend,
+    project: str,
 ) -> None:
     @step(retries=2)
     def opens_lock(table: pd.DataFrame) -> Any:
@@ -281,16 +267,16 @@ def test_an_output_that_cannot_be_stored_names_the_step_and_type(
     with pytest.raises(
         InvalidInput, match=r"step 'opens_lock' returned a builtins.dict \(output 'output'\)"
     ) as caught:
-        unstorable.run(backend=backend, project="churn")
+        unstorable.run(backend=backend, project=project)
     assert "cannot be stored (TypeError: cannot pickle '_thread.lock' object)" in str(caught.value)
-    run = backend.list_pipeline_runs("churn", pipeline="tests:unstorable")[0]
+    run = backend.list_pipeline_runs(project, pipeline="tests:unstorable")[0]
     assert run.status == "FAILED" and statuses(run)["opens_lock"] == "FAILED"
     step_run = run.steps[1]
     assert step_run.attempts == 1  # not retried: the same value fails the same way
     assert step_run.error is not None and "builtins.dict" in step_run.error
 
 
-def test_long_logs_keep_their_start_and_end(backend: PipelineBackend) -> None:
+def test_long_logs_keep_their_start_and_end(backend: Backend, project: str) -> None:
     @step
     def chatty(rows: int) -> int:
         for i in range(rows):
@@ -301,13 +287,13 @@ def test_long_logs_keep_their_start_and_end(backend: PipelineBackend) -> None:
     def talk() -> Any:
         return chatty(3000)  # ~300 KB of output
 
-    logs = talk.run(backend=backend, project="churn").steps[0].logs
+    logs = talk.run(backend=backend, project=project).steps[0].logs
     assert 60_000 < len(logs) <= 66_000
     assert logs.startswith("line 000000 ") and "line 002999 " in logs[-200:]
     assert "characters dropped ...]" in logs
 
 
-def test_bad_input_stores_nothing(backend: PipelineBackend) -> None:
+def test_bad_input_stores_nothing(backend: Backend, project: str) -> None:
     @pipeline(name="tests:disconnected")
     def disconnected() -> Any:
         raw = load(10)
@@ -315,21 +301,23 @@ def test_bad_input_stores_nothing(backend: PipelineBackend) -> None:
         return {"raw": raw}
 
     with pytest.raises(InvalidInput, match="disconnected steps: summarise"):
-        disconnected.run(backend=backend, project="churn")
+        disconnected.run(backend=backend, project=project)
     with pytest.raises(InvalidInput, match="no parameter 'rowz'"):
-        churn_data.run(rowz=3, backend=backend, project="churn")
+        churn_data.run(rowz=3, backend=backend, project=project)
     with pytest.raises(InvalidInput, match="executor 'spark' is not known"):
-        churn_data.run(backend=backend, project="churn", executor="spark")
+        churn_data.run(backend=backend, project=project, executor="spark")
     with pytest.raises(NotFound, match="project 'nope' does not exist"):
         churn_data.run(backend=backend, project="nope")
-    assert backend.list_pipeline_runs("churn") == []
-    assert backend.list_audit(entity_kind="pipeline_run") == []
+    assert backend.list_pipeline_runs(project) == []
+    entries = backend.list_audit(entity_kind="pipeline_run", limit=1000)
+    assert [e for e in entries if (e.after or {}).get("project") == project] == []
 
 
 def test_the_store_refuses_changes_to_ended_runs_and_unknown_ids(
-    backend: PipelineBackend,
+    backend: Backend,
+    project: str,
 ) -> None:
-    run = backend.create_pipeline_run("churn", "m:p", executor="local", params={"a": 1})
+    run = backend.create_pipeline_run(project, "m:p", executor="local", params={"a": 1})
     assert run.status == "RUNNING" and run.steps == []
     record = {"step": "s", "status": "DONE", "started_at": 1, "outputs": {}}
     with pytest.raises(InvalidInput, match="step status 'DONE' is not one of"):
@@ -353,8 +341,8 @@ def test_the_store_refuses_changes_to_ended_runs_and_unknown_ids(
         backend.record_step_run("0" * 32, {**record, "status": "FINISHED"})
 
 
-def test_lineage_facts_link_outputs_steps_and_the_run(backend: PipelineBackend) -> None:
-    outcome = churn_data.execute({"rows": 20}, backend=backend, project="churn")
+def test_lineage_facts_link_outputs_steps_and_the_run(backend: Backend, project: str) -> None:
+    outcome = churn_data.execute({"rows": 20}, backend=backend, project=project)
     nodes, edges = lineage_of(outcome)
     ids = {name: str(i) for name, i in outcome.step_run_ids.items()}
     table = outcome.results["clean"].outputs["output"]["sha256"]

@@ -18,14 +18,9 @@ from relayml.config import get_settings
 from relayml.errors import InvalidInput
 from relayml.pipelines import PipelineFailed, load_outputs, pipeline, step
 from relayml.pipelines.executors import DaskExecutor
-from relayml.pipelines.local import LocalPipelineOps
 from tests.fixtures.net import free_port
 
 pytestmark = pytest.mark.timeout(120)  # a hang fails the test instead of blocking the suite
-
-
-class PipelineBackend(LocalBackend, LocalPipelineOps):
-    """LocalBackend with the pipeline operations (a no-op once LocalBackend mixes them in)."""
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +47,14 @@ def cluster() -> Iterator[str]:
         local.close(timeout=20)
 
 
-def open_backend(home: Path) -> PipelineBackend:
-    found = PipelineBackend(get_settings(home=home, user="erin"))
+def open_backend(home: Path) -> LocalBackend:
+    found = LocalBackend(get_settings(home=home, user="erin"))
     found.create_project("churn")
     return found
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> Iterator[PipelineBackend]:
+def backend(tmp_path: Path) -> Iterator[LocalBackend]:
     found = open_backend(tmp_path / "home")
     try:
         yield found
@@ -163,9 +158,7 @@ def retried(counter: str) -> Any:
     return {"bad": after(broken(attempts)), "attempts": attempts}
 
 
-def test_retries_and_failures_on_dask(
-    cluster: str, backend: PipelineBackend, tmp_path: Path
-) -> None:
+def test_retries_and_failures_on_dask(cluster: str, backend: LocalBackend, tmp_path: Path) -> None:
     with pytest.raises(PipelineFailed, match="step 'broken' failed on its only attempt") as caught:
         retried.run(
             {"counter": str(tmp_path / "count")}, backend=backend, project="churn", executor=cluster
@@ -205,7 +198,7 @@ def killed_always() -> Any:
 
 
 def test_a_worker_killed_mid_step_is_retried_on_another(
-    cluster: str, backend: PipelineBackend, tmp_path: Path
+    cluster: str, backend: LocalBackend, tmp_path: Path
 ) -> None:
     marker = tmp_path / "killed"
     run = killed_once.run(
@@ -217,7 +210,7 @@ def test_a_worker_killed_mid_step_is_retried_on_another(
 
 
 def test_a_step_that_kills_every_worker_fails_the_run_cleanly(
-    cluster: str, backend: PipelineBackend
+    cluster: str, backend: LocalBackend
 ) -> None:
     with pytest.raises(PipelineFailed, match="did not complete on the Dask cluster") as caught:
         killed_always.run(backend=backend, project="churn", executor=cluster)
@@ -229,7 +222,7 @@ def test_a_step_that_kills_every_worker_fails_the_run_cleanly(
     assert by_step["after"].status == "SKIPPED"
 
 
-def test_no_scheduler_or_no_workers_never_hangs(backend: PipelineBackend) -> None:
+def test_no_scheduler_or_no_workers_never_hangs(backend: LocalBackend) -> None:
     address = f"tcp://127.0.0.1:{free_port()}"
     with pytest.raises(InvalidInput, match=f"cannot reach the Dask scheduler at {address}"):
         diamond.run(

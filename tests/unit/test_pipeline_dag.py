@@ -9,9 +9,10 @@ import pytest
 
 from relayml.errors import InvalidInput
 from relayml.pipelines import pipeline, step
-from relayml.pipelines.dag import Dag, InputRef, Node, Step, code_hash
+from relayml.pipelines.dag import Dag, InputRef, Node, Step
 from relayml.pipelines.execute import StepResult, StepTask, cache_key
 from relayml.pipelines.executors import resolve_executor
+from relayml.pipelines.keys import code_hash
 
 
 @step

@@ -16,6 +16,7 @@ from relayml.api import (
     lineage_routes,
     model_routes,
     monitoring_routes,
+    pipeline_routes,
     routes,
     serving_routes,
 )
@@ -84,6 +85,7 @@ def create_app(backend: LocalBackend) -> FastAPI:
     app.include_router(model_routes.router, prefix="/api/v1")
     app.include_router(data_routes.router, prefix="/api/v1")
     app.include_router(lineage_routes.router, prefix="/api/v1")
+    app.include_router(pipeline_routes.router, prefix="/api/v1")
     app.include_router(serving_routes.router, prefix="/api/v1")
     app.include_router(monitoring_routes.router, prefix="/api/v1")
     return app

@@ -13,7 +13,7 @@ import json
 import sys
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from relayml.domain.pipelines import PipelineRun, StepRun
-    from relayml.pipelines.runner import Pipeline, PipelineBackend, StepEvent
+    from relayml.pipelines.outcome import StepEvent
+    from relayml.pipelines.runner import Pipeline
 
 __all__ = ["load_pipeline", "parse_params", "pipelines_app"]
 
@@ -93,10 +94,7 @@ def load_pipeline(target: str) -> Pipeline:
             f"{module_name}:{attribute} {what} (pipelines in {module_name}: "
             f"{', '.join(names) or 'none'})."
         )
-    import cloudpickle
-
-    cloudpickle.register_pickle_by_value(module)  # Dask workers need not import it
-    return found
+    return found  # the Dask executor ships its module to the workers
 
 
 def _kind(pipe: Pipeline, key: str) -> Any:
@@ -282,7 +280,7 @@ def pipelines_run(
             params,
             executor=executor,
             project=name,
-            backend=cast("PipelineBackend", backend),
+            backend=backend,
             on_event=progress,
         )
     run = outcome.run
@@ -316,7 +314,7 @@ def pipelines_show(
     Example: relay pipelines show 3f2a9c1e --logs
     """
     with open_cli_backend() as backend:
-        run = cast("PipelineBackend", backend).get_pipeline_run(run_id)
+        run = backend.get_pipeline_run(run_id)
     if json_output:
         print_json(run)
         return
@@ -363,9 +361,7 @@ def pipelines_list(
     """
     name = project_or_default(project)
     with open_cli_backend() as backend:
-        runs = cast("PipelineBackend", backend).list_pipeline_runs(
-            name, pipeline=pipeline, limit=limit
-        )
+        runs = backend.list_pipeline_runs(name, pipeline=pipeline, limit=limit)
     if json_output:
         print_json(runs)
         return

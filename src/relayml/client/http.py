@@ -18,6 +18,7 @@ from relayml.client.data import HttpDataOps
 from relayml.client.lineage import HttpLineageOps
 from relayml.client.models import HttpModelOps
 from relayml.client.monitoring import HttpMonitoringOps
+from relayml.client.pipelines import HttpPipelineOps
 from relayml.client.serving import HttpServingOps
 from relayml.config import Settings
 from relayml.domain.entities import (
@@ -52,7 +53,14 @@ def _finite(value: float) -> float | str:
     return value
 
 
-class HttpBackend(HttpModelOps, HttpDataOps, HttpLineageOps, HttpServingOps, HttpMonitoringOps):
+class HttpBackend(
+    HttpModelOps,
+    HttpDataOps,
+    HttpLineageOps,
+    HttpPipelineOps,
+    HttpServingOps,
+    HttpMonitoringOps,
+):
     """Every operation, sent to the relay server at settings.server_url."""
 
     def __init__(self, settings: Settings) -> None:

@@ -37,6 +37,7 @@ from relayml.domain.monitoring import (
     FeedbackFlag,
     PredictionRecord,
 )
+from relayml.domain.pipelines import PipelineRun
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
 
 __all__ = ["Backend", "MetricRow"]
@@ -207,6 +208,50 @@ class Backend(Protocol):
         self, kind: str, key: str, *, depth: int = 3, direction: str = "both"
     ) -> LineageGraph: ...
     def ingest_openlineage(self, event: Mapping[str, Any]) -> None: ...
+
+    # pipelines
+    def create_pipeline_run(
+        self,
+        project: str,
+        pipeline: str,
+        *,
+        executor: str = "local",
+        params: Mapping[str, Any] | None = None,
+    ) -> PipelineRun:
+        """Start recording a run of a pipeline (RUNNING); raises NotFound (project),
+        InvalidInput (pipeline name)."""
+        ...
+
+    def record_step_run(
+        self, run_id: str, record: Mapping[str, Any], *, cache: bool = False
+    ) -> int:
+        """Store a step run as it ended (and its cache entry when cache=True), return its id;
+        raises NotFound (run), Conflict (run ended), InvalidInput (status)."""
+        ...
+
+    def finish_pipeline_run(
+        self, run_id: str, status: str, *, error: str | None = None
+    ) -> PipelineRun:
+        """End a pipeline run FINISHED or FAILED (with the error); raises NotFound (run),
+        Conflict (already ended), InvalidInput (status)."""
+        ...
+
+    def get_pipeline_run(self, run_id: str) -> PipelineRun:
+        """A pipeline run with its steps, by id or unique prefix of 6+; raises NotFound,
+        InvalidInput (ambiguous prefix)."""
+        ...
+
+    def list_pipeline_runs(
+        self, project: str, *, pipeline: str | None = None, limit: int = 50
+    ) -> list[PipelineRun]:
+        """A project's pipeline runs, newest first; raises NotFound (project), InvalidInput
+        (limit)."""
+        ...
+
+    def lookup_cache(self, cache_key: str) -> dict[str, Any] | None:
+        """The step cache entry of a key ({'outputs', 'step_run_id'}) if all its blobs exist,
+        else None; raises nothing."""
+        ...
 
     # deployments
     def deploy(

@@ -6,16 +6,16 @@ outputs. Steps run in this process or on a Dask cluster (``executor="dask://host
 """
 
 from relayml.errors import PipelineFailed
+from relayml.pipelines.context import use_defaults
 from relayml.pipelines.dag import Step, StepOutput, step
-from relayml.pipelines.runner import (
-    Pipeline,
+from relayml.pipelines.outcome import (
     PipelineOutcome,
     StepEvent,
     lineage_of,
     load_output,
     load_outputs,
-    pipeline,
 )
+from relayml.pipelines.runner import Pipeline, pipeline
 
 __all__ = [
     "Pipeline",
@@ -29,4 +29,5 @@ __all__ = [
     "load_outputs",
     "pipeline",
     "step",
+    "use_defaults",
 ]

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from relayml.errors import InvalidInput
-from relayml.pipelines.dag import InputRef, canonical_json, replace_refs
+from relayml.pipelines.dag import InputRef, replace_refs
+from relayml.pipelines.keys import canonical_json
 from relayml.pipelines.values import StepIO, load_value, store_value, type_name
 from relayml.store import now_ms
 
-__all__ = ["StepResult", "StepTask", "cache_key", "execute_task"]
+__all__ = ["OnResult", "OnStart", "StepResult", "StepTask", "cache_key", "execute_task"]
 
 LOG_LIMIT = 64 * 1024
 _SAMPLE_EVERY = 0.05  # seconds between memory samples while a step runs
@@ -85,6 +86,10 @@ class StepResult:
             "outputs": self.outputs,
             "inputs": self.inputs,
         }
+
+
+OnStart = Callable[[str], None]  # an executor started the step of this node
+OnResult = Callable[[StepResult], None]  # a step ended (exactly once per step)
 
 
 def cache_key(task: StepTask, upstream: Mapping[str, StepResult]) -> str:

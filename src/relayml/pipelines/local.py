@@ -8,6 +8,7 @@ from typing import Any
 from relayml.artifacts import BlobStore
 from relayml.domain.pipelines import PipelineRun
 from relayml.pipelines import runs as run_service
+from relayml.pipelines.stepio import DirectIO
 from relayml.store import Store
 
 __all__ = ["LocalPipelineOps"]
@@ -57,9 +58,4 @@ class LocalPipelineOps:
 
     def lookup_cache(self, cache_key: str) -> dict[str, Any] | None:
         """The cache entry of a key ({'outputs', 'step_run_id'}) if every output blob exists."""
-        entry = run_service.lookup_cache(self.store, cache_key)
-        if entry is None:
-            return None
-        if not all(self.blobs.exists(out["sha256"]) for out in entry["outputs"].values()):
-            return None
-        return entry
+        return DirectIO(self.store, self.blobs).lookup(cache_key)

@@ -6,7 +6,7 @@
         return {"table": table}
 
     run = churn_data.run(source="x.csv")            # a PipelineRun, recorded in the store
-    values = relay.pipelines.load_outputs(run)       # {"table": <DataFrame>}
+    values = relay.pipelines.load_outputs(run)       # {"table": <DataFrame>} (outcome.py)
 
 A pipeline run ends FINISHED or FAILED. On failure ``run()`` raises :class:`PipelineFailed`
 (carrying the recorded run), or InvalidInput when a step returned something that cannot be stored;
@@ -20,84 +20,21 @@ import inspect
 import json
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Protocol, overload
+from typing import Any, overload
 
-from relayml import sdk
 from relayml.config import get_settings
-from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.pipelines import PipelineRun
+from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput, PipelineFailed
-from relayml.pipelines.dag import Dag, build, canonical_json
+from relayml.pipelines.context import default_backend, default_project
+from relayml.pipelines.dag import Dag, build
 from relayml.pipelines.execute import StepResult, StepTask
-from relayml.pipelines.executors import BackendIO, Executor, resolve_executor, worker_settings
-from relayml.pipelines.values import load_value
+from relayml.pipelines.executors import Executor, resolve_executor
+from relayml.pipelines.keys import canonical_json
+from relayml.pipelines.outcome import PipelineOutcome, StepEvent, lineage_of
+from relayml.pipelines.stepio import BackendIO, WorkerIO
 
-__all__ = [
-    "Pipeline",
-    "PipelineBackend",
-    "PipelineOutcome",
-    "StepEvent",
-    "lineage_of",
-    "load_output",
-    "load_outputs",
-    "pipeline",
-]
-
-
-class PipelineBackend(Protocol):
-    """The backend operations pipelines use (LocalBackend with LocalPipelineOps has them)."""
-
-    actor: str
-
-    def create_pipeline_run(
-        self,
-        project: str,
-        pipeline: str,
-        *,
-        executor: str = "local",
-        params: Mapping[str, Any] | None = None,
-    ) -> PipelineRun: ...
-    def record_step_run(
-        self, run_id: str, record: Mapping[str, Any], *, cache: bool = False
-    ) -> int: ...
-    def finish_pipeline_run(
-        self, run_id: str, status: str, *, error: str | None = None
-    ) -> PipelineRun: ...
-    def get_pipeline_run(self, run_id: str) -> PipelineRun: ...
-    def list_pipeline_runs(
-        self, project: str, *, pipeline: str | None = None, limit: int = 50
-    ) -> list[PipelineRun]: ...
-    def lookup_cache(self, cache_key: str) -> dict[str, Any] | None: ...
-    def upload_blob(self, source: str | Path) -> tuple[str, int]: ...
-    def fetch_blob(self, sha256: str, dest: str | Path) -> Path: ...
-
-
-@dataclass(frozen=True)
-class StepEvent:
-    """Progress of a run: 'plan' (the steps, in order), then 'start' and 'end' per step."""
-
-    kind: Literal["plan", "start", "end"]
-    run_id: str
-    node: str = ""
-    nodes: tuple[str, ...] = ()
-    result: StepResult | None = None
-
-
-@dataclass
-class PipelineOutcome:
-    """A finished run with what the lead needs for lineage: the DAG and each step's result."""
-
-    run: PipelineRun
-    dag: Dag
-    results: dict[str, StepResult] = field(default_factory=dict)
-    step_run_ids: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> StepResult | None:
-        """The first step that failed, if any."""
-        return next((r for r in self.results.values() if r.status == "FAILED"), None)
+__all__ = ["Pipeline", "pipeline"]
 
 
 class Pipeline:
@@ -151,19 +88,12 @@ class Pipeline:
         *,
         executor: str | Executor | None = None,
         project: str | None = None,
-        backend: PipelineBackend | None = None,
+        backend: Backend | None = None,
         on_event: Callable[[StepEvent], None] | None = None,
     ) -> PipelineOutcome:
         """Run and record the pipeline; the outcome with the DAG and each step's result."""
-        if backend is None:
-            backend = sdk.get_backend()  # type: ignore[assignment]
-        if project is None:
-            project = sdk.current_project()
-        if backend is None or not hasattr(backend, "create_pipeline_run"):
-            raise InvalidInput(
-                f"the {type(backend).__name__} backend cannot record pipeline runs yet: run "
-                "pipelines on the store in-process (unset RELAY_SERVER_URL)."
-            )
+        backend = default_backend(backend)
+        project = default_project(project)
         return _run(self, dict(params or {}), backend, project, executor, on_event)
 
     def run(
@@ -173,7 +103,7 @@ class Pipeline:
         *,
         executor: str | Executor | None = None,
         project: str | None = None,
-        backend: PipelineBackend | None = None,
+        backend: Backend | None = None,
         on_event: Callable[[StepEvent], None] | None = None,
         raise_on_failure: bool = True,
         **kwargs: Any,
@@ -239,7 +169,7 @@ def _summary(result: StepResult) -> str:
 def _run(
     pipe: Pipeline,
     params: dict[str, Any],
-    backend: PipelineBackend,
+    backend: Backend,
     project: str,
     executor: str | Executor | None,
     on_event: Callable[[StepEvent], None] | None,
@@ -247,7 +177,7 @@ def _run(
     bound = pipe.bind(params)
     dag = build(pipe.fn, bound, pipe.name)
     tasks = _tasks(dag)
-    settings = getattr(backend, "settings", None) or get_settings()
+    settings = getattr(backend, "settings", None) or get_settings()  # both transports have it
     runner = resolve_executor(executor, settings.executor)
     emit = on_event or (lambda event: None)
     try:
@@ -279,7 +209,7 @@ def _run(
             runner.run(
                 tasks,
                 io_=BackendIO(backend),
-                settings=worker_settings(settings),
+                worker=WorkerIO.like(backend, settings),
                 run_id=run.id,
                 on_start=started,
                 on_result=ended,
@@ -303,9 +233,8 @@ def _run(
         "FAILED" if failed else "FINISHED",
         error=_summary(failed) if failed else None,
     )
-    link = getattr(backend, "link", None)
-    if link is not None:  # step outputs -> step runs -> outputs, each step run part of the run
-        link(*lineage_of(outcome))
+    # step outputs -> step runs -> outputs, each step run part of the run
+    backend.link(*lineage_of(outcome))
     _openlineage(settings, project, outcome.run, "FAIL" if failed else "COMPLETE")
     return outcome
 
@@ -321,91 +250,3 @@ def _openlineage(settings: Any, project: str, run: PipelineRun, event_type: str)
         event_type, project=project, pipeline=run.pipeline, run_id=run.id, error=run.error
     )
     openlineage.emit(url, event)  # never raises: a lineage receiver must not break the run
-
-
-def _pipeline_backend(backend: PipelineBackend | None) -> PipelineBackend:
-    return backend if backend is not None else sdk.get_backend()  # type: ignore[return-value]
-
-
-def load_outputs(run: PipelineRun, backend: PipelineBackend | None = None) -> dict[str, Any]:
-    """The named outputs of a finished pipeline run, read back from the artifact store."""
-    if run.status != "FINISHED":
-        raise InvalidInput(
-            f"pipeline run {run.id} is {run.status}; only a FINISHED run has all its outputs "
-            "(load one step's output with load_output())."
-        )
-    io_ = BackendIO(_pipeline_backend(backend))
-    values: dict[str, Any] = {}
-    for step_run in run.steps:
-        for record in step_run.outputs.values():
-            for name in record.get("pipeline_outputs", []):
-                values[name] = load_value(io_, record)
-    return values
-
-
-def load_output(
-    run: PipelineRun, step: str, output: str = "output", backend: PipelineBackend | None = None
-) -> Any:
-    """One step's output in a pipeline run (any status), read back from the artifact store."""
-    for step_run in run.steps:
-        if step_run.step == step:
-            if output not in step_run.outputs:
-                raise InvalidInput(
-                    f"step {step!r} of pipeline run {run.id} has no output {output!r} "
-                    f"(it is {step_run.status}; outputs: {', '.join(step_run.outputs) or 'none'})."
-                )
-            return load_value(BackendIO(_pipeline_backend(backend)), step_run.outputs[output])
-    steps = ", ".join(s.step for s in run.steps)
-    raise InvalidInput(f"pipeline run {run.id} has no step {step!r} (steps: {steps}).")
-
-
-def lineage_of(outcome: PipelineOutcome) -> tuple[list[LineageNode], list[LineageEdge]]:
-    """Nodes and edges for the lineage graph: outputs --input_of--> step runs --produced-->
-    outputs, and step runs --part_of--> the pipeline run. Outputs are keyed by content hash."""
-    run = outcome.run
-    nodes = [LineageNode(kind="pipeline_run", key=run.id, label=run.pipeline)]
-    edges: list[LineageEdge] = []
-    blobs: dict[str, LineageNode] = {}
-    for node, result in outcome.results.items():
-        step_id = outcome.step_run_ids.get(node)
-        if step_id is None:
-            continue
-        key = str(step_id)
-        nodes.append(
-            LineageNode(kind="step_run", key=key, label=node, facets={"status": result.status})
-        )
-        edges.append(
-            LineageEdge(
-                src_kind="step_run",
-                src_key=key,
-                dst_kind="pipeline_run",
-                dst_key=run.id,
-                relation="part_of",
-            )
-        )
-        for item in result.inputs:
-            edges.append(
-                LineageEdge(
-                    src_kind="step_output",
-                    src_key=item["sha256"],
-                    dst_kind="step_run",
-                    dst_key=key,
-                    relation="input_of",
-                )
-            )
-        for name, record in result.outputs.items():
-            sha = record["sha256"]
-            facets = {"kind": record["kind"], "type": record["type"]}
-            blobs.setdefault(
-                sha, LineageNode(kind="step_output", key=sha, label=f"{node}.{name}", facets=facets)
-            )
-            edges.append(
-                LineageEdge(
-                    src_kind="step_run",
-                    src_key=key,
-                    dst_kind="step_output",
-                    dst_key=sha,
-                    relation="produced",
-                )
-            )
-    return nodes + list(blobs.values()), edges
