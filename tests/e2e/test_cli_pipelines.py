@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,38 @@ def test_bad_input_is_one_error_line(
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: ") and message in result.stderr, result.stderr
     assert "Traceback" not in result.output
+
+
+def test_run_list_show_through_a_relay_server(relay_server: str, tmp_path: Path) -> None:
+    """With RELAY_SERVER_URL set, the steps run here and the server records the runs."""
+    (tmp_path / "flows.py").write_text(textwrap.dedent(FLOWS))
+    project = f"cli-pipes-{uuid.uuid4().hex[:8]}"
+    env = {
+        "RELAY_HOME": str(tmp_path / "client-home"),
+        "RELAY_SERVER_URL": relay_server,
+        "RELAY_PROJECT": project,
+    }
+    target = f"{tmp_path / 'flows.py'}:churn"
+    first = relay(env, "pipelines", "run", target, "-P", "rows=25")
+    assert first.exit_code == 0, first.output
+    again = relay(env, "pipelines", "run", target, "-P", "rows=25")
+    assert again.exit_code == 0, again.output
+    assert "(0 run, 2 cached of 2 steps)" in again.stdout
+
+    listed = relay(env, "pipelines", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    runs = json.loads(listed.stdout)
+    assert [r["status"] for r in runs] == ["FINISHED", "FINISHED"]
+    assert all(r["project"] == project and r["created_by"] for r in runs)
+    shown = relay(env, "pipelines", "show", runs[1]["id"][:8], "--logs")
+    assert shown.exit_code == 0, shown.output
+    assert "loading 25" in shown.stdout and "miss" in shown.stdout
+    assert "hit" in relay(env, "pipelines", "show", runs[0]["id"]).stdout
+    missing = relay(env, "pipelines", "show", "0123456789abcdef")
+    assert missing.exit_code == 1
+    assert "pipeline run '0123456789abcdef' does not exist" in missing.stderr
+
+    failed = relay(env, "pipelines", "run", target, "-P", "fail=yes")
+    assert failed.exit_code == 1
+    assert "step 'broken' failed on its only attempt" in failed.stderr
+    assert "Traceback" not in failed.output
