@@ -67,7 +67,11 @@ def test_run_shows_each_step_and_a_rerun_says_cached(env: dict[str, str], tmp_pa
     assert "cached (skipped, outputs reused)" in again.stderr
     assert "(0 run, 2 cached of 2 steps)" in again.stdout
 
-    runs = json.loads(relay(env, "pipelines", "list", "--json").stdout)
+    forced = relay(env, "pipelines", "run", target, "-P", "rows=30", "-P", "min_age=21", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "(2 run, 0 cached of 2 steps)" in forced.stdout
+
+    runs = json.loads(relay(env, "pipelines", "list", "--json").stdout)[1:]
     assert [r["status"] for r in runs] == ["FINISHED", "FINISHED"]
     assert runs[1]["params"] == {"rows": 30, "min_age": 21, "fail": False}
     shown = relay(env, "pipelines", "show", runs[1]["id"][:8], "--logs")

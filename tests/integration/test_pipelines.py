@@ -121,6 +121,11 @@ def test_a_rerun_is_cached_and_a_change_misses_for_the_step_and_downstream(
     assert again.steps[0].cpu_time is None and again.steps[0].attempts == 0
     assert load_outputs(again, backend)["summary"] == load_outputs(first, backend)["summary"]
 
+    forced = churn_data.run(backend=backend, project=project, force=True)
+    assert set(statuses(forced).values()) == {"FINISHED"}  # --force: no step comes from the cache
+    assert hashes(forced) == hashes(first)
+    assert set(statuses(churn_data.run(backend=backend, project=project)).values()) == {"CACHED"}
+
     param = churn_data.run(min_age=30, backend=backend, project=project)
     assert statuses(param) == {"load": "CACHED", "clean": "FINISHED", "summarise": "FINISHED"}
 
@@ -352,3 +357,81 @@ def test_lineage_facts_link_outputs_steps_and_the_run(backend: Backend, project:
     assert ("step_run", ids["clean"], "produced", "step_output", table) in relations
     assert ("step_run", ids["load"], "part_of", "pipeline_run", outcome.run.id) in relations
     assert {n.kind for n in nodes} == {"pipeline_run", "step_run", "step_output"}
+
+
+@step
+def read_csv(path: str) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+@step
+def count(table: pd.DataFrame) -> int:
+    return len(table)
+
+
+@pipeline(name="tests:file-input")
+def from_file(path: str) -> Any:
+    table = read_csv(path)
+    return {"table": table, "rows": count(table)}
+
+
+def test_a_step_reading_a_file_reruns_when_the_file_changes(
+    backend: Backend, project: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "customers.csv"
+    source.write_text("age\n30\n40\n")
+    first = from_file.run(path=str(source), backend=backend, project=project)
+    assert statuses(first) == {"read_csv": "FINISHED", "count": "FINISHED"}
+    assert statuses(from_file.run(path=str(source), backend=backend, project=project)) == {
+        "read_csv": "CACHED",
+        "count": "CACHED",
+    }
+
+    source.write_text("age\n31\n40\n")  # the same size, a new content
+    edited = from_file.run(path=str(source), backend=backend, project=project)
+    assert statuses(edited) == {"read_csv": "FINISHED", "count": "FINISHED"}
+    assert load_outputs(edited, backend)["table"].age.tolist() == [31, 40]
+
+    source.write_text("age\n31\n40\n")  # written again, the same bytes: still cached
+    assert statuses(from_file.run(path=str(source), backend=backend, project=project)) == {
+        "read_csv": "CACHED",
+        "count": "CACHED",
+    }
+
+    url = source.as_uri()  # a file:// URL is keyed by content too
+    by_url = from_file.run(path=url, backend=backend, project=project)
+    assert statuses(by_url)["read_csv"] == "FINISHED"
+    source.write_text("age\n31\n40\n50\n")
+    grown = from_file.run(path=url, backend=backend, project=project)
+    assert statuses(grown) == {"read_csv": "FINISHED", "count": "FINISHED"}
+    assert load_outputs(grown, backend)["rows"] == 3
+
+    missing = str(tmp_path / "nope.csv")  # not a file: keyed by the text, the step fails
+    failed = from_file.run(path=missing, backend=backend, project=project, raise_on_failure=False)
+    assert failed.status == "FAILED" and "FileNotFoundError" in (failed.error or "")
+
+
+def test_file_keys_by_content_for_paths_and_fingerprint_for_other_stores(tmp_path: Path) -> None:
+    import fsspec
+
+    from relayml.pipelines.keys import file_key
+
+    local = tmp_path / "a.csv"
+    local.write_text("x\n1\n")
+    by_path = file_key(local)
+    assert by_path is not None and by_path == file_key(str(local))
+    assert by_path["sha256"] == file_key(local.as_uri())["sha256"]  # type: ignore[index]
+    assert file_key(str(tmp_path)) is None  # a folder is keyed by its name
+    assert file_key(str(tmp_path / "none.csv")) is None
+    assert file_key("https://example.invalid/a.csv") is None  # web URLs: by their text
+    assert file_key("min_age") is None and file_key(3) is None
+
+    url = f"memory://relay-keys-{tmp_path.name}/a.csv"
+    with fsspec.open(url, "wb") as fh:
+        fh.write(b"x\n1\n")
+    before = file_key(url)
+    assert before is not None and "ukey" in before
+    with fsspec.open(url, "wb") as fh:
+        fh.write(b"x\n1\n2\n")
+    after = file_key(url)
+    assert after is not None and after["ukey"] != before["ukey"]

@@ -261,6 +261,12 @@ def pipelines_run(
             show_default=False,
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Run every step, reusing nothing from the cache (it is refreshed)."
+        ),
+    ] = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -282,6 +288,7 @@ def pipelines_run(
             project=name,
             backend=backend,
             on_event=progress,
+            force=force,
         )
     run = outcome.run
     if json_output:

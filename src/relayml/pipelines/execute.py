@@ -24,7 +24,7 @@ from typing import Any, TextIO, cast
 
 from relayml.errors import InvalidInput
 from relayml.pipelines.dag import InputRef, replace_refs
-from relayml.pipelines.keys import canonical_json
+from relayml.pipelines.keys import canonical_json, with_file_contents
 from relayml.pipelines.values import StepIO, load_value, store_value, type_name
 from relayml.store import now_ms
 
@@ -45,8 +45,9 @@ class StepTask:
     outputs: tuple[str, ...]
     retries: int
     backoff: float
-    cache: bool
+    cache: bool  # @relay.step(cache=...): outputs are cached and reused
     upstream: tuple[str, ...]
+    reuse: bool = True  # False (--force): run even when the cache has the outputs
 
 
 @dataclass
@@ -93,9 +94,11 @@ OnResult = Callable[[StepResult], None]  # a step ended (exactly once per step)
 
 
 def cache_key(task: StepTask, upstream: Mapping[str, StepResult]) -> str:
-    """sha256 of (code hash, arguments with each input replaced by its content hash, outputs)."""
+    """sha256 of (code hash, arguments with each step input and each named file replaced by
+    its content hash, outputs)."""
     arguments = replace_refs(
-        task.arguments, lambda ref: {"$input": upstream[ref.node].outputs[ref.output]["sha256"]}
+        with_file_contents(task.arguments),
+        lambda ref: {"$input": upstream[ref.node].outputs[ref.output]["sha256"]},
     )
     payload = {"code": task.code_hash, "arguments": arguments, "outputs": list(task.outputs)}
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
@@ -308,7 +311,7 @@ def execute_task(
         )
     key = cache_key(task, upstream)
     inputs = _inputs(task, upstream)
-    if task.cache:
+    if task.cache and task.reuse:
         entry = io_.lookup(key)
         if entry is not None and set(entry["outputs"]) == set(task.outputs):
             return StepResult(

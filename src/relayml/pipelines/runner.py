@@ -90,11 +90,15 @@ class Pipeline:
         project: str | None = None,
         backend: Backend | None = None,
         on_event: Callable[[StepEvent], None] | None = None,
+        force: bool = False,
     ) -> PipelineOutcome:
-        """Run and record the pipeline; the outcome with the DAG and each step's result."""
+        """Run and record the pipeline; the outcome with the DAG and each step's result.
+
+        force=True runs every step, taking nothing from the cache (what they produce is
+        cached as usual)."""
         backend = default_backend(backend)
         project = default_project(project)
-        return _run(self, dict(params or {}), backend, project, executor, on_event)
+        return _run(self, dict(params or {}), backend, project, executor, on_event, force)
 
     def run(
         self,
@@ -106,15 +110,18 @@ class Pipeline:
         backend: Backend | None = None,
         on_event: Callable[[StepEvent], None] | None = None,
         raise_on_failure: bool = True,
+        force: bool = False,
         **kwargs: Any,
     ) -> PipelineRun:
-        """Run and record the pipeline with these params (as a dict and/or keywords)."""
+        """Run and record the pipeline with these params (as a dict and/or keywords);
+        force=True runs every step instead of reusing cached outputs."""
         outcome = self.execute(
             {**(params or {}), **kwargs},
             executor=executor,
             project=project,
             backend=backend,
             on_event=on_event,
+            force=force,
         )
         failed = outcome.failed
         if failed is not None and raise_on_failure:
@@ -140,7 +147,7 @@ def pipeline(
     return wrap(fn) if fn is not None else wrap
 
 
-def _tasks(dag: Dag) -> list[StepTask]:
+def _tasks(dag: Dag, *, reuse: bool = True) -> list[StepTask]:
     return [
         StepTask(
             node=node.name,
@@ -151,6 +158,7 @@ def _tasks(dag: Dag) -> list[StepTask]:
             retries=node.step.retries,
             backoff=node.step.backoff,
             cache=node.step.cache,
+            reuse=reuse,
             upstream=node.upstream,
         )
         for node in dag.order()
@@ -173,10 +181,11 @@ def _run(
     project: str,
     executor: str | Executor | None,
     on_event: Callable[[StepEvent], None] | None,
+    force: bool = False,
 ) -> PipelineOutcome:
     bound = pipe.bind(params)
     dag = build(pipe.fn, bound, pipe.name)
-    tasks = _tasks(dag)
+    tasks = _tasks(dag, reuse=not force)
     settings = getattr(backend, "settings", None) or get_settings()  # both transports have it
     runner = resolve_executor(executor, settings.executor)
     emit = on_event or (lambda event: None)
