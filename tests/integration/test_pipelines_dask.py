@@ -245,3 +245,51 @@ def test_no_scheduler_or_no_workers_never_hangs(backend: LocalBackend) -> None:
     assert first.status == "FAILED" and first.error
     assert "no Dask worker was available for 2 s" in first.error
     assert [s.status for s in run.steps[1:]] == ["SKIPPED"] * 3
+
+
+USER_FLOWS = """
+import pandas as pd
+from relayml.pipelines import pipeline, step
+
+
+def double(values):
+    return [v * 2 for v in values]
+
+
+@step
+def make(rows: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": double(range(rows))})
+
+
+@step
+def total(frame: pd.DataFrame) -> int:
+    return int(frame.x.sum())
+
+
+@pipeline(name="user_flows:doubled")
+def doubled(rows: int = 4):
+    return {"total": total(make(rows))}
+"""
+
+
+def test_a_pipeline_from_python_ships_its_own_module_to_the_workers(
+    cluster: str, backend: LocalBackend, tmp_path: Path
+) -> None:
+    """The pipeline's module is importable here only (not on sys.path, unknown to workers)."""
+    import importlib.util
+    import sys
+
+    source = tmp_path / "user_flows_private.py"
+    source.write_text(USER_FLOWS)
+    name = f"user_flows_{tmp_path.name.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(name, source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        run = module.doubled.run({"rows": 4}, backend=backend, project="churn", executor=cluster)
+    finally:
+        del sys.modules[name]
+    assert run.status == "FINISHED", run.error
+    assert load_outputs(run, backend) == {"total": 12}
