@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -35,6 +36,7 @@ __all__ = [
     "ProjectOption",
     "RelayGroup",
     "console",
+    "current_project",
     "error_console",
     "format_bytes",
     "format_number",
@@ -44,7 +46,9 @@ __all__ = [
     "open_cli_backend",
     "print_error",
     "print_json",
+    "project_file",
     "project_or_default",
+    "read_project_file",
     "resolve_run_id",
     "settings",
     "table",
@@ -59,7 +63,8 @@ ProjectOption = Annotated[
     typer.Option(
         "--project",
         "-p",
-        help="Project name. Default: the `project` setting (RELAY_PROJECT).",
+        help="Project name. Default: RELAY_PROJECT, else the folder's `relay projects use` "
+        "choice, else the only project.",
         show_default=False,
     ),
 ]
@@ -136,9 +141,61 @@ def settings() -> Settings:
         raise InvalidInput(f"invalid setting ({problems}). Fix the environment variable.") from None
 
 
+PROJECT_FILE = "project"
+"""The file in RELAY_HOME that `relay projects use` writes: the folder's current project."""
+
+
+def project_file(home: Path | None = None) -> Path:
+    """Where this folder's current project is kept ($RELAY_HOME/project)."""
+    return (home if home is not None else settings().home) / PROJECT_FILE
+
+
+def read_project_file(home: Path | None = None) -> str | None:
+    """The project `relay projects use` chose for this folder, or None."""
+    try:
+        name = project_file(home).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return name or None
+
+
+def current_project(project: str | None = None) -> tuple[str, str]:
+    """The project a command works on, and why: (name, reason).
+
+    In order: the -p option; RELAY_PROJECT when set; the folder's choice (`relay projects use`);
+    the only project in the store; the `project` setting's default when that project exists.
+    """
+    if project:
+        return project, "--project"
+    current = settings()
+    if "project" in current.model_fields_set:
+        return current.project, "RELAY_PROJECT"
+    chosen = read_project_file(current.home)
+    if chosen:
+        return chosen, f"chosen with `relay projects use` in {project_file(current.home)}"
+    with open_cli_backend() as backend:
+        names = sorted(p.name for p in backend.list_projects())
+    if len(names) == 1:
+        return names[0], "the only project"
+    if current.project in names:
+        return current.project, "the default project"
+    if not names:
+        raise NotFound(
+            "there is no project yet. Create one with `relay projects create NAME` "
+            "(or relay.init(project=...) from Python)."
+        )
+    raise InvalidInput(
+        f"which project? This store has {len(names)}: {', '.join(names[:10])}. Name one with "
+        "-p NAME, set RELAY_PROJECT, or choose one for this folder with `relay projects use NAME`."
+    )
+
+
 def project_or_default(project: str | None) -> str:
-    """The project named on the command line, else the `project` setting."""
-    return project or settings().project
+    """The project a command works on (see current_project); named on stderr when implicit."""
+    name, reason = current_project(project)
+    if reason not in ("--project", "RELAY_PROJECT"):
+        error_console().print(Text(f"Project: {name} ({reason}; -p NAME for another)", "dim"))
+    return name
 
 
 @contextmanager

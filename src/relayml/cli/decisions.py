@@ -86,7 +86,14 @@ def show(
 def test(
     model: ModelArgument,
     path: FileArgument,
-    data: Annotated[str, typer.Option(help="A dataset version to try it on: customers@latest.")],
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="A dataset version to try it on: customers@latest "
+            "(default: the data the model version was trained on).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         str | None,
         typer.Option(
@@ -99,7 +106,7 @@ def test(
     """How many rows of a dataset each rule would hit, and where rules overlap; stores nothing."""
     from relayml.data.sources import load_dataset
     from relayml.domain.decisions import parse_decision_table, rule_hits, validate_fields
-    from relayml.errors import NotFound
+    from relayml.errors import InvalidInput, NotFound
     from relayml.models.publish import load_model
     from relayml.monitoring.decision_tables import decision_fields
 
@@ -115,6 +122,14 @@ def test(
                 ref = model
         predictor = load_model(backend, chosen, ref)
         validate_fields(table_, decision_fields(predictor.signature))
+        if data is None:
+            trained_on = backend.get_model_version(chosen, ref).details.get("datasets") or []
+            if not trained_on:
+                raise InvalidInput(
+                    f"{ref} was logged without its training dataset; "
+                    "name the data to try the table on with --data, e.g. --data customers@latest."
+                )
+            data = str(trained_on[0])
         frame = load_dataset(backend, chosen, data)
     inputs = frame[[c.name for c in predictor.signature.inputs]].copy()
     scored = inputs.assign(prediction=predictor.predict(inputs))

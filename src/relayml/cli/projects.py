@@ -10,11 +10,13 @@ from relayml.cli._common import (
     JsonOption,
     ProjectOption,
     console,
+    current_project,
     format_number,
     format_time,
     key_value_table,
     open_cli_backend,
     print_json,
+    project_file,
     project_or_default,
     table,
     truncate,
@@ -122,12 +124,17 @@ def projects_list(json_output: JsonOption = False) -> None:
 
 @projects_app.command("show")
 def projects_show(
-    name: Annotated[str, typer.Argument(help="Project name.")], json_output: JsonOption = False
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Project name. Default: the current project.", show_default=False),
+    ] = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Show one project: description, business question, owner and KPIs.
 
     Example: relay projects show churn
     """
+    name = project_or_default(name)
     with open_cli_backend() as backend:
         project = backend.get_project(name)
     if json_output:
@@ -183,6 +190,33 @@ def projects_create(
         print_json(project)
         return
     console().print(f"Created project {project.name!r} (owner {project.owner}).")
+
+
+@projects_app.command("use")
+def projects_use(
+    name: Annotated[str, typer.Argument(help="Project name.")],
+) -> None:
+    """Make a project this folder's current one: commands without -p then work on it.
+
+    The choice is kept in $RELAY_HOME/project; RELAY_PROJECT and -p still win over it.
+    Example: relay projects use churn
+    """
+    with open_cli_backend() as backend:
+        project = backend.get_project(name)
+    path = project_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(project.name + "\n", encoding="utf-8")
+    console().print(f"Current project: {project.name} (kept in {path}).")
+
+
+@projects_app.command("current")
+def projects_current() -> None:
+    """Print the project commands work on when none is named, and why.
+
+    Example: relay projects current
+    """
+    name, reason = current_project()
+    console().print(f"{name} ({reason})")
 
 
 @projects_app.command("add-member")

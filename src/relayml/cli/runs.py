@@ -24,6 +24,7 @@ from relayml.cli._common import (
     table,
     truncate,
 )
+from relayml.errors import NotFound
 
 if TYPE_CHECKING:
     from relayml.domain.entities import Run
@@ -186,13 +187,18 @@ def runs_search(
 
 
 @runs_app.command("show")
-def runs_show(run_id: RunIdArgument, json_output: JsonOption = False) -> None:
+def runs_show(
+    run_id: RunIdArgument, project: ProjectOption = None, json_output: JsonOption = False
+) -> None:
     """Show one run: info, params, latest metrics, tags, system context and artifacts.
 
+    A run id is unique across projects; with -p, a run of another project is refused.
     Example: relay runs show 3f2a9c0d1e4b
     """
     with open_cli_backend() as backend:
         run = backend.get_run(resolve_run_id(backend, run_id))
+        if project is not None and run.project != project:
+            raise NotFound(f"run {run.id} is in project {run.project!r}, not {project!r}.")
         artifacts = backend.list_artifacts(run.id)
     if json_output:
         print_json({**run.model_dump(mode="json"), "artifacts": artifacts})
