@@ -18,9 +18,8 @@ from relayml.errors import InvalidInput
 from relayml.models.publish import log_model
 from relayml.monitoring.windows import drift_by_window
 from relayml.monitoring.windows_dask import drift_by_window_on_dask
-from relayml.serving.paths import log_urls
-from relayml.serving.prediction_log import ParquetLog
-from relayml.serving.variant import new_prediction_ids
+from relayml.predictions import ParquetLog
+from relayml.predictions.ids import new_prediction_ids
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,7 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
     log_model(backend, "churn", model, "churn", train[["x", "y"]].head(5), datasets=["customers"])
     backend.promote("churn", "churn/1", "production")
     day = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-    with ParquetLog(log_urls(backend.settings)[0]) as log:
+    with ParquetLog(backend.logs.url("predictions")) as log:
         for hour, shift in ((0, 0.0), (1, 0.0), (2, 1.5)):  # the third hour moved
             rows = _frame(2000, seed=10 + hour, shift=shift)
             ms = int(day.timestamp() * 1000) + hour * 3_600_000
@@ -79,7 +78,7 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
                     },
                 )
                 log.flush()
-    args = (backend, backend.settings, "churn", "churn", "production")
+    args = (backend, backend.logs, "churn", "churn", "production")
     _, in_memory = drift_by_window(*args, window="hour")
     name, on_dask = drift_by_window_on_dask(*args, cluster, window="hour")
     assert name == "customers@1"

@@ -66,10 +66,12 @@ def _per_window(
     project: str | None,
 ) -> list[Any]:
     """Run a per-window monitoring function on the CLI's backend."""
+    from relayml.backend import prediction_logs
+
     with open_cli_backend() as backend:
         windows: list[Any] = compute(
             backend,
-            settings(),
+            prediction_logs(settings()),
             project_or_default(project),
             model,
             env,
@@ -105,6 +107,7 @@ def drift(
     json_output: JsonOption = False,
 ) -> None:
     """Drift per window: which input columns and whether the predictions moved."""
+    from relayml.backend import prediction_logs
     from relayml.monitoring.windows import drift_by_window
     from relayml.monitoring.windows_dask import drift_by_window_on_dask
 
@@ -118,10 +121,11 @@ def drift(
     with open_cli_backend() as backend:
         if executor:
             ref_name, windows = drift_by_window_on_dask(
-                backend, settings(), chosen, model, env, executor, **options
+                backend, prediction_logs(settings()), chosen, model, env, executor, **options
             )
         else:
-            ref_name, windows = drift_by_window(backend, settings(), chosen, model, env, **options)
+            logs = prediction_logs(settings())
+            ref_name, windows = drift_by_window(backend, logs, chosen, model, env, **options)
     if json_output:
         print_json(
             {

@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relayml.config import Settings
 from relayml.domain.entities import KPI
 from relayml.domain.models import Signature
 from relayml.domain.ports import Backend
 from relayml.models.evaluation import kpi_estimates
 from relayml.monitoring.windows import live_rows, split_windows, window_length
-from relayml.serving.prediction_log import canonical_labels
+from relayml.predictions import PredictionLogs, canonical_labels
 
 __all__ = ["KpiWindow", "kpis_by_window", "kpis_of_rows", "progress_text"]
 
@@ -117,7 +116,7 @@ def progress_text(name: str, figure: dict[str, Any]) -> str:
 
 def kpis_by_window(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     project: str,
     model: str,
     environment: str,
@@ -128,7 +127,7 @@ def kpis_by_window(
 ) -> list[KpiWindow]:
     """The project's KPIs per window (and variant), from predictions and their outcomes."""
     size = window_length(window)
-    frame = live_rows(backend, settings, project, model, environment, since)
+    frame = live_rows(backend, logs, project, model, environment, since)
     kpis = list(backend.get_project(project).kpis)
     version = backend.get_model_version(project, f"{model}/{int(frame['version'].iloc[-1])}")
     results = []

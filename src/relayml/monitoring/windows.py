@@ -19,14 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relayml.config import Settings
 from relayml.domain.drift import DriftConfig, DriftReport
 from relayml.domain.models import ModelVersion
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.drift import drift_report
-from relayml.serving.abresults import joined_predictions
-from relayml.serving.prediction_log import canonical_labels
+from relayml.predictions import PredictionLogs, canonical_labels
+from relayml.predictions.layout import deployment_key
 
 __all__ = [
     "WINDOWS",
@@ -79,7 +78,7 @@ def window_length(name: str) -> timedelta:
 
 def live_rows(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     project: str,
     model: str,
     environment: str,
@@ -87,7 +86,7 @@ def live_rows(
 ) -> pd.DataFrame:
     """The live predictions of a deployment since a moment, with their outcomes."""
     backend.get_model(project, model)  # NotFound for an unknown model, before reading logs
-    frame = joined_predictions(settings, project, f"{model}-{environment}", since)
+    frame = logs.joined(project, deployment_key(model, environment), since)
     if frame.empty:
         raise InvalidInput(
             f"no predictions of {model} in {environment} are logged"
@@ -188,7 +187,7 @@ def drift_of_frame(
 
 def drift_by_window(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     project: str,
     model: str,
     environment: str,
@@ -201,7 +200,7 @@ def drift_by_window(
 ) -> tuple[str, list[DriftWindow]]:
     """Drift of every window (per variant if asked) against the reference; (reference, windows)."""
     size = window_length(window)
-    frame = live_rows(backend, settings, project, model, environment, since)
+    frame = live_rows(backend, logs, project, model, environment, since)
     ref, ref_name, inputs = reference_with_predictions(
         backend, project, model, int(frame["version"].iloc[-1]), reference
     )
@@ -221,7 +220,7 @@ def _estimated_accuracy(rows: pd.DataFrame) -> float | None:
 
 def performance_by_window(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     project: str,
     model: str,
     environment: str,
@@ -232,7 +231,7 @@ def performance_by_window(
 ) -> list[PerformanceWindow]:
     """Per window: metrics on the rows with outcomes, and an estimate over all rows."""
     size = window_length(window)
-    frame = live_rows(backend, settings, project, model, environment, since)
+    frame = live_rows(backend, logs, project, model, environment, since)
     version = backend.get_model_version(project, f"{model}/{int(frame['version'].iloc[-1])}")
     classification = version.signature.task == "classification"
     results = []

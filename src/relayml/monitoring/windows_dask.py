@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from relayml.config import Settings
 from relayml.domain.drift import DriftConfig
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
@@ -22,7 +21,8 @@ from relayml.monitoring.windows import (
     reference_with_predictions,
     window_length,
 )
-from relayml.serving.paths import log_urls
+from relayml.predictions import PredictionLogs
+from relayml.predictions.layout import deployment_key
 
 __all__ = ["drift_by_window_on_dask"]
 
@@ -37,7 +37,7 @@ def _client(executor: str) -> Any:
 
 def drift_by_window_on_dask(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     project: str,
     model: str,
     environment: str,
@@ -55,12 +55,10 @@ def drift_by_window_on_dask(
     size = window_length(window)
     seconds = int(size.total_seconds())
     backend.get_model(project, model)
-    url = log_urls(settings)[0].rstrip("/") + f"/project={project}/deployment={model}-{environment}"
+    url = logs.deployment_url("predictions", project, deployment_key(model, environment))
     with _client(executor):
         try:
-            head = dd.read_parquet(
-                url, columns=["version"], storage_options=settings.artifacts_options or None
-            )
+            head = dd.read_parquet(url, columns=["version"], storage_options=logs.storage)
             version = int(head["version"].max().compute())
         except (FileNotFoundError, OSError, ValueError, IndexError):
             raise InvalidInput(
@@ -79,7 +77,7 @@ def drift_by_window_on_dask(
             url,
             columns=wanted,
             filters=filters,
-            storage_options=settings.artifacts_options or None,
+            storage_options=logs.storage,
         )
         frame = frame.rename(columns={f"input.{c}": c for c in inputs} | {scored: "prediction"})
         frame["window"] = frame["timestamp"] // 1000 // seconds
