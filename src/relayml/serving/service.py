@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from relayml.errors import InvalidInput, NotFound, RelayError
+from relayml.errors import InvalidInput, ModelFailed, ModelNotReady, NotFound, RelayError
 from relayml.predictions import ParquetLog
 from relayml.predictions.layout import deployment_partition
 from relayml.predictions.outcomes import append_outcomes, check_outcomes
@@ -61,7 +61,7 @@ class ModelService:
         """A served model by name; the only one when name is None."""
         models = self.runtime.models
         if not self.runtime.ready:
-            raise NotReady(self.runtime.load_error)
+            raise ModelNotReady.loading(self.runtime.load_error)
         if name is None:
             if len(models) == 1:
                 return next(iter(models.values()))
@@ -216,17 +216,3 @@ class ModelService:
         return append_outcomes(
             self.outcomes, self.runtime.project, ids, values, model=model, source=source
         )
-
-
-class NotReady(RelayError):
-    """The models are still loading (or failed to load)."""
-
-    def __init__(self, error: str | None) -> None:
-        super().__init__(
-            "the models are not loaded yet"
-            + (f": the last attempt failed with {error}" if error else "; try again shortly.")
-        )
-
-
-class ModelFailed(RelayError):
-    """The model raised on input that passed validation."""

@@ -1,4 +1,4 @@
-"""Assemble and run a model server: backend, runtime, logs, metrics, app, uvicorn."""
+"""Assemble and run a model server: backend, runtime, logs, metrics, app, uvicorn processes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from relayml.backend import prediction_logs
 from relayml.config import Settings
 from relayml.domain.ports import Backend
 from relayml.predictions import ParquetLog
-from relayml.serving.app import create_model_app
+from relayml.serve.app import create_model_app
 from relayml.serving.metrics import ServerMetrics
 from relayml.serving.runtime import Runtime
 from relayml.serving.service import ModelService
@@ -41,7 +41,6 @@ class ModelServer:
             max_wait=settings.serve_max_wait_ms / 1000,
             reload_interval=settings.serve_reload_interval,
             prediction_log=prediction_log,
-            predict_in_thread=os.environ.get("RELAY_EXP_THREAD") == "1",
         )
         self.logs = prediction_logs(settings)
         self.predictions: ParquetLog | None = None
