@@ -16,7 +16,7 @@ from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.errors import InvalidInput
 from relayml.models.publish import log_model
-from relayml.monitoring.windows import drift_by_window
+from relayml.monitoring.windows import WindowQuery, drift_by_window
 from relayml.monitoring.windows_dask import drift_by_window_on_dask
 from relayml.predictions import ParquetLog
 from relayml.predictions.ids import new_prediction_ids
@@ -78,9 +78,9 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
                     },
                 )
                 log.flush()
-    args = (backend, backend.logs, "churn", "churn", "production")
-    _, in_memory = drift_by_window(*args, window="hour")
-    name, on_dask = drift_by_window_on_dask(*args, cluster, window="hour")
+    args = (backend, backend.logs, WindowQuery("churn", "churn", "production", window="hour"))
+    _, in_memory = drift_by_window(*args)
+    name, on_dask = drift_by_window_on_dask(*args, cluster)
     assert name == "customers@1"
     assert [(w.start, w.report.current_rows) for w in on_dask] == [
         (w.start, w.rows) for w in in_memory
@@ -91,4 +91,4 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
         for a, b in zip(fast.report.columns, exact.report.columns, strict=True):
             assert a.column == b.column and a.score == pytest.approx(b.score, abs=0.01)
     with pytest.raises(InvalidInput, match="not a Dask scheduler"):
-        drift_by_window_on_dask(*args, "tcp://nowhere:1", window="hour")
+        drift_by_window_on_dask(*args, "tcp://nowhere:1")

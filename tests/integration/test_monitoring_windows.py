@@ -4,6 +4,7 @@ the label-free estimate, KPIs from outcomes and from decisions."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from relayml.domain.entities import KPI
 from relayml.errors import InvalidInput
 from relayml.models.publish import log_model
 from relayml.monitoring.kpis import kpis_by_window, progress_text
-from relayml.monitoring.windows import performance_by_window
+from relayml.monitoring.windows import WindowQuery, performance_by_window
 from relayml.predictions import ParquetLog, outcome_columns
 from relayml.predictions.ids import new_prediction_ids
 
@@ -44,6 +45,9 @@ def backend(tmp_path: Path) -> LocalBackend:
     model = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
     log_model(backend, "churn", model, "churn", x[:5])
     return backend
+
+
+QUERY = WindowQuery("churn", "churn", "production")
 
 
 def _write_predictions(backend: LocalBackend, when: datetime, labels: list[int]) -> list[str]:
@@ -86,7 +90,7 @@ def test_late_outcomes_join_their_own_windows(backend: LocalBackend) -> None:
     _write_outcomes(backend, old[:4], [1, 0, 0, 0])
     _write_outcomes(backend, new[:2], [1, 0])
     windows = performance_by_window(
-        backend, backend.logs, "churn", "churn", "production", since=yesterday - DAY
+        backend, backend.logs, WindowQuery("churn", "churn", "production", since=yesterday - DAY)
     )
     assert [(w.start.date(), w.predictions, w.outcomes) for w in windows] == [
         (yesterday.date(), 8, 4),
@@ -98,7 +102,7 @@ def test_late_outcomes_join_their_own_windows(backend: LocalBackend) -> None:
     # a corrected label (sent again) replaces the first one
     _write_outcomes(backend, old[1:2], [1])
     again = performance_by_window(
-        backend, backend.logs, "churn", "churn", "production", since=yesterday - DAY
+        backend, backend.logs, WindowQuery("churn", "churn", "production", since=yesterday - DAY)
     )
     assert again[0].outcomes == 4 and again[0].metrics["accuracy"] == 1.0
 
@@ -107,7 +111,7 @@ def test_kpis_per_window_from_outcomes_and_decisions(backend: LocalBackend) -> N
     today = datetime.now(UTC) - timedelta(minutes=1)
     ids = _write_predictions(backend, today, [1, 1, 1, 0, 0])
     _write_outcomes(backend, ids, [1, 1, 0, 1, 0])  # TP=2, FP=1, FN=1, TN=1
-    (window,) = kpis_by_window(backend, backend.logs, "churn", "churn", "production")
+    (window,) = kpis_by_window(backend, backend.logs, QUERY)
     kept, calls = window.kpis["customers_kept"], window.kpis["call_value"]
     assert kept["value"] == 1.0 and kept["meets_target"] is False
     assert calls["value"] == 2 * 50 - 10 and calls["meets_target"] is False
@@ -119,9 +123,9 @@ def test_kpis_per_window_from_outcomes_and_decisions(backend: LocalBackend) -> N
 
 def test_no_predictions_is_a_clear_message(backend: LocalBackend) -> None:
     with pytest.raises(InvalidInput, match="no predictions of churn in production are logged"):
-        performance_by_window(backend, backend.logs, "churn", "churn", "production")
+        performance_by_window(backend, backend.logs, QUERY)
     with pytest.raises(InvalidInput, match="unknown window"):
-        performance_by_window(backend, backend.logs, "churn", "churn", "production", window="month")
+        performance_by_window(backend, backend.logs, replace(QUERY, window="month"))
 
 
 def test_closed_days_are_compacted_and_today_is_left_alone(backend: LocalBackend) -> None:

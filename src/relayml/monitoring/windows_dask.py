@@ -16,11 +16,7 @@ from relayml.domain.drift import DriftConfig
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.drift import drift_report_dask
-from relayml.monitoring.windows import (
-    DriftWindow,
-    reference_with_predictions,
-    window_length,
-)
+from relayml.monitoring.windows import DriftWindow, WindowQuery, reference_with_predictions
 from relayml.predictions import PredictionLogs
 from relayml.predictions.layout import deployment_key
 
@@ -38,21 +34,18 @@ def _client(executor: str) -> Any:
 def drift_by_window_on_dask(
     backend: Backend,
     logs: PredictionLogs,
-    project: str,
-    model: str,
-    environment: str,
+    query: WindowQuery,
     executor: str,
     *,
-    window: str = "day",
-    since: datetime | None = None,
     reference: str | None = None,
-    by_variant: bool = False,
     config: DriftConfig | None = None,
 ) -> tuple[str, list[DriftWindow]]:
     """Like drift_by_window, with the current windows read and summarised on a Dask cluster."""
     import dask.dataframe as dd
 
-    size = window_length(window)
+    project, model, environment = query.project, query.model, query.environment
+    since, by_variant = query.since, query.by_variant
+    size = query.size
     seconds = int(size.total_seconds())
     backend.get_model(project, model)
     url = logs.deployment_url("predictions", project, deployment_key(model, environment))
