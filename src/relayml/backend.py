@@ -12,6 +12,7 @@ from relayml import projects as project_service
 from relayml.artifacts import BlobStore
 from relayml.config import Settings
 from relayml.data.local import LocalDataOps
+from relayml.deployments.local import LocalDeploymentOps
 from relayml.domain.entities import (
     KPI,
     Artifact,
@@ -31,14 +32,26 @@ from relayml.lineage.local import LocalLineageOps
 from relayml.models.local import LocalModelOps
 from relayml.monitoring.local import LocalMonitoringOps
 from relayml.pipelines.local import LocalPipelineOps
-from relayml.serving.local import LocalServingOps
+from relayml.predictions.logs import LogOptions, PredictionLogs
 from relayml.store import Store
 from relayml.tracking import artifacts as artifact_service
 from relayml.tracking import experiments as experiment_service
 from relayml.tracking import runs as run_service
 from relayml.tracking.search import search_runs
 
-__all__ = ["LocalBackend", "open_backend"]
+__all__ = ["LocalBackend", "open_backend", "prediction_logs"]
+
+
+def prediction_logs(settings: Settings) -> PredictionLogs:
+    """The prediction, outcome and request logs the settings point at (beside the artifacts)."""
+    return PredictionLogs(
+        settings.resolved_artifacts_url,
+        LogOptions(
+            storage=dict(settings.artifacts_options),
+            flush_interval=settings.prediction_flush_interval,
+            max_rows=settings.prediction_log_max_rows,
+        ),
+    )
 
 
 class LocalBackend(
@@ -46,7 +59,7 @@ class LocalBackend(
     LocalDataOps,
     LocalLineageOps,
     LocalPipelineOps,
-    LocalServingOps,
+    LocalDeploymentOps,
     LocalMonitoringOps,
 ):
     """Every operation, run in this process against the configured store."""
@@ -56,6 +69,7 @@ class LocalBackend(
         self.actor = settings.user
         self.store = store or Store(settings.resolved_database_url)
         self.blobs = BlobStore(settings.resolved_artifacts_url, settings.artifacts_options)
+        self.logs = prediction_logs(settings)
 
     def with_actor(self, actor: str) -> LocalBackend:
         """The same backend acting for another user (sharing the store and the artifacts)."""

@@ -10,7 +10,12 @@
     ├── CorruptArtifact         stored bytes no longer match their hash      (HTTP 500)
     ├── StoreNotReady           the database needs `relay db upgrade`        (HTTP 503)
     ├── ServerUnavailable       the relay server could not be reached        (client side)
-    └── MissingDependency       an optional package is not installed
+    ├── MissingDependency       an optional package is not installed
+    │   the model server's own (it answers V2's {"error": "…"} with these statuses)
+    ├── ModelNotReady           the served models are still loading or failed   (HTTP 503)
+    ├── ModelFailed             the model raised on input that passed checks    (HTTP 500)
+    ├── BodyTooLarge            the request body is over the server's limit     (HTTP 413)
+    └── NotJson                 the request body is not JSON                    (HTTP 400)
 
 Every message says what was wrong and what to do about it. Interfaces (CLI, API) print or
 return the message as it is; they never show a traceback for these.
@@ -21,12 +26,16 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BodyTooLarge",
     "Conflict",
     "CorruptArtifact",
     "GateFailed",
     "InvalidInput",
     "MissingDependency",
+    "ModelFailed",
+    "ModelNotReady",
     "NotFound",
+    "NotJson",
     "PermissionDenied",
     "PipelineFailed",
     "RelayError",
@@ -132,6 +141,42 @@ class MissingDependency(RelayError):
         )
 
 
+class ModelNotReady(RelayError):
+    """The model server's models are still loading (or the last attempt failed)."""
+
+    code = "MODEL_NOT_READY"
+    http_status = 503
+
+    @classmethod
+    def loading(cls, error: str | None) -> ModelNotReady:
+        """The error while loading, saying why the last attempt failed if it did."""
+        return cls(
+            "the models are not loaded yet"
+            + (f": the last attempt failed with {error}" if error else "; try again shortly.")
+        )
+
+
+class ModelFailed(RelayError):
+    """The model raised on input that passed validation."""
+
+    code = "MODEL_FAILED"
+    http_status = 500
+
+
+class BodyTooLarge(RelayError):
+    """The request body is over the server's limit."""
+
+    code = "BODY_TOO_LARGE"
+    http_status = 413
+
+
+class NotJson(RelayError):
+    """The request body is not JSON."""
+
+    code = "NOT_JSON"
+    http_status = 400
+
+
 BY_CODE: dict[str, type[RelayError]] = {
     cls.code: cls
     for cls in (
@@ -146,5 +191,9 @@ BY_CODE: dict[str, type[RelayError]] = {
         StoreNotReady,
         ServerUnavailable,
         MissingDependency,
+        ModelNotReady,
+        ModelFailed,
+        BodyTooLarge,
+        NotJson,
     )
 }

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from relayml.serving.log_reader import read_log
+from relayml.predictions import read_log
 from tests.e2e.test_deployments import relay
 from tests.e2e.test_monitoring import _log_model_with_its_data, _wait_for_rows
 from tests.fixtures.serving import FEATURES, ServedHome, churn_frame

@@ -124,7 +124,7 @@ def test_demo_builds_the_churn_project_and_compares_two_models(demo: Demo) -> No
     ):
         assert words in out.stdout, words
     assert "[bold]" not in out.stdout and "[/" not in out.stdout
-    from relayml.serving.log_reader import read_log
+    from relayml.predictions import read_log
 
     logged = read_log(str(home / "artifacts" / "predictions")).to_pandas()
     assert len(logged) == 1000 and set(logged["decision"]) <= {"call", "email", "no action"}

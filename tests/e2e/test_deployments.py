@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from relayml.serving.log_reader import read_log
+from relayml.predictions import read_log
 from tests.fixtures.serving import RELAY, ServedHome, record
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pyarrow.parquet as pq
 
-from relayml.serving.log_reader import read_log
+from relayml.predictions import read_log
 from tests.fixtures.serving import ServedHome, record
 
 

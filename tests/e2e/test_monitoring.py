@@ -41,7 +41,7 @@ def _send(url: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _wait_for_rows(home: ServedHome, count: int) -> None:
-    from relayml.serving.log_reader import read_log
+    from relayml.predictions import read_log
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -125,7 +125,7 @@ def test_monitoring_says_what_is_missing(served_home: ServedHome) -> None:
 def test_an_expert_flags_a_prediction_and_a_data_scientist_resolves_it(
     served_home: ServedHome, start_server: Any
 ) -> None:
-    from relayml.serving.log_reader import read_log
+    from relayml.predictions import read_log
 
     server = start_server(served_home, ["churn/2"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
     rows = churn_frame(3, seed=5)[FEATURES].to_dict("records")

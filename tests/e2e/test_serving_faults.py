@@ -26,7 +26,7 @@ from schemathesis.core.result import Err, Ok
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.domain.serving import Strategy, plan_variants
-from relayml.serving.log_reader import read_log
+from relayml.predictions import read_log
 from tests.fixtures.serving import ServedHome, record
 
 FLUSH_INTERVAL = 1.0

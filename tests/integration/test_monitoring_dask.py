@@ -16,11 +16,10 @@ from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.errors import InvalidInput
 from relayml.models.publish import log_model
-from relayml.monitoring.windows import drift_by_window
+from relayml.monitoring.windows import WindowQuery, drift_by_window
 from relayml.monitoring.windows_dask import drift_by_window_on_dask
-from relayml.serving.paths import log_urls
-from relayml.serving.prediction_log import ParquetLog
-from relayml.serving.variant import new_prediction_ids
+from relayml.predictions import ParquetLog
+from relayml.predictions.ids import new_prediction_ids
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,7 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
     log_model(backend, "churn", model, "churn", train[["x", "y"]].head(5), datasets=["customers"])
     backend.promote("churn", "churn/1", "production")
     day = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-    with ParquetLog(log_urls(backend.settings)[0]) as log:
+    with ParquetLog(backend.logs.url("predictions")) as log:
         for hour, shift in ((0, 0.0), (1, 0.0), (2, 1.5)):  # the third hour moved
             rows = _frame(2000, seed=10 + hour, shift=shift)
             ms = int(day.timestamp() * 1000) + hour * 3_600_000
@@ -79,9 +78,9 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
                     },
                 )
                 log.flush()
-    args = (backend, backend.settings, "churn", "churn", "production")
-    _, in_memory = drift_by_window(*args, window="hour")
-    name, on_dask = drift_by_window_on_dask(*args, cluster, window="hour")
+    args = (backend, backend.logs, WindowQuery("churn", "churn", "production", window="hour"))
+    _, in_memory = drift_by_window(*args)
+    name, on_dask = drift_by_window_on_dask(*args, cluster)
     assert name == "customers@1"
     assert [(w.start, w.report.current_rows) for w in on_dask] == [
         (w.start, w.rows) for w in in_memory
@@ -92,4 +91,4 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
         for a, b in zip(fast.report.columns, exact.report.columns, strict=True):
             assert a.column == b.column and a.score == pytest.approx(b.score, abs=0.01)
     with pytest.raises(InvalidInput, match="not a Dask scheduler"):
-        drift_by_window_on_dask(*args, "tcp://nowhere:1", window="hour")
+        drift_by_window_on_dask(*args, "tcp://nowhere:1")

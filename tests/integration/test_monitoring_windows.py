@@ -4,6 +4,7 @@ the label-free estimate, KPIs from outcomes and from decisions."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,10 +18,9 @@ from relayml.domain.entities import KPI
 from relayml.errors import InvalidInput
 from relayml.models.publish import log_model
 from relayml.monitoring.kpis import kpis_by_window, progress_text
-from relayml.monitoring.windows import performance_by_window
-from relayml.serving.paths import log_urls
-from relayml.serving.prediction_log import ParquetLog
-from relayml.serving.service import new_prediction_ids, outcome_columns
+from relayml.monitoring.windows import WindowQuery, performance_by_window
+from relayml.predictions import ParquetLog, outcome_columns
+from relayml.predictions.ids import new_prediction_ids
 
 DAY = timedelta(days=1)
 KEPT = KPI(
@@ -47,6 +47,9 @@ def backend(tmp_path: Path) -> LocalBackend:
     return backend
 
 
+QUERY = WindowQuery("churn", "churn", "production")
+
+
 def _write_predictions(backend: LocalBackend, when: datetime, labels: list[int]) -> list[str]:
     """Rows of the churn-production deployment made at `when`, as the server logs them."""
     ms = int(when.timestamp() * 1000)
@@ -67,14 +70,14 @@ def _write_predictions(backend: LocalBackend, when: datetime, labels: list[int])
         "input.f0": np.zeros(len(labels)),
         "input.f1": np.zeros(len(labels)),
     }
-    with ParquetLog(log_urls(backend.settings)[0]) as log:
+    with ParquetLog(backend.logs.url("predictions")) as log:
         log.append("project=churn/deployment=churn-production", columns)
     return ids
 
 
 def _write_outcomes(backend: LocalBackend, ids: list[str], values: list[int]) -> None:
     now = time.time_ns() // 1_000_000
-    with ParquetLog(log_urls(backend.settings)[1]) as log:
+    with ParquetLog(backend.logs.url("outcomes")) as log:
         log.append("project=churn", outcome_columns(ids, values, now, "churn", "api"))
 
 
@@ -87,7 +90,7 @@ def test_late_outcomes_join_their_own_windows(backend: LocalBackend) -> None:
     _write_outcomes(backend, old[:4], [1, 0, 0, 0])
     _write_outcomes(backend, new[:2], [1, 0])
     windows = performance_by_window(
-        backend, backend.settings, "churn", "churn", "production", since=yesterday - DAY
+        backend, backend.logs, WindowQuery("churn", "churn", "production", since=yesterday - DAY)
     )
     assert [(w.start.date(), w.predictions, w.outcomes) for w in windows] == [
         (yesterday.date(), 8, 4),
@@ -99,7 +102,7 @@ def test_late_outcomes_join_their_own_windows(backend: LocalBackend) -> None:
     # a corrected label (sent again) replaces the first one
     _write_outcomes(backend, old[1:2], [1])
     again = performance_by_window(
-        backend, backend.settings, "churn", "churn", "production", since=yesterday - DAY
+        backend, backend.logs, WindowQuery("churn", "churn", "production", since=yesterday - DAY)
     )
     assert again[0].outcomes == 4 and again[0].metrics["accuracy"] == 1.0
 
@@ -108,7 +111,7 @@ def test_kpis_per_window_from_outcomes_and_decisions(backend: LocalBackend) -> N
     today = datetime.now(UTC) - timedelta(minutes=1)
     ids = _write_predictions(backend, today, [1, 1, 1, 0, 0])
     _write_outcomes(backend, ids, [1, 1, 0, 1, 0])  # TP=2, FP=1, FN=1, TN=1
-    (window,) = kpis_by_window(backend, backend.settings, "churn", "churn", "production")
+    (window,) = kpis_by_window(backend, backend.logs, QUERY)
     kept, calls = window.kpis["customers_kept"], window.kpis["call_value"]
     assert kept["value"] == 1.0 and kept["meets_target"] is False
     assert calls["value"] == 2 * 50 - 10 and calls["meets_target"] is False
@@ -120,22 +123,20 @@ def test_kpis_per_window_from_outcomes_and_decisions(backend: LocalBackend) -> N
 
 def test_no_predictions_is_a_clear_message(backend: LocalBackend) -> None:
     with pytest.raises(InvalidInput, match="no predictions of churn in production are logged"):
-        performance_by_window(backend, backend.settings, "churn", "churn", "production")
+        performance_by_window(backend, backend.logs, QUERY)
     with pytest.raises(InvalidInput, match="unknown window"):
-        performance_by_window(
-            backend, backend.settings, "churn", "churn", "production", window="month"
-        )
+        performance_by_window(backend, backend.logs, replace(QUERY, window="month"))
 
 
 def test_closed_days_are_compacted_and_today_is_left_alone(backend: LocalBackend) -> None:
-    from relayml.serving.log_reader import read_log
+    from relayml.predictions import read_log
 
     now = datetime.now(UTC)
     for _ in range(3):  # three flushes yesterday, two today
         _write_predictions(backend, now - DAY, [1, 0])
     for _ in range(2):
         _write_predictions(backend, now, [0])
-    url = log_urls(backend.settings)[0]
+    url = backend.logs.url("predictions")
     before = sorted(read_log(url).column("prediction_id").to_pylist())
     done = backend.compact_logs("churn")
     assert [(d["log"], d["day"], d["files"]) for d in done] == [

@@ -25,8 +25,7 @@ import pyarrow as pa
 import pytest
 
 from relayml.errors import InvalidInput
-from relayml.serving.log_reader import compact, read_log
-from relayml.serving.prediction_log import ParquetLog, canonical_label, canonical_labels
+from relayml.predictions import ParquetLog, canonical_label, canonical_labels, compact, read_log
 
 PART = "project=churn/deployment=churn-production"
 FILE_NAME = re.compile(r"^part-\d{13}-[0-9a-f]{8}\.parquet$")
@@ -115,12 +114,12 @@ def test_a_full_buffer_drops_new_rows_and_counts_them(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = ParquetLog(str(tmp_path / "log"), flush_interval=60, flush_rows=10**9, max_rows=100)
-    with caplog.at_level(logging.WARNING, logger="relayml.serving"):
+    with caplog.at_level(logging.WARNING, logger="relayml.predictions"):
         assert log.append(PART, {"y": list(range(60))}) is True
         assert log.append(PART, {"y": list(range(60))}) is False
         assert log.append(PART, {"y": list(range(50))}) is False
         assert log.append(PART, {"y": list(range(40))}) is True  # exactly max_rows
-    warnings = [r for r in caplog.records if r.name == "relayml.serving"]
+    warnings = [r for r in caplog.records if r.name == "relayml.predictions"]
     assert len(warnings) == 1 and "dropping new rows" in warnings[0].getMessage()
     assert log.stats["rows_dropped"] == 110 and log.stats["rows_buffered"] == 100
     log.close()
@@ -343,7 +342,7 @@ def test_rows_wait_for_an_s3_bucket_that_appears_later(s3_bucket: Any) -> None:
 APPENDER = textwrap.dedent(
     """
     import sys, time
-    from relayml.serving.prediction_log import ParquetLog
+    from relayml.predictions import ParquetLog
     log = ParquetLog(sys.argv[1], flush_interval=0.3)
     seq = 0
     print("ready", flush=True)
@@ -414,3 +413,55 @@ def test_canonical_labels_of_arrays_and_lists() -> None:
     assert canonical_labels(np.array(["a", None], dtype=object)) == ["a", None]
     assert canonical_labels([1, 1.0, "1", None]) == ["1", "1", "1", None]
     assert canonical_labels(pa.array([3, None])) == ["3", None]
+
+
+FIXTURE_LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "logs_v1"
+
+
+def test_logs_written_before_the_move_stay_readable(tmp_path: Path) -> None:
+    """Logs written by the code before relayml.predictions (00ab792) read, join and compact."""
+    import shutil
+
+    from relayml.predictions import PredictionLogs
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(FIXTURE_LOGS, root, ignore=shutil.ignore_patterns("*.md"))
+    logs = PredictionLogs(str(root))
+    ids = [f"{i:024x}" for i in range(1, 7)]
+
+    table = logs.read("predictions", "demo", "churn-production")
+    assert table.column("prediction_id").to_pylist() == ids
+    assert table.column("date").to_pylist() == ["2026-01-05"] * 4 + ["2026-01-06"] * 2
+    assert table.column("probabilities").to_pylist()[-1] == [0.1, 0.9]
+    assert table.column("input.plan").to_pylist()[:2] == ["basic", "pro"]
+    one_day = logs.read(
+        "predictions",
+        "demo",
+        start=datetime(2026, 1, 6, tzinfo=UTC),
+        columns=["prediction_id", "mode"],
+    )
+    assert one_day.to_pydict() == {"prediction_id": ids[4:], "mode": ["shadow", "shadow"]}
+
+    joined = logs.joined("demo", "churn-production", None)
+    assert joined["outcome"].tolist()[:3] == ["0", "1", "1"]
+    assert joined["outcome"].isna().tolist()[3:] == [True, True, True]
+    assert math.isnan(joined["outcome_value"].tolist()[2])  # "1" as text: a label, no number
+
+    requests = logs.read("requests", "demo", "churn-production")
+    assert requests.column("status").to_pylist() == [200, 422]
+
+    # new rows go to the same folders, and a closed day compacts with the old files
+    logs.log_outcomes("demo", ids[3:4], [1], model="churn", source="sdk")
+    assert logs.read("outcomes", "demo").column("prediction_id").to_pylist()[-1] == ids[3]
+    with logs.writer("predictions") as writer:
+        writer.append(
+            "project=demo/deployment=churn-production",
+            {"timestamp": [ms(2026, 1, 6)], "prediction_id": ["f" * 24], "mode": ["live"]},
+        )
+    done = logs.compact_closed_days("demo")
+    assert [(d["log"], d["partition"], d["day"], d["files"]) for d in done] == [
+        ("predictions", "project=demo/deployment=churn-production", "2026-01-06", 2)
+    ]
+    after = logs.read("predictions", "demo", "churn-production")
+    assert after.column("prediction_id").to_pylist() == [*ids, "f" * 24]
+    assert after.column("input.age").to_pylist()[4:] == [52.0, 23.0, None]

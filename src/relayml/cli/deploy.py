@@ -185,12 +185,12 @@ def history(
 
 
 def _results(model: str, env: str, project: str | None, metric: str | None) -> Any:
-    from relayml.serving.abresults import ab_results
+    from relayml.backend import prediction_logs
+    from relayml.deployments.abresults import ab_results
 
+    logs = prediction_logs(settings())
     with open_cli_backend() as backend:
-        return ab_results(
-            backend, settings(), project_or_default(project), model, env, metric=metric
-        )
+        return ab_results(backend, logs, project_or_default(project), model, env, metric=metric)
 
 
 MetricOption = Annotated[
@@ -264,10 +264,10 @@ def promote_winner(
     project: ProjectOption = None,
 ) -> None:
     """Make the A/B winner the only variant and move the environment's alias to it."""
-    from relayml.serving.promote import promote_winner as ship
+    from relayml.backend import prediction_logs
+    from relayml.deployments.promote import promote_winner as ship
 
+    logs = prediction_logs(settings())
     with open_cli_backend() as backend:
-        message = ship(
-            backend, settings(), project_or_default(project), model, env, metric, variant
-        )
+        message = ship(backend, logs, project_or_default(project), model, env, metric, variant)
     console().print(message)

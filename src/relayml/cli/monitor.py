@@ -66,16 +66,15 @@ def _per_window(
     project: str | None,
 ) -> list[Any]:
     """Run a per-window monitoring function on the CLI's backend."""
+    from relayml.backend import prediction_logs
+    from relayml.monitoring.windows import WindowQuery
+
+    query = WindowQuery(project_or_default(project), model, env, window, _since(since), by_variant)
     with open_cli_backend() as backend:
         windows: list[Any] = compute(
             backend,
-            settings(),
-            project_or_default(project),
-            model,
-            env,
-            window=window,
-            since=_since(since),
-            by_variant=by_variant,
+            prediction_logs(settings()),
+            query,
         )
     return windows
 
@@ -105,23 +104,19 @@ def drift(
     json_output: JsonOption = False,
 ) -> None:
     """Drift per window: which input columns and whether the predictions moved."""
-    from relayml.monitoring.windows import drift_by_window
+    from relayml.backend import prediction_logs
+    from relayml.monitoring.windows import WindowQuery, drift_by_window
     from relayml.monitoring.windows_dask import drift_by_window_on_dask
 
-    options: dict[str, Any] = {
-        "window": window,
-        "since": _since(since),
-        "reference": reference,
-        "by_variant": by_variant,
-    }
-    chosen = project_or_default(project)
+    query = WindowQuery(project_or_default(project), model, env, window, _since(since), by_variant)
+    logs = prediction_logs(settings())
     with open_cli_backend() as backend:
         if executor:
             ref_name, windows = drift_by_window_on_dask(
-                backend, settings(), chosen, model, env, executor, **options
+                backend, logs, query, executor, reference=reference
             )
         else:
-            ref_name, windows = drift_by_window(backend, settings(), chosen, model, env, **options)
+            ref_name, windows = drift_by_window(backend, logs, query, reference=reference)
     if json_output:
         print_json(
             {

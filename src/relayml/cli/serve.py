@@ -53,7 +53,7 @@ def serve(
       relay serve churn@production fraud@production --workers 2
     """
     from relayml.backend import open_backend
-    from relayml.serving.server import ModelServer, run_model_server
+    from relayml.serve.runner import ModelServer, run_model_server
 
     current = settings()
     chosen = project_or_default(project)

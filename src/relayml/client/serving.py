@@ -85,7 +85,7 @@ class HttpServingOps:
         model: str | None = None,
     ) -> int:
         """Store true values of earlier predictions (durable on return); joined later by id."""
-        from relayml.serving.service import plain_list
+        from relayml.predictions.outcomes import plain_list
 
         body = {"prediction_ids": plain_list(prediction_ids), "values": plain_list(values)}
         body["model"] = model

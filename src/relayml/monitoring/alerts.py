@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from relayml.config import Settings
 from relayml.domain.alert_spec import RuleSpec, parse_alert_rules
 from relayml.domain.monitoring import AlertEvent, AlertRule
 from relayml.domain.ports import Backend
@@ -23,6 +23,7 @@ from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.monitoring.figures import figure_of
 from relayml.monitoring.notify import post_webhook, start_retraining
+from relayml.predictions import PredictionLogs
 from relayml.projects.service import project_id
 from relayml.store import Store, now_ms
 from relayml.store.schema_monitoring import alert_events, alert_rules
@@ -215,7 +216,7 @@ def _payload(project: str, rule: Any, spec: RuleSpec, event_id: int, status: str
 
 
 def _deliver(
-    settings: Settings, spec: RuleSpec, payload: dict[str, Any], fired: bool
+    retraining: Path, spec: RuleSpec, payload: dict[str, Any], fired: bool
 ) -> list[dict[str, Any]]:
     level = logging.WARNING if payload["status"] == "open" else logging.INFO
     log.log(level, "alert %s: %s", payload["status"], payload["message"])
@@ -223,17 +224,23 @@ def _deliver(
     if spec.webhook:
         deliveries.append(post_webhook(spec.webhook, payload))
     if fired and spec.retrain:
-        deliveries.append(start_retraining(spec.retrain, settings.home / "retraining"))
+        deliveries.append(start_retraining(spec.retrain, retraining))
     at = payload["at"]
     return [{**d, "at": at, "event": payload["status"]} for d in deliveries]
 
 
 def _evaluate_one(
-    backend: Backend, settings: Settings, store: Store, project: str, row: Any, now: datetime
+    backend: Backend,
+    logs: PredictionLogs,
+    store: Store,
+    project: str,
+    row: Any,
+    now: datetime,
+    retraining: Path,
 ) -> Evaluation:
     spec = RuleSpec.model_validate({**row.spec, "name": row.name, "severity": row.severity})
     try:
-        value, detail = figure_of(backend, settings, project, spec, now)
+        value, detail = figure_of(backend, logs, project, spec, now)
     except InvalidInput as exc:
         return Evaluation(row.name, row.severity, None, spec.condition(), exc.message, "error")
     breached = spec.breached(value)
@@ -278,7 +285,7 @@ def _evaluate_one(
             return Evaluation(row.name, row.severity, value, spec.condition(), detail, outcome)
     status = "open" if outcome == "fired" else "resolved"
     payload = _payload(project, row, spec, event_id, status, value, message)
-    deliveries = _deliver(settings, spec, payload, outcome == "fired")
+    deliveries = _deliver(retraining, spec, payload, outcome == "fired")
     with store.write() as conn:
         previous = conn.execute(
             select(alert_events.c.deliveries).where(alert_events.c.id == event_id)
@@ -293,13 +300,17 @@ def _evaluate_one(
 
 def evaluate_rules(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     store: Store,
     project: str,
     *,
+    retraining: Path,
     now: datetime | None = None,
 ) -> list[Evaluation]:
-    """Evaluate every enabled rule of a project now; fire, update or resolve their events."""
+    """Evaluate every enabled rule of a project now; fire, update or resolve their events.
+
+    A rule that retrains writes its request under `retraining` (a folder).
+    """
     moment = now or datetime.now(UTC)
     with store.read() as conn:
         pid = project_id(conn, project)
@@ -312,4 +323,4 @@ def evaluate_rules(
         raise InvalidInput(
             f"project {project!r} has no alert rules; set them with `relay alerts set alerts.yaml`."
         )
-    return [_evaluate_one(backend, settings, store, project, row, moment) for row in rows]
+    return [_evaluate_one(backend, logs, store, project, row, moment, retraining) for row in rows]

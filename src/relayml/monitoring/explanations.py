@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 
-from relayml.config import Settings
 from relayml.domain.models import ModelVersion
 from relayml.domain.monitoring import PredictionRecord
 from relayml.domain.ports import Backend
@@ -17,8 +16,7 @@ from relayml.models.publish import load_model
 from relayml.monitoring.explain import explain_row, global_importance
 from relayml.monitoring.feedback import find_prediction
 from relayml.monitoring.windows import reference_for
-from relayml.serving.log_reader import read_log
-from relayml.serving.paths import log_urls
+from relayml.predictions import PredictionLogs
 
 __all__ = ["explain_prediction", "model_importance"]
 
@@ -39,13 +37,13 @@ def _background(
 
 
 def _logged_inputs(
-    settings: Settings, project: str, record: PredictionRecord, columns: list[str]
+    logs: PredictionLogs, project: str, record: PredictionRecord, columns: list[str]
 ) -> pd.DataFrame:
     """Up to BACKGROUND_ROWS inputs the deployment logged the week before this prediction."""
-    table = read_log(
-        log_urls(settings)[0],
-        f"project={project}/deployment={record.deployment}",
-        options=settings.artifacts_options or None,
+    table = logs.read(
+        "predictions",
+        project,
+        record.deployment,
         start=record.timestamp - timedelta(days=7),
         end=record.timestamp + timedelta(seconds=1),
         columns=[f"input.{c}" for c in columns],
@@ -55,17 +53,17 @@ def _logged_inputs(
 
 
 def explain_prediction(
-    backend: Backend, settings: Settings, project: str, prediction_id: str
+    backend: Backend, logs: PredictionLogs, project: str, prediction_id: str
 ) -> dict[str, Any]:
     """Each input's contribution to one logged prediction, and what was explained how."""
-    record = find_prediction(settings, project, prediction_id)
+    record = find_prediction(logs, project, prediction_id)
     ref = f"{record.model}/{record.version}"
     version = backend.get_model_version(project, ref)
     predictor = load_model(backend, project, ref)
     background = _background(backend, project, version, None)
     source = "a sample of the training data"
     if background is None:  # no training dataset: the traffic the model served stands in
-        background = _logged_inputs(settings, project, record, list(record.inputs))
+        background = _logged_inputs(logs, project, record, list(record.inputs))
         source = f"{len(background)} logged predictions (the model has no training dataset)"
     explanation = explain_row(predictor, record.inputs, background)
     return {

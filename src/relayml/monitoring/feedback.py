@@ -8,7 +8,6 @@ only that day's files are read.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,29 +15,18 @@ import numpy as np
 import pyarrow.compute as pc
 from sqlalchemy import select
 
-from relayml.config import Settings
 from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
+from relayml.predictions import PredictionLogs
+from relayml.predictions.ids import moment_of
 from relayml.projects.service import project_id
-from relayml.serving.log_reader import read_log
-from relayml.serving.paths import log_urls
 from relayml.store import Store, now_ms
 from relayml.store.schema_monitoring import feedback_flags
 
 __all__ = ["find_prediction", "flag_prediction", "list_flags", "resolve_flag"]
 
-_ID = re.compile(r"^[0-9a-f]{24}$")
 KINDS = ("wrong", "unexpected")
-
-
-def _moment(prediction_id: str) -> datetime:
-    if not isinstance(prediction_id, str) or _ID.match(prediction_id) is None:
-        raise InvalidInput(
-            f"{prediction_id!r} is not a prediction id: 24 hex characters, as in the "
-            "prediction_ids of a /predict answer."
-        )
-    return datetime.fromtimestamp(int(prediction_id[:12], 16) / 1000, tz=UTC)
 
 
 def _plain(value: Any) -> Any:
@@ -49,25 +37,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def find_prediction(settings: Settings, project: str, prediction_id: str) -> PredictionRecord:
+def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> PredictionRecord:
     """The logged prediction with this id (its live answer), or NotFound saying why."""
-    moment = _moment(prediction_id)
-    url = log_urls(settings)[0]
+    moment = moment_of(prediction_id)
     window = timedelta(seconds=1)
-    table = read_log(
-        url,
-        f"project={project}",
-        options=settings.artifacts_options or None,
-        start=moment - window,
-        end=moment + window,
-    )
+    table = logs.read("predictions", project, start=moment - window, end=moment + window)
     if table.num_rows:
         table = table.filter(pc.equal(table["prediction_id"], prediction_id))
     if not table.num_rows:
         raise NotFound(
             f"prediction {prediction_id} is not in project {project!r}'s prediction log (made "
             f"{moment:%Y-%m-%d %H:%M:%S} UTC); the server writes the log about every "
-            f"{settings.prediction_flush_interval:g} s, and only when it runs with the log on."
+            f"{logs.options.flush_interval:g} s, and only when it runs with the log on."
         )
     rows = table.to_pylist()
     row = next((r for r in rows if r.get("mode") == "live"), rows[0])

@@ -6,28 +6,26 @@ from datetime import datetime
 
 import numpy as np
 
-from relayml.config import Settings
 from relayml.domain.alert_spec import RuleSpec
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.kpis import kpis_of_rows
 from relayml.monitoring.windows import drift_of_frame, live_rows, window_length
-from relayml.serving.log_reader import read_log
-from relayml.serving.paths import requests_url
-from relayml.serving.prediction_log import canonical_labels
+from relayml.predictions import PredictionLogs, canonical_labels
+from relayml.predictions.layout import deployment_key
 
 __all__ = ["figure_of"]
 
 
 def figure_of(
-    backend: Backend, settings: Settings, project: str, rule: RuleSpec, now: datetime
+    backend: Backend, logs: PredictionLogs, project: str, rule: RuleSpec, now: datetime
 ) -> tuple[float | None, str]:
     """(value or None when there is nothing to measure, a short explanation)."""
     since = now - window_length(rule.window)
     if rule.figure == "error_rate":
-        return _error_rate(settings, project, rule, since, now)
+        return _error_rate(logs, project, rule, since, now)
     try:
-        frame = live_rows(backend, settings, project, rule.model, rule.env, since)
+        frame = live_rows(backend, logs, project, rule.model, rule.env, since)
     except InvalidInput:
         if rule.figure == "traffic":
             return 0.0, f"no predictions in the last {rule.window}"
@@ -79,15 +77,11 @@ def figure_of(
 
 
 def _error_rate(
-    settings: Settings, project: str, rule: RuleSpec, since: datetime, now: datetime
+    logs: PredictionLogs, project: str, rule: RuleSpec, since: datetime, now: datetime
 ) -> tuple[float | None, str]:
     """Share of prediction requests answered 4xx/5xx, from the server's request log."""
-    table = read_log(
-        requests_url(settings),
-        f"project={project}/deployment={rule.model}-{rule.env}",
-        options=settings.artifacts_options or None,
-        start=since,
-        end=now,
+    table = logs.read(
+        "requests", project, deployment_key(rule.model, rule.env), start=since, end=now
     )
     if table.num_rows == 0:
         return None, f"no prediction requests in the last {rule.window}"

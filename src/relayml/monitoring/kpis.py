@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relayml.config import Settings
 from relayml.domain.entities import KPI
 from relayml.domain.models import Signature
 from relayml.domain.ports import Backend
 from relayml.models.evaluation import kpi_estimates
-from relayml.monitoring.windows import live_rows, split_windows, window_length
-from relayml.serving.prediction_log import canonical_labels
+from relayml.monitoring.windows import WindowQuery, live_windows
+from relayml.predictions import PredictionLogs, canonical_labels
 
 __all__ = ["KpiWindow", "kpis_by_window", "kpis_of_rows", "progress_text"]
 
@@ -115,24 +114,15 @@ def progress_text(name: str, figure: dict[str, Any]) -> str:
     return f"{name}: {shown} of the {target:,.4g} target{share}, {met}"
 
 
-def kpis_by_window(
-    backend: Backend,
-    settings: Settings,
-    project: str,
-    model: str,
-    environment: str,
-    *,
-    window: str = "day",
-    since: datetime | None = None,
-    by_variant: bool = False,
-) -> list[KpiWindow]:
+def kpis_by_window(backend: Backend, logs: PredictionLogs, query: WindowQuery) -> list[KpiWindow]:
     """The project's KPIs per window (and variant), from predictions and their outcomes."""
-    size = window_length(window)
-    frame = live_rows(backend, settings, project, model, environment, since)
-    kpis = list(backend.get_project(project).kpis)
-    version = backend.get_model_version(project, f"{model}/{int(frame['version'].iloc[-1])}")
+    size = query.size
+    frame, parts = live_windows(backend, logs, query)
+    kpis = list(backend.get_project(query.project).kpis)
+    ref = f"{query.model}/{int(frame['version'].iloc[-1])}"
+    version = backend.get_model_version(query.project, ref)
     results = []
-    for start, variant, rows in split_windows(frame, size, by_variant):
+    for start, variant, rows in parts:
         outcomes = int(rows["outcome"].notna().sum())
         figures = kpis_of_rows(kpis, rows, version.signature)
         results.append(KpiWindow(start, start + size, variant, len(rows), outcomes, figures))

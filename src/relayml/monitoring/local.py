@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from relayml.config import Settings
@@ -13,6 +12,7 @@ from relayml.domain.monitoring import (
     FeedbackFlag,
     PredictionRecord,
 )
+from relayml.predictions import PredictionLogs
 from relayml.store import Store
 
 __all__ = ["LocalMonitoringOps"]
@@ -24,12 +24,13 @@ class LocalMonitoringOps:
     store: Store
     actor: str
     settings: Settings
+    logs: PredictionLogs
 
     def get_prediction(self, project: str, prediction_id: str) -> PredictionRecord:
         """A logged prediction by its id: inputs, answer, version."""
         from relayml.monitoring.feedback import find_prediction
 
-        return find_prediction(self.settings, project, prediction_id)
+        return find_prediction(self.logs, project, prediction_id)
 
     def flag_prediction(
         self,
@@ -42,22 +43,15 @@ class LocalMonitoringOps:
     ) -> FeedbackFlag:
         """Flag a prediction as wrong or unexpected; a given right answer becomes an outcome."""
         from relayml.monitoring.feedback import find_prediction, flag_prediction
-        from relayml.serving.paths import log_urls
-        from relayml.serving.prediction_log import ParquetLog
-        from relayml.serving.service import outcome_columns
 
-        record = find_prediction(self.settings, project, prediction_id)
+        record = find_prediction(self.logs, project, prediction_id)
         flag = flag_prediction(
             self.store, self.actor, project, record, kind, comment, correct_value
         )
         if correct_value is not None:
-            now = time.time_ns() // 1_000_000
-            columns = outcome_columns(
-                [prediction_id], [correct_value], now, record.model, "feedback"
+            self.logs.log_outcomes(
+                project, [prediction_id], [correct_value], model=record.model, source="feedback"
             )
-            url = log_urls(self.settings)[1]
-            with ParquetLog(url, options=self.settings.artifacts_options or None) as log:
-                log.append(f"project={project}", columns)
         return flag
 
     def list_flags(
@@ -106,7 +100,16 @@ class LocalMonitoringOps:
         from relayml.monitoring.alerts import evaluate_rules
 
         backend: Any = self
-        return [asdict(e) for e in evaluate_rules(backend, self.settings, self.store, project)]
+        return [
+            asdict(e)
+            for e in evaluate_rules(
+                backend,
+                self.logs,
+                self.store,
+                project,
+                retraining=self.settings.home / "retraining",
+            )
+        ]
 
     # decision tables
     def set_decision_table(self, project: str, model: str, source: str) -> DecisionTableInfo:
@@ -129,7 +132,7 @@ class LocalMonitoringOps:
         from relayml.monitoring.explanations import explain_prediction
 
         backend: Any = self
-        return explain_prediction(backend, self.settings, project, prediction_id)
+        return explain_prediction(backend, self.logs, project, prediction_id)
 
     def model_importance(
         self, project: str, ref: str, dataset: str | None = None
@@ -143,7 +146,5 @@ class LocalMonitoringOps:
     # logs
     def compact_logs(self, project: str) -> list[dict[str, Any]]:
         """Merge each closed day's log files into one per partition (today is left alone)."""
-        from relayml.serving.compaction import compact_closed_days
-
         self.get_project(project)  # type: ignore[attr-defined]  # NotFound for a typo
-        return compact_closed_days(self.settings, project)
+        return self.logs.compact_closed_days(project)

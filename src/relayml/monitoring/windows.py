@@ -19,22 +19,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relayml.config import Settings
 from relayml.domain.drift import DriftConfig, DriftReport
 from relayml.domain.models import ModelVersion
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.drift import drift_report
-from relayml.serving.abresults import joined_predictions
-from relayml.serving.prediction_log import canonical_labels
+from relayml.predictions import PredictionLogs, canonical_labels
+from relayml.predictions.layout import deployment_key
 
 __all__ = [
     "WINDOWS",
     "DriftWindow",
     "PerformanceWindow",
+    "WindowQuery",
     "drift_by_window",
     "drift_of_frame",
     "live_rows",
+    "live_windows",
     "performance_by_window",
     "reference_for",
     "reference_with_predictions",
@@ -77,9 +78,27 @@ def window_length(name: str) -> timedelta:
     return WINDOWS[name]
 
 
+@dataclass(frozen=True)
+class WindowQuery:
+    """Which deployment's live predictions, cut how: windows of hour, day or week since a
+    moment, per variant if asked."""
+
+    project: str
+    model: str
+    environment: str
+    window: str = "day"
+    since: datetime | None = None
+    by_variant: bool = False
+
+    @property
+    def size(self) -> timedelta:
+        """The window's length (InvalidInput for an unknown window)."""
+        return window_length(self.window)
+
+
 def live_rows(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     project: str,
     model: str,
     environment: str,
@@ -87,7 +106,7 @@ def live_rows(
 ) -> pd.DataFrame:
     """The live predictions of a deployment since a moment, with their outcomes."""
     backend.get_model(project, model)  # NotFound for an unknown model, before reading logs
-    frame = joined_predictions(settings, project, f"{model}-{environment}", since)
+    frame = logs.joined(project, deployment_key(model, environment), since)
     if frame.empty:
         raise InvalidInput(
             f"no predictions of {model} in {environment} are logged"
@@ -97,6 +116,15 @@ def live_rows(
     frame = frame[frame["mode"] == "live"].copy()
     frame["moment"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
     return frame
+
+
+def live_windows(
+    backend: Backend, logs: PredictionLogs, query: WindowQuery
+) -> tuple[pd.DataFrame, list[tuple[datetime, str | None, pd.DataFrame]]]:
+    """The query's live rows (with outcomes), and the rows of each of its windows."""
+    size = query.size
+    frame = live_rows(backend, logs, query.project, query.model, query.environment, query.since)
+    return frame, split_windows(frame, size, query.by_variant)
 
 
 def split_windows(
@@ -188,25 +216,20 @@ def drift_of_frame(
 
 def drift_by_window(
     backend: Backend,
-    settings: Settings,
-    project: str,
-    model: str,
-    environment: str,
+    logs: PredictionLogs,
+    query: WindowQuery,
     *,
-    window: str = "day",
-    since: datetime | None = None,
     reference: str | None = None,
-    by_variant: bool = False,
     config: DriftConfig | None = None,
 ) -> tuple[str, list[DriftWindow]]:
     """Drift of every window (per variant if asked) against the reference; (reference, windows)."""
-    size = window_length(window)
-    frame = live_rows(backend, settings, project, model, environment, since)
+    size = query.size
+    frame, parts = live_windows(backend, logs, query)
     ref, ref_name, inputs = reference_with_predictions(
-        backend, project, model, int(frame["version"].iloc[-1]), reference
+        backend, query.project, query.model, int(frame["version"].iloc[-1]), reference
     )
     windows = []
-    for start, variant, rows in split_windows(frame, size, by_variant):
+    for start, variant, rows in parts:
         report = _drift_of_rows(ref, rows, inputs, config)
         windows.append(DriftWindow(start, start + size, variant, len(rows), report))
     return ref_name, windows
@@ -220,23 +243,16 @@ def _estimated_accuracy(rows: pd.DataFrame) -> float | None:
 
 
 def performance_by_window(
-    backend: Backend,
-    settings: Settings,
-    project: str,
-    model: str,
-    environment: str,
-    *,
-    window: str = "day",
-    since: datetime | None = None,
-    by_variant: bool = False,
+    backend: Backend, logs: PredictionLogs, query: WindowQuery
 ) -> list[PerformanceWindow]:
     """Per window: metrics on the rows with outcomes, and an estimate over all rows."""
-    size = window_length(window)
-    frame = live_rows(backend, settings, project, model, environment, since)
-    version = backend.get_model_version(project, f"{model}/{int(frame['version'].iloc[-1])}")
+    size = query.size
+    frame, parts = live_windows(backend, logs, query)
+    ref = f"{query.model}/{int(frame['version'].iloc[-1])}"
+    version = backend.get_model_version(query.project, ref)
     classification = version.signature.task == "classification"
     results = []
-    for start, variant, rows in split_windows(frame, size, by_variant):
+    for start, variant, rows in parts:
         known = rows[rows["outcome"].notna()]
         result = PerformanceWindow(start, start + size, variant, len(rows), len(known))
         if classification:

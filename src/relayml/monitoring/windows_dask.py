@@ -12,17 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from relayml.config import Settings
 from relayml.domain.drift import DriftConfig
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.drift import drift_report_dask
-from relayml.monitoring.windows import (
-    DriftWindow,
-    reference_with_predictions,
-    window_length,
-)
-from relayml.serving.paths import log_urls
+from relayml.monitoring.windows import DriftWindow, WindowQuery, reference_with_predictions
+from relayml.predictions import PredictionLogs
+from relayml.predictions.layout import deployment_key
 
 __all__ = ["drift_by_window_on_dask"]
 
@@ -37,30 +33,25 @@ def _client(executor: str) -> Any:
 
 def drift_by_window_on_dask(
     backend: Backend,
-    settings: Settings,
-    project: str,
-    model: str,
-    environment: str,
+    logs: PredictionLogs,
+    query: WindowQuery,
     executor: str,
     *,
-    window: str = "day",
-    since: datetime | None = None,
     reference: str | None = None,
-    by_variant: bool = False,
     config: DriftConfig | None = None,
 ) -> tuple[str, list[DriftWindow]]:
     """Like drift_by_window, with the current windows read and summarised on a Dask cluster."""
     import dask.dataframe as dd
 
-    size = window_length(window)
+    project, model, environment = query.project, query.model, query.environment
+    since, by_variant = query.since, query.by_variant
+    size = query.size
     seconds = int(size.total_seconds())
     backend.get_model(project, model)
-    url = log_urls(settings)[0].rstrip("/") + f"/project={project}/deployment={model}-{environment}"
+    url = logs.deployment_url("predictions", project, deployment_key(model, environment))
     with _client(executor):
         try:
-            head = dd.read_parquet(
-                url, columns=["version"], storage_options=settings.artifacts_options or None
-            )
+            head = dd.read_parquet(url, columns=["version"], storage_options=logs.storage)
             version = int(head["version"].max().compute())
         except (FileNotFoundError, OSError, ValueError, IndexError):
             raise InvalidInput(
@@ -79,7 +70,7 @@ def drift_by_window_on_dask(
             url,
             columns=wanted,
             filters=filters,
-            storage_options=settings.artifacts_options or None,
+            storage_options=logs.storage,
         )
         frame = frame.rename(columns={f"input.{c}": c for c in inputs} | {scored: "prediction"})
         frame["window"] = frame["timestamp"] // 1000 // seconds

@@ -26,7 +26,8 @@ from relayml.domain.serving import Deployment, Variant
 from relayml.errors import NotFound
 from relayml.models.predictor import Predictor
 from relayml.models.publish import load_model
-from relayml.serving.prediction_log import ParquetLog
+from relayml.predictions import ParquetLog
+from relayml.predictions.layout import deployment_key
 from relayml.serving.variant import LoadedVariant, ServeOptions, VariantContext
 
 __all__ = ["Runtime", "ServedModel"]
@@ -178,7 +179,7 @@ class Runtime:
             self.project,
             ref.name,
             environment,
-            f"{ref.name}-{environment}",
+            deployment_key(ref.name, environment),
             loaded_live,
             loaded_shadows,
             sticky,

@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from relayml.errors import InvalidInput, NotFound, RelayError
+from relayml.errors import InvalidInput, ModelFailed, ModelNotReady, NotFound, RelayError
+from relayml.predictions import ParquetLog
+from relayml.predictions.layout import deployment_partition
+from relayml.predictions.outcomes import append_outcomes, check_outcomes
 from relayml.serving.codec import Columns
 from relayml.serving.metrics import ServerMetrics
-from relayml.serving.prediction_log import ParquetLog, canonical_labels
 from relayml.serving.runtime import Runtime, ServedModel
-from relayml.serving.variant import LoadedVariant, Prediction, new_prediction_ids
+from relayml.serving.variant import LoadedVariant, Prediction
 
-__all__ = ["Answer", "ModelService", "new_prediction_ids"]
-
-_ID = re.compile(r"^[0-9a-f]{24}$")
-MAX_OUTCOMES = 100_000
+__all__ = ["Answer", "ModelService"]
 
 
 @dataclass
@@ -65,7 +61,7 @@ class ModelService:
         """A served model by name; the only one when name is None."""
         models = self.runtime.models
         if not self.runtime.ready:
-            raise NotReady(self.runtime.load_error)
+            raise ModelNotReady.loading(self.runtime.load_error)
         if name is None:
             if len(models) == 1:
                 return next(iter(models.values()))
@@ -203,7 +199,7 @@ class ModelService:
         model = models.get(name)
         partition = model.partition if model is not None else f"{name}-unknown"
         self.requests.append(
-            f"project={self.runtime.project}/deployment={partition}",
+            deployment_partition(self.runtime.project, partition),
             {
                 "timestamp": [time.time_ns() // 1_000_000],
                 "route": [route],
@@ -214,79 +210,9 @@ class ModelService:
 
     def record_outcomes(self, model: str | None, ids: Any, values: Any, source: str) -> int:
         """Queue outcomes (true values) for predictions, joined to them later by id."""
-        count = check_outcomes(ids, values)
         if self.outcomes is None:
+            check_outcomes(ids, values)
             raise InvalidInput("this server was started without logs; outcomes cannot be stored.")
-        now_ms = time.time_ns() // 1_000_000
-        self.outcomes.append(
-            f"project={self.runtime.project}",
-            outcome_columns(ids, values, now_ms, model, source),
+        return append_outcomes(
+            self.outcomes, self.runtime.project, ids, values, model=model, source=source
         )
-        return count
-
-
-def plain_list(values: Any) -> Any:
-    """A list of plain Python values from a list, tuple, numpy array or pandas Series."""
-    if hasattr(values, "tolist"):
-        return values.tolist()
-    return list(values) if isinstance(values, tuple | range) else values
-
-
-def check_outcomes(ids: Any, values: Any) -> int:
-    """Refuse outcomes that cannot be joined: ids must be prediction ids, one value each."""
-    if not isinstance(ids, list) or not isinstance(values, list):
-        raise InvalidInput('send {"prediction_ids": [...], "values": [...]}: two lists.')
-    if not ids:
-        raise InvalidInput("no outcomes given: prediction_ids is empty.")
-    if len(ids) != len(values):
-        raise InvalidInput(
-            f"{len(ids)} prediction ids but {len(values)} values; give one value per id."
-        )
-    if len(ids) > MAX_OUTCOMES:
-        raise InvalidInput(f"at most {MAX_OUTCOMES} outcomes per call; split them.")
-    for index, pid in enumerate(ids):
-        if not isinstance(pid, str) or _ID.match(pid) is None:
-            raise InvalidInput(
-                f"prediction_ids[{index}] = {pid!r} is not a prediction id (24 hex characters, "
-                "as returned in prediction_ids)."
-            )
-    for index, value in enumerate(values):
-        if value is None or not isinstance(value, str | int | float):
-            raise InvalidInput(
-                f"values[{index}] is {type(value).__name__}; an outcome is a label or a number."
-            )
-    return len(ids)
-
-
-def outcome_columns(
-    ids: Sequence[str], values: Sequence[Any], now_ms: int, model: str | None, source: str
-) -> dict[str, Any]:
-    """The outcome log's columns: the canonical label and the number (NaN when not numeric)."""
-    numbers = [
-        float(v)
-        if isinstance(v, int | float) and not isinstance(v, bool)
-        else (1.0 if v is True else (0.0 if v is False else float("nan")))
-        for v in values
-    ]
-    return {
-        "timestamp": np.full(len(ids), now_ms, dtype=np.int64),
-        "prediction_id": list(ids),
-        "label": canonical_labels(list(values)),
-        "value": np.array(numbers, dtype=np.float64),
-        "model": [model] * len(ids),
-        "source": [source] * len(ids),
-    }
-
-
-class NotReady(RelayError):
-    """The models are still loading (or failed to load)."""
-
-    def __init__(self, error: str | None) -> None:
-        super().__init__(
-            "the models are not loaded yet"
-            + (f": the last attempt failed with {error}" if error else "; try again shortly.")
-        )
-
-
-class ModelFailed(RelayError):
-    """The model raised on input that passed validation."""

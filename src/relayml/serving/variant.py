@@ -7,7 +7,6 @@ so the log costs a fraction of a chunk per request.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,16 +18,17 @@ from relayml.domain.decisions import DecisionResult, DecisionTable, decide
 from relayml.domain.serving import Variant
 from relayml.errors import RelayError
 from relayml.models.predictor import Predictor
+from relayml.predictions import ParquetLog
+from relayml.predictions.ids import new_prediction_ids
+from relayml.predictions.layout import deployment_partition
 from relayml.serving.batcher import Batcher
 from relayml.serving.codec import Columns, InputCodec
-from relayml.serving.prediction_log import ParquetLog
 
 __all__ = [
     "LoadedVariant",
     "Prediction",
     "ServeOptions",
     "VariantContext",
-    "new_prediction_ids",
 ]
 
 
@@ -64,12 +64,6 @@ class VariantContext:
     log: ParquetLog | None = None
     decisions: DecisionTable | None = None
     decision_revision: int | None = None
-
-
-def new_prediction_ids(count: int, now_ms: int) -> list[str]:
-    """Time-ordered ids: the time in ms (12 hex digits) then 48 random bits."""
-    prefix = f"{now_ms:012x}"
-    return [prefix + secrets.token_hex(6) for _ in range(count)]
 
 
 class LoadedVariant:
@@ -203,7 +197,7 @@ class LoadedVariant:
             record["decision_revision"] = np.full(rows, context.decision_revision, dtype=np.int64)
         for name, column in arrays.items():
             record[f"input.{name}"] = column
-        context.log.append(f"project={context.project}/deployment={context.partition}", record)
+        context.log.append(deployment_partition(context.project, context.partition), record)
 
 
 def _takes_arrays(native: Any, names: list[str]) -> bool:

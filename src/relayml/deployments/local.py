@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from relayml.config import Settings
+from relayml.deployments import revisions as deployments
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
-from relayml.serving import deployments
+from relayml.predictions import PredictionLogs
 from relayml.store import Store
 
-__all__ = ["LocalServingOps"]
+__all__ = ["LocalDeploymentOps"]
 
 
-class LocalServingOps:
+class LocalDeploymentOps:
     """Deployments and their history, run in this process."""
 
     store: Store
     actor: str
-    settings: Settings
+    logs: PredictionLogs
 
     def deploy(
         self,
@@ -74,16 +73,9 @@ class LocalServingOps:
         model: str | None = None,
     ) -> int:
         """Store true values of earlier predictions (durable on return); joined later by id."""
+        from relayml.predictions.outcomes import check_outcomes, plain_list
         from relayml.projects.service import get_project
-        from relayml.serving.paths import log_urls
-        from relayml.serving.prediction_log import ParquetLog
-        from relayml.serving.service import check_outcomes, outcome_columns, plain_list
 
-        ids, answers = plain_list(prediction_ids), plain_list(values)
-        count = check_outcomes(ids, answers)
+        check_outcomes(plain_list(prediction_ids), plain_list(values))  # before the project
         get_project(self.store, project)
-        now = time.time_ns() // 1_000_000
-        url = log_urls(self.settings)[1]
-        with ParquetLog(url, options=self.settings.artifacts_options or None) as log:
-            log.append(f"project={project}", outcome_columns(ids, answers, now, model, "sdk"))
-        return count
+        return self.logs.log_outcomes(project, prediction_ids, values, model=model, source="sdk")

@@ -20,12 +20,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from relayml import __version__
-from relayml.errors import InvalidInput, NotFound, RelayError
-from relayml.serving import openapi
+from relayml.errors import (
+    BodyTooLarge,
+    InvalidInput,
+    ModelFailed,
+    ModelNotReady,
+    NotFound,
+    NotJson,
+    RelayError,
+)
+from relayml.serve import openapi
 from relayml.serving.codec import instances_of, v2_datatype
 from relayml.serving.metrics import AccessLog
 from relayml.serving.runtime import ServedModel
-from relayml.serving.service import Answer, ModelFailed, ModelService, NotReady
+from relayml.serving.service import Answer, ModelService
 from relayml.serving.variant import LoadedVariant
 
 __all__ = ["create_model_app"]
@@ -34,15 +42,10 @@ log = logging.getLogger("relayml.serving")
 _JSON = "application/json"
 
 
-class BodyTooLarge(RelayError):
-    """The request body is over the server's limit."""
-
-
-class NotJson(RelayError):
-    """The request body is not JSON."""
-
-
-_STATUS = {NotJson: 400, NotFound: 404, BodyTooLarge: 413, InvalidInput: 422, NotReady: 503}
+# Other RelayErrors (Conflict, ...) answer 422: to a caller of the model server, its input is wrong.
+_STATUS: dict[type[RelayError], int] = {
+    cls: cls.http_status for cls in (NotJson, NotFound, BodyTooLarge, InvalidInput, ModelNotReady)
+}
 
 
 def _json(payload: Any, status: int = 200) -> Response:

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relayml.config import Settings
 from relayml.domain.abtest import (
     Comparison,
     bonferroni,
@@ -26,11 +25,10 @@ from relayml.domain.abtest import (
 from relayml.domain.entities import KPI
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Deployment
-from relayml.serving.log_reader import read_log
-from relayml.serving.paths import log_urls
-from relayml.serving.prediction_log import canonical_labels
+from relayml.predictions import PredictionLogs, canonical_labels
+from relayml.predictions.layout import deployment_key
 
-__all__ = ["ABReport", "VariantResult", "ab_results", "joined_predictions"]
+__all__ = ["ABReport", "VariantResult", "ab_results"]
 
 
 @dataclass
@@ -63,31 +61,6 @@ class ABReport:
     verdict: str
     winner: str | None
     metric: str
-
-
-def joined_predictions(
-    settings: Settings, project: str, partition: str, since: datetime | None
-) -> pd.DataFrame:
-    """Predictions of a deployment since a moment, with their outcomes (label, value) if any."""
-    predictions_url, outcomes_url = log_urls(settings)
-    options = settings.artifacts_options or None
-    prefix = f"project={project}/deployment={partition}"
-    predictions = read_log(predictions_url, prefix, options=options, start=since).to_pandas()
-    if predictions.empty:
-        return predictions
-    outcomes = read_log(outcomes_url, f"project={project}", options=options, start=since)
-    if outcomes.num_rows:
-        last = (
-            outcomes.to_pandas()[["prediction_id", "label", "value", "timestamp"]]
-            .sort_values("timestamp")
-            .drop_duplicates("prediction_id", keep="last")
-            .drop(columns="timestamp")
-            .rename(columns={"label": "outcome", "value": "outcome_value"})
-        )
-        return predictions.merge(last, on="prediction_id", how="left")
-    predictions["outcome"] = None
-    predictions["outcome_value"] = np.nan
-    return predictions
 
 
 def _cells(kpi: KPI, rows: pd.DataFrame, positive: str) -> np.ndarray | None:
@@ -131,7 +104,7 @@ def _per_row(
 
 def ab_results(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     project: str,
     model: str,
     environment: str,
@@ -149,7 +122,7 @@ def ab_results(
         since = since or deployment.updated_at
     except Exception:
         deployment = None
-    frame = joined_predictions(settings, project, f"{model}-{environment}", since)
+    frame = logs.joined(project, deployment_key(model, environment), since)
     order = _variant_order(deployment, frame)
     task = "classification"
     positive: str | None = None

@@ -1,4 +1,4 @@
-"""Assemble and run a model server: backend, runtime, logs, metrics, app, uvicorn."""
+"""Assemble and run a model server: backend, runtime, logs, metrics, app, uvicorn processes."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from relayml.backend import prediction_logs
 from relayml.config import Settings
 from relayml.domain.ports import Backend
-from relayml.serving.app import create_model_app
+from relayml.predictions import ParquetLog
+from relayml.serve.app import create_model_app
 from relayml.serving.metrics import ServerMetrics
-from relayml.serving.paths import log_urls, requests_url
-from relayml.serving.prediction_log import ParquetLog
 from relayml.serving.runtime import Runtime
 from relayml.serving.service import ModelService
 from relayml.serving.variant import ServeOptions
@@ -41,35 +41,14 @@ class ModelServer:
             max_wait=settings.serve_max_wait_ms / 1000,
             reload_interval=settings.serve_reload_interval,
             prediction_log=prediction_log,
-            predict_in_thread=os.environ.get("RELAY_EXP_THREAD") == "1",
         )
+        self.logs = prediction_logs(settings)
         self.predictions: ParquetLog | None = None
-        self.outcomes: ParquetLog | None = None
-        predictions_url, outcomes_url = log_urls(settings)
-        storage = settings.artifacts_options or None
-        if prediction_log:
-            self.predictions = ParquetLog(
-                predictions_url,
-                options=storage,
-                flush_interval=settings.prediction_flush_interval,
-                max_rows=settings.prediction_log_max_rows,
-                name="relay-predictions",
-            )
-        self.outcomes = ParquetLog(
-            outcomes_url,
-            options=storage,
-            flush_interval=settings.prediction_flush_interval,
-            name="relay-outcomes",
-        )
         self.requests: ParquetLog | None = None
         if prediction_log:
-            self.requests = ParquetLog(
-                requests_url(settings),
-                options=storage,
-                flush_interval=settings.prediction_flush_interval,
-                max_rows=settings.prediction_log_max_rows,
-                name="relay-requests",
-            )
+            self.predictions = self.logs.writer("predictions")
+            self.requests = self.logs.writer("requests")
+        self.outcomes: ParquetLog | None = self.logs.writer("outcomes")
         self.metrics = ServerMetrics(self._log_stats)
         self.runtime = Runtime(backend, project, refs, options, on_batch=self.metrics.batch)
         self.runtime.prediction_log = self.predictions

@@ -1,9 +1,9 @@
 """Append-only Parquet logs of predictions and outcomes, partitioned by deployment and day.
 
-Layout: ``<root>/<partition>/date=YYYY-MM-DD/part-<unix_ms>-<8 hex>.parquet``, where the
-partition is a hive-style path such as ``project=churn/deployment=churn-production`` and the day
-is the UTC day of each row's ``timestamp`` (int64 milliseconds since the epoch) or, without one,
-of the moment it was appended. Names carry a random suffix, so processes never collide.
+Files: ``<partition>/<day folder>/part-<unix_ms>-<8 hex>.parquet`` under the log's root (see
+relayml.predictions.layout), the day being the UTC day of each row's ``timestamp`` (int64 ms since
+the epoch) or, without one, of the moment it was appended. Names carry a random suffix, so
+processes never collide.
 
 Guarantee. ``ParquetLog.append`` only queues rows in memory (at most ``max_rows``; beyond that new
 rows are dropped and counted). One background thread writes everything queued every
@@ -23,68 +23,25 @@ from __future__ import annotations
 import atexit
 import logging
 import math
-import os
-import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-import fsspec
 import numpy as np
 import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
-from relayml.errors import InvalidInput, MissingDependency
+from relayml.errors import InvalidInput
+from relayml.predictions._files import DAY_MS, join, open_fs, write_table
+from relayml.predictions.layout import check_partition, day_folder, day_of
 
-__all__ = ["ParquetLog", "canonical_label", "canonical_labels"]
+__all__ = ["ParquetLog"]
 
-logger = logging.getLogger("relayml.serving")
+logger = logging.getLogger("relayml.predictions")
 
-DAY_MS = 86_400_000
-COMPACTED_FROM = b"relayml.compacted_from"
 LOG_EVERY = 10.0
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _Chunk = tuple[str, Mapping[str, Any], int, int]  # partition, columns, rows, appended at (ms)
-
-
-def _open_fs(url: str, options: dict[str, Any] | None) -> tuple[Any, str, bool]:
-    try:
-        fs, root = fsspec.core.url_to_fs(url, **(options or {}))
-    except ImportError as exc:
-        scheme = url.split("://", 1)[0]
-        extra = "s3fs" if scheme in ("s3", "s3a") else scheme
-        raise MissingDependency.for_extra(extra, "s3", f"the log at {url}") from exc
-    protocols = fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
-    return fs, root.rstrip("/"), "file" in protocols
-
-
-def _arrow_fs(fs: Any, local: bool) -> Any:
-    return pafs.LocalFileSystem() if local else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
-
-
-def _join(*parts: str) -> str:
-    return "/".join(p.strip("/") if i else p.rstrip("/") for i, p in enumerate(parts) if p)
-
-
-def _check_partition(partition: str) -> str:
-    segments = [s for s in partition.split("/") if s]
-    for segment in segments:
-        key, sep, value = segment.partition("=")
-        if not sep or not key or not value or segment[0] in "._" or key == "date":
-            raise InvalidInput(
-                f"Partition {partition!r} is not valid: use a relative path of key=value folders "
-                "such as 'project=churn/deployment=churn-production' (no 'date=', the log adds it)."
-            )
-    return "/".join(segments)
-
-
-def _day_of(days_since_epoch: int) -> str:
-    return (date(1970, 1, 1) + timedelta(days=int(days_since_epoch))).isoformat()
 
 
 def _to_arrow(name: str, values: Any) -> Any:
@@ -156,36 +113,12 @@ def _split_by_day(table: Any, appended_ms: int) -> list[tuple[str, Any]]:
     if column is None or not (
         pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
     ):
-        return [(_day_of(appended_ms // DAY_MS), table)]
+        return [(day_of(appended_ms // DAY_MS), table)]
     millis = column.cast(pa.int64(), safe=False).fill_null(appended_ms).to_numpy()
     days = millis // DAY_MS
     if len(days) == 0 or days.min() == days.max():
-        return [(_day_of(int(days[0]) if len(days) else appended_ms // DAY_MS), table)]
-    return [(_day_of(int(d)), table.filter(pa.array(days == d))) for d in np.unique(days)]
-
-
-def _write_table(fs: Any, local: bool, directory: str, table: Any, prefix: str = "part") -> str:
-    """Write one Parquet file atomically; returns its path."""
-    name = f"{prefix}-{time.time_ns() // 1_000_000}-{secrets.token_hex(4)}.parquet"
-    path = f"{directory}/{name}"
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    data = sink.getvalue()
-    if not local:
-        fs.pipe_file(path, data.to_pybytes())  # one PUT: the object appears whole or not at all
-        return path
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{directory}/.{name}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+        return [(day_of(int(days[0]) if len(days) else appended_ms // DAY_MS), table)]
+    return [(day_of(int(d)), table.filter(pa.array(days == d))) for d in np.unique(days)]
 
 
 def _row_count(columns: Mapping[str, Any]) -> int:
@@ -220,7 +153,7 @@ class ParquetLog:
         if flush_interval <= 0 or flush_rows < 1 or max_rows < 1:
             raise InvalidInput("flush_interval, flush_rows and max_rows must all be positive.")
         self.url = url
-        self._fs, self._root, self._local = _open_fs(url, options)
+        self._fs, self._root, self._local = open_fs(url, options)
         self._interval = flush_interval
         self._flush_rows = flush_rows
         self._max_rows = max_rows
@@ -255,7 +188,7 @@ class ParquetLog:
         rows = _row_count(columns)
         key = self._partitions.get(partition)
         if key is None:
-            key = self._partitions.setdefault(partition, _check_partition(partition))
+            key = self._partitions.setdefault(partition, check_partition(partition))
         now_ms = time.time_ns() // 1_000_000
         with self._cond:
             if self._closed:
@@ -370,10 +303,10 @@ class ParquetLog:
                 merged = [pa.concat_tables(tables, promote_options="permissive")]
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 merged = tables  # incompatible types: one file per chunk
-            directory = _join(self._root, partition, f"date={day}")
+            directory = join(self._root, day_folder(partition, day))
             for i, table in enumerate(merged):
                 try:
-                    _write_table(self._fs, self._local, directory, table)
+                    write_table(self._fs, self._local, directory, table)
                 except Exception as exc:
                     self._pending[(partition, day)] = merged[i:]
                     self._count(write_errors=1)
@@ -396,45 +329,3 @@ class ParquetLog:
             self._buffered += buffered
             for key, delta in deltas.items():
                 self._counts[key] += delta
-
-
-def canonical_label(value: Any) -> str | None:
-    """The string used to compare a prediction with an outcome; None for a missing value."""
-    if value is None:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if math.isnan(number):
-            return None
-        if number.is_integer() and abs(number) < 2**53:
-            return str(int(number))
-        if isinstance(value, np.floating) and not isinstance(value, np.float64):
-            return str(value)  # shortest form at the scalar's own precision (float32: "0.1")
-        return repr(number)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return str(int(value))
-    try:
-        if value != value:  # NaN-like (NaT, Decimal NaN)
-            return None
-    except (TypeError, ValueError):  # pandas.NA has no truth value
-        return None
-    return str(value)
-
-
-def canonical_labels(values: Sequence[Any] | np.ndarray) -> list[str | None]:
-    """canonical_label of each value."""
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        values = values.to_pylist()
-    elif isinstance(values, np.ndarray) and values.dtype.kind != "f":
-        values = values.tolist()  # Python scalars convert faster than numpy ones
-    elif isinstance(values, np.ndarray) and values.dtype == np.float64:
-        values = values.tolist()
-    return [canonical_label(v) for v in values]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from relayml.config import Settings
+from relayml.deployments.abresults import ab_results
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Variant
 from relayml.errors import Conflict, GateFailed, InvalidInput, NotFound
-from relayml.serving.abresults import ab_results
+from relayml.predictions import PredictionLogs
 
 __all__ = ["promote_winner"]
 
 
 def promote_winner(
     backend: Backend,
-    settings: Settings,
+    logs: PredictionLogs,
     project: str,
     model: str,
     environment: str,
@@ -25,7 +25,7 @@ def promote_winner(
     """
     verdict = "chosen by hand"
     if version is None:
-        report = ab_results(backend, settings, project, model, environment, metric=metric)
+        report = ab_results(backend, logs, project, model, environment, metric=metric)
         if report.winner is None:
             raise InvalidInput(
                 f"no winner on {report.metric} yet: {report.verdict}. To ship a version anyway, "
