@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +26,8 @@ from relayml.backend import LocalBackend
 from relayml.errors import RelayError
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("relayml.api")
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -74,6 +77,12 @@ def create_app(backend: LocalBackend) -> FastAPI:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return ok(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.error("unexpected error", exc_info=exc)
+        message = f"internal error: {type(exc).__name__}; see the server's log."
+        return ok(error_body("INTERNAL", message), status_code=500)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from relayml.domain.entities import AuditEntry
+from relayml.domain.validation import datetime_from_ms
 from relayml.store import now_ms
 from relayml.store.fast import FastStatement
 from relayml.store.schema import audit_log
@@ -19,8 +20,8 @@ _INSERT = FastStatement(audit_log.insert(), json_params=("before", "after"))
 
 
 def to_datetime(ms: int | None) -> datetime | None:
-    """Epoch milliseconds to an aware UTC datetime."""
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+    """Epoch milliseconds to an aware UTC datetime (total: out-of-range values are clamped)."""
+    return datetime_from_ms(ms)
 
 
 def record(

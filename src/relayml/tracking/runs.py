@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from relayml.domain.entities import MetricPoint, Run, RunStatus
 from relayml.domain.names import run_name
 from relayml.domain.ports import MetricRow
-from relayml.domain.validation import check_key, check_name, check_params
+from relayml.domain.validation import check_key, check_name, check_params, check_time_ms
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
@@ -167,13 +167,14 @@ def create_run(
     if name is not None:
         check_name(name, "run")
     clean_tags = {check_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+    start = now_ms() if start_time is None else check_time_ms(start_time, "start_time")
     run_id = uuid.uuid4().hex  # random: the first characters tell runs apart
     values: dict[str, Any] = {
         "id": run_id,
         "name": name or run_name(),
         "status": RunStatus.RUNNING.value,
         "user": actor,
-        "start_time": start_time or now_ms(),
+        "start_time": start,
         "system": dict(system or {}),
     }
     with store.write() as conn:
@@ -236,12 +237,14 @@ def end_run(
         ) from exc
     if not final.is_terminal:
         raise InvalidInput("a run can only be ended as FINISHED, FAILED or KILLED.")
+    if end_time is not None:
+        check_time_ms(end_time, "end_time")
     with store.write() as conn:
         row = require_running(conn, run_id, f"end run as {final.value}")
         new = _store_params(conn, run_id, clean) if clean else {}
         if points:
             _append_points(conn, run_id, points)
-        end = end_time or now_ms()
+        end = now_ms() if end_time is None else end_time
         _END_RUN.execute(
             conn,
             {

@@ -1,0 +1,96 @@
+"""Hardening of tracking (issue #11): out-of-range times and steps, bounded reads, clean 404s.
+
+Each test names the fault it pins; bad input must be refused with the error shape and must never
+leave a stored row that breaks a later read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from relayml.backend import LocalBackend
+from relayml.cli import app
+from relayml.config import get_settings
+from relayml.domain.ports import Backend
+from relayml.domain.validation import MAX_TIME_MS
+from relayml.errors import InvalidInput
+from relayml.store.schema import runs
+
+runner = CliRunner()
+HUGE_TIMES = [99999999999999999, -(10**18), MAX_TIME_MS + 1, -1]
+
+
+@pytest.fixture
+def http(relay_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=relay_server + "/api/v1", timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def api_project(http: httpx.Client) -> str:
+    name = f"h-{uuid.uuid4().hex[:10]}"
+    assert http.post("/projects", json={"name": name}).status_code == 201
+    return name
+
+
+def _is_error(response: httpx.Response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    for word in words:
+        assert word in body["error"]["message"], body
+
+
+# 1. an out-of-range run time
+
+
+@pytest.mark.parametrize("start_time", HUGE_TIMES)
+def test_an_out_of_range_start_time_is_refused_and_breaks_no_search(
+    backend: Backend, project: str, start_time: int
+) -> None:
+    with pytest.raises(InvalidInput, match="start_time"):
+        backend.create_run(project, "e", start_time=start_time)
+    run = backend.create_run(project, "e", start_time=1_700_000_000_000)
+    assert [r.id for r in backend.search_runs(project).runs] == [run.id]
+    with pytest.raises(InvalidInput, match="end_time"):
+        backend.end_run(run.id, "FINISHED", end_time=start_time)
+    assert backend.get_run(run.id).status == "RUNNING"
+
+
+@pytest.mark.parametrize("start_time", [99999999999999999, -(10**18)])
+def test_the_api_answers_422_for_an_out_of_range_time(
+    http: httpx.Client, api_project: str, start_time: int
+) -> None:
+    response = http.post(f"/projects/{api_project}/runs", json={"start_time": start_time})
+    _is_error(response, 422, "start_time", "9999")
+    search = http.post(f"/projects/{api_project}/runs/search", json={})
+    assert search.status_code == 200 and search.json()["runs"] == []
+
+
+def test_a_stored_out_of_range_time_breaks_no_read(tmp_path: Path) -> None:
+    """Rows written before the check (or by hand) still read: the conversion is total."""
+    home = tmp_path / "home"
+    backend = LocalBackend(get_settings(home=home, user="alice"))
+    backend.create_project("p")
+    run = backend.create_run("p", "e")
+    with backend.store.write() as conn:
+        conn.execute(update(runs).where(runs.c.id == run.id).values(start_time=99999999999999999))
+    broken = backend.create_run("p", "e")
+    with backend.store.write() as conn:
+        conn.execute(update(runs).where(runs.c.id == broken.id).values(start_time=-(10**18)))
+    found = {r.id: r for r in backend.search_runs("p").runs}
+    assert set(found) == {run.id, broken.id}
+    assert found[run.id].start_time.year == 9999
+    assert found[broken.id].start_time.year == 1970
+    assert backend.get_run(run.id).id == run.id
+    backend.close()
+    result = runner.invoke(app, ["runs", "list", "-p", "p"], env={"RELAY_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert run.id in result.stdout and "Traceback" not in result.output
