@@ -94,3 +94,20 @@ def test_a_stored_out_of_range_time_breaks_no_read(tmp_path: Path) -> None:
     result = runner.invoke(app, ["runs", "list", "-p", "p"], env={"RELAY_HOME": str(home)})
     assert result.exit_code == 0, result.output
     assert run.id in result.stdout and "Traceback" not in result.output
+
+
+# 2. a metric step past 64 bits
+
+
+@pytest.mark.parametrize("step", [2**63, -(2**63) - 1, 2**64])
+def test_the_api_refuses_a_step_past_64_bits_in_the_error_shape(
+    http: httpx.Client, api_project: str, step: int
+) -> None:
+    run = http.post(f"/projects/{api_project}/runs", json={}).json()
+    assert http.post(f"/runs/{run['id']}/metrics", json={"points": [["a", 1, 0, 1]]}).is_success
+    response = http.post(
+        f"/runs/{run['id']}/metrics", json={"points": [["a", 2, 1, 2], ["b", 1, step, 1]]}
+    )
+    _is_error(response, 422, "'b'", "64-bit")
+    assert http.get(f"/runs/{run['id']}").json()["metrics"] == {"a": 1.0}
+    assert http.get(f"/runs/{run['id']}/metrics/a").status_code == 200
