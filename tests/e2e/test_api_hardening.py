@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from relayml.api.app import MAX_JSON_BODY
+from relayml.api.routes import MAX_HISTORY_PAGE
 from relayml.backend import LocalBackend
 from relayml.cli import app
 from relayml.config import get_settings
@@ -111,3 +113,78 @@ def test_the_api_refuses_a_step_past_64_bits_in_the_error_shape(
     _is_error(response, 422, "'b'", "64-bit")
     assert http.get(f"/runs/{run['id']}").json()["metrics"] == {"a": 1.0}
     assert http.get(f"/runs/{run['id']}/metrics/a").status_code == 200
+
+
+# 3. bounded bodies and reads
+
+
+def test_a_json_body_over_the_cap_gets_413_before_it_is_parsed(
+    http: httpx.Client, api_project: str
+) -> None:
+    big = b'{"filter": "' + b"x" * MAX_JSON_BODY + b'"}'
+    response = http.post(
+        f"/projects/{api_project}/runs/search",
+        content=big,
+        headers={"content-type": "application/json"},
+    )
+    _is_error(response, 413, str(MAX_JSON_BODY))
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(50):
+            yield b" " * (1024 * 1024)
+
+    response = http.post(
+        f"/projects/{api_project}/runs",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    _is_error(response, 413, str(MAX_JSON_BODY))
+    assert http.post(f"/projects/{api_project}/runs", json={}).status_code == 201
+
+
+def test_audit_reads_are_bounded_and_paged(
+    http: httpx.Client, api_project: str, tmp_path: Path
+) -> None:
+    _is_error(http.get("/audit", params={"limit": 10**12}), 422, "limit")
+    for i in range(5):
+        http.post(f"/projects/{api_project}/experiments", json={"name": f"e{i}"})
+    seen: list[int] = []
+    before = None
+    while len(seen) < 6:
+        params = (
+            {"limit": 2, "entity_id": None} if before is None else {"limit": 2, "before": before}
+        )
+        page = http.get("/audit", params={k: v for k, v in params.items() if v is not None}).json()
+        assert len(page) == 2 and all(e["id"] < (before or 2**62) for e in page)
+        seen += [e["id"] for e in page]
+        before = page[-1]["id"]
+    assert seen == sorted(seen, reverse=True) and len(set(seen)) == 6
+    result = runner.invoke(
+        app, ["audit", "-n", str(10**12)], env={"RELAY_HOME": str(tmp_path / "h")}
+    )
+    assert result.exit_code == 2 and "10000" in result.output
+
+
+def test_metric_history_is_paged_over_http(http: httpx.Client, api_project: str) -> None:
+    run = http.post(f"/projects/{api_project}/runs", json={}).json()
+    points = [["loss", float(i), i, 1_700_000_000_000 + i] for i in range(25)]
+    assert http.post(f"/runs/{run['id']}/metrics", json={"points": points}).is_success
+    url = f"/runs/{run['id']}/metrics/loss"
+    _is_error(http.get(url, params={"max_results": 10**9}), 422, "max_results")
+    steps: list[int] = []
+    offset: str | None = "0"
+    while offset is not None:
+        response = http.get(url, params={"max_results": 10, "offset": offset})
+        assert response.status_code == 200 and len(response.json()) <= 10
+        steps += [p["step"] for p in response.json()]
+        offset = response.headers.get("x-relay-next-offset")
+    assert steps == list(range(25))
+    assert [p["step"] for p in http.get(url, params={"limit": 3}).json()] == [0, 1, 2]
+
+
+def test_a_long_metric_history_reads_back_whole(backend: Backend, project: str) -> None:
+    run = backend.create_run(project, "e")
+    count = MAX_HISTORY_PAGE + 7
+    backend.log_metrics(run.id, [("x", float(i), i, 1_700_000_000_000) for i in range(count)])
+    history = backend.get_metric_history(run.id, "x")
+    assert [p.step for p in history] == list(range(count))

@@ -398,20 +398,26 @@ def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRo
         )
 
 
-def get_metric_history(store: Store, run_id: str, key: str) -> list[MetricPoint]:
-    """Every point of one metric series, by step then time."""
+def get_metric_history(
+    store: Store, run_id: str, key: str, *, limit: int | None = None, offset: int = 0
+) -> list[MetricPoint]:
+    """The points of one metric series by step then time: all, or limit of them from offset."""
+    if (limit is not None and limit < 1) or offset < 0:
+        raise InvalidInput(f"limit must be at least 1 and offset at least 0: {limit}, {offset}.")
     with store.read() as conn:
         require_run(conn, run_id)
         query = (
             select(metrics.c.value, metrics.c.step, metrics.c.timestamp)
             .where(metrics.c.run_id == run_id, metrics.c.key == key)
             .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            .offset(offset)
+            .limit(limit)
         )
         points = [
             MetricPoint(key=key, value=_none_to_nan(r.value), step=r.step, timestamp=r.timestamp)
             for r in conn.execute(query)
         ]
-    if not points:
+    if not points and offset == 0:
         known = sorted(get_run(store, run_id).metrics)
         raise NotFound(
             f"run {run_id} has no metric {key!r} (it has: {', '.join(known) or 'no metrics'})."
