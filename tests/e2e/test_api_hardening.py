@@ -188,3 +188,26 @@ def test_a_long_metric_history_reads_back_whole(backend: Backend, project: str) 
     backend.log_metrics(run.id, [("x", float(i), i, 1_700_000_000_000) for i in range(count)])
     history = backend.get_metric_history(run.id, "x")
     assert [p.step for p in history] == list(range(count))
+
+
+# 5. an artifact whose blob is gone
+
+
+def test_an_artifact_missing_from_the_store_is_a_clean_404(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from relayml.api.app import create_app
+
+    backend = LocalBackend(get_settings(home=tmp_path / "home", user="alice"))
+    backend.create_project("p")
+    run = backend.create_run("p", "e")
+    source = tmp_path / "model.txt"
+    source.write_text("weights")
+    artifact = backend.log_artifact(run.id, "model.txt", source)
+    Path(backend.blobs.path_of(artifact.sha256)).unlink()
+    with TestClient(create_app(backend), raise_server_exceptions=False) as client:
+        response = client.get(f"/api/v1/runs/{run.id}/artifacts/model.txt")
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "NOT_FOUND"
+        assert artifact.sha256 in response.json()["error"]["message"]
+        assert client.get(f"/api/v1/runs/{run.id}/artifacts").status_code == 200

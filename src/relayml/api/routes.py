@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from typing import Annotated, Any
 
@@ -243,8 +244,11 @@ async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
 def download_artifact(request: Request, run_id: str, path: str) -> Response:
     """The artifact's bytes; X-Relay-Sha256 carries the hash to verify them against."""
     artifact, chunks = backend_of(request).open_artifact(run_id, path)
+    # Read the first chunk before answering: a blob missing from the store (or unreadable) is
+    # a clean error response, not a download the server starts and then drops.
+    first = next(chunks, None)
     return StreamingResponse(
-        chunks,
+        itertools.chain([] if first is None else [first], chunks),
         media_type="application/octet-stream",
         headers={"X-Relay-Sha256": artifact.sha256, "Content-Length": str(artifact.size)},
     )
