@@ -343,8 +343,13 @@ class HttpBackend(
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values JSON carries as they are; others (and NaN, ±inf) as the text the store keeps."""
     return {
-        k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
+        k: v
+        if isinstance(v, str | int | bool)
+        or v is None
+        or (isinstance(v, float) and math.isfinite(v))
+        else str(v)
         for k, v in values.items()
     }
 

@@ -65,7 +65,8 @@ class FastStatement:
             # refused with a message; the transaction is rolled back by the Store.
             raise InvalidInput(
                 f"a value is out of range for the database ({type(exc).__name__}: "
-                f"{str(exc).strip().splitlines()[0]}); integers must fit 64 bits."
+                f"{str(exc).strip().splitlines()[0]}); integers must fit 64 bits and text "
+                "cannot hold NUL characters."
             ) from exc
         return cursor
 
