@@ -17,6 +17,7 @@ from relayml.domain.entities import (
     KPI,
     Artifact,
     AuditEntry,
+    AuditQuery,
     Experiment,
     MetricPoint,
     Project,
@@ -255,14 +256,10 @@ class LocalBackend(
         return artifact, self.blobs.iter_chunks(artifact.sha256)
 
     # audit
-    def list_audit(
-        self, *, entity_kind: str | None = None, entity_id: str | None = None, limit: int = 100
-    ) -> list[AuditEntry]:
-        """The newest audit entries."""
+    def list_audit(self, query: AuditQuery | None = None, **filters: Any) -> list[AuditEntry]:
+        """The newest audit entries matching a query (or the AuditQuery fields as keywords)."""
         with self.store.read() as conn:
-            return audit.list_entries(
-                conn, entity_kind=entity_kind, entity_id=entity_id, limit=limit
-            )
+            return audit.list_entries(conn, query or AuditQuery(**filters))
 
     def close(self) -> None:
         """Release database connections."""

@@ -27,6 +27,8 @@ from relayml.domain.validation import (
     check_key,
     check_metric_value,
     check_params,
+    check_step,
+    check_time_ms,
 )
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.pipelines import pipeline, step, use_defaults
@@ -198,14 +200,15 @@ class ActiveRun:
         self, key: str, value: float, step: int | None = None, timestamp: int | None = None
     ) -> None:
         """Queue one metric point; without a step, the key's next step (0, 1, 2, ...) is used."""
-        if self.ended or step is None or type(step) is not int or key not in self._steps:
+        if self.ended or type(step) is not int or key not in self._steps or timestamp is not None:
             self.log_metrics({key: value}, step=step, timestamp=timestamp)
             return
         number = check_metric_value(key, value)
+        check_step(key, step)
         with self._lock:
             if step > self._steps[key]:
                 self._steps[key] = step
-        self._buffer.add(self.id, [(key, number, step, timestamp or now_ms())])
+        self._buffer.add(self.id, [(key, number, step, now_ms())])
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
@@ -213,9 +216,9 @@ class ActiveRun:
         """Queue metric points, written in the background in batches."""
         if self.ended:
             raise InvalidInput(f"run {self.name} ({self.id}) has ended; start a new run.")
-        ts = timestamp if timestamp is not None else now_ms()
-        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
-            raise InvalidInput(f"step must be an integer, got {step!r}.")
+        ts = now_ms() if timestamp is None else check_time_ms(timestamp, "timestamp")
+        if step is not None:
+            check_step(next(iter(metrics), "?"), step)
         rows: list[MetricRow] = []
         with self._lock:
             for key, value in metrics.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,10 @@ from relayml.errors import RelayError
 
 __all__ = ["create_app"]
 
+log = logging.getLogger("relayml.api")
+# Largest JSON body of a POST or PATCH (100,000 metric points with long keys fit); larger: 413.
+MAX_JSON_BODY = 32 * 1024 * 1024
+
 
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
@@ -33,6 +38,71 @@ def _describe_validation(exc: RequestValidationError) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "invalid request: " + "; ".join(parts)
+
+
+class BodyLimit:
+    """ASGI middleware: a POST or PATCH body over MAX_JSON_BODY bytes gets 413, unparsed.
+
+    Bodies are JSON there (uploads are PUT, streamed by their routes with their own limit); the
+    body is read up to the limit before the route sees it, so nothing parses a huge body.
+    """
+
+    def __init__(self, app: Any, limit: int = MAX_JSON_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any) -> None:
+        message = (
+            f"the request body is over the limit of {self.limit} bytes; send fewer items "
+            "per request (e.g. metric points in batches)."
+        )
+        payload = ok(error_body("BODY_TOO_LARGE", message), status_code=413)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload.body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload.body})
 
 
 def create_app(backend: LocalBackend) -> FastAPI:
@@ -61,6 +131,7 @@ def create_app(backend: LocalBackend) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.backend = backend
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(RelayError)
     async def _relay_error(_request: Request, exc: RelayError) -> Response:
@@ -74,6 +145,12 @@ def create_app(backend: LocalBackend) -> FastAPI:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return ok(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.error("unexpected error", exc_info=exc)
+        message = f"internal error: {type(exc).__name__}; see the server's log."
+        return ok(error_body("INTERNAL", message), status_code=500)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, Any]:

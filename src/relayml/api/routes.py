@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -24,6 +25,7 @@ from relayml.backend import LocalBackend
 from relayml.domain.entities import (
     Artifact,
     AuditEntry,
+    AuditQuery,
     Experiment,
     MetricPoint,
     Project,
@@ -31,11 +33,13 @@ from relayml.domain.entities import (
     RunPage,
 )
 from relayml.errors import InvalidInput
+from relayml.tracking import runs as run_service
 
 __all__ = ["router"]
 
 router = APIRouter()
 MAX_UPLOAD = 5 * 1024**3
+MAX_HISTORY_PAGE = 10_000  # metric points per page of GET /runs/{id}/metrics/{key}
 
 
 def backend_of(request: Request) -> LocalBackend:
@@ -194,9 +198,24 @@ def log_metrics(request: Request, run_id: str, body: MetricsIn) -> Response:
 
 
 @router.get("/runs/{run_id}/metrics/{key:path}", tags=["runs"], responses=_doc(list[MetricPoint]))
-def get_metric_history(request: Request, run_id: str, key: str) -> Response:
-    """Every point of one metric series."""
-    return ok(backend_of(request).get_metric_history(run_id, key))
+def get_metric_history(
+    request: Request,
+    run_id: str,
+    key: str,
+    max_results: int | None = Query(None, ge=1, le=MAX_HISTORY_PAGE),
+    limit: int | None = Query(None, ge=1, le=MAX_HISTORY_PAGE, description="max_results"),
+    offset: int = Query(0, ge=0, le=2**62),
+) -> Response:
+    """One page of a metric series; X-Relay-Next-Offset names the next page when there is one."""
+    size = max_results or limit or MAX_HISTORY_PAGE
+    backend = backend_of(request)
+    points = run_service.get_metric_history(
+        backend.store, run_id, key, limit=size + 1, offset=offset
+    )
+    response = ok(points[:size])
+    if len(points) > size:
+        response.headers["X-Relay-Next-Offset"] = str(offset + size)
+    return response
 
 
 @router.get("/runs/{run_id}/artifacts", tags=["artifacts"], responses=_doc(list[Artifact]))
@@ -225,21 +244,17 @@ async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
 def download_artifact(request: Request, run_id: str, path: str) -> Response:
     """The artifact's bytes; X-Relay-Sha256 carries the hash to verify them against."""
     artifact, chunks = backend_of(request).open_artifact(run_id, path)
+    # Read the first chunk before answering: a blob missing from the store (or unreadable) is
+    # a clean error response, not a download the server starts and then drops.
+    first = next(chunks, None)
     return StreamingResponse(
-        chunks,
+        itertools.chain([] if first is None else [first], chunks),
         media_type="application/octet-stream",
         headers={"X-Relay-Sha256": artifact.sha256, "Content-Length": str(artifact.size)},
     )
 
 
 @router.get("/audit", tags=["audit"], responses=_doc(list[AuditEntry]))
-def list_audit(
-    request: Request,
-    entity_kind: str | None = None,
-    entity_id: str | None = None,
-    limit: int = Query(100, ge=1, le=10_000),
-) -> Response:
-    """The newest audit entries, optionally for one entity."""
-    return ok(
-        backend_of(request).list_audit(entity_kind=entity_kind, entity_id=entity_id, limit=limit)
-    )
+def list_audit(request: Request, query: Annotated[AuditQuery, Query()]) -> Response:
+    """The newest audit entries, filtered; page back with before=<the last id>."""
+    return ok(backend_of(request).list_audit(query))

@@ -63,6 +63,30 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from relayml import __version__
+
+        typer.echo(f"relay {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        help="Print the version and exit.",
+        callback=_print_version,
+        is_eager=True,
+    ),
+) -> None:
+    """relayml: track, register, deploy and monitor models."""
+
+
 app.command("config")(config)
 app.add_typer(db_app, name="db")
 app.add_typer(projects_app, name="projects")

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from relayml.domain.validation import datetime_from_ms
 from relayml.errors import InvalidInput, NotFound, RelayError
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ def format_time(value: datetime | int | None) -> str:
     if value is None:
         return ""
     if isinstance(value, int):
-        value = datetime.fromtimestamp(value / 1000, tz=UTC)
+        value = datetime_from_ms(value)
     elif value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")

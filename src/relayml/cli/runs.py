@@ -272,3 +272,51 @@ def runs_metrics(
             title=f"{key} of run {full_id}",
         )
     )
+
+
+def _compare_rows(runs: Sequence[Run]) -> list[tuple[str, list[str], bool]]:
+    """(label, one cell per run, differs) for each param and metric any of the runs has."""
+    rows: list[tuple[str, list[str], bool]] = []
+    metrics = [{k: format_number(v, precise=True) for k, v in r.metrics.items()} for r in runs]
+    for kind, values in (("param", [r.params for r in runs]), ("metric", metrics)):
+        for key in sorted(set().union(*values)):
+            cells = [v.get(key, "") for v in values]
+            rows.append((f"{kind}s.{key}", cells, len(set(cells)) > 1))
+    return rows
+
+
+@runs_app.command("compare")
+def runs_compare(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or unique prefixes).")],
+    only_differences: Annotated[
+        bool, typer.Option("--diff", help="Only the params and metrics that differ.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Compare runs side by side: params and latest metrics, differences highlighted.
+
+    Example: relay runs compare 3f2a9c 81be04 --diff
+    """
+    from relayml.errors import InvalidInput
+
+    if len(run_ids) < 2:
+        raise InvalidInput("name at least two runs to compare.")
+    with open_cli_backend() as backend:
+        runs = [backend.get_run(resolve_run_id(backend, r)) for r in run_ids]
+    rows = [r for r in _compare_rows(runs) if r[2] or not only_differences]
+    if json_output:
+        print_json(
+            {
+                "runs": [r.id for r in runs],
+                "rows": [{"field": f, "values": c, "differs": d} for f, c, d in rows],
+            }
+        )
+        return
+    columns = ["", *(f"{truncate(r.name, 20)} ({r.id[:8]})" for r in runs)]
+    from rich.text import Text
+
+    style = {True: "bold yellow", False: ""}
+    cells = [[Text(f, style[d]), *(Text(v, style[d]) for v in c)] for f, c, d in rows]
+    console().print(table(columns, cells, title="Runs compared (differences in yellow)"))
+    if not rows:
+        console().print("Nothing to compare: the runs have no params or metrics.")

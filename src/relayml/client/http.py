@@ -25,6 +25,7 @@ from relayml.domain.entities import (
     KPI,
     Artifact,
     AuditEntry,
+    AuditQuery,
     Experiment,
     MetricPoint,
     Project,
@@ -246,7 +247,12 @@ class HttpBackend(
     def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """One metric series."""
         path = f"/runs/{_q(run_id)}/metrics/{quote(key)}"
-        result: list[MetricPoint] = self._json("GET", path, list[MetricPoint])
+        result: list[MetricPoint] = []
+        offset: str | None = "0"
+        while offset is not None:  # the server answers in pages
+            response = self._send("GET", path, params={"offset": offset})
+            result += TypeAdapter(list[MetricPoint]).validate_json(response.content)
+            offset = response.headers.get("x-relay-next-offset")
         return result
 
     def search_runs(
@@ -325,15 +331,9 @@ class HttpBackend(
                 tmp.unlink()
 
     # audit
-    def list_audit(
-        self, *, entity_kind: str | None = None, entity_id: str | None = None, limit: int = 100
-    ) -> list[AuditEntry]:
-        """The newest audit entries."""
-        params: dict[str, Any] = {"limit": limit}
-        if entity_kind:
-            params["entity_kind"] = entity_kind
-        if entity_id:
-            params["entity_id"] = entity_id
+    def list_audit(self, query: AuditQuery | None = None, **filters: Any) -> list[AuditEntry]:
+        """The newest audit entries matching a query (or the AuditQuery fields as keywords)."""
+        params = (query or AuditQuery(**filters)).model_dump(exclude_none=True)
         result: list[AuditEntry] = self._json("GET", "/audit", list[AuditEntry], params=params)
         return result
 
@@ -343,8 +343,13 @@ class HttpBackend(
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values JSON carries as they are; others (and NaN, ±inf) as the text the store keeps."""
     return {
-        k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
+        k: v
+        if isinstance(v, str | int | bool)
+        or v is None
+        or (isinstance(v, float) and math.isfinite(v))
+        else str(v)
         for k, v in values.items()
     }
 

@@ -12,6 +12,7 @@ __all__ = [
     "KPI",
     "Artifact",
     "AuditEntry",
+    "AuditQuery",
     "Experiment",
     "MetricPoint",
     "Project",
@@ -146,3 +147,20 @@ class AuditEntry(BaseModel):
     entity_id: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+
+
+class AuditQuery(BaseModel):
+    """Which audit entries to read: filters, page size, and the id to page back from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity_kind: str | None = Field(default=None, description="Exactly this entity type.")
+    entity_id: str | None = Field(default=None, description="Only this entity.")
+    actor: str | None = Field(default=None, description="Only changes by this user.")
+    kind: str | None = Field(
+        default=None, description="An entity type or an action (e.g. policy, set_tags, run.end)."
+    )
+    since: int | None = Field(default=None, description="From this time, epoch ms.")
+    until: int | None = Field(default=None, description="Before this time, epoch ms.")
+    before: int | None = Field(default=None, description="Entries older than this id (paging).")
+    limit: int = Field(default=100, description="At most this many (up to 10,000).")

@@ -11,6 +11,7 @@ from relayml.domain.entities import (
     KPI,
     Artifact,
     AuditEntry,
+    AuditQuery,
     Experiment,
     MetricPoint,
     Project,
@@ -127,9 +128,7 @@ class Backend(Protocol):
     def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path: ...
 
     # audit
-    def list_audit(
-        self, *, entity_kind: str | None = None, entity_id: str | None = None, limit: int = 100
-    ) -> list[AuditEntry]: ...
+    def list_audit(self, query: AuditQuery | None = None, **filters: Any) -> list[AuditEntry]: ...
 
     # blobs and members
     def upload_blob(self, source: str | Path | IO[bytes]) -> tuple[str, int]: ...

@@ -4,24 +4,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from numbers import Real
-from typing import Any
+from typing import Any, overload
 
 from relayml.errors import InvalidInput
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "MAX_KEY_LENGTH",
     "MAX_PARAM_VALUE_LENGTH",
+    "MAX_TIME_MS",
+    "MIN_TIME_MS",
     "check_artifact_path",
     "check_key",
     "check_metric_rows",
     "check_metric_value",
     "check_name",
     "check_params",
+    "check_step",
+    "check_time_ms",
+    "datetime_from_ms",
 ]
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
+# Times are epoch milliseconds from 1970-01-01 to 9999-12-30T23:59:59.999Z (UTC): every one of
+# them is a datetime in any time zone. Steps are signed 64-bit integers, as the database stores.
+MIN_TIME_MS = 0
+MAX_TIME_MS = 253_402_214_399_999
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
@@ -116,9 +130,45 @@ def check_metric_rows(points: Iterable[Sequence[Any]]) -> list[tuple[str, float,
         if key not in seen:
             check_key(key, "metric")
             seen.add(key)
-        if type(step) is not int and (isinstance(step, bool) or not isinstance(step, int)):
-            raise InvalidInput(f"metric {key!r}: step must be an integer, got {step!r}.")
-        if type(ts) is not int and (isinstance(ts, bool) or not isinstance(ts, int)):
-            raise InvalidInput(f"metric {key!r}: timestamp must be integer ms, got {ts!r}.")
+        if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+            check_step(key, step)
+        if type(ts) is not int or not MIN_TIME_MS <= ts <= MAX_TIME_MS:
+            check_time_ms(ts, f"metric {key!r}: timestamp")
         result.append((key, check_metric_value(key, value), step, ts))
     return result
+
+
+def check_time_ms(value: Any, what: str) -> int:
+    """Return a time in epoch milliseconds inside the stored range, or raise InvalidInput."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be integer milliseconds since 1970, got {value!r}.")
+    if not MIN_TIME_MS <= value <= MAX_TIME_MS:
+        raise InvalidInput(
+            f"{what} {value} is out of range: times are milliseconds since 1970-01-01 UTC, "
+            f"from {MIN_TIME_MS} to {MAX_TIME_MS} (9999-12-30). Check the unit (ms, not ns)."
+        )
+    return value
+
+
+def check_step(key: str, step: Any) -> int:
+    """Return a metric step that fits a signed 64-bit integer, or raise InvalidInput."""
+    if isinstance(step, bool) or not isinstance(step, int):
+        raise InvalidInput(f"metric {key!r}: step must be an integer, got {step!r}.")
+    if not INT64_MIN <= step <= INT64_MAX:
+        raise InvalidInput(
+            f"metric {key!r}: step {step} does not fit a 64-bit integer "
+            f"({INT64_MIN} to {INT64_MAX})."
+        )
+    return step
+
+
+@overload
+def datetime_from_ms(ms: int) -> datetime: ...
+@overload
+def datetime_from_ms(ms: None) -> None: ...
+def datetime_from_ms(ms: int | None) -> datetime | None:
+    """Epoch milliseconds to an aware UTC datetime; values out of range are clamped to it."""
+    if ms is None:
+        return None
+    clamped = min(max(int(ms), MIN_TIME_MS), MAX_TIME_MS)
+    return datetime.fromtimestamp(clamped / 1000, tz=UTC)

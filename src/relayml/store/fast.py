@@ -16,6 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
+from relayml.errors import InvalidInput
+
 __all__ = ["FastStatement"]
 
 _DIALECTS: dict[str, Dialect] = {
@@ -53,10 +55,19 @@ class FastStatement:
         rows = params if isinstance(params, list) else [params]
         sql = self._compiled(conn.dialect.name, tuple(rows[0]))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        if isinstance(params, list):
-            cursor.executemany(sql, [self._prepare(p) for p in rows])
-        else:
-            cursor.execute(sql, self._prepare(params))
+        try:
+            if isinstance(params, list):
+                cursor.executemany(sql, [self._prepare(p) for p in rows])
+            else:
+                cursor.execute(sql, self._prepare(params))
+        except (OverflowError, conn.dialect.dbapi.DataError) as exc:  # type: ignore[union-attr]
+            # A value the column cannot hold (an integer past 64 bits): the caller's input,
+            # refused with a message; the transaction is rolled back by the Store.
+            raise InvalidInput(
+                f"a value is out of range for the database ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0]}); integers must fit 64 bits and text "
+                "cannot hold NUL characters."
+            ) from exc
         return cursor
 
     def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:

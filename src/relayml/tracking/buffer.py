@@ -5,7 +5,8 @@ flush it waits at most ``metric_flush_interval`` seconds, or until ``metric_batc
 are waiting. Data the store refuses for good (the run ended elsewhere, a param set to another
 value by another process) is dropped and the error is raised by the next ``flush()`` or end of
 that run; data that failed to reach the store for a passing reason (database locked, server
-down) is kept and retried.
+down) is kept and retried. A batch of points refused as invalid is halved until the bad points are
+found: only they are dropped (the first error is kept), the run's other points are stored.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from relayml.errors import RelayError, ServerUnavailable, StoreNotReady
+from relayml.errors import InvalidInput, RelayError, ServerUnavailable, StoreNotReady
 
 if TYPE_CHECKING:
     from relayml.domain.ports import Backend, MetricRow
@@ -99,7 +100,9 @@ class MetricBuffer:
                         self._backend.log_params(run_id, run_params)
                         run_params = {}
                     if rows:
-                        self._backend.log_metrics(run_id, rows)
+                        error, rows = self._write_points(run_id, rows)
+                        if error is not None:
+                            raise error
                 except BaseException as exc:
                     with self._lock:
                         if _is_transient(exc):  # keep them, in order, for the next try
@@ -107,6 +110,26 @@ class MetricBuffer:
                             self._points[run_id][:0] = rows
                             self._count += len(rows) + len(run_params)
                         self._errors[run_id] = exc
+
+    def _write_points(
+        self, run_id: str, rows: list[MetricRow]
+    ) -> tuple[BaseException | None, list[MetricRow]]:
+        """Store rows, halving batches refused as invalid: (first error, rows left unwritten)."""
+        pending = [rows]
+        refusal: BaseException | None = None
+        while pending:
+            chunk = pending.pop(0)
+            try:
+                self._backend.log_metrics(run_id, chunk)
+            except BaseException as exc:
+                if _is_transient(exc):
+                    return exc, [row for part in [chunk, *pending] for row in part]
+                if isinstance(exc, InvalidInput) and len(chunk) > 1:  # a bad point: find it
+                    middle = len(chunk) // 2
+                    pending[:0] = [chunk[:middle], chunk[middle:]]
+                    continue
+                refusal = refusal or exc
+        return refusal, []
 
     def flush(self, run_id: str | None = None) -> None:
         """Write everything queued so far; raise the first error of run_id (or of any run)."""

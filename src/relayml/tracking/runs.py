@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from relayml.domain.entities import MetricPoint, Run, RunStatus
 from relayml.domain.names import run_name
 from relayml.domain.ports import MetricRow
-from relayml.domain.validation import check_key, check_name, check_params
+from relayml.domain.validation import check_key, check_name, check_params, check_time_ms
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
@@ -167,13 +167,14 @@ def create_run(
     if name is not None:
         check_name(name, "run")
     clean_tags = {check_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+    start = now_ms() if start_time is None else check_time_ms(start_time, "start_time")
     run_id = uuid.uuid4().hex  # random: the first characters tell runs apart
     values: dict[str, Any] = {
         "id": run_id,
         "name": name or run_name(),
         "status": RunStatus.RUNNING.value,
         "user": actor,
-        "start_time": start_time or now_ms(),
+        "start_time": start,
         "system": dict(system or {}),
     }
     with store.write() as conn:
@@ -236,12 +237,14 @@ def end_run(
         ) from exc
     if not final.is_terminal:
         raise InvalidInput("a run can only be ended as FINISHED, FAILED or KILLED.")
+    if end_time is not None:
+        check_time_ms(end_time, "end_time")
     with store.write() as conn:
         row = require_running(conn, run_id, f"end run as {final.value}")
         new = _store_params(conn, run_id, clean) if clean else {}
         if points:
             _append_points(conn, run_id, points)
-        end = end_time or now_ms()
+        end = now_ms() if end_time is None else end_time
         _END_RUN.execute(
             conn,
             {
@@ -395,20 +398,26 @@ def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRo
         )
 
 
-def get_metric_history(store: Store, run_id: str, key: str) -> list[MetricPoint]:
-    """Every point of one metric series, by step then time."""
+def get_metric_history(
+    store: Store, run_id: str, key: str, *, limit: int | None = None, offset: int = 0
+) -> list[MetricPoint]:
+    """The points of one metric series by step then time: all, or limit of them from offset."""
+    if (limit is not None and limit < 1) or offset < 0:
+        raise InvalidInput(f"limit must be at least 1 and offset at least 0: {limit}, {offset}.")
     with store.read() as conn:
         require_run(conn, run_id)
         query = (
             select(metrics.c.value, metrics.c.step, metrics.c.timestamp)
             .where(metrics.c.run_id == run_id, metrics.c.key == key)
             .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            .offset(offset)
+            .limit(limit)
         )
         points = [
             MetricPoint(key=key, value=_none_to_nan(r.value), step=r.step, timestamp=r.timestamp)
             for r in conn.execute(query)
         ]
-    if not points:
+    if not points and offset == 0:
         known = sorted(get_run(store, run_id).metrics)
         raise NotFound(
             f"run {run_id} has no metric {key!r} (it has: {', '.join(known) or 'no metrics'})."

@@ -1,0 +1,149 @@
+"""Schemathesis over every /api/v1 route of a real `relay server`, then reads of what it wrote.
+
+Plain per-operation mode (our OpenAPI has no links for the stateful mode), positive and negative,
+with a fixed seed and few examples per operation; extreme values (int64 edges, huge and negative
+times, NaN/inf, long and unicode strings) are added by hand to the metric and run bodies. After
+the fuzzing every project, run, metric series and the audit log must still read: 0 x 5xx.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
+
+SEED = 20240611
+# Server errors found here in routes outside tracking, left to their owners (issue #11 report):
+# a step-run record without its expected keys raises KeyError in relayml.pipelines (500).
+KNOWN = {"POST /api/v1/pipeline-runs/{run_id}/steps"}
+EXTREMES: list[Any] = [
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    -(2**63) - 1,
+    99999999999999999,
+    -(10**18),
+    0,
+    -1,
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    1e308,
+    "x" * 5000,
+    "ü∂\u2028🙂",
+    "",
+    None,
+]
+
+
+def _fuzz(
+    operation: Any,
+    mode: GenerationMode,
+    fixed: dict[str, str],
+    url: str,
+    session: requests.Session,
+    failures: list[str],
+) -> int:
+    names = {p.name for p in operation.path_parameters}
+    path = {k: v for k, v in fixed.items() if k in names} or None
+    calls = 0
+
+    @settings(
+        max_examples=6,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @seed(SEED)
+    @given(case=operation.as_strategy(mode, path_parameters=path))
+    def call(case: Any) -> None:
+        nonlocal calls
+        calls += 1
+        response = case.call(base_url=url, session=session, timeout=30)
+        if response.status_code >= 500 and operation.label not in KNOWN:
+            failures.append(f"{operation.label}: {response.status_code} {response.text[:300]}")
+
+    try:
+        call()
+    except Unsatisfiable:
+        pass
+    return calls
+
+
+def _reads(http: httpx.Client) -> list[str]:
+    """Read back everything the fuzzing may have written; every read must succeed."""
+    broken: list[str] = []
+
+    def get(method: str, path: str, **kwargs: Any) -> Any:
+        response = http.request(method, path, **kwargs)
+        if response.status_code != 200:
+            broken.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+            return None
+        return response.json()
+
+    projects = get("GET", "/api/v1/projects") or []
+    assert len(projects) >= 1
+    for project in projects:
+        q = f"/api/v1/projects/{quote(project['name'], safe='')}"
+        get("GET", q)
+        get("GET", f"{q}/experiments")
+        page = get("POST", f"{q}/runs/search", json={"max_results": 1000}) or {"runs": []}
+        for run in page["runs"]:
+            get("GET", f"/api/v1/runs/{run['id']}")
+            for key in run["metrics"]:
+                get("GET", f"/api/v1/runs/{run['id']}/metrics/{quote(key)}")
+    get("GET", "/api/v1/audit", params={"limit": 10_000})
+    return broken
+
+
+def test_fuzzing_every_route_gets_no_server_error_and_breaks_no_read(relay_server: str) -> None:
+    project = f"fz-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=relay_server, timeout=30) as http:
+        assert http.post("/api/v1/projects", json={"name": project}).status_code == 201
+        run = http.post(f"/api/v1/projects/{project}/runs", json={}).json()
+        fixed = {"project": project, "name": project, "run_id": run["id"], "key": "loss"}
+        schema = schemathesis.openapi.from_url(relay_server + "/openapi.json")
+        operations = [
+            r.ok()
+            for r in schema.get_all_operations()
+            if isinstance(r, Ok) and r.ok().path.startswith("/api/v1")
+        ]
+        assert len(operations) >= 30, [op.label for op in operations]
+        failures: list[str] = []
+        calls = 0
+        with requests.Session() as session:
+            for operation in operations:
+                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                    calls += _fuzz(operation, mode, fixed, relay_server, session, failures)
+        # the extremes, by hand, where they are stored
+        for value in EXTREMES:
+            bodies = [
+                ("POST", f"/api/v1/projects/{project}/runs", {"start_time": value}),
+                ("POST", f"/api/v1/runs/{run['id']}/metrics", {"points": [["m", value, 0, 1]]}),
+                ("POST", f"/api/v1/runs/{run['id']}/metrics", {"points": [["m", 1, value, 1]]}),
+                ("POST", f"/api/v1/runs/{run['id']}/metrics", {"points": [["m", 1, 0, value]]}),
+                ("POST", f"/api/v1/runs/{run['id']}/params", {"values": {"p": value}}),
+                ("POST", f"/api/v1/runs/{run['id']}/tags", {"values": {"t": value}}),
+                ("POST", f"/api/v1/projects/{project}/runs/search", {"max_results": value}),
+                ("POST", f"/api/v1/projects/{project}/runs", {"system": {"x": value}}),
+            ]
+            for method, path, body in bodies:
+                calls += 1
+                response = http.request(method, path, json=body)
+                if response.status_code >= 500:
+                    failures.append(
+                        f"{path} {body!r:.100}: {response.status_code} {response.text[:200]}"
+                    )
+        assert calls >= 300, calls
+        assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:30])
+        broken = _reads(http)
+        assert not broken, "reads broken by stored rows:\n" + "\n".join(broken[:30])
