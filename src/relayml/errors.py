@@ -9,6 +9,7 @@
     ├── PipelineFailed          a step of a pipeline run failed; has the run (HTTP 500)
     ├── CorruptArtifact         stored bytes no longer match their hash      (HTTP 500)
     ├── StoreNotReady           the database needs `relay db upgrade`        (HTTP 503)
+    ├── StorageUnavailable      the artifact store refused or could not be reached (HTTP 503)
     ├── ServerUnavailable       the relay server could not be reached        (client side)
     ├── MissingDependency       an optional package is not installed
     │   the model server's own (it answers V2's {"error": "…"} with these statuses)
@@ -40,6 +41,7 @@ __all__ = [
     "PipelineFailed",
     "RelayError",
     "ServerUnavailable",
+    "StorageUnavailable",
     "StoreNotReady",
 ]
 
@@ -119,6 +121,13 @@ class StoreNotReady(RelayError):
     http_status = 503
 
 
+class StorageUnavailable(RelayError):
+    """The artifact store (RELAY_ARTIFACTS_URL) refused a request or could not be reached."""
+
+    code = "STORAGE_UNAVAILABLE"
+    http_status = 503
+
+
 class ServerUnavailable(RelayError):
     """The relay server at RELAY_SERVER_URL could not be reached."""
 
@@ -189,6 +198,7 @@ BY_CODE: dict[str, type[RelayError]] = {
         PipelineFailed,
         CorruptArtifact,
         StoreNotReady,
+        StorageUnavailable,
         ServerUnavailable,
         MissingDependency,
         ModelNotReady,

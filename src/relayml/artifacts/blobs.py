@@ -3,11 +3,13 @@
 Layout: ``<root>/sha256/ab/cd/<hex>``. A blob becomes visible only once complete: on a local
 filesystem it is written under ``<root>/tmp/`` and renamed into place (atomic on POSIX); on an
 object store a PUT (or a completed multipart upload) is atomic by itself. Identical content is
-stored once. Every read checks the hash.
+stored once. Every read checks the hash. A failure of the storage itself (credentials, endpoint,
+bucket) leaves as one StorageUnavailable sentence naming the URL (see ``failures``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -19,6 +21,7 @@ from typing import IO, Any
 
 import fsspec
 
+from relayml.artifacts.failures import storage_boundary
 from relayml.errors import CorruptArtifact, InvalidInput, MissingDependency, NotFound
 
 __all__ = ["BlobStore", "sha256_of_file"]
@@ -55,13 +58,19 @@ class BlobStore:
                 "s3fs" if scheme in ("s3", "s3a") else scheme, "s3", f"artifacts at {url}"
             ) from exc
         self.url = url
+        self.options = dict(options or {})
         self.fs = fs
         self.root = root.rstrip("/")
         self.local = "file" in (
             fs.protocol if isinstance(fs.protocol, tuple | list) else (fs.protocol,)
         )
         if self.local:
-            os.makedirs(self._tmp_dir(), exist_ok=True)
+            with self._boundary("creating its folder"):
+                os.makedirs(self._tmp_dir(), exist_ok=True)
+
+    def _boundary(self, doing: str) -> contextlib.AbstractContextManager[None]:
+        """Third-party storage errors inside become one StorageUnavailable naming this store."""
+        return storage_boundary(self.url, self.options, doing)
 
     def _tmp_dir(self) -> str:
         return f"{self.root}/tmp"
@@ -73,14 +82,21 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         """True when the blob is stored."""
-        return bool(self.fs.exists(self.path_of(sha256)))
+        path = self.path_of(sha256)
+        with self._boundary(f"looking for blob {sha256[:12]}"):
+            return bool(self.fs.exists(path))
 
     def put_file(self, local_path: str | Path) -> tuple[str, int]:
         """Store a local file; returns (sha256, size). Stores nothing if the content exists."""
         sha256, size = sha256_of_file(local_path)
         target = self.path_of(sha256)
-        if self.fs.exists(target):
+        if self.exists(sha256):
             return sha256, size
+        with self._boundary(f"writing blob {sha256[:12]}"):
+            self._put(local_path, target)
+        return sha256, size
+
+    def _put(self, local_path: str | Path, target: str) -> None:
         if self.local:
             tmp = f"{self._tmp_dir()}/{uuid.uuid4().hex}"
             try:
@@ -94,7 +110,6 @@ class BlobStore:
                     os.unlink(tmp)
         else:
             self.fs.put_file(str(local_path), target)
-        return sha256, size
 
     def put_stream(self, stream: IO[bytes]) -> tuple[str, int]:
         """Store what a binary stream yields; returns (sha256, size)."""
@@ -122,12 +137,18 @@ class BlobStore:
         """Yield the blob's bytes; raises CorruptArtifact at the end if they do not match."""
         path = self.path_of(sha256)
         digest = hashlib.sha256()
+        doing = f"reading blob {sha256[:12]}"
         try:
-            fh = self.fs.open(path, "rb")
+            with self._boundary(doing):
+                fh = self.fs.open(path, "rb")
         except FileNotFoundError as exc:
             raise NotFound(f"blob {sha256} is not in the artifact store at {self.url}.") from exc
         with fh:
-            while chunk := fh.read(CHUNK):
+            while True:
+                with self._boundary(doing):
+                    chunk = fh.read(CHUNK)
+                if not chunk:
+                    break
                 digest.update(chunk)
                 yield chunk
         if digest.hexdigest() != sha256:

@@ -124,6 +124,30 @@ class RelayGroup(TyperGroup):
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        except Exception as exc:
+            translated = _storage_failure(exc, ctx)
+            if translated is None:
+                raise
+            print_error(translated.message)
+            raise typer.Exit(1) from None
+
+
+def _storage_failure(exc: Exception, ctx: Context) -> RelayError | None:
+    """A storage library's error (botocore, aiohttp...) that escaped a command, as one sentence.
+
+    The artifact store translates its own calls; this catches the other readers and writers of
+    RELAY_ARTIFACTS_URL (the prediction log, Parquet scans) at the last boundary.
+    """
+    from relayml.artifacts.failures import from_storage_library
+
+    try:
+        current = settings()
+    except RelayError:
+        return None
+    name = ctx.invoked_subcommand
+    doing = f"running `relay {name}`" if name else "running the command"
+    url, options = current.resolved_artifacts_url, current.artifacts_options
+    return from_storage_library(exc, url, options, doing)
 
 
 def settings() -> Settings:
