@@ -4,51 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.domain.entities import RunStatus
+from tests.fixtures.documented import Demo, clean_env, relay_commands, run_commands
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class Demo:
-    """The store the demo built and what it printed."""
-
-    home: Path
-    stdout: str
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """`examples/churn_demo.py --no-serve` once for this module (it takes a few minutes)."""
-    folder = tmp_path_factory.mktemp("demo")
-    home = folder / "home"
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "churn_demo.py"),
-            "--no-serve",
-            "--home",
-            str(home),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=folder,
-    )
-    assert out.returncode == 0, out.stderr
-    return Demo(home, out.stdout)
 
 
 def test_demo_builds_the_churn_project_and_compares_two_models(demo: Demo) -> None:
@@ -148,13 +114,6 @@ ALERTS = (
 CHECKS = "checks:\n  - {column: tenure_months, not_null: true, min: 0}\n  - {rows: {min: 100}}\n"
 
 
-def readme_commands() -> list[str]:
-    """Every `relay ...` command the README shows, in order, once each."""
-    text = (ROOT / "README.md").read_text()
-    found = (re.sub(r"\s+", " ", c) for c in re.findall(r"`(relay [^`]+)`", text))
-    return list(dict.fromkeys(found))
-
-
 def test_every_readme_command_runs_verbatim_after_the_demo(demo: Demo, tmp_path: Path) -> None:
     """As a newcomer after `make demo`: no -p, no RELAY_PROJECT, the files the README names."""
     from relayml.serving.log_reader import read_log
@@ -168,8 +127,7 @@ def test_every_readme_command_runs_verbatim_after_the_demo(demo: Demo, tmp_path:
     run_id = backend.search_runs("churn", order_by=["metrics.auc DESC"]).runs[0].id
     backend.close()
     logged = read_log(str(home / "artifacts" / "predictions")).to_pandas()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    env |= {"RELAY_HOME": str(home), "COLUMNS": "200"}
+    env = clean_env(home)
     pipelines = subprocess.run(
         [sys.executable, "-m", "relayml.cli", "pipelines", "list", "--json"],
         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
@@ -179,28 +137,13 @@ def test_every_readme_command_runs_verbatim_after_the_demo(demo: Demo, tmp_path:
         "<prediction-id>": str(logged["prediction_id"].iloc[0]),
         "<run>": json.loads(pipelines.stdout)[0]["id"],
     }
-    commands = readme_commands()
+    commands = relay_commands(ROOT / "README.md")
     assert len(commands) > 25 and set(NOT_RUN) <= set(commands)
     assert set(FAILS_AS_DOCUMENTED) <= set(commands)
-    failures = []
-    for command in commands:
-        if command in NOT_RUN:
-            continue
-        line = command
-        for placeholder, value in placeholders.items():
-            line = line.replace(placeholder, value)
-        out = subprocess.run(
-            [sys.executable, "-m", "relayml.cli", *shlex.split(line)[1:]],
-            capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
-        )  # fmt: skip
-        expected = FAILS_AS_DOCUMENTED.get(command)
-        if expected is None and out.returncode != 0:
-            said = (out.stdout + out.stderr).strip()[-400:]
-            failures.append(f"{command}: exit {out.returncode}: {said}")
-        elif expected is not None and (out.returncode != 1 or expected not in out.stderr):
-            failures.append(f"{command}: expected exit 1 with {expected!r}: {out.stderr}")
-        elif "Traceback" in out.stderr:
-            failures.append(f"{command}: traceback: {out.stderr[-300:]}")
+    failures = run_commands(
+        [command for command in commands if command not in NOT_RUN],
+        env=env, cwd=tmp_path, placeholders=placeholders, fails_as_documented=FAILS_AS_DOCUMENTED,
+    )  # fmt: skip
     assert not failures, "\n".join(failures)
     assert (tmp_path / "gates.xml").is_file() and (tmp_path / "bundle" / "Dockerfile").is_file()
     assert (tmp_path / "evaluation").is_dir()
