@@ -37,6 +37,7 @@ __all__ = [
     "ActiveRun",
     "active_run",
     "current_project",
+    "download_artifact",
     "flush",
     "get_backend",
     "get_run",
@@ -423,6 +424,29 @@ def set_tags(tags: Mapping[str, Any]) -> None:
 def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> Artifact:
     """Store a file as an artifact of the active run."""
     return _require_active().log_artifact(local_path, artifact_path)
+
+
+def download_artifact(
+    run_id: str, path: str, dest: str | Path, *, backend: Backend | None = None
+) -> Path:
+    """Download one artifact to dest, or a folder of them into dest, each verified by sha256."""
+    backend = backend or get_backend()
+    path = check_artifact_path(path)
+    found = backend.list_artifacts(run_id, path)
+    dest = Path(dest)
+    exact = [a for a in found if a.path == path]
+    if exact:
+        target = dest / path.rsplit("/", 1)[-1] if dest.is_dir() else dest
+        return backend.fetch_blob(exact[0].sha256, target)
+    if not found:
+        known = [a.path for a in backend.list_artifacts(run_id)][:20]
+        raise NotFound(
+            f"run {run_id} has no artifact or folder {path!r} "
+            f"(it has: {', '.join(known) or 'none'})."
+        )
+    for artifact in found:
+        backend.fetch_blob(artifact.sha256, dest / artifact.path[len(path) + 1 :])
+    return dest
 
 
 def flush() -> None:

@@ -122,5 +122,5 @@ def test_folders_and_text_artifacts(sdk: str, tmp_path: Path) -> None:
         run.log_text("notes", "notes.txt")
     paths = [a.path for a in relay.get_backend().list_artifacts(run.id)]
     assert paths == ["notes.txt", "report/figs/a.svg", "report/index.html"]
-    out = relay.get_backend().download_artifact(run.id, "report", tmp_path / "back")
+    out = relay.download_artifact(run.id, "report", tmp_path / "back")
     assert (out / "figs" / "a.svg").read_text() == "<svg/>"

@@ -130,7 +130,6 @@ class Backend(Protocol):
     # artifacts
     def log_artifact(self, run_id: str, path: str, source: str | Path | IO[bytes]) -> Artifact: ...
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]: ...
-    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path: ...
 
     # audit
     def list_audit(
@@ -173,15 +172,6 @@ class Backend(Protocol):
     def check_promotion(self, project: str, ref: str, environment: str) -> GateReport: ...
 
     # datasets and data checks
-    def log_dataset(
-        self,
-        project: str,
-        name: str,
-        data: Any,
-        *,
-        description: str = "",
-        source: Mapping[str, Any] | None = None,
-    ) -> DatasetVersion: ...
     def create_dataset_version(
         self,
         project: str,
