@@ -22,7 +22,7 @@ from relayml.domain.entities import (
     RunPage,
     RunStatus,
 )
-from relayml.domain.ports import Backend, MetricRow
+from relayml.domain.ports import MetricRow
 from relayml.domain.validation import check_metric_rows
 from relayml.governance import audit
 from relayml.lineage.local import LocalLineageOps
@@ -35,6 +35,7 @@ from relayml.tracking import artifacts as artifact_service
 from relayml.tracking import experiments as experiment_service
 from relayml.tracking import runs as run_service
 from relayml.tracking.search import search_runs
+from relayml.transport import open_backend
 
 __all__ = ["LocalBackend", "open_backend"]
 
@@ -244,12 +245,3 @@ class LocalBackend(
     def close(self) -> None:
         """Release database connections."""
         self.store.dispose()
-
-
-def open_backend(settings: Settings) -> Backend:
-    """The backend the settings ask for: HTTP when RELAY_SERVER_URL is set, else in-process."""
-    if settings.server_url:
-        from relayml.client import HttpBackend
-
-        return HttpBackend(settings)
-    return LocalBackend(settings)

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from relayml.config import Settings, get_settings
+from relayml.domain.clock import now_ms
 from relayml.domain.entities import KPI, Artifact, Project, Run, RunPage, RunStatus
 from relayml.domain.models import ModelVersion
 from relayml.domain.ports import Backend, MetricRow
@@ -29,7 +30,6 @@ from relayml.domain.validation import (
     check_params,
 )
 from relayml.errors import Conflict, InvalidInput, NotFound
-from relayml.store import now_ms
 from relayml.tracking.buffer import MetricBuffer
 from relayml.tracking.context import ResourceClock, capture_system
 
@@ -93,7 +93,7 @@ def init(
         server_url=server_url,
         user=user,
     )
-    from relayml.backend import open_backend
+    from relayml.transport import open_backend
 
     with _state.lock:
         _shutdown(end_runs=True)

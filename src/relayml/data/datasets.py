@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relayml.artifacts import BlobStore
+from relayml.domain.clock import now_ms
 from relayml.domain.data import (
     CheckOutcome,
     DataCheckReport,
@@ -30,7 +31,7 @@ from relayml.errors import InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.lineage import graph as lineage_graph
 from relayml.projects import project_id
-from relayml.store import Store, now_ms
+from relayml.store import Store
 from relayml.store.schema import data_checks, dataset_versions, datasets
 
 __all__ = [

@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from relayml.domain.clock import now_ms
 from relayml.domain.models import Evaluation, ModelRef, parse_model_ref
 from relayml.errors import InvalidInput
 from relayml.governance import audit
 from relayml.models.registry import version_row
 from relayml.projects import project_id
-from relayml.store import Store, now_ms
+from relayml.store import Store
 from relayml.store.schema import evaluations, model_versions, registered_models
 
 __all__ = ["create_evaluation", "latest_evaluation", "list_evaluations"]

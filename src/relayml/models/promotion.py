@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 from sqlalchemy import Connection, func, select, update
 
+from relayml.domain.clock import now_ms
 from relayml.domain.models import (
     ENVIRONMENTS,
     Approval,
@@ -22,7 +23,7 @@ from relayml.models.policy import EnvironmentPolicy, Policy, evaluate_checks, pa
 from relayml.models.registry import current_aliases, model_row, move_alias, version_row
 from relayml.projects import project_id
 from relayml.projects.members import roles_of
-from relayml.store import Store, now_ms
+from relayml.store import Store
 from relayml.store.schema import alias_history, approvals, model_versions, policies, promotions
 
 __all__ = ["check", "decide", "get_policy", "list_promotions", "promote", "set_policy"]

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relayml.artifacts import BlobStore
+from relayml.domain.clock import now_ms
 from relayml.domain.data import LineageEdge, LineageNode
 from relayml.domain.models import (
     ENVIRONMENTS,
@@ -25,7 +26,7 @@ from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.lineage import graph as lineage_graph
 from relayml.projects import project_id
-from relayml.store import Store, now_ms
+from relayml.store import Store
 from relayml.store.schema import alias_history, model_versions, registered_models, runs
 
 __all__ = [

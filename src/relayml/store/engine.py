@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,16 +13,11 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from relayml.errors import InvalidInput, StoreNotReady
 
-__all__ = ["HEAD_REVISION", "Store", "now_ms"]
+__all__ = ["HEAD_REVISION", "Store"]
 
 # The newest migration in store/migrations/versions (a test keeps the two in step).
 HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def now_ms() -> int:
-    """Milliseconds since the Unix epoch."""
-    return time.time_ns() // 1_000_000
 
 
 def _redact(url: str) -> str:
