@@ -194,11 +194,11 @@ def _build_wheel(wheels: Path, notes: list[str]) -> Path | None:
         source = Path(tmp) / "relayml"
         _copy_source(root, source)
         command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
+        command.append("--disable-pip-version-check")
         if _setuptools_here():
             command.append("--no-build-isolation")  # no download of the build backend
         command += [str(source), "-w", str(wheels)]
-        env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     built = sorted(wheels.glob(f"{_SELF}-*.whl"))
     if done.returncode != 0 or not built:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
