@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from relayml.domain.clock import now_ms
 from relayml.domain.models import (
@@ -25,6 +25,7 @@ from relayml.projects import project_id
 from relayml.projects.members import roles_of
 from relayml.store import Store
 from relayml.store.schema import alias_history, approvals, model_versions, policies, promotions
+from relayml.store.versioned import insert_revision
 
 __all__ = ["check", "decide", "get_policy", "list_promotions", "promote", "set_policy"]
 
@@ -38,22 +39,8 @@ def set_policy(store: Store, actor: str, project: str, source: str) -> tuple[int
     policy = parse_policy(document)
     with store.write() as conn:
         pid = project_id(conn, project)
-        revision = (
-            conn.execute(
-                select(func.max(policies.c.revision)).where(policies.c.project_id == pid)
-            ).scalar()
-            or 0
-        ) + 1
-        conn.execute(
-            policies.insert().values(
-                project_id=pid,
-                revision=revision,
-                document=policy.model_dump(mode="json", exclude_defaults=True),
-                source=source,
-                created_by=actor,
-                created_at=now_ms(),
-            )
-        )
+        stored = policy.model_dump(mode="json", exclude_defaults=True)
+        revision = insert_revision(conn, policies, {"project_id": pid}, stored, source, actor)
         audit.record(
             conn,
             actor=actor,
