@@ -18,7 +18,7 @@ from relayml.domain.models import (
 )
 from relayml.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from relayml.governance import audit
-from relayml.models.evaluation_store import latest_evaluation, version_of
+from relayml.models.evaluations import latest_evaluation, version_of
 from relayml.models.policy import EnvironmentPolicy, Policy, evaluate_checks, parse_policy
 from relayml.models.registry import current_aliases, model_row, move_alias, version_row
 from relayml.projects import project_id

@@ -1,4 +1,8 @@
-"""Stored evaluations of model versions (the computations live in models.evaluation)."""
+"""Evaluations of model versions: record one (audited), list them, find the latest.
+
+The use cases over the evaluations table; the metrics themselves are computed by
+:mod:`relayml.models.evaluation`.
+"""
 
 from __future__ import annotations
 
