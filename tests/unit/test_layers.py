@@ -47,6 +47,7 @@ LAYERS = {
     "sdk": INTERFACES,
     "sdk_data": INTERFACES,
     "sdk_models": INTERFACES,
+    "sdk_runs": INTERFACES,
     "client": INTERFACES,
     "backend": INTERFACES,
     "transport": INTERFACES,
