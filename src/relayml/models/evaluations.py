@@ -17,7 +17,8 @@ from relayml.governance import audit
 from relayml.models.registry import version_row
 from relayml.projects import project_id
 from relayml.store import Store
-from relayml.store.schema import evaluations, model_versions, registered_models
+from relayml.store.schema import model_versions, registered_models
+from relayml.store.schema_promotion import evaluations
 
 __all__ = ["create_evaluation", "latest_evaluation", "list_evaluations"]
 

@@ -24,7 +24,8 @@ from relayml.models.registry import current_aliases, model_row, move_alias, vers
 from relayml.projects import project_id
 from relayml.projects.members import roles_of
 from relayml.store import Store
-from relayml.store.schema import alias_history, approvals, model_versions, policies, promotions
+from relayml.store.schema import alias_history, model_versions
+from relayml.store.schema_promotion import approvals, policies, promotions
 from relayml.store.versioned import insert_revision
 
 __all__ = ["check", "decide", "get_policy", "list_promotions", "promote", "set_policy"]
