@@ -12,7 +12,7 @@ fitted model and gets the same row, each in its own natural single-row JSON form
 - relayml: `relay serve gbm/1` on a fresh RELAY_HOME where the model was registered with
   `run.log_model`, prediction log on (default) and off (`--no-prediction-log`); where
   `relay serve` does not exist yet (or with --relayml-server stand-in|both), the stand-in
-  `python -m relayml.models.bundle_server` on a bundle of `relay models build` (it has no
+  `python -m relayml.serve.bundle` on a bundle of `relay models build` (it has no
   prediction log, so it is measured once). Body: one record {"f0": ...}.
 - MLflow 3.17 (`mlflow models serve --env-manager local -w 1`, its own venv): the model saved
   with mlflow.sklearn in cloudpickle format (its skops default refuses tree models unless their
@@ -493,7 +493,7 @@ def relay_server_argv(
         return argv if prediction_log else [*argv, "--no-prediction-log"]
     assert bundle is not None
     python = str(relay.parent / "python")
-    return [python, "-m", "relayml.models.bundle_server", str(bundle), *LISTEN]
+    return [python, "-m", "relayml.serve.bundle", str(bundle), *LISTEN]
 
 
 class Bench:
@@ -615,7 +615,7 @@ class Bench:
                 env=_peer_env(**env),
             )
             how = (
-                "the stand-in `python -m relayml.models.bundle_server` on a bundle of `relay "
+                "the stand-in `python -m relayml.serve.bundle` on a bundle of `relay "
                 f"models build {ref}` (no prediction log)"
             )
             key, label = (

@@ -21,6 +21,7 @@ __all__ = [
     "approve",
     "check_data",
     "current_project",
+    "download_artifact",
     "evaluate",
     "flush",
     "get_backend",
@@ -47,23 +48,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from relayml.pipelines import pipeline, step
     from relayml.sdk import (
-        ActiveRun,
-        active_run,
         current_project,
+        download_artifact,
         flush,
         get_backend,
         get_run,
         init,
-        log_artifact,
-        log_metric,
-        log_metrics,
-        log_params,
-        pipeline,
         search_runs,
-        set_tags,
-        start_run,
-        step,
     )
     from relayml.sdk_data import (
         check_data,
@@ -81,8 +74,30 @@ if TYPE_CHECKING:
         reject,
         set_policy,
     )
+    from relayml.sdk_runs import (
+        ActiveRun,
+        active_run,
+        log_artifact,
+        log_metric,
+        log_metrics,
+        log_params,
+        set_tags,
+        start_run,
+    )
 
 _DATA_NAMES = frozenset(["check_data", "get_lineage", "load_dataset", "log_dataset"])
+_RUN_NAMES = frozenset(
+    [
+        "ActiveRun",
+        "active_run",
+        "log_artifact",
+        "log_metric",
+        "log_metrics",
+        "log_params",
+        "set_tags",
+        "start_run",
+    ]
+)
 _MODEL_NAMES = frozenset(
     [
         "approve",
@@ -98,6 +113,10 @@ _MODEL_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("pipeline", "step"):
+        from relayml import pipelines, sdk  # the SDK installs the pipelines' defaults
+
+        return getattr(pipelines, name)
     if name in _DATA_NAMES:
         from relayml import sdk_data
 
@@ -106,6 +125,10 @@ def __getattr__(name: str) -> Any:
         from relayml import sdk_models
 
         return getattr(sdk_models, name)
+    if name in _RUN_NAMES:
+        from relayml import sdk_runs
+
+        return getattr(sdk_runs, name)
     if name in __all__:
         from relayml import sdk
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -25,9 +24,8 @@ from relayml.domain.entities import (
     RunPage,
     RunStatus,
 )
-from relayml.domain.ports import Backend, MetricRow
-from relayml.domain.validation import check_artifact_path, check_metric_rows
-from relayml.errors import NotFound
+from relayml.domain.ports import MetricRow
+from relayml.domain.validation import check_metric_rows
 from relayml.governance import audit
 from relayml.lineage.local import LocalLineageOps
 from relayml.models.local import LocalModelOps
@@ -39,6 +37,7 @@ from relayml.tracking import artifacts as artifact_service
 from relayml.tracking import experiments as experiment_service
 from relayml.tracking import runs as run_service
 from relayml.tracking.search import search_runs
+from relayml.transport import open_backend
 
 __all__ = ["LocalBackend", "open_backend", "prediction_logs"]
 
@@ -243,13 +242,6 @@ class LocalBackend(
         """A run's artifacts."""
         return artifact_service.list_artifacts(self.store, run_id, prefix)
 
-    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path:
-        """Download one artifact to dest, or a folder of them into dest."""
-        return download_into(self, run_id, path, dest, self._fetch_blob)
-
-    def _fetch_blob(self, artifact: Artifact, target: Path) -> None:
-        self.blobs.get_file(artifact.sha256, target)
-
     def open_artifact(self, run_id: str, path: str) -> tuple[Artifact, Any]:
         """An artifact and an iterator over its verified bytes (for the HTTP server)."""
         artifact = artifact_service.get_artifact(self.store, run_id, path)
@@ -264,33 +256,3 @@ class LocalBackend(
     def close(self) -> None:
         """Release database connections."""
         self.store.dispose()
-
-
-def download_into(backend: Backend, run_id: str, path: str, dest: str | Path, fetch: Any) -> Path:
-    """Fetch one artifact (to dest) or a folder of artifacts (into dest), verifying each."""
-    path = check_artifact_path(path)
-    found = backend.list_artifacts(run_id, path)
-    dest = Path(dest)
-    exact = [a for a in found if a.path == path]
-    if exact:
-        target = dest / os.path.basename(path) if dest.is_dir() else dest
-        fetch(exact[0], target)
-        return target
-    if not found:
-        known = [a.path for a in backend.list_artifacts(run_id)][:20]
-        raise NotFound(
-            f"run {run_id} has no artifact or folder {path!r} "
-            f"(it has: {', '.join(known) or 'none'})."
-        )
-    for artifact in found:
-        fetch(artifact, dest / artifact.path[len(path) + 1 :])
-    return dest
-
-
-def open_backend(settings: Settings) -> Backend:
-    """The backend the settings ask for: HTTP when RELAY_SERVER_URL is set, else in-process."""
-    if settings.server_url:
-        from relayml.client import HttpBackend
-
-        return HttpBackend(settings)
-    return LocalBackend(settings)

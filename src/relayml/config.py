@@ -10,11 +10,12 @@ import getpass
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "get_settings", "redact_url"]
 
 
 def _default_user() -> str:
@@ -167,6 +168,8 @@ class Settings(BaseSettings):
                 value = self.resolved_artifacts_url
             if name == "token" and value:
                 value = "***"
+            if name.endswith("_url") and value:
+                value = redact_url(str(value))
             source = "set" if name in self.model_fields_set else "default"
             if env in os.environ:
                 source = "environment"
@@ -180,6 +183,20 @@ class Settings(BaseSettings):
                 }
             )
         return rows
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password shown as ***, for messages and `relay config`."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL (a bad port, say): nothing to hide that can be found
+        return url
+    if not password:
+        return url
+    credentials, host = parts.netloc.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def get_settings(**overrides: Any) -> Settings:

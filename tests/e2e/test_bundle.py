@@ -135,7 +135,7 @@ def test_a_bundle_holds_the_files_manifest_requirements_and_dockerfile(
     assert hashlib.sha256((out / wheel["path"]).read_bytes()).hexdigest() == wheel["sha256"]
     with zipfile.ZipFile(out / wheel["path"]) as archive:
         names = set(archive.namelist())
-    assert {"relayml/models/bundle_server.py", "relayml/store/migrations/env.py"} <= names
+    assert {"relayml/serve/bundle.py", "relayml/store/migrations/env.py"} <= names
 
     lines = (out / "requirements.txt").read_text().splitlines()
     pins = [line for line in lines if line and not line.startswith("#")]
@@ -154,13 +154,13 @@ def test_a_bundle_holds_the_files_manifest_requirements_and_dockerfile(
     assert "http://127.0.0.1:8000/v2/health/ready" in healthcheck
     assert "HEALTHCHECK " in dockerfile
     assert dockerfile.endswith(
-        'CMD ["python", "-m", "relayml.models.bundle_server", "/bundle", '
+        'CMD ["python", "-m", "relayml.serve.bundle", "/bundle", '
         '"--host", "0.0.0.0", "--port", "8000"]\n'
     )
 
     readme = (out / "README.md").read_text()
     assert "pip install --find-links wheels -r requirements.txt" in readme
-    assert "python -m relayml.models.bundle_server ." in readme
+    assert "python -m relayml.serve.bundle ." in readme
     assert "docker build -t churn-1 ." in readme
     example = json.dumps({"instances": [{"tenure": 0, "charges": 0.0, "calls": 0}]})
     assert f"-d '{example}'" in readme
@@ -239,7 +239,7 @@ def serve(python: str | Path, bundle: Path, port: int, log: Path) -> subprocess.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [str(python), "-m", "relayml.models.bundle_server", str(bundle), "--port", str(port)],
+            [str(python), "-m", "relayml.serve.bundle", str(bundle), "--port", str(port)],
             cwd=log.parent,
             env=env,
             stdout=out,
@@ -392,7 +392,7 @@ def test_bad_input_gets_422_with_the_message(served: Served, body: bytes, fragme
 
 def refuses(python: str | Path, bundle: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(python), "-m", "relayml.models.bundle_server", str(bundle), "--port", "1"],
+        [str(python), "-m", "relayml.serve.bundle", str(bundle), "--port", "1"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -436,7 +436,7 @@ def test_relay_models_build_on_the_command_line(run_id: str, tmp_path: Path) -> 
     result = runner.invoke(cli(), args, env=env)
     assert result.exit_code == 0, result.output
     assert f"Built the bundle of churn/1 (sklearn) in {out}" in result.stdout
-    assert f"python -m relayml.models.bundle_server {out}" in result.stdout
+    assert f"python -m relayml.serve.bundle {out}" in result.stdout
     assert json.loads((out / MANIFEST).read_text())["run_id"] == run_id
 
     again = runner.invoke(cli(), args, env=env)

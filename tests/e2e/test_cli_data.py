@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 from relayml.backend import LocalBackend
 from relayml.cli import app as relay_app
 from relayml.config import get_settings
+from relayml.data.sources import log_dataset
 
 runner = CliRunner()
 
@@ -85,9 +86,9 @@ def backend(home: Path) -> Iterator[Any]:
     """Project churn with customers@1 (FRAME) and customers@2 (the bad rows fixed)."""
     backend: Any = LocalBackend(get_settings())
     backend.create_project("churn", business_question="Who leaves?")
-    backend.log_dataset("churn", "customers", FRAME, description="CRM export")
+    log_dataset(backend, "churn", "customers", FRAME, description="CRM export")
     fixed = FRAME.assign(age=[34.0, 40.0, 50.0, 29.0], plan=["basic", "pro", "pro", "basic"])
-    backend.log_dataset("churn", "customers", fixed)
+    log_dataset(backend, "churn", "customers", fixed)
     try:
         yield backend
     finally:

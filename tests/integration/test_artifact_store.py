@@ -18,6 +18,7 @@ from relayml.artifacts import BlobStore
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.errors import CorruptArtifact, NotFound
+from relayml.sdk import download_artifact
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -66,7 +67,7 @@ def test_runs_keep_artifacts_on_s3(s3_bucket: Any, tmp_path: Path) -> None:
     (tmp_path / "weights.bin").write_bytes(b"w" * 1000)
     artifact = backend.log_artifact(run.id, "model/weights.bin", tmp_path / "weights.bin")
     assert artifact.size == 1000
-    got = backend.download_artifact(run.id, "model/weights.bin", tmp_path / "back.bin")
+    got = download_artifact(run.id, "model/weights.bin", tmp_path / "back.bin", backend=backend)
     assert got.read_bytes() == b"w" * 1000
     backend.close()
 

@@ -42,12 +42,12 @@ def audit_actions(backend: Any, entity_kind: str, entity_id: str) -> list[str]:
 
 
 def test_the_same_data_twice_is_the_same_version(backend: Any, project: str) -> None:
-    first = backend.log_dataset(project, "customers", FRAME, description="who signed up")
+    first = log_dataset(backend, project, "customers", FRAME, description="who signed up")
     assert (first.ref, first.rows, first.columns) == ("customers@1", 6, 4)
     assert first.created_by == "alice" and first.source == {"kind": "pandas"}
     assert [c["name"] for c in first.table_schema] == ["id", "age", "plan", "signup"]
     assert first.table_schema[1] == {"name": "age", "type": "double", "nullable": True}
-    again = backend.log_dataset(project, "customers", FRAME.copy())
+    again = log_dataset(backend, project, "customers", FRAME.copy())
     as_arrow = log_dataset(backend, project, "customers", pa.Table.from_pandas(FRAME))
     assert again == first and as_arrow.id == first.id
     assert [v.version for v in backend.list_dataset_versions(project, "customers")] == [1]
@@ -57,9 +57,9 @@ def test_the_same_data_twice_is_the_same_version(backend: Any, project: str) -> 
 
 
 def test_different_data_is_a_new_version(backend: Any, project: str) -> None:
-    backend.log_dataset(project, "customers", FRAME)
+    log_dataset(backend, project, "customers", FRAME)
     changed = FRAME.assign(age=FRAME["age"].fillna(0))
-    second = backend.log_dataset(project, "customers", changed)
+    second = log_dataset(backend, project, "customers", changed)
     assert (
         second.version == 2
         and second.content_hash != backend.get_dataset_version(project, "customers@1").content_hash
@@ -76,13 +76,13 @@ def test_different_data_is_a_new_version(backend: Any, project: str) -> None:
         "customers@2",
         "customers@1",
     ]
-    backend.log_dataset(project, "accounts", FRAME[["id"]])
+    log_dataset(backend, project, "accounts", FRAME[["id"]])
     listed = backend.list_datasets(project)
     assert [(d.name, d.latest_version) for d in listed] == [("accounts", 1), ("customers", 2)]
 
 
 def test_the_profile_is_stored_with_the_version(backend: Any, project: str) -> None:
-    version = backend.log_dataset(project, "customers", FRAME)
+    version = log_dataset(backend, project, "customers", FRAME)
     stored = backend.get_dataset_version(project, version.ref).profile
     assert stored["rows"] == 6
     age = stored["columns"]["age"]
@@ -95,7 +95,7 @@ def test_the_profile_is_stored_with_the_version(backend: Any, project: str) -> N
 
 
 def test_references_that_name_nothing(backend: Any, project: str) -> None:
-    backend.log_dataset(project, "customers", FRAME)
+    log_dataset(backend, project, "customers", FRAME)
     with pytest.raises(NotFound, match="has no version 4 \\(its versions go from 1 to 1\\)"):
         backend.get_dataset_version(project, "customers@4")
     with pytest.raises(NotFound, match=r"dataset 'nope' does not exist .*datasets: customers"):
@@ -130,7 +130,7 @@ def test_concurrent_writers_agree_on_versions(backend: Any, project: str) -> Non
     results: list[Any] = [None] * 8
 
     def log(slot: int) -> None:
-        results[slot] = backend.log_dataset(project, "customers", frames[slot % 4])
+        results[slot] = log_dataset(backend, project, "customers", frames[slot % 4])
 
     threads = [threading.Thread(target=log, args=(slot,)) for slot in range(8)]
     for thread in threads:
@@ -155,13 +155,13 @@ def _same(loaded: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def test_pandas_and_arrow_round_trip(backend: Any, project: str) -> None:
-    version = backend.log_dataset(project, "customers", FRAME)
+    version = log_dataset(backend, project, "customers", FRAME)
     loaded = load_dataset(backend, project, "customers@1")
     pd.testing.assert_frame_equal(loaded, FRAME)
     table = load_dataset(backend, project, version.ref, as_="arrow")
     assert isinstance(table, pa.Table) and table.column_names == list(FRAME.columns)
     arrow = pa.table({"k": pa.array([1, None, 3], pa.int32()), "v": ["x", "y", None]})
-    stored = backend.log_dataset(project, "arrowed", arrow)
+    stored = log_dataset(backend, project, "arrowed", arrow)
     assert stored.source == {"kind": "arrow"}
     assert load_dataset(backend, project, "arrowed", as_="arrow").equals(arrow)
     with pytest.raises(InvalidInput, match="as 'pandas' or 'arrow'"):
@@ -173,13 +173,13 @@ def test_parquet_and_csv_round_trip_keeping_the_source(
 ) -> None:
     parquet = tmp_path / "customers.parquet"
     FRAME.to_parquet(parquet)
-    from_parquet = backend.log_dataset(project, "from_parquet", parquet)
+    from_parquet = log_dataset(backend, project, "from_parquet", parquet)
     assert from_parquet.source["kind"] == "parquet"
     assert from_parquet.source["uri"] == str(parquet.resolve())
     _same(load_dataset(backend, project, "from_parquet"), FRAME)
     csv = tmp_path / "customers.csv"
     FRAME.to_csv(csv, index=False)
-    from_csv = backend.log_dataset(project, "from_csv", str(csv), source={"owner": "crm"})
+    from_csv = log_dataset(backend, project, "from_csv", str(csv), source={"owner": "crm"})
     assert from_csv.source == {
         "kind": "csv",
         "uri": str(csv.resolve()),
@@ -202,12 +202,12 @@ def test_sql_round_trip_keeps_the_query(backend: Any, project: str, tmp_path: Pa
         )
     query = "select id, age, plan from customers order by id"
     url = f"sqlite:///{path}"
-    version = backend.log_dataset(project, "from_sql", {"sql": query, "url": url})
+    version = log_dataset(backend, project, "from_sql", {"sql": query, "url": url})
     assert version.source == {"kind": "sql", "query": query, "url": url}
     loaded = load_dataset(backend, project, "from_sql")
     _same(loaded, pd.DataFrame({"id": [1, 2], "age": [34.0, None], "plan": ["basic", "pro"]}))
     with pytest.raises(InvalidInput, match=r"the SQL query failed on .*no such table: nope"):
-        backend.log_dataset(project, "from_sql", {"sql": "select * from nope", "url": url})
+        log_dataset(backend, project, "from_sql", {"sql": "select * from nope", "url": url})
     assert len(backend.list_dataset_versions(project, "from_sql")) == 1
 
 
@@ -219,7 +219,7 @@ def test_a_csv_whose_types_do_not_parse_names_the_column_and_line(
     csv = tmp_path / "stray.csv"
     csv.write_text("\n".join(lines) + "\n")
     with pytest.raises(InvalidInput) as caught:
-        backend.log_dataset(project, "customers", csv)
+        log_dataset(backend, project, "customers", csv)
     assert caught.value.message == (
         "stray.csv: column 'age' holds numbers except on 1 line; the first is line 202 "
         "(row 201): 'forty'. Fix the value, or keep the column as text with "
@@ -236,7 +236,7 @@ def test_a_csv_whose_types_do_not_parse_names_the_column_and_line(
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("a,b\n1,2\n3,4,5\n")
     with pytest.raises(InvalidInput, match="line 3 has 3 fields where the header has 2"):
-        backend.log_dataset(project, "customers", ragged)
+        log_dataset(backend, project, "customers", ragged)
     assert backend.list_datasets(project) == []
     as_text = log_dataset(backend, project, "customers", csv, column_types={"age": "string"})
     assert as_text.table_schema[1]["type"] == "string"
@@ -245,21 +245,21 @@ def test_a_csv_whose_types_do_not_parse_names_the_column_and_line(
 
 def test_other_inputs_are_refused_clearly(backend: Any, project: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="cannot log a list as a dataset"):
-        backend.log_dataset(project, "x", [1, 2])
+        log_dataset(backend, project, "x", [1, 2])
     with pytest.raises(InvalidInput, match="does not exist"):
-        backend.log_dataset(project, "x", tmp_path / "missing.parquet")
+        log_dataset(backend, project, "x", tmp_path / "missing.parquet")
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(InvalidInput, match=r"only \.parquet"):
-        backend.log_dataset(project, "x", tmp_path / "notes.txt")
+        log_dataset(backend, project, "x", tmp_path / "notes.txt")
     with pytest.raises(InvalidInput, match="has no columns"):
-        backend.log_dataset(project, "x", pd.DataFrame())
+        log_dataset(backend, project, "x", pd.DataFrame())
     with pytest.raises(InvalidInput, match="unknown keys query"):
-        backend.log_dataset(project, "x", {"sql": "select 1", "url": "sqlite://", "query": 1})
+        log_dataset(backend, project, "x", {"sql": "select 1", "url": "sqlite://", "query": 1})
     assert backend.list_datasets(project) == []
 
 
 def test_a_corrupt_cached_copy_is_fetched_again(backend: Any, project: str) -> None:
-    version = backend.log_dataset(project, "customers", FRAME)
+    version = log_dataset(backend, project, "customers", FRAME)
     load_dataset(backend, project, version.ref)
     cached = Path(backend.settings.home) / "cache" / "datasets" / f"{version.sha256}.parquet"
     assert cached.is_file()
@@ -283,7 +283,7 @@ SPEC = {
 
 
 def test_checks_are_evaluated_and_stored(backend: Any, project: str) -> None:
-    backend.log_dataset(project, "customers", FRAME)
+    log_dataset(backend, project, "customers", FRAME)
     now = datetime(2024, 3, 9, 12, tzinfo=UTC)
     report = run_checks(backend, project, "customers", SPEC, now=now)
     assert (report.dataset, report.version, report.passed) == ("customers", 1, False)
@@ -314,7 +314,7 @@ def test_checks_are_evaluated_and_stored(backend: Any, project: str) -> None:
 
 
 def test_a_passing_run_is_stored_after_a_failing_one(backend: Any, project: str) -> None:
-    backend.log_dataset(project, "customers", FRAME)
+    log_dataset(backend, project, "customers", FRAME)
     spec = {"checks": [{"column": "id", "unique": True}, {"column": "plan", "type": "string"}]}
     failing = run_checks(backend, project, "customers@1", SPEC)
     passing = run_checks(backend, project, "customers@1", spec)
@@ -323,7 +323,7 @@ def test_a_passing_run_is_stored_after_a_failing_one(backend: Any, project: str)
 
 
 def test_a_bad_spec_stores_nothing(backend: Any, project: str) -> None:
-    backend.log_dataset(project, "customers", FRAME)
+    log_dataset(backend, project, "customers", FRAME)
     bad = {"checks": [{"column": "age", "not_null": True}, {"column": "age", "between": [0, 1]}]}
     with pytest.raises(InvalidInput, match=r"check 2 .*between: Extra inputs are not permitted"):
         run_checks(backend, project, "customers", bad)
@@ -335,9 +335,9 @@ def test_a_bad_spec_stores_nothing(backend: Any, project: str) -> None:
 def test_distribution_against_a_reference_version(backend: Any, project: str) -> None:
     rng = np.random.default_rng(11)
     base = pd.DataFrame({"age": rng.normal(40, 10, 2000), "plan": rng.choice(["a", "b"], 2000)})
-    backend.log_dataset(project, "customers", base)
-    backend.log_dataset(project, "customers", base.assign(age=base["age"] + 0.5))
-    backend.log_dataset(project, "customers", base.assign(age=base["age"] + 15, plan="a"))
+    log_dataset(backend, project, "customers", base)
+    log_dataset(backend, project, "customers", base.assign(age=base["age"] + 0.5))
+    log_dataset(backend, project, "customers", base.assign(age=base["age"] + 15, plan="a"))
     spec = {
         "checks": [
             {"distribution": {"column": "age", "reference": "customers@1", "max_psi": 0.2}},
@@ -367,7 +367,7 @@ def test_a_sql_url_keeps_no_password(tmp_path: Path, pg_database_url: str) -> No
     try:
         backend.create_project("p")
         source = {"sql": "select code, price::float8 as price from plans", "url": with_password}
-        version = backend.log_dataset("p", "plans", source)
+        version = log_dataset(backend, "p", "plans", source)
         assert "hunter2" not in str(version.source) and "***" in version.source["url"]
         loaded = load_dataset(backend, "p", "plans")
         assert loaded.to_dict("list") == {"code": ["basic", "pro"], "price": [9.5, 19.0]}
@@ -380,7 +380,7 @@ def test_smoke_local_backend(tmp_path: Path) -> None:
     backend = LocalBackend(get_settings(home=tmp_path / "home", user="alice"))
     try:
         backend.create_project("p")
-        version = backend.log_dataset("p", "customers", FRAME)
+        version = log_dataset(backend, "p", "customers", FRAME)
         table = load_dataset(backend, "p", version.ref, as_="arrow")
         assert table.num_rows == 6
         pq.read_table(

@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
+from relayml.data.sources import log_dataset
 from relayml.errors import InvalidInput
 from relayml.models.publish import log_model
 from relayml.monitoring.windows import WindowQuery, drift_by_window
@@ -52,7 +53,7 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
     backend.create_project("churn")
     train = _frame(3000, seed=1)
     labels = (train["x"] > 0).astype(int)
-    backend.log_dataset("churn", "customers", train.assign(churned=labels))
+    log_dataset(backend, "churn", "customers", train.assign(churned=labels))
     model = LogisticRegression().fit(train[["x", "y"]], labels)
     log_model(backend, "churn", model, "churn", train[["x", "y"]].head(5), datasets=["customers"])
     backend.promote("churn", "churn/1", "production")

@@ -122,5 +122,39 @@ def test_folders_and_text_artifacts(sdk: str, tmp_path: Path) -> None:
         run.log_text("notes", "notes.txt")
     paths = [a.path for a in relay.get_backend().list_artifacts(run.id)]
     assert paths == ["notes.txt", "report/figs/a.svg", "report/index.html"]
-    out = relay.get_backend().download_artifact(run.id, "report", tmp_path / "back")
+    out = relay.download_artifact(run.id, "report", tmp_path / "back")
     assert (out / "figs" / "a.svg").read_text() == "<svg/>"
+
+
+STORE_MODULES = ("sqlalchemy", "alembic", "psycopg", "pyarrow", "pandas", "numpy", "fastapi")
+
+_CLIENT_SESSION = """
+import sys
+import relayml as relay
+relay.init(project="light-client")
+with relay.start_run(experiment="e") as run:
+    run.log_params({"depth": 3})
+    run.log_metrics({"auc": 0.9}, step=1)
+    run.log_text("hello", "notes.txt")
+assert relay.get_run(run.id).metrics == {"auc": 0.9}
+relay.download_artifact(run.id, "notes.txt", sys.argv[1])
+print(",".join(m for m in %r if m in sys.modules))
+"""
+
+
+def test_a_client_of_a_server_never_loads_the_store(relay_server: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RELAY_SERVER_URL": relay_server, "RELAY_HOME": str(tmp_path / "h")}
+    code = _CLIENT_SESSION % (STORE_MODULES,)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "notes.txt")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "", f"a server's client loaded {out.stdout.strip()}"
+    assert (tmp_path / "notes.txt").read_text() == "hello"

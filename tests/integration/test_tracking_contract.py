@@ -11,6 +11,7 @@ import pytest
 from relayml.domain.entities import KPI, RunStatus
 from relayml.domain.ports import Backend
 from relayml.errors import Conflict, InvalidInput, NotFound
+from relayml.sdk import download_artifact
 
 
 def now() -> int:
@@ -46,7 +47,7 @@ def test_unknown_things_are_not_found_naming_them(backend: Backend, project: str
         backend.get_run("deadbeef")
     run = backend.create_run(project, "e1")
     with pytest.raises(NotFound, match=r"no artifact or folder 'missing\.txt'"):
-        backend.download_artifact(run.id, "missing.txt", "/tmp/never")
+        download_artifact(run.id, "missing.txt", "/tmp/never", backend=backend)
 
 
 def test_bad_names_and_keys_are_invalid_input(backend: Backend, project: str) -> None:
@@ -164,9 +165,9 @@ def test_artifacts_files_and_folders(backend: Backend, project: str, tmp_path: P
     assert [a.path for a in listed] == ["copy/model.txt", "model.txt", "plots/roc.png"]
     assert listed[0].sha256 == listed[1].sha256  # same content, one blob
     assert [a.path for a in backend.list_artifacts(run.id, "plots")] == ["plots/roc.png"]
-    out = backend.download_artifact(run.id, "model.txt", tmp_path / "out.txt")
+    out = download_artifact(run.id, "model.txt", tmp_path / "out.txt", backend=backend)
     assert out.read_text() == "weights"
-    folder = backend.download_artifact(run.id, "plots", tmp_path / "dl")
+    folder = download_artifact(run.id, "plots", tmp_path / "dl", backend=backend)
     assert (folder / "roc.png").read_bytes() == b"\x89PNG fake"
     (tmp_path / "other.txt").write_text("different")
     with pytest.raises(Conflict, match="different artifact"):

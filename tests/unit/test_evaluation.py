@@ -14,11 +14,10 @@ from sklearn import metrics as skm
 
 from relayml.domain.entities import KPI
 from relayml.errors import InvalidInput
-from relayml.models.evaluation import (
+from relayml.models.evaluation import evaluate_predictions, kpi_estimates
+from relayml.models.metrics import (
     classification_metrics,
     detect_task,
-    evaluate_predictions,
-    kpi_estimates,
     regression_metrics,
     segment_metrics,
 )

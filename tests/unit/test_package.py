@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import relayml
-from relayml import pipelines, sdk, sdk_data, sdk_models
+from relayml import pipelines, sdk, sdk_data, sdk_models, sdk_runs
 from relayml.config import Settings
 from relayml.store import HEAD_REVISION
 
@@ -17,11 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_exports_are_sorted_and_resolve() -> None:
     assert relayml.__all__ == sorted(relayml.__all__)
     for name in relayml.__all__:
-        source = next(m for m in (sdk_data, sdk_models, sdk, pipelines) if name in m.__all__)
+        source = next(
+            m for m in (sdk_data, sdk_models, sdk_runs, sdk, pipelines) if name in m.__all__
+        )
         assert getattr(relayml, name) is getattr(source, name)
-    assert set(relayml.__all__) == set(sdk.__all__) | set(sdk_models.__all__) | set(
-        sdk_data.__all__
-    ) | {"pipeline", "step"}
+    modules = (sdk, sdk_runs, sdk_models, sdk_data)
+    assert set(relayml.__all__) == set().union(*(m.__all__ for m in modules)) | {"pipeline", "step"}
 
 
 def test_import_relayml_loads_no_heavy_modules() -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from relayml.api.models import EvaluationIn, MemberIn, ModelVersionIn, PolicyIn, PromotionIn
+from relayml.api.bodies import EvaluationIn, MemberIn, ModelVersionIn, PolicyIn, PromotionIn
 from relayml.api.responses import ok
 from relayml.api.routes import MAX_UPLOAD, backend_of
 from relayml.domain.models import (

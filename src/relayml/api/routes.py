@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from relayml.api.models import (
+from relayml.api.bodies import (
     ExperimentIn,
     MetricsIn,
     ProjectIn,

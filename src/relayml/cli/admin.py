@@ -18,6 +18,7 @@ from relayml.cli._common import (
     table,
     truncate,
 )
+from relayml.config import redact_url
 from relayml.errors import StoreNotReady
 
 if TYPE_CHECKING:
@@ -48,16 +49,6 @@ def config(json_output: JsonOption = False) -> None:
     )
 
 
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
-
-
 def _open_store(url: str, *, upgrade: bool) -> tuple[Store, str | None]:
     """The store at url and the revision it had when opened, upgraded when asked."""
     from sqlalchemy.exc import OperationalError
@@ -68,7 +59,7 @@ def _open_store(url: str, *, upgrade: bool) -> tuple[Store, str | None]:
         store = Store(url, migrate=upgrade, check=False)
     except OperationalError as exc:
         raise StoreNotReady(
-            f"cannot open the metadata database {_redact(url)}: {str(exc.orig).strip()}. "
+            f"cannot open the metadata database {redact_url(url)}: {str(exc.orig).strip()}. "
             "Check RELAY_DATABASE_URL and that the database server runs."
         ) from None
     return store, store.revision_at_open
@@ -87,7 +78,7 @@ def db_upgrade() -> None:
     url = settings().resolved_database_url
     store, before = _open_store(url, upgrade=True)
     store.dispose()
-    shown = _redact(url)
+    shown = redact_url(url)
     if before == HEAD_REVISION:
         console().print(f"{shown} is already at the newest revision {HEAD_REVISION}.")
     else:
@@ -108,7 +99,7 @@ def db_current(json_output: JsonOption = False) -> None:
     store, revision = _open_store(url, upgrade=False)
     store.dispose()
     info = {
-        "database": _redact(url),
+        "database": redact_url(url),
         "revision": revision,
         "head": HEAD_REVISION,
         "up_to_date": revision == HEAD_REVISION,
@@ -263,7 +254,7 @@ def server(
     backend = LocalBackend(current)  # fails here, clearly, when the store needs an upgrade
     url = _url(host, port)
     out = console()
-    out.print(f"relay server: serving {url} (store {_redact(current.resolved_database_url)})")
+    out.print(f"relay server: serving {url} (store {redact_url(current.resolved_database_url)})")
     out.print(f"Clients: RELAY_SERVER_URL={url}   Press Ctrl-C to stop.")
     sys.stdout.flush()
     if workers == 1:

@@ -80,6 +80,7 @@ def artifacts_download(
     Example: relay artifacts download 3f2a9c0d1e4b model --out ./downloads
     """
     from relayml.domain.validation import check_artifact_path
+    from relayml.sdk import download_artifact
 
     clean = check_artifact_path(path)
     with open_cli_backend() as backend:
@@ -88,7 +89,7 @@ def artifacts_download(
         is_file = any(a.path == clean for a in found)
         out.mkdir(parents=True, exist_ok=True)
         dest = out if is_file or not found else out / clean.rsplit("/", 1)[-1]
-        written = backend.download_artifact(full_id, clean, dest)
+        written = download_artifact(full_id, clean, dest, backend=backend)
     files = [a for a in found if a.path == clean] if is_file else found
     noun = "file" if len(files) == 1 else "files"
     size = format_bytes(sum(a.size for a in files))

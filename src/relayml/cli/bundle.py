@@ -40,7 +40,7 @@ def build(
 ) -> None:
     """Write a bundle (model files, manifest, requirements, wheel, Dockerfile) to serve REF.
 
-    Serve it with `python -m relayml.models.bundle_server DIR`, or `docker build DIR`.
+    Serve it with `python -m relayml.serve.bundle DIR`, or `docker build DIR`.
     """
     from relayml.models.bundle import build_bundle, image_tag
 
@@ -54,7 +54,7 @@ def build(
     out_console.print(f"Built the bundle of {manifest['ref']} ({manifest['flavor']}) in {folder}")
     for note in manifest.get("notes", []):
         out_console.print(f"Note: {note}")
-    out_console.print(f"Serve it:  python -m relayml.models.bundle_server {folder}")
+    out_console.print(f"Serve it:  python -m relayml.serve.bundle {folder}")
     tag = image_tag(manifest["model"], manifest["version"])
     out_console.print(f"Or build an image:  docker build -t {tag} {folder}")
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from relayml.domain.data import CheckOutcome, DataCheckReport, Dataset, DatasetVersion
-
-if TYPE_CHECKING:
-    from relayml.data.sources import DataBackend
 
 __all__ = ["HttpDataOps"]
 
@@ -23,22 +20,6 @@ class HttpDataOps:
 
     def _json(self, method: str, path: str, kind: Any, **kwargs: Any) -> Any:
         raise NotImplementedError  # provided by HttpBackend
-
-    def log_dataset(
-        self,
-        project: str,
-        name: str,
-        data: Any,
-        *,
-        description: str = "",
-        source: Mapping[str, Any] | None = None,
-    ) -> DatasetVersion:
-        """Store data (DataFrame, Arrow, Parquet/CSV path, SQL source) as a dataset version."""
-        from relayml.data.sources import log_dataset  # pyarrow loads only when data moves
-
-        return log_dataset(
-            cast("DataBackend", self), project, name, data, description=description, source=source
-        )
 
     def create_dataset_version(
         self,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -35,7 +32,7 @@ from relayml.domain.entities import (
 )
 from relayml.domain.ports import MetricRow
 from relayml.domain.validation import check_artifact_path, check_metric_rows
-from relayml.errors import BY_CODE, CorruptArtifact, RelayError, ServerUnavailable
+from relayml.errors import BY_CODE, RelayError, ServerUnavailable
 
 __all__ = ["HttpBackend"]
 
@@ -295,40 +292,6 @@ class HttpBackend(
         path = f"/runs/{_q(run_id)}/artifacts"
         result: list[Artifact] = self._json("GET", path, list[Artifact], params=params)
         return result
-
-    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path:
-        """Download one artifact to dest, or a folder of them into dest."""
-        from relayml.backend import download_into
-
-        return download_into(self, run_id, path, dest, self._fetch)
-
-    def _fetch(self, artifact: Artifact, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-        digest = hashlib.sha256()
-        url = f"/runs/{_q(artifact.run_id)}/artifacts/{quote(artifact.path)}"
-        try:
-            try:
-                with self._http.stream("GET", url) as response, open(tmp, "wb") as out:
-                    if response.status_code >= 400:
-                        response.read()
-                        raise self._error(response)
-                    for chunk in response.iter_bytes():
-                        digest.update(chunk)
-                        out.write(chunk)
-            except httpx.TransportError as exc:
-                raise ServerUnavailable(
-                    f"download of {artifact.path} from {self.url} broke off: {exc}"
-                ) from exc
-            if digest.hexdigest() != artifact.sha256:
-                raise CorruptArtifact(
-                    f"artifact {artifact.path} of run {artifact.run_id} arrived with sha256 "
-                    f"{digest.hexdigest()}, not {artifact.sha256}; nothing was written."
-                )
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
 
     # audit
     def list_audit(self, query: AuditQuery | None = None, **filters: Any) -> list[AuditEntry]:

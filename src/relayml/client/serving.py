@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +17,15 @@ __all__ = ["HttpServingOps"]
 def _path(project: str, model: str, environment: str) -> str:
     parts = (quote(p, safe="") for p in (project, model, environment))
     return "/projects/{}/models/{}/deployments/{}".format(*parts)
+
+
+def _json_value(value: Any) -> Any:
+    """What json.dumps cannot write itself: numpy arrays and scalars, pandas Series, ranges."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Sequence):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} cannot be sent as JSON; send plain values.")
 
 
 class HttpServingOps:
@@ -85,10 +95,11 @@ class HttpServingOps:
         model: str | None = None,
     ) -> int:
         """Store true values of earlier predictions (durable on return); joined later by id."""
-        from relayml.predictions.outcomes import plain_list
-
-        body = {"prediction_ids": plain_list(prediction_ids), "values": plain_list(values)}
-        body["model"] = model
+        body = {"prediction_ids": prediction_ids, "values": values, "model": model}
         path = f"/projects/{quote(project, safe='')}/outcomes"
-        accepted: int = self._send("POST", path, json=body).json()["accepted"]
+        content = json.dumps(body, default=_json_value)
+        headers = {"Content-Type": "application/json"}
+        accepted: int = self._send("POST", path, content=content, headers=headers).json()[
+            "accepted"
+        ]
         return accepted

@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select, update
 
 from relayml.artifacts import BlobStore
+from relayml.domain.clock import now_ms
 from relayml.domain.data import (
     CheckOutcome,
     DataCheckReport,
@@ -25,16 +25,16 @@ from relayml.domain.data import (
 )
 from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.validation import check_name
-from relayml.errors import InvalidInput, NotFound
+from relayml.errors import InvalidInput
 from relayml.governance import audit
 from relayml.lineage import graph as lineage_graph
 from relayml.projects import project_id
-from relayml.store import Store, now_ms
+from relayml.store import Store
 from relayml.store.schema import data_checks, dataset_versions, datasets
+from relayml.store.versioned import Versioned, retry_on_race
 
 __all__ = [
     "create_version",
-    "dataset_row",
     "get_version",
     "list_checks",
     "list_datasets",
@@ -46,55 +46,17 @@ __all__ = [
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _to_ref(ref: str | DatasetRef) -> DatasetRef:
-    return ref if isinstance(ref, DatasetRef) else parse_dataset_ref(ref)
+_HINT = "Log one with relay.log_dataset(name, data)."
 
-
-def _max_version(conn: Connection, dataset_id: int) -> int | None:
-    query = select(func.max(dataset_versions.c.version)).where(
-        dataset_versions.c.dataset_id == dataset_id
-    )
-    value = conn.execute(query).scalar()
-    return None if value is None else int(value)
-
-
-def dataset_row(conn: Connection, pid: int, project: str, name: str) -> Any:
-    """The dataset's row, or NotFound listing the project's datasets."""
-    row = conn.execute(
-        select(datasets).where(datasets.c.project_id == pid, datasets.c.name == name)
-    ).first()
-    if row is None:
-        known = conn.execute(
-            select(datasets.c.name)
-            .where(datasets.c.project_id == pid)
-            .order_by(datasets.c.name)
-            .limit(20)
-        )
-        names = ", ".join(r[0] for r in known) or "none yet"
-        raise NotFound(
-            f"dataset {name!r} does not exist in project {project!r} (datasets: {names}). "
-            "Log one with relay.log_dataset(name, data)."
-        )
-    return row
+# Datasets as named things with immutable numbered versions (customers@1, customers@2, ...).
+DATASETS = Versioned(parse_dataset_ref, datasets, dataset_versions, "dataset_id", "dataset", _HINT)
 
 
 def version_row(conn: Connection, project: str, pid: int, ref: str | DatasetRef) -> Any:
     """The row of the version a reference names (a version number, or the latest)."""
-    parsed = _to_ref(ref)
-    dataset = dataset_row(conn, pid, project, parsed.name)
-    latest = _max_version(conn, dataset.id)
-    number = parsed.version if parsed.version is not None else latest
-    row = conn.execute(
-        select(dataset_versions).where(
-            dataset_versions.c.dataset_id == dataset.id, dataset_versions.c.version == number
-        )
-    ).first()
-    if row is None:
-        raise NotFound(
-            f"dataset {parsed.name!r} has no version {number} "
-            f"(its versions go from 1 to {latest or 0})."
-        )
-    return row
+    parsed = DATASETS.ref(ref)
+    dataset = DATASETS.name_row(conn, pid, project, parsed.name)
+    return DATASETS.version_row(conn, dataset.id, parsed.name, parsed.version)
 
 
 def _version(project: str, name: str, row: Any) -> DatasetVersion:
@@ -122,7 +84,7 @@ def _dataset(conn: Connection, project: str, row: Any) -> Dataset:
         name=row.name,
         description=row.description,
         created_at=audit.to_datetime(row.created_at),
-        latest_version=_max_version(conn, row.id),
+        latest_version=DATASETS.latest(conn, row.id),
     )
 
 
@@ -195,31 +157,17 @@ def create_version(
         "description": description,
     }
     _check_facts(facts, blobs)
-    for attempt in range(3):  # two writers may race to create the dataset
-        try:
-            return _insert_version(store, actor, project, name, facts)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    # two writers may race to create the dataset
+    return retry_on_race(lambda: _insert_version(store, actor, project, name, facts))
 
 
 def _ensure_dataset(
     conn: Connection, actor: str, project: str, pid: int, name: str, description: str
 ) -> int:
-    # The row lock makes writers of one dataset take turns (SQLite's writers always do), so
-    # the content lookup and the next version number below hold until the commit.
-    row = conn.execute(
-        select(datasets.c.id, datasets.c.description)
-        .where(datasets.c.project_id == pid, datasets.c.name == name)
-        .with_for_update()
-    ).first()
+    row, dataset_id = DATASETS.ensure_name(
+        conn, pid, name, datasets.c.description, description=description
+    )
     if row is None:
-        created = conn.execute(
-            datasets.insert().values(
-                project_id=pid, name=name, description=description, created_at=now_ms()
-            )
-        )
         audit.record(
             conn,
             actor=actor,
@@ -228,7 +176,7 @@ def _ensure_dataset(
             entity_id=f"{project}/{name}",
             after={"name": name, "description": description},
         )
-        return int(created.inserted_primary_key[0])  # type: ignore[index]
+        return dataset_id
     if description and description != row.description:
         conn.execute(
             update(datasets).where(datasets.c.id == row.id).values(description=description)
@@ -259,21 +207,18 @@ def _insert_version(
         ).first()
         if same is not None:
             return _version(project, name, same)
-        number = (_max_version(conn, dataset_id) or 0) + 1
-        conn.execute(
-            dataset_versions.insert().values(
-                dataset_id=dataset_id,
-                version=number,
-                content_hash=facts["content_hash"],
-                sha256=facts["sha256"],
-                rows=facts["rows"],
-                columns=facts["columns"],
-                schema=facts["schema"],
-                profile=facts["profile"],
-                source=facts["source"],
-                created_by=actor,
-                created_at=now_ms(),
-            )
+        number = DATASETS.insert_version(
+            conn,
+            dataset_id,
+            content_hash=facts["content_hash"],
+            sha256=facts["sha256"],
+            rows=facts["rows"],
+            columns=facts["columns"],
+            schema=facts["schema"],
+            profile=facts["profile"],
+            source=facts["source"],
+            created_by=actor,
+            created_at=now_ms(),
         )
         audit.record(
             conn,
@@ -313,7 +258,7 @@ def _insert_version(
 
 def get_version(store: Store, project: str, ref: str | DatasetRef) -> DatasetVersion:
     """The version a reference names: 'customers@3', 'customers@latest' or 'customers'."""
-    parsed = _to_ref(ref)
+    parsed = DATASETS.ref(ref)
     with store.read() as conn:
         row = version_row(conn, project, project_id(conn, project), parsed)
         return _version(project, parsed.name, row)
@@ -322,7 +267,7 @@ def get_version(store: Store, project: str, ref: str | DatasetRef) -> DatasetVer
 def list_versions(store: Store, project: str, name: str) -> list[DatasetVersion]:
     """Every version of a dataset, newest first."""
     with store.read() as conn:
-        dataset = dataset_row(conn, project_id(conn, project), project, name)
+        dataset = DATASETS.name_row(conn, project_id(conn, project), project, name)
         rows = conn.execute(
             select(dataset_versions)
             .where(dataset_versions.c.dataset_id == dataset.id)
@@ -371,7 +316,7 @@ def record_check(
     _check_json(spec, "spec")
     _check_json(results, "outcomes")
     passed = all(o["passed"] for o in results)
-    parsed = _to_ref(ref)
+    parsed = DATASETS.ref(ref)
     with store.write() as conn:
         version = version_row(conn, project, project_id(conn, project), parsed)
         created = conn.execute(
@@ -403,7 +348,7 @@ def record_check(
 
 def list_checks(store: Store, project: str, ref: str | DatasetRef) -> list[DataCheckReport]:
     """The check reports of a version, newest first."""
-    parsed = _to_ref(ref)
+    parsed = DATASETS.ref(ref)
     with store.read() as conn:
         version = version_row(conn, project, project_id(conn, project), parsed)
         rows = conn.execute(

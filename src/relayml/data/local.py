@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 from relayml.artifacts import BlobStore
 from relayml.data import datasets
 from relayml.domain.data import CheckOutcome, DataCheckReport, Dataset, DatasetVersion
 from relayml.store import Store
-
-if TYPE_CHECKING:
-    from relayml.data.sources import DataBackend
 
 __all__ = ["LocalDataOps"]
 
@@ -22,22 +19,6 @@ class LocalDataOps:
     store: Store
     blobs: BlobStore
     actor: str
-
-    def log_dataset(
-        self,
-        project: str,
-        name: str,
-        data: Any,
-        *,
-        description: str = "",
-        source: Mapping[str, Any] | None = None,
-    ) -> DatasetVersion:
-        """Store data (DataFrame, Arrow, Parquet/CSV path, SQL source) as a dataset version."""
-        from relayml.data.sources import log_dataset  # pyarrow loads only when data moves
-
-        return log_dataset(
-            cast("DataBackend", self), project, name, data, description=description, source=source
-        )
 
     def create_dataset_version(
         self,

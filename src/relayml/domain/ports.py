@@ -48,11 +48,16 @@ MetricRow = tuple[str, float, int, int]
 
 
 class Backend(Protocol):
-    """What the SDK and CLI need from relayml, whichever transport carries it."""
+    """What the SDK and CLI need from relayml, whichever transport carries it.
+
+    Each method says what it does and which errors of relayml.errors it raises. Over HTTP any
+    method may also raise ServerUnavailable (the server cannot be reached or broke off).
+    """
 
     actor: str
 
-    def with_actor(self, actor: str) -> Backend: ...
+    def with_actor(self, actor: str) -> Backend:
+        """The same backend acting for another user, sharing its store or server; raises nothing."""
 
     # projects
     def create_project(
@@ -63,9 +68,15 @@ class Backend(Protocol):
         business_question: str = "",
         owner: str | None = None,
         kpis: Sequence[KPI | dict[str, Any]] = (),
-    ) -> Project: ...
-    def get_project(self, name: str) -> Project: ...
-    def list_projects(self) -> list[Project]: ...
+    ) -> Project:
+        """Create a project; InvalidInput for a bad name or KPI, Conflict if the name is taken."""
+
+    def get_project(self, name: str) -> Project:
+        """A project by name; NotFound if there is none."""
+
+    def list_projects(self) -> list[Project]:
+        """Every project, by name; raises nothing."""
+
     def update_project(
         self,
         name: str,
@@ -74,14 +85,18 @@ class Backend(Protocol):
         business_question: str | None = None,
         owner: str | None = None,
         kpis: Sequence[KPI | dict[str, Any]] | None = None,
-    ) -> Project: ...
+    ) -> Project:
+        """Change a project's description, question, owner or KPIs; NotFound, InvalidInput."""
 
     # experiments
-    def create_experiment(
-        self, project: str, name: str, *, description: str = ""
-    ) -> Experiment: ...
-    def get_experiment(self, project: str, name: str) -> Experiment: ...
-    def list_experiments(self, project: str) -> list[Experiment]: ...
+    def create_experiment(self, project: str, name: str, *, description: str = "") -> Experiment:
+        """Create an experiment; NotFound (project), InvalidInput (name), Conflict (exists)."""
+
+    def get_experiment(self, project: str, name: str) -> Experiment:
+        """An experiment by name; NotFound if the project or experiment is missing."""
+
+    def list_experiments(self, project: str) -> list[Experiment]:
+        """A project's experiments; NotFound if the project is missing."""
 
     # runs
     def create_run(
@@ -93,8 +108,12 @@ class Backend(Protocol):
         tags: Mapping[str, Any] | None = None,
         system: Mapping[str, Any] | None = None,
         start_time: int | None = None,
-    ) -> Run: ...
-    def get_run(self, run_id: str) -> Run: ...
+    ) -> Run:
+        """Start a run (its experiment is created if new); NotFound (project), InvalidInput."""
+
+    def get_run(self, run_id: str) -> Run:
+        """A run with its params, latest metrics and tags; NotFound for an unknown id."""
+
     def end_run(
         self,
         run_id: str,
@@ -106,11 +125,21 @@ class Backend(Protocol):
         peak_memory_mb: float | None = None,
         params: Mapping[str, Any] | None = None,
         points: Sequence[MetricRow] = (),
-    ) -> None: ...
-    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None: ...
-    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None: ...
-    def log_metrics(self, run_id: str, points: Sequence[MetricRow]) -> None: ...
-    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]: ...
+    ) -> None:
+        """End a run, storing its last params and points; NotFound, InvalidInput, Conflict."""
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Set params (immutable once set); NotFound, InvalidInput, Conflict on a changed value."""
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Set tags (they may change); NotFound for an unknown run, InvalidInput for a bad key."""
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricRow]) -> None:
+        """Append metric points; NotFound for an unknown run, InvalidInput for a bad key/value."""
+
+    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """One metric series of a run, by step; NotFound for an unknown run."""
+
     def search_runs(
         self,
         project: str,
@@ -120,21 +149,32 @@ class Backend(Protocol):
         max_results: int = 100,
         page_token: str | None = None,
         experiments: Sequence[str] | None = None,
-    ) -> RunPage: ...
+    ) -> RunPage:
+        """One page of runs matching a filter; NotFound (project), InvalidInput (filter, token)."""
 
     # artifacts
-    def log_artifact(self, run_id: str, path: str, source: str | Path | IO[bytes]) -> Artifact: ...
-    def list_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]: ...
-    def download_artifact(self, run_id: str, path: str, dest: str | Path) -> Path: ...
+    def log_artifact(self, run_id: str, path: str, source: str | Path | IO[bytes]) -> Artifact:
+        """Store a file or stream as a run artifact; NotFound, InvalidInput (path), Conflict."""
+
+    def list_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]:
+        """A run's artifacts under a prefix, by path; NotFound for an unknown run."""
 
     # audit
-    def list_audit(self, query: AuditQuery | None = None, **filters: Any) -> list[AuditEntry]: ...
+    def list_audit(self, query: AuditQuery | None = None, **filters: Any) -> list[AuditEntry]:
+        """Newest audit entries matching a query, bounded, paged by before=; InvalidInput."""
 
     # blobs and members
-    def upload_blob(self, source: str | Path | IO[bytes]) -> tuple[str, int]: ...
-    def fetch_blob(self, sha256: str, dest: str | Path) -> Path: ...
-    def add_member(self, project: str, user: str, role: str) -> None: ...
-    def list_members(self, project: str) -> dict[str, list[str]]: ...
+    def upload_blob(self, source: str | Path | IO[bytes]) -> tuple[str, int]:
+        """Store bytes by content hash, returning (sha256, size); InvalidInput if too large."""
+
+    def fetch_blob(self, sha256: str, dest: str | Path) -> Path:
+        """Write a blob to dest, verified by its hash; NotFound, CorruptArtifact."""
+
+    def add_member(self, project: str, user: str, role: str) -> None:
+        """Give a user a role in a project; NotFound (project), InvalidInput (role)."""
+
+    def list_members(self, project: str) -> dict[str, list[str]]:
+        """Each member of a project with their roles; NotFound (project)."""
 
     # models
     def create_model_version(
@@ -149,32 +189,48 @@ class Backend(Protocol):
         details: dict[str, Any] | None = None,
         run_id: str | None = None,
         description: str = "",
-    ) -> ModelVersion: ...
-    def get_model(self, project: str, name: str) -> RegisteredModel: ...
-    def list_models(self, project: str) -> list[RegisteredModel]: ...
-    def get_model_version(self, project: str, ref: str) -> ModelVersion: ...
-    def list_model_versions(self, project: str, name: str) -> list[ModelVersion]: ...
-    def model_history(self, project: str, name: str) -> ModelHistory: ...
-    def create_evaluation(self, project: str, ref: str, result: dict[str, Any]) -> Evaluation: ...
-    def list_evaluations(self, project: str, ref: str) -> list[Evaluation]: ...
-    def set_policy(self, project: str, source: str) -> PolicyInfo: ...
-    def get_policy(self, project: str) -> PolicyInfo: ...
-    def promote(self, project: str, ref: str, environment: str, reason: str = "") -> Promotion: ...
+    ) -> ModelVersion:
+        """Register a version whose files are uploaded; NotFound, InvalidInput."""
+
+    def get_model(self, project: str, name: str) -> RegisteredModel:
+        """A registered model with its latest version and environments; NotFound."""
+
+    def list_models(self, project: str) -> list[RegisteredModel]:
+        """A project's registered models; NotFound (project)."""
+
+    def get_model_version(self, project: str, ref: str) -> ModelVersion:
+        """The version a ref names (churn/3, churn@production, churn); NotFound, InvalidInput."""
+
+    def list_model_versions(self, project: str, name: str) -> list[ModelVersion]:
+        """A model's versions, newest first; NotFound."""
+
+    def model_history(self, project: str, name: str) -> ModelHistory:
+        """Who moved which version into which environment, when and why; NotFound."""
+
+    def create_evaluation(self, project: str, ref: str, result: dict[str, Any]) -> Evaluation:
+        """Store an evaluation of a version; NotFound (version), InvalidInput (result)."""
+
+    def list_evaluations(self, project: str, ref: str) -> list[Evaluation]:
+        """A version's evaluations, newest first; NotFound."""
+
+    def set_policy(self, project: str, source: str) -> PolicyInfo:
+        """Store a new revision of the project's promotion policy (YAML); InvalidInput, NotFound."""
+
+    def get_policy(self, project: str) -> PolicyInfo:
+        """The project's current promotion policy (revision None: none yet); NotFound (project)."""
+
+    def promote(self, project: str, ref: str, environment: str, reason: str = "") -> Promotion:
+        """Ask to move a version into an environment; InvalidInput, NotFound, Conflict."""
+
     def decide_promotion(
         self, project: str, ref: str, environment: str, decision: str, comment: str = ""
-    ) -> Promotion: ...
-    def check_promotion(self, project: str, ref: str, environment: str) -> GateReport: ...
+    ) -> Promotion:
+        """Approve or reject a waiting promotion; NotFound, InvalidInput, PermissionDenied."""
+
+    def check_promotion(self, project: str, ref: str, environment: str) -> GateReport:
+        """Run the gates for a promotion, changing nothing; NotFound, InvalidInput."""
 
     # datasets and data checks
-    def log_dataset(
-        self,
-        project: str,
-        name: str,
-        data: Any,
-        *,
-        description: str = "",
-        source: Mapping[str, Any] | None = None,
-    ) -> DatasetVersion: ...
     def create_dataset_version(
         self,
         project: str,
@@ -188,25 +244,41 @@ class Backend(Protocol):
         profile: dict[str, Any],
         source: dict[str, Any],
         description: str = "",
-    ) -> DatasetVersion: ...
-    def get_dataset_version(self, project: str, ref: str) -> DatasetVersion: ...
-    def list_datasets(self, project: str) -> list[Dataset]: ...
-    def list_dataset_versions(self, project: str, name: str) -> list[DatasetVersion]: ...
+    ) -> DatasetVersion:
+        """Register a version whose Parquet is uploaded (same content, same version); NotFound."""
+
+    def get_dataset_version(self, project: str, ref: str) -> DatasetVersion:
+        """The version a ref names (customers@3, @latest, bare); NotFound, InvalidInput."""
+
+    def list_datasets(self, project: str) -> list[Dataset]:
+        """A project's datasets, by name; NotFound (project)."""
+
+    def list_dataset_versions(self, project: str, name: str) -> list[DatasetVersion]:
+        """A dataset's versions, newest first; NotFound."""
+
     def record_data_check(
         self,
         project: str,
         ref: str,
         spec: dict[str, Any],
         outcomes: Sequence[CheckOutcome],
-    ) -> DataCheckReport: ...
-    def list_data_checks(self, project: str, ref: str) -> list[DataCheckReport]: ...
+    ) -> DataCheckReport:
+        """Store the outcomes of a data check on a version; NotFound, InvalidInput."""
+
+    def list_data_checks(self, project: str, ref: str) -> list[DataCheckReport]:
+        """A version's data check reports, newest first; NotFound."""
 
     # lineage
-    def link(self, nodes: Sequence[LineageNode], edges: Sequence[LineageEdge] = ()) -> None: ...
+    def link(self, nodes: Sequence[LineageNode], edges: Sequence[LineageEdge] = ()) -> None:
+        """Record lineage nodes and edges (idempotent); InvalidInput for an unknown kind."""
+
     def lineage(
         self, kind: str, key: str, *, depth: int = 3, direction: str = "both"
-    ) -> LineageGraph: ...
-    def ingest_openlineage(self, event: Mapping[str, Any]) -> None: ...
+    ) -> LineageGraph:
+        """The lineage graph around a node; NotFound (node), InvalidInput (depth, direction)."""
+
+    def ingest_openlineage(self, event: Mapping[str, Any]) -> None:
+        """Record an OpenLineage RunEvent's inputs and outputs; InvalidInput."""
 
     # pipelines
     def create_pipeline_run(
@@ -217,40 +289,28 @@ class Backend(Protocol):
         executor: str = "local",
         params: Mapping[str, Any] | None = None,
     ) -> PipelineRun:
-        """Start recording a run of a pipeline (RUNNING); raises NotFound (project),
-        InvalidInput (pipeline name)."""
-        ...
+        """Start recording a pipeline run; NotFound (project), InvalidInput (name)."""
 
     def record_step_run(
         self, run_id: str, record: Mapping[str, Any], *, cache: bool = False
     ) -> int:
-        """Store a step run as it ended (and its cache entry when cache=True), return its id;
-        raises NotFound (run), Conflict (run ended), InvalidInput (status)."""
-        ...
+        """Store an ended step run (and its cache entry); NotFound, Conflict, InvalidInput."""
 
     def finish_pipeline_run(
         self, run_id: str, status: str, *, error: str | None = None
     ) -> PipelineRun:
-        """End a pipeline run FINISHED or FAILED (with the error); raises NotFound (run),
-        Conflict (already ended), InvalidInput (status)."""
-        ...
+        """End a pipeline run FINISHED or FAILED; NotFound, Conflict, InvalidInput."""
 
     def get_pipeline_run(self, run_id: str) -> PipelineRun:
-        """A pipeline run with its steps, by id or unique prefix of 6+; raises NotFound,
-        InvalidInput (ambiguous prefix)."""
-        ...
+        """A pipeline run with its steps, by id or 6+ char prefix; NotFound, InvalidInput."""
 
     def list_pipeline_runs(
         self, project: str, *, pipeline: str | None = None, limit: int = 50
     ) -> list[PipelineRun]:
-        """A project's pipeline runs, newest first; raises NotFound (project), InvalidInput
-        (limit)."""
-        ...
+        """A project's pipeline runs, newest first; NotFound (project), InvalidInput."""
 
     def lookup_cache(self, cache_key: str) -> dict[str, Any] | None:
-        """The step cache entry of a key ({'outputs', 'step_run_id'}) if all its blobs exist,
-        else None; raises nothing."""
-        ...
+        """The step cache entry of a key if all its blobs exist, else None; raises nothing."""
 
     # deployments
     def deploy(
@@ -263,15 +323,25 @@ class Backend(Protocol):
         *,
         sticky_key: str | None = None,
         reason: str = "",
-    ) -> Deployment: ...
-    def get_deployment(self, project: str, model: str, environment: str) -> Deployment: ...
-    def list_deployments(self, project: str) -> list[Deployment]: ...
+    ) -> Deployment:
+        """Store a new revision of a deployment; NotFound (model, version), InvalidInput."""
+
+    def get_deployment(self, project: str, model: str, environment: str) -> Deployment:
+        """The current revision of a deployment; NotFound, InvalidInput (environment)."""
+
+    def list_deployments(self, project: str) -> list[Deployment]:
+        """Every deployment of a project; NotFound (project)."""
+
     def deployment_history(
         self, project: str, model: str, environment: str
-    ) -> list[DeploymentRevision]: ...
+    ) -> list[DeploymentRevision]:
+        """Every revision of a deployment, oldest first; NotFound."""
+
     def deployment_state(
         self, project: str, model: str, environment: str
-    ) -> tuple[int | None, int | None]: ...
+    ) -> tuple[int | None, int | None]:
+        """(revision or None, the environment alias's version or None); NotFound (model)."""
+
     def log_outcomes(
         self,
         project: str,
@@ -279,10 +349,13 @@ class Backend(Protocol):
         values: Sequence[Any],
         *,
         model: str | None = None,
-    ) -> int: ...
+    ) -> int:
+        """Store true values of earlier predictions (durable on return); InvalidInput, NotFound."""
 
     # monitoring
-    def get_prediction(self, project: str, prediction_id: str) -> PredictionRecord: ...
+    def get_prediction(self, project: str, prediction_id: str) -> PredictionRecord:
+        """One logged prediction with its outcome and flags; NotFound."""
+
     def flag_prediction(
         self,
         project: str,
@@ -291,24 +364,50 @@ class Backend(Protocol):
         *,
         comment: str = "",
         correct_value: Any = None,
-    ) -> FeedbackFlag: ...
+    ) -> FeedbackFlag:
+        """Flag a prediction for review; NotFound (prediction), InvalidInput (kind)."""
+
     def list_flags(
         self, project: str, model: str | None = None, status: str | None = "open"
-    ) -> list[FeedbackFlag]: ...
-    def resolve_flag(self, project: str, flag_id: int, resolution: str) -> FeedbackFlag: ...
-    def set_alert_rules(self, project: str, source: str) -> list[AlertRule]: ...
-    def list_alert_rules(self, project: str) -> list[AlertRule]: ...
-    def list_alert_events(self, project: str, *, active_only: bool = True) -> list[AlertEvent]: ...
-    def acknowledge_alert(self, project: str, event_id: int) -> AlertEvent: ...
-    def run_monitors(self, project: str) -> list[dict[str, Any]]: ...
-    def set_decision_table(self, project: str, model: str, source: str) -> DecisionTableInfo: ...
+    ) -> list[FeedbackFlag]:
+        """A project's feedback flags, newest first; NotFound (project), InvalidInput (status)."""
+
+    def resolve_flag(self, project: str, flag_id: int, resolution: str) -> FeedbackFlag:
+        """Close a flag with a resolution; NotFound, Conflict if already resolved."""
+
+    def set_alert_rules(self, project: str, source: str) -> list[AlertRule]:
+        """Replace the project's alert rules (YAML); InvalidInput, NotFound."""
+
+    def list_alert_rules(self, project: str) -> list[AlertRule]:
+        """The project's alert rules; NotFound (project)."""
+
+    def list_alert_events(self, project: str, *, active_only: bool = True) -> list[AlertEvent]:
+        """Alert events, the active ones unless asked otherwise; NotFound (project)."""
+
+    def acknowledge_alert(self, project: str, event_id: int) -> AlertEvent:
+        """Acknowledge an alert event; NotFound, Conflict if already acknowledged."""
+
+    def run_monitors(self, project: str) -> list[dict[str, Any]]:
+        """Evaluate every alert rule of the project now; NotFound (project)."""
+
+    def set_decision_table(self, project: str, model: str, source: str) -> DecisionTableInfo:
+        """Store a new revision of a model's decision table (YAML); InvalidInput, NotFound."""
+
     def get_decision_table(
         self, project: str, model: str, revision: int | None = None
-    ) -> DecisionTableInfo: ...
-    def explain_prediction(self, project: str, prediction_id: str) -> dict[str, Any]: ...
-    def compact_logs(self, project: str) -> list[dict[str, Any]]: ...
+    ) -> DecisionTableInfo:
+        """A model's decision table, the newest or one revision; NotFound."""
+
+    def explain_prediction(self, project: str, prediction_id: str) -> dict[str, Any]:
+        """Feature contributions to one logged prediction; NotFound, InvalidInput."""
+
+    def compact_logs(self, project: str) -> list[dict[str, Any]]:
+        """Merge closed days of the project's prediction logs into fewer files; NotFound."""
+
     def model_importance(
         self, project: str, ref: str, dataset: str | None = None
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """Permutation importance of a version's features on a dataset; NotFound, InvalidInput."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections; raises nothing."""

@@ -8,7 +8,7 @@
       Dockerfile          python:X.Y-slim serving the bundle on port 8000
       README.md           how to run it, and an example request
 
-``python -m relayml.models.bundle_server out/`` serves it (see bundle_server). A bundle is built
+``python -m relayml.serve.bundle out/`` serves it (see relayml.serve.bundle). A bundle is built
 in a temporary folder next to ``out`` and renamed into place, so a failed build leaves nothing.
 """
 
@@ -194,11 +194,11 @@ def _build_wheel(wheels: Path, notes: list[str]) -> Path | None:
         source = Path(tmp) / "relayml"
         _copy_source(root, source)
         command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
+        command.append("--disable-pip-version-check")
         if _setuptools_here():
             command.append("--no-build-isolation")  # no download of the build backend
         command += [str(source), "-w", str(wheels)]
-        env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     built = sorted(wheels.glob(f"{_SELF}-*.whl"))
     if done.returncode != 0 or not built:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
@@ -270,7 +270,7 @@ def _dockerfile(python: str, wheels: bool) -> str:
         f"EXPOSE {_PORT}\n"
         "HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \\\n"
         f'  CMD ["python", "-c", "{probe}"]\n'
-        'CMD ["python", "-m", "relayml.models.bundle_server", "/bundle", '
+        'CMD ["python", "-m", "relayml.serve.bundle", "/bundle", '
         f'"--host", "0.0.0.0", "--port", "{_PORT}"]\n'
     )
 
@@ -305,7 +305,7 @@ every file with its sha256; the server refuses to start if one has changed.
 ```sh
 python{python} -m venv .venv
 .venv/bin/pip install {find_links}-r requirements.txt
-.venv/bin/python -m relayml.models.bundle_server . --host 127.0.0.1 --port {_PORT}
+.venv/bin/python -m relayml.serve.bundle . --host 127.0.0.1 --port {_PORT}
 ```
 
 ## Run it with Docker

@@ -19,7 +19,7 @@ from relayml.domain.models import (
     Signature,
     parse_model_ref,
 )
-from relayml.models import evaluation_store, promotion, registry
+from relayml.models import evaluations, promotion, registry
 from relayml.projects import members
 from relayml.store import Store
 
@@ -110,11 +110,11 @@ class LocalModelOps:
     # evaluations
     def create_evaluation(self, project: str, ref: str, result: dict[str, Any]) -> Evaluation:
         """Store an evaluation computed by relayml.models.evaluation."""
-        return evaluation_store.create_evaluation(self.store, self.actor, project, ref, result)
+        return evaluations.create_evaluation(self.store, self.actor, project, ref, result)
 
     def list_evaluations(self, project: str, ref: str) -> list[Evaluation]:
         """A version's evaluations, newest first."""
-        return evaluation_store.list_evaluations(self.store, project, ref)
+        return evaluations.list_evaluations(self.store, project, ref)
 
     # policy and promotions
     def set_policy(self, project: str, source: str) -> PolicyInfo:

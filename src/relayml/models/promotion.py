@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
+from relayml.domain.clock import now_ms
 from relayml.domain.models import (
     ENVIRONMENTS,
     Approval,
@@ -17,13 +18,15 @@ from relayml.domain.models import (
 )
 from relayml.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from relayml.governance import audit
-from relayml.models.evaluation_store import latest_evaluation, version_of
+from relayml.models.evaluations import latest_evaluation, version_of
 from relayml.models.policy import EnvironmentPolicy, Policy, evaluate_checks, parse_policy
 from relayml.models.registry import current_aliases, model_row, move_alias, version_row
 from relayml.projects import project_id
 from relayml.projects.members import roles_of
-from relayml.store import Store, now_ms
-from relayml.store.schema import alias_history, approvals, model_versions, policies, promotions
+from relayml.store import Store
+from relayml.store.schema import alias_history, model_versions
+from relayml.store.schema_promotion import approvals, policies, promotions
+from relayml.store.versioned import insert_revision
 
 __all__ = ["check", "decide", "get_policy", "list_promotions", "promote", "set_policy"]
 
@@ -37,22 +40,8 @@ def set_policy(store: Store, actor: str, project: str, source: str) -> tuple[int
     policy = parse_policy(document)
     with store.write() as conn:
         pid = project_id(conn, project)
-        revision = (
-            conn.execute(
-                select(func.max(policies.c.revision)).where(policies.c.project_id == pid)
-            ).scalar()
-            or 0
-        ) + 1
-        conn.execute(
-            policies.insert().values(
-                project_id=pid,
-                revision=revision,
-                document=policy.model_dump(mode="json", exclude_defaults=True),
-                source=source,
-                created_by=actor,
-                created_at=now_ms(),
-            )
-        )
+        stored = policy.model_dump(mode="json", exclude_defaults=True)
+        revision = insert_revision(conn, policies, {"project_id": pid}, stored, source, actor)
         audit.record(
             conn,
             actor=actor,

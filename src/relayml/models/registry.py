@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select, update
 
 from relayml.artifacts import BlobStore
+from relayml.domain.clock import now_ms
 from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.models import (
     ENVIRONMENTS,
@@ -25,8 +25,9 @@ from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.lineage import graph as lineage_graph
 from relayml.projects import project_id
-from relayml.store import Store, now_ms
+from relayml.store import Store
 from relayml.store.schema import alias_history, model_versions, registered_models, runs
+from relayml.store.versioned import Versioned, retry_on_race
 
 __all__ = [
     "alias_events",
@@ -42,36 +43,15 @@ __all__ = [
 ]
 
 
-def _to_ref(ref: str | ModelRef) -> ModelRef:
-    return ref if isinstance(ref, ModelRef) else parse_model_ref(ref)
+_HINT = "Log one with run.log_model(model, name=...)."
 
-
-def _max_version(conn: Connection, model_id: int) -> int | None:
-    query = select(func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
-    value = conn.execute(query).scalar()
-    return None if value is None else int(value)
+# Registered models as named things with immutable numbered versions (churn/1, churn/2, ...).
+MODELS = Versioned(parse_model_ref, registered_models, model_versions, "model_id", "model", _HINT)
 
 
 def model_row(conn: Connection, pid: int, project: str, name: str) -> Any:
     """The registered model's row, or NotFound listing the project's models."""
-    row = conn.execute(
-        select(registered_models).where(
-            registered_models.c.project_id == pid, registered_models.c.name == name
-        )
-    ).first()
-    if row is None:
-        known = conn.execute(
-            select(registered_models.c.name)
-            .where(registered_models.c.project_id == pid)
-            .order_by(registered_models.c.name)
-            .limit(20)
-        )
-        names = ", ".join(r[0] for r in known) or "none yet"
-        raise NotFound(
-            f"model {name!r} does not exist in project {project!r} (models: {names}). "
-            "Log one with run.log_model(model, name=...)."
-        )
-    return row
+    return MODELS.name_row(conn, pid, project, name)
 
 
 def current_aliases(conn: Connection, model_id: int) -> dict[str, int]:
@@ -86,7 +66,7 @@ def current_aliases(conn: Connection, model_id: int) -> dict[str, int]:
 
 def version_row(conn: Connection, project: str, pid: int, ref: str | ModelRef) -> Any:
     """The row of the version a reference names (a version, an environment, or the latest)."""
-    parsed = _to_ref(ref)
+    parsed = MODELS.ref(ref)
     model = model_row(conn, pid, project, parsed.name)
     number = parsed.version
     if parsed.alias is not None:
@@ -96,19 +76,7 @@ def version_row(conn: Connection, project: str, pid: int, ref: str | ModelRef) -
                 f"no version of {parsed.name!r} is in {parsed.alias} yet; promote one with "
                 f"`relay models promote {parsed.name}/<version> --to {parsed.alias}`."
             )
-    if number is None:
-        number = _max_version(conn, model.id)
-    row = conn.execute(
-        select(model_versions).where(
-            model_versions.c.model_id == model.id, model_versions.c.version == number
-        )
-    ).first()
-    if row is None:
-        raise NotFound(
-            f"model {parsed.name!r} has no version {number} "
-            f"(its versions go from 1 to {_max_version(conn, model.id) or 0})."
-        )
-    return row
+    return MODELS.version_row(conn, model.id, parsed.name, number)
 
 
 def _version(conn: Connection, project: str, model_name: str, row: Any) -> ModelVersion:
@@ -140,7 +108,7 @@ def _model(conn: Connection, project: str, row: Any) -> RegisteredModel:
         owner=row.owner,
         tags=row.tags or {},
         created_at=audit.to_datetime(row.created_at),
-        latest_version=_max_version(conn, row.id),
+        latest_version=MODELS.latest(conn, row.id),
         aliases=current_aliases(conn, row.id),
     )
 
@@ -180,28 +148,14 @@ def create_version(
         "run_id": run_id,
         "description": description,
     }
-    for attempt in range(3):  # two writers may race for the same version number
-        try:
-            return _insert_version(store, actor, project, name, facts)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    # two writers may race for the same version number
+    return retry_on_race(lambda: _insert_version(store, actor, project, name, facts))
 
 
 def _ensure_model(conn: Connection, actor: str, project: str, pid: int, name: str) -> int:
-    model = conn.execute(
-        select(registered_models.c.id)
-        .where(registered_models.c.project_id == pid, registered_models.c.name == name)
-        .with_for_update()  # PostgreSQL: writers of one model's versions take turns
-    ).first()
-    if model is not None:
-        return int(model.id)
-    created = conn.execute(
-        registered_models.insert().values(
-            project_id=pid, name=name, description="", owner=actor, tags={}, created_at=now_ms()
-        )
-    )
+    row, model_id = MODELS.ensure_name(conn, pid, name, description="", owner=actor, tags={})
+    if row is not None:
+        return model_id
     audit.record(
         conn,
         actor=actor,
@@ -210,7 +164,7 @@ def _ensure_model(conn: Connection, actor: str, project: str, pid: int, name: st
         entity_id=f"{project}/{name}",
         after={"name": name, "owner": actor},
     )
-    return int(created.inserted_primary_key[0])  # type: ignore[index]
+    return model_id
 
 
 def _insert_version(
@@ -224,21 +178,18 @@ def _insert_version(
             if run is None or run.project_id != pid:
                 raise NotFound(f"run {run_id!r} does not exist in project {project!r}.")
         model_id = _ensure_model(conn, actor, project, pid, name)
-        number = (_max_version(conn, model_id) or 0) + 1
-        conn.execute(
-            model_versions.insert().values(
-                model_id=model_id,
-                version=number,
-                flavor=facts["flavor"],
-                run_id=run_id,
-                files=[f.model_dump() for f in facts["files"]],
-                signature=facts["signature"].model_dump(mode="json"),
-                requirements=facts["requirements"],
-                details=facts["details"],
-                description=facts["description"],
-                created_by=actor,
-                created_at=now_ms(),
-            )
+        number = MODELS.insert_version(
+            conn,
+            model_id,
+            flavor=facts["flavor"],
+            run_id=run_id,
+            files=[f.model_dump() for f in facts["files"]],
+            signature=facts["signature"].model_dump(mode="json"),
+            requirements=facts["requirements"],
+            details=facts["details"],
+            description=facts["description"],
+            created_by=actor,
+            created_at=now_ms(),
         )
         _record_lineage(conn, project, name, number, run_id, facts["details"])
         row = version_row(conn, project, pid, ModelRef(name=name, version=number))
@@ -294,7 +245,7 @@ def _record_lineage(
 
 def get_version(store: Store, project: str, ref: str | ModelRef) -> ModelVersion:
     """The version a reference names: 'churn/3', 'churn@production' or 'churn' (latest)."""
-    parsed = _to_ref(ref)
+    parsed = MODELS.ref(ref)
     with store.read() as conn:
         row = version_row(conn, project, project_id(conn, project), parsed)
         return _version(conn, project, parsed.name, row)

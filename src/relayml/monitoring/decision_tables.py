@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from relayml.domain.decisions import DecisionTable, parse_decision_table, validate_fields
 from relayml.domain.models import Signature
@@ -19,8 +19,9 @@ from relayml.errors import NotFound
 from relayml.governance import audit
 from relayml.models.registry import model_row, version_row
 from relayml.projects.service import project_id
-from relayml.store import Store, now_ms
+from relayml.store import Store
 from relayml.store.schema_monitoring import decision_tables
+from relayml.store.versioned import insert_revision
 
 __all__ = ["decision_fields", "get_decision_table", "set_decision_table"]
 
@@ -57,24 +58,8 @@ def set_decision_table(
         mrow = model_row(conn, pid, project, model)
         latest = version_row(conn, project, pid, model)
         validate_fields(table, decision_fields(Signature.model_validate(latest.signature)))
-        revision = (
-            conn.execute(
-                select(func.max(decision_tables.c.revision)).where(
-                    decision_tables.c.model_id == mrow.id
-                )
-            ).scalar()
-            or 0
-        ) + 1
-        conn.execute(
-            decision_tables.insert().values(
-                model_id=mrow.id,
-                revision=revision,
-                document=table.to_document(),
-                source=source,
-                created_by=actor,
-                created_at=now_ms(),
-            )
-        )
+        owner = {"model_id": mrow.id}
+        revision = insert_revision(conn, decision_tables, owner, table.to_document(), source, actor)
         audit.record(
             conn,
             actor=actor,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,25 +11,14 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from relayml.config import redact_url
 from relayml.errors import InvalidInput, StoreNotReady
 
-__all__ = ["HEAD_REVISION", "Store", "now_ms"]
+__all__ = ["HEAD_REVISION", "Store"]
 
 # The newest migration in store/migrations/versions (a test keeps the two in step).
 HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def now_ms() -> int:
-    """Milliseconds since the Unix epoch."""
-    return time.time_ns() // 1_000_000
-
-
-def _redact(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
 
 
 class Store:
@@ -129,13 +117,13 @@ class Store:
             revision = self.current_revision()
         except OperationalError as exc:
             raise StoreNotReady(
-                f"cannot open the metadata database {_redact(self.url)}: "
+                f"cannot open the metadata database {redact_url(self.url)}: "
                 f"{str(exc.orig).strip()}. Check RELAY_DATABASE_URL and that the server runs."
             ) from exc
         self.revision_at_open = revision
         if revision != HEAD_REVISION:
             raise StoreNotReady(
-                f"the metadata database {_redact(self.url)} is at schema revision "
+                f"the metadata database {redact_url(self.url)} is at schema revision "
                 f"{revision or 'none (empty)'}, this relayml needs {HEAD_REVISION}. "
                 "Run `relay db upgrade` with RELAY_DATABASE_URL set to it."
             )

@@ -19,13 +19,11 @@ from sqlalchemy import (
 
 __all__ = [
     "alias_history",
-    "approvals",
     "artifacts",
     "audit_log",
     "data_checks",
     "dataset_versions",
     "datasets",
-    "evaluations",
     "experiments",
     "kpis",
     "latest_metrics",
@@ -36,10 +34,8 @@ __all__ = [
     "model_versions",
     "params",
     "pipeline_runs",
-    "policies",
     "project_members",
     "projects",
-    "promotions",
     "registered_models",
     "runs",
     "step_cache",
@@ -182,7 +178,7 @@ audit_log = Table(
     Index(None, "entity_kind", "entity_id", "id"),
 )
 
-# --- models: registry, versions, environments, evaluations, policies, promotions -------------
+# --- models: members, registry, versions, environments (promotion: schema_promotion.py) ------
 
 project_members = Table(
     "project_members",
@@ -238,65 +234,6 @@ alias_history = Table(
     Column("ended_at", BigInteger, nullable=True),
     Column("ended_by", String(200), nullable=True),
     Index(None, "model_id", "alias", "ended_at"),
-)
-
-evaluations = Table(
-    "evaluations",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
-    Column("dataset", String(500), nullable=False),  # a dataset reference or a content hash
-    Column("target", String(250), nullable=False),
-    Column("task", String(20), nullable=False),  # classification | regression
-    Column("rows", Integer, nullable=False),
-    Column("metrics", JSON, nullable=False),
-    Column("segments", JSON, nullable=False, default=dict),  # {column: {value: {metric: x}}}
-    Column("kpis", JSON, nullable=False, default=dict),  # {kpi: {"value", "unit", ...}}
-    Column("details", JSON, nullable=False, default=dict),  # confusion matrix, calibration
-    Column("created_by", String(200), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Index(None, "version_id", "id"),
-)
-
-policies = Table(
-    "policies",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
-    Column("revision", Integer, nullable=False),
-    Column("document", JSON, nullable=False),
-    Column("source", Text, nullable=False, default=""),  # the YAML text as submitted
-    Column("created_by", String(200), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    UniqueConstraint("project_id", "revision"),
-)
-
-promotions = Table(
-    "promotions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
-    Column("environment", String(50), nullable=False),
-    Column("status", String(30), nullable=False),  # PENDING_APPROVAL|PROMOTED|REJECTED|FAILED
-    Column("policy_revision", Integer, nullable=True),
-    Column("gates", JSON, nullable=False),  # [{"name","passed","figure","threshold","detail"}]
-    Column("reason", Text, nullable=False, default=""),
-    Column("requested_by", String(200), nullable=False),
-    Column("requested_at", BigInteger, nullable=False),
-    Column("decided_at", BigInteger, nullable=True),
-    Index(None, "version_id", "environment", "id"),
-)
-
-approvals = Table(
-    "approvals",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("promotion_id", Integer, ForeignKey("promotions.id"), nullable=False),
-    Column("user", String(200), nullable=False),
-    Column("role", String(50), nullable=False),
-    Column("decision", String(10), nullable=False),  # approve | reject
-    Column("comment", Text, nullable=False, default=""),
-    Column("at", BigInteger, nullable=False),
 )
 
 # --- data: datasets, data checks, pipelines, lineage -----------------------------------------

@@ -5,7 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from relayml.store import schema_monitoring, schema_serving  # noqa: F401  (their tables)
+from relayml.store import (  # noqa: F401  (their tables)
+    schema_monitoring,
+    schema_promotion,
+    schema_serving,
+)
 from relayml.store.schema import metadata
 
 config = context.config

@@ -1,4 +1,8 @@
-"""Stored evaluations of model versions (the computations live in models.evaluation)."""
+"""Evaluations of model versions: record one (audited), list them, find the latest.
+
+The use cases over the evaluations table; the metrics themselves are computed by
+:mod:`relayml.models.evaluation`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from relayml.domain.clock import now_ms
 from relayml.domain.models import Evaluation, ModelRef, parse_model_ref
 from relayml.errors import InvalidInput
 from relayml.governance import audit
 from relayml.models.registry import version_row
 from relayml.projects import project_id
-from relayml.store import Store, now_ms
-from relayml.store.schema import evaluations, model_versions, registered_models
+from relayml.store import Store
+from relayml.store.schema import model_versions, registered_models
+from relayml.store.schema_promotion import evaluations
 
 __all__ = ["create_evaluation", "latest_evaluation", "list_evaluations"]
 

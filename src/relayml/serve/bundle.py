@@ -1,6 +1,6 @@
 """Serve one bundle built by `relay models build`: the bundle's minimal HTTP entry point.
 
-    python -m relayml.models.bundle_server BUNDLE_DIR [--host 127.0.0.1] [--port 8000]
+    python -m relayml.serve.bundle BUNDLE_DIR [--host 127.0.0.1] [--port 8000]
 
     GET  /v2/health/live     {"live": true}
     GET  /v2/health/ready    {"ready": true} once the model is loaded
@@ -212,7 +212,7 @@ def create_app(folder: Path) -> FastAPI:
 def main(argv: list[str] | None = None) -> int:
     """Check and load the bundle, then serve it until interrupted; 1 if it cannot be served."""
     parser = argparse.ArgumentParser(
-        prog="python -m relayml.models.bundle_server",
+        prog="python -m relayml.serve.bundle",
         description="Serve a model bundle built by `relay models build`.",
     )
     parser.add_argument("bundle", type=Path, help="the bundle directory (holds relay-bundle.json)")

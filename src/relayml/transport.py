@@ -1,0 +1,23 @@
+"""Which transport carries the Backend port: HTTP when RELAY_SERVER_URL is set, else in-process.
+
+Only the chosen transport is imported, so a client of a relay server never loads the store
+(SQLAlchemy, Alembic) and an in-process user never loads httpx.
+"""
+
+from __future__ import annotations
+
+from relayml.config import Settings
+from relayml.domain.ports import Backend
+
+__all__ = ["open_backend"]
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The backend the settings ask for: HTTP when RELAY_SERVER_URL is set, else in-process."""
+    if settings.server_url:
+        from relayml.client import HttpBackend
+
+        return HttpBackend(settings)
+    from relayml.backend import LocalBackend
+
+    return LocalBackend(settings)
