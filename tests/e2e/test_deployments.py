@@ -136,3 +136,39 @@ def test_canary_gets_its_share_and_cli_errors_are_clear(
         assert words in said and "Traceback" not in said, said
     nothing = relay(served_home, "deploy", "churn", "--env", "staging", ok=False)
     assert "no version of 'churn' is in staging" in nothing
+
+
+def test_a_canary_gets_its_share_of_the_rows_of_large_requests(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    relay(served_home, "deploy", "churn", "--env", "production", "--canary", "churn/2:10")
+    server = start_server(served_home, ["churn@production"])
+    versions: list[int] = []
+    for request in range(7):
+        rows = [record(request * 100 + i) for i in range(100)]
+        body = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+        assert set(body["versions"]) == {1, 2}, "every 100-row request reaches both variants"
+        versions += body["versions"]
+    assert 0.04 < versions.count(2) / len(versions) < 0.17
+    tensors = [
+        {"name": "tenure", "shape": [100], "datatype": "INT64", "data": list(range(1, 101))},
+        {"name": "monthly", "shape": [100], "datatype": "FP64", "data": [50.0] * 100},
+        {"name": "plan", "shape": [100], "datatype": "BYTES", "data": ["pro"] * 100},
+    ]
+    infer = httpx.post(server.url + "/v2/models/churn/infer", json={"inputs": tensors}).json()
+    assert set(infer["parameters"]["versions"]) == {1, 2}
+    assert set(infer["model_version"].split(",")) == {"1", "2"}
+    bad = [*[record(i) for i in range(40)], {"tenure": 3, "monthly": "x", "plan": "pro"}]
+    refused = httpx.post(server.url + "/predict", json={"instances": bad})
+    assert refused.status_code == 422
+    assert "column 'monthly', row 40" in refused.json()["error"], "the row's place in the request"
+
+
+def test_a_canary_of_the_version_already_live_is_refused(served_home: ServedHome) -> None:
+    relay(served_home, "models", "promote", "churn/2", "--to", "production")
+    said = relay(
+        served_home, "deploy", "churn", "--env", "production", "--canary", "churn/2:10", ok=False
+    )
+    assert "churn/2 is already what production serves" in said and "Traceback" not in said, said
+    assert "no deployments yet" in relay(served_home, "deploy", "list").lower()

@@ -53,6 +53,25 @@ class Columns:
     ids: list[str] | None = None  # prediction ids given in advance (a shadow's copy of a request)
     received: float = 0.0  # time.perf_counter() when the request arrived
 
+    def take(self, rows: Sequence[int]) -> Columns:
+        """The rows at the given positions (ascending, each once)."""
+        if len(rows) == self.rows:
+            return self
+        picked = np.asarray(rows, dtype=np.intp)
+        return Columns(
+            {name: array[picked] for name, array in self.arrays.items()},
+            len(picked),
+            None if self.keys is None else [self.keys[i] for i in rows],
+            None if self.ids is None else [self.ids[i] for i in rows],
+            self.received,
+        )
+
+    def with_key(self, key: Any) -> Columns:
+        """These rows with one request key (sent in a header or the request's parameters)."""
+        if key is None:
+            return self
+        return Columns(self.arrays, self.rows, [key] * self.rows, self.ids, self.received)
+
 
 def instances_of(payload: Any, example: Any) -> list[Any]:
     """The rows of a /predict body: one record, or the list under "instances"."""

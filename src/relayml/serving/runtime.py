@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from relayml.domain.decisions import DecisionTable
 from relayml.domain.models import parse_model_ref
 from relayml.domain.ports import Backend
@@ -30,9 +32,18 @@ from relayml.predictions import ParquetLog
 from relayml.predictions.layout import deployment_key
 from relayml.serving.variant import LoadedVariant, ServeOptions, VariantContext
 
-__all__ = ["Runtime", "ServedModel"]
+__all__ = ["Routed", "Runtime", "ServedModel"]
 
 log = logging.getLogger("relayml.serving")
+
+Routed = tuple[LoadedVariant, Sequence[int]]
+"""A live variant and the positions of the request's rows it answers."""
+
+
+def _key_point(key: Any) -> float:
+    """Where a sticky key falls in [0, 1): the same key always falls in the same place."""
+    digest = hashlib.blake2b(str(key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 @dataclass
@@ -75,15 +86,35 @@ class ServedModel:
         """The live variant for a request: by the sticky key's hash, else at random by weight."""
         if len(self.live) == 1:
             return self.live[0]
-        if key is None:
-            point = random.random() * self._bounds[-1]
-        else:
-            digest = hashlib.blake2b(str(key).encode(), digest_size=8).digest()
-            point = int.from_bytes(digest, "big") / 2**64 * self._bounds[-1]
-        for variant, bound in zip(self.live, self._bounds, strict=True):
+        point = random.random() if key is None else _key_point(key)
+        return self.live[self._slot(point * self._bounds[-1])]
+
+    def route(self, count: int, keys: Sequence[Any] | None = None) -> list[Routed]:
+        """The live variant of each of `count` rows, grouped by variant (row order kept).
+
+        A row with a sticky key goes where its key's hash points; any other row is drawn at
+        random by weight, row by row, so a variant's share is a share of rows, not of requests.
+        """
+        if len(self.live) == 1:
+            return [(self.live[0], range(count))]
+        total = self._bounds[-1]
+        points = np.random.random(count) * total
+        if keys is not None:
+            for index, key in enumerate(keys):
+                if key is not None:
+                    points[index] = _key_point(key) * total
+        slots = np.searchsorted(np.asarray(self._bounds), points, side="right")
+        slots = np.minimum(slots, len(self.live) - 1)
+        groups: list[Routed] = []
+        for slot in np.unique(slots):
+            groups.append((self.live[int(slot)], np.flatnonzero(slots == slot).tolist()))
+        return groups
+
+    def _slot(self, point: float) -> int:
+        for slot, bound in enumerate(self._bounds):
             if point < bound:
-                return variant
-        return self.live[-1]
+                return slot
+        return len(self.live) - 1
 
     def variant_for_version(self, version: int) -> LoadedVariant:
         """The variant serving a version, or NotFound naming the ones served."""
