@@ -18,6 +18,7 @@ from sqlalchemy import select
 from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
+from relayml.models.registry import get_version
 from relayml.predictions import PredictionLogs
 from relayml.predictions.ids import moment_of
 from relayml.projects.service import project_id
@@ -70,6 +71,26 @@ def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> P
     )
 
 
+def right_answer(model: str, task: str, classes: list[Any] | None, value: Any) -> Any:
+    """A flag's right answer checked against what the model answers: one of a classifier's
+    classes (given as text or a number, returned as the class itself), a number for a
+    regression; InvalidInput naming what is allowed otherwise."""
+    if classes:
+        for known in classes:
+            if (value == known and type(value) is not bool) or str(value) == str(known):
+                return known
+        shown = ", ".join(str(c) for c in classes)
+        raise InvalidInput(
+            f"{value!r} is not a class of {model}; its classes are {shown}. Give one of them "
+            "with --correct, or flag without it."
+        )
+    if task == "regression" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise InvalidInput(
+            f"{model} predicts a number; the right answer must be one, not {value!r}."
+        )
+    return value
+
+
 def _to_flag(project: str, row: Any) -> FeedbackFlag:
     return FeedbackFlag(
         id=row.id,
@@ -102,6 +123,11 @@ def flag_prediction(
         raise InvalidInput(f"a flag is {' or '.join(KINDS)}, not {kind!r}.")
     if correct_value is not None and not isinstance(correct_value, str | int | float | bool):
         raise InvalidInput("the right answer is a label or a number.")
+    if correct_value is not None:
+        signature = get_version(store, project, f"{record.model}/{record.version}").signature
+        correct_value = right_answer(
+            f"{record.model}/{record.version}", signature.task, signature.classes, correct_value
+        )
     with store.write() as conn:
         pid = project_id(conn, project)
         inserted = conn.execute(

@@ -287,7 +287,8 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
         """Predict one record, or {"instances": [records]}: answers predictions and their ids."""
         payload = await _body(request, max_body)
         served = service.model(model)
-        rows = instances_of(payload, served.live[0].codec.example)
+        codec = served.live[0].codec
+        rows = instances_of(payload, codec.example, codec.names)
         key = request.headers.get("x-relay-key")
         answer = await service.answer_rows(served, rows, key)
         return _json(_predict_body(answer))

@@ -73,10 +73,18 @@ class Columns:
         return Columns(self.arrays, self.rows, [key] * self.rows, self.ids, self.received)
 
 
-def instances_of(payload: Any, example: Any) -> list[Any]:
-    """The rows of a /predict body: one record, or the list under "instances"."""
+def _takes(columns: Sequence[str]) -> str:
+    return f"; the model takes {len(columns)} columns: {', '.join(columns)}" if columns else ""
+
+
+def instances_of(payload: Any, example: Any, columns: Sequence[str] = ()) -> list[Any]:
+    """The rows of a /predict body: one record, or the list under "instances".
+
+    An error shows a short example and names every column of ``columns`` (the model's).
+    """
     usage = (
         f'send one record or {{"instances": [...]}}, e.g. {{"instances": [{json.dumps(example)}]}}'
+        + _takes(columns)
     )
     if isinstance(payload, dict) and "instances" in payload:
         extra = sorted(set(payload) - {"instances"})
@@ -135,7 +143,10 @@ class InputCodec:
         for index, row in enumerate(rows):
             if not isinstance(row, dict):
                 wanted = "records or lists of numbers" if self.accepts_lists else "records"
-                raise InvalidInput(f"row {index} is {_kind(row)}, but rows must be {wanted}.")
+                raise InvalidInput(
+                    f"row {index} is {_kind(row)}, but rows must be {wanted}"
+                    f"{_takes(self.names)}."
+                )
             if row.keys() != self.expected and not (
                 self.expected <= row.keys() and row.keys() <= allowed
             ):
