@@ -144,8 +144,7 @@ class InputCodec:
             if not isinstance(row, dict):
                 wanted = "records or lists of numbers" if self.accepts_lists else "records"
                 raise InvalidInput(
-                    f"row {index} is {_kind(row)}, but rows must be {wanted}"
-                    f"{_takes(self.names)}."
+                    f"row {index} is {_kind(row)}, but rows must be {wanted}{_takes(self.names)}."
                 )
             if row.keys() != self.expected and not (
                 self.expected <= row.keys() and row.keys() <= allowed
