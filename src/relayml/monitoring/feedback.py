@@ -39,7 +39,8 @@ def _plain(value: Any) -> Any:
 
 
 def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> PredictionRecord:
-    """The logged prediction with this id (its live answer), or NotFound saying why."""
+    """The logged prediction with this id (its live answer, with its shadows' answers), or
+    NotFound saying why."""
     moment = moment_of(prediction_id)
     window = timedelta(seconds=1)
     table = logs.read("predictions", project, start=moment - window, end=moment + window)
@@ -53,9 +54,16 @@ def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> P
         )
     rows = table.to_pylist()
     row = next((r for r in rows if r.get("mode") == "live"), rows[0])
+    shadows = [_record(project, r) for r in rows if r is not row and r.get("mode") == "shadow"]
+    return _record(project, row, sorted(shadows, key=lambda r: r.version))
+
+
+def _record(
+    project: str, row: dict[str, Any], shadows: list[PredictionRecord] | None = None
+) -> PredictionRecord:
     inputs = {k[len("input.") :]: _plain(v) for k, v in row.items() if k.startswith("input.")}
     return PredictionRecord(
-        prediction_id=prediction_id,
+        prediction_id=row["prediction_id"],
         project=project,
         deployment=row["deployment"],
         model=row["model"],
@@ -68,6 +76,7 @@ def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> P
         probabilities=row.get("probabilities"),
         score=_plain(row.get("score")),
         decision=_plain(row.get("decision")),
+        shadows=shadows or [],
     )
 
 

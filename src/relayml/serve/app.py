@@ -231,7 +231,7 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
         """Every served model is loaded (503 while loading or when loading failed)."""
         return _json({"ready": runtime.ready}, 200 if runtime.ready else 503)
 
-    @app.get("/v2/models/{name}", tags=["models"])
+    @app.get("/v2/models/{name}", tags=["models"], responses=openapi.MODEL)
     async def model_metadata(name: str) -> Response:
         """Inputs, outputs and variants of a served model."""
         model = service.model(name)
