@@ -8,13 +8,14 @@ loading) or 500 (the model itself failed on valid input).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
@@ -165,8 +166,14 @@ def _infer_body(answer: Answer, request_id: Any) -> dict[str, Any]:
     return body
 
 
-def create_model_app(service: ModelService, *, max_body: int, access_log: bool = True) -> FastAPI:
-    """The ASGI app of a model server."""
+def create_model_app(
+    service: ModelService,
+    *,
+    max_body: int,
+    access_log: bool = True,
+    cors_origins: Sequence[str] = (),
+) -> FastAPI:
+    """The ASGI app of a model server; `cors_origins` lets web pages of those origins call it."""
     runtime = service.runtime
 
     @asynccontextmanager
@@ -329,4 +336,12 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
         enabled=access_log,
         on_prediction_request=service.record_request,
     )
+    if cors_origins:  # outermost: a preflight is answered before anything else runs
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-Relay-Key", "Authorization"],
+            max_age=600,
+        )
     return app

@@ -55,8 +55,12 @@ class ModelServer:
         self.service = ModelService(
             self.runtime, self.metrics, self.predictions, self.outcomes, self.requests
         )
+        origins = [o.strip() for o in settings.serve_cors_origins.split(",") if o.strip()]
         self.app = create_model_app(
-            self.service, max_body=settings.serve_max_body_bytes, access_log=access_log
+            self.service,
+            max_body=settings.serve_max_body_bytes,
+            access_log=access_log,
+            cors_origins=origins,
         )
 
     def close(self) -> None:

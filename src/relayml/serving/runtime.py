@@ -149,6 +149,7 @@ class Runtime:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._failing: dict[str, str] = {}  # served ref -> the kind of error its reload hits
 
     # loading
     def _predictor(self, name: str, version: int) -> Predictor:
@@ -247,8 +248,10 @@ class Runtime:
                     self.load()
                     log.info("models loaded: %s", ", ".join(self.describe()))
                 except Exception as exc:
-                    self.load_error = f"{type(exc).__name__}: {exc}"
-                    log.error("could not load the models: %s", self.load_error)
+                    error = f"{type(exc).__name__}: {exc}"
+                    if error != self.load_error:  # once per cause, not once per interval
+                        log.error("could not load the models (retrying): %s", error)
+                    self.load_error = error
             else:
                 self._poll()
             self._stop.wait(self.options.reload_interval)
@@ -260,15 +263,31 @@ class Runtime:
                 continue
             try:
                 new = self._changed(index, current)
-                if new is None:
-                    continue
             except Exception as exc:
-                log.error("reloading %s failed, still serving the loaded versions: %s", ref, exc)
+                self._failed(str(ref), exc)
+                continue
+            if self._failing.pop(str(ref), None) is not None:
+                log.info("reloading %s works again", ref)
+            if new is None:
                 continue
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._swap, ref.name, new)
             else:
                 self._swap(ref.name, new)
+
+    def _failed(self, ref: str, exc: Exception) -> None:
+        """Log a failed reload once, not once per interval: again only when the cause changes."""
+        kind = type(exc).__name__
+        if self._failing.get(ref) == kind:
+            return
+        self._failing[ref] = kind
+        log.error(
+            "reloading %s failed, still serving the loaded versions (retrying every %g s; one "
+            "line when it works again): %s",
+            ref,
+            self.options.reload_interval,
+            exc,
+        )
 
     def _changed(self, index: int, current: ServedModel) -> ServedModel | None:
         """A rebuilt model when its deployment, alias or decision table changed, else None."""
