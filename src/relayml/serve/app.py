@@ -16,7 +16,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -316,7 +316,7 @@ def create_model_app(
     async def metrics() -> Response:
         """Prometheus metrics: requests, errors, latency, batch sizes, per variant; the logs."""
         service.metrics.ready.set(1 if runtime.ready else 0)
-        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     # The hot paths also get plain Starlette routes ahead of FastAPI's: the same handlers without
     # FastAPI's per-request parameter machinery. The FastAPI routes still document them.

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,8 +135,10 @@ class Runtime:
         refs: Sequence[str],
         options: ServeOptions,
         on_batch: Any = None,
+        on_loaded: Callable[[], None] | None = None,
     ) -> None:
         self.backend = backend
+        self._on_loaded = on_loaded
         self.project = project
         self.refs = [parse_model_ref(r) for r in refs]
         self.options = options
@@ -233,6 +235,8 @@ class Runtime:
             models[ref.name].bind(self.prediction_log)
         self.models = models
         self.ready = True
+        if self._on_loaded is not None:
+            self._on_loaded()
 
     # reloading
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
