@@ -151,7 +151,7 @@ def relay_worker(folder: Path) -> dict[str, Any]:
     """Time relayml's drift_report on the Arrow tables of both samples."""
     import pyarrow.parquet as pq
 
-    from relayml.monitoring.drift import drift_report
+    from relayml.monitoring.drift_reports import drift_report
 
     ref, cur = (
         pq.read_table(folder / "reference.parquet"),

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body the model server accepts; larger ones get 413.",
     )
+    serve_cors_origins: str = Field(
+        default="",
+        description="Web origins allowed to call the model server from a browser (CORS), "
+        "comma-separated, e.g. https://app.example.com; * for any. Empty: CORS is off.",
+    )
     serve_reload_interval: float = Field(
         default=1.0,
         gt=0,

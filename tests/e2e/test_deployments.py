@@ -37,6 +37,11 @@ def test_ab_test_with_outcomes_picks_and_ships_the_winner(
     assert "ab (revision 1): v1 50%, v3 50%, sticky on customer_id" in out
     server = start_server(served_home, ["churn@production"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
     rows = _customers(400)
+    keyed = [record(i) for i in range(20)]  # the key in a header, not in the rows
+    heads = {"X-Relay-Key": "c7"}
+    by_header = httpx.post(server.url + "/predict", json={"instances": keyed}, headers=heads)
+    header_ids = set(by_header.json()["prediction_ids"])
+    assert len(set(by_header.json()["versions"])) == 1, "a request key keeps a request together"
     first = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
     again = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
     assert first["versions"] == again["versions"], "a customer must stay on one variant"
@@ -53,6 +58,10 @@ def test_ab_test_with_outcomes_picks_and_ships_the_winner(
     )
     assert answer.json() == {"accepted": 400}
     server.stop(signal.SIGTERM)
+    logged = read_log(str(served_home.home / "artifacts" / "predictions")).to_pylist()
+    keys = {r["prediction_id"]: r["request_key"] for r in logged}
+    assert {keys[i] for i in header_ids} == {"c7"}, "the header's key is logged"
+    assert keys[first["prediction_ids"][5]] == "c5", "a key in the body is logged"
 
     report = json.loads(
         relay(served_home, "deploy", "results", "churn", "--env", "production", "--json")
@@ -61,13 +70,18 @@ def test_ab_test_with_outcomes_picks_and_ships_the_winner(
     by_name = {v["name"]: v for v in report["variants"]}
     assert by_name["v3"]["metrics"]["accuracy"] == 1.0
     assert by_name["v1"]["metrics"]["accuracy"] < 0.3
-    assert by_name["v1"]["predictions"] == by_name["v1"]["outcomes"] * 2  # two requests each
+    assert by_name["v1"]["predictions"] >= by_name["v1"]["outcomes"] * 2  # two requests each
     assert "v3 better on accuracy" in report["verdict"]
     table = relay(served_home, "deploy", "results", "churn", "--env", "production")
     assert "Verdict:" in table and "v3 better on accuracy" in table
 
-    shipped = relay(served_home, "deploy", "promote-winner", "churn", "--env", "production")
-    assert "churn/3 now serves all of production" in shipped
+    shipped = json.loads(
+        relay(served_home, "deploy", "promote-winner", "churn", "--env", "production", "--json")
+    )
+    assert shipped["version"] == 3 and shipped["status"] == "shipped"
+    assert shipped["winner"] == "v3" and "v3 better on accuracy" in shipped["verdict"]
+    assert shipped["deployment"]["strategy"] == "single"
+    assert "churn/3 now serves all of production" in shipped["message"]
     listing = relay(served_home, "deploy", "list")
     assert "single" in listing and "production" in listing
     history = relay(served_home, "deploy", "history", "churn", "--env", "production")
@@ -112,6 +126,14 @@ def test_shadow_answers_are_logged_and_never_returned(
     shadow = {r["prediction_id"] for r in log if r["mode"] == "shadow"}
     assert live == set(ids) and shadow == set(ids)
     assert {r["version"] for r in log if r["mode"] == "shadow"} == {2}
+    shown = json.loads(relay(served_home, "predictions", "show", ids[0], "--json"))
+    assert (shown["version"], shown["mode"]) == (1, "live")
+    assert [(s["version"], s["mode"]) for s in shown["shadows"]] == [(2, "shadow")]
+    assert shown["shadows"][0]["inputs"] == shown["inputs"]
+    table = relay(served_home, "predictions", "show", ids[0])
+    assert "shadow v2" in table and "churn/1 (v1, live)" in table
+    only = json.loads(relay(served_home, "predictions", "show", ids[0], "--shadow", "--json"))
+    assert [(s["version"], s["mode"]) for s in only] == [(2, "shadow")]
 
 
 def test_canary_gets_its_share_and_cli_errors_are_clear(
@@ -136,3 +158,39 @@ def test_canary_gets_its_share_and_cli_errors_are_clear(
         assert words in said and "Traceback" not in said, said
     nothing = relay(served_home, "deploy", "churn", "--env", "staging", ok=False)
     assert "no version of 'churn' is in staging" in nothing
+
+
+def test_a_canary_gets_its_share_of_the_rows_of_large_requests(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    relay(served_home, "deploy", "churn", "--env", "production", "--canary", "churn/2:10")
+    server = start_server(served_home, ["churn@production"])
+    versions: list[int] = []
+    for request in range(7):
+        rows = [record(request * 100 + i) for i in range(100)]
+        body = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+        assert set(body["versions"]) == {1, 2}, "every 100-row request reaches both variants"
+        versions += body["versions"]
+    assert 0.04 < versions.count(2) / len(versions) < 0.17
+    tensors = [
+        {"name": "tenure", "shape": [100], "datatype": "INT64", "data": list(range(1, 101))},
+        {"name": "monthly", "shape": [100], "datatype": "FP64", "data": [50.0] * 100},
+        {"name": "plan", "shape": [100], "datatype": "BYTES", "data": ["pro"] * 100},
+    ]
+    infer = httpx.post(server.url + "/v2/models/churn/infer", json={"inputs": tensors}).json()
+    assert set(infer["parameters"]["versions"]) == {1, 2}
+    assert set(infer["model_version"].split(",")) == {"1", "2"}
+    bad = [*[record(i) for i in range(40)], {"tenure": 3, "monthly": "x", "plan": "pro"}]
+    refused = httpx.post(server.url + "/predict", json={"instances": bad})
+    assert refused.status_code == 422
+    assert "column 'monthly', row 40" in refused.json()["error"], "the row's place in the request"
+
+
+def test_a_canary_of_the_version_already_live_is_refused(served_home: ServedHome) -> None:
+    relay(served_home, "models", "promote", "churn/2", "--to", "production")
+    said = relay(
+        served_home, "deploy", "churn", "--env", "production", "--canary", "churn/2:10", ok=False
+    )
+    assert "churn/2 is already what production serves" in said and "Traceback" not in said, said
+    assert "no deployments yet" in relay(served_home, "deploy", "list").lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -166,3 +167,22 @@ def test_sdk_log_outcomes_is_durable_on_return(served_home: ServedHome) -> None:
         ("0.5", 0.5, "sdk"),
     }
     time.sleep(0)
+
+
+def test_one_scrape_sees_every_worker(
+    served_home: ServedHome, start_server: Any, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    server = start_server(served_home, ["churn/2"], "--workers", "2", TMPDIR=str(scratch))
+    (folder,) = scratch.glob("relay-metrics-*")  # the runner's multiprocess folder
+    for i in range(60):  # a new connection each: the kernel spreads them over the workers
+        assert _post(server.url + "/predict", record(i)).status_code == 200
+    for _ in range(5):  # whichever worker answers the scrape, it counts all of them
+        metrics = httpx.get(server.url + "/metrics").text
+        assert 'relay_predictions_total{mode="live",model="churn",variant="v2"} 60.0' in metrics
+        assert "relay_ready 1.0" in metrics
+    pids = {p.stem.rsplit("_", 1)[-1] for p in folder.glob("counter_*.db")}
+    assert len(pids) == 2, "each worker writes its own file"
+    server.stop(signal.SIGTERM)
+    assert not folder.exists(), "the runner removes its folder when it stops"

@@ -136,6 +136,9 @@ def test_an_expert_flags_a_prediction_and_a_data_scientist_resolves_it(
         served_home, "feedback", "flag", first, "--correct", "0", "-m", "loyal for ten years"
     )
     assert "is wrong; the right answer 0 is recorded as its outcome" in said
+    refused = relay(served_home, "feedback", "flag", second, "--correct", "not-a-label", ok=False)
+    assert "'not-a-label' is not a class of churn/2; its classes are 0, 1" in refused, refused
+    assert "Traceback" not in refused
     relay(served_home, "feedback", "flag", second, "--unexpected", "-m", "odd for a pro plan")
     listed = json.loads(relay(served_home, "feedback", "list", "--model", "churn", "--json"))
     assert [f["prediction_id"] for f in listed] == [second, first]

@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from relayml.domain.drift import DriftConfig, DriftReport
+from relayml.domain.drift_stats import DriftConfig, DriftReport
 from relayml.errors import InvalidInput
-from relayml.monitoring.drift import drift_report, drift_report_dask, drift_report_stream
+from relayml.monitoring.drift_reports import drift_report, drift_report_dask, drift_report_stream
 
 NUMERIC = 16
 CATEGORIES = {"c0": 3, "c1": 5, "c2": 8, "c3": 12}  # 16 + 4 = 20 columns

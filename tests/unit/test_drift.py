@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from relayml.domain.drift import (
+from relayml.domain.drift_stats import (
     ColumnDrift,
     DriftConfig,
     DriftReport,

@@ -209,8 +209,8 @@ def test_records_become_one_typed_array_per_column() -> None:
         ([row(x=[1])], r"column 'x', row 0: \[1\] is an array"),
         ([row(n=2**63)], r"column 'n', row 0: 9223372036854775808 is out of the int64 range"),
         ([row(), row(n=-(2**63) - 1)], r"column 'n', row 1: -9223372036854775809 is out of"),
-        ([row(), [1, 0.5, True, "a"]], r"row 1 is an array, but rows must be records\."),
-        (["text"], r"row 0 is a string, but rows must be records\."),
+        ([row(), [1, 0.5, True, "a"]], r"row 1 is an array, but rows must be records; the mod"),
+        (["text"], r"row 0 is a string, but rows must be records; the model takes 4 columns"),
     ],
 )
 def test_bad_records_name_the_column_the_row_and_the_problem(rows: list[Any], words: str) -> None:
@@ -261,7 +261,7 @@ def test_array_models_take_lists_of_the_right_width() -> None:
         codec.from_records([{"a": 1, "c": 2}, [1, 2]])
     with pytest.raises(InvalidInput, match=r"column 'c', row 1: \"x\" is a string"):
         codec.from_records([[1, 2], [3, "x"]])
-    with pytest.raises(InvalidInput, match=r"row 0 is an array, but rows must be records\."):
+    with pytest.raises(InvalidInput, match=r"row 0 is an array, but rows must be records; the"):
         InputCodec(FLOATS).from_records([[1, 2]])
 
 
@@ -533,6 +533,26 @@ def test_bad_bodies_say_how_to_send_rows(payload: Any, words: str) -> None:
     with pytest.raises(InvalidInput, match=words) as raised:
         instances_of(payload, example)
     assert '{"instances": [{"n": 1, "x": 0.5}]}' in str(raised.value)
+
+
+def test_a_null_body_or_row_names_every_column_the_model_takes() -> None:
+    names = [f"c{i}" for i in range(7)]
+    codec = InputCodec(
+        Signature(
+            inputs=[ColumnSpec(name=n, dtype="float64") for n in names],
+            outputs=[],
+            output_shape=[-1],
+        )
+    )
+    every = "the model takes 7 columns: c0, c1, c2, c3, c4, c5, c6."
+    for body in (None, "text", 3):
+        with pytest.raises(InvalidInput) as raised:
+            instances_of(body, codec.example, codec.names)
+        assert every in str(raised.value)
+    with pytest.raises(InvalidInput) as raised:
+        full = {n: 1.0 for n in names}
+        codec.from_records(instances_of({"instances": [full, None]}, codec.example))
+    assert "row 1 is null" in str(raised.value) and every in str(raised.value)
 
 
 def test_codec_examples_match_the_signature() -> None:

@@ -210,19 +210,7 @@ def results(
     """A/B results: traffic, latency, metrics and KPIs per variant, tests and a verdict."""
     report = _results(model, env, project, metric)
     if json_output:
-        print_json(
-            {
-                "model": report.model,
-                "environment": report.environment,
-                "revision": report.revision,
-                "task": report.task,
-                "metric": report.metric,
-                "variants": [dict(v.__dict__) for v in report.variants],
-                "comparisons": [dict(c.__dict__) for c in report.comparisons],
-                "verdict": report.verdict,
-                "winner": report.winner,
-            }
-        )
+        print_json(report.to_json())
         return
     out = console()
     since = f" since {format_time(report.since)}" if report.since else ""
@@ -262,12 +250,17 @@ def promote_winner(
         ),
     ] = None,
     project: ProjectOption = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Make the A/B winner the only variant and move the environment's alias to it."""
+    """Move the environment's alias to the A/B winner and make it the only variant (the
+    deployment then follows the alias)."""
     from relayml.backend import prediction_logs
     from relayml.deployments.promote import promote_winner as ship
 
     logs = prediction_logs(settings())
     with open_cli_backend() as backend:
-        message = ship(backend, logs, project_or_default(project), model, env, metric, variant)
-    console().print(message)
+        shipped = ship(backend, logs, project_or_default(project), model, env, metric, variant)
+    if json_output:
+        print_json(shipped.to_json())
+        return
+    console().print(shipped.message)

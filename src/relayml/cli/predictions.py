@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from relayml.cli._common import (
     project_or_default,
     table,
 )
+
+if TYPE_CHECKING:
+    from relayml.domain.monitoring import PredictionRecord
 
 __all__ = ["predictions_app"]
 
@@ -33,25 +36,52 @@ predictions_app = typer.Typer(
 @predictions_app.command("show")
 def show(
     prediction_id: Annotated[str, typer.Argument(help="From the answer's prediction_ids.")],
+    shadow: Annotated[
+        bool,
+        typer.Option("--shadow", help="Only the shadows' answers to the same row (a list)."),
+    ] = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """What went in, what came out, which version and variant answered, and when."""
+    """What went in, what came out, which version and variant answered, and when; the
+    deployment's shadows' answers to the same row follow the live one."""
+    from relayml.errors import NotFound
+
     with open_cli_backend() as backend:
         record = backend.get_prediction(project_or_default(project), prediction_id)
+    if shadow:
+        if not record.shadows:
+            raise NotFound(
+                f"no shadow answered prediction {prediction_id}: {record.deployment} had no "
+                "shadow variant then."
+            )
+        if json_output:
+            print_json([s.model_dump(mode="json", exclude={"shadows"}) for s in record.shadows])
+            return
+        for answer in record.shadows:
+            console().print(key_value_table(_facts(answer), title=f"prediction {prediction_id}"))
+        return
     if json_output:
         print_json(record.model_dump(mode="json"))
         return
-    facts = {
+    facts = _facts(record)
+    for answer in record.shadows:
+        facts[f"shadow {answer.variant}"] = (
+            f"{answer.prediction} (probabilities {answer.probabilities})"
+        )
+    facts.update({f"input {k}": v for k, v in record.inputs.items()})
+    console().print(key_value_table(facts, title=f"prediction {prediction_id}"))
+
+
+def _facts(record: PredictionRecord) -> dict[str, Any]:
+    return {
         "prediction": record.prediction,
         "probabilities": record.probabilities,
         "decision": record.decision,
         "model": f"{record.model}/{record.version} ({record.variant}, {record.mode})",
         "deployment": record.deployment,
         "when": format_time(record.timestamp),
-        **{f"input {k}": v for k, v in record.inputs.items()},
     }
-    console().print(key_value_table(facts, title=f"prediction {prediction_id}"))
 
 
 @predictions_app.command("compact")

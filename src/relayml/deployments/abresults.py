@@ -62,6 +62,20 @@ class ABReport:
     winner: str | None
     metric: str
 
+    def to_json(self) -> dict[str, Any]:
+        """The shape of `relay deploy results --json` (documented in docs/serving.md)."""
+        return {
+            "model": self.model,
+            "environment": self.environment,
+            "revision": self.revision,
+            "task": self.task,
+            "metric": self.metric,
+            "variants": [dict(v.__dict__) for v in self.variants],
+            "comparisons": [dict(c.__dict__) for c in self.comparisons],
+            "verdict": self.verdict,
+            "winner": self.winner,
+        }
+
 
 def _cells(kpi: KPI, rows: pd.DataFrame, positive: str) -> np.ndarray | None:
     """Per-row value of a confusion_value KPI (its total is their sum), or None."""

@@ -60,6 +60,32 @@ def _check_versions(
         version_row(conn, project, pid, f"{model.name}/{variant.version}")
 
 
+def _check_distinct(
+    model: str,
+    environment: str,
+    strategy: Strategy,
+    variants: list[Variant],
+    alias_version: int | None,
+) -> None:
+    """Refuse variants that name one version twice once the alias is resolved: a canary of the
+    version already live would split traffic between two copies of it, compare nothing, and
+    leave promote-winner with one variant."""
+    seen: set[int] = set()
+    for variant in variants:
+        version = variant.version if variant.version is not None else alias_version
+        if version is None:
+            continue
+        if version in seen:
+            if version != alias_version:
+                raise InvalidInput(f"{model}/{version} is named twice; list each version once.")
+            raise InvalidInput(
+                f"{model}/{version} is already what {environment} serves (the {environment} "
+                f"alias names it), so this {strategy} would serve one version twice. Pick "
+                f"another version, or pin the live one with --version N."
+            )
+        seen.add(version)
+
+
 def deploy(
     store: Store,
     actor: str,
@@ -85,12 +111,14 @@ def deploy(
         row = model_row(conn, pid, project, model)
         _check_versions(conn, project, pid, row, variants)
         unpinned = any(v.version is None for v in variants)
-        if unpinned and environment not in current_aliases(conn, row.id):
+        alias_version = current_aliases(conn, row.id).get(environment)
+        if unpinned and alias_version is None:
             raise NotFound(
                 f"no version of {model!r} is in {environment} yet, so there is nothing to "
                 f"deploy there: promote one (`relay models promote {model}/<version> --to "
                 f"{environment}`) or pin one with --version."
             )
+        _check_distinct(model, environment, strategy, variants, alias_version)
         existing = conn.execute(
             select(deployments)
             .where(deployments.c.model_id == row.id, deployments.c.environment == environment)

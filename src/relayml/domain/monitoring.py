@@ -35,6 +35,10 @@ class PredictionRecord(BaseModel):
     probabilities: list[float] | None = None
     score: float | None = None
     decision: Any = None
+    shadows: list[PredictionRecord] = Field(
+        default_factory=list,
+        description="the same row answered by the deployment's shadows (logged, never returned)",
+    )
 
 
 class FeedbackFlag(BaseModel):

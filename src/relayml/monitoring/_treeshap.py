@@ -1,8 +1,8 @@
 """Path-dependent tree SHAP over scikit-learn trees, in numpy (Lundberg et al., 2020).
 
 Exact Shapley values of a sum of weighted trees for each row, without a background: the trees'
-training covers stand in for it. Used by relayml.monitoring.explain for scikit-learn's trees and
-forests; XGBoost and LightGBM compute the same with their own implementation.
+training covers stand in for it. Used by relayml.monitoring.attributions for scikit-learn's
+trees and forests; XGBoost and LightGBM compute the same with their own implementation.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Explanations of logged predictions and of model versions, the training data as background."""
+"""Explanations of logged predictions and of model versions, the training data as background.
+
+The service: it finds the prediction, the model and the background; the Shapley algorithms are
+in `relayml.monitoring.attributions`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from relayml.domain.monitoring import PredictionRecord
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.models.publish import load_model
-from relayml.monitoring.explain import explain_row, global_importance
+from relayml.monitoring.attributions import explain_row, global_importance
 from relayml.monitoring.feedback import find_prediction
 from relayml.monitoring.windows import reference_for
 from relayml.predictions import PredictionLogs

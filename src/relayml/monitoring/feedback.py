@@ -18,6 +18,7 @@ from sqlalchemy import select
 from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
+from relayml.models.registry import get_version
 from relayml.predictions import PredictionLogs
 from relayml.predictions.ids import moment_of
 from relayml.projects.service import project_id
@@ -38,7 +39,8 @@ def _plain(value: Any) -> Any:
 
 
 def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> PredictionRecord:
-    """The logged prediction with this id (its live answer), or NotFound saying why."""
+    """The logged prediction with this id (its live answer, with its shadows' answers), or
+    NotFound saying why."""
     moment = moment_of(prediction_id)
     window = timedelta(seconds=1)
     table = logs.read("predictions", project, start=moment - window, end=moment + window)
@@ -52,9 +54,16 @@ def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> P
         )
     rows = table.to_pylist()
     row = next((r for r in rows if r.get("mode") == "live"), rows[0])
+    shadows = [_record(project, r) for r in rows if r is not row and r.get("mode") == "shadow"]
+    return _record(project, row, sorted(shadows, key=lambda r: r.version))
+
+
+def _record(
+    project: str, row: dict[str, Any], shadows: list[PredictionRecord] | None = None
+) -> PredictionRecord:
     inputs = {k[len("input.") :]: _plain(v) for k, v in row.items() if k.startswith("input.")}
     return PredictionRecord(
-        prediction_id=prediction_id,
+        prediction_id=row["prediction_id"],
         project=project,
         deployment=row["deployment"],
         model=row["model"],
@@ -67,7 +76,28 @@ def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> P
         probabilities=row.get("probabilities"),
         score=_plain(row.get("score")),
         decision=_plain(row.get("decision")),
+        shadows=shadows or [],
     )
+
+
+def right_answer(model: str, task: str, classes: list[Any] | None, value: Any) -> Any:
+    """A flag's right answer checked against what the model answers: one of a classifier's
+    classes (given as text or a number, returned as the class itself), a number for a
+    regression; InvalidInput naming what is allowed otherwise."""
+    if classes:
+        for known in classes:
+            if (value == known and type(value) is not bool) or str(value) == str(known):
+                return known
+        shown = ", ".join(str(c) for c in classes)
+        raise InvalidInput(
+            f"{value!r} is not a class of {model}; its classes are {shown}. Give one of them "
+            "with --correct, or flag without it."
+        )
+    if task == "regression" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise InvalidInput(
+            f"{model} predicts a number; the right answer must be one, not {value!r}."
+        )
+    return value
 
 
 def _to_flag(project: str, row: Any) -> FeedbackFlag:
@@ -102,6 +132,11 @@ def flag_prediction(
         raise InvalidInput(f"a flag is {' or '.join(KINDS)}, not {kind!r}.")
     if correct_value is not None and not isinstance(correct_value, str | int | float | bool):
         raise InvalidInput("the right answer is a label or a number.")
+    if correct_value is not None:
+        signature = get_version(store, project, f"{record.model}/{record.version}").signature
+        correct_value = right_answer(
+            f"{record.model}/{record.version}", signature.task, signature.classes, correct_value
+        )
     with store.write() as conn:
         pid = project_id(conn, project)
         inserted = conn.execute(

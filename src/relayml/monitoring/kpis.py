@@ -11,6 +11,7 @@ decided "call" (or any of a list of actions) as predicted positive, whatever the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,18 +101,30 @@ def kpis_of_rows(kpis: list[KPI], rows: pd.DataFrame, signature: Signature) -> d
     return kpi_estimates(kpis, y_true, y_pred, None, "regression")
 
 
+def plain_number(value: float) -> str:
+    """A figure for people: '13,950', '0.8235' (4 significant digits, whole from 1,000 on),
+    never in scientific notation."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    decimals = max(0, 3 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def progress_text(name: str, figure: dict[str, Any]) -> str:
     """'customers_retained: 41 customers of the 50 target (82%)', or why there is no value."""
     value, target, unit = figure.get("value"), figure.get("target"), figure.get("unit") or ""
     if value is None:
         how = str(figure.get("how") or "not estimated")
         return f"{name}: {how if how.startswith('not estimated') else 'not estimated: ' + how}"
-    shown = f"{value:,.4g}{unit if unit in ('%',) else (' ' + unit if unit else '')}"
+    shown = plain_number(value) + (unit if unit == "%" else (" " + unit if unit else ""))
     if target is None:
         return f"{name}: {shown}"
     share = f" ({value / target:.0%})" if target else ""
     met = "met" if figure.get("meets_target") else "not met"
-    return f"{name}: {shown} of the {target:,.4g} target{share}, {met}"
+    return f"{name}: {shown} of the {plain_number(target)} target{share}, {met}"
 
 
 def kpis_by_window(backend: Backend, logs: PredictionLogs, query: WindowQuery) -> list[KpiWindow]:

@@ -48,9 +48,13 @@ class LocalMonitoringOps:
         flag = flag_prediction(
             self.store, self.actor, project, record, kind, comment, correct_value
         )
-        if correct_value is not None:
+        if flag.correct_value is not None:  # as checked against the model's classes
             self.logs.log_outcomes(
-                project, [prediction_id], [correct_value], model=record.model, source="feedback"
+                project,
+                [prediction_id],
+                [flag.correct_value],
+                model=record.model,
+                source="feedback",
             )
         return flag
 

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relayml.domain.drift import DriftConfig, DriftReport
+from relayml.domain.drift_stats import DriftConfig, DriftReport
 from relayml.domain.models import ModelVersion
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
-from relayml.monitoring.drift import drift_report
+from relayml.monitoring.drift_reports import drift_report
 from relayml.predictions import PredictionLogs, canonical_labels
 from relayml.predictions.layout import deployment_key
 

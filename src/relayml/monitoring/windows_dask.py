@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from relayml.domain.drift import DriftConfig
+from relayml.domain.drift_stats import DriftConfig
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
-from relayml.monitoring.drift import drift_report_dask
+from relayml.monitoring.drift_reports import drift_report_dask
 from relayml.monitoring.windows import DriftWindow, WindowQuery, reference_with_predictions
 from relayml.predictions import PredictionLogs
 from relayml.predictions.layout import deployment_key

@@ -8,14 +8,15 @@ loading) or 500 (the model itself failed on valid input).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -165,8 +166,14 @@ def _infer_body(answer: Answer, request_id: Any) -> dict[str, Any]:
     return body
 
 
-def create_model_app(service: ModelService, *, max_body: int, access_log: bool = True) -> FastAPI:
-    """The ASGI app of a model server."""
+def create_model_app(
+    service: ModelService,
+    *,
+    max_body: int,
+    access_log: bool = True,
+    cors_origins: Sequence[str] = (),
+) -> FastAPI:
+    """The ASGI app of a model server; `cors_origins` lets web pages of those origins call it."""
     runtime = service.runtime
 
     @asynccontextmanager
@@ -231,7 +238,7 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
         """Every served model is loaded (503 while loading or when loading failed)."""
         return _json({"ready": runtime.ready}, 200 if runtime.ready else 503)
 
-    @app.get("/v2/models/{name}", tags=["models"])
+    @app.get("/v2/models/{name}", tags=["models"], responses=openapi.MODEL)
     async def model_metadata(name: str) -> Response:
         """Inputs, outputs and variants of a served model."""
         model = service.model(name)
@@ -287,7 +294,8 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
         """Predict one record, or {"instances": [records]}: answers predictions and their ids."""
         payload = await _body(request, max_body)
         served = service.model(model)
-        rows = instances_of(payload, served.live[0].codec.example)
+        codec = served.live[0].codec
+        rows = instances_of(payload, codec.example, codec.names)
         key = request.headers.get("x-relay-key")
         answer = await service.answer_rows(served, rows, key)
         return _json(_predict_body(answer))
@@ -308,7 +316,7 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
     async def metrics() -> Response:
         """Prometheus metrics: requests, errors, latency, batch sizes, per variant; the logs."""
         service.metrics.ready.set(1 if runtime.ready else 0)
-        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     # The hot paths also get plain Starlette routes ahead of FastAPI's: the same handlers without
     # FastAPI's per-request parameter machinery. The FastAPI routes still document them.
@@ -328,4 +336,12 @@ def create_model_app(service: ModelService, *, max_body: int, access_log: bool =
         enabled=access_log,
         on_prediction_request=service.record_request,
     )
+    if cors_origins:  # outermost: a preflight is answered before anything else runs
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-Relay-Key", "Authorization"],
+            max_age=600,
+        )
     return app

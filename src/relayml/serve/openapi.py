@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["INFER", "OUTCOMES", "PREDICT", "READY"]
+__all__ = ["INFER", "MODEL", "OUTCOMES", "PREDICT", "READY"]
 
 _ERROR = {
     "type": "object",
@@ -37,6 +37,89 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+_ROWS = {"type": "array", "description": "one entry per row, in the order of the request's rows"}
+_PREDICTED = {
+    "type": "object",
+    "required": ["predictions", "prediction_ids", "model", "versions"],
+    "properties": {
+        "predictions": {**_ROWS, "items": _SCALAR, "description": "the label or value per row"},
+        "prediction_ids": {
+            **_ROWS,
+            "items": {"type": "string"},
+            "description": "24 hex digits per row, time-ordered: send them back with outcomes",
+        },
+        "model": {"type": "string", "description": "the served model's name"},
+        "versions": {
+            **_ROWS,
+            "items": {"type": "integer"},
+            "description": "the model version that answered each row (a canary or A/B test "
+            "splits a request's rows between versions)",
+        },
+        "probabilities": {
+            **_ROWS,
+            "items": {"type": "array", "items": {"type": "number"}},
+            "description": "classifiers only: P(class) per row, in the order of the classes "
+            "given by GET /v2/models/{name}",
+        },
+        "decisions": {
+            **_ROWS,
+            "items": {"anyOf": [_SCALAR, {"type": "null"}]},
+            "description": "models with a decision table only: the action per row",
+        },
+    },
+}
+_TENSOR_META = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "datatype": {"type": "string", "description": "V2 datatype: FP64, INT64, BOOL, BYTES"},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+        "parameters": {"type": "object"},
+    },
+}
+_VARIANT = {
+    "type": "object",
+    "required": ["version", "name", "weight", "mode"],
+    "properties": {
+        "version": {"type": "integer", "description": "the model version it serves now"},
+        "name": {"type": "string", "description": "its name in logs and results, e.g. v3"},
+        "weight": {"type": "number", "description": "percent of the live rows; 0 for shadows"},
+        "mode": {"type": "string", "enum": ["live", "shadow"]},
+    },
+}
+MODEL: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the model's V2 metadata; parameters describe its deployment",
+        "content": _json(
+            {
+                "type": "object",
+                "required": ["name", "versions", "platform", "inputs", "outputs", "parameters"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "versions": {"type": "array", "items": {"type": "string"}},
+                    "platform": {"type": "string", "description": "the model's flavor"},
+                    "inputs": {"type": "array", "items": _TENSOR_META},
+                    "outputs": {"type": "array", "items": _TENSOR_META},
+                    "parameters": {
+                        "type": "object",
+                        "properties": {
+                            "environment": {"type": ["string", "null"]},
+                            "revision": {
+                                "type": ["integer", "null"],
+                                "description": "the deployment revision served",
+                            },
+                            "variants": {"type": "array", "items": _VARIANT},
+                            "sticky_key": {"type": ["string", "null"]},
+                        },
+                    },
+                },
+            }
+        ),
+    },
+    404: {"description": "the model is not served here", "content": _json(_ERROR)},
+    503: {"description": "models still loading", "content": _json(_ERROR)},
+}
+
 PREDICT = _body(
     {
         "anyOf": [
@@ -50,6 +133,10 @@ PREDICT = _body(
     },
     {"instances": [{"tenure": 12, "plan": "basic"}]},
 )
+PREDICT["responses"]["200"] = {
+    "description": "one answer per row, in the order of the rows",
+    "content": _json(_PREDICTED),
+}
 
 INFER = _body(
     {

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from relayml.backend import prediction_logs
@@ -20,7 +23,9 @@ from relayml.serving.runtime import Runtime
 from relayml.serving.service import ModelService
 from relayml.serving.variant import ServeOptions
 
-__all__ = ["ModelServer", "run_model_server"]
+__all__ = ["MULTIPROCESS_ENV", "ModelServer", "run_model_server"]
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own switch
 
 
 class ModelServer:
@@ -49,19 +54,32 @@ class ModelServer:
             self.predictions = self.logs.writer("predictions")
             self.requests = self.logs.writer("requests")
         self.outcomes: ParquetLog | None = self.logs.writer("outcomes")
-        self.metrics = ServerMetrics(self._log_stats)
-        self.runtime = Runtime(backend, project, refs, options, on_batch=self.metrics.batch)
+        shared = os.environ.get(MULTIPROCESS_ENV)  # set by run_model_server for --workers N
+        self.metrics = ServerMetrics(self._log_stats, multiprocess_dir=shared)
+        self.runtime = Runtime(
+            backend,
+            project,
+            refs,
+            options,
+            on_batch=self.metrics.batch,
+            on_loaded=lambda: self.metrics.ready.set(1),
+        )
         self.runtime.prediction_log = self.predictions
         self.service = ModelService(
             self.runtime, self.metrics, self.predictions, self.outcomes, self.requests
         )
+        origins = [o.strip() for o in settings.serve_cors_origins.split(",") if o.strip()]
         self.app = create_model_app(
-            self.service, max_body=settings.serve_max_body_bytes, access_log=access_log
+            self.service,
+            max_body=settings.serve_max_body_bytes,
+            access_log=access_log,
+            cors_origins=origins,
         )
 
     def close(self) -> None:
         """Stop reloading and flush the logs (what the app's shutdown does when it ran)."""
         self.runtime.stop()
+        self.metrics.close()
         for log in (self.predictions, self.outcomes, self.requests):
             if log is not None:
                 log.close()
@@ -128,6 +146,34 @@ def run_model_server(
     if workers <= 1:
         _serve(build(), sock)
         return
+    with _shared_metrics():
+        _fork_workers(build, sock, workers)
+
+
+@contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """prometheus-client's multiprocess mode for the workers: a temp folder for their values,
+    chosen before any worker builds its metrics, removed when the server stops."""
+    from prometheus_client import values
+
+    folder = tempfile.mkdtemp(prefix="relay-metrics-")
+    before = os.environ.get(MULTIPROCESS_ENV)
+    os.environ[MULTIPROCESS_ENV] = folder
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # read per value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MULTIPROCESS_ENV, None)
+        else:
+            os.environ[MULTIPROCESS_ENV] = before
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fork_workers(build: Any, sock: socket.socket, workers: int) -> None:
+    from prometheus_client import multiprocess
+
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
@@ -156,3 +202,4 @@ def run_model_server(
                 break
             except InterruptedError:
                 continue
+        multiprocess.mark_process_dead(child)  # type: ignore[no-untyped-call]

@@ -53,11 +53,38 @@ class Columns:
     ids: list[str] | None = None  # prediction ids given in advance (a shadow's copy of a request)
     received: float = 0.0  # time.perf_counter() when the request arrived
 
+    def take(self, rows: Sequence[int]) -> Columns:
+        """The rows at the given positions (ascending, each once)."""
+        if len(rows) == self.rows:
+            return self
+        picked = np.asarray(rows, dtype=np.intp)
+        return Columns(
+            {name: array[picked] for name, array in self.arrays.items()},
+            len(picked),
+            None if self.keys is None else [self.keys[i] for i in rows],
+            None if self.ids is None else [self.ids[i] for i in rows],
+            self.received,
+        )
 
-def instances_of(payload: Any, example: Any) -> list[Any]:
-    """The rows of a /predict body: one record, or the list under "instances"."""
+    def with_key(self, key: Any) -> Columns:
+        """These rows with one request key (sent in a header or the request's parameters)."""
+        if key is None:
+            return self
+        return Columns(self.arrays, self.rows, [key] * self.rows, self.ids, self.received)
+
+
+def _takes(columns: Sequence[str]) -> str:
+    return f"; the model takes {len(columns)} columns: {', '.join(columns)}" if columns else ""
+
+
+def instances_of(payload: Any, example: Any, columns: Sequence[str] = ()) -> list[Any]:
+    """The rows of a /predict body: one record, or the list under "instances".
+
+    An error shows a short example and names every column of ``columns`` (the model's).
+    """
     usage = (
         f'send one record or {{"instances": [...]}}, e.g. {{"instances": [{json.dumps(example)}]}}'
+        + _takes(columns)
     )
     if isinstance(payload, dict) and "instances" in payload:
         extra = sorted(set(payload) - {"instances"})
@@ -116,7 +143,9 @@ class InputCodec:
         for index, row in enumerate(rows):
             if not isinstance(row, dict):
                 wanted = "records or lists of numbers" if self.accepts_lists else "records"
-                raise InvalidInput(f"row {index} is {_kind(row)}, but rows must be {wanted}.")
+                raise InvalidInput(
+                    f"row {index} is {_kind(row)}, but rows must be {wanted}{_takes(self.names)}."
+                )
             if row.keys() != self.expected and not (
                 self.expected <= row.keys() and row.keys() <= allowed
             ):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 __all__ = ["AccessLog", "ServerMetrics", "route_of"]
@@ -74,10 +76,63 @@ class _LogStats(Collector):
         yield from (written, dropped, errors, buffered)
 
 
-class ServerMetrics:
-    """The model server's Prometheus metrics, in a registry of its own."""
+class _SharedLogStats:
+    """The log counters of this worker, written where every worker's scrape reads them.
 
-    def __init__(self, log_stats: Callable[[], dict[str, dict[str, int]]] | None = None) -> None:
+    prometheus-client's multiprocess mode reads values from files, so a collector that asks
+    the log writer at scrape time would see one worker only; instead each worker copies its
+    figures into gauges (summed over the live workers) every second.
+    """
+
+    _FIGURES = (
+        ("rows_written", "relay_log_rows_written", "Rows written to the prediction/outcome logs"),
+        ("rows_dropped", "relay_log_rows_dropped", "Rows dropped because the log buffer was full"),
+        ("write_errors", "relay_log_write_errors", "Failed writes of the logs (retried)"),
+        ("rows_buffered", "relay_log_rows_buffered", "Rows waiting to be written"),
+    )
+
+    def __init__(
+        self, stats: Callable[[], dict[str, dict[str, int]]], registry: CollectorRegistry
+    ) -> None:
+        self._stats = stats
+        self._gauges = {
+            key: Gauge(name, text, ["log"], registry=registry, multiprocess_mode="livesum")
+            for key, name, text in self._FIGURES
+        }
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="relay-log-stats", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.copy()
+
+    def copy(self) -> None:
+        """Write this worker's current figures."""
+        for log, stats in self._stats().items():
+            for key, gauge in self._gauges.items():
+                gauge.labels(log).set(stats.get(key, 0))
+
+    def stop(self) -> None:
+        """Stop copying."""
+        self._stop.set()
+
+
+class ServerMetrics:
+    """The model server's Prometheus metrics, in a registry of its own.
+
+    With ``multiprocess_dir`` (prometheus-client's PROMETHEUS_MULTIPROC_DIR, set by the runner
+    for ``--workers N`` before any worker starts) the values live in files there, and a scrape
+    of any worker reports the sum over all of them.
+    """
+
+    def __init__(
+        self,
+        log_stats: Callable[[], dict[str, dict[str, int]]] | None = None,
+        *,
+        multiprocess_dir: str | None = None,
+    ) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -119,10 +174,33 @@ class ServerMetrics:
             buckets=_ROWS,
             registry=r,
         )
-        self.ready = Gauge("relay_ready", "1 once the served models are loaded", registry=r)
-        if log_stats is not None:
+        self.ready = Gauge(
+            "relay_ready",
+            "1 once the served models are loaded (by every worker)",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self._shared_logs: _SharedLogStats | None = None
+        if log_stats is not None and multiprocess_dir is not None:
+            self._shared_logs = _SharedLogStats(log_stats, r)
+        elif log_stats is not None:
             r.register(_LogStats(log_stats))
         self._children: dict[tuple[str, ...], Any] = {}
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: this process's metrics, or every worker's summed."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        if self._shared_logs is not None:
+            self._shared_logs.copy()
+        gathered = CollectorRegistry()
+        MultiProcessCollector(gathered, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(gathered)
+
+    def close(self) -> None:
+        """Stop the background copy of the log figures (multiprocess mode)."""
+        if self._shared_logs is not None:
+            self._shared_logs.stop()
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (metric._name, *labels)

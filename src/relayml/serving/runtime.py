@@ -15,9 +15,11 @@ import hashlib
 import logging
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from relayml.domain.decisions import DecisionTable
 from relayml.domain.models import parse_model_ref
@@ -30,9 +32,18 @@ from relayml.predictions import ParquetLog
 from relayml.predictions.layout import deployment_key
 from relayml.serving.variant import LoadedVariant, ServeOptions, VariantContext
 
-__all__ = ["Runtime", "ServedModel"]
+__all__ = ["Routed", "Runtime", "ServedModel"]
 
 log = logging.getLogger("relayml.serving")
+
+Routed = tuple[LoadedVariant, Sequence[int]]
+"""A live variant and the positions of the request's rows it answers."""
+
+
+def _key_point(key: Any) -> float:
+    """Where a sticky key falls in [0, 1): the same key always falls in the same place."""
+    digest = hashlib.blake2b(str(key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 @dataclass
@@ -75,15 +86,35 @@ class ServedModel:
         """The live variant for a request: by the sticky key's hash, else at random by weight."""
         if len(self.live) == 1:
             return self.live[0]
-        if key is None:
-            point = random.random() * self._bounds[-1]
-        else:
-            digest = hashlib.blake2b(str(key).encode(), digest_size=8).digest()
-            point = int.from_bytes(digest, "big") / 2**64 * self._bounds[-1]
-        for variant, bound in zip(self.live, self._bounds, strict=True):
+        point = random.random() if key is None else _key_point(key)
+        return self.live[self._slot(point * self._bounds[-1])]
+
+    def route(self, count: int, keys: Sequence[Any] | None = None) -> list[Routed]:
+        """The live variant of each of `count` rows, grouped by variant (row order kept).
+
+        A row with a sticky key goes where its key's hash points; any other row is drawn at
+        random by weight, row by row, so a variant's share is a share of rows, not of requests.
+        """
+        if len(self.live) == 1:
+            return [(self.live[0], range(count))]
+        total = self._bounds[-1]
+        points = np.random.random(count) * total
+        if keys is not None:
+            for index, key in enumerate(keys):
+                if key is not None:
+                    points[index] = _key_point(key) * total
+        slots = np.searchsorted(np.asarray(self._bounds), points, side="right")
+        slots = np.minimum(slots, len(self.live) - 1)
+        groups: list[Routed] = []
+        for slot in np.unique(slots):
+            groups.append((self.live[int(slot)], np.flatnonzero(slots == slot).tolist()))
+        return groups
+
+    def _slot(self, point: float) -> int:
+        for slot, bound in enumerate(self._bounds):
             if point < bound:
-                return variant
-        return self.live[-1]
+                return slot
+        return len(self.live) - 1
 
     def variant_for_version(self, version: int) -> LoadedVariant:
         """The variant serving a version, or NotFound naming the ones served."""
@@ -104,8 +135,10 @@ class Runtime:
         refs: Sequence[str],
         options: ServeOptions,
         on_batch: Any = None,
+        on_loaded: Callable[[], None] | None = None,
     ) -> None:
         self.backend = backend
+        self._on_loaded = on_loaded
         self.project = project
         self.refs = [parse_model_ref(r) for r in refs]
         self.options = options
@@ -118,6 +151,7 @@ class Runtime:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._failing: dict[str, str] = {}  # served ref -> the kind of error its reload hits
 
     # loading
     def _predictor(self, name: str, version: int) -> Predictor:
@@ -201,6 +235,8 @@ class Runtime:
             models[ref.name].bind(self.prediction_log)
         self.models = models
         self.ready = True
+        if self._on_loaded is not None:
+            self._on_loaded()
 
     # reloading
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -216,8 +252,10 @@ class Runtime:
                     self.load()
                     log.info("models loaded: %s", ", ".join(self.describe()))
                 except Exception as exc:
-                    self.load_error = f"{type(exc).__name__}: {exc}"
-                    log.error("could not load the models: %s", self.load_error)
+                    error = f"{type(exc).__name__}: {exc}"
+                    if error != self.load_error:  # once per cause, not once per interval
+                        log.error("could not load the models (retrying): %s", error)
+                    self.load_error = error
             else:
                 self._poll()
             self._stop.wait(self.options.reload_interval)
@@ -229,15 +267,31 @@ class Runtime:
                 continue
             try:
                 new = self._changed(index, current)
-                if new is None:
-                    continue
             except Exception as exc:
-                log.error("reloading %s failed, still serving the loaded versions: %s", ref, exc)
+                self._failed(str(ref), exc)
+                continue
+            if self._failing.pop(str(ref), None) is not None:
+                log.info("reloading %s works again", ref)
+            if new is None:
                 continue
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._swap, ref.name, new)
             else:
                 self._swap(ref.name, new)
+
+    def _failed(self, ref: str, exc: Exception) -> None:
+        """Log a failed reload once, not once per interval: again only when the cause changes."""
+        kind = type(exc).__name__
+        if self._failing.get(ref) == kind:
+            return
+        self._failing[ref] = kind
+        log.error(
+            "reloading %s failed, still serving the loaded versions (retrying every %g s; one "
+            "line when it works again): %s",
+            ref,
+            self.options.reload_interval,
+            exc,
+        )
 
     def _changed(self, index: int, current: ServedModel) -> ServedModel | None:
         """A rebuilt model when its deployment, alias or decision table changed, else None."""

@@ -1,9 +1,10 @@
 """The model server's use cases: answer rows with a deployment's variants, log them, take outcomes.
 
-A request's rows go to one live variant (chosen by weight, or by the hash of the sticky key so
-a caller stays on one variant); with a sticky key each row is routed on its own. Shadows get a
-copy of the rows; their answers are logged and never returned. Every answered row gets a
-prediction id: 12 hex digits of the time in ms, then 12 random ones (sortable by time).
+Each row of a request goes to one live variant: by the hash of its sticky key (so a caller
+stays on one variant), else at random by weight, row by row (a 10% canary answers 10% of the
+rows, whatever the size of the requests). Shadows get a copy of the rows; their answers are
+logged and never returned. Every answered row gets a prediction id: 12 hex digits of the time
+in ms, then 12 random ones (sortable by time).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,32 @@ from relayml.predictions.layout import deployment_partition
 from relayml.predictions.outcomes import append_outcomes, check_outcomes
 from relayml.serving.codec import Columns
 from relayml.serving.metrics import ServerMetrics
-from relayml.serving.runtime import Runtime, ServedModel
+from relayml.serving.runtime import Routed, Runtime, ServedModel
 from relayml.serving.variant import LoadedVariant, Prediction
 
 __all__ = ["Answer", "ModelService"]
+
+Part = tuple[LoadedVariant, Sequence[int], Columns]
+"""A variant, the positions of the request's rows it answers, and those rows."""
+
+
+def _split(
+    routed: list[Routed],
+    decode: Callable[[LoadedVariant], Columns],
+    known: tuple[LoadedVariant, Columns] | None = None,
+) -> list[Part]:
+    """Each variant's rows: the request is validated once per distinct signature, as a whole
+    (so an error names the row's place in the request), then cut by the routing."""
+    decoded = [known] if known is not None else []
+    parts: list[Part] = []
+    for variant, indices in routed:
+        signature = variant.codec.signature
+        columns = next((c for v, c in decoded if v.codec.signature == signature), None)
+        if columns is None:
+            columns = decode(variant)
+            decoded.append((variant, columns))
+        parts.append((variant, indices, columns.take(indices)))
+    return parts
 
 
 @dataclass
@@ -76,42 +99,61 @@ class ModelService:
         return models[name]
 
     async def answer_rows(self, model: ServedModel, rows: Sequence[Any], key: Any = None) -> Answer:
-        """Route, validate, predict and log the rows of a /predict request."""
+        """Route, validate, predict and log the rows of a /predict request.
+
+        A request key (the X-Relay-Key header) keeps the whole request on one variant and is
+        logged as every row's key; otherwise each row is routed on its own, by its sticky field
+        when the deployment has one, else at random by weight.
+        """
         start = time.perf_counter()
         sticky = model.sticky_key
-        parts: list[tuple[LoadedVariant, Sequence[int], Columns]]
-        if len(model.live) > 1 and sticky is not None and key is None:
-            groups: dict[int, list[int]] = {}
-            chosen: dict[int, LoadedVariant] = {}
-            for index, row in enumerate(rows):
-                variant = model.choose(row.get(sticky) if isinstance(row, dict) else None)
-                groups.setdefault(id(variant), []).append(index)
-                chosen[id(variant)] = variant
-            parts = [
-                (chosen[k], idx, chosen[k].codec.from_records([rows[i] for i in idx], sticky))
-                for k, idx in groups.items()
-            ]
-        else:
+
+        def decode(variant: LoadedVariant) -> Columns:
+            return variant.codec.from_records(rows, sticky).with_key(key)
+
+        if key is not None:
             variant = model.choose(key)
-            parts = [(variant, range(len(rows)), variant.codec.from_records(rows, sticky))]
-        return await self._answer(model, parts, start, lambda v: v.codec.from_records(rows, sticky))
+            return await self._answer(
+                model, [(variant, range(len(rows)), decode(variant))], start, decode
+            )
+        keys = None
+        if sticky is not None:
+            keys = [row.get(sticky) if isinstance(row, dict) else None for row in rows]
+        return await self._answer(
+            model, _split(model.route(len(rows), keys), decode), start, decode
+        )
 
     async def answer_columns(
         self, model: ServedModel, inputs: Any, version: int | None, key: Any = None
     ) -> Answer:
-        """Route, validate, predict and log the tensors of a V2 infer request."""
+        """Route, validate, predict and log the tensors of a V2 infer request.
+
+        A pinned version answers every row; a request key keeps the request on one variant;
+        otherwise each row is drawn at random by weight.
+        """
         start = time.perf_counter()
-        variant = model.variant_for_version(version) if version is not None else model.choose(key)
-        columns = variant.codec.from_v2(inputs)
-        parts: list[tuple[LoadedVariant, Sequence[int], Columns]] = [
-            (variant, range(columns.rows), columns)
-        ]
-        return await self._answer(model, parts, start, lambda v: v.codec.from_v2(inputs))
+
+        def decode(variant: LoadedVariant) -> Columns:
+            return variant.codec.from_v2(inputs).with_key(key)
+
+        if version is not None or key is not None:
+            variant = (
+                model.variant_for_version(version) if version is not None else model.choose(key)
+            )
+            columns = decode(variant)
+            return await self._answer(
+                model, [(variant, range(columns.rows), columns)], start, decode
+            )
+        first = decode(model.live[0])
+        routed = model.route(first.rows)
+        return await self._answer(
+            model, _split(routed, decode, (model.live[0], first)), start, decode
+        )
 
     async def _answer(
         self,
         model: ServedModel,
-        parts: list[tuple[LoadedVariant, Sequence[int], Columns]],
+        parts: list[Part],
         start: float,
         decode: Any,
     ) -> Answer:

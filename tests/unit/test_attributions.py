@@ -28,7 +28,7 @@ from sklearn.tree import DecisionTreeClassifier
 from relayml.errors import InvalidInput
 from relayml.models.predictor import Predictor
 from relayml.models.signature import infer_signature
-from relayml.monitoring.explain import Explanation, explain_row, global_importance
+from relayml.monitoring.attributions import Explanation, explain_row, global_importance
 
 RNG = np.random.default_rng(11)
 N = 300

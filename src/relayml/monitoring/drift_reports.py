@@ -5,7 +5,7 @@
     drift_report_dask(reference, current)         Dask DataFrames, summed per partition
 
 Inputs are pyarrow Tables or pandas DataFrames (converted to Arrow once). The statistics, the
-methods and their default choice are in `relayml.domain.drift`.
+methods and their default choice are in `relayml.domain.drift_stats`.
 
 Which columns: those named, else every column present in both samples (except `prediction`,
 which is reported apart and not counted in the dataset's drift share). Their kind comes from the
@@ -45,7 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from relayml.domain.drift import (
+from relayml.domain.drift_stats import (
     ColumnDrift,
     DriftConfig,
     DriftReport,

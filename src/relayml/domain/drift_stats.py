@@ -1,7 +1,7 @@
 """Drift statistics: how far a current sample of a column lies from its reference sample.
 
-Pure numpy/scipy on arrays and counts, no I/O; `relayml.monitoring.drift` turns Arrow columns
-into the sorted arrays, bin counts and category counts used here.
+Pure numpy/scipy on arrays and counts, no I/O; `relayml.monitoring.drift_reports` turns Arrow
+columns into the sorted arrays, bin counts and category counts used here.
 
 Methods (score, and when a column drifts at the default threshold):
     ks             Kolmogorov-Smirnov two-sample test: p-value, drifts when < 0.05.

@@ -1,4 +1,6 @@
-"""Explanations: how much each input column moved one prediction, and importance per model.
+"""Attributions (the algorithms): how much each input column moved one prediction, and
+importance per model. `relayml.monitoring.explanations` is the service that applies them to
+logged predictions and model versions.
 
     explain_row(predictor, row, background)    one prediction -> Explanation
     global_importance(predictor, data)         mean |contribution| per input column
