@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "redact_url"]
+__all__ = ["Settings", "get_settings", "library_variable", "redact_url", "set_library_variable"]
 
 
 def _default_user() -> str:
@@ -208,3 +208,18 @@ def get_settings(**overrides: Any) -> Settings:
     """Read the settings from the environment, with explicit overrides on top."""
     clean = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**clean)
+
+
+# A third-party library's own environment switch (not a relayml setting, so not in `relay config`):
+# read and set here so that this module stays the one place that touches the environment.
+def library_variable(name: str) -> str | None:
+    """The value of a library's own environment variable (e.g. PROMETHEUS_MULTIPROC_DIR)."""
+    return os.environ.get(name)
+
+
+def set_library_variable(name: str, value: str | None) -> None:
+    """Set (or, with None, remove) a library's own environment variable for this process."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

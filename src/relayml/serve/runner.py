@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from relayml.backend import prediction_logs
-from relayml.config import Settings
+from relayml.config import Settings, library_variable, set_library_variable
 from relayml.domain.ports import Backend
 from relayml.predictions import ParquetLog
 from relayml.serve.app import create_model_app
@@ -54,7 +54,7 @@ class ModelServer:
             self.predictions = self.logs.writer("predictions")
             self.requests = self.logs.writer("requests")
         self.outcomes: ParquetLog | None = self.logs.writer("outcomes")
-        shared = os.environ.get(MULTIPROCESS_ENV)  # set by run_model_server for --workers N
+        shared = library_variable(MULTIPROCESS_ENV)  # set by run_model_server for --workers N
         self.metrics = ServerMetrics(self._log_stats, multiprocess_dir=shared)
         self.runtime = Runtime(
             backend,
@@ -157,16 +157,13 @@ def _shared_metrics() -> Iterator[None]:
     from prometheus_client import values
 
     folder = tempfile.mkdtemp(prefix="relay-metrics-")
-    before = os.environ.get(MULTIPROCESS_ENV)
-    os.environ[MULTIPROCESS_ENV] = folder
+    before = library_variable(MULTIPROCESS_ENV)
+    set_library_variable(MULTIPROCESS_ENV, folder)
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # read per value
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(MULTIPROCESS_ENV, None)
-        else:
-            os.environ[MULTIPROCESS_ENV] = before
+        set_library_variable(MULTIPROCESS_ENV, before)
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         shutil.rmtree(folder, ignore_errors=True)
 
