@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from relayml.domain.drift_stats import DriftConfig, DriftReport
+from relayml.domain.drift_results import DriftConfig, DriftReport
 from relayml.errors import InvalidInput
 from relayml.monitoring.drift_reports import drift_report, drift_report_dask, drift_report_stream
 

@@ -13,11 +13,8 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from relayml.domain.drift_results import ColumnDrift, DriftConfig, DriftReport, Histogram
 from relayml.domain.drift_stats import (
-    ColumnDrift,
-    DriftConfig,
-    DriftReport,
-    Histogram,
     NumericSketch,
     categorical_drift,
     categorical_scores,

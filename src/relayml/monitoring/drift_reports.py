@@ -45,11 +45,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from relayml.domain.drift_results import ColumnDrift, DriftConfig, DriftReport, Kind
 from relayml.domain.drift_stats import (
-    ColumnDrift,
-    DriftConfig,
-    DriftReport,
-    Kind,
     NumericSketch,
     categorical_drift,
     numeric_drift,

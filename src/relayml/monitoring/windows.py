@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relayml.domain.drift_stats import DriftConfig, DriftReport
+from relayml.domain.drift_results import DriftConfig, DriftReport
 from relayml.domain.models import ModelVersion
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from relayml.domain.drift_stats import DriftConfig
+from relayml.domain.drift_results import DriftConfig
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.drift_reports import drift_report_dask
