@@ -197,6 +197,7 @@ def search_runs(
     page_token: str | None = None,
     project: str | None = None,
     experiments: Sequence[str] | None = None,
+    include_deleted: bool = False,
 ) -> RunPage:
     """Runs of the project matching a filter (grammar: docs/tracking.md), one page at a time."""
     backend, _, current = session()
@@ -208,6 +209,7 @@ def search_runs(
         max_results=max_results,
         page_token=page_token,
         experiments=experiments,
+        include_deleted=include_deleted,
     )
 
 
