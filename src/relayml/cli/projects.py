@@ -21,6 +21,7 @@ from relayml.cli._common import (
     table,
     truncate,
 )
+from relayml.cli.project_kpis import kpi_app
 from relayml.domain.roles import ROLES as MEMBER_ROLES
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ projects_app = typer.Typer(
     help="Projects: the business question, its owner and the KPIs it is judged by.",
     no_args_is_help=True,
 )
+projects_app.add_typer(kpi_app, name="kpi")
 experiments_app = typer.Typer(
     help="Experiments: named groups of runs in a project.", no_args_is_help=True
 )
@@ -190,6 +192,44 @@ def projects_create(
         print_json(project)
         return
     console().print(f"Created project {project.name!r} (owner {project.owner}).")
+
+
+@projects_app.command("update")
+def projects_update(
+    name: Annotated[str, typer.Argument(help="Project name.")],
+    description: Annotated[
+        str | None, typer.Option(help="What the project is about.", show_default=False)
+    ] = None,
+    question: Annotated[
+        str | None,
+        typer.Option("--question", "-q", help="The business question.", show_default=False),
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns it.", show_default=False)] = None,
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kpi",
+            help=f"Replace all KPIs by these, as '{KPI_FORM}' (repeatable); to change one KPI "
+            "and keep the rest: relay projects kpi set.",
+            show_default=False,
+            callback=_check_kpis,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Change a project's description, business question, owner or KPIs (audited).
+
+    Example: relay projects update churn -q "Who will leave next month?"
+    """
+    kpis = [parse_kpi(item) for item in kpi] if kpi else None
+    with open_cli_backend() as backend:
+        project = backend.update_project(
+            name, description=description, business_question=question, owner=owner, kpis=kpis
+        )
+    if json_output:
+        print_json(project)
+        return
+    console().print(f"Updated project {project.name!r}.")
 
 
 @projects_app.command("use")
