@@ -60,7 +60,7 @@ def test_run_in_production_serves_records_outcomes_and_monitors(tmp_path: Path) 
     ):
         assert words in out.stdout, words
     assert "Traceback" not in out.stdout + out.stderr
-    from relayml.serving.log_reader import read_log
+    from relayml.predictions.reader import read_log
 
     logged = read_log(str(home / "artifacts" / "predictions")).to_pandas()
     assert len(logged) == 300 and set(logged["decision"]) <= {"call", "email", "no action"}

@@ -116,7 +116,7 @@ CHECKS = "checks:\n  - {column: tenure_months, not_null: true, min: 0}\n  - {row
 
 def test_every_readme_command_runs_verbatim_after_the_demo(demo: Demo, tmp_path: Path) -> None:
     """As a newcomer after `make demo`: no -p, no RELAY_PROJECT, the files the README names."""
-    from relayml.serving.log_reader import read_log
+    from relayml.predictions.reader import read_log
 
     home = tmp_path / "home"
     shutil.copytree(demo.home, home)

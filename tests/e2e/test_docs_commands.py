@@ -56,7 +56,7 @@ HEALTH = {"server": "/healthz", "serve": "/v2/health/ready"}
 
 def _folder(demo: Demo, tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]:
     """A copy of the demo's store and the files the docs name; (environment, placeholders)."""
-    from relayml.serving.log_reader import read_log
+    from relayml.predictions.reader import read_log
 
     home = tmp_path / "home"
     shutil.copytree(demo.home, home)
