@@ -111,23 +111,13 @@ def customer_data(rows: int = 5000, seed: int = 7) -> dict[str, object]:
 
 def build_dataset(name: str, rows: int, seed: int) -> tuple[pd.DataFrame, str]:
     """Run the pipeline (cached when nothing changed), log its output as a dataset version."""
-    from relayml.domain.lineage import LineageEdge, LineageNode
     from relayml.pipelines import load_outputs
 
     run = customer_data.run(rows=rows, seed=seed)
     cached = sum(step.status == "CACHED" for step in run.steps)
     frame = load_outputs(run)["customers"]
+    # source= links the version to the run in the lineage graph (pipeline run --produced-->)
     version = relay.log_dataset(name, frame, source={"pipeline_run": run.id})
-    key = f"{version.project}/{version.ref}"
-    relay.get_backend().link(
-        [LineageNode(kind="dataset_version", key=key, label=version.ref)],
-        [
-            LineageEdge(
-                src_kind="pipeline_run", src_key=run.id, dst_kind="dataset_version",
-                dst_key=key, relation="produced",
-            )
-        ],
-    )  # fmt: skip
     console.print(
         f"Pipeline customer_data ({len(run.steps)} steps, {cached} cached) -> {version.ref}: "
         f"{version.rows} rows"

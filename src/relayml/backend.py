@@ -137,9 +137,19 @@ class LocalBackend(
         """An experiment by name."""
         return experiment_service.get_experiment(self.store, project, name)
 
-    def list_experiments(self, project: str) -> list[Experiment]:
+    def list_experiments(self, project: str, *, include_deleted: bool = False) -> list[Experiment]:
         """A project's experiments."""
-        return experiment_service.list_experiments(self.store, project)
+        return experiment_service.list_experiments(
+            self.store, project, include_deleted=include_deleted
+        )
+
+    def delete_experiment(self, project: str, name: str) -> Experiment:
+        """Hide an experiment and its runs."""
+        return experiment_service.delete_experiment(self.store, self.actor, project, name)
+
+    def restore_experiment(self, project: str, name: str) -> Experiment:
+        """Bring a deleted experiment back."""
+        return experiment_service.restore_experiment(self.store, self.actor, project, name)
 
     # runs
     def create_run(
@@ -167,6 +177,14 @@ class LocalBackend(
     def get_run(self, run_id: str) -> Run:
         """A run by id."""
         return run_service.get_run(self.store, run_id)
+
+    def delete_run(self, run_id: str) -> Run:
+        """Hide a run and refuse logging to it."""
+        return run_service.delete_run(self.store, self.actor, run_id)
+
+    def restore_run(self, run_id: str) -> Run:
+        """Bring a deleted run back."""
+        return run_service.restore_run(self.store, self.actor, run_id)
 
     def end_run(
         self,
@@ -219,6 +237,7 @@ class LocalBackend(
         max_results: int = 100,
         page_token: str | None = None,
         experiments: Sequence[str] | None = None,
+        include_deleted: bool = False,
     ) -> RunPage:
         """Search runs."""
         return search_runs(
@@ -229,6 +248,7 @@ class LocalBackend(
             max_results=max_results,
             page_token=page_token,
             experiments=experiments,
+            include_deleted=include_deleted,
         )
 
     # artifacts

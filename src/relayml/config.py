@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds the HTTP client waits for the server before giving up.",
     )
+    api_max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON body (POST, PATCH) `relay server` accepts; larger ones get 413 "
+        "before they are parsed. Artifact uploads (PUT) are streamed with their own limit.",
+    )
 
     prediction_flush_interval: float = Field(
         default=1.0,

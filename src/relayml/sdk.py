@@ -73,8 +73,14 @@ def init(
     description: str | None = None,
     business_question: str | None = None,
     kpis: Sequence[KPI | dict[str, Any]] | None = None,
+    update: bool = False,
 ) -> Project:
-    """Choose the store (or server) and the project; the project is created if missing."""
+    """Choose the store (or server) and the project; the project is created if missing.
+
+    The description, business question and KPIs given are the new project's. For a project that
+    exists, values other than its own are refused (Conflict) unless update=True: what the
+    project's owner set is not rewritten by any script that runs init.
+    """
     settings = get_settings(
         home=home,
         database_url=database_url,
@@ -106,11 +112,42 @@ def init(
             )
         except Conflict:  # another process created it meanwhile
             found = backend.get_project(name)
-    if description is not None or business_question is not None or kpis is not None:
-        return backend.update_project(
-            name, description=description, business_question=business_question, kpis=kpis
+    changed = _changed_fields(found, description, business_question, kpis)
+    if not changed:
+        return found
+    if not update:
+        raise Conflict(
+            f"relay.init() would change the {' and '.join(changed)} of project {name!r}, "
+            "which its owner set. Pass update=True to change them on purpose, or change them "
+            f"with `relay projects update {name}` (one KPI: "
+            f"`relay projects kpi set KPI -p {name}`)."
         )
-    return found
+    return backend.update_project(
+        name, description=description, business_question=business_question, kpis=kpis
+    )
+
+
+def _changed_fields(
+    found: Project,
+    description: str | None,
+    business_question: str | None,
+    kpis: Sequence[KPI | dict[str, Any]] | None,
+) -> list[str]:
+    """Which of the given fields differ from the project's own (None: not given)."""
+    changed = []
+    if description is not None and description != found.description:
+        changed.append("description")
+    if business_question is not None and business_question != found.business_question:
+        changed.append("business question")
+    if kpis is not None:
+        try:
+            given = [KPI.model_validate(k).model_dump() for k in kpis]
+        except ValueError:  # not KPIs: an update refuses them with the store's message
+            changed.append("KPIs")
+        else:
+            if given != [k.model_dump() for k in found.kpis]:
+                changed.append("KPIs")
+    return changed
 
 
 def session() -> tuple[Backend, MetricBuffer, str]:
@@ -197,6 +234,7 @@ def search_runs(
     page_token: str | None = None,
     project: str | None = None,
     experiments: Sequence[str] | None = None,
+    include_deleted: bool = False,
 ) -> RunPage:
     """Runs of the project matching a filter (grammar: docs/tracking.md), one page at a time."""
     backend, _, current = session()
@@ -208,6 +246,7 @@ def search_runs(
         max_results=max_results,
         page_token=page_token,
         experiments=experiments,
+        include_deleted=include_deleted,
     )
 
 

@@ -211,3 +211,21 @@ def test_an_artifact_missing_from_the_store_is_a_clean_404(tmp_path: Path) -> No
         assert response.json()["error"]["code"] == "NOT_FOUND"
         assert artifact.sha256 in response.json()["error"]["message"]
         assert client.get(f"/api/v1/runs/{run.id}/artifacts").status_code == 200
+
+
+def test_the_json_body_cap_is_a_setting(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from relayml.api.app import create_app
+    from relayml.backend import LocalBackend
+    from relayml.config import get_settings
+
+    settings = get_settings(home=tmp_path / "home", api_max_body_bytes=4096)
+    assert settings.api_max_body_bytes == 4096
+    assert get_settings(home=tmp_path / "home").api_max_body_bytes == MAX_JSON_BODY
+    with TestClient(create_app(LocalBackend(settings))) as client:
+        response = client.post(
+            "/api/v1/projects", content=b" " * 5000, headers={"content-type": "application/json"}
+        )
+        _is_error(response, 413, "4096")
+        assert client.post("/api/v1/projects", json={"name": "small"}).status_code == 201

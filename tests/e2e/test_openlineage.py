@@ -198,7 +198,7 @@ def test_gzip_bodies_are_accepted(server: str, api: httpx.Client, tag: str) -> N
         client.close()
     g = graph_of(api, "job_run", run_id)
     assert g.root.facets["state"] == "RUNNING"
-    assert ("dataset", f"hdfs://nn//{tag}/events") in {(n.kind, n.key) for n in g.nodes}
+    assert ("dataset", f"hdfs://nn/{tag}/events") in {(n.kind, n.key) for n in g.nodes}
 
 
 def valid_event(tag: str) -> dict[str, Any]:

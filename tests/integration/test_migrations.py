@@ -147,3 +147,12 @@ def _reads_work(backend: LocalBackend, head: int) -> None:
         "any traffic",
     ]
     assert backend.get_decision_table("churn", "churn").revision == 1
+    if head < 6:
+        assert all(e.deleted_at is None for e in backend.list_experiments("churn"))
+        return
+    assert [e.name for e in backend.list_experiments("churn")] == ["baseline"]
+    (abandoned,) = backend.search_runs(
+        "churn", filter="params.max_depth = 9", include_deleted=True
+    ).runs
+    assert abandoned.deleted_at is not None and abandoned.experiment == "abandoned"
+    assert backend.get_experiment("churn", "abandoned").deleted_at is not None

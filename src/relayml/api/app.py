@@ -23,13 +23,15 @@ from relayml.api import (
 )
 from relayml.api.responses import error_body, error_response, ok
 from relayml.backend import LocalBackend
+from relayml.config import Settings
 from relayml.errors import RelayError
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("relayml.api")
-# Largest JSON body of a POST or PATCH (100,000 metric points with long keys fit); larger: 413.
-MAX_JSON_BODY = 32 * 1024 * 1024
+# The default largest JSON body of a POST or PATCH (100,000 metric points with long keys fit);
+# RELAY_API_MAX_BODY_BYTES sets it (Settings.api_max_body_bytes); larger: 413.
+MAX_JSON_BODY: int = Settings.model_fields["api_max_body_bytes"].default
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -41,7 +43,7 @@ def _describe_validation(exc: RequestValidationError) -> str:
 
 
 class BodyLimit:
-    """ASGI middleware: a POST or PATCH body over MAX_JSON_BODY bytes gets 413, unparsed.
+    """ASGI middleware: a POST or PATCH body over the limit (bytes) gets 413, unparsed.
 
     Bodies are JSON there (uploads are PUT, streamed by their routes with their own limit); the
     body is read up to the limit before the route sees it, so nothing parses a huge body.
@@ -131,7 +133,7 @@ def create_app(backend: LocalBackend) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.backend = backend
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, limit=backend.settings.api_max_body_bytes)
 
     @app.exception_handler(RelayError)
     async def _relay_error(_request: Request, exc: RelayError) -> Response:

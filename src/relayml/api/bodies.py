@@ -104,6 +104,7 @@ class SearchIn(BaseModel):
     max_results: int = 100
     page_token: str | None = None
     experiments: list[str] | None = None
+    include_deleted: bool = Field(default=False, description="Deleted runs too.")
 
 
 class MemberIn(BaseModel):

@@ -96,9 +96,9 @@ def update_project(request: Request, name: str, body: ProjectPatch) -> Response:
 @router.get(
     "/projects/{project}/experiments", tags=["experiments"], responses=_doc(list[Experiment])
 )
-def list_experiments(request: Request, project: str) -> Response:
-    """A project's experiments."""
-    return ok(backend_of(request).list_experiments(project))
+def list_experiments(request: Request, project: str, include_deleted: bool = False) -> Response:
+    """A project's experiments (the deleted ones too with include_deleted=true)."""
+    return ok(backend_of(request).list_experiments(project, include_deleted=include_deleted))
 
 
 @router.post(
@@ -121,6 +121,24 @@ def create_experiment(request: Request, project: str, body: ExperimentIn) -> Res
 def get_experiment(request: Request, project: str, name: str) -> Response:
     """One experiment."""
     return ok(backend_of(request).get_experiment(project, name))
+
+
+@router.delete(
+    "/projects/{project}/experiments/{name}", tags=["experiments"], responses=_doc(Experiment)
+)
+def delete_experiment(request: Request, project: str, name: str) -> Response:
+    """Delete an experiment: it and its runs are hidden until restored."""
+    return ok(backend_of(request).delete_experiment(project, name))
+
+
+@router.post(
+    "/projects/{project}/experiments/{name}/restore",
+    tags=["experiments"],
+    responses=_doc(Experiment),
+)
+def restore_experiment(request: Request, project: str, name: str) -> Response:
+    """Bring a deleted experiment back."""
+    return ok(backend_of(request).restore_experiment(project, name))
 
 
 @router.post(
@@ -150,6 +168,7 @@ def search_runs(request: Request, project: str, body: SearchIn) -> Response:
             max_results=body.max_results,
             page_token=body.page_token,
             experiments=body.experiments,
+            include_deleted=body.include_deleted,
         )
     )
 
@@ -158,6 +177,18 @@ def search_runs(request: Request, project: str, body: SearchIn) -> Response:
 def get_run(request: Request, run_id: str) -> Response:
     """One run with its params, latest metrics and tags."""
     return ok(backend_of(request).get_run(run_id))
+
+
+@router.delete("/runs/{run_id}", tags=["runs"], responses=_doc(Run))
+def delete_run(request: Request, run_id: str) -> Response:
+    """Delete a run: hidden from searches, no more logging, until restored."""
+    return ok(backend_of(request).delete_run(run_id))
+
+
+@router.post("/runs/{run_id}/restore", tags=["runs"], responses=_doc(Run))
+def restore_run(request: Request, run_id: str) -> Response:
+    """Bring a deleted run back."""
+    return ok(backend_of(request).restore_run(run_id))
 
 
 @router.post("/runs/{run_id}/end", tags=["runs"], status_code=204)

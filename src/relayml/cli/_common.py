@@ -241,7 +241,9 @@ def resolve_run_id(backend: Backend, run_id: str) -> str:
         return run_id
     matches: list[str] = []
     for project in backend.list_projects():
-        page = backend.search_runs(project.name, filter=f"run_id LIKE '{run_id}%'", max_results=2)
+        page = backend.search_runs(
+            project.name, filter=f"run_id LIKE '{run_id}%'", max_results=2, include_deleted=True
+        )
         matches.extend(run.id for run in page.runs)
         if len(matches) > 1:
             break

@@ -21,6 +21,7 @@ from relayml.cli._common import (
     table,
     truncate,
 )
+from relayml.cli.project_kpis import kpi_app
 from relayml.domain.roles import ROLES as MEMBER_ROLES
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ projects_app = typer.Typer(
     help="Projects: the business question, its owner and the KPIs it is judged by.",
     no_args_is_help=True,
 )
+projects_app.add_typer(kpi_app, name="kpi")
 experiments_app = typer.Typer(
     help="Experiments: named groups of runs in a project.", no_args_is_help=True
 )
@@ -192,6 +194,44 @@ def projects_create(
     console().print(f"Created project {project.name!r} (owner {project.owner}).")
 
 
+@projects_app.command("update")
+def projects_update(
+    name: Annotated[str, typer.Argument(help="Project name.")],
+    description: Annotated[
+        str | None, typer.Option(help="What the project is about.", show_default=False)
+    ] = None,
+    question: Annotated[
+        str | None,
+        typer.Option("--question", "-q", help="The business question.", show_default=False),
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns it.", show_default=False)] = None,
+    kpi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kpi",
+            help=f"Replace all KPIs by these, as '{KPI_FORM}' (repeatable); to change one KPI "
+            "and keep the rest: relay projects kpi set.",
+            show_default=False,
+            callback=_check_kpis,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Change a project's description, business question, owner or KPIs (audited).
+
+    Example: relay projects update churn -q "Who will leave next month?"
+    """
+    kpis = [parse_kpi(item) for item in kpi] if kpi else None
+    with open_cli_backend() as backend:
+        project = backend.update_project(
+            name, description=description, business_question=question, owner=owner, kpis=kpis
+        )
+    if json_output:
+        print_json(project)
+        return
+    console().print(f"Updated project {project.name!r}.")
+
+
 @projects_app.command("use")
 def projects_use(
     name: Annotated[str, typer.Argument(help="Project name.")],
@@ -263,21 +303,29 @@ def projects_members(
 
 
 @experiments_app.command("list")
-def experiments_list(project: ProjectOption = None, json_output: JsonOption = False) -> None:
+def experiments_list(
+    project: ProjectOption = None,
+    deleted: Annotated[bool, typer.Option("--deleted", help="Include deleted ones.")] = False,
+    json_output: JsonOption = False,
+) -> None:
     """List the experiments of a project.
 
     Example: relay experiments list -p churn
     """
     name = project_or_default(project)
     with open_cli_backend() as backend:
-        experiments = backend.list_experiments(name)
+        experiments = backend.list_experiments(name, include_deleted=deleted)
     if json_output:
         print_json(experiments)
         return
     console().print(
         table(
-            ["name", "description", "created"],
-            ([e.name, truncate(e.description), format_time(e.created_at)] for e in experiments),
+            ["name", "description", "created", *(["deleted"] if deleted else [])],
+            (
+                [e.name, truncate(e.description), format_time(e.created_at)]
+                + ([format_time(e.deleted_at)] if deleted else [])
+                for e in experiments
+            ),
             title=f"Experiments of project {name}",
         )
     )
@@ -319,3 +367,46 @@ def experiments_show(
     )
     columns, rows = run_rows(recent)
     out.print(table(columns, rows, title="Newest runs"))
+
+
+ExperimentArgument = Annotated[str, typer.Argument(help="Experiment name.")]
+
+
+@experiments_app.command("delete")
+def experiments_delete(
+    name: ExperimentArgument, project: ProjectOption = None, json_output: JsonOption = False
+) -> None:
+    """Delete an experiment: it and its runs are hidden and take no new runs; restorable.
+
+    Example: relay experiments delete baseline -p churn
+    """
+    _delete_or_restore(name, project, json_output, delete=True)
+
+
+@experiments_app.command("restore")
+def experiments_restore(
+    name: ExperimentArgument, project: ProjectOption = None, json_output: JsonOption = False
+) -> None:
+    """Restore a deleted experiment with its runs (runs deleted one by one stay deleted).
+
+    Example: relay experiments restore baseline -p churn
+    """
+    _delete_or_restore(name, project, json_output, delete=False)
+
+
+def _delete_or_restore(name: str, project: str | None, json_output: bool, *, delete: bool) -> None:
+    project_name = project_or_default(project)
+    with open_cli_backend() as backend:
+        if delete:
+            experiment = backend.delete_experiment(project_name, name)
+        else:
+            experiment = backend.restore_experiment(project_name, name)
+    if json_output:
+        print_json(experiment)
+    elif delete:
+        console().print(
+            f"Deleted experiment {name!r} of project {project_name!r} (its runs are hidden too). "
+            f"Bring it back with `relay experiments restore {name} -p {project_name}`."
+        )
+    else:
+        console().print(f"Restored experiment {name!r} of project {project_name!r}.")

@@ -1,4 +1,4 @@
-"""Commands for runs: list, search, show one, and read a metric series."""
+"""Commands for runs: list, search, show one, read a metric series, delete and restore."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ ExperimentOption = Annotated[
     typer.Option(
         "--experiment", "-e", help="Only runs of this experiment (repeatable).", show_default=False
     ),
+]
+DeletedOption = Annotated[
+    bool, typer.Option("--deleted", help="Include deleted runs (and those of deleted experiments).")
 ]
 RunIdArgument = Annotated[
     str, typer.Argument(help="Run id (or a unique prefix of at least 6 characters).")
@@ -103,6 +106,7 @@ def runs_list(
     project: ProjectOption = None,
     experiment: ExperimentOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    deleted: DeletedOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """List the newest runs of a project.
@@ -112,7 +116,11 @@ def runs_list(
     name = project_or_default(project)
     with open_cli_backend() as backend:
         page = backend.search_runs(
-            name, order_by=["start_time DESC"], max_results=limit, experiments=experiment
+            name,
+            order_by=["start_time DESC"],
+            max_results=limit,
+            experiments=experiment,
+            include_deleted=deleted,
         )
     if json_output:
         print_json(page.runs)
@@ -149,6 +157,7 @@ def runs_search(
         typer.Option(help="Continue a previous search (its printed next page token)."),
     ] = None,
     experiment: ExperimentOption = None,
+    deleted: DeletedOption = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -173,6 +182,7 @@ def runs_search(
             max_results=max_results,
             page_token=page_token,
             experiments=experiment,
+            include_deleted=deleted,
         )
     if json_output:
         print_json(page)
@@ -219,6 +229,8 @@ def runs_show(
     }
     if run.error:
         info["error"] = truncate(run.error, 200)
+    if run.deleted_at is not None:
+        info["deleted"] = f"{format_time(run.deleted_at)} (relay runs restore {run.id})"
     out.print(key_value_table(info))
     sections = [
         ("Params", ["param", "value"], [[k, truncate(v)] for k, v in sorted(run.params.items())]),
@@ -320,3 +332,36 @@ def runs_compare(
     console().print(table(columns, cells, title="Runs compared (differences in yellow)"))
     if not rows:
         console().print("Nothing to compare: the runs have no params or metrics.")
+
+
+@runs_app.command("delete")
+def runs_delete(run_id: RunIdArgument, json_output: JsonOption = False) -> None:
+    """Delete a run: hidden from lists and searches, no more logging; restorable.
+
+    Nothing is erased (params, metrics, artifacts stay); the audit log records who did it.
+    Example: relay runs delete 3f2a9c0d1e4b
+    """
+    with open_cli_backend() as backend:
+        run = backend.delete_run(resolve_run_id(backend, run_id))
+    hint = f" Bring it back with `relay runs restore {run.id}`."
+    _said(
+        run, json_output, f"Deleted run {run.id} ({run.name}, experiment {run.experiment!r}).{hint}"
+    )
+
+
+@runs_app.command("restore")
+def runs_restore(run_id: RunIdArgument, json_output: JsonOption = False) -> None:
+    """Restore a deleted run: listed, searchable and open to logging again.
+
+    Example: relay runs restore 3f2a9c0d1e4b
+    """
+    with open_cli_backend() as backend:
+        run = backend.restore_run(resolve_run_id(backend, run_id))
+    _said(run, json_output, f"Restored run {run.id} ({run.name}, experiment {run.experiment!r}).")
+
+
+def _said(run: Run, json_output: bool, message: str) -> None:
+    if json_output:
+        print_json(run)
+    else:
+        console().print(message)

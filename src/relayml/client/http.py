@@ -171,10 +171,23 @@ class HttpBackend(
         result: Experiment = self._json("GET", path, Experiment)
         return result
 
-    def list_experiments(self, project: str) -> list[Experiment]:
+    def list_experiments(self, project: str, *, include_deleted: bool = False) -> list[Experiment]:
         """A project's experiments."""
         path = f"/projects/{_q(project)}/experiments"
-        result: list[Experiment] = self._json("GET", path, list[Experiment])
+        params = {"include_deleted": "true"} if include_deleted else None
+        result: list[Experiment] = self._json("GET", path, list[Experiment], params=params)
+        return result
+
+    def delete_experiment(self, project: str, name: str) -> Experiment:
+        """Hide an experiment and its runs."""
+        path = f"/projects/{_q(project)}/experiments/{_q(name)}"
+        result: Experiment = self._json("DELETE", path, Experiment)
+        return result
+
+    def restore_experiment(self, project: str, name: str) -> Experiment:
+        """Bring a deleted experiment back."""
+        path = f"/projects/{_q(project)}/experiments/{_q(name)}/restore"
+        result: Experiment = self._json("POST", path, Experiment)
         return result
 
     # runs
@@ -202,6 +215,16 @@ class HttpBackend(
     def get_run(self, run_id: str) -> Run:
         """A run by id."""
         result: Run = self._json("GET", f"/runs/{_q(run_id)}", Run)
+        return result
+
+    def delete_run(self, run_id: str) -> Run:
+        """Hide a run and refuse logging to it."""
+        result: Run = self._json("DELETE", f"/runs/{_q(run_id)}", Run)
+        return result
+
+    def restore_run(self, run_id: str) -> Run:
+        """Bring a deleted run back."""
+        result: Run = self._json("POST", f"/runs/{_q(run_id)}/restore", Run)
         return result
 
     def end_run(
@@ -261,9 +284,11 @@ class HttpBackend(
         max_results: int = 100,
         page_token: str | None = None,
         experiments: Sequence[str] | None = None,
+        include_deleted: bool = False,
     ) -> RunPage:
         """Search runs."""
         body = {
+            "include_deleted": include_deleted,
             "filter": filter,
             "order_by": list(order_by or []),
             "max_results": max_results,

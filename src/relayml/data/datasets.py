@@ -23,11 +23,10 @@ from relayml.domain.data import (
     DatasetVersion,
     parse_dataset_ref,
 )
-from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.validation import check_name
 from relayml.errors import InvalidInput
 from relayml.governance import audit
-from relayml.lineage import graph as lineage_graph
+from relayml.lineage.origins import check_source, record_dataset_version
 from relayml.projects import project_id
 from relayml.store import Store
 from relayml.store.schema import data_checks, dataset_versions, datasets
@@ -198,6 +197,7 @@ def _insert_version(
 ) -> DatasetVersion:
     with store.write() as conn:
         pid = project_id(conn, project)
+        check_source(conn, pid, facts["source"])
         dataset_id = _ensure_dataset(conn, actor, project, pid, name, facts["description"])
         same = conn.execute(
             select(dataset_versions).where(
@@ -235,23 +235,7 @@ def _insert_version(
             },
         )
         key = f"{project}/{name}@{number}"
-        nodes = [LineageNode(kind="dataset_version", key=key, label=f"{name}@{number}")]
-        edges = []
-        origin = facts["source"].get("uri") or facts["source"].get("url")
-        if origin:
-            query = facts["source"].get("query")
-            label = f"{origin} ({query})" if query else str(origin)
-            nodes.append(LineageNode(kind="source", key=str(origin), label=label[:500]))
-            edges.append(
-                LineageEdge(
-                    src_kind="source",
-                    src_key=str(origin),
-                    dst_kind="dataset_version",
-                    dst_key=key,
-                    relation="input_of",
-                )
-            )
-        lineage_graph.record(conn, nodes, edges)
+        record_dataset_version(conn, pid, key, f"{name}@{number}", facts["source"])
         row = version_row(conn, project, pid, DatasetRef(name=name, version=number))
         return _version(project, name, row)
 

@@ -75,6 +75,9 @@ class Experiment(BaseModel):
     name: str
     description: str = ""
     created_at: datetime
+    deleted_at: datetime | None = Field(
+        default=None, description="When it was deleted (hidden, restorable); null if it is not."
+    )
 
 
 class MetricPoint(BaseModel):
@@ -111,6 +114,9 @@ class Run(BaseModel):
     wall_time: float | None = Field(default=None, description="Seconds from start to end.")
     cpu_time: float | None = Field(default=None, description="CPU seconds spent by the process.")
     peak_memory_mb: float | None = Field(default=None, description="Peak resident memory, MiB.")
+    deleted_at: datetime | None = Field(
+        default=None, description="When it was deleted (hidden, restorable); null if it is not."
+    )
 
 
 class RunPage(BaseModel):

@@ -95,8 +95,14 @@ class Backend(Protocol):
     def get_experiment(self, project: str, name: str) -> Experiment:
         """An experiment by name; NotFound if the project or experiment is missing."""
 
-    def list_experiments(self, project: str) -> list[Experiment]:
-        """A project's experiments; NotFound if the project is missing."""
+    def list_experiments(self, project: str, *, include_deleted: bool = False) -> list[Experiment]:
+        """A project's experiments (deleted ones if asked); NotFound if the project is missing."""
+
+    def delete_experiment(self, project: str, name: str) -> Experiment:
+        """Hide an experiment and its runs, restorably; NotFound, Conflict if already deleted."""
+
+    def restore_experiment(self, project: str, name: str) -> Experiment:
+        """Bring a deleted experiment back; NotFound, Conflict if it is not deleted."""
 
     # runs
     def create_run(
@@ -113,6 +119,12 @@ class Backend(Protocol):
 
     def get_run(self, run_id: str) -> Run:
         """A run with its params, latest metrics and tags; NotFound for an unknown id."""
+
+    def delete_run(self, run_id: str) -> Run:
+        """Hide a run and refuse logging to it, restorably; NotFound, Conflict if deleted."""
+
+    def restore_run(self, run_id: str) -> Run:
+        """Bring a deleted run back; NotFound, Conflict if not deleted or its experiment is."""
 
     def end_run(
         self,
@@ -149,6 +161,7 @@ class Backend(Protocol):
         max_results: int = 100,
         page_token: str | None = None,
         experiments: Sequence[str] | None = None,
+        include_deleted: bool = False,
     ) -> RunPage:
         """One page of runs matching a filter; NotFound (project), InvalidInput (filter, token)."""
 

@@ -53,6 +53,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.errors import InvalidInput, NotFound
 from relayml.governance import audit
+from relayml.lineage.identity import source_key
 from relayml.store import Store, now_ms
 from relayml.store.fast import FastStatement
 from relayml.store.schema import lineage_edges, lineage_nodes
@@ -327,7 +328,19 @@ def lineage(
     depth or direction. More than MAX_NODES nodes come back as the nearest ones, truncated.
     """
     kind = _check_name("kind", kind)
-    key = _check_key(kind, key)
+    if kind == "source" and isinstance(key, str) and key.strip():
+        try:
+            return _lineage(store, kind, _check_key(kind, key), depth, direction)
+        except NotFound as missing:  # relay records what it reads as datasets, by OL name
+            try:
+                dataset = _check_key("dataset", source_key(key))
+                return _lineage(store, "dataset", dataset, depth, direction)
+            except NotFound:
+                raise missing from None
+    return _lineage(store, kind, _check_key(kind, key), depth, direction)
+
+
+def _lineage(store: Store, kind: str, key: str, depth: int, direction: str) -> LineageGraph:
     if direction not in DIRECTIONS:
         raise InvalidInput(f"direction {direction!r} is not one of {', '.join(DIRECTIONS)}.")
     if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:

@@ -27,9 +27,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, select
@@ -40,6 +38,7 @@ from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.errors import InvalidInput
 from relayml.governance import audit
 from relayml.lineage.graph import audit_id, node_key, record
+from relayml.lineage.identity import dataset_identity, dataset_key
 from relayml.store import Store
 from relayml.store.schema import lineage_nodes
 
@@ -166,7 +165,7 @@ def _iso(moment: datetime) -> str:
 
 def _dataset_node(ds: _Dataset) -> LineageNode:
     return LineageNode(
-        kind="dataset", key=f"{ds.namespace}/{ds.name}", label=ds.name, facets=ds.facets
+        kind="dataset", key=dataset_key(ds.namespace, ds.name), label=ds.name, facets=ds.facets
     )
 
 
@@ -217,10 +216,14 @@ def _map_run_event(
     job = _job_node(event.job)
     facets: dict[str, Any] = {**event.run.facets, **_run_state(event, old)}
     ins = {
-        node_key(f"{d.namespace}/{d.name}"): d.inputFacets for d in event.inputs if d.inputFacets
+        node_key(dataset_key(d.namespace, d.name)): d.inputFacets
+        for d in event.inputs
+        if d.inputFacets
     }
     outs = {
-        node_key(f"{d.namespace}/{d.name}"): d.outputFacets for d in event.outputs if d.outputFacets
+        node_key(dataset_key(d.namespace, d.name)): d.outputFacets
+        for d in event.outputs
+        if d.outputFacets
     }
     if ins:
         facets["inputFacets"] = {**(old.get("inputFacets") or {}), **ins}
@@ -316,14 +319,9 @@ def _as_dataset(project: str, item: str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(item, Mapping):
         ds = _Dataset.model_validate(dict(item))
         return ds.model_dump(exclude_defaults=False)
-    if "://" in item:
-        parts = urlsplit(item)
-        if parts.netloc:  # s3://bucket/key: namespace s3://bucket, name key
-            name = parts.path.lstrip("/") or "/"
-            return {"namespace": f"{parts.scheme}://{parts.netloc}", "name": name}
-        return {"namespace": parts.scheme, "name": parts.path or "/"}
-    if "/" in item or "\\" in item:
-        return {"namespace": "file", "name": str(Path(item).resolve())}
+    if "://" in item or "/" in item or "\\" in item:  # a URL or a path: the naming spec's name
+        namespace, name = dataset_identity(item)
+        return {"namespace": namespace, "name": name}
     ref = parse_dataset_ref(item)
     facets: dict[str, Any] = {}
     if ref.version is not None:

@@ -27,6 +27,7 @@ A project without a policy may promote any evaluated or unevaluated version anyw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -142,20 +143,36 @@ def _metric(evaluation: Evaluation, name: str) -> float | None:
     return evaluation.metrics.get(name)
 
 
+def _no_evaluation(wanted: str | None, found: Sequence[str]) -> str:
+    """Why there is no evaluation to check: none at all, or none on the policy's dataset."""
+    call = (
+        f"relay.evaluate(ref, data, target, dataset={wanted!r})" if wanted else "relay.evaluate()"
+    )
+    if not found:
+        return f"the version has no evaluation to check; run {call} first."
+    return (
+        f"the policy checks the evaluation on dataset {wanted!r}, but this version was only "
+        f"evaluated on {', '.join(repr(name) for name in found)}; run {call} (an evaluation "
+        "on data passed without dataset= is named after that data)."
+    )
+
+
 def evaluate_checks(
-    checks: list[Check], evaluation: Evaluation | None, incumbent: Evaluation | None
+    checks: list[Check],
+    evaluation: Evaluation | None,
+    incumbent: Evaluation | None,
+    *,
+    wanted: str | None = None,
+    found: Sequence[str] = (),
 ) -> list[GateResult]:
-    """Run the checks against a version's evaluation and the incumbent's (same dataset)."""
+    """Run the checks against a version's evaluation and the incumbent's (same dataset).
+
+    Without an evaluation, the failure names the dataset the policy wants and those found.
+    """
     if not checks:
         return []
     if evaluation is None:
-        return [
-            GateResult(
-                name="evaluation",
-                passed=False,
-                detail="the version has no evaluation to check; run relay.evaluate() first.",
-            )
-        ]
+        return [GateResult(name="evaluation", passed=False, detail=_no_evaluation(wanted, found))]
     results = []
     for check in checks:
         if check.metric:

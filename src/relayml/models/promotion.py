@@ -25,7 +25,7 @@ from relayml.projects import project_id
 from relayml.projects.members import roles_of
 from relayml.store import Store
 from relayml.store.schema import alias_history, model_versions
-from relayml.store.schema_promotion import approvals, policies, promotions
+from relayml.store.schema_promotion import approvals, evaluations, policies, promotions
 from relayml.store.versioned import insert_revision
 
 __all__ = ["check", "decide", "get_policy", "list_promotions", "promote", "set_policy"]
@@ -119,8 +119,22 @@ def _gates(
     if current is not None and evaluation is not None:
         inc_row = version_row(conn, project, pid, ModelRef(name=model.name, version=current))
         incumbent = latest_evaluation(conn, inc_row.id, model.name, current, evaluation.dataset)
-    results += evaluate_checks(rules.checks, evaluation, incumbent)
+    found: list[str] = []
+    if evaluation is None and dataset and rules.checks:
+        found = evaluated_datasets(conn, row.id)
+    results += evaluate_checks(rules.checks, evaluation, incumbent, wanted=dataset, found=found)
     return row, model, revision, rules, results
+
+
+def evaluated_datasets(conn: Connection, version_id: int) -> list[str]:
+    """The names of the datasets a version was evaluated on, newest first, once each."""
+    rows = conn.execute(
+        select(evaluations.c.dataset)
+        .where(evaluations.c.version_id == version_id)
+        .order_by(evaluations.c.id.desc())
+        .limit(1000)
+    )
+    return list(dict.fromkeys(str(r.dataset) for r in rows))[:10]
 
 
 def check(

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from relayml.domain.pipelines import PipelineRun, StepRun
+from relayml.domain.validation import check_time_ms
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
@@ -123,6 +124,75 @@ def _clip(text: str | None, limit: int) -> str | None:
     return f"[... {len(text) - limit} characters dropped ...]\n" + text[-limit:]
 
 
+def _bad(field: str, wanted: str, value: Any) -> InvalidInput:
+    return InvalidInput(f"step record: {field} must be {wanted}, got {value!r:.200}.")
+
+
+def _optional_number(record: Mapping[str, Any], field: str) -> float | None:
+    value = record.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(field, "a number or null", value)
+    return float(value)
+
+
+def _optional_text(record: Mapping[str, Any], field: str) -> str | None:
+    value = record.get(field)
+    if value is not None and not isinstance(value, str):
+        raise _bad(field, "text or null", value)
+    return value
+
+
+def check_step_record(record: Any) -> dict[str, Any]:
+    """A step-run record with every field checked and defaulted, or InvalidInput naming one."""
+    if not isinstance(record, Mapping):
+        raise _bad("the record", "an object", record)
+    step = record.get("step")
+    if not isinstance(step, str) or not step:
+        raise _bad("step", "the step's name (text)", step)
+    status = record.get("status")
+    if not isinstance(status, str) or status not in STEP_STATUSES:
+        raise InvalidInput(
+            f"step record: step status {status!r:.100} is not one of {', '.join(STEP_STATUSES)}."
+        )
+    cache_key = record.get("cache_key") or ""
+    if not isinstance(cache_key, str) or len(cache_key) > 64:
+        raise _bad("cache_key", "text of at most 64 characters", cache_key)
+    attempts = record.get("attempts") or 0
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 0 <= attempts < 2**31:
+        raise _bad("attempts", "a count (0 or more)", attempts)
+    if "started_at" not in record:
+        raise _bad("started_at", "epoch milliseconds", "nothing")
+    started_at = check_time_ms(record["started_at"], "step record: started_at")
+    ended_at = record.get("ended_at")
+    if ended_at is not None:
+        ended_at = check_time_ms(ended_at, "step record: ended_at")
+    outputs = record.get("outputs") or {}
+    if not isinstance(outputs, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, Mapping) for k, v in outputs.items()
+    ):
+        raise _bad("outputs", "an object of output name -> {sha256, kind, ...}", outputs)
+    inputs = record.get("inputs") or []
+    if not isinstance(inputs, list):
+        raise _bad("inputs", "a list", inputs)
+    return {
+        "step": step,
+        "status": status,
+        "cache_key": cache_key,
+        "attempts": attempts,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "duration": _optional_number(record, "duration"),
+        "cpu_time": _optional_number(record, "cpu_time"),
+        "peak_memory_mb": _optional_number(record, "peak_memory_mb"),
+        "logs": _optional_text(record, "logs") or "",
+        "error": _optional_text(record, "error"),
+        "outputs": {name: dict(out) for name, out in outputs.items()},
+        "inputs": inputs,
+    }
+
+
 def record_step_run(
     store: Store,
     actor: str,
@@ -137,25 +207,24 @@ def record_step_run(
     duration, cpu_time, peak_memory_mb, logs, error, outputs (name -> {sha256, kind, ...}),
     and optionally inputs (for the audit entry). Returns the step run id.
     """
+    record = check_step_record(record)
     status = record["status"]
-    if status not in STEP_STATUSES:
-        raise InvalidInput(f"step status {status!r} is not one of {', '.join(STEP_STATUSES)}.")
     if cache and status != "FINISHED":
         raise InvalidInput(f"only a FINISHED step is cached, not a {status} one.")
-    outputs = dict(record.get("outputs") or {})
+    outputs = record["outputs"]
     row = {
         "pipeline_run_id": run_id,
-        "step": str(record["step"])[:250],
+        "step": record["step"][:250],
         "status": status,
-        "cache_key": record.get("cache_key") or "",
-        "attempts": int(record.get("attempts") or 0),
-        "started_at": int(record["started_at"]),
-        "ended_at": record.get("ended_at"),
-        "duration": record.get("duration"),
-        "cpu_time": record.get("cpu_time"),
-        "peak_memory_mb": record.get("peak_memory_mb"),
-        "logs": _clip(record.get("logs") or "", MAX_LOGS),
-        "error": _clip(record.get("error"), MAX_ERROR),
+        "cache_key": record["cache_key"],
+        "attempts": record["attempts"],
+        "started_at": record["started_at"],
+        "ended_at": record["ended_at"],
+        "duration": record["duration"],
+        "cpu_time": record["cpu_time"],
+        "peak_memory_mb": record["peak_memory_mb"],
+        "logs": _clip(record["logs"], MAX_LOGS),
+        "error": _clip(record["error"], MAX_ERROR),
         "outputs": outputs,
     }
     with store.write() as conn:
@@ -195,7 +264,7 @@ def record_step_run(
                 "status": status,
                 "cache_key": row["cache_key"],
                 "cached": cache,
-                "inputs": record.get("inputs") or [],
+                "inputs": record["inputs"],
                 "outputs": {n: o.get("sha256") for n, o in outputs.items()},
             },
         )

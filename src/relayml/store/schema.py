@@ -88,6 +88,7 @@ experiments = Table(
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger, nullable=True),  # epoch ms; set: hidden, restorable
     UniqueConstraint("project_id", "name"),
 )
 
@@ -107,6 +108,7 @@ runs = Table(
     Column("wall_time", Float, nullable=True),
     Column("cpu_time", Float, nullable=True),
     Column("peak_memory_mb", Float, nullable=True),
+    Column("deleted_at", BigInteger, nullable=True),  # epoch ms; set: hidden, restorable
     Index(None, "project_id", "start_time", "id"),
     Index(None, "experiment_id", "start_time"),
 )

@@ -21,7 +21,7 @@ from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
 from relayml.store.fast import FastStatement
-from relayml.store.schema import latest_metrics, metrics, runs
+from relayml.store.schema import experiments, latest_metrics, metrics, runs
 from relayml.store.schema import params as params_t
 from relayml.store.schema import tags as tags_t
 from relayml.tracking.experiments import ensure_experiment, experiment_names
@@ -29,12 +29,14 @@ from relayml.tracking.experiments import ensure_experiment, experiment_names
 __all__ = [
     "MetricRow",
     "create_run",
+    "delete_run",
     "end_run",
     "get_metric_history",
     "get_run",
     "load_runs",
     "log_metrics",
     "log_params",
+    "restore_run",
     "set_tags",
 ]
 
@@ -90,15 +92,24 @@ def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
                 wall_time=row.wall_time,
                 cpu_time=row.cpu_time,
                 peak_memory_mb=row.peak_memory_mb,
+                deleted_at=audit.to_datetime(row.deleted_at),
             )
         )
     return result
 
 
 _SELECT_STATE = FastStatement(
-    select(runs.c.id, runs.c.status, runs.c.end_time, runs.c.start_time).where(
-        runs.c.id == bindparam("run_id")
+    select(
+        runs.c.id,
+        runs.c.status,
+        runs.c.end_time,
+        runs.c.start_time,
+        runs.c.deleted_at,
+        experiments.c.name,
+        experiments.c.deleted_at,
     )
+    .join(experiments, experiments.c.id == runs.c.experiment_id)
+    .where(runs.c.id == bindparam("run_id"))
 )
 _INSERT_RUN = FastStatement(runs.insert(), json_params=("system",))
 _INSERT_TAGS = FastStatement(tags_t.insert())
@@ -128,10 +139,13 @@ class RunState(NamedTuple):
     status: str
     end_time: int | None
     start_time: int
+    deleted_at: int | None
+    experiment: str
+    experiment_deleted_at: int | None
 
 
 def require_run(conn: Connection, run_id: str) -> RunState:
-    """The run's id, status, start and end time, or NotFound."""
+    """The run's id, status, times and deletion state, or NotFound."""
     found = _SELECT_STATE.first(conn, {"run_id": run_id})
     if found is None:
         raise NotFound(
@@ -141,9 +155,25 @@ def require_run(conn: Connection, run_id: str) -> RunState:
     return RunState(*found)
 
 
-def require_running(conn: Connection, run_id: str, doing: str) -> RunState:
-    """Like require_run, and Conflict unless the run is still RUNNING."""
+def require_live(conn: Connection, run_id: str, doing: str) -> RunState:
+    """Like require_run, and Conflict if the run or its experiment was deleted."""
     row = require_run(conn, run_id)
+    if row.deleted_at is not None:
+        raise Conflict(
+            f"cannot {doing}: run {run_id} was deleted. Restore it with "
+            f"`relay runs restore {run_id}` to log to it, or start a new run."
+        )
+    if row.experiment_deleted_at is not None:
+        raise Conflict(
+            f"cannot {doing}: run {run_id} is in experiment {row.experiment!r}, which was "
+            f"deleted. Restore it with `relay experiments restore {row.experiment}`."
+        )
+    return row
+
+
+def require_running(conn: Connection, run_id: str, doing: str) -> RunState:
+    """Like require_live, and Conflict unless the run is still RUNNING."""
+    row = require_live(conn, run_id, doing)
     if row.status != RunStatus.RUNNING.value:
         raise Conflict(
             f"cannot {doing}: run {run_id} has already ended ({row.status}). "
@@ -212,6 +242,46 @@ def get_run(store: Store, run_id: str) -> Run:
     with store.read() as conn:
         require_run(conn, run_id)
         return load_runs(conn, [run_id])[0]
+
+
+def _set_deleted(store: Store, actor: str, run_id: str, delete: bool) -> Run:
+    with store.write() as conn:
+        row = require_run(conn, run_id)
+        if delete and row.deleted_at is not None:
+            raise Conflict(
+                f"run {run_id} is already deleted (since {audit.to_datetime(row.deleted_at)}); "
+                f"`relay runs restore {run_id}` brings it back."
+            )
+        if not delete and row.deleted_at is None:
+            raise Conflict(f"run {run_id} is not deleted.")
+        if not delete and row.experiment_deleted_at is not None:
+            raise Conflict(
+                f"run {run_id} is in experiment {row.experiment!r}, which is deleted: restore "
+                f"experiment {row.experiment!r} first (`relay experiments restore "
+                f"{row.experiment}`)."
+            )
+        at = now_ms() if delete else None
+        conn.execute(update(runs).where(runs.c.id == run_id).values(deleted_at=at))
+        audit.record(
+            conn,
+            actor=actor,
+            action="run.delete" if delete else "run.restore",
+            entity_kind="run",
+            entity_id=run_id,
+            before={"deleted_at": row.deleted_at},
+            after={"deleted_at": at},
+        )
+        return load_runs(conn, [run_id])[0]
+
+
+def delete_run(store: Store, actor: str, run_id: str) -> Run:
+    """Hide a run from searches and refuse logging to it (restorable, nothing is erased)."""
+    return _set_deleted(store, actor, run_id, True)
+
+
+def restore_run(store: Store, actor: str, run_id: str) -> Run:
+    """Bring a deleted run back; Conflict if it is not deleted or its experiment is."""
+    return _set_deleted(store, actor, run_id, False)
 
 
 def end_run(
@@ -317,7 +387,7 @@ def set_tags(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -
     if not clean:
         return
     with store.write() as conn:
-        require_run(conn, run_id)
+        require_live(conn, run_id, "set tags")
         before = {
             r.key: r.value
             for r in conn.execute(

@@ -147,8 +147,12 @@ def search_runs(
     max_results: int = 100,
     page_token: str | None = None,
     experiments: Sequence[str] | None = None,
+    include_deleted: bool = False,
 ) -> RunPage:
-    """Runs of a project matching a filter, in the given order, one page at a time."""
+    """Runs of a project matching a filter, in the given order, one page at a time.
+
+    Deleted runs, and the runs of deleted experiments, are left out unless include_deleted.
+    """
     if not 1 <= max_results <= MAX_RESULTS:
         raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS}, got {max_results}.")
     expr = parse_filter(filter)
@@ -162,6 +166,11 @@ def search_runs(
                 experiments_t.c.project_id == pid, experiments_t.c.name.in_(list(experiments))
             )
             where.append(runs.c.experiment_id.in_(sub))
+        if not include_deleted:
+            deleted = select(experiments_t.c.id).where(
+                experiments_t.c.project_id == pid, experiments_t.c.deleted_at.is_not(None)
+            )
+            where += [runs.c.deleted_at.is_(None), runs.c.experiment_id.not_in(deleted)]
         if expr is not None:
             where.append(_condition(expr, pid))
         ids, token = _page(conn, where, orders, max_results, phase, offset)
