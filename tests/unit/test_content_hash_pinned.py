@@ -1,5 +1,6 @@
 """Content hashes pinned: values computed by the hashing code of 2026-12 (before it stopped
-copying columns) for tables of every kind of column. A stored dataset version's content_hash
+copying columns; "edges" and "hidden" by that same code, added with the change) for tables of
+every kind of column. A stored dataset version's content_hash
 must stay valid, so any change of the hash format fails here.
 """
 
@@ -19,6 +20,8 @@ PINNED = {
     "sliced": "75ebf256b1bc6667a709392045c151fe8cf86cbd2e12717bb9f3fbbf39955347",
     "sliced_text": "c42a11b24769d0055d4641f1d59ed972d4117e3aa2c16aa918768782c4e48d48",
     "tall": "8d100d76e615b989007f10f3e8710248d53a13d96f71cbf6d926099ec7a35c37",
+    "edges": "73c8a10f1ffccd69e52951d77620558db2e1f06dc1beb3440040ca8295b221ee",
+    "hidden": "81e1d65f71f5fb69d419e74f23283e313c2a1ff69e0a8bd7b57c2310a57bfeb2",
 }
 
 
@@ -72,6 +75,23 @@ def pinned_tables() -> dict[str, pa.Table]:
     # more rows than one hashed slice (2**20 rows)
     tall = np.arange((1 << 20) + 1234, dtype=np.int64)
     tables["tall"] = pa.table({"i": pa.array(tall), "f": pa.array(tall * 0.5, mask=tall % 97 == 0)})
+    # a null slot of a string array that still holds bytes, and nulls across 64k-row blocks at
+    # an offset that is not a multiple of 8
+    words = pa.array([f"s{i}" for i in range(n)])
+    valid = rng.random(n) > 0.3
+    bitmap = pa.array(valid).buffers()[1]
+    hidden = pa.Array.from_buffers(
+        pa.string(), n, [bitmap, *words.buffers()[1:]], null_count=int((~valid).sum())
+    )
+    wide = 3 * (1 << 16) + 11
+    gaps = rng.random(wide) < 0.2
+    blocks = pa.table({
+        "f": pa.array(rng.normal(size=wide), mask=gaps),
+        "b": pa.array(rng.random(wide) < 0.5, mask=gaps),
+        "s": pa.array([f"t{i % 7}" for i in range(wide)], mask=gaps),
+    })  # fmt: skip
+    tables["edges"] = pa.concat_tables([blocks.slice(5, 70_001), blocks.slice(70_006)])
+    tables["hidden"] = pa.table({"hidden": hidden}).slice(3)
     return tables
 
 
@@ -84,7 +104,7 @@ def test_the_content_hash_is_the_one_stored_datasets_carry(name: str) -> None:
 
 
 def test_a_chunked_or_sliced_layout_hashes_as_its_contiguous_copy() -> None:
-    for name in ("sliced", "sliced_text", "tall"):
+    for name in ("sliced", "sliced_text", "tall", "edges", "hidden"):
         table = TABLES[name]
         rebuilt = pa.Table.from_pylist(table.to_pylist(), schema=table.schema)
         assert content_hash(canonical_table(rebuilt)) == PINNED[name], name
