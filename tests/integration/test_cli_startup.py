@@ -180,3 +180,27 @@ def test_reading_the_embedded_store_loads_no_data_library(
     assert result["code"] in (0, 1), result["output"]  # 1: a clear "nothing yet" for decisions
     assert "Traceback" not in str(result["output"])
     assert result["loaded"] == []
+
+
+@pytest.mark.parametrize(
+    ("modules", "absent"),
+    [
+        # listing and setting rules: no figure is computed
+        (["relayml.monitoring.alerts"], ("pandas", "pyarrow", "numpy", "scipy", "sklearn")),
+        # figures, KPIs and explanations: scikit-learn loads with the first metric computed
+        (
+            ["relayml.monitoring.figures", "relayml.monitoring.kpis", "relayml.models.publish"],
+            ("sklearn",),
+        ),
+        (["relayml.backend"], NOT_FOR_READING),
+    ],
+    ids=["alerts", "figures", "backend"],
+)
+def test_monitoring_modules_load_what_they_compute_when_they_compute_it(
+    modules: list[str], absent: tuple[str, ...]
+) -> None:
+    code = (
+        f"import json, sys\nfor name in {modules!r}:\n    __import__(name)\n"
+        f"print(json.dumps({{'loaded': [m for m in {absent!r} if m in sys.modules]}}))"
+    )
+    assert _python(code) == {"loaded": []}
