@@ -204,3 +204,55 @@ def test_monitoring_modules_load_what_they_compute_when_they_compute_it(
         f"print(json.dumps({{'loaded': [m for m in {absent!r} if m in sys.modules]}}))"
     )
     assert _python(code) == {"loaded": []}
+
+
+# Runs each argv (JSON list of lists) through the whole app and through app_for(argv), in-process,
+# and prints both results.
+BOTH_WAYS = """
+import json, sys
+from typer.testing import CliRunner
+from typer.main import get_command
+from relayml.cli import app, app_for
+runner = CliRunner()
+out = []
+for args in json.loads(sys.argv[1]):
+    whole, only = runner.invoke(app, args), runner.invoke(app_for(args), args)
+    out.append({
+        "args": args,
+        "whole": [whole.exit_code, whole.stdout, whole.stderr],
+        "only": [only.exit_code, only.stdout, only.stderr],
+        "commands": len(get_command(app_for(args)).commands),
+        "all": len(get_command(app).commands),
+    })
+print(json.dumps(out))
+"""
+
+
+def test_the_console_script_builds_only_the_command_asked_and_answers_the_same(
+    small_store: Path,
+) -> None:
+    argvs = [
+        ["runs", "list"], ["runs", "--help"], ["runs", "list", "--help"], ["runs", "lst"],
+        ["models", "show", "churn", "--json"], ["alerts", "list"], ["monitor", "--help"],
+        ["monitor", "run", "--help"], ["audit", "--help"], ["config", "--json"], ["-h"],
+        ["-V"], ["-h", "runs"], ["runz"], [],
+    ]  # fmt: skip
+    env = {**os.environ, "RELAY_HOME": str(small_store), "RELAY_PROJECT": "startup"}
+    for name in ("RELAY_SERVER_URL", "RELAY_DATABASE_URL", "RELAY_ARTIFACTS_URL"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", BOTH_WAYS, json.dumps(argvs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for result in results:
+        assert result["only"] == result["whole"], result["args"]
+        first = result["args"][0] if result["args"] else "-"
+        named = not first.startswith("-") and first != "runz"
+        assert result["commands"] == (1 if named else result["all"]), result["args"]
+    codes = {" ".join(r["args"]): r["whole"][0] for r in results}
+    assert codes["runs list"] == 0 and codes["runs lst"] == 2 and codes["runz"] == 2
