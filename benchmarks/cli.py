@@ -334,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory']}, {info['os']}; "
             f"Python {info['python']}; {versions}. relayml {c.git_state()}. Command: "
             f"`python benchmarks/cli.py{' --quick' if args.quick else ''}"
+            f"{f' --reps {args.reps}' if args.reps != 15 and not args.quick else ''}"
             f"{f' --baseline {args.baseline}' if args.baseline else ''} --write-results`; whole "
             f"run {c.fmt_seconds(time.perf_counter() - began)}.",
             "",
