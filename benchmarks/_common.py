@@ -39,6 +39,7 @@ __all__ = [
     "clock",
     "fmt_rate",
     "fmt_seconds",
+    "git_state",
     "log",
     "machine_info",
     "markdown_table",
@@ -186,6 +187,27 @@ def machine_info() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
     }
+
+
+def git_state() -> str:
+    """'at <commit>' of the relayml checkout measured, and whether src/ had uncommitted changes."""
+    root = BENCH_DIR.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f"at {commit}" + (" with uncommitted changes in src/" if dirty else "")
 
 
 # ---------------------------------------------------------------- a peer in its own venv

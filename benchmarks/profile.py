@@ -310,29 +310,6 @@ HEADERS = ["figure", "relayml", "pandas", "ratio", "ratio is", "relayml is"]
 DETAIL_HEADERS = ["measurement", "tool", "each", "median"]
 
 
-def _git_state() -> str:
-    """The commit of the relayml checkout measured, and whether src/ had uncommitted changes."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return f"at {commit}" + (" with uncommitted changes in src/" if dirty else "")
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -517,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             f"## Dataset profile: relayml vs pandas ({dt.date.today().isoformat()})",
             "",
             f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory']}, {info['os']}; "
-            f"Python {info['python']}. {versions}; relayml {_git_state()}. Same process, same "
+            f"Python {info['python']}. {versions}; relayml {c.git_state()}. Same process, same "
             f"data. Command: `python benchmarks/profile.py {' '.join(sys.argv[1:])}`; whole run "
             f"{c.fmt_seconds(seconds)}. Medians of {args.reps} repetitions, relayml and pandas "
             "alternating.",

@@ -1020,23 +1020,8 @@ def _wrk_version(wrk: str) -> str:
 
 def _git_state() -> str:
     """' at <commit>' of the checkout measured, and whether src/ had uncommitted changes."""
-    root = c.BENCH_DIR.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return f" at {commit}" + (" with uncommitted changes in src/" if dirty else "")
+    state = c.git_state()
+    return f" {state}" if state else ""
 
 
 def _interrupted(signum: int, _frame: Any) -> None:

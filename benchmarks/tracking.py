@@ -322,29 +322,6 @@ class Relay:
         return {"seconds": t[0], "m0": [r.metrics["m0"] for r in page.runs]}
 
 
-def _git_state() -> str:
-    """The commit of the relayml checkout measured, and whether src/ had uncommitted changes."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return f"at {commit}" + (" with uncommitted changes in src/" if dirty else "")
-
-
 def _db_bytes(db: Path) -> int:
     """Size of the database file, without its WAL (which shrinks at the next checkpoint)."""
     return db.stat().st_size
@@ -562,7 +539,7 @@ class Bench:
             f"## Tracking: relayml vs MLflow ({dt.date.today().isoformat()})",
             "",
             f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory']}, {m['os']}; Python "
-            f"{m['python']}. relayml {c.version_of('relayml')} {_git_state()} (SQLAlchemy "
+            f"{m['python']}. relayml {c.version_of('relayml')} {c.git_state()} (SQLAlchemy "
             f"{c.version_of('sqlalchemy')}); MLflow {self.versions['mlflow']} (SQLAlchemy "
             f"{self.versions['sqlalchemy']}, its own venv). Both on SQLite files in fresh temp "
             f"folders on the same disk. Command: `python benchmarks/tracking.py "

@@ -28,6 +28,9 @@ SQLAlchemy, httpx, FastAPI, uvicorn, numpy and pandas load only inside the comma
 
 from __future__ import annotations
 
+import copy
+import sys
+
 import typer
 
 import relayml.cli.promotions  # noqa: F401  (adds promote, approve, reject, history to models)
@@ -51,7 +54,7 @@ from relayml.cli.projects import experiments_app, projects_app
 from relayml.cli.runs import runs_app
 from relayml.cli.serve import serve
 
-__all__ = ["app", "main"]
+__all__ = ["app", "app_for", "main"]
 
 app = typer.Typer(
     name="relay",
@@ -115,4 +118,18 @@ app.add_typer(predictions_app, name="predictions")
 
 def main() -> None:
     """Run the ``relay`` command line (the console script)."""
-    app(prog_name="relay")
+    app_for(sys.argv[1:])(prog_name="relay")
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """The app with only the command that args name: Typer builds the parser of every command
+    it holds at each start (tens of ms for all of them). The whole app when args start with an
+    option (-h, -V) or with a name that is not a command (so the error can suggest one)."""
+    name = args[0] if args else None
+    groups = [info for info in app.registered_groups if info.name == name]
+    commands = [info for info in app.registered_commands if info.name == name]
+    if len(groups) + len(commands) != 1:
+        return app
+    only = copy.copy(app)
+    only.registered_groups, only.registered_commands = groups, commands
+    return only

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from relayml.domain.validation import datetime_from_ms
 from relayml.errors import InvalidInput, NotFound, RelayError
@@ -124,6 +125,8 @@ class RelayGroup(TyperGroup):
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # --help, usage errors: the command line's own exits, not storage failures
         except Exception as exc:
             translated = _storage_failure(exc, ctx)
             if translated is None:

@@ -18,7 +18,6 @@ from relayml.cli._common import (
     table,
     truncate,
 )
-from relayml.config import redact_url
 from relayml.errors import StoreNotReady
 
 if TYPE_CHECKING:
@@ -53,6 +52,7 @@ def _open_store(url: str, *, upgrade: bool) -> tuple[Store, str | None]:
     """The store at url and the revision it had when opened, upgraded when asked."""
     from sqlalchemy.exc import OperationalError
 
+    from relayml.config import redact_url
     from relayml.store import Store
 
     try:
@@ -73,6 +73,7 @@ def db_upgrade() -> None:
 
     Example: RELAY_DATABASE_URL=postgresql+psycopg://relay@db/relay relay db upgrade
     """
+    from relayml.config import redact_url
     from relayml.store import HEAD_REVISION
 
     url = settings().resolved_database_url
@@ -93,6 +94,7 @@ def db_current(json_output: JsonOption = False) -> None:
 
     Example: relay db current --json
     """
+    from relayml.config import redact_url
     from relayml.store import HEAD_REVISION
 
     url = settings().resolved_database_url
@@ -249,6 +251,7 @@ def server(
     import uvicorn
 
     from relayml.backend import LocalBackend
+    from relayml.config import redact_url
 
     current = settings()
     backend = LocalBackend(current)  # fails here, clearly, when the store needs an upgrade

@@ -97,35 +97,103 @@ def schema_of(table: pa.Table) -> list[dict[str, Any]]:
 # -- content hash ----------------------------------------------------------------------------
 
 
+_BLOCK = 1 << 16  # rows hashed at a time (a multiple of 8); the bytes hashed do not depend on it
+_FIXED = {  # Arrow types whose values are hashed straight from their buffer, as numpy sees them
+    pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
+    pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32,
+    pa.uint64(): np.uint64, pa.float32(): np.float32, pa.float64(): np.float64,
+}  # fmt: skip
+
+
+def _blocks(arr: pa.Array) -> range:
+    return range(0, len(arr), _BLOCK)
+
+
+def _bits(buffer: pa.Buffer, first: int, count: int) -> np.ndarray:
+    """count bits of an Arrow bitmap (least significant bit first) from bit first, as bools."""
+    raw = np.frombuffer(buffer, dtype=np.uint8)[first // 8 : (first + count + 7) // 8]
+    skip = first % 8
+    return np.unpackbits(raw, bitorder="little")[skip : skip + count].view(np.bool_)
+
+
+def _valid(arr: pa.Array, start: int, count: int) -> np.ndarray | None:
+    """Which of count rows from start are not null; None when the array has no nulls."""
+    if not arr.null_count:
+        return None
+    bitmap = arr.buffers()[0]
+    if bitmap is None:  # the null type, and types whose nulls live elsewhere (unions...)
+        valid: np.ndarray = pc.is_valid(arr.slice(start, count)).to_numpy(zero_copy_only=False)
+        return valid
+    return _bits(bitmap, arr.offset + start, count)
+
+
+def _hash_validity(digest: Any, arr: pa.Array) -> None:
+    """'N' when there is no null, else 'V' and the validity as packbits (big-endian) bytes."""
+    if not arr.null_count:
+        digest.update(b"N")
+        return
+    digest.update(b"V")
+    for start in _blocks(arr):  # blocks of a multiple of 8 rows pack as the whole would
+        valid = _valid(arr, start, min(_BLOCK, len(arr) - start))
+        assert valid is not None  # the array has nulls
+        digest.update(np.packbits(valid).tobytes())
+
+
+def _hash_fixed(digest: Any, arr: pa.Array, dtype: Any) -> None:
+    """Numbers (and times as integers) read in place: 0 under nulls, one NaN bit pattern.
+
+    The same bytes as filling nulls with 0 and hashing the column's numpy copy, without the copy:
+    only a block that holds a null or a NaN is copied (a block at a time).
+    """
+    values = np.frombuffer(arr.buffers()[1], dtype=dtype)[arr.offset : arr.offset + len(arr)]
+    floating = values.dtype.kind == "f"
+    for start in _blocks(arr):
+        block = values[start : start + _BLOCK]
+        valid = _valid(arr, start, len(block))
+        if valid is not None and not valid.all():
+            block = np.where(valid, block, block.dtype.type(0))
+        if floating:
+            nan = np.isnan(block)
+            if nan.any():
+                block = np.where(nan, np.nan, block)
+        digest.update(block)
+
+
+def _hash_booleans(digest: Any, arr: pa.Array) -> None:
+    """One byte (0 or 1) per row, False under nulls, unpacked a block at a time."""
+    for start in _blocks(arr):
+        count = min(_BLOCK, len(arr) - start)
+        values = _bits(arr.buffers()[1], arr.offset + start, count)
+        valid = _valid(arr, start, count)
+        if valid is not None:
+            values = values & valid
+        digest.update(values)
+
+
 def _hash_values(digest: Any, arr: pa.Array) -> None:
     kind = arr.type
-    if arr.null_count:
-        valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
-        digest.update(b"V" + np.packbits(valid).tobytes())
-    else:
-        digest.update(b"N")
+    _hash_validity(digest, arr)
     if pa.types.is_dictionary(kind):
         _hash_values(digest, arr.indices)
         return
     if pa.types.is_boolean(kind):
-        digest.update(pc.fill_null(arr, False).to_numpy(zero_copy_only=False).tobytes())
+        _hash_booleans(digest, arr)
         return
     if column_kind(kind) in ("string", "binary") and not pa.types.is_string_view(kind):
         _hash_binary(digest, arr)
         return
-    if pa.types.is_floating(kind):
+    if kind in _FIXED:
+        _hash_fixed(digest, arr, _FIXED[kind])
+        return
+    if pa.types.is_temporal(kind) and kind.bit_width in (32, 64):
+        _hash_fixed(digest, arr, np.int64 if kind.bit_width == 64 else np.int32)
+        return
+    if pa.types.is_floating(kind):  # half floats
         values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)
         nan = np.isnan(values)
         if nan.any():  # one NaN bit pattern
             values = np.where(nan, np.nan, values)
         digest.update(values.tobytes())
-        return
-    if pa.types.is_integer(kind):
-        digest.update(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).tobytes())
-        return
-    if pa.types.is_temporal(kind) and kind.bit_width in (32, 64):
-        storage = arr.view(pa.int64() if kind.bit_width == 64 else pa.int32())
-        digest.update(pc.fill_null(storage, 0).to_numpy(zero_copy_only=False).tobytes())
         return
     if pa.types.is_null(kind):
         return
@@ -138,17 +206,35 @@ def _hash_values(digest: Any, arr: pa.Array) -> None:
 
 
 def _hash_binary(digest: Any, arr: pa.Array) -> None:
-    filled = pc.fill_null(arr, b"" if pa.types.is_binary(arr.type) else "")
-    lengths = pc.binary_length(filled).to_numpy(zero_copy_only=False).astype(np.int64)
-    digest.update(lengths.tobytes())
-    large = pa.types.is_large_string(filled.type) or pa.types.is_large_binary(filled.type)
-    _validity, offsets_buffer, data = filled.buffers()
-    if data is None or len(filled) == 0:
+    """The lengths (int64, 0 under nulls), then the bytes of the values, read in place."""
+    large = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    _validity, offsets_buffer, data = arr.buffers()
+    if offsets_buffer is None:  # no rows
         return
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if large else np.int32)
-    start = int(offsets[filled.offset])
-    end = int(offsets[filled.offset + len(filled)])
-    digest.update(memoryview(data)[start:end])
+    offsets = offsets[arr.offset : arr.offset + len(arr) + 1]
+    hidden = False  # bytes under nulls: the values hashed are then not one run of the buffer
+    for start in _blocks(arr) if arr.null_count else ():
+        lengths = np.diff(offsets[start : start + _BLOCK + 1])
+        valid = _valid(arr, start, len(lengths))
+        assert valid is not None  # the array has nulls
+        hidden = hidden or bool(lengths[~valid].any())
+    for start in _blocks(arr):
+        lengths = np.diff(offsets[start : start + _BLOCK + 1]).astype(np.int64)
+        valid = _valid(arr, start, len(lengths))
+        if valid is not None:
+            lengths[~valid] = 0
+        digest.update(lengths)
+    if data is None or len(arr) == 0:
+        return
+    if hidden:
+        filled = pc.fill_null(arr, b"" if pa.types.is_binary(arr.type) else "")
+        values = filled.buffers()
+        bounds = np.frombuffer(values[1], dtype=offsets.dtype)[filled.offset :]
+        data, offsets = values[2], bounds[: len(filled) + 1]
+        if data is None:
+            return
+    digest.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
 
 
 def _column_digest(column: pa.ChunkedArray) -> bytes:

@@ -10,13 +10,13 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from relayml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 Kind = Literal["number", "text", "bool"]
 _OPS_HELP = "use >=, >, <=, <, ==, !=, in [...], not in [...], [0.4, 0.7), is null or any"
@@ -122,6 +122,9 @@ def compile_condition(text: str) -> ConditionTest:
 
 
 def _numbers(raw: npt.NDArray[Any], missing: npt.NDArray[np.bool_], where: str) -> Any:
+    import numpy as np
+    import pandas as pd
+
     if raw.dtype.kind in "biuf":
         return raw.astype(np.float64)
     series = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
@@ -133,6 +136,9 @@ def _numbers(raw: npt.NDArray[Any], missing: npt.NDArray[np.bool_], where: str) 
 
 
 def column_mask(test: ConditionTest, raw: npt.NDArray[Any], where: str) -> npt.NDArray[np.bool_]:
+    import numpy as np
+    import pandas as pd
+
     missing = np.asarray(pd.isna(raw), dtype=bool)
     op, v = test.op, test.values
     if op in ("any", "is null", "is not null"):

@@ -48,11 +48,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -63,6 +60,12 @@ from relayml.domain._decision_conditions import (
     compile_condition,
 )
 from relayml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    # Reading and checking a table needs neither; applying one (decide) imports them.
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
 
 NO_MATCH = -1  # DecisionResult.rule of a row that no rule matches
 CONFLICT = -2  # DecisionResult.rule of a row that several rules match under hit_policy unique
@@ -298,6 +301,9 @@ def decide(
     table: DecisionTable, columns: Mapping[str, npt.NDArray[Any] | Sequence[Any]]
 ) -> DecisionResult:
     """Apply the table to columns of equal length: one action per row, by the hit policy."""
+    import numpy as np
+    import pandas as pd
+
     if not columns:
         raise InvalidInput("no columns given; pass the model outputs and the input columns")
     if absent := [f for f in table.fields if f not in columns]:
@@ -319,6 +325,8 @@ def decide(
 
 
 def _apply_policy(table: DecisionTable, matched: npt.NDArray[np.bool_]) -> DecisionResult:
+    import numpy as np
+
     r, names = matched.shape[1], [rule.name for rule in table.rules]
     if table.hit_policy == "priority":
         prio = np.array([rule.priority for rule in table.rules], dtype=np.int64)
@@ -347,6 +355,8 @@ def _apply_policy(table: DecisionTable, matched: npt.NDArray[np.bool_]) -> Decis
 
 def rule_hits(table: DecisionTable, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Per rule: rows it matches, rows it decides, overlaps with other rules; then rows left."""
+    import numpy as np
+
     result = decide(table, {str(c): frame[c] for c in frame.columns})
     m = result.matched.astype(np.int64)
     both = m.T @ m  # both[i, j]: rows that rules i and j both match

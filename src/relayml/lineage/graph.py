@@ -46,16 +46,13 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.errors import InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.lineage.identity import source_key
 from relayml.store import Store, now_ms
-from relayml.store.fast import FastStatement
+from relayml.store.fast import FastStatement, upsert_insert
 from relayml.store.schema import lineage_edges, lineage_nodes
 
 __all__ = [
@@ -149,15 +146,13 @@ def _clean(
 _EDGE_COLUMNS = ("src_kind", "src_key", "dst_kind", "dst_key", "relation")
 
 
-def _insert(dialect: str) -> Any:
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 @functools.cache
 def _node_upsert(dialect: str) -> FastStatement:
-    stmt = _insert(dialect)(lineage_nodes)
+    stmt = upsert_insert(dialect)(lineage_nodes)
     ex = stmt.excluded
     if dialect == "postgresql":  # a shallow merge in one statement, safe under concurrency
+        from sqlalchemy.dialects.postgresql import JSONB
+
         facets: Any = cast(
             cast(lineage_nodes.c.facets, JSONB).op("||")(cast(ex.facets, JSONB)), JSON
         )
@@ -180,13 +175,14 @@ def _node_upsert(dialect: str) -> FastStatement:
 
 @functools.cache
 def _node_placeholder(dialect: str) -> FastStatement:
-    stmt = _insert(dialect)(lineage_nodes).on_conflict_do_nothing(index_elements=["kind", "key"])
+    stmt = upsert_insert(dialect)(lineage_nodes)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["kind", "key"])
     return FastStatement(stmt, json_params=("facets",))
 
 
 @functools.cache
 def _edge_insert(dialect: str) -> FastStatement:
-    stmt = _insert(dialect)(lineage_edges).on_conflict_do_nothing(
+    stmt = upsert_insert(dialect)(lineage_edges).on_conflict_do_nothing(
         index_elements=list(_EDGE_COLUMNS)
     )
     return FastStatement(stmt)

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from sklearn import metrics as skm
 
 from relayml.domain.entities import KPI
 from relayml.errors import InvalidInput
@@ -65,6 +64,8 @@ def _number(kpi: KPI, key: str, default: float) -> float:
 def _confusion_value(
     kpi: KPI, yt: Array, yp: Array, proba: Array | None, task: Task, classes: list[Any] | None
 ) -> tuple[float | None, str]:
+    from sklearn import metrics as skm  # loaded by what computes a confusion matrix
+
     weights = {cell: _number(kpi, cell, 0.0) for cell in ("tp", "fp", "fn", "tn")}
     scale, threshold = _number(kpi, "scale", 1.0), _number(kpi, "threshold", 0.5)
     if not 0.0 <= threshold <= 1.0:

@@ -13,7 +13,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from sklearn import metrics as skm
 
 from relayml.errors import InvalidInput
 
@@ -149,6 +148,8 @@ def classification_metrics(
     y_true: ArrayLike, y_pred: ArrayLike, y_proba: ArrayLike | None, classes: Sequence[Any] | None
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Compute classification metrics and details (confusion matrix, calibration curve)."""
+    from sklearn import metrics as skm  # loaded by what computes metrics, not by importers
+
     yt, yp, classes = *paired_rows(y_true, y_pred), class_list(classes)
     known, labels = label_sets(yt, yp, classes)
     k, binary = len(known), len(known) <= 2
@@ -195,6 +196,8 @@ def classification_metrics(
 
 def regression_metrics(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[dict[str, float], Any]:
     """Compute regression metrics and details (residual quantiles)."""
+    from sklearn import metrics as skm
+
     yt, yp = paired_rows(y_true, y_pred)
     try:
         yt, yp = yt.astype(np.float64), yp.astype(np.float64)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from sqlalchemy import Connection, select, update
 
 from relayml.domain.clock import now_ms
@@ -33,6 +32,8 @@ __all__ = ["check", "decide", "get_policy", "list_promotions", "promote", "set_p
 
 def set_policy(store: Store, actor: str, project: str, source: str) -> tuple[int, Policy]:
     """Store a new revision of the project's policy from YAML (or JSON) text."""
+    import yaml  # only to read a policy
+
     try:
         document = yaml.safe_load(source)
     except yaml.YAMLError as exc:

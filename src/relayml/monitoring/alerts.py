@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -21,12 +21,14 @@ from relayml.domain.monitoring import AlertEvent, AlertRule
 from relayml.domain.ports import Backend
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
-from relayml.monitoring.figures import figure_of
-from relayml.monitoring.notify import post_webhook, start_retraining
-from relayml.predictions import PredictionLogs
 from relayml.projects.service import project_id
 from relayml.store import Store, now_ms
 from relayml.store.schema_monitoring import alert_events, alert_rules
+
+if TYPE_CHECKING:
+    # Evaluating rules computes figures (pandas, scikit-learn) and posts webhooks (httpx);
+    # listing and setting rules loads neither.
+    from relayml.predictions import PredictionLogs
 
 __all__ = [
     "Evaluation",
@@ -218,6 +220,8 @@ def _payload(project: str, rule: Any, spec: RuleSpec, event_id: int, status: str
 def _deliver(
     retraining: Path, spec: RuleSpec, payload: dict[str, Any], fired: bool
 ) -> list[dict[str, Any]]:
+    from relayml.monitoring.notify import post_webhook, start_retraining
+
     level = logging.WARNING if payload["status"] == "open" else logging.INFO
     log.log(level, "alert %s: %s", payload["status"], payload["message"])
     deliveries: list[dict[str, Any]] = [{"to": "log", "status": "delivered"}]
@@ -238,6 +242,8 @@ def _evaluate_one(
     now: datetime,
     retraining: Path,
 ) -> Evaluation:
+    from relayml.monitoring.figures import figure_of
+
     spec = RuleSpec.model_validate({**row.spec, "name": row.name, "severity": row.severity})
     try:
         value, detail = figure_of(backend, logs, project, spec, now)

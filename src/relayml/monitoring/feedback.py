@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-import pyarrow.compute as pc
 from sqlalchemy import select
 
 from relayml.domain.monitoring import FeedbackFlag, PredictionRecord
@@ -31,6 +29,8 @@ KINDS = ("wrong", "unexpected")
 
 
 def _plain(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float) and np.isnan(value):
@@ -45,6 +45,8 @@ def find_prediction(logs: PredictionLogs, project: str, prediction_id: str) -> P
     window = timedelta(seconds=1)
     table = logs.read("predictions", project, start=moment - window, end=moment + window)
     if table.num_rows:
+        import pyarrow.compute as pc
+
         table = table.filter(pc.equal(table["prediction_id"], prediction_id))
     if not table.num_rows:
         raise NotFound(

@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from relayml.domain.pipelines import PipelineRun, StepRun
 from relayml.domain.validation import check_time_ms
@@ -21,7 +19,7 @@ from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
-from relayml.store.fast import FastStatement
+from relayml.store.fast import FastStatement, upsert_insert
 from relayml.store.schema import pipeline_runs, projects, step_cache, step_runs
 
 __all__ = [
@@ -103,7 +101,7 @@ def create_pipeline_run(
 
 
 def _upsert_cache(conn: Connection, row: dict[str, Any]) -> None:
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(conn.dialect.name)
     statement = insert(step_cache).values(**row)
     conn.execute(
         statement.on_conflict_do_update(

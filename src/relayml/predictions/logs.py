@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from relayml.errors import InvalidInput
-from relayml.predictions import compaction
 from relayml.predictions.layout import LOGS, deployment_partition, project_partition
-from relayml.predictions.outcomes import append_outcomes, plain_list
-from relayml.predictions.reader import read_log
-from relayml.predictions.writer import ParquetLog
+
+if TYPE_CHECKING:
+    # The handle is held by every backend; numpy, pandas and pyarrow load when a log is used.
+    import pandas as pd
+    import pyarrow as pa
+
+    from relayml.predictions.writer import ParquetLog
 
 __all__ = ["LogOptions", "PredictionLogs"]
 
@@ -60,6 +59,8 @@ class PredictionLogs:
 
         The outcome log is not held to the prediction log's bound: outcomes are few and precious.
         """
+        from relayml.predictions.writer import ParquetLog
+
         bound = self.options.max_rows if log != "outcomes" else 500_000
         return ParquetLog(
             self.url(log),
@@ -81,6 +82,8 @@ class PredictionLogs:
         filters: Mapping[str, str] | None = None,
     ) -> pa.Table:
         """Rows of a project (or one deployment) whose day and timestamp fall in [start, end]."""
+        from relayml.predictions.reader import read_log
+
         prefix = (
             deployment_partition(project, deployment)
             if deployment is not None
@@ -101,6 +104,8 @@ class PredictionLogs:
 
         The last outcome given for a prediction id wins.
         """
+        import numpy as np
+
         predictions = self.read("predictions", project, deployment, start=since).to_pandas()
         if predictions.empty:
             return predictions
@@ -128,18 +133,24 @@ class PredictionLogs:
         source: str,
     ) -> int:
         """Check outcomes and write them now (durable on return); returns how many."""
+        from relayml.predictions.outcomes import append_outcomes, plain_list
+
         ids, values = plain_list(ids), plain_list(values)
         with self.writer("outcomes", name="relay-outcomes") as log:
             return append_outcomes(log, project, ids, values, model=model, source=source)
 
     def compact(self, log: str, partition: str, day: date | str) -> int:
         """Merge one partition's files of one day into one file; returns how many were merged."""
+        from relayml.predictions import compaction
+
         return compaction.compact(self.url(log), partition, day, options=self.storage)
 
     def compact_closed_days(
         self, project: str | None = None, *, today: date | None = None
     ) -> list[dict[str, Any]]:
         """Compact every day before today of every log (of one project, if given)."""
+        from relayml.predictions import compaction
+
         return compaction.compact_closed_days(
             {log: self.url(log) for log in LOGS}, project, options=self.storage, today=today
         )

@@ -130,13 +130,14 @@ class Store:
 
     def upgrade(self) -> str | None:
         """Migrate the database to the newest schema; returns the revision it was at."""
-        from alembic import command
-        from alembic.config import Config
-
         with self.write() as conn:
             before = self.current_revision(conn)
             if before == HEAD_REVISION:
                 return before
+            # Alembic loads only when there is something to migrate (not at each SQLite open).
+            from alembic import command
+            from alembic.config import Config
+
             config = Config()
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = conn

@@ -7,23 +7,44 @@ parameter given (JSON parameters are named so they can be serialised here).
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
 from relayml.errors import InvalidInput
 
-__all__ = ["FastStatement"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
 
-_DIALECTS: dict[str, Dialect] = {
-    "sqlite": sqlite.dialect(paramstyle="named"),
-    "postgresql": postgresql.psycopg.dialect(),  # type: ignore[no-untyped-call]
-}
+__all__ = ["FastStatement", "upsert_insert"]
+
+
+@functools.cache
+def _dialect(name: str) -> Dialect:
+    """The dialect statements are compiled for; each is imported when first used (PostgreSQL's
+    loads its async drivers' modules: an embedded store never needs it)."""
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import psycopg
+
+        return psycopg.dialect()  # type: ignore[no-untyped-call]
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.dialect(paramstyle="named")
+
+
+def upsert_insert(dialect: str) -> Callable[..., Any]:
+    """The INSERT constructor with ON CONFLICT of a dialect (PostgreSQL's, else SQLite's)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 class FastStatement:
@@ -37,7 +58,7 @@ class FastStatement:
     def _compiled(self, dialect: str, keys: tuple[str, ...]) -> str:
         sql = self._sql.get((dialect, keys))
         if sql is None:
-            compiled = self._statement.compile(dialect=_DIALECTS[dialect], column_keys=list(keys))
+            compiled = self._statement.compile(dialect=_dialect(dialect), column_keys=list(keys))
             sql = self._sql[(dialect, keys)] = str(compiled)
         return sql
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from relayml.domain.entities import Experiment
@@ -15,6 +13,7 @@ from relayml.errors import Conflict, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
+from relayml.store.fast import upsert_insert
 from relayml.store.schema import experiments, projects
 
 __all__ = [
@@ -82,7 +81,7 @@ def ensure_experiment(conn: Connection, actor: str, project: str, pid: int, name
         check_name(name, "experiment")
         # Another writer may create it at the same moment (PostgreSQL does not serialise us):
         # insert if still absent, then read whichever row won.
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        insert = upsert_insert(conn.dialect.name)
         inserted = conn.execute(
             insert(experiments)
             .values(project_id=pid, name=name, description="", created_at=now_ms())

@@ -9,8 +9,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from relayml.domain.entities import MetricPoint, Run, RunStatus
 from relayml.domain.names import run_name
@@ -20,7 +18,7 @@ from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
-from relayml.store.fast import FastStatement
+from relayml.store.fast import FastStatement, upsert_insert
 from relayml.store.schema import experiments, latest_metrics, metrics, runs
 from relayml.store.schema import params as params_t
 from relayml.store.schema import tags as tags_t
@@ -410,7 +408,7 @@ def set_tags(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -
 
 
 def _upsert_statement(dialect: str, table: Any, keys: list[str], columns: list[str]) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = upsert_insert(dialect)
     stmt = insert(table)
     where = None
     if table is latest_metrics:  # keep the point with the highest (step, timestamp)
