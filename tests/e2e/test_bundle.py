@@ -479,24 +479,32 @@ def test_the_bundle_logs_predictions_and_outcomes_in_its_log_dir(served: Served)
 def test_without_a_log_dir_nothing_is_logged_and_outcomes_are_refused(
     run_id: str, tmp_path: Path
 ) -> None:
+    """Also with --workers 2: each worker loads the model after the fork; one /metrics."""
     bundle = build(tmp_path / "bundle")
     port = free_port()
     log = tmp_path / "server.log"
-    server = serve(sys.executable, bundle, port, log, "--no-access-log")
+    server = serve(sys.executable, bundle, port, log, "--no-access-log", "--workers", "2")
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, log)
-        ids = httpx.post(f"{url}/predict", json=records(1, 1)[0]).json()["prediction_ids"]
+        for row in records(6, 1):
+            answer = httpx.post(f"{url}/predict", json=row)
+            assert answer.status_code == 200, answer.text
+        ids = answer.json()["prediction_ids"]
         refused = httpx.post(
             f"{url}/v2/models/churn/outcomes", json={"prediction_ids": ids, "values": [1]}
         )
         assert refused.status_code == 422
         assert "--log-dir" in refused.json()["error"]
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'relay_predictions_total{mode="live",model="churn",variant="v1"} 6.0' in metrics
     finally:
         stop(server, log)
-    assert f"Listening on http://127.0.0.1:{port} (no prediction log)." in log.read_text()
-    assert "churn (pinned): v1 100%" in log.read_text()
-    assert '"path": "/predict"' not in log.read_text()
+    printed = log.read_text()
+    assert f"relay bundle {bundle}: churn/1 (sklearn, project {PROJECT})" in printed
+    assert f"Listening on http://127.0.0.1:{port} (2 worker(s), no prediction log)." in printed
+    assert '"path": "/predict"' not in printed
+    assert "Warning" not in printed, printed  # (the model is used as it was fitted)
     assert not list(tmp_path.rglob("*.parquet"))
 
 

@@ -77,20 +77,23 @@ def main(argv: list[str] | None = None) -> int:
             server.runtime.load()
             return server
 
-        first = build()
+        # With --workers N each worker builds its own server after the fork: loading adapts the
+        # model in memory (see LoadedVariant), so no server is built from it before the fork.
+        first = build() if args.workers == 1 else None
     except RelayError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 1
-    for line in first.runtime.describe():
-        print(f"relay bundle {args.bundle}: {line}", flush=True)
+    flavor = source.manifest["flavor"]
+    print(f"relay bundle {args.bundle}: {source.ref} ({flavor}, project {source.project})")
     where = f"prediction log in {logs.root}" if logs is not None else "no prediction log"
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Listening on http://{shown}:{args.port} ({where}).", flush=True)
-    if args.workers == 1:
+    print(
+        f"Listening on http://{shown}:{args.port} ({args.workers} worker(s), {where}).", flush=True
+    )
+    if first is not None:
         run_model_server(lambda: first, args.host, args.port, 1)
-        return 0
-    first.close()
-    run_model_server(build, args.host, args.port, args.workers)
+    else:
+        run_model_server(build, args.host, args.port, args.workers)
     return 0
 
 
