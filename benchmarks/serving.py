@@ -11,9 +11,10 @@ fitted model and gets the same row, each in its own natural single-row JSON form
   (orjson -> ndarray -> predict -> orjson): the physical limit. Body: a JSON list of 20 floats.
 - relayml: `relay serve gbm/1` on a fresh RELAY_HOME where the model was registered with
   `run.log_model`, prediction log on (default) and off (`--no-prediction-log`); where
-  `relay serve` does not exist yet (or with --relayml-server stand-in|both), the stand-in
-  `python -m relayml.serve.bundle` on a bundle of `relay models build` (it has no
-  prediction log, so it is measured once). Body: one record {"f0": ...}.
+  `relay serve` does not exist yet (or with --relayml-server bundle|both), the bundle server
+  `python -m relayml.serve.bundle` on a bundle of `relay models build` (the same model server,
+  run without --log-dir, so without a prediction log; measured once). Body: one record
+  {"f0": ...}.
 - MLflow 3.17 (`mlflow models serve --env-manager local -w 1`, its own venv): the model saved
   with mlflow.sklearn in cloudpickle format (its skops default refuses tree models unless their
   types are trusted). MLflow accepts several single-row bodies; each is probed for a few seconds
@@ -469,7 +470,7 @@ def _ensure_peer(env: c.PeerEnv) -> tuple[Path | None, str]:
 
 
 def relay_serve_available(relay: Path) -> bool:
-    """Whether this relayml has `relay serve` (else the stand-in bundle server is used)."""
+    """Whether this relayml has `relay serve` (else the bundle server is used)."""
     try:
         done = subprocess.run(
             [str(relay), "serve", "--help"], capture_output=True, timeout=60, check=False
@@ -550,8 +551,9 @@ class Bench:
         ]
 
     def relayml(self) -> list[Server]:
-        """relayml's servers: `relay serve` (prediction log on, then off) and/or the stand-in,
-        by --relayml-server (auto: `relay serve` when this relayml has it, else the stand-in)."""
+        """relayml's servers: `relay serve` (prediction log on, then off) and/or the bundle
+        server, by --relayml-server (auto: `relay serve` when this relayml has it, else the
+        bundle server)."""
         import relayml as relay
 
         home_root = SERVING_DIR / "relay-home"
@@ -570,7 +572,7 @@ class Bench:
             self.skipped["relayml"] = "did not run: this relayml has no `relay serve`"
             return []
         use_serve = has_serve if mode == "auto" else mode in ("serve", "both")
-        use_stand_in = mode in ("stand-in", "both") or not use_serve
+        use_bundle = mode in ("bundle", "both") or not use_serve
         env = {"RELAY_HOME": str(home), "RELAY_PROJECT": "bench"}
         m = self.main_info
         v = m["versions"]
@@ -606,7 +608,7 @@ class Bench:
                 how += ", prediction log on" if log_on else ""
                 argv = relay_server_argv(True, exe, ref, None, log_on, extra)
                 servers.append(server(key, label, argv, how))
-        if use_stand_in:
+        if use_bundle:
             bundle = home / "bundle"
             subprocess.run(
                 [str(exe), "models", "build", ref, "--out", str(bundle), "--project", "bench"],
@@ -615,22 +617,22 @@ class Bench:
                 env=_peer_env(**env),
             )
             how = (
-                "the stand-in `python -m relayml.serve.bundle` on a bundle of `relay "
-                f"models build {ref}` (no prediction log)"
+                f"`python -m relayml.serve.bundle` on a bundle of `relay models build {ref}` "
+                "(the model server of `relay serve`; no --log-dir: no prediction log)"
             )
             key, label = (
-                ("relayml-standin", "relayml stand-in") if use_serve else ("relayml", "relayml")
+                ("relayml-bundle", "relayml bundle") if use_serve else ("relayml", "relayml")
             )
             argv = relay_server_argv(False, exe, ref, bundle, True, [])
             servers.append(server(key, label, argv, how))
             if not use_serve:
                 self.notes.append(
-                    "relayml ran as the stand-in bundle server, which has no prediction log: "
+                    "relayml ran as the bundle server without --log-dir (no prediction log): "
                     "the prediction log's cost is measured with `relay serve`."
                 )
-        self.relay_mode = "`relay serve`" if use_serve else "the stand-in bundle server"
-        if use_serve and use_stand_in:
-            self.relay_mode += " (and the stand-in bundle server)"
+        self.relay_mode = "`relay serve`" if use_serve else "the bundle server"
+        if use_serve and use_bundle:
+            self.relay_mode += " (and the bundle server)"
         c.log(f"relayml is served by {self.relay_mode}")
         return servers
 
@@ -1049,9 +1051,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--relayml-server",
-        choices=("auto", "serve", "stand-in", "both"),
+        choices=("auto", "serve", "bundle", "both"),
         default="auto",
-        help="`relay serve`, the stand-in bundle server, or both (auto: `relay serve` if present)",
+        help="`relay serve`, the bundle server, or both (auto: `relay serve` if present)",
     )
     parser.add_argument(
         "--relay-args",

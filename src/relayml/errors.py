@@ -11,6 +11,7 @@
     ├── StoreNotReady           the database needs `relay db upgrade`        (HTTP 503)
     ├── StorageUnavailable      the artifact store refused or could not be reached (HTTP 503)
     ├── ServerUnavailable       the relay server could not be reached        (client side)
+    ├── SchedulerUnavailable    the Dask scheduler could not be reached      (HTTP 503)
     ├── MissingDependency       an optional package is not installed
     │   the model server's own (it answers V2's {"error": "…"} with these statuses)
     ├── ModelNotReady           the served models are still loading or failed   (HTTP 503)
@@ -40,6 +41,7 @@ __all__ = [
     "PermissionDenied",
     "PipelineFailed",
     "RelayError",
+    "SchedulerUnavailable",
     "ServerUnavailable",
     "StorageUnavailable",
     "StoreNotReady",
@@ -132,6 +134,13 @@ class ServerUnavailable(RelayError):
     """The relay server at RELAY_SERVER_URL could not be reached."""
 
     code = "SERVER_UNAVAILABLE"
+    http_status = 503
+
+
+class SchedulerUnavailable(RelayError):
+    """The Dask scheduler an executor names (dask://host:port) could not be reached."""
+
+    code = "SCHEDULER_UNAVAILABLE"
     http_status = 503
 
 

@@ -107,6 +107,28 @@ def test_promote_winner_refuses_without_a_significant_winner(
     assert "Traceback" not in refused
 
 
+def test_promote_winner_with_nothing_to_compare_says_so_in_one_clean_sentence(
+    served_home: ServedHome, start_server: Any
+) -> None:
+    """No predictions yet, then one variant only: why there is no winner, one full stop each."""
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    args = ("deploy", "promote-winner", "churn", "-e", "production")
+    refused = " ".join(relay(served_home, *args, ok=False).split())
+    assert "no predictions logged yet for this deployment. To ship a version anyway" in refused
+    server = start_server(served_home, ["churn@production"])
+    answer = httpx.post(server.url + "/predict", json={"instances": [record(i) for i in range(5)]})
+    assert answer.status_code == 200
+    server.stop(signal.SIGTERM)
+    refused = " ".join(relay(served_home, *args, ok=False).split())
+    assert (
+        "only one variant (v1) is deployed: nothing to compare. To ship a version anyway, name "
+        "it: relay deploy promote-winner churn --env production --version N."
+    ) in refused, refused
+    assert ".." not in refused
+    results = relay(served_home, "deploy", "results", "churn", "-e", "production")
+    assert "nothing to compare" in results and ".." not in results
+
+
 def test_shadow_answers_are_logged_and_never_returned(
     served_home: ServedHome, start_server: Any
 ) -> None:

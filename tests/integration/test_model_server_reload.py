@@ -15,6 +15,7 @@ from relayml.backend import LocalBackend
 from relayml.client.http import HttpBackend
 from relayml.config import Settings
 from relayml.serving.runtime import Runtime, ServedModel
+from relayml.serving.sources import BackendSource
 from relayml.serving.variant import ServeOptions
 from tests.fixtures.net import free_port
 
@@ -54,7 +55,7 @@ def test_one_line_when_the_platform_goes_away_and_one_when_it_is_back(
     platform = _Platform(local, port)
     platform.start()
     remote = HttpBackend(Settings(home=tmp_path / "client", server_url=f"http://127.0.0.1:{port}"))
-    runtime = Runtime(remote, "churn", ["churn/1"], ServeOptions())
+    runtime = Runtime(BackendSource(remote, "churn"), ["churn/1"], ServeOptions())
     runtime.models = {"churn": ServedModel("churn", "churn", None, "churn-v1", [])}
     runtime.ready = True
     caplog.set_level(logging.INFO, logger="relayml.serving")

@@ -3,6 +3,7 @@ in-memory report on the same prediction log."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,3 +94,37 @@ def test_dask_windows_match_the_in_memory_ones(tmp_path: Path, cluster: str) -> 
             assert a.column == b.column and a.score == pytest.approx(b.score, abs=0.01)
     with pytest.raises(InvalidInput, match="not a Dask scheduler"):
         drift_by_window_on_dask(*args, "tcp://nowhere:1")
+
+
+def test_an_unreachable_scheduler_is_one_sentence_on_the_command_line(tmp_path: Path) -> None:
+    """`relay monitor drift --executor dask://unreachable:1`: exit 1, an Error: line, no
+    traceback (Dask's connect timeout shortened to 1 s through its own setting)."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    backend = LocalBackend(get_settings(home=home, user="dana"))
+    try:
+        backend.create_project("churn")
+        train = _frame(50, seed=1)
+        model = LogisticRegression().fit(train[["x", "y"]], train["x"] > 0)
+        log_model(backend, "churn", model, "churn", train[["x", "y"]].head(5))
+    finally:
+        backend.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "DASK_"))}
+    env |= {"RELAY_HOME": str(home), "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"}
+    args = ["monitor", "drift", "churn", "--env", "production", "-p", "churn"]
+    done = subprocess.run(
+        [sys.executable, "-m", "relayml.cli", *args, "--executor", "dask://unreachable:1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "OSError" not in done.stderr
+    error = " ".join(done.stderr.split())
+    assert error.startswith(
+        "Error: the Dask scheduler at dask://unreachable:1 could not be reached (waited 1s)."
+    ), done.stderr
+    assert "--executor" in error and "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT" in error

@@ -40,7 +40,8 @@ def build(
 ) -> None:
     """Write a bundle (model files, manifest, requirements, wheel, Dockerfile) to serve REF.
 
-    Serve it with `python -m relayml.serve.bundle DIR`, or `docker build DIR`.
+    Serve it with `python -m relayml.serve.bundle DIR` (the model server of `relay serve`, on
+    this one version; --log-dir DIR keeps a prediction log), or `docker build DIR`.
     """
     from relayml.models.bundle import build_bundle, image_tag
 

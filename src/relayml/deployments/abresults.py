@@ -250,11 +250,12 @@ def _compare(
 
 
 def _why_nothing(results: list[VariantResult]) -> str:
+    """Why there is no comparison: a verdict, so without a final full stop (as summarize's)."""
     if not results:
-        return "no predictions logged yet for this deployment."
+        return "no predictions logged yet for this deployment"
     if len(results) == 1:
-        return f"only one variant ({results[0].name}) is deployed: nothing to compare."
-    return "nothing to compare yet."
+        return f"only one variant ({results[0].name}) is deployed: nothing to compare"
+    return "nothing to compare yet"
 
 
 def describe_result(result: VariantResult) -> dict[str, Any]:

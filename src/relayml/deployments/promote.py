@@ -63,9 +63,9 @@ def promote_winner(
         report = ab_results(backend, logs, project, model, environment, metric=metric)
         if report.winner is None:
             raise InvalidInput(
-                f"no winner on {report.metric} yet: {report.verdict}. To ship a version anyway, "
-                "name it: relay deploy promote-winner "
-                f"{model} --env {environment} --version N."
+                f"no winner on {report.metric} yet: {report.verdict.rstrip('.')}. To ship a "
+                f"version anyway, name it: relay deploy promote-winner {model} --env "
+                f"{environment} --version N."
             )
         version = next(v.version for v in report.variants if v.name == report.winner)
         verdict, winner = report.verdict, report.winner

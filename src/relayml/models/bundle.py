@@ -8,8 +8,9 @@
       Dockerfile          python:X.Y-slim serving the bundle on port 8000
       README.md           how to run it, and an example request
 
-``python -m relayml.serve.bundle out/`` serves it (see relayml.serve.bundle). A bundle is built
-in a temporary folder next to ``out`` and renamed into place, so a failed build leaves nothing.
+``python -m relayml.serve.bundle out/`` serves it with the model server of ``relay serve`` (see
+relayml.serve.bundle). A bundle is built in a temporary folder next to ``out`` and renamed into
+place, so a failed build leaves nothing.
 """
 
 from __future__ import annotations
@@ -33,9 +34,19 @@ from typing import Any
 from relayml.domain.models import ModelVersion, Signature
 from relayml.domain.ports import Backend
 from relayml.errors import CorruptArtifact, InvalidInput, RelayError
+from relayml.models import flavors
+from relayml.models.predictor import Predictor
 from relayml.models.publish import fetch_files
+from relayml.serving.codec import v2_datatype
 
-__all__ = ["MANIFEST", "build_bundle", "example_record", "image_tag", "verify_bundle"]
+__all__ = [
+    "MANIFEST",
+    "build_bundle",
+    "example_record",
+    "image_tag",
+    "load_bundle",
+    "verify_bundle",
+]
 
 MANIFEST = "relay-bundle.json"
 FORMAT = 1
@@ -270,7 +281,8 @@ def _dockerfile(python: str, wheels: bool) -> str:
         f"EXPOSE {_PORT}\n"
         "HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \\\n"
         f'  CMD ["python", "-c", "{probe}"]\n'
-        'CMD ["python", "-m", "relayml.serve.bundle", "/bundle", '
+        "# Arguments of `docker run IMAGE ...` are added: --log-dir /logs, --workers 2\n"
+        'ENTRYPOINT ["python", "-m", "relayml.serve.bundle", "/bundle", '
         f'"--host", "0.0.0.0", "--port", "{_PORT}"]\n'
     )
 
@@ -289,16 +301,34 @@ def image_tag(model: str, version: int) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "-", f"{model}-{version}".lower()).strip("-._") or "model"
 
 
+def _infer_example(signature: Signature) -> dict[str, Any]:
+    """An Open Inference Protocol V2 request of one placeholder row."""
+    row = example_record(signature)
+    if isinstance(row, list):
+        dtype = signature.inputs[0].dtype if signature.inputs else "float64"
+        tensor = {"name": "input-0", "shape": [1, len(row)], "datatype": v2_datatype(dtype)}
+        return {"inputs": [{**tensor, "data": row}]}
+    return {
+        "inputs": [
+            {"name": s.name, "shape": [1], "datatype": v2_datatype(s.dtype), "data": [row[s.name]]}
+            for s in signature.inputs
+        ]
+    }
+
+
 def _readme(version: ModelVersion, python: str, wheels: bool, notes: list[str]) -> str:
     find_links = "--find-links wheels " if wheels else ""
     tag = image_tag(version.model, version.version)
     body = json.dumps({"instances": [example_record(version.signature)]})
+    infer = json.dumps(_infer_example(version.signature))
     columns = ", ".join(f"{s.name} ({s.dtype})" for s in version.signature.inputs)
-    proba = " and `probabilities`" if version.signature.has_proba else ""
+    proba = ", `probabilities`" if version.signature.has_proba else ""
     text = f"""# {version.ref} ({version.flavor}), served on its own
 
 Built by `relay models build` from project `{version.project}`. `relay-bundle.json` lists
-every file with its sha256; the server refuses to start if one has changed.
+every file with its sha256; the server refuses to start if one has changed. The server is the
+one `relay serve {version.ref}` runs: Open Inference Protocol V2, `/predict` with prediction
+ids, `/metrics`; settings such as `RELAY_SERVE_MAX_BATCH_ROWS` apply as they do there.
 
 ## Run it in a virtual environment (Python {python})
 
@@ -324,10 +354,26 @@ curl -s http://127.0.0.1:{_PORT}/v2/health/ready
 curl -s http://127.0.0.1:{_PORT}/v2/models/{version.model}
 curl -s -X POST http://127.0.0.1:{_PORT}/predict -H 'Content-Type: application/json' \\
   -d '{body}'
+curl -s -X POST http://127.0.0.1:{_PORT}/v2/models/{version.model}/infer \\
+  -H 'Content-Type: application/json' -d '{infer}'
 ```
 
-`/predict` takes one record or `{{"instances": [...]}}` and answers `predictions`{proba}.
-Input that does not match the signature gets HTTP 422 with `{{"error": "..."}}`.
+`/predict` takes one record or `{{"instances": [...]}}` and answers `predictions`,
+`prediction_ids`{proba}. Input that does not match the signature gets HTTP 422 with
+`{{"error": "..."}}`.
+
+## The prediction log
+
+Off by default: the server answers and keeps nothing. `--log-dir DIR` (a folder or an fsspec
+URL such as `s3://bucket/relay-logs`) writes every prediction, request and outcome there as
+Parquet, as `relay serve` does beside its artifact store:
+
+```sh
+.venv/bin/python -m relayml.serve.bundle . --log-dir ./logs
+docker run --rm -p {_PORT}:{_PORT} -v "$PWD/logs:/logs" {tag} --log-dir /logs
+```
+
+(The image runs as uid 10001: give it a folder it may write, e.g. `chown 10001 logs`.)
 """
     if notes:
         text += "\n## Notes\n\n" + "".join(f"- {note}\n" for note in notes)
@@ -361,3 +407,31 @@ def verify_bundle(folder: Path) -> dict[str, Any]:
                 f"it changed after the bundle was built; {rebuild}"
             )
     return manifest
+
+
+def load_bundle(folder: Path) -> tuple[dict[str, Any], Predictor]:
+    """The manifest and the model of a bundle, once every file matches its sha256."""
+    manifest = verify_bundle(folder)
+    signature = Signature.model_validate(manifest["signature"])
+    try:
+        native = flavors.load_model(
+            manifest["flavor"], Path(folder) / "model", manifest.get("details") or {}
+        )
+    except RelayError:
+        raise
+    except Exception as exc:
+        hint = ""
+        if isinstance(exc, ImportError):
+            hint = " Install the bundle's requirements: pip install --find-links wheels -r "
+            hint += "requirements.txt"
+        raise InvalidInput(
+            f"the model of {folder} could not be loaded: {type(exc).__name__}: {exc}.{hint}"
+        ) from exc
+    predictor = Predictor(
+        native,
+        signature,
+        name=manifest["model"],
+        version=manifest["version"],
+        flavor=manifest["flavor"],
+    )
+    return manifest, predictor

@@ -14,7 +14,7 @@ from typing import Any
 
 from relayml.domain.drift_results import DriftConfig
 from relayml.domain.ports import Backend
-from relayml.errors import InvalidInput
+from relayml.errors import InvalidInput, SchedulerUnavailable
 from relayml.monitoring.drift_reports import drift_report_dask
 from relayml.monitoring.windows import DriftWindow, WindowQuery, reference_with_predictions
 from relayml.predictions import PredictionLogs
@@ -24,11 +24,23 @@ __all__ = ["drift_by_window_on_dask"]
 
 
 def _client(executor: str) -> Any:
+    """A client of the scheduler; SchedulerUnavailable after Dask's connect timeout (30 s by
+    default: `distributed.comm.timeouts.connect`, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)."""
     if not executor.startswith("dask://"):
         raise InvalidInput(f"{executor!r} is not a Dask scheduler; write dask://host:8786.")
+    import dask.config
     from distributed import Client
 
-    return Client(executor.replace("dask://", "tcp://", 1), timeout=30)  # type: ignore[no-untyped-call]
+    address = executor.replace("dask://", "tcp://", 1)
+    try:
+        return Client(address)  # type: ignore[no-untyped-call]  # the default: compute() runs there
+    except (OSError, TimeoutError) as exc:
+        waited = dask.config.get("distributed.comm.timeouts.connect")
+        raise SchedulerUnavailable(
+            f"the Dask scheduler at {executor} could not be reached (waited {waited}). Check "
+            "the address given to --executor and that the scheduler runs (`dask scheduler`); "
+            "Dask's own setting DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT sets how long to wait."
+        ) from exc
 
 
 def drift_by_window_on_dask(

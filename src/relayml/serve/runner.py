@@ -16,11 +16,12 @@ from typing import Any
 from relayml.backend import prediction_logs
 from relayml.config import Settings, library_variable, set_library_variable
 from relayml.domain.ports import Backend
-from relayml.predictions import ParquetLog
+from relayml.predictions import ParquetLog, PredictionLogs
 from relayml.serve.app import create_model_app
 from relayml.serving.metrics import ServerMetrics
 from relayml.serving.runtime import Runtime
 from relayml.serving.service import ModelService
+from relayml.serving.sources import BackendSource, ModelSource
 from relayml.serving.variant import ServeOptions
 
 __all__ = ["MULTIPROCESS_ENV", "ModelServer", "run_model_server"]
@@ -29,7 +30,12 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own switch
 
 
 class ModelServer:
-    """A model server's parts, built from settings; `app` is the ASGI application."""
+    """A model server's parts, built from settings; `app` is the ASGI application.
+
+    `ModelServer(settings, backend, project, refs)` serves from the registry (what `relay serve`
+    runs); `ModelServer.from_source` serves from any ModelSource (a bundle), its logs where the
+    given PredictionLogs point, or none.
+    """
 
     def __init__(
         self,
@@ -41,24 +47,61 @@ class ModelServer:
         prediction_log: bool = True,
         access_log: bool = True,
     ) -> None:
+        self._assemble(
+            settings,
+            BackendSource(backend, project),
+            refs,
+            prediction_logs(settings),
+            prediction_log=prediction_log,
+            access_log=access_log,
+        )
+
+    @classmethod
+    def from_source(
+        cls,
+        settings: Settings,
+        source: ModelSource,
+        refs: Sequence[str],
+        logs: PredictionLogs | None,
+        *,
+        access_log: bool = True,
+    ) -> ModelServer:
+        """A server of a source's models; with logs None it keeps no prediction or outcome log."""
+        server = cls.__new__(cls)
+        server._assemble(
+            settings, source, refs, logs, prediction_log=logs is not None, access_log=access_log
+        )
+        return server
+
+    def _assemble(
+        self,
+        settings: Settings,
+        source: ModelSource,
+        refs: Sequence[str],
+        logs: PredictionLogs | None,
+        *,
+        prediction_log: bool,
+        access_log: bool,
+    ) -> None:
         options = ServeOptions(
             max_batch_rows=settings.serve_max_batch_rows,
             max_wait=settings.serve_max_wait_ms / 1000,
             reload_interval=settings.serve_reload_interval,
             prediction_log=prediction_log,
         )
-        self.logs = prediction_logs(settings)
+        self.logs = logs
         self.predictions: ParquetLog | None = None
         self.requests: ParquetLog | None = None
-        if prediction_log:
-            self.predictions = self.logs.writer("predictions")
-            self.requests = self.logs.writer("requests")
-        self.outcomes: ParquetLog | None = self.logs.writer("outcomes")
+        self.outcomes: ParquetLog | None = None
+        if logs is not None:
+            if prediction_log:
+                self.predictions = logs.writer("predictions")
+                self.requests = logs.writer("requests")
+            self.outcomes = logs.writer("outcomes")
         shared = library_variable(MULTIPROCESS_ENV)  # set by run_model_server for --workers N
         self.metrics = ServerMetrics(self._log_stats, multiprocess_dir=shared)
         self.runtime = Runtime(
-            backend,
-            project,
+            source,
             refs,
             options,
             on_batch=self.metrics.batch,

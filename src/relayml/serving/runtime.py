@@ -1,10 +1,11 @@
 """What a model server holds: the loaded variants of each served model, and how it reloads them.
 
 A served model is a deployment (``churn`` in ``production``) or one pinned version
-(``churn/3``). A background thread polls the store (every ``reload_interval`` seconds) for a new
-deployment revision or a moved alias, loads the versions it does not hold yet, and swaps the
-routing table on the event loop in one step: requests in flight finish on the variant they
-started with, so a redeploy fails no request.
+(``churn/3``), resolved and loaded through a ``ModelSource`` (the registry, or one bundle). For
+a watched source, a background thread polls (every ``reload_interval`` seconds) for a new
+deployment revision, a moved alias or a new decision table, loads the versions it does not hold
+yet, and swaps the routing table on the event loop in one step: requests in flight finish on the
+variant they started with, so a redeploy fails no request.
 """
 
 from __future__ import annotations
@@ -23,13 +24,11 @@ import numpy as np
 
 from relayml.domain.decisions import DecisionTable
 from relayml.domain.models import parse_model_ref
-from relayml.domain.ports import Backend
-from relayml.domain.serving import Deployment, Variant
+from relayml.domain.serving import Variant
 from relayml.errors import NotFound
 from relayml.models.predictor import Predictor
-from relayml.models.publish import load_model
 from relayml.predictions import ParquetLog
-from relayml.predictions.layout import deployment_key
+from relayml.serving.sources import ModelSource
 from relayml.serving.variant import LoadedVariant, ServeOptions, VariantContext
 
 __all__ = ["Routed", "Runtime", "ServedModel"]
@@ -126,20 +125,19 @@ class ServedModel:
 
 
 class Runtime:
-    """The served models, loaded through a Backend, kept current by a reload thread."""
+    """The served models, loaded through a ModelSource; a watched source is polled for changes."""
 
     def __init__(
         self,
-        backend: Backend,
-        project: str,
+        source: ModelSource,
         refs: Sequence[str],
         options: ServeOptions,
         on_batch: Any = None,
         on_loaded: Callable[[], None] | None = None,
     ) -> None:
-        self.backend = backend
+        self.source = source
         self._on_loaded = on_loaded
-        self.project = project
+        self.project = source.project
         self.refs = [parse_model_ref(r) for r in refs]
         self.options = options
         self.models: dict[str, ServedModel] = {}
@@ -157,7 +155,7 @@ class Runtime:
     def _predictor(self, name: str, version: int) -> Predictor:
         key = (name, version)
         if key not in self._cache:
-            self._cache[key] = load_model(self.backend, self.project, f"{name}/{version}")
+            self._cache[key] = self.source.predictor(name, version)
         return self._cache[key]
 
     def _variant(
@@ -176,56 +174,27 @@ class Runtime:
         on_batch = (lambda rows: report(name, label, rows)) if report is not None else None
         return LoadedVariant(predictor, variant, label, passthrough, self.options, on_batch)
 
-    def _decisions(self, name: str) -> tuple[DecisionTable | None, int | None]:
-        try:
-            info = self.backend.get_decision_table(self.project, name)
-        except NotFound:
-            return None, None
-        return DecisionTable.from_document(info.document), info.revision
-
     def _build(self, index: int) -> ServedModel:
-        served = self._build_variants(index)
-        served.decisions, served.decision_revision = self._decisions(served.name)
-        return served
-
-    def _build_variants(self, index: int) -> ServedModel:
-        ref = self.refs[index]
-        if ref.version is not None:
-            variant = Variant(version=ref.version, weight=100.0)
-            loaded = self._variant(ref.name, variant, ref.version, None)
-            return ServedModel(self.project, ref.name, None, f"{ref.name}-v{ref.version}", [loaded])
-        environment = ref.alias or "production"
-        deployment, alias_version = self._deployment(ref.name, environment)
-        variants = deployment.variants if deployment else [Variant(version=None, weight=100.0)]
-        sticky = deployment.sticky_key if deployment else None
-        loaded_live: list[LoadedVariant] = []
-        loaded_shadows: list[LoadedVariant] = []
-        for variant in variants:
-            version = variant.version if variant.version is not None else alias_version
-            if version is None:
-                raise NotFound(
-                    f"no version of {ref.name!r} is in {environment} yet; promote one with "
-                    f"`relay models promote {ref.name}/<version> --to {environment}`."
-                )
-            target = loaded_live if variant.mode == "live" else loaded_shadows
-            target.append(self._variant(ref.name, variant, version, sticky))
+        plan = self.source.plan(self.refs[index])
+        live: list[LoadedVariant] = []
+        shadows: list[LoadedVariant] = []
+        for variant, version in plan.variants:
+            target = live if variant.mode == "live" else shadows
+            target.append(self._variant(plan.name, variant, version, plan.sticky_key))
+        decisions, decision_revision = self.source.decisions(plan.name)
         return ServedModel(
             self.project,
-            ref.name,
-            environment,
-            deployment_key(ref.name, environment),
-            loaded_live,
-            loaded_shadows,
-            sticky,
-            deployment.revision if deployment else None,
-            alias_version,
+            plan.name,
+            plan.environment,
+            plan.partition,
+            live,
+            shadows,
+            plan.sticky_key,
+            plan.revision,
+            plan.alias_version,
+            decisions,
+            decision_revision,
         )
-
-    def _deployment(self, name: str, environment: str) -> tuple[Deployment | None, int | None]:
-        revision, alias_version = self.backend.deployment_state(self.project, name, environment)
-        if revision is None:
-            return None, alias_version
-        return self.backend.get_deployment(self.project, name, environment), alias_version
 
     def load(self) -> None:
         """Load every served model (blocking); raises what stops a model from loading."""
@@ -240,8 +209,10 @@ class Runtime:
 
     # reloading
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Load in the background, then poll for deployment changes until stop()."""
+        """Load in the background, then poll a watched source for changes until stop()."""
         self._loop = loop
+        if self.ready and not self.source.watched:
+            return  # loaded, and nothing can change: no thread
         self._thread = threading.Thread(target=self._watch, name="relay-reload", daemon=True)
         self._thread.start()
 
@@ -251,6 +222,8 @@ class Runtime:
                 try:
                     self.load()
                     log.info("models loaded: %s", ", ".join(self.describe()))
+                    if not self.source.watched:
+                        return
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
                     if error != self.load_error:  # once per cause, not once per interval
@@ -298,11 +271,11 @@ class Runtime:
         name = self.refs[index].name
         moved = False
         if current.environment is not None:
-            state = self.backend.deployment_state(self.project, name, current.environment)
+            state = self.source.state(name, current.environment)
             moved = state != (current.revision, current.alias_version)
         if moved:
             return self._build(index)
-        table, revision = self._decisions(name)
+        table, revision = self.source.decisions(name)
         if revision == current.decision_revision:
             return None
         return dataclasses.replace(current, decisions=table, decision_revision=revision, _bounds=[])

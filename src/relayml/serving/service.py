@@ -254,7 +254,10 @@ class ModelService:
         """Queue outcomes (true values) for predictions, joined to them later by id."""
         if self.outcomes is None:
             check_outcomes(ids, values)
-            raise InvalidInput("this server was started without logs; outcomes cannot be stored.")
+            raise InvalidInput(
+                "this server keeps no logs, so outcomes cannot be stored here; a bundle's server "
+                "keeps them when started with --log-dir DIR."
+            )
         return append_outcomes(
             self.outcomes, self.runtime.project, ids, values, model=model, source=source
         )
