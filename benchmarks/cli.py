@@ -133,31 +133,35 @@ class Command:
         return wall, cpu
 
 
-def relay_env(src: Path) -> dict[str, str]:
+def relay_env(src: Path, store: Path = STORE) -> dict[str, str]:
     """The environment of a relay process: the src measured first on the path, the bench store."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # the warm-up run writes bytecode, as installs do
     env.update(
         PYTHONPATH=str(src),
-        RELAY_HOME=str(STORE / "home"),
+        RELAY_HOME=str(store / "home"),
         RELAY_PROJECT="bench",
         COLUMNS="160",
     )
     return env
 
 
-def make_store(src: Path, runs: int) -> str:
-    """A fresh embedded store with the bench project; returns a run id."""
-    if STORE.exists():
-        shutil.rmtree(STORE)
-    (STORE / "home").mkdir(parents=True)
-    env = relay_env(src)
+def make_store(src: Path, runs: int, store: Path = STORE) -> str:
+    """A fresh embedded store with the bench project, made by that src's code; returns a run id.
+
+    Each version measured gets a store its own code made: an older release cannot open a store
+    that a newer one has migrated past its head.
+    """
+    if store.exists():
+        shutil.rmtree(store)
+    (store / "home").mkdir(parents=True)
+    env = relay_env(src, store)
     done = subprocess.run(
         [sys.executable, "-c", FILL, str(runs)], env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise SystemExit(f"filling the store failed:\n{done.stderr[-3000:]}")
-    rules = STORE / "alerts.yaml"
+    rules = store / "alerts.yaml"
     rules.write_text(ALERTS)
     subprocess.run(
         [sys.executable, "-c", RELAY, "alerts", "set", str(rules)],
@@ -189,8 +193,8 @@ def baseline_src(ref: str) -> tuple[Path, str]:
     return folder / "src", sha
 
 
-def relay_commands(tool: str, src: Path, run_id: str) -> list[Command]:
-    env = relay_env(src)
+def relay_commands(tool: str, src: Path, run_id: str, store: Path = STORE) -> list[Command]:
+    env = relay_env(src, store)
     base = [sys.executable, "-c", RELAY]
     table = [
         ("--help", ["--help"], HELP_GOAL, "Usage: relay"),
@@ -262,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     base_sha = ""
     if args.baseline:
         src, base_sha = baseline_src(args.baseline)
-        commands += relay_commands(f"relayml {base_sha}", src, run_id)
+        base_store = c.WORK_DIR / f"cli-store-{base_sha}"
+        base_run = make_store(src, RUNS, base_store)
+        commands += relay_commands(f"relayml {base_sha}", src, base_run, base_store)
     if MLFLOW.ready():
         commands += mlflow_commands()
         notes.append(
