@@ -14,7 +14,7 @@ from relayml.errors import Conflict, NotFound
 from relayml.governance import audit
 from relayml.store import Store, now_ms
 from relayml.store.schema import artifacts
-from relayml.tracking.runs import require_run, require_running
+from relayml.tracking.state import require_run, require_running
 
 __all__ = ["get_artifact", "list_artifacts", "record_artifact", "upload_artifact"]
 

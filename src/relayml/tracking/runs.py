@@ -1,31 +1,37 @@
-"""Use cases on runs: create, end, params, tags, metric series, and loading them back."""
+"""Use cases on runs: create, end, delete and restore, params, tags, and loading them back.
+
+Metric series are in `tracking.metrics`, the checks on a run's state in `tracking.state`;
+both are re-exported here for callers of the run use cases.
+"""
 
 from __future__ import annotations
 
 import functools
-import math
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from relayml.domain.entities import MetricPoint, Run, RunStatus
+from relayml.domain.entities import Run, RunStatus
 from relayml.domain.names import run_name
 from relayml.domain.ports import MetricRow
 from relayml.domain.validation import check_key, check_name, check_params, check_time_ms
-from relayml.errors import Conflict, InvalidInput, NotFound
+from relayml.errors import Conflict, InvalidInput
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
 from relayml.store.fast import FastStatement, upsert_insert
-from relayml.store.schema import experiments, latest_metrics, metrics, runs
+from relayml.store.schema import latest_metrics, runs
 from relayml.store.schema import params as params_t
 from relayml.store.schema import tags as tags_t
 from relayml.tracking.experiments import ensure_experiment, experiment_names
+from relayml.tracking.metrics import append_points, get_metric_history, log_metrics, none_to_nan
+from relayml.tracking.state import RunState, require_live, require_run, require_running
 
 __all__ = [
     "MetricRow",
+    "RunState",
     "create_run",
     "delete_run",
     "end_run",
@@ -34,17 +40,12 @@ __all__ = [
     "load_runs",
     "log_metrics",
     "log_params",
+    "require_live",
+    "require_run",
+    "require_running",
     "restore_run",
     "set_tags",
 ]
-
-
-def _nan_to_none(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
-def _none_to_nan(value: float | None) -> float:
-    return math.nan if value is None else float(value)
 
 
 def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
@@ -63,7 +64,7 @@ def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
             latest_metrics.c.run_id.in_(ids)
         )
     ):
-        m[r.run_id][r.key] = _none_to_nan(r.value)
+        m[r.run_id][r.key] = none_to_nan(r.value)
     for r in conn.execute(select(tags_t).where(tags_t.c.run_id.in_(ids))):
         t[r.run_id][r.key] = r.value
     result = []
@@ -96,23 +97,9 @@ def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
     return result
 
 
-_SELECT_STATE = FastStatement(
-    select(
-        runs.c.id,
-        runs.c.status,
-        runs.c.end_time,
-        runs.c.start_time,
-        runs.c.deleted_at,
-        experiments.c.name,
-        experiments.c.deleted_at,
-    )
-    .join(experiments, experiments.c.id == runs.c.experiment_id)
-    .where(runs.c.id == bindparam("run_id"))
-)
 _INSERT_RUN = FastStatement(runs.insert(), json_params=("system",))
 _INSERT_TAGS = FastStatement(tags_t.insert())
 _INSERT_PARAMS = FastStatement(params_t.insert())
-_INSERT_METRICS = FastStatement(metrics.insert())
 _SELECT_PARAMS = FastStatement(
     select(params_t.c.key, params_t.c.value).where(params_t.c.run_id == bindparam("run_id"))
 )
@@ -128,56 +115,6 @@ _END_RUN = FastStatement(
         peak_memory_mb=bindparam("b_peak_memory_mb"),
     )
 )
-
-
-class RunState(NamedTuple):
-    """The few columns that decide what may happen to a run."""
-
-    id: str
-    status: str
-    end_time: int | None
-    start_time: int
-    deleted_at: int | None
-    experiment: str
-    experiment_deleted_at: int | None
-
-
-def require_run(conn: Connection, run_id: str) -> RunState:
-    """The run's id, status, times and deletion state, or NotFound."""
-    found = _SELECT_STATE.first(conn, {"run_id": run_id})
-    if found is None:
-        raise NotFound(
-            f"run {run_id!r} does not exist. Find run ids with `relay runs list` "
-            "or relay.search_runs()."
-        )
-    return RunState(*found)
-
-
-def require_live(conn: Connection, run_id: str, doing: str) -> RunState:
-    """Like require_run, and Conflict if the run or its experiment was deleted."""
-    row = require_run(conn, run_id)
-    if row.deleted_at is not None:
-        raise Conflict(
-            f"cannot {doing}: run {run_id} was deleted. Restore it with "
-            f"`relay runs restore {run_id}` to log to it, or start a new run."
-        )
-    if row.experiment_deleted_at is not None:
-        raise Conflict(
-            f"cannot {doing}: run {run_id} is in experiment {row.experiment!r}, which was "
-            f"deleted. Restore it with `relay experiments restore {row.experiment}`."
-        )
-    return row
-
-
-def require_running(conn: Connection, run_id: str, doing: str) -> RunState:
-    """Like require_live, and Conflict unless the run is still RUNNING."""
-    row = require_live(conn, run_id, doing)
-    if row.status != RunStatus.RUNNING.value:
-        raise Conflict(
-            f"cannot {doing}: run {run_id} has already ended ({row.status}). "
-            "Start a new run to log more."
-        )
-    return row
 
 
 def create_run(
@@ -311,7 +248,7 @@ def end_run(
         row = require_running(conn, run_id, f"end run as {final.value}")
         new = _store_params(conn, run_id, clean) if clean else {}
         if points:
-            _append_points(conn, run_id, points)
+            append_points(conn, run_id, points)
         end = now_ms() if end_time is None else end_time
         _END_RUN.execute(
             conn,
@@ -407,87 +344,9 @@ def set_tags(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -
         )
 
 
-def _upsert_statement(dialect: str, table: Any, keys: list[str], columns: list[str]) -> Any:
-    insert = upsert_insert(dialect)
-    stmt = insert(table)
-    where = None
-    if table is latest_metrics:  # keep the point with the highest (step, timestamp)
-        ex = stmt.excluded
-        where = (ex.step > table.c.step) | (
-            (ex.step == table.c.step) & (ex.timestamp >= table.c.timestamp)
-        )
-    return stmt.on_conflict_do_update(
-        index_elements=keys, set_={c: stmt.excluded[c] for c in columns}, where=where
-    )
-
-
-@functools.cache
-def _latest_upsert(dialect: str) -> FastStatement:
-    return FastStatement(
-        _upsert_statement(
-            dialect, latest_metrics, ["run_id", "key"], ["value", "step", "timestamp"]
-        )
-    )
-
-
 @functools.cache
 def _tags_upsert(dialect: str) -> Any:
-    return _upsert_statement(dialect, tags_t, ["run_id", "key"], ["value"])
-
-
-def _append_points(conn: Connection, run_id: str, points: Sequence[MetricRow]) -> None:
-    rows: list[dict[str, Any]] = [
-        {"run_id": run_id, "key": k, "value": _nan_to_none(v), "step": s, "timestamp": t}
-        for k, v, s, t in points
-    ]
-    last: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        prev = last.get(row["key"])
-        if prev is None or (row["step"], row["timestamp"]) >= (prev["step"], prev["timestamp"]):
-            last[row["key"]] = row
-    _INSERT_METRICS.execute(conn, rows)
-    _latest_upsert(conn.dialect.name).execute(conn, list(last.values()))
-
-
-def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRow]) -> None:
-    """Append metric points to a running run in one transaction (points already validated)."""
-    if not points:
-        return
-    with store.write() as conn:
-        require_running(conn, run_id, "log metrics")
-        _append_points(conn, run_id, points)
-        audit.record(
-            conn,
-            actor=actor,
-            action="run.log_metrics",
-            entity_kind="run",
-            entity_id=run_id,
-            after={"points": len(points), "keys": sorted({p[0] for p in points})},
-        )
-
-
-def get_metric_history(
-    store: Store, run_id: str, key: str, *, limit: int | None = None, offset: int = 0
-) -> list[MetricPoint]:
-    """The points of one metric series by step then time: all, or limit of them from offset."""
-    if (limit is not None and limit < 1) or offset < 0:
-        raise InvalidInput(f"limit must be at least 1 and offset at least 0: {limit}, {offset}.")
-    with store.read() as conn:
-        require_run(conn, run_id)
-        query = (
-            select(metrics.c.value, metrics.c.step, metrics.c.timestamp)
-            .where(metrics.c.run_id == run_id, metrics.c.key == key)
-            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
-            .offset(offset)
-            .limit(limit)
-        )
-        points = [
-            MetricPoint(key=key, value=_none_to_nan(r.value), step=r.step, timestamp=r.timestamp)
-            for r in conn.execute(query)
-        ]
-    if not points and offset == 0:
-        known = sorted(get_run(store, run_id).metrics)
-        raise NotFound(
-            f"run {run_id} has no metric {key!r} (it has: {', '.join(known) or 'no metrics'})."
-        )
-    return points
+    stmt = upsert_insert(dialect)(tags_t)
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"], set_={"value": stmt.excluded["value"]}
+    )
