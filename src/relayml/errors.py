@@ -4,6 +4,7 @@
     ├── NotFound                something looked up does not exist          (HTTP 404)
     ├── InvalidInput            the caller's input is wrong; says how to fix (HTTP 422)
     ├── Conflict                the input clashes with what is stored        (HTTP 409)
+    ├── Unauthenticated         no valid token, session or sign-in was given  (HTTP 401)
     ├── PermissionDenied        the actor may not do this                    (HTTP 403)
     ├── GateFailed              a quality gate refused a change              (HTTP 409)
     ├── PipelineFailed          a step of a pipeline run failed; has the run (HTTP 500)
@@ -45,6 +46,7 @@ __all__ = [
     "ServerUnavailable",
     "StorageUnavailable",
     "StoreNotReady",
+    "Unauthenticated",
 ]
 
 
@@ -78,6 +80,13 @@ class Conflict(RelayError):
 
     code = "CONFLICT"
     http_status = 409
+
+
+class Unauthenticated(RelayError):
+    """No valid token, session or sign-in came with the request."""
+
+    code = "UNAUTHENTICATED"
+    http_status = 401
 
 
 class PermissionDenied(RelayError):
@@ -202,6 +211,7 @@ BY_CODE: dict[str, type[RelayError]] = {
         NotFound,
         InvalidInput,
         Conflict,
+        Unauthenticated,
         PermissionDenied,
         GateFailed,
         PipelineFailed,

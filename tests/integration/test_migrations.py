@@ -50,7 +50,11 @@ def test_the_migrations_build_exactly_the_declared_tables(store_url_or_fresh: st
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from relayml.store import schema_monitoring, schema_serving  # noqa: F401  (their tables)
+    from relayml.store import (  # noqa: F401  (their tables)
+        schema_identity,
+        schema_monitoring,
+        schema_serving,
+    )
     from relayml.store.schema import metadata
 
     store = Store(store_url_or_fresh, migrate=True)

@@ -40,6 +40,7 @@ LAYERS = {
     "serving": SERVICES,
     "monitoring": SERVICES,
     "governance": SERVICES,
+    "identity": SERVICES,
     "cli": INTERFACES,
     "api": INTERFACES,
     "web": INTERFACES,

@@ -7,7 +7,8 @@ __all__ = ["ENVIRONMENTS", "ROLES"]
 # The environments a version moves through, in order.
 ENVIRONMENTS = ("development", "staging", "production")
 
-# The roles a project member can hold (approval rules name them).
+# The roles a project member can hold (approval rules name them; domain/permissions.py says
+# what each may do).
 ROLES = (
     "owner",
     "data_scientist",
@@ -18,4 +19,5 @@ ROLES = (
     "risk_manager",
     "auditor",
     "subject_matter_expert",
+    "viewer",
 )

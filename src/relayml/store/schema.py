@@ -177,6 +177,9 @@ audit_log = Table(
     Column("entity_id", String(250), nullable=False),
     Column("before", JSON, nullable=True),
     Column("after", JSON, nullable=True),
+    # sha256 over the previous entry's hash and this entry (domain/audit_chain.py); null only for
+    # entries written before the chain existed (migration 0007 chains them)
+    Column("hash", String(64), nullable=True),
     Index(None, "entity_kind", "entity_id", "id"),
 )
 
