@@ -16,7 +16,7 @@ from relayml.errors import NotFound, PermissionDenied
 from relayml.store import Store
 from relayml.store.schema import project_members, projects
 
-__all__ = ["check", "project_roles", "visible_projects"]
+__all__ = ["all_roles", "check", "project_roles", "visible_projects"]
 
 
 def project_roles(store: Store, user: str, project: str) -> set[str]:
@@ -29,6 +29,15 @@ def project_roles(store: Store, user: str, project: str) -> set[str]:
             select(project_members.c.role).where(
                 project_members.c.project_id == pid, project_members.c.user == user
             )
+        )
+        return {r[0] for r in rows}
+
+
+def all_roles(store: Store, identity: Identity) -> set[str]:
+    """Every role ``identity`` holds, in any project."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(project_members.c.role).where(project_members.c.user == identity.name)
         )
         return {r[0] for r in rows}
 
@@ -54,15 +63,16 @@ def check(store: Store, identity: Identity, action: str, project: str | None = N
         if action == ADMIN_ONLY:
             raise PermissionDenied(f"{identity.name} is not an administrator; this needs one.")
         return  # public or any signed-in user
-    if project is None:
-        raise PermissionDenied(f"{action} needs a project, and none was named.")
-    roles = project_roles(store, identity.name, project)
+    # A route about no single project (the global audit log, content-addressed blobs) asks for
+    # the action in any project the user holds a role in.
+    roles = project_roles(store, identity.name, project) if project else all_roles(store, identity)
     if allowed(roles, action):
         return
     needed = ", ".join(roles_allowed(action)) or "admin"
     held = ", ".join(sorted(roles)) if roles else "no role"
+    where = f"in project {project!r}" if project else "in any project"
     raise PermissionDenied(
-        f"{identity.name} may not {ACTIONS[action]} in project {project!r}: that needs the role "
-        f"{needed}, and {identity.name} has {held} there. A project owner can grant it with "
-        f"`relay projects add-member {project} {identity.name} <role>`."
+        f"{identity.name} may not {ACTIONS[action]} {where}: that needs the role {needed}, and "
+        f"{identity.name} has {held} there. A project owner can grant it with "
+        f"`relay projects add-member {project or '<project>'} {identity.name} <role>`."
     )
