@@ -11,6 +11,7 @@
     relay policy show | set           the project's promotion policy (relay.yaml)
     relay check model                 run a version's gates for CI (exit code, JUnit XML)
     relay audit                       who changed what
+    relay roles                       what each project role may do (the permission table)
     relay server                      the HTTP API
     relay serve                       a model server (V2 protocol, /predict, /metrics)
     relay deploy                      single, canary, A/B, shadow; results; promote-winner
@@ -51,6 +52,7 @@ from relayml.cli.pipelines import pipelines_app
 from relayml.cli.policy import check_app, policy_app
 from relayml.cli.predictions import predictions_app
 from relayml.cli.projects import experiments_app, projects_app
+from relayml.cli.roles import roles
 from relayml.cli.runs import runs_app
 from relayml.cli.serve import serve
 
@@ -114,6 +116,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(decisions_app, name="decisions")
 app.command("explain")(explain)
 app.add_typer(predictions_app, name="predictions")
+app.command("roles")(roles)
 
 
 def main() -> None:

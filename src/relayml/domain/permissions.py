@@ -22,6 +22,7 @@ __all__ = [
     "SIGNED_IN",
     "allowed",
     "is_global",
+    "matrix_markdown",
     "roles_allowed",
 ]
 
@@ -139,6 +140,17 @@ def allowed(roles: Iterable[str], action: str, *, admin: bool = False) -> bool:
     if action == ADMIN_ONLY:
         return False
     return any(action in GRANTS.get(role, ()) for role in roles)
+
+
+def matrix_markdown() -> str:
+    """The table as a Markdown matrix: one row per action, one column per role (docs/security.md
+    holds it; `relay roles --markdown` prints it)."""
+    header = ["action", *ALL_ROLES, ADMIN]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for action in ACTIONS:
+        marks = ["✓" if action in GRANTS[role] else "" for role in ALL_ROLES]
+        lines.append("| `" + action + "` | " + " | ".join([*marks, "✓"]) + " |")
+    return "\n".join(lines)
 
 
 def roles_allowed(action: str) -> list[str]:
