@@ -79,7 +79,7 @@ def create_token(
 ) -> tuple[TokenInfo, str]:
     """A new token for ``user``: (its listing, its secret). The secret is never stored or shown
     again."""
-    check_name(name, "token name")
+    check_name(name, "token")
     wanted = _check_scopes(scopes)
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_DAYS:
         raise InvalidInput(f"a token lives between a moment and {MAX_DAYS} days.")
