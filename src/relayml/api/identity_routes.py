@@ -231,7 +231,7 @@ async def sign_in(request: Request, _public: Identity = requires(PUBLIC)) -> Res
     limiter: SignInLimiter = request.app.state.signin_limiter
     wait = limiter.retry_after(user, address)
     if wait is not None:
-        log.warning("sign-in refused: too many failures (user %r, address %s)", user, address)
+        log.warning("sign-in refused: too many failures (from %s)", address)
         message = (
             f"too many failed sign-ins for this user or from this address; try again in {wait} "
             "seconds."
@@ -240,12 +240,12 @@ async def sign_in(request: Request, _public: Identity = requires(PUBLIC)) -> Res
         response.headers["Retry-After"] = str(wait)
         return response
     store = _store(request)
-    identity, fingerprint, reason = await run_in_threadpool(
+    identity, fingerprint, reason, shown = await run_in_threadpool(
         sign_in_password, store, user, password, address=address
     )
     if identity is None:
         limiter.failed(user, address)
-        log.info("sign-in failed for %r from %s: %s", user, address, reason)
+        log.info("sign-in failed for %s from %s: %s", shown, address, reason)
         raise Unauthenticated(
             "wrong user name or password (or the user is disabled); an administrator can set "
             "a password with `relay users password NAME`."

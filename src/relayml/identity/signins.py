@@ -1,8 +1,10 @@
 """Sign-ins for the web pages: passwords checked and audited, and the session's user re-checked.
 
 Every attempt is audited: "auth.sign_in" on success, "auth.sign_in_failed" with the user name and
-the reason (never the password). A session carries a fingerprint of the user's credentials, so
-that a changed password (or a re-linked single sign-on) ends the sessions opened before.
+the reason (never the password; a name that is no user is recorded as a digest, since people
+type their password into the name field). A session carries a fingerprint of the user's
+credentials, so that a changed password (or a re-linked single sign-on) ends the sessions opened
+before.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from relayml.identity.passwords import verify_password
 from relayml.store import Store
 from relayml.store.schema_identity import users
 
-__all__ = ["audit_sign_in", "credentials_fingerprint", "session_identity", "sign_in_password"]
+__all__ = [
+    "audit_sign_in",
+    "credentials_fingerprint",
+    "session_identity",
+    "sign_in_password",
+    "unknown_name",
+]
 
 _MAX_NAME_IN_AUDIT = 200
 
@@ -27,6 +35,12 @@ def credentials_fingerprint(row: Any) -> str:
     """A short digest of what the user signs in with (changes when the password changes)."""
     material = f"{row.id}|{row.password_hash or ''}|{row.oidc_subject or ''}"
     return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def unknown_name(name: str) -> str:
+    """How an attempt at a user name that does not exist is recorded: a digest, not the text
+    (people type their password into the name field)."""
+    return "unknown-" + hashlib.sha256(name.encode()).hexdigest()[:12]
 
 
 def audit_sign_in(
@@ -50,8 +64,9 @@ def audit_sign_in(
 
 def sign_in_password(
     store: Store, name: str, password: str, *, address: str
-) -> tuple[Identity | None, str, str | None]:
-    """Check a password sign-in and audit it: (identity or None, fingerprint, failure reason)."""
+) -> tuple[Identity | None, str, str | None, str]:
+    """Check a password sign-in and audit it: (identity or None, fingerprint, failure reason, the
+    name as recorded)."""
     with store.read() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
     stored = row.password_hash if row is not None else None
@@ -65,11 +80,12 @@ def sign_in_password(
         reason = "wrong password"
     elif row.disabled_at is not None:
         reason = "user disabled"
-    audit_sign_in(store, name, via="password", address=address, reason=reason)
+    shown = name if row is not None else unknown_name(name)
+    audit_sign_in(store, shown, via="password", address=address, reason=reason)
     if reason is not None or row is None:
-        return None, "", reason
+        return None, "", reason, shown
     identity = Identity(name=row.name, is_admin=bool(row.is_admin), via="session")
-    return identity, credentials_fingerprint(row), None
+    return identity, credentials_fingerprint(row), None, shown
 
 
 def session_identity(store: Store, name: str, fingerprint: str) -> Identity | None:
