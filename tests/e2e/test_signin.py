@@ -193,7 +193,7 @@ def test_single_sign_on_says_how_to_configure_it_when_it_is_not(site: Site) -> N
         assert "RELAY_OIDC_ISSUER" in answer.json()["error"]["message"]
 
 
-def test_the_session_key_file_is_private(site: Site, tmp_path: Path) -> None:
+def test_the_session_key_file_is_private(site: Site) -> None:
     key = Path(site.backend.settings.home) / "session.key"
     assert key.exists()
     assert key.stat().st_mode & 0o777 == 0o600
