@@ -108,6 +108,8 @@ def test_unsafe_requests_of_a_session_need_its_csrf_token(site: Site) -> None:
         out = browser.post("/auth/sign-out", data={"csrf_token": csrf})
         assert out.status_code == 200, out.text
         assert browser.get("/api/v1/me").status_code == 401
+    ends = site.backend.list_audit(entity_kind="user", entity_id="ann", kind="auth.sign_out")
+    assert ends and ends[0].actor == "ann"
 
 
 def test_bearer_requests_need_no_csrf_token_even_with_a_cookie(site: Site) -> None:

@@ -27,7 +27,7 @@ from relayml.identity import tokens as token_service
 from relayml.identity import users as user_service
 from relayml.identity.local import describe
 from relayml.identity.signin_limit import SignInLimiter
-from relayml.identity.signins import sign_in_password
+from relayml.identity.signins import audit_sign_out, sign_in_password
 from relayml.store import Store
 
 __all__ = ["auth_router", "client_address", "router"]
@@ -262,7 +262,11 @@ async def sign_in(request: Request, _public: Identity = requires(PUBLIC)) -> Res
 async def sign_out(request: Request, _public: Identity = requires(PUBLIC)) -> Response:
     """End this browser's session (the CSRF token is needed while the session is valid)."""
     sessions: SessionManager = request.app.state.sessions
-    await run_in_threadpool(sessions.identity, request)  # a valid session: CSRF checked
+    identity = await run_in_threadpool(sessions.identity, request)  # valid: CSRF checked
+    if identity is not None:
+        await run_in_threadpool(
+            audit_sign_out, _store(request), identity.name, address=client_address(request)
+        )
     response = ok({"signed_out": True})
     sessions.clear(request, response)
     return response

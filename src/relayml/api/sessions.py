@@ -10,7 +10,9 @@ user, disable them or change their password.
 
 CSRF: a request with an unsafe method (POST, PUT, PATCH, DELETE) that the session cookie
 authenticates must carry the session's token in the ``X-CSRF-Token`` header or a ``csrf_token``
-form field, else 403. Pages embed it with :func:`csrf_token`. Bearer-token requests need none.
+form field, else 403. Pages embed it with :func:`csrf_token`. Bearer-token requests need none,
+and neither does ``POST /auth/sign-in`` itself (it starts a new session; SameSite=Lax keeps
+other sites' forms from carrying the cookie on a POST anyway).
 """
 
 from __future__ import annotations

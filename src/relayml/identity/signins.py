@@ -22,6 +22,7 @@ from relayml.store.schema_identity import users
 
 __all__ = [
     "audit_sign_in",
+    "audit_sign_out",
     "credentials_fingerprint",
     "session_identity",
     "sign_in_password",
@@ -59,6 +60,19 @@ def audit_sign_in(
             entity_kind="user",
             entity_id=shown,
             after=after,
+        )
+
+
+def audit_sign_out(store: Store, name: str, *, address: str) -> None:
+    """Record that a user ended their web session."""
+    with store.write() as conn:
+        audit.record(
+            conn,
+            actor=name,
+            action="auth.sign_out",
+            entity_kind="user",
+            entity_id=name,
+            after={"address": address},
         )
 
 
