@@ -15,7 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
 
+from relayml.api.sessions import SessionManager, csrf_token
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from tests.e2e.identity_server import Server, running_server
@@ -199,3 +202,49 @@ def test_the_session_key_file_is_private(site: Site) -> None:
     key = Path(site.backend.settings.home) / "session.key"
     assert key.exists()
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_csrf_token_gives_pages_the_token_of_the_requests_session(site: Site) -> None:
+    with site.client() as browser:
+        expected = sign_in(browser, "ann", ANN_PASSWORD).json()["csrf_token"]
+        cookie = browser.cookies["relay_session"]
+    # Another process on this machine (a page, a second worker) reads the same key file.
+    pages = Starlette()
+    pages.state.sessions = SessionManager(site.backend.settings, site.backend.store)
+    scope = {
+        "type": "http",
+        "app": pages,
+        "headers": [(b"cookie", f"relay_session={cookie}".encode())],
+    }
+    assert csrf_token(Request(scope)) == expected
+    assert csrf_token(Request({"type": "http", "app": pages, "headers": []})) is None
+
+
+ADMIN_ROUTES = [
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/users/ann"),
+    ("POST", "/api/v1/users/ann/disable"),
+    ("POST", "/api/v1/users/ann/enable"),
+    ("PUT", "/api/v1/users/ann/admin"),
+    ("PUT", "/api/v1/users/ann/password"),
+    ("GET", "/api/v1/users/root/tokens"),
+    ("POST", "/api/v1/users/root/tokens"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES, ids=" ".join)
+def test_managing_users_needs_an_administrator_and_a_token(
+    site: Site, method: str, path: str
+) -> None:
+    body = {"name": "x", "admin": True, "password": "a long passphrase!"}
+    with site.client() as anonymous:
+        assert anonymous.request(method, path, json=body).status_code == 401
+    ann_token = site.backend.create_token(f"t-{uuid.uuid4().hex[:6]}", user="ann").secret
+    with site.client(headers={"Authorization": f"Bearer {ann_token}"}) as ann:
+        refused = ann.request(method, path, json=body)
+        assert refused.status_code == 403
+        assert "not an administrator" in refused.json()["error"]["message"]
+    assert not site.backend.get_user("ann").is_admin
+    assert site.backend.get_user("ann").active
+    assert "x" not in [u.name for u in site.backend.list_users()]
