@@ -11,6 +11,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -20,6 +21,7 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from tests.e2e.identity_server import Server, running_server
+from tests.fixtures.net import free_port
 
 with warnings.catch_warnings():
     # oidc-provider-mock 0.3.4 imports authlib.jose, which Authlib deprecates (relayml does not).
@@ -57,6 +59,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     backend.create_project("churn")
     backend.add_member("loans", "ann", "viewer")  # granted by hand: the map leaves it alone
     backend.add_user("bo", email="bo@elsewhere.org")  # a name the provider's "bo" cannot take
+    backend.add_user("cy", email="cy@example.org")  # made by an admin first: linked by e-mail
     ann = oidc_provider_mock.User(
         sub="ann-subject",
         claims={
@@ -69,7 +72,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     bo = oidc_provider_mock.User(
         sub="bo-subject", claims={"preferred_username": "bo", "email": "bo@example.org"}
     )
-    with oidc_provider_mock.run_server_in_thread(port=0, user_claims=[ann, bo]) as provider:
+    cy = oidc_provider_mock.User(
+        sub="cy-subject",
+        claims={"preferred_username": "cy", "email": "cy@example.org", "groups": ["ml-ds"]},
+    )
+    users = [ann, bo, cy]
+    with oidc_provider_mock.run_server_in_thread(port=0, user_claims=users) as provider:
         issuer = f"http://localhost:{provider.server_port}"
         settings = {
             "RELAY_OIDC_ISSUER": issuer,
@@ -197,3 +205,43 @@ def test_an_open_redirect_is_not_followed(setup: Setup) -> None:
         landing = browser.get(back.headers["location"])
         assert landing.status_code == 303
         assert landing.headers["location"] == "/"
+
+
+def test_a_user_made_beforehand_with_the_same_e_mail_is_linked(setup: Setup) -> None:
+    with httpx.Client(timeout=30) as browser:
+        me = sign_in(setup, "cy-subject", browser)
+        assert me.status_code == 200, me.text
+        assert me.json()["roles"] == {"churn": ["data_scientist"]}
+    assert setup.backend.get_user("cy").single_sign_on
+    linked = setup.backend.list_audit(entity_kind="user", entity_id="cy", kind="user.link_sso")
+    assert linked and linked[0].actor == "single-sign-on"
+
+
+def test_a_disabled_user_cannot_sign_in_with_the_provider(setup: Setup) -> None:
+    setup.backend.disable_user("cy")
+    try:
+        with httpx.Client(timeout=30) as browser:
+            refused = sign_in(setup, "cy-subject", browser)
+            assert refused.status_code == 401
+            assert "disabled" in refused.json()["error"]["message"]
+            assert "relay_session" not in browser.cookies
+    finally:
+        setup.backend.enable_user("cy")
+    failed = setup.backend.list_audit(
+        entity_kind="user", entity_id="cy", kind="auth.sign_in_failed"
+    )
+    assert failed and failed[0].after == {
+        "via": "oidc",
+        "address": "127.0.0.1",
+        "reason": "user disabled",
+    }
+
+
+def test_a_provider_that_cannot_be_reached_is_a_clear_503(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = {"RELAY_OIDC_ISSUER": closed, "RELAY_OIDC_CLIENT_ID": "relayml"}
+    with running_server(tmp_path, **settings) as server, httpx.Client(timeout=30) as browser:
+        answer = browser.get(f"{server.url}/auth/oidc/login")
+    assert answer.status_code == 503
+    message = answer.json()["error"]["message"]
+    assert closed in message and "RELAY_OIDC_ISSUER" in message
