@@ -223,7 +223,15 @@ async def _credentials(request: Request) -> tuple[str, str]:
     return user, password
 
 
-@auth_router.post("/auth/sign-in", responses={200: {"description": "signed in"}})
+SIGN_IN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Signed in: the session cookie is set; the body has the CSRF token."},
+    401: {"description": "Wrong user name or password, or the user is disabled."},
+    422: {"description": "No user or password in the body."},
+    429: {"description": "Too many failures for this user or address; see Retry-After."},
+}
+
+
+@auth_router.post("/auth/sign-in", responses=SIGN_IN_RESPONSES)
 async def sign_in(request: Request, _public: Identity = requires(PUBLIC)) -> Response:
     """Sign in with a user name and password: sets the session cookie; answers the CSRF token."""
     user, password = await _credentials(request)

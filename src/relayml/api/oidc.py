@@ -128,7 +128,7 @@ async def oidc_login(
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
-        path="/auth/oidc",
+        path="/",
     )
     return response  # type: ignore[no-any-return]
 
@@ -182,5 +182,5 @@ async def oidc_callback(request: Request, _public: Identity = requires(PUBLIC)) 
         raise Unauthenticated("this user is disabled; ask an administrator to enable them.")
     response = RedirectResponse(_safe_next(flow.get("next")), status_code=303)
     sessions.start(request, response, identity, fingerprint, secrets.token_urlsafe(32))
-    response.delete_cookie(FLOW_COOKIE, path="/auth/oidc")
+    response.delete_cookie(FLOW_COOKIE, path="/")
     return response
