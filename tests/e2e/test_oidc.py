@@ -49,6 +49,7 @@ class Setup:
     issuer: str
     server: Server
     backend: LocalBackend
+    client_secret: str
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +80,16 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     users = [ann, bo, cy]
     with oidc_provider_mock.run_server_in_thread(port=0, user_claims=users) as provider:
         issuer = f"http://localhost:{provider.server_port}"
+        secret = "client-secret-" + uuid.uuid4().hex
         settings = {
             "RELAY_OIDC_ISSUER": issuer,
             "RELAY_OIDC_CLIENT_ID": "relayml",
-            "RELAY_OIDC_CLIENT_SECRET": "client-secret-" + uuid.uuid4().hex,
+            "RELAY_OIDC_CLIENT_SECRET": secret,
             "RELAY_OIDC_ROLE_MAP": json.dumps(ROLE_MAP),
         }
         try:
             with running_server(home, **settings) as server:
-                yield Setup(issuer=issuer, server=server, backend=backend)
+                yield Setup(issuer=issuer, server=server, backend=backend, client_secret=secret)
         finally:
             backend.close()
 
@@ -235,6 +237,16 @@ def test_a_disabled_user_cannot_sign_in_with_the_provider(setup: Setup) -> None:
         "address": "127.0.0.1",
         "reason": "user disabled",
     }
+
+
+def test_the_client_secret_shows_in_no_log_or_audit_entry(setup: Setup) -> None:
+    with httpx.Client(timeout=30) as browser:
+        assert sign_in(setup, "ann-subject", browser).status_code == 200
+    log = setup.server.log.read_text(errors="replace")
+    assert "/auth/oidc/callback" in log
+    audit = str(setup.backend.list_audit(limit=10_000))
+    assert "auth.sign_in" in audit
+    assert setup.client_secret not in log + audit
 
 
 def test_a_provider_that_cannot_be_reached_is_a_clear_503(tmp_path: Path) -> None:
