@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings", "library_variable", "redact_url", "set_library_variable"]
@@ -146,6 +146,67 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between evaluations of every project's alert rules by `relay server` "
         "(0: never; `relay monitor run` evaluates them on demand).",
+    )
+
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the web pages' session cookies (any long random text). "
+        "Unset: one is generated once and kept in $RELAY_HOME/session.key (mode 0600), which "
+        "every worker on this machine shares; set it when server processes run on several "
+        "machines. Changing it signs everyone out.",
+    )
+    session_max_age: int = Field(
+        default=12 * 3600,
+        ge=60,
+        description="Seconds a web session (password or single sign-on) lasts before the user "
+        "signs in again.",
+    )
+    signin_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed password sign-ins allowed per user name and per client address "
+        "within signin_window seconds; more get 429 with Retry-After (each server process "
+        "counts alone).",
+    )
+    signin_window: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds over which failed sign-ins are counted (see signin_max_failures).",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Single sign-on: the OpenID Connect provider's issuer URL (its "
+        "/.well-known/openid-configuration is read from there), e.g. "
+        "https://login.example.com/realms/ml. Unset: single sign-on is off.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="Single sign-on: the client id relayml is registered with at the provider.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Single sign-on: the client secret from the provider (never shown).",
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile",
+        description="Single sign-on: the scopes asked for, space-separated (add the one your "
+        "provider needs for the groups claim, e.g. 'groups').",
+    )
+    oidc_groups_claim: str = Field(
+        default="groups",
+        description="Single sign-on: the claim of the ID token (or userinfo) that lists the "
+        "user's groups.",
+    )
+    oidc_role_map: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Single sign-on: JSON object from a provider group to roles, e.g. {"ml-risk": '
+        '["loans:risk_manager"], "ml-admins": ["admin"]}. The (project, role) pairs the map '
+        "names are managed by the provider: granted or taken back at each sign-in.",
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="Single sign-on: the callback URL registered at the provider. Default: "
+        "<the server's URL>/auth/oidc/callback as the request reached it.",
     )
 
     @field_validator("home")

@@ -14,17 +14,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from relayml import __version__
 from relayml.api import (
     data_routes,
+    identity_routes,
     lineage_routes,
     model_routes,
     monitoring_routes,
+    oidc,
     pipeline_routes,
     routes,
     serving_routes,
 )
 from relayml.api.responses import error_body, error_response, ok
+from relayml.api.sessions import CsrfFormField, SessionManager
 from relayml.backend import LocalBackend
 from relayml.config import Settings
 from relayml.errors import RelayError
+from relayml.identity.signin_limit import SignInLimiter
 
 __all__ = ["create_app"]
 
@@ -133,6 +137,13 @@ def create_app(backend: LocalBackend) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.backend = backend
+    # Sessions of the web pages (api/sessions.py): api/auth.py asks them without a bearer token.
+    settings = backend.settings
+    app.state.sessions = SessionManager(settings, backend.store)
+    app.state.session_identity = app.state.sessions.identity
+    app.state.signin_limiter = SignInLimiter(settings.signin_max_failures, settings.signin_window)
+    app.state.single_sign_on = oidc.SingleSignOn(settings)
+    app.add_middleware(CsrfFormField)  # inside BodyLimit: the body is limited before it is read
     app.add_middleware(BodyLimit, limit=backend.settings.api_max_body_bytes)
 
     @app.exception_handler(RelayError)
@@ -167,6 +178,9 @@ def create_app(backend: LocalBackend) -> FastAPI:
     app.include_router(pipeline_routes.router, prefix="/api/v1")
     app.include_router(serving_routes.router, prefix="/api/v1")
     app.include_router(monitoring_routes.router, prefix="/api/v1")
+    app.include_router(identity_routes.router, prefix="/api/v1")
+    app.include_router(identity_routes.auth_router)
+    app.include_router(oidc.router)
     return app
 
 

@@ -55,6 +55,11 @@ def identity_of(request: Request) -> Identity:
         return Identity(name=name, is_admin=True, via="local")
     secret = _bearer(request)
     if secret is None:
+        # The web pages' session cookie (api/sessions.py), when the app offers sessions.
+        session_identity = getattr(request.app.state, "session_identity", None)
+        found = session_identity(request) if session_identity is not None else None
+        if found is not None:
+            return found  # type: ignore[no-any-return]
         raise Unauthenticated(
             "sign in first: send a personal API token as `Authorization: Bearer <token>` "
             "(set RELAY_TOKEN for the CLI and SDK; `relay tokens create` makes one)."

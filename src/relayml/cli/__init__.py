@@ -21,6 +21,8 @@
     relay decisions test | apply | show   business rules applied after the model
     relay explain                     why one prediction; --global: what drives a version
     relay predictions show | compact  one logged prediction; merge closed days' log files
+    relay users add | list | show | disable | enable | admin | password   (administrators)
+    relay tokens create | list | revoke   personal API tokens (RELAY_TOKEN); relay whoami
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -55,6 +57,8 @@ from relayml.cli.projects import experiments_app, projects_app
 from relayml.cli.roles import roles
 from relayml.cli.runs import runs_app
 from relayml.cli.serve import serve
+from relayml.cli.tokens import tokens_app
+from relayml.cli.users import users_app, whoami
 
 __all__ = ["app", "app_for", "main"]
 
@@ -117,6 +121,9 @@ app.add_typer(decisions_app, name="decisions")
 app.command("explain")(explain)
 app.add_typer(predictions_app, name="predictions")
 app.command("roles")(roles)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.command("whoami")(whoami)
 
 
 def main() -> None:

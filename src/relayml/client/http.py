@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from relayml.client.data import HttpDataOps
+from relayml.client.identity import HttpIdentityOps
 from relayml.client.lineage import HttpLineageOps
 from relayml.client.models import HttpModelOps
 from relayml.client.monitoring import HttpMonitoringOps
@@ -58,6 +59,7 @@ class HttpBackend(
     HttpPipelineOps,
     HttpServingOps,
     HttpMonitoringOps,
+    HttpIdentityOps,
 ):
     """Every operation, sent to the relay server at settings.server_url."""
 

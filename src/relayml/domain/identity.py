@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["SCOPES", "Identity", "TokenInfo", "User"]
+__all__ = ["SCOPES", "Identity", "Me", "NewToken", "TokenInfo", "User"]
 
 # What a token may be used for: "api" is the platform API (and the model server); "predict" is
 # the model server's /predict and /v2 inference alone (for the applications that call a model).
@@ -61,3 +61,25 @@ class Identity:
     is_admin: bool = False
     scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
     via: str = "local"  # local | token | password | oidc | session
+
+
+class NewToken(BaseModel):
+    """A token just created: its listing and its secret, shown this once and never again."""
+
+    model_config = _CONFIG
+
+    token: TokenInfo
+    secret: str
+
+
+class Me(BaseModel):
+    """Who a caller is: the name, how they signed in, and their roles in each project."""
+
+    model_config = _CONFIG
+
+    name: str
+    is_admin: bool
+    via: str
+    scopes: list[str]
+    user: User | None = None  # None for the embedded store's local user when not a user row
+    roles: dict[str, list[str]] = {}

@@ -19,6 +19,7 @@ from relayml.domain.entities import (
     RunPage,
     RunStatus,
 )
+from relayml.domain.identity import Me, NewToken, TokenInfo, User
 from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.domain.models import (
     Evaluation,
@@ -421,6 +422,55 @@ class Backend(Protocol):
         self, project: str, ref: str, dataset: str | None = None
     ) -> dict[str, Any]:
         """Permutation importance of a version's features on a dataset; NotFound, InvalidInput."""
+
+    # identity (in-process the local user is the administrator; over HTTP the token's user)
+    def whoami(self) -> Me:
+        """Who this backend acts for, with roles per project; Unauthenticated without a token."""
+
+    def list_users(self) -> list[User]:
+        """Every user, by name; PermissionDenied unless an administrator."""
+
+    def add_user(
+        self,
+        name: str,
+        *,
+        display_name: str = "",
+        email: str = "",
+        admin: bool = False,
+        password: str | None = None,
+    ) -> User:
+        """Create a user; InvalidInput (name, e-mail, password), Conflict, PermissionDenied."""
+
+    def get_user(self, name: str) -> User:
+        """One user by name; NotFound, PermissionDenied unless an administrator."""
+
+    def disable_user(self, name: str) -> User:
+        """Stop a user signing in (tokens too); NotFound, InvalidInput (self), PermissionDenied."""
+
+    def enable_user(self, name: str) -> User:
+        """Let a disabled user sign in again; NotFound, PermissionDenied."""
+
+    def set_admin(self, name: str, admin: bool) -> User:
+        """Grant or take back the administrator role; NotFound, InvalidInput, PermissionDenied."""
+
+    def set_password(self, name: str, password: str | None) -> User:
+        """Set (None: remove) a password; NotFound, InvalidInput (too short), PermissionDenied."""
+
+    def create_token(
+        self,
+        name: str,
+        *,
+        user: str | None = None,
+        scopes: Sequence[str] = ("api",),
+        expires_in_days: float | None = 90,
+    ) -> NewToken:
+        """A new token (own; ``user``'s as admin), its secret shown once; InvalidInput, NotFound."""
+
+    def list_tokens(self, user: str | None = None) -> list[TokenInfo]:
+        """Own tokens (or ``user``'s as admin), newest first; NotFound, PermissionDenied."""
+
+    def revoke_token(self, token_id: int) -> TokenInfo:
+        """Revoke an own token (an admin: anyone's) at once; NotFound."""
 
     def close(self) -> None:
         """Release connections; raises nothing."""

@@ -79,7 +79,7 @@ def create_token(
 ) -> tuple[TokenInfo, str]:
     """A new token for ``user``: (its listing, its secret). The secret is never stored or shown
     again."""
-    check_name(name, "token name")
+    check_name(name, "token")
     wanted = _check_scopes(scopes)
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_DAYS:
         raise InvalidInput(f"a token lives between a moment and {MAX_DAYS} days.")
@@ -131,6 +131,8 @@ def list_tokens(store: Store, user: str | None = None) -> list[TokenInfo]:
 
 def revoke_token(store: Store, actor: str, token_id: int, *, user: str | None = None) -> TokenInfo:
     """Revoke a token at once; with ``user``, only one of that user's own tokens."""
+    if not 0 < token_id < 2**31:  # the id column's range (PostgreSQL refuses larger values)
+        raise NotFound(f"no token {token_id}; `relay tokens list` shows yours.")
     with store.write() as conn:
         row = conn.execute(
             select(api_tokens, users.c.name.label("user_name"))

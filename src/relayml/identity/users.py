@@ -75,7 +75,7 @@ def add_user(
     oidc_subject: str | None = None,
 ) -> User:
     """Create a user (names are the ones project roles and the audit log use)."""
-    check_name(name, "user name")
+    check_name(name, "user")
     _check_email(email)
     if len(display_name) > 200:
         raise InvalidInput("a display name has at most 200 characters.")
