@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relayml import __version__
 from relayml.api import (
+    audit_routes,
     data_routes,
     lineage_routes,
     model_routes,
@@ -112,15 +113,25 @@ def create_app(backend: LocalBackend) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from relayml.governance.checkpoints import CheckpointScheduler
         from relayml.monitoring.scheduler import MonitorScheduler
 
-        interval = backend.settings.monitor_interval
+        settings = backend.settings
+        interval = settings.monitor_interval
         scheduler = MonitorScheduler(backend, interval) if interval > 0 else None
         if scheduler is not None:
             scheduler.start()
+        every = settings.audit_checkpoint_interval
+        checkpoints = None
+        if every > 0:
+            key = settings.resolved_audit_key_file
+            checkpoints = CheckpointScheduler(backend.store, key, every, "relay-server")
+            checkpoints.start()
         try:
             yield
         finally:
+            if checkpoints is not None:
+                checkpoints.stop()
             if scheduler is not None:
                 scheduler.stop()
             backend.close()
@@ -167,6 +178,7 @@ def create_app(backend: LocalBackend) -> FastAPI:
     app.include_router(pipeline_routes.router, prefix="/api/v1")
     app.include_router(serving_routes.router, prefix="/api/v1")
     app.include_router(monitoring_routes.router, prefix="/api/v1")
+    app.include_router(audit_routes.router, prefix="/api/v1")
     return app
 
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from relayml.client.audit import HttpAuditOps
 from relayml.client.data import HttpDataOps
 from relayml.client.lineage import HttpLineageOps
 from relayml.client.models import HttpModelOps
@@ -58,6 +59,7 @@ class HttpBackend(
     HttpPipelineOps,
     HttpServingOps,
     HttpMonitoringOps,
+    HttpAuditOps,
 ):
     """Every operation, sent to the relay server at settings.server_url."""
 
