@@ -285,3 +285,23 @@ def test_export_streams_every_matching_entry_with_its_hash(chained: LocalBackend
     some = list(chained.export_audit(entity_kind="experiment", entity_id="churn/e3"))
     assert [e["entity_id"] for e in some] == ["churn/e3"]
     assert list(chained.export_audit(actor="nobody")) == []
+
+
+def test_a_database_from_before_the_chain_upgrades_and_its_chain_verifies(tmp_path: Path) -> None:
+    import shutil
+
+    old = Path(__file__).resolve().parents[1] / "fixtures" / "migrations" / "0006.db"
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(old, home / "relay.db")
+    backend = LocalBackend(get_settings(home=home, user="ada"))
+    try:
+        assert backend.store.revision_at_open == "0006"
+        result = backend.verify_audit()
+        assert result.ok and result.entries > 10, result.message
+        backend.create_experiment("churn", "after-the-upgrade")
+        after = backend.verify_audit()
+        assert after.ok and after.entries == result.entries + 1
+        assert after.head_entry_id > result.head_entry_id
+    finally:
+        backend.close()
