@@ -287,16 +287,20 @@ def test_export_streams_every_matching_entry_with_its_hash(chained: LocalBackend
     assert list(chained.export_audit(actor="nobody")) == []
 
 
-def test_a_database_from_before_the_chain_upgrades_and_its_chain_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("head", ["0006", "0007"])
+def test_a_database_from_before_the_chain_or_of_its_release_verifies(
+    tmp_path: Path, head: str
+) -> None:
+    """0006 was chained by migration 0007; 0007's entries were chained as they were written."""
     import shutil
 
-    old = Path(__file__).resolve().parents[1] / "fixtures" / "migrations" / "0006.db"
+    old = Path(__file__).resolve().parents[1] / "fixtures" / "migrations" / f"{head}.db"
     home = tmp_path / "home"
     home.mkdir()
     shutil.copyfile(old, home / "relay.db")
     backend = LocalBackend(get_settings(home=home, user="ada"))
     try:
-        assert backend.store.revision_at_open == "0006"
+        assert backend.store.revision_at_open == head
         result = backend.verify_audit()
         assert result.ok and result.entries > 10, result.message
         backend.create_experiment("churn", "after-the-upgrade")
