@@ -63,7 +63,7 @@ def test_usage_mistakes_exit_2_with_a_message(home: Path) -> None:
 def test_verify_says_ok_then_names_the_changed_entry_with_exit_1(home: Path) -> None:
     good = relay(home, "audit", "verify")
     assert good.exit_code == 0, good.output
-    assert good.stdout.startswith("OK: 4 entries chain; head entry 4")
+    assert good.stdout.startswith("OK: the audit chain is intact: 4 entries, head entry 4, hash ")
     with sqlite3.connect(home / "relay.db") as db:
         db.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = 3")
     bad = relay(home, "audit", "verify")
@@ -86,6 +86,7 @@ def test_a_checkpoint_file_catches_a_rewritten_tail(home: Path, tmp_path: Path) 
     assert listed.exit_code == 0 and signed["hash"][:16] in listed.stdout
     # drop the last entry and move the head back: the chain alone still verifies
     with sqlite3.connect(home / "relay.db") as db:
+        db.execute("DELETE FROM audit_checkpoints")
         db.execute("DELETE FROM audit_log WHERE id = 4")
         (kept,) = db.execute("SELECT hash FROM audit_log WHERE id = 3").fetchone()
         db.execute("UPDATE audit_head SET entry_id = 3, hash = ?", (kept,))

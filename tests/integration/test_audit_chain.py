@@ -175,8 +175,11 @@ def test_two_adjacent_rows_swapped_whole_are_named_as_reordered(chained: LocalBa
     assert (result.problem, result.entry_id) == ("reordered", 4)
 
 
-def _rewrite_tail(backend: LocalBackend, first: int) -> None:
-    """Change entry `first` and recompute every hash after it, head included."""
+def _rewrite_tail(backend: LocalBackend, first: int, *, drop_checkpoints: bool = True) -> None:
+    """Change entry `first` and recompute every hash after it, head included; drop the stored
+    checkpoints too (they are in the same database), unless told not to."""
+    if drop_checkpoints:
+        sql(backend, "DELETE FROM audit_checkpoints")
     sql(backend, "UPDATE audit_log SET actor = 'mallory' WHERE id = :id", id=first)
     previous = GENESIS
     for row in rows(backend):
@@ -197,8 +200,7 @@ def test_a_rewritten_tail_is_caught_only_with_a_checkpoint(
     result = chained.verify_audit(signed)
     assert (result.problem, result.entry_id) == ("checkpoint", ENTRIES)
     assert "the log was rewritten" in result.message
-    # the stored checkpoints agree: the newest one still carries the signed hash
-    assert chained.list_audit_checkpoints(1)[0].hash == signed.hash
+    assert chained.list_audit_checkpoints() == []  # dropped by whoever rewrote the tail
 
 
 def test_entries_deleted_at_the_end_with_the_head_moved_back_are_caught_by_a_checkpoint(
@@ -206,12 +208,44 @@ def test_entries_deleted_at_the_end_with_the_head_moved_back_are_caught_by_a_che
 ) -> None:
     signed = chained.create_audit_checkpoint()
     kept = rows(chained)[ENTRIES - 3]
+    assert chained.verify_audit().ok
+    sql(chained, "DELETE FROM audit_checkpoints")
     sql(chained, "DELETE FROM audit_log WHERE id > :id", id=kept["id"])
     sql(chained, "UPDATE audit_head SET entry_id = :id, hash = :h", id=kept["id"], h=kept["hash"])
     assert chained.verify_audit().ok
     result = chained.verify_audit(signed)
     assert (result.problem, result.entry_id) == ("checkpoint", ENTRIES)
     assert "is gone" in result.message
+
+
+def test_the_stored_checkpoints_catch_a_rewritten_tail_left_in_the_database(
+    chained: LocalBackend,
+) -> None:
+    early = chained.create_audit_checkpoint()
+    chained.create_experiment("churn", "later")
+    chained.create_audit_checkpoint()
+    _rewrite_tail(chained, ENTRIES + 1, drop_checkpoints=False)
+    result = chained.verify_audit()
+    assert (result.problem, result.entry_id) == ("checkpoint", ENTRIES + 1)
+    assert "stored checkpoint" in result.message and "the log was rewritten" in result.message
+    assert early.entry_id == ENTRIES  # the earlier one still matches: the rewrite came after it
+
+
+def test_a_forged_stored_checkpoint_is_refused(chained: LocalBackend) -> None:
+    made = chained.create_audit_checkpoint()
+    _rewrite_tail(chained, 4, drop_checkpoints=False)
+    recomputed = rows(chained)[-1]["hash"]
+    sql(chained, "UPDATE audit_checkpoints SET hash = :h WHERE id = :id", h=recomputed, id=made.id)
+    result = chained.verify_audit()
+    assert not result.ok and result.problem == "checkpoint"
+    assert f"stored checkpoint {made.id}" in result.message and "forged or edited" in result.message
+
+
+def test_stored_checkpoints_are_not_checked_without_the_server_key(chained: LocalBackend) -> None:
+    chained.create_audit_checkpoint()
+    chained.settings.resolved_audit_key_file.unlink()
+    result = chained.verify_audit()
+    assert result.ok and "not checked: no server key" in result.notes[0]
 
 
 def test_a_checkpoint_signed_with_another_key_is_refused(

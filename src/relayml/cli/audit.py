@@ -42,9 +42,9 @@ _AGO = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 audit_app = typer.Typer(
     help="The audit log, newest first: who changed what, and when; and its tamper-evident "
     "hash chain (verify, checkpoint, export).\n\n"
-    "Examples:\n\n"
-    "  relay audit --kind policy --actor dana --since 7d -n 20\n\n"
-    "  relay audit --entity run:3f2a9c\n\n"
+    "Example: relay audit --kind policy --actor dana --since 7d -n 20\n\n"
+    "More examples:\n\n"
+    "  relay audit --entity run:3f2a9c --before 1200\n\n"
     "  relay audit checkpoint --out head.json\n\n"
     "  relay audit verify --checkpoint head.json\n\n"
     "  relay audit export --out audit.jsonl --since 2024-05-01",
@@ -251,17 +251,10 @@ def verify(
     if json_output:
         print_json(result)
     elif result.ok:
-        console().print(
-            f"OK: {result.message}"
-            if not result.message.startswith("the audit chain is intact")
-            else f"OK: {result.entries} entries chain; head entry {result.head_entry_id}, "
-            f"hash {result.head_hash}."
-            + (
-                f" The checkpoint at entry {result.checkpoint_entry_id} is in the chain."
-                if result.checkpoint_entry_id is not None
-                else ""
-            )
-        )
+        out = console()
+        out.print(f"OK: {result.message}")
+        for note in result.notes:
+            out.print(f"Note: {note}.")
     else:
         print_error(f"the audit log was tampered with: {result.message}")
     if not result.ok:

@@ -22,7 +22,7 @@ from relayml.domain.audit_chain import (
 from relayml.errors import InvalidInput, StoreNotReady
 from relayml.governance import keys
 from relayml.governance.audit import to_datetime
-from relayml.governance.verify import verify_chain
+from relayml.governance.verify import Signed, verify_chain
 from relayml.store import Store, now_ms
 from relayml.store.schema_identity import audit_checkpoints, audit_head
 
@@ -148,28 +148,67 @@ def check_signature(checkpoint: AuditCheckpoint, trusted: str | None, key_file: 
     return None
 
 
+def _stored(store: Store, key_file: Path) -> tuple[list[Signed], list[str], str | None]:
+    """The stored checkpoints signed by the server key, as points the chain must hold; notes on
+    the others; and why a stored one cannot be trusted (a forged or edited row), if one cannot."""
+    key = keys.load_private_key(key_file)
+    if key is None:
+        return [], [f"stored checkpoints not checked: no server key at {key_file} here"], None
+    kid, public = keys.key_id(key), key.public_key()
+    points: list[Signed] = []
+    others = 0
+    with store.read() as conn:
+        rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.id)).all()
+    for row in rows:
+        if row.key_id != kid:
+            others += 1
+            continue
+        message = checkpoint_message(row.entry_id, row.hash, row.at, row.key_id)
+        if not keys.signature_valid(public, message, row.signature):
+            return (
+                [],
+                [],
+                (
+                    f"stored checkpoint {row.id} (entry {row.entry_id}) does not verify with the "
+                    "server's key: the row was forged or edited in the database."
+                ),
+            )
+        moment = to_datetime(row.at)
+        when = moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else str(row.at)
+        points.append(Signed(row.entry_id, row.hash, f"stored checkpoint {row.id} ({when})"))
+    notes = [f"{others} stored checkpoint(s) signed by another key were not checked"]
+    return points, notes if others else [], None
+
+
 def verify_audit(
     store: Store,
     key_file: Path,
     checkpoint: AuditCheckpoint | None = None,
     public_key: str | None = None,
 ) -> AuditVerification:
-    """Walk the chain; with a checkpoint, check its signature, then that it is in the chain."""
-    if checkpoint is None:
-        return verify_chain(store)
-    refused = check_signature(checkpoint, public_key, key_file)
-    if refused is not None:
+    """Walk the chain: every stored checkpoint signed by the server key, and a given checkpoint
+    (after checking its signature), must still be in it."""
+    points, notes, forged = _stored(store, key_file)
+    refused = None
+    if checkpoint is not None:
+        refused = check_signature(checkpoint, public_key, key_file)
+        if refused is not None:
+            refused = f"the checkpoint was refused: {refused}"
+        points.append(Signed(checkpoint.entry_id, checkpoint.hash, "the checkpoint file"))
+    failed = refused or forged
+    if failed is not None:
         return AuditVerification(
             ok=False,
             entries=0,
             head_entry_id=0,
             head_hash="",
-            entry_id=checkpoint.entry_id,
+            entry_id=checkpoint.entry_id if refused and checkpoint else None,
             problem="checkpoint",
-            message=f"the checkpoint was refused: {refused}",
-            checkpoint_entry_id=checkpoint.entry_id,
+            message=failed,
+            checkpoint_entry_id=checkpoint.entry_id if checkpoint else None,
         )
-    return verify_chain(store, (checkpoint.entry_id, checkpoint.hash))
+    result = verify_chain(store, points, checkpoint.entry_id if checkpoint else None)
+    return result.model_copy(update={"notes": notes}) if notes else result
 
 
 class CheckpointScheduler:

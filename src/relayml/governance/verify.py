@@ -23,10 +23,19 @@ from relayml.store import Store
 from relayml.store.schema import audit_log
 from relayml.store.schema_identity import audit_head
 
-__all__ = ["verify_chain"]
+__all__ = ["Signed", "verify_chain"]
 
 PAGE = 2000  # entries per read
 LOOK_BACK = 8  # earlier hashes kept to recognise entries inserted with forged but valid hashes
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A signed (entry id, hash) the chain must still hold, and how to name it in a message."""
+
+    entry_id: int
+    hash: str
+    name: str  # "the checkpoint file", "stored checkpoint 12 (2024-05-01 10:00)"
 
 
 @dataclass(frozen=True)
@@ -63,9 +72,13 @@ def _rows(conn: Connection) -> Iterator[_Row]:
 class _Walk:
     """The state of one walk: the entries seen so far and the head and checkpoint to meet."""
 
-    def __init__(self, head: tuple[int, str] | None, checkpoint: tuple[int, str] | None) -> None:
+    def __init__(
+        self, head: tuple[int, str] | None, signed: list[Signed], file_entry: int | None
+    ) -> None:
         self.head = head
-        self.checkpoint = checkpoint
+        self.signed = sorted(signed, key=lambda point: point.entry_id)
+        self.next_signed = 0
+        self.file_entry = file_entry
         self.count = 0
         self.recent: deque[tuple[int, str]] = deque([(0, GENESIS)], maxlen=LOOK_BACK)
         self.first_after_head: int | None = None
@@ -84,7 +97,7 @@ class _Walk:
             entry_id=entry_id,
             problem=problem,
             message=message,
-            checkpoint_entry_id=self.checkpoint[0] if self.checkpoint else None,
+            checkpoint_entry_id=self.file_entry,
         )
 
     def diagnose(self, cur: _Row, nxt: _Row | None) -> AuditVerification:
@@ -162,53 +175,55 @@ class _Walk:
             "content).",
         )
 
-    def check_checkpoint(
-        self, cur_id: int | None, cur_hash: str | None
-    ) -> AuditVerification | None:
-        """A break when the walk passed the checkpoint's entry without its hash."""
-        if self.checkpoint is None:
-            return None
-        entry_id, signed = self.checkpoint
+    def check_signed(self, cur_id: int | None, cur_hash: str | None) -> AuditVerification | None:
+        """A break when the walk meets a signed point with another hash, or passes it."""
         prev_id = self.last[0]
-        if entry_id == 0 and prev_id == 0:
-            if signed != GENESIS:
-                return self.result(
-                    "checkpoint", 0, "the checkpoint of the empty log is not GENESIS."
-                )
-            return None
-        if cur_id == entry_id:
-            if cur_hash != signed:
+        while self.next_signed < len(self.signed):
+            point = self.signed[self.next_signed]
+            if point.entry_id == 0 and prev_id == 0:
+                if point.hash != GENESIS:
+                    return self.result("checkpoint", 0, f"{point.name} of the empty log is wrong.")
+            elif cur_id == point.entry_id:
+                if cur_hash != point.hash:
+                    return self.result(
+                        "checkpoint",
+                        point.entry_id,
+                        f"the log was rewritten: entry {point.entry_id} chains to {cur_hash}, but "
+                        f"{point.name} signed {point.hash}. An entry at or before "
+                        f"{point.entry_id} was changed, deleted or inserted and every hash "
+                        "after it recomputed.",
+                    )
+            elif point.entry_id > prev_id and (cur_id is None or cur_id > point.entry_id):
+                end = f"the log ends at {prev_id}" if cur_id is None else f"ids jump to {cur_id}"
                 return self.result(
                     "checkpoint",
-                    entry_id,
-                    f"the log was rewritten: entry {entry_id} chains to {cur_hash}, but the signed "
-                    f"checkpoint says {signed}. An entry at or before {entry_id} was changed, "
-                    "deleted or inserted and every hash after it recomputed.",
+                    point.entry_id,
+                    f"entry {point.entry_id}, which {point.name} covers, is gone ({end}): "
+                    "entries were deleted and the chain recomputed.",
                 )
-            return None
-        if prev_id < entry_id and (cur_id is None or cur_id > entry_id):
-            end = f"the log ends at {prev_id}" if cur_id is None else f"ids jump to {cur_id}"
-            return self.result(
-                "checkpoint",
-                entry_id,
-                f"entry {entry_id}, which the signed checkpoint covers, is gone ({end}): entries "
-                "were deleted and the chain recomputed.",
-            )
+            else:
+                return None  # the point is further on
+            self.next_signed += 1
         return None
 
 
-def verify_chain(store: Store, checkpoint: tuple[int, str] | None = None) -> AuditVerification:
-    """Walk the whole chain; ok with the head, or the first broken entry and what happened."""
+def verify_chain(
+    store: Store, signed: list[Signed] | None = None, file_entry: int | None = None
+) -> AuditVerification:
+    """Walk the whole chain; ok with the head, or the first broken entry and what happened.
+
+    Every signed point (an exported checkpoint, stored ones) must still be in the chain;
+    file_entry is the exported checkpoint's entry id, reported back."""
     with _snapshot(store) as conn:
         found = conn.execute(select(audit_head.c.entry_id, audit_head.c.hash)).first()
-        walk = _Walk((int(found[0]), str(found[1])) if found else None, checkpoint)
+        walk = _Walk((int(found[0]), str(found[1])) if found else None, signed or [], file_entry)
         rows = _rows(conn)
         cur = next(rows, None)
         while cur is not None:
             nxt = next(rows, None)
             if cur.hash is None or entry_hash(walk.last[1], cur.fields) != cur.hash:
                 return walk.diagnose(cur, nxt)
-            broken = walk.check_checkpoint(cur.id, cur.hash)
+            broken = walk.check_signed(cur.id, cur.hash)
             if broken is not None:
                 return broken
             walk.recent.append((cur.id, cur.hash))
@@ -216,7 +231,7 @@ def verify_chain(store: Store, checkpoint: tuple[int, str] | None = None) -> Aud
                 walk.first_after_head = cur.id
             walk.count += 1
             cur = nxt
-        broken = walk.check_checkpoint(None, None)
+        broken = walk.check_signed(None, None)
         if broken is not None:
             return broken
         return _end(walk)
@@ -254,8 +269,11 @@ def _end(walk: _Walk) -> AuditVerification:
             f"the head's hash does not match entry {head_id}'s: the head row was edited.",
         )
     checked = ""
-    if walk.checkpoint is not None:
-        checked = f"; the signed checkpoint at entry {walk.checkpoint[0]} is in the chain"
+    if walk.signed:
+        checked = f"; {len(walk.signed)} signed checkpoint(s) are in the chain"
     return walk.result(
-        None, None, f"the audit chain is intact: {walk.count} entries, head {head_hash}{checked}."
+        None,
+        None,
+        f"the audit chain is intact: {walk.count} entries, head entry {head_id}, hash "
+        f"{head_hash}{checked}.",
     )
