@@ -113,11 +113,14 @@ class _Walk:
         for earlier_id, earlier_hash in list(self.recent)[:-1]:
             if entry_hash(earlier_hash, cur.fields) == cur.hash:
                 first = self._after(earlier_id)
+                added = (
+                    f"entry {first} was" if first == prev_id else f"entries {first}-{prev_id} were"
+                )
                 return self.result(
                     "inserted",
                     first,
-                    f"entry {first} was inserted: entry {cur.id} chains from entry {earlier_id}, "
-                    f"so the entries from {first} to {prev_id} were added afterwards.",
+                    f"entry {first} was inserted: entry {cur.id} chains from entry "
+                    f"{earlier_id or 'the start'}, so {added} added afterwards.",
                 )
         if nxt is not None and nxt.hash is not None:
             if entry_hash(prev_hash, nxt.fields) == nxt.hash:
