@@ -108,3 +108,22 @@ def test_a_server_signs_its_head_on_a_schedule_and_shows_tampering(
     finally:
         client.close()
     assert (home / "audit-ed25519.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_api_refuses_half_a_checkpoint_and_bad_filters(relay_server: str) -> None:
+    import httpx
+
+    with httpx.Client(base_url=relay_server + "/api/v1") as http:
+        half = http.get("/audit/verify", params={"entry_id": 3, "hash": "ab"})
+        assert half.status_code == 422
+        assert "missing: at, key_id, public_key, signature" in half.json()["error"]["message"]
+        bad_key = http.get(
+            "/audit/verify",
+            params={"entry_id": 1, "hash": "a", "at": 1, "key_id": "k", "signature": "s",
+                    "public_key": "not a key"},
+        )  # fmt: skip
+        assert bad_key.status_code == 422 and "Ed25519" in bad_key.json()["error"]["message"]
+        assert http.get("/audit/export", params={"since": "soon"}).status_code == 422
+        streamed = http.get("/audit/export", params={"actor": "nobody-at-all"})
+        assert streamed.status_code == 200 and streamed.text == ""
+        assert streamed.headers["content-type"].startswith("application/x-ndjson")
