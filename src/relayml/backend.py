@@ -27,6 +27,7 @@ from relayml.domain.entities import (
 from relayml.domain.ports import MetricRow
 from relayml.domain.validation import check_metric_rows
 from relayml.governance import audit
+from relayml.governance.local import LocalAuditOps
 from relayml.identity.local import LocalIdentityOps
 from relayml.lineage.local import LocalLineageOps
 from relayml.models.local import LocalModelOps
@@ -63,6 +64,7 @@ class LocalBackend(
     LocalDeploymentOps,
     LocalMonitoringOps,
     LocalIdentityOps,
+    LocalAuditOps,
 ):
     """Every operation, run in this process against the configured store."""
 

@@ -208,6 +208,20 @@ class Settings(BaseSettings):
         description="Single sign-on: the callback URL registered at the provider. Default: "
         "<the server's URL>/auth/oidc/callback as the request reached it.",
     )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of the Ed25519 key that signs the audit chain's checkpoints. "
+        "Default: $RELAY_HOME/audit-ed25519.pem, created on first use with mode 0600. Servers "
+        "that share one database must share this key file (keep a copy: checkpoints signed with "
+        "a lost key can no longer be checked against the server).",
+    )
+    audit_checkpoint_interval: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds between signed checkpoints of the audit chain's head made by "
+        "`relay server` (only when the head moved; 0: never; `relay audit checkpoint` makes one "
+        "on demand).",
+    )
 
     @field_validator("home")
     @classmethod
@@ -228,6 +242,11 @@ class Settings(BaseSettings):
             return self.artifacts_url
         return str((self.home / "artifacts").absolute())
 
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        """The audit signing key's file, with the default under RELAY_HOME filled in."""
+        return Path(self.audit_key_file or self.home / "audit-ed25519.pem").absolute()
+
     def describe(self) -> list[dict[str, Any]]:
         """Each setting with its environment variable, value, source and help."""
         rows = []
@@ -238,6 +257,8 @@ class Settings(BaseSettings):
                 value = self.resolved_database_url
             if name == "artifacts_url" and value is None:
                 value = self.resolved_artifacts_url
+            if name == "audit_key_file" and value is None:
+                value = self.resolved_audit_key_file
             if name == "token" and value:
                 value = "***"
             if name.endswith("_url") and value:

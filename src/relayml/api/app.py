@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relayml import __version__
 from relayml.api import (
+    audit_routes,
     data_routes,
     identity_routes,
     lineage_routes,
@@ -116,15 +117,25 @@ def create_app(backend: LocalBackend) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from relayml.governance.checkpoints import CheckpointScheduler
         from relayml.monitoring.scheduler import MonitorScheduler
 
-        interval = backend.settings.monitor_interval
+        settings = backend.settings
+        interval = settings.monitor_interval
         scheduler = MonitorScheduler(backend, interval) if interval > 0 else None
         if scheduler is not None:
             scheduler.start()
+        every = settings.audit_checkpoint_interval
+        checkpoints = None
+        if every > 0:
+            key = settings.resolved_audit_key_file
+            checkpoints = CheckpointScheduler(backend.store, key, every, "relay-server")
+            checkpoints.start()
         try:
             yield
         finally:
+            if checkpoints is not None:
+                checkpoints.stop()
             if scheduler is not None:
                 scheduler.stop()
             backend.close()
@@ -181,6 +192,7 @@ def create_app(backend: LocalBackend) -> FastAPI:
     app.include_router(identity_routes.router, prefix="/api/v1")
     app.include_router(identity_routes.auth_router)
     app.include_router(oidc.router)
+    app.include_router(audit_routes.router, prefix="/api/v1")
     return app
 
 

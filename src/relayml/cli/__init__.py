@@ -10,7 +10,7 @@
                  | promote | approve | reject | history
     relay policy show | set           the project's promotion policy (relay.yaml)
     relay check model                 run a version's gates for CI (exit code, JUnit XML)
-    relay audit                       who changed what
+    relay audit [verify | checkpoint | checkpoints | export]   who changed what; the chain
     relay roles                       what each project role may do (the permission table)
     relay server                      the HTTP API
     relay serve                       a model server (V2 protocol, /predict, /metrics)
@@ -38,9 +38,10 @@ import typer
 
 import relayml.cli.promotions  # noqa: F401  (adds promote, approve, reject, history to models)
 from relayml.cli._common import RelayGroup
-from relayml.cli.admin import audit, config, db_app, server
+from relayml.cli.admin import config, db_app, server
 from relayml.cli.alerts import alerts_app  # also adds `run` to monitor
 from relayml.cli.artifacts import artifacts_app
+from relayml.cli.audit import audit_app
 from relayml.cli.bundle import register as register_bundle
 from relayml.cli.data import data_app, datasets_app
 from relayml.cli.decisions import decisions_app
@@ -110,7 +111,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(check_app, name="check")
 app.command("lineage")(lineage)
 app.add_typer(pipelines_app, name="pipelines")
-app.command("audit")(audit)
+app.add_typer(audit_app, name="audit")
 app.command("server")(server)
 app.command("serve")(serve)
 app.add_typer(deploy_app, name="deploy")

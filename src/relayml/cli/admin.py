@@ -1,18 +1,15 @@
-"""Operating commands: settings, database migrations, the audit log and the HTTP server."""
+"""Operating commands: settings, database migrations and the HTTP server."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from relayml.cli._common import (
     JsonOption,
     console,
-    format_time,
-    format_value,
-    open_cli_backend,
     print_json,
     settings,
     table,
@@ -23,7 +20,7 @@ from relayml.errors import StoreNotReady
 if TYPE_CHECKING:
     from relayml.store import Store
 
-__all__ = ["audit", "config", "db_app", "server"]
+__all__ = ["config", "db_app", "server"]
 
 db_app = typer.Typer(
     help="Migrate and inspect the metadata database (RELAY_DATABASE_URL).",
@@ -112,120 +109,6 @@ def db_current(json_output: JsonOption = False) -> None:
     state = "up to date" if revision == HEAD_REVISION else "run `relay db upgrade`"
     console().print(f"database:  {info['database']}")
     console().print(f"revision:  {revision or 'none (empty)'} (newest: {HEAD_REVISION}, {state})")
-
-
-_AGO = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-AUDIT_PAGE = 10_000  # the most entries one read returns (relayml.governance.audit.MAX_PAGE)
-
-
-def _moment(text: str | None, option: str) -> int | None:
-    """A time option: epoch ms, an ISO date or time (UTC if no zone), or an age like 7d / 12h."""
-    import re
-    import time
-    from datetime import UTC, datetime
-
-    if text is None:
-        return None
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    ago = re.fullmatch(r"(\d+)\s*([smhdw])", text)
-    if ago:
-        return int((time.time() - int(ago.group(1)) * _AGO[ago.group(2)]) * 1000)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a time; use an ISO date (2024-05-01), a time "
-            "(2024-05-01T12:00), epoch milliseconds, or an age such as 30m, 12h, 7d.",
-            param_hint=option,
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
-def audit(
-    kind: Annotated[
-        str | None,
-        typer.Option(
-            "--kind",
-            "-k",
-            help="Only this entity type (project, experiment, run, model...) or action "
-            "(policy, set_tags, run.end...).",
-        ),
-    ] = None,
-    entity_id: Annotated[
-        str | None, typer.Option("--id", help="Only this entity (a run id, a project name...).")
-    ] = None,
-    actor: Annotated[
-        str | None, typer.Option("--actor", "--user", "-u", help="Only changes by this user.")
-    ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(help="From this time: 2024-05-01, 2024-05-01T12:00, epoch ms, or 7d / 12h."),
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Before this time (same forms as --since).")
-    ] = None,
-    before: Annotated[
-        int | None, typer.Option(help="Only entries older than this id (the next page).")
-    ] = None,
-    limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, max=AUDIT_PAGE, help="At most this many.")
-    ] = 50,
-    json_output: JsonOption = False,
-) -> None:
-    """Show the audit log, newest first: who changed what, and when.
-
-    Example: relay audit --kind policy --actor dana --since 7d --limit 20
-    """
-    with open_cli_backend() as backend:
-        entries = backend.list_audit(
-            kind=kind,
-            entity_id=entity_id,
-            actor=actor,
-            since=_moment(since, "--since"),
-            until=_moment(until, "--until"),
-            before=before,
-            limit=limit,
-        )
-    if json_output:
-        print_json(entries)
-        return
-    out = console()
-    out.print(
-        table(
-            ["id", "at", "actor", "action", "kind", "entity", "change"],
-            (
-                [
-                    str(e.id),
-                    format_time(e.at),
-                    e.actor,
-                    e.action,
-                    e.entity_kind,
-                    e.entity_id,
-                    _change(e.before, e.after),
-                ]
-                for e in entries
-            ),
-        )
-    )
-    if not entries:
-        out.print("No audit entries match.")
-    elif len(entries) == limit:
-        out.print(f"Older entries may match: add --before {entries[-1].id}")
-
-
-def _change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
-    if before is None:
-        return format_value(after) if after is not None else ""
-    if after is None:
-        return "deleted"
-    changed = {
-        k: after.get(k) for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)
-    }
-    return format_value(changed)
 
 
 def _url(host: str, port: int) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from relayml.client.audit import HttpAuditOps
 from relayml.client.data import HttpDataOps
 from relayml.client.identity import HttpIdentityOps
 from relayml.client.lineage import HttpLineageOps
@@ -60,6 +61,7 @@ class HttpBackend(
     HttpServingOps,
     HttpMonitoringOps,
     HttpIdentityOps,
+    HttpAuditOps,
 ):
     """Every operation, sent to the relay server at settings.server_url."""
 

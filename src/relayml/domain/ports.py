@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from relayml.domain.audit_chain import AuditCheckpoint, AuditVerification
 from relayml.domain.data import CheckOutcome, DataCheckReport, Dataset, DatasetVersion
 from relayml.domain.entities import (
     KPI,
@@ -176,6 +177,20 @@ class Backend(Protocol):
     # audit
     def list_audit(self, query: AuditQuery | None = None, **filters: Any) -> list[AuditEntry]:
         """Newest audit entries matching a query, bounded, paged by before=; InvalidInput."""
+
+    def verify_audit(
+        self, checkpoint: AuditCheckpoint | None = None, *, public_key: str | None = None
+    ) -> AuditVerification:
+        """Walk the audit chain (and a signed checkpoint's place in it); InvalidInput (key)."""
+
+    def create_audit_checkpoint(self) -> AuditCheckpoint:
+        """Sign the chain's head with the server key and store it; StoreNotReady (key, head)."""
+
+    def list_audit_checkpoints(self, limit: int = 20) -> list[AuditCheckpoint]:
+        """The newest stored checkpoints first; InvalidInput (limit)."""
+
+    def export_audit(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Audit entries matching AuditQuery's filters, oldest first, with hashes; InvalidInput."""
 
     # blobs and members
     def upload_blob(self, source: str | Path | IO[bytes]) -> tuple[str, int]:

@@ -97,11 +97,25 @@ def _chain_existing_entries() -> None:
         sa.column("hash", sa.String()),
     )
     previous, last_id = GENESIS, 0
-    rows = conn.execute(sa.select(log).order_by(log.c.id)).mappings().all()
-    for row in rows:
-        previous = entry_hash(previous, dict(row))
-        last_id = row["id"]
-        conn.execute(sa.update(log).where(log.c.id == last_id).values(hash=previous))
+    while True:  # in pages, so that a long log needs bounded memory
+        page = (
+            conn.execute(sa.select(log).where(log.c.id > last_id).order_by(log.c.id).limit(5000))
+            .mappings()
+            .all()
+        )
+        if not page:
+            break
+        updates = []
+        for row in page:
+            previous = entry_hash(previous, dict(row))
+            updates.append({"entry": row["id"], "chained": previous})
+        last_id = page[-1]["id"]
+        conn.execute(
+            sa.update(log)
+            .where(log.c.id == sa.bindparam("entry"))
+            .values(hash=sa.bindparam("chained")),
+            updates,
+        )
     head = sa.table(
         "audit_head",
         sa.column("id", sa.Integer()),
