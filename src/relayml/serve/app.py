@@ -36,7 +36,7 @@ from relayml.errors import (
     Unauthenticated,
 )
 from relayml.serve import openapi
-from relayml.serve.auth import BearerAuth
+from relayml.serve.auth import BearerAuth, is_open
 from relayml.serving.auth import TokenCheck
 from relayml.serving.codec import instances_of, v2_datatype
 from relayml.serving.metrics import AccessLog
@@ -354,6 +354,15 @@ def create_model_app(
     ]
     if auth is not None:  # inside the access log, which so counts and logs the refusals too
         app.add_middleware(BearerAuth, check=auth)
+        plain_schema = app.openapi
+
+        def secured_schema() -> dict[str, Any]:
+            schema = plain_schema()  # FastAPI builds it once and keeps it
+            if "securitySchemes" not in schema.get("components", {}):
+                openapi.add_bearer(schema, is_open)
+            return schema
+
+        app.openapi = secured_schema  # type: ignore[method-assign]
     app.add_middleware(
         AccessLog,
         metrics=service.metrics,

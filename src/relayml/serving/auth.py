@@ -5,15 +5,16 @@ token whose scopes include ``predict`` or ``api``; the outcome route also needs 
 to hold ``outcomes.write`` in the served project (``relayml.identity.access.check``).
 
 Why a cache, and how short. A token's check is a join over ``api_tokens`` and ``users``
-(``relayml.identity.tokens.verify_token``): about 0.25 ms of CPU on SQLite through SQLAlchemy,
-plus a round trip on PostgreSQL, while the whole of a one-row prediction costs the server about
-0.2 ms of CPU under load (benchmarks/RESULTS.md). Checking every request would more than halve
-the server's throughput, so a token that passed is remembered for at most
-``RELAY_SERVE_AUTH_CACHE_SECONDS`` (1 s by default, at most 1 s; 0 checks the store on every
-request). The cache is keyed by the token's SHA-256 (the secret itself is never kept), holds at
-most ``MAX_CACHED`` tokens, and remembers only successes: an unknown token is looked up again each
-time, and a new token works at once. So a revoked or expired token, or a disabled user, is
-refused by every server process sharing the store at most that many seconds later.
+(``relayml.identity.tokens.verify_token``): about 0.25 ms of CPU on SQLite through SQLAlchemy
+(measured on the benchmark machine), plus a round trip on PostgreSQL, and it runs in a worker
+thread; a whole one-row prediction costs the server about 0.2 to 0.6 ms of CPU
+(benchmarks/RESULTS.md). Checking the store on every request would so roughly double the CPU a
+request costs, so a token that passed is remembered for at most ``RELAY_SERVE_AUTH_CACHE_SECONDS``
+(1 s by default, never more; 0 checks the store on every request). The cache is keyed by the
+token's SHA-256 (the secret itself is never kept), holds at most ``MAX_CACHED`` tokens (4096),
+and remembers only successes: an unknown token is looked up again each time, and a new token
+works at once. So a revoked or expired token, or a disabled user, is refused by every server
+process sharing the store at most that many seconds later.
 """
 
 from __future__ import annotations
@@ -46,12 +47,16 @@ _INVALID = (
 class TokenCheck:
     """Checks bearer tokens and project roles against a store, with a short cache of tokens."""
 
-    def __init__(self, store: Store, *, cache_seconds: float = 1.0) -> None:
-        """``cache_seconds`` (0 to 1): how long a token that passed is trusted without a look."""
+    def __init__(
+        self, store: Store, *, cache_seconds: float = 1.0, max_entries: int = MAX_CACHED
+    ) -> None:
+        """``cache_seconds`` (0 to 1): how long a token that passed is trusted without a look;
+        ``max_entries``: how many tokens the cache holds at most."""
         if not 0 <= cache_seconds <= 1:
             raise ValueError("cache_seconds is between 0 and 1")
         self.store = store
         self.cache_seconds = cache_seconds
+        self.max_entries = max(1, max_entries)
         self._cache: dict[str, tuple[float, Identity]] = {}
         self._lock = threading.Lock()
 
@@ -98,10 +103,10 @@ class TokenCheck:
             return
         now = time.monotonic()
         with self._lock:
-            if len(self._cache) >= MAX_CACHED:
+            if len(self._cache) >= self.max_entries:
                 for stale in [k for k, (until, _) in self._cache.items() if until <= now]:
                     del self._cache[stale]
-                while len(self._cache) >= MAX_CACHED:  # all fresh: drop the oldest
+                while len(self._cache) >= self.max_entries:  # all fresh: drop the oldest
                     del self._cache[next(iter(self._cache))]
             self._cache[key] = (now + self.cache_seconds, identity)
 
