@@ -277,3 +277,42 @@ class _BundleServer(ModelServerProcess):
             stderr=subprocess.STDOUT,
         )
         self._wait_ready()
+
+
+def test_a_server_fed_over_http_checks_tokens_in_the_database_it_is_given(
+    served_home: ServedHome, people: People, start_server: Any, tmp_path: Path
+) -> None:
+    import os
+
+    from tests.fixtures.net import free_port, wait_for_port
+
+    port = free_port()
+    platform_env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    platform_env |= {"RELAY_HOME": str(served_home.home), "RELAY_USER": "dana"}
+    uvicorn = [sys.executable, "-m", "uvicorn", "relayml.api.app:app_from_environment"]
+    with open(tmp_path / "platform.log", "wb") as log:
+        platform = subprocess.Popen(
+            [*uvicorn, "--factory", "--host", "127.0.0.1", "--port", str(port)],
+            env=platform_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=60)
+        server = start_server(
+            served_home,
+            ["churn/2"],
+            "--auth",
+            RELAY_SERVER_URL=f"http://127.0.0.1:{port}",
+            RELAY_HOME=str(tmp_path / "elsewhere"),  # the models come over HTTP only
+            RELAY_DATABASE_URL=f"sqlite:///{served_home.home / 'relay.db'}",
+            **NO_CACHE,
+        )
+        url = server.url + "/predict"
+        _refused(httpx.post(url, json=record(0)), 401)
+        assert httpx.post(url, json=record(0), headers=_bearer(people.app)).status_code == 200
+        _revoke_all(people.store, "app")
+        _refused(httpx.post(url, json=record(0), headers=_bearer(people.app)), 401, "revoked")
+    finally:
+        platform.send_signal(signal.SIGTERM)
+        platform.wait(timeout=20)
