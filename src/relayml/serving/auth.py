@@ -5,16 +5,17 @@ token whose scopes include ``predict`` or ``api``; the outcome route also needs 
 to hold ``outcomes.write`` in the served project (``relayml.identity.access.check``).
 
 Why a cache, and how short. A token's check is a join over ``api_tokens`` and ``users``
-(``relayml.identity.tokens.verify_token``): about 0.25 ms of CPU on SQLite through SQLAlchemy
-(measured on the benchmark machine), plus a round trip on PostgreSQL, and it runs in a worker
-thread; a whole one-row prediction costs the server about 0.2 to 0.6 ms of CPU
-(benchmarks/RESULTS.md). Checking the store on every request would so roughly double the CPU a
-request costs, so a token that passed is remembered for at most ``RELAY_SERVE_AUTH_CACHE_SECONDS``
-(1 s by default, never more; 0 checks the store on every request). The cache is keyed by the
-token's SHA-256 (the secret itself is never kept), holds at most ``MAX_CACHED`` tokens (4096),
-and remembers only successes: an unknown token is looked up again each time, and a new token
-works at once. So a revoked or expired token, or a disabled user, is refused by every server
-process sharing the store at most that many seconds later.
+(``relayml.identity.tokens.verify_token``), run in a worker thread: about 0.25 ms of CPU on an
+idle machine with SQLite (plus a round trip on PostgreSQL), while a whole one-row prediction
+costs the server 0.2 to 0.6 ms of CPU (benchmarks/RESULTS.md). Measured on a busy 2-core machine
+with the churn pipeline of the tests (about 2 ms of server CPU per /predict), checking the store
+on every request added about 0.7 ms of server CPU per request (some 30%); with the cache the
+added cost was within the noise. So a token that passed is remembered for at most
+``RELAY_SERVE_AUTH_CACHE_SECONDS`` (1 s by default, never more; 0 checks the store on every
+request). The cache is keyed by the token's SHA-256 (the secret itself is never kept), holds at
+most ``MAX_CACHED`` tokens (4096), and remembers only successes: an unknown token is looked up
+again each time, and a new token works at once. So a revoked or expired token, or a disabled
+user, is refused by every server process sharing the store at most that many seconds later.
 """
 
 from __future__ import annotations
