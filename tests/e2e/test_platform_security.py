@@ -265,3 +265,21 @@ def test_names_with_quotes_and_sql_are_refused_or_stored_as_written(
     assert [r["id"] for r in like.json()["runs"]] == [run_id]  # LIKE is the grammar's own
     search = http.post(f"/projects/{logged.project}/runs/search", json={})
     assert {r["id"] for r in search.json()["runs"]} == {logged.run_id, run_id}
+
+
+def test_sql_in_audit_filters_matches_nothing_and_changes_nothing(
+    http: httpx.Client, logged: LoggedRun
+) -> None:
+    mine = http.get("/audit", params={"entity_kind": "run", "entity_id": logged.run_id})
+    assert mine.status_code == 200 and mine.json(), mine.text
+    for field in ("actor", "entity_id", "kind", "entity_kind"):
+        for text in ("' OR '1'='1", "%", "_", "x'; DROP TABLE audit_log; --", "run.%"):
+            answer = http.get("/audit", params={field: text, "limit": 5})
+            assert answer.status_code == 200, (field, text, answer.text)
+            assert answer.json() == [], (field, text)
+    for bad in ({"limit": "1; DROP TABLE audit_log"}, {"since": "0 OR 1=1"}):
+        refused = http.get("/audit", params=bad)
+        assert refused.status_code == 422 and refused.json()["error"]["message"]
+    again = http.get("/audit", params={"entity_kind": "run", "entity_id": logged.run_id})
+    assert again.json() == mine.json()
+    _runs_intact(http, logged)
