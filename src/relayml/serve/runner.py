@@ -79,6 +79,9 @@ class ModelServer:
         RELAY_DATABASE_URL names) checks the tokens."""
         on = settings.serve_auth if auth is None else auth
         check = open_token_check(settings, backend) if on else None
+        self._owns_auth_store = check is not None and check.store is not getattr(
+            backend, "store", None
+        )
         self._assemble(
             settings,
             BackendSource(backend, project),
@@ -101,8 +104,9 @@ class ModelServer:
         auth: TokenCheck | None = None,
     ) -> ModelServer:
         """A server of a source's models; with logs None it keeps no prediction or outcome log;
-        with ``auth`` (see open_token_check) it requires tokens."""
+        with ``auth`` (see open_token_check; close() disposes of its store) it requires tokens."""
         server = cls.__new__(cls)
+        server._owns_auth_store = auth is not None  # opened for this server (a bundle's)
         server._assemble(
             settings,
             source,
@@ -170,6 +174,8 @@ class ModelServer:
         for log in (self.predictions, self.outcomes, self.requests):
             if log is not None:
                 log.close()
+        if self.auth is not None and self._owns_auth_store:
+            self.auth.store.dispose()
 
     def _log_stats(self) -> dict[str, dict[str, int]]:
         stats = {}
