@@ -80,3 +80,13 @@ def test_a_store_without_users_is_refused(store: Store) -> None:
         check_store_has_users(store, "the test store")
     add_user(store, "root", "ann")
     check_store_has_users(store, "the test store")
+
+
+def test_an_expired_token_is_refused_even_with_the_cache(store: Store) -> None:
+    add_user(store, "root", "app")
+    # a lifetime that rounds to 0 ms: the token is expired from the moment it exists
+    _, secret = create_token(store, "root", "app", "t", scopes=["predict"], expires_in_days=1e-9)
+    check = TokenCheck(store, cache_seconds=1)
+    with pytest.raises(Unauthenticated, match="expired"):
+        check.verify(secret)
+    assert check.cached(secret) is None  # a failure is never remembered
