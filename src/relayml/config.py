@@ -135,6 +135,19 @@ class Settings(BaseSettings):
         description="Web origins allowed to call the model server from a browser (CORS), "
         "comma-separated, e.g. https://app.example.com; * for any. Empty: CORS is off.",
     )
+    serve_auth: bool = Field(
+        default=False,
+        description="The model server requires a personal API token (scope predict or api) on "
+        "every route but health, readiness and /metrics, checked against the store's users; "
+        "outcomes also need the outcomes.write role. `relay serve --auth` sets it too.",
+    )
+    serve_auth_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Seconds the model server trusts a token that passed before it looks it up "
+        "again (0 to 1; 0: every request): a revoked token fails at most this much later.",
+    )
     serve_reload_interval: float = Field(
         default=1.0,
         gt=0,

@@ -65,3 +65,33 @@ def test_cors_is_off_by_default_and_a_setting_lets_a_web_page_call_the_model(
         assert "access-control-allow-origin" not in other.headers
     finally:
         server.close()
+
+
+def test_with_auth_the_schema_declares_the_bearer_token_where_it_is_needed(
+    tmp_path: Path,
+) -> None:
+    from relayml.identity.users import add_user
+
+    backend = LocalBackend(Settings(home=tmp_path / "home"))
+    backend.create_project("churn")
+    add_user(backend.store, "dana", "ann")
+    server = ModelServer(
+        backend.settings, backend, "churn", ["churn@production"], prediction_log=False, auth=True
+    )
+    try:
+        spec = TestClient(server.app).get("/openapi.json").json()
+    finally:
+        server.close()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    paths = spec["paths"]
+    for path, method in (
+        ("/predict", "post"),
+        ("/v2/models/{name}/infer", "post"),
+        ("/v2/models/{name}/outcomes", "post"),
+        ("/v2/models/{name}", "get"),
+    ):
+        operation = paths[path][method]
+        assert operation["security"] == [{"bearer": []}], path
+        assert {"401", "403"} <= set(operation["responses"]), path
+    for path in ("/v2/health/ready", "/v2/health/live", "/metrics", "/v2"):
+        assert "security" not in paths[path]["get"], path

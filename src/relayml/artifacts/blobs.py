@@ -140,7 +140,7 @@ class BlobStore:
         doing = f"reading blob {sha256[:12]}"
         try:
             with self._boundary(doing):
-                fh = self.fs.open(path, "rb")
+                fh = self._open_inside(path, sha256) if self.local else self.fs.open(path, "rb")
         except FileNotFoundError as exc:
             raise NotFound(f"blob {sha256} is not in the artifact store at {self.url}.") from exc
         with fh:
@@ -156,6 +156,19 @@ class BlobStore:
                 f"blob {path} is corrupt: its content hashes to {digest.hexdigest()}, "
                 f"not {sha256}. Restore it from a backup or log the artifact again."
             )
+
+    def _open_inside(self, path: str, sha256: str) -> IO[bytes]:
+        """Open a local blob, refusing one that resolves outside the store's folder (a symbolic
+        link planted there would otherwise serve any file the server can read, since the hash
+        is checked only once the bytes have gone out)."""
+        real = os.path.realpath(path)
+        root = os.path.realpath(self.root)
+        if os.path.commonpath([real, root]) != root:
+            raise CorruptArtifact(
+                f"blob {sha256} in the artifact store at {self.url} is a link to a file outside "
+                "the store; relayml does not follow it. Remove the link and log the artifact again."
+            )
+        return open(real, "rb")
 
     def get_bytes(self, sha256: str) -> bytes:
         """The blob's bytes, verified."""

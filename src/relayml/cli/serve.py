@@ -40,17 +40,30 @@ def serve(
         bool,
         typer.Option("--access-log/--no-access-log", help="One JSON line per request on stderr."),
     ] = True,
+    auth: Annotated[
+        bool | None,
+        typer.Option(
+            "--auth/--no-auth",
+            help="Require a personal API token (scope predict or api) on every route but "
+            "health, readiness and /metrics; outcomes also need the outcomes.write role. "
+            "Default: RELAY_SERVE_AUTH.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol V2, POST /predict, /metrics.
 
     Endpoints: POST /predict (one record or {"instances": [...]}), POST
     /v2/models/NAME/infer, POST /v2/models/NAME/outcomes, GET /v2/health/ready, GET /metrics,
     GET /openapi.json. A deployment changed with `relay deploy` is picked up without a restart.
+    With --auth, callers send `Authorization: Bearer <token>` (`relay tokens create --scope
+    predict`); tokens are checked against the store's users.
 
     Examples:
       relay serve churn@production --port 8000
       relay serve churn/3 --no-prediction-log
       relay serve churn@production fraud@production --workers 2
+      relay serve churn@production --auth --host 0.0.0.0
     """
     from relayml.backend import open_backend
     from relayml.serve.runner import ModelServer, run_model_server
@@ -59,7 +72,9 @@ def serve(
     chosen = project_or_default(project)
     backend = open_backend(current)
     logs = prediction_log if workers == 1 else False
-    first = ModelServer(current, backend, chosen, refs, prediction_log=logs, access_log=access_log)
+    first = ModelServer(
+        current, backend, chosen, refs, prediction_log=logs, access_log=access_log, auth=auth
+    )
     try:
         first.runtime.load()  # fails here, clearly, on a bad reference or a model that won't load
     except BaseException:
@@ -69,6 +84,10 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     for line in first.runtime.describe():
         out.print(f"relay serve: {line}")
+    if first.auth is not None:
+        out.print("relay serve: auth on: every route but health and /metrics needs a token")
+    elif host not in ("127.0.0.1", "localhost", "::1"):
+        out.print(f"relay serve: auth off: anyone who reaches {host} may call the models (--auth)")
     out.print(f"Listening on http://{shown}:{port} ({workers} worker(s)). Press Ctrl-C to stop.")
     sys.stdout.flush()
     if workers == 1:
@@ -85,6 +104,7 @@ def serve(
             refs,
             prediction_log=prediction_log,
             access_log=access_log,
+            auth=auth,
         )
         server.runtime.load()
         return server

@@ -1,8 +1,10 @@
 """The model server's HTTP interface: Open Inference Protocol V2, /predict, outcomes, /metrics.
 
 Every error answer is ``{"error": "<message>"}`` (the V2 protocol's shape) with 400 (body is not
-JSON), 404, 413 (body over the limit), 422 (input does not fit the model), 503 (models still
-loading) or 500 (the model itself failed on valid input).
+JSON), 401 (no valid token, with auth on), 403 (a token without the scope or the role), 404, 413
+(body over the limit), 422 (input does not fit the model), 503 (models still loading) or 500 (the
+model itself failed on valid input). With auth on, relayml.serve.auth gates every route but the
+health and description ones.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -28,9 +31,13 @@ from relayml.errors import (
     ModelNotReady,
     NotFound,
     NotJson,
+    PermissionDenied,
     RelayError,
+    Unauthenticated,
 )
 from relayml.serve import openapi
+from relayml.serve.auth import BearerAuth, is_open
+from relayml.serving.auth import TokenCheck
 from relayml.serving.codec import instances_of, v2_datatype
 from relayml.serving.metrics import AccessLog
 from relayml.serving.runtime import ServedModel
@@ -45,7 +52,16 @@ _JSON = "application/json"
 
 # Other RelayErrors (Conflict, ...) answer 422: to a caller of the model server, its input is wrong.
 _STATUS: dict[type[RelayError], int] = {
-    cls: cls.http_status for cls in (NotJson, NotFound, BodyTooLarge, InvalidInput, ModelNotReady)
+    cls: cls.http_status
+    for cls in (
+        NotJson,
+        NotFound,
+        BodyTooLarge,
+        InvalidInput,
+        ModelNotReady,
+        Unauthenticated,
+        PermissionDenied,
+    )
 }
 
 
@@ -172,8 +188,10 @@ def create_model_app(
     max_body: int,
     access_log: bool = True,
     cors_origins: Sequence[str] = (),
+    auth: TokenCheck | None = None,
 ) -> FastAPI:
-    """The ASGI app of a model server; `cors_origins` lets web pages of those origins call it."""
+    """The ASGI app of a model server; `cors_origins` lets web pages of those origins call it;
+    with `auth`, every route but health and description needs a token (relayml.serve.auth)."""
     runtime = service.runtime
 
     @asynccontextmanager
@@ -303,12 +321,16 @@ def create_model_app(
     @app.post("/v2/models/{name}/outcomes", tags=["outcomes"], openapi_extra=openapi.OUTCOMES)
     async def outcomes(request: Request, name: str) -> Response:
         """Record true values of earlier predictions, joined to them later by prediction id."""
+        served = service.model(name)
+        if auth is not None:  # the token passed BearerAuth; its user needs the role too
+            identity = request.state.relay_identity
+            project = service.runtime.project
+            await run_in_threadpool(auth.check, identity, "outcomes.write", project)
         payload = await _body(request, max_body)
-        service.model(name)
         if not isinstance(payload, dict):
             raise InvalidInput('send {"prediction_ids": [...], "values": [...]}.')
         count = service.record_outcomes(
-            name, payload.get("prediction_ids"), payload.get("values"), "api"
+            served.name, payload.get("prediction_ids"), payload.get("values"), "api"
         )
         return _json({"accepted": count})
 
@@ -330,6 +352,17 @@ def create_model_app(
         Route("/predict", predict_fast, methods=["POST"], include_in_schema=False),
         Route("/v2/models/{name}/infer", infer_fast, methods=["POST"], include_in_schema=False),
     ]
+    if auth is not None:  # inside the access log, which so counts and logs the refusals too
+        app.add_middleware(BearerAuth, check=auth)
+        plain_schema = app.openapi
+
+        def secured_schema() -> dict[str, Any]:
+            schema = plain_schema()  # FastAPI builds it once and keeps it
+            if "securitySchemes" not in schema.get("components", {}):
+                openapi.add_bearer(schema, is_open)
+            return schema
+
+        app.openapi = secured_schema  # type: ignore[method-assign]
     app.add_middleware(
         AccessLog,
         metrics=service.metrics,

@@ -1,7 +1,7 @@
 """Serve one bundle built by `relay models build` with the model server `relay serve` runs.
 
     python -m relayml.serve.bundle BUNDLE_DIR [--host 127.0.0.1] [--port 8000] [--workers N]
-                                              [--log-dir DIR] [--no-access-log]
+                                              [--log-dir DIR] [--no-access-log] [--auth]
 
 The same routes and answers as `relay serve MODEL/VERSION`: Open Inference Protocol V2
 (``/v2/models/{name}/infer``, metadata, health), ``/predict`` with prediction ids, the same input
@@ -12,6 +12,11 @@ against its sha256 before the model loads; the server refuses to start when one 
 The prediction log is off unless ``--log-dir`` names a folder (or an fsspec URL): predictions,
 requests and outcomes are then written there as Parquet, in the layout of the artifact store's
 logs (``DIR/predictions/project=P/deployment=NAME-vN/date=D/``).
+
+``--auth`` (or ``RELAY_SERVE_AUTH=true``) requires tokens as ``relay serve --auth`` does. A bundle
+has no store of its own, so the tokens are checked against the database ``RELAY_DATABASE_URL``
+names (the platform's, where `relay tokens create` wrote them); without one the server refuses
+to start rather than serve openly.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from relayml.backend import prediction_logs
 from relayml.config import get_settings
 from relayml.errors import RelayError
-from relayml.serve.runner import ModelServer, run_model_server
+from relayml.serve.runner import ModelServer, open_token_check, run_model_server
 from relayml.serving.sources import BundleSource
 
 __all__ = ["main"]
@@ -53,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
         default=True,
         help="one JSON line per request on stderr (default: on)",
     )
+    parser.add_argument(
+        "--auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="require a personal API token (scope predict or api), checked against the "
+        "database RELAY_DATABASE_URL names (default: RELAY_SERVE_AUTH)",
+    )
     return parser
 
 
@@ -63,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         print("Error: --workers must be 1 or more.", file=sys.stderr)
         return 2
     settings = get_settings()
+    auth = settings.serve_auth if args.auth is None else args.auth
     try:
+        if auth:  # refuse now, before loading or forking, when no store can check the tokens
+            open_token_check(settings).store.dispose()
         source = BundleSource(args.bundle)
         logs = None
         if args.log_dir is not None:
@@ -71,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             logs = prediction_logs(get_settings(artifacts_url=url))
 
         def build() -> ModelServer:
+            check = open_token_check(settings) if auth else None
             server = ModelServer.from_source(
-                settings, source, [source.ref], logs, access_log=args.access_log
+                settings, source, [source.ref], logs, access_log=args.access_log, auth=check
             )
             server.runtime.load()
             return server
@@ -86,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     flavor = source.manifest["flavor"]
     print(f"relay bundle {args.bundle}: {source.ref} ({flavor}, project {source.project})")
     where = f"prediction log in {logs.root}" if logs is not None else "no prediction log"
+    if auth:
+        where += ", tokens required"
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"Listening on http://{shown}:{args.port} ({args.workers} worker(s), {where}).", flush=True

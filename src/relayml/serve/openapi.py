@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["INFER", "MODEL", "OUTCOMES", "PREDICT", "READY"]
+__all__ = ["INFER", "MODEL", "OUTCOMES", "PREDICT", "READY", "add_bearer"]
 
 _ERROR = {
     "type": "object",
@@ -178,3 +178,27 @@ OUTCOMES = _body(
 READY: dict[int | str, dict[str, Any]] = {
     503: {"description": "models still loading, or loading failed"}
 }
+
+
+def add_bearer(schema: dict[str, Any], is_open: Any) -> dict[str, Any]:
+    """Declare the bearer token (``--auth``) on every operation ``is_open(method, path)`` denies,
+    with its 401 and 403 answers; the schema is changed in place and returned."""
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A personal API token with the predict or api scope "
+        "(`relay tokens create --scope predict`).",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if is_open(method.upper(), path):
+                continue
+            operation["security"] = [{"bearer": []}]
+            answers = operation.setdefault("responses", {})
+            answers["401"] = {"description": "no valid token", "content": _json(_ERROR)}
+            answers["403"] = {
+                "description": "the token lacks the scope, or its user the role",
+                "content": _json(_ERROR),
+            }
+    return schema

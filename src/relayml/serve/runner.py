@@ -14,19 +14,46 @@ from contextlib import contextmanager
 from typing import Any
 
 from relayml.backend import prediction_logs
-from relayml.config import Settings, library_variable, set_library_variable
+from relayml.config import Settings, library_variable, redact_url, set_library_variable
 from relayml.domain.ports import Backend
+from relayml.errors import InvalidInput
 from relayml.predictions import ParquetLog, PredictionLogs
 from relayml.serve.app import create_model_app
+from relayml.serving.auth import TokenCheck, check_store_has_users
 from relayml.serving.metrics import ServerMetrics
 from relayml.serving.runtime import Runtime
 from relayml.serving.service import ModelService
 from relayml.serving.sources import BackendSource, ModelSource
 from relayml.serving.variant import ServeOptions
+from relayml.store import Store
 
-__all__ = ["MULTIPROCESS_ENV", "ModelServer", "run_model_server"]
+__all__ = ["MULTIPROCESS_ENV", "ModelServer", "open_token_check", "run_model_server"]
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own switch
+
+
+def open_token_check(settings: Settings, backend: Backend | None = None) -> TokenCheck:
+    """The token check of a server with auth on: the backend's store (``relay serve`` on the
+    embedded store or a database), else the database ``RELAY_DATABASE_URL`` names (a bundle, or
+    ``relay serve`` talking to a ``relay server`` over HTTP). Refused, never open, when there is
+    no such store or it holds no users."""
+    store: Store | None = getattr(backend, "store", None)
+    if store is None:
+        if not settings.database_url:
+            raise InvalidInput(
+                "--auth checks each token against the platform's database, and this server has "
+                "none (a bundle, or RELAY_SERVER_URL without a database): set "
+                "RELAY_DATABASE_URL to the database of `relay server`, where the users and "
+                "tokens live, or serve without --auth."
+            )
+        store = Store(settings.database_url)
+    try:
+        check_store_has_users(store, redact_url(str(store.engine.url)))
+    except BaseException:
+        if backend is None or store is not getattr(backend, "store", None):
+            store.dispose()
+        raise
+    return TokenCheck(store, cache_seconds=settings.serve_auth_cache_seconds)
 
 
 class ModelServer:
@@ -46,7 +73,15 @@ class ModelServer:
         *,
         prediction_log: bool = True,
         access_log: bool = True,
+        auth: bool | None = None,
     ) -> None:
+        """``auth`` None follows RELAY_SERVE_AUTH; with auth the backend's store (or the one
+        RELAY_DATABASE_URL names) checks the tokens."""
+        on = settings.serve_auth if auth is None else auth
+        check = open_token_check(settings, backend) if on else None
+        self._owns_auth_store = check is not None and check.store is not getattr(
+            backend, "store", None
+        )
         self._assemble(
             settings,
             BackendSource(backend, project),
@@ -54,6 +89,7 @@ class ModelServer:
             prediction_logs(settings),
             prediction_log=prediction_log,
             access_log=access_log,
+            auth=check,
         )
 
     @classmethod
@@ -65,11 +101,20 @@ class ModelServer:
         logs: PredictionLogs | None,
         *,
         access_log: bool = True,
+        auth: TokenCheck | None = None,
     ) -> ModelServer:
-        """A server of a source's models; with logs None it keeps no prediction or outcome log."""
+        """A server of a source's models; with logs None it keeps no prediction or outcome log;
+        with ``auth`` (see open_token_check; close() disposes of its store) it requires tokens."""
         server = cls.__new__(cls)
+        server._owns_auth_store = auth is not None  # opened for this server (a bundle's)
         server._assemble(
-            settings, source, refs, logs, prediction_log=logs is not None, access_log=access_log
+            settings,
+            source,
+            refs,
+            logs,
+            prediction_log=logs is not None,
+            access_log=access_log,
+            auth=auth,
         )
         return server
 
@@ -82,7 +127,9 @@ class ModelServer:
         *,
         prediction_log: bool,
         access_log: bool,
+        auth: TokenCheck | None = None,
     ) -> None:
+        self.auth = auth
         options = ServeOptions(
             max_batch_rows=settings.serve_max_batch_rows,
             max_wait=settings.serve_max_wait_ms / 1000,
@@ -117,6 +164,7 @@ class ModelServer:
             max_body=settings.serve_max_body_bytes,
             access_log=access_log,
             cors_origins=origins,
+            auth=auth,
         )
 
     def close(self) -> None:
@@ -126,6 +174,8 @@ class ModelServer:
         for log in (self.predictions, self.outcomes, self.requests):
             if log is not None:
                 log.close()
+        if self.auth is not None and self._owns_auth_store:
+            self.auth.store.dispose()
 
     def _log_stats(self) -> dict[str, dict[str, int]]:
         stats = {}

@@ -275,4 +275,7 @@ class AccessLog:
                     "ms": round(seconds * 1000, 3),
                     "client": client[0] if client else None,
                 }
+                identity = scope.get("state", {}).get("relay_identity")
+                if identity is not None:  # with auth on: who called (never the token)
+                    line["user"] = identity.name
                 self.stream.write(orjson.dumps(line).decode() + "\n")

@@ -93,7 +93,8 @@ def list_artifacts(store: Store, run_id: str, prefix: str = "") -> list[Artifact
         if prefix:
             folder = check_artifact_path(prefix)
             query = query.where(
-                (artifacts.c.path == folder) | artifacts.c.path.startswith(folder + "/")
+                (artifacts.c.path == folder)
+                | artifacts.c.path.startswith(folder + "/", autoescape=True)
             )
         return [_to_entity(r) for r in conn.execute(query)]
 
