@@ -10,9 +10,10 @@ tests/integration/test_route_permissions.py (deny by default).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -25,11 +26,13 @@ from relayml.store.schema import projects, runs
 from relayml.tracking.state import require_run
 
 __all__ = [
+    "DeclaredRoute",
     "ProjectOf",
     "acting_identity",
     "any_project",
     "auth_enabled",
     "check",
+    "declared_routes",
     "identity_of",
     "pipeline_run_project",
     "project_param",
@@ -192,3 +195,52 @@ def requires(action: str, project_of: ProjectOf | None = None, *, also: Sequence
     dependency.relay_also = tuple(also)  # type: ignore[attr-defined]
     dependency.relay_project_of = resolve  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+class DeclaredRoute(NamedTuple):
+    """One route of an app with what it declared (action None: it declared nothing)."""
+
+    method: str
+    path: str
+    action: str | None
+    also: tuple[str, ...]
+    project_of: ProjectOf | None
+
+
+def _declaration(dependencies: Sequence[Any]) -> Any:
+    for dep in dependencies:
+        call = getattr(dep, "dependency", None) or getattr(dep, "call", None)
+        if call is not None and hasattr(call, "relay_action"):
+            return call
+    return None
+
+
+def declared_routes(app: Any) -> list[DeclaredRoute]:
+    """Every HTTP route of ``app`` (included routers walked) with the action it declares."""
+    found: list[DeclaredRoute] = []
+
+    def walk(routes: Sequence[Any], prefix: str, inherited: Sequence[Any]) -> None:
+        for route in routes:
+            original = getattr(route, "original_router", None)
+            if original is not None:  # FastAPI >= 0.16x: an included router, not copied routes
+                context = route.include_context
+                walk(original.routes, prefix + context.prefix, [*inherited, *context.dependencies])
+                continue
+            if not isinstance(route, APIRoute):
+                for method in sorted(getattr(route, "methods", None) or ()):
+                    found.append(DeclaredRoute(method, prefix + route.path, None, (), None))
+                continue
+            call = _declaration([*inherited, *route.dependencies, *route.dependant.dependencies])
+            for method in sorted(route.methods - {"HEAD"} or route.methods):
+                found.append(
+                    DeclaredRoute(
+                        method,
+                        prefix + route.path,
+                        getattr(call, "relay_action", None),
+                        getattr(call, "relay_also", ()),
+                        getattr(call, "relay_project_of", None),
+                    )
+                )
+
+    walk(app.routes, "", [])
+    return found
