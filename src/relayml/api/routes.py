@@ -53,6 +53,11 @@ MAX_HISTORY_PAGE = 10_000  # metric points per page of GET /runs/{id}/metrics/{k
 
 
 NAMED = project_param("name")  # /projects/{name}: the project is the path's name
+# What most routes here declare: reading, or tracking in, the project (of the path, or the run's).
+READ = [requires("project.read")]
+WRITE = [requires("tracking.write")]
+RUN_READ = [requires("project.read", run_project)]
+RUN_WRITE = [requires("tracking.write", run_project)]
 
 
 def backend_of(request: Request) -> LocalBackend:
@@ -137,7 +142,7 @@ def update_project(request: Request, name: str, body: ProjectPatch) -> Response:
     "/projects/{project}/experiments",
     tags=["experiments"],
     responses=_doc(list[Experiment]),
-    dependencies=[requires("project.read")],
+    dependencies=READ,
 )
 def list_experiments(request: Request, project: str, include_deleted: bool = False) -> Response:
     """A project's experiments (the deleted ones too with include_deleted=true)."""
@@ -149,7 +154,7 @@ def list_experiments(request: Request, project: str, include_deleted: bool = Fal
     tags=["experiments"],
     status_code=201,
     responses={201: {"model": Experiment}},
-    dependencies=[requires("tracking.write")],
+    dependencies=WRITE,
 )
 def create_experiment(request: Request, project: str, body: ExperimentIn) -> Response:
     """Create an experiment."""
@@ -163,7 +168,7 @@ def create_experiment(request: Request, project: str, body: ExperimentIn) -> Res
     "/projects/{project}/experiments/{name}",
     tags=["experiments"],
     responses=_doc(Experiment),
-    dependencies=[requires("project.read")],
+    dependencies=READ,
 )
 def get_experiment(request: Request, project: str, name: str) -> Response:
     """One experiment."""
@@ -174,7 +179,7 @@ def get_experiment(request: Request, project: str, name: str) -> Response:
     "/projects/{project}/experiments/{name}",
     tags=["experiments"],
     responses=_doc(Experiment),
-    dependencies=[requires("tracking.write")],
+    dependencies=WRITE,
 )
 def delete_experiment(request: Request, project: str, name: str) -> Response:
     """Delete an experiment: it and its runs are hidden until restored."""
@@ -185,7 +190,7 @@ def delete_experiment(request: Request, project: str, name: str) -> Response:
     "/projects/{project}/experiments/{name}/restore",
     tags=["experiments"],
     responses=_doc(Experiment),
-    dependencies=[requires("tracking.write")],
+    dependencies=WRITE,
 )
 def restore_experiment(request: Request, project: str, name: str) -> Response:
     """Bring a deleted experiment back."""
@@ -197,7 +202,7 @@ def restore_experiment(request: Request, project: str, name: str) -> Response:
     tags=["runs"],
     status_code=201,
     responses={201: {"model": Run}},
-    dependencies=[requires("tracking.write")],
+    dependencies=WRITE,
 )
 def create_run(request: Request, project: str, body: RunIn) -> Response:
     """Start a run (its experiment is created if new)."""
@@ -213,10 +218,7 @@ def create_run(request: Request, project: str, body: RunIn) -> Response:
 
 
 @router.post(
-    "/projects/{project}/runs/search",
-    tags=["runs"],
-    responses=_doc(RunPage),
-    dependencies=[requires("project.read")],
+    "/projects/{project}/runs/search", tags=["runs"], responses=_doc(RunPage), dependencies=READ
 )
 def search_runs(request: Request, project: str, body: SearchIn) -> Response:
     """Search a project's runs (grammar in docs/tracking.md)."""
@@ -233,45 +235,25 @@ def search_runs(request: Request, project: str, body: SearchIn) -> Response:
     )
 
 
-@router.get(
-    "/runs/{run_id}",
-    tags=["runs"],
-    responses=_doc(Run),
-    dependencies=[requires("project.read", run_project)],
-)
+@router.get("/runs/{run_id}", tags=["runs"], responses=_doc(Run), dependencies=RUN_READ)
 def get_run(request: Request, run_id: str) -> Response:
     """One run with its params, latest metrics and tags."""
     return ok(backend_of(request).get_run(run_id))
 
 
-@router.delete(
-    "/runs/{run_id}",
-    tags=["runs"],
-    responses=_doc(Run),
-    dependencies=[requires("tracking.write", run_project)],
-)
+@router.delete("/runs/{run_id}", tags=["runs"], responses=_doc(Run), dependencies=RUN_WRITE)
 def delete_run(request: Request, run_id: str) -> Response:
     """Delete a run: hidden from searches, no more logging, until restored."""
     return ok(backend_of(request).delete_run(run_id))
 
 
-@router.post(
-    "/runs/{run_id}/restore",
-    tags=["runs"],
-    responses=_doc(Run),
-    dependencies=[requires("tracking.write", run_project)],
-)
+@router.post("/runs/{run_id}/restore", tags=["runs"], responses=_doc(Run), dependencies=RUN_WRITE)
 def restore_run(request: Request, run_id: str) -> Response:
     """Bring a deleted run back."""
     return ok(backend_of(request).restore_run(run_id))
 
 
-@router.post(
-    "/runs/{run_id}/end",
-    tags=["runs"],
-    status_code=204,
-    dependencies=[requires("tracking.write", run_project)],
-)
+@router.post("/runs/{run_id}/end", tags=["runs"], status_code=204, dependencies=RUN_WRITE)
 def end_run(request: Request, run_id: str, body: RunEndIn) -> Response:
     """End a running run, storing its last metric points in the same transaction."""
     backend_of(request).end_run(
@@ -287,36 +269,21 @@ def end_run(request: Request, run_id: str, body: RunEndIn) -> Response:
     return Response(status_code=204)
 
 
-@router.post(
-    "/runs/{run_id}/params",
-    tags=["runs"],
-    status_code=204,
-    dependencies=[requires("tracking.write", run_project)],
-)
+@router.post("/runs/{run_id}/params", tags=["runs"], status_code=204, dependencies=RUN_WRITE)
 def log_params(request: Request, run_id: str, body: ValuesIn) -> Response:
     """Set params (immutable once set)."""
     backend_of(request).log_params(run_id, body.values)
     return Response(status_code=204)
 
 
-@router.post(
-    "/runs/{run_id}/tags",
-    tags=["runs"],
-    status_code=204,
-    dependencies=[requires("tracking.write", run_project)],
-)
+@router.post("/runs/{run_id}/tags", tags=["runs"], status_code=204, dependencies=RUN_WRITE)
 def set_tags(request: Request, run_id: str, body: ValuesIn) -> Response:
     """Set tags."""
     backend_of(request).set_tags(run_id, body.values)
     return Response(status_code=204)
 
 
-@router.post(
-    "/runs/{run_id}/metrics",
-    tags=["runs"],
-    status_code=204,
-    dependencies=[requires("tracking.write", run_project)],
-)
+@router.post("/runs/{run_id}/metrics", tags=["runs"], status_code=204, dependencies=RUN_WRITE)
 def log_metrics(request: Request, run_id: str, body: MetricsIn) -> Response:
     """Append metric points [key, value, step, timestamp_ms] in one transaction."""
     backend_of(request).log_metrics(run_id, body.points)
@@ -327,7 +294,7 @@ def log_metrics(request: Request, run_id: str, body: MetricsIn) -> Response:
     "/runs/{run_id}/metrics/{key:path}",
     tags=["runs"],
     responses=_doc(list[MetricPoint]),
-    dependencies=[requires("project.read", run_project)],
+    dependencies=RUN_READ,
 )
 def get_metric_history(
     request: Request,
@@ -353,7 +320,7 @@ def get_metric_history(
     "/runs/{run_id}/artifacts",
     tags=["artifacts"],
     responses=_doc(list[Artifact]),
-    dependencies=[requires("project.read", run_project)],
+    dependencies=RUN_READ,
 )
 def list_artifacts(request: Request, run_id: str, prefix: str = "") -> Response:
     """A run's artifacts, optionally under a folder."""
@@ -364,7 +331,7 @@ def list_artifacts(request: Request, run_id: str, prefix: str = "") -> Response:
     "/runs/{run_id}/artifacts/{path:path}",
     tags=["artifacts"],
     responses=_doc(Artifact),
-    dependencies=[requires("tracking.write", run_project)],
+    dependencies=RUN_WRITE,
 )
 async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
     """Store the request body as the run's artifact at path."""
@@ -381,11 +348,7 @@ async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
     return ok(artifact)
 
 
-@router.get(
-    "/runs/{run_id}/artifacts/{path:path}",
-    tags=["artifacts"],
-    dependencies=[requires("project.read", run_project)],
-)
+@router.get("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"], dependencies=RUN_READ)
 def download_artifact(request: Request, run_id: str, path: str) -> Response:
     """The artifact's bytes; X-Relay-Sha256 carries the hash to verify them against."""
     artifact, chunks = backend_of(request).open_artifact(run_id, path)
