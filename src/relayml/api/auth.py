@@ -226,12 +226,14 @@ def declared_routes(app: Any) -> list[DeclaredRoute]:
                 context = route.include_context
                 walk(original.routes, prefix + context.prefix, [*inherited, *context.dependencies])
                 continue
+            methods: set[str] = set(getattr(route, "methods", None) or ())
+            methods = methods - {"HEAD"} or methods  # HEAD goes with GET
             if not isinstance(route, APIRoute):
-                for method in sorted(getattr(route, "methods", None) or ()):
+                for method in sorted(methods):
                     found.append(DeclaredRoute(method, prefix + route.path, None, (), None))
                 continue
             call = _declaration([*inherited, *route.dependencies, *route.dependant.dependencies])
-            for method in sorted(route.methods - {"HEAD"} or route.methods):
+            for method in sorted(methods):
                 found.append(
                     DeclaredRoute(
                         method,
