@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,18 @@ def _get(server: Server, path: str, token: str | None = None, **headers: str) ->
     return httpx.get(server.url + path, headers=headers, timeout=30)
 
 
+def _until_answered(server: Server, path: str) -> httpx.Response:
+    """The first answer of a server whose workers may still be starting."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return _get(server, path)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_the_first_start_prints_a_token_once(tmp_path: Path, servers: list[Server]) -> None:
     home = tmp_path / "home"
     first = start(home)
@@ -168,6 +181,13 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path, servers: list[Server]) 
     servers.append(local)
     assert TOKEN.findall(local.output()) == []
     assert _get(local, "/api/v1/projects").status_code == 200  # one person: the local user
+    stop(local)
+    # uvicorn's workers build their own app: without auth too, and with auth by default
+    for args, unsigned in ((("--no-auth", "--workers", "2"), 200), (("--workers", "2"), 401)):
+        workers = start(home, *args)
+        servers.append(workers)
+        assert _until_answered(workers, "/api/v1/projects").status_code == unsigned
+        stop(workers)
 
 
 def test_the_bootstrap_token_setting(tmp_path: Path, servers: list[Server]) -> None:
