@@ -137,7 +137,7 @@ class HttpBackend(
             "name": name,
             "description": description,
             "business_question": business_question,
-            "owner": owner or self.actor,
+            "owner": owner,  # None: the server makes the caller (the token's user) the owner
             "kpis": [k.model_dump() if isinstance(k, KPI) else k for k in kpis],
         }
         result: Project = self._json("POST", "/projects", Project, json=body)
