@@ -28,6 +28,7 @@ from relayml.api.auth import DeclaredRoute, declared_routes, requires
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.data.sources import log_dataset
+from relayml.domain.identity import Identity
 from relayml.domain.models import ColumnSpec, ModelFile, Signature
 from relayml.domain.permissions import ALL_ROLES, PUBLIC, SIGNED_IN, allowed
 from relayml.domain.serving import Variant
@@ -407,3 +408,25 @@ def test_the_creator_of_a_project_owns_it(world: World) -> None:
     assert "mine" not in [
         p["name"] for p in client.get("/api/v1/projects", headers=_as(world, "u-viewer")).json()
     ]
+
+
+def test_a_session_hook_signs_in_a_browser_without_a_bearer_token(tmp_path: Path) -> None:
+    """The sign-in routes set app.state.session_identity; identity_of asks it when no token came."""
+    app, backend = _app(tmp_path)
+    add_user(backend.store, "test", "root", admin=True)
+
+    def session_identity(request: Any) -> Identity | None:
+        if request.cookies.get("relay_session") == "signed":
+            return Identity(name="root", is_admin=True, via="session")
+        return None
+
+    app.state.session_identity = session_identity
+    with TestClient(app) as client:
+        assert client.get("/api/v1/projects").status_code == 401
+        client.cookies.set("relay_session", "signed")
+        assert client.get("/api/v1/projects").status_code == 200
+        made = client.post("/api/v1/projects", json={"name": "web"})
+        assert made.status_code == 201 and made.json()["owner"] == "root"
+        # a bearer token, when sent, decides alone
+        bad = {"Authorization": "Bearer relay_" + "z" * 43}
+        assert client.get("/api/v1/projects", headers=bad).status_code == 401
