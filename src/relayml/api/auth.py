@@ -179,17 +179,17 @@ def requires(action: str, project_of: ProjectOf | None = None, *, also: Sequence
     async def dependency(request: Request) -> Identity:
         if action == PUBLIC:
             return Identity(name="anonymous", via="public")
-        backend = request.app.state.backend
-        identity = await run_in_threadpool(identity_of, request)
-        request.state.identity = identity
-        if not is_global(action) or not identity.is_admin:
 
-            def decide() -> None:
+        def authorize() -> Identity:  # one trip to a worker thread: it reads the database
+            backend = request.app.state.backend
+            identity = identity_of(request)
+            request.state.identity = identity
+            if not is_global(action) or not identity.is_admin:
                 project = None if is_global(action) else resolve(backend, dict(request.path_params))
                 _check_any(backend.store, identity, actions, project)
+            return identity
 
-            await run_in_threadpool(decide)
-        return identity
+        return await run_in_threadpool(authorize)
 
     dependency.relay_action = action  # type: ignore[attr-defined]
     dependency.relay_also = tuple(also)  # type: ignore[attr-defined]
