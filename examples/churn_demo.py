@@ -308,9 +308,9 @@ def main() -> None:
         f"\nServing relayml at [bold]http://127.0.0.1:{port}[/] "
         f"(API docs at http://127.0.0.1:{port}/docs). Press Ctrl-C to stop."
     )
-    uvicorn.run(
-        create_app(LocalBackend(settings)), host="127.0.0.1", port=port, log_level="warning"
-    )
+    # one person on loopback: the demo's API answers without sign-in (`relay server --no-auth`)
+    app = create_app(LocalBackend(settings), auth=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.domain.ports import Backend
 from relayml.store import Store
+from tests.fixtures.auth import ADMIN, ADMIN_TOKEN, SigningHttpBackend, server_env
 from tests.fixtures.net import free_port, wait_for_port
 
 pytest_plugins = ["tests.fixtures.plugin"]
@@ -38,25 +39,23 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def relay_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real relay API server process on loopback, with its own embedded store."""
-    home = tmp_path_factory.mktemp("server-home")
+def relay_server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The home (embedded store) of the shared `relay_server`."""
+    return tmp_path_factory.mktemp("server-home")
+
+
+@pytest.fixture(scope="session")
+def relay_server(relay_server_home: Path) -> Iterator[str]:
+    """A real `relay server` process on loopback, with its own embedded store and auth on: its
+    first administrator is alice, whose token is tests.fixtures.auth.ADMIN_TOKEN."""
+    home = relay_server_home
     port = free_port()
-    env = {**os.environ, "RELAY_HOME": str(home), "RELAY_USER": "server-admin"}
+    env = {**os.environ, **server_env(home)}
     env.pop("RELAY_SERVER_URL", None)
+    env.pop("RELAY_TOKEN", None)
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "relayml.api.app:app_from_environment",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", "relayml.cli", "server", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -77,12 +76,13 @@ def relay_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql", "http"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """The same operations in-process on SQLite and PostgreSQL, and over HTTP."""
-    settings_args: dict[str, object] = {"home": tmp_path / "home", "user": "alice"}
+    settings_args: dict[str, object] = {"home": tmp_path / "home", "user": ADMIN}
     if request.param == "http":
-        from relayml.client import HttpBackend
-
         url = request.getfixturevalue("relay_server")
-        backend: Backend = HttpBackend(get_settings(server_url=url, **settings_args))
+        settings = get_settings(server_url=url, token=ADMIN_TOKEN, **settings_args)
+        backend: Backend = SigningHttpBackend(
+            settings, request.getfixturevalue("relay_server_home")
+        )
     else:
         if request.param == "postgresql":
             settings_args["database_url"] = request.getfixturevalue("store_url_pg")

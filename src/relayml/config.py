@@ -15,7 +15,18 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "library_variable", "redact_url", "set_library_variable"]
+__all__ = [
+    "SECRET_SETTINGS",
+    "Settings",
+    "get_settings",
+    "library_variable",
+    "redact_url",
+    "set_library_variable",
+]
+
+
+# Settings whose values are secrets: `relay config` shows *** for them.
+SECRET_SETTINGS = frozenset({"token", "bootstrap_token", "openlineage_api_key"})
 
 
 def _default_user() -> str:
@@ -60,6 +71,17 @@ class Settings(BaseSettings):
         description="Personal API token sent to the server as a bearer token. Unset: the local "
         "single user is the administrator.",
     )
+    auth: bool = Field(
+        default=True,
+        description="Whether `relay server` requires a signed-in user on every route but /healthz, "
+        "readiness and sign-in. `relay server --no-auth` turns it off, on loopback only.",
+    )
+    bootstrap_token: str | None = Field(
+        default=None,
+        description="For automation: the first administrator's API token (relay_ and 32+ "
+        "characters), stored hashed when `relay server` starts on a store without users. Unset: "
+        "the server prints a new one-time token once.",
+    )
     user: str = Field(
         default_factory=_default_user,
         description="Who is acting: recorded as the author of runs and in the audit log. "
@@ -89,6 +111,11 @@ class Settings(BaseSettings):
         description="Base URL of an OpenLineage receiver (e.g. Marquez, http://marquez:5000). "
         "When set, every relay pipeline run sends START and COMPLETE/FAIL RunEvents to "
         "<url>/api/v1/lineage.",
+    )
+    openlineage_api_key: str | None = Field(
+        default=None,
+        description="Bearer token sent to the OpenLineage receiver (for a relay server: an API "
+        "token of a user who may write lineage). Unset: none is sent.",
     )
     http_timeout: float = Field(
         default=30.0,
@@ -272,7 +299,7 @@ class Settings(BaseSettings):
                 value = self.resolved_artifacts_url
             if name == "audit_key_file" and value is None:
                 value = self.resolved_audit_key_file
-            if name == "token" and value:
+            if name in SECRET_SETTINGS and value:
                 value = "***"
             if name.endswith("_url") and value:
                 value = redact_url(str(value))

@@ -168,13 +168,16 @@ def test_bad_alert_files_are_refused_clearly(served_home: ServedHome, tmp_path: 
 
 
 def test_relay_server_runs_the_monitors_on_its_own(served_home: ServedHome, tmp_path: Path) -> None:
+    from tests.fixtures.auth import ADMIN_TOKEN
     from tests.fixtures.net import free_port, wait_for_port
 
     rules = tmp_path / "alerts.yaml"
     rules.write_text("alerts:\n  - {name: quiet, model: churn, figure: traffic, below: 1}\n")
     relay(served_home, "alerts", "set", str(rules))
     port = free_port()
-    env = {**served_home.env, "RELAY_MONITOR_INTERVAL": "0.5"}
+    # auth on, as by default: the first administrator's token is ADMIN_TOKEN
+    env = {**served_home.env, "RELAY_MONITOR_INTERVAL": "0.5", "RELAY_BOOTSTRAP_TOKEN": ADMIN_TOKEN}
+    signed = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     proc = subprocess.Popen(
         [RELAY, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -184,7 +187,8 @@ def test_relay_server_runs_the_monitors_on_its_own(served_home: ServedHome, tmp_
         deadline = time.monotonic() + 30
         events: list[Any] = []
         while not events and time.monotonic() < deadline:
-            events = httpx.get(f"http://127.0.0.1:{port}/api/v1/projects/churn/alerts").json()
+            url = f"http://127.0.0.1:{port}/api/v1/projects/churn/alerts"
+            events = httpx.get(url, headers=signed).json()
             time.sleep(0.3)
         assert [e["rule"] for e in events] == ["quiet"]
     finally:

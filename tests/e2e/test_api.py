@@ -6,11 +6,13 @@ import httpx
 import pytest
 
 from relayml.store import HEAD_REVISION
+from tests.fixtures.auth import ADMIN_TOKEN
 
 
 @pytest.fixture
 def http(relay_server: str) -> httpx.Client:
-    with httpx.Client(base_url=relay_server, timeout=30) as client:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # the server has auth on
+    with httpx.Client(base_url=relay_server, timeout=30, headers=headers) as client:
         yield client  # type: ignore[misc]
 
 

@@ -20,6 +20,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
+from tests.fixtures.auth import ADMIN_TOKEN
+
 SEED = 20240611
 # Server errors found here and left to their owners, by route label; none now (the step-run
 # record's KeyError is a 422 since issue #11: tests/integration/test_pipeline_records.py).
@@ -107,7 +109,8 @@ def _reads(http: httpx.Client) -> list[str]:
 
 def test_fuzzing_every_route_gets_no_server_error_and_breaks_no_read(relay_server: str) -> None:
     project = f"fz-{uuid.uuid4().hex[:8]}"
-    with httpx.Client(base_url=relay_server, timeout=30) as http:
+    signed = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # the server has auth on: an admin
+    with httpx.Client(base_url=relay_server, timeout=30, headers=signed) as http:
         assert http.post("/api/v1/projects", json={"name": project}).status_code == 201
         run = http.post(f"/api/v1/projects/{project}/runs", json={}).json()
         fixed = {"project": project, "name": project, "run_id": run["id"], "key": "loss"}
@@ -121,6 +124,7 @@ def test_fuzzing_every_route_gets_no_server_error_and_breaks_no_read(relay_serve
         failures: list[str] = []
         calls = 0
         with requests.Session() as session:
+            session.headers.update(signed)
             for operation in operations:
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     calls += _fuzz(operation, mode, fixed, relay_server, session, failures)

@@ -24,6 +24,7 @@ from relayml.domain.ports import Backend
 from relayml.domain.validation import MAX_TIME_MS
 from relayml.errors import InvalidInput
 from relayml.store.schema import runs
+from tests.fixtures.auth import ADMIN_TOKEN
 
 runner = CliRunner()
 HUGE_TIMES = [99999999999999999, -(10**18), MAX_TIME_MS + 1, -1]
@@ -31,7 +32,8 @@ HUGE_TIMES = [99999999999999999, -(10**18), MAX_TIME_MS + 1, -1]
 
 @pytest.fixture
 def http(relay_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=relay_server + "/api/v1", timeout=30) as client:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # the server has auth on
+    with httpx.Client(base_url=relay_server + "/api/v1", timeout=30, headers=headers) as client:
         yield client
 
 
@@ -205,7 +207,8 @@ def test_an_artifact_missing_from_the_store_is_a_clean_404(tmp_path: Path) -> No
     source.write_text("weights")
     artifact = backend.log_artifact(run.id, "model.txt", source)
     Path(backend.blobs.path_of(artifact.sha256)).unlink()
-    with TestClient(create_app(backend), raise_server_exceptions=False) as client:
+    # about a missing blob, not sign-in: the app without auth (the local user)
+    with TestClient(create_app(backend, auth=False), raise_server_exceptions=False) as client:
         response = client.get(f"/api/v1/runs/{run.id}/artifacts/model.txt")
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "NOT_FOUND"
@@ -223,7 +226,8 @@ def test_the_json_body_cap_is_a_setting(tmp_path: Path) -> None:
     settings = get_settings(home=tmp_path / "home", api_max_body_bytes=4096)
     assert settings.api_max_body_bytes == 4096
     assert get_settings(home=tmp_path / "home").api_max_body_bytes == MAX_JSON_BODY
-    with TestClient(create_app(LocalBackend(settings))) as client:
+    # about the body limit, not sign-in: the app without auth (the local user)
+    with TestClient(create_app(LocalBackend(settings), auth=False)) as client:
         response = client.post(
             "/api/v1/projects", content=b" " * 5000, headers={"content-type": "application/json"}
         )

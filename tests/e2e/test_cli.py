@@ -23,6 +23,7 @@ from relayml.backend import LocalBackend
 from relayml.cli import app
 from relayml.config import get_settings
 from relayml.store import HEAD_REVISION
+from tests.fixtures.auth import ADMIN_TOKEN, server_env
 from tests.fixtures.net import free_port, wait_for_port
 
 runner = CliRunner()
@@ -471,7 +472,7 @@ class Server:
 def start_server(home: Path, *extra: str) -> Server:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    env.update(RELAY_HOME=str(home), RELAY_USER="server")
+    env.update(server_env(home, user="server"))  # auth on; its admin's token is ADMIN_TOKEN
     log = home.parent / "server.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(
@@ -539,6 +540,11 @@ def test_relay_server_with_workers(data: Data, home: Path) -> None:
                     raise
                 time.sleep(0.1)
         assert response.json()["status"] == "ok"
+        # the workers (uvicorn's factory) run with auth on too
+        assert httpx.get(running.url + "/api/v1/projects", timeout=10).status_code == 401
+        signed = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        listed = httpx.get(running.url + "/api/v1/projects", headers=signed, timeout=10)
+        assert listed.status_code == 200
     finally:
         assert stop_server(running) in (0, -signal.SIGTERM)
 
@@ -549,6 +555,7 @@ def test_runs_list_through_the_server_matches_in_process(
     local_out = ok("runs", "list", "-p", "churn")
     local_show = as_json("runs", "show", data.new)
     monkeypatch.setenv("RELAY_SERVER_URL", server.url)
+    monkeypatch.setenv("RELAY_TOKEN", ADMIN_TOKEN)
     monkeypatch.setenv("RELAY_HOME", str(data.backend.settings.home.parent / "unused"))
     assert ok("runs", "list", "-p", "churn") == local_out
     assert as_json("runs", "show", data.new[:10]) == local_show

@@ -19,6 +19,7 @@ from relayml.cli import app as relay_app
 from relayml.config import get_settings
 from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
 from relayml.domain.ports import Backend
+from tests.fixtures.auth import ADMIN_TOKEN
 
 runner = CliRunner()
 
@@ -154,6 +155,7 @@ def test_wide_graphs_stay_readable(env: Path) -> None:
 
 def test_over_http(relay_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELAY_SERVER_URL", relay_server)
+    monkeypatch.setenv("RELAY_TOKEN", ADMIN_TOKEN)
     b = open_backend(get_settings())
     try:
         n = populate(b)

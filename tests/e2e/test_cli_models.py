@@ -197,7 +197,8 @@ def test_the_roles_in_the_help_are_the_service_roles() -> None:
 
 
 def test_members_are_added_and_listed(backend: LocalBackend) -> None:
-    assert "no members yet" in ok("projects", "members", "churn")
+    creator = backend.actor  # whoever creates a project owns it
+    assert as_json("projects", "members", "churn") == {creator: ["owner"]}
     assert "rita is risk_manager in project churn" in ok(
         "projects", "add-member", "churn", "rita", "risk_manager"
     )
@@ -207,6 +208,7 @@ def test_members_are_added_and_listed(backend: LocalBackend) -> None:
     assert "rita" in out and "auditor, risk_manager" in out and "bob" in out
     assert as_json("projects", "members", "churn") == {
         "bob": ["data_scientist"],
+        creator: ["owner"],
         "rita": ["auditor", "risk_manager"],
     }
     result = relay("projects", "add-member", "churn", "rita", "boss")

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from relayml.cli import app
+from tests.fixtures.auth import client_env
 
 runner = CliRunner()
 
@@ -143,7 +144,7 @@ def test_run_list_show_through_a_relay_server(relay_server: str, tmp_path: Path)
     project = f"cli-pipes-{uuid.uuid4().hex[:8]}"
     env = {
         "RELAY_HOME": str(tmp_path / "client-home"),
-        "RELAY_SERVER_URL": relay_server,
+        **client_env(relay_server),
         "RELAY_PROJECT": project,
     }
     target = f"{tmp_path / 'flows.py'}:churn"

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixtures.auth import ADMIN_TOKEN
 from tests.fixtures.documented import ROOT, Demo, clean_env, fill, relay_commands, run_commands
 from tests.fixtures.net import free_port
 
@@ -125,6 +126,8 @@ def test_the_documented_servers_start_answer_their_health_route_and_stop(
     assert "relay serve churn@production --port 8000" in serving
     assert "relay server --host 0.0.0.0 --port 8080" in serving
     env, placeholders = _folder(demo, tmp_path)
+    # `relay server` runs with auth on, as documented; its first admin's token is known here
+    env["RELAY_BOOTSTRAP_TOKEN"] = ADMIN_TOKEN
     for command in dict.fromkeys(serving):
         args, port = _on_free_port(fill(command, placeholders))
         server = subprocess.Popen(
@@ -140,6 +143,12 @@ def test_the_documented_servers_start_answer_their_health_route_and_stop(
                     answered = httpx.get(url, timeout=2).status_code == 200
                 except httpx.TransportError:
                     time.sleep(0.3)
+            if answered and args[0] == "server":
+                api = f"http://127.0.0.1:{port}/api/v1/projects"
+                unsigned = 200 if "--no-auth" in args else 401  # --no-auth: one local person
+                assert httpx.get(api, timeout=10).status_code == unsigned, command
+                signed = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                assert httpx.get(api, headers=signed, timeout=10).status_code == 200
         finally:
             server.terminate()
             _, stderr = server.communicate(timeout=60)

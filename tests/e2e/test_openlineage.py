@@ -35,6 +35,7 @@ from openlineage.client.transport.http import (
 
 from relayml.domain.lineage import LineageGraph
 from relayml.lineage.openlineage import PRODUCER, emit, pipeline_run_event
+from tests.fixtures.auth import ADMIN_TOKEN
 from tests.fixtures.net import free_port
 
 
@@ -44,9 +45,17 @@ def server(relay_server: str) -> str:
     return relay_server
 
 
+# The shared server has auth on: its API and its OpenLineage route take alice's token.
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def _key() -> ApiKeyTokenProvider:
+    return ApiKeyTokenProvider({"api_key": ADMIN_TOKEN})
+
+
 @pytest.fixture
 def api(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server + "/api/v1", timeout=30) as client:
+    with httpx.Client(base_url=server + "/api/v1", timeout=30, headers=AUTH) as client:
         yield client
 
 
@@ -92,7 +101,7 @@ class TeamRunFacet(RunFacet):
 def test_openlineage_client_start_and_complete_build_the_graph(
     server: str, api: httpx.Client, tag: str
 ) -> None:
-    client = ol_client(server, auth=ApiKeyTokenProvider({"api_key": "s3cret"}))
+    client = ol_client(server, auth=ApiKeyTokenProvider({"api_key": ADMIN_TOKEN}))
     run_id = str(uuid.uuid4())
     parent_id = str(uuid.uuid4())
     job = Job(namespace=f"airflow-{tag}", name="orders_dag.load")
@@ -181,7 +190,7 @@ def test_openlineage_client_start_and_complete_build_the_graph(
 
 
 def test_gzip_bodies_are_accepted(server: str, api: httpx.Client, tag: str) -> None:
-    client = ol_client(server, compression=HttpCompression.GZIP)
+    client = ol_client(server, compression=HttpCompression.GZIP, auth=_key())
     run_id = str(uuid.uuid4())
     try:
         client.emit(
@@ -265,7 +274,7 @@ def test_a_valid_event_answers_201(api: httpx.Client, tag: str) -> None:
     response = api.post(
         "/lineage",
         content=body,
-        headers={"Content-Encoding": "gzip", "Authorization": "Bearer anything"},
+        headers={"Content-Encoding": "gzip"},  # and the client's token
     )
     assert response.status_code == 201 and response.json() == {}
     assert graph_of(api, "job", f"dbt-{tag}/model.orders").root.label == "model.orders"
@@ -279,9 +288,9 @@ def test_relay_pipeline_events_round_trip(server: str, api: httpx.Client, tag: s
         "run_id": uuid.uuid4().hex,
         "inputs": ["customers@3", "s3://raw/customers.csv"],
     }
-    assert emit(server, pipeline_run_event("START", **common))
+    assert emit(server, pipeline_run_event("START", **common), api_key=ADMIN_TOKEN)
     done = pipeline_run_event("COMPLETE", outputs=["features@1"], **common)
-    assert emit(server, done)
+    assert emit(server, done, api_key=ADMIN_TOKEN)
     run_uuid = done["run"]["runId"]
     assert run_uuid == str(uuid.UUID(common["run_id"]))
     g = graph_of(api, "job_run", run_uuid)
@@ -310,7 +319,7 @@ def test_relay_pipeline_events_round_trip(server: str, api: httpx.Client, tag: s
         failed["run"]["runId"]
         == pipeline_run_event("START", **{**common, "run_id": "run-7"})["run"]["runId"]
     )  # the same relay run id always maps to the same UUID
-    assert emit(server, failed)
+    assert emit(server, failed, api_key=ADMIN_TOKEN)
     run = graph_of(api, "job_run", failed["run"]["runId"]).root
     assert run.facets["state"] == "FAIL"
     assert run.facets["errorMessage"]["message"] == "boom"

@@ -12,12 +12,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import relayml as relay
+from tests.fixtures.auth import ADMIN_TOKEN
 
 
 @pytest.fixture(params=["in-process", "http"])
 def sdk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     project = f"lineage-{uuid.uuid4().hex[:8]}"
     if request.param == "http":
+        request.getfixturevalue("monkeypatch").setenv("RELAY_TOKEN", ADMIN_TOKEN)
         relay.init(project=project, server_url=request.getfixturevalue("relay_server"))
     else:
         relay.init(project=project, home=tmp_path / "home")

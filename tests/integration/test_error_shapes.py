@@ -10,6 +10,7 @@ from relayml.api.app import create_app
 from relayml.backend import LocalBackend
 from relayml.config import Settings
 from relayml.errors import BY_CODE, BodyTooLarge, ModelFailed, ModelNotReady, NotJson
+from relayml.identity.bootstrap import bootstrap_admin
 from relayml.serve.runner import ModelServer
 
 
@@ -20,8 +21,14 @@ def _backend(tmp_path: Path) -> LocalBackend:
 
 
 def test_the_platform_answers_code_and_message(tmp_path: Path) -> None:
-    client = TestClient(create_app(_backend(tmp_path)))
-    answer = client.get("/api/v1/projects/nope")
+    backend = _backend(tmp_path)
+    secret = bootstrap_admin(backend.store, "alice")
+    client = TestClient(create_app(backend))  # auth on, as `relay server` runs by default
+    unsigned = client.get("/api/v1/projects/nope")
+    assert unsigned.status_code == 401 and set(unsigned.json()) == {"error"}
+    assert unsigned.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert "RELAY_TOKEN" in unsigned.json()["error"]["message"]
+    answer = client.get("/api/v1/projects/nope", headers={"Authorization": f"Bearer {secret}"})
     assert answer.status_code == 404
     body = answer.json()
     assert set(body) == {"error"}

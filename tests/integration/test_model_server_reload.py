@@ -14,6 +14,7 @@ from relayml.api.app import create_app
 from relayml.backend import LocalBackend
 from relayml.client.http import HttpBackend
 from relayml.config import Settings
+from relayml.identity.bootstrap import bootstrap_admin
 from relayml.serving.runtime import Runtime, ServedModel
 from relayml.serving.sources import BackendSource
 from relayml.serving.variant import ServeOptions
@@ -54,7 +55,9 @@ def test_one_line_when_the_platform_goes_away_and_one_when_it_is_back(
     port = free_port()
     platform = _Platform(local, port)
     platform.start()
-    remote = HttpBackend(Settings(home=tmp_path / "client", server_url=f"http://127.0.0.1:{port}"))
+    token = bootstrap_admin(local.store, "alice")  # the platform has auth on, as by default
+    url = f"http://127.0.0.1:{port}"
+    remote = HttpBackend(Settings(home=tmp_path / "client", server_url=url, token=token))
     runtime = Runtime(BackendSource(remote, "churn"), ["churn/1"], ServeOptions())
     runtime.models = {"churn": ServedModel("churn", "churn", None, "churn-v1", [])}
     runtime.ready = True

@@ -13,7 +13,9 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 import relayml as relay
+from relayml.client import HttpBackend
 from relayml.errors import CorruptArtifact, GateFailed, InvalidInput, PermissionDenied
+from tests.fixtures.auth import ADMIN_TOKEN, SigningHttpBackend
 
 KPIS = [
     {"name": "customers_kept", "unit": "customers", "target": 10,
@@ -57,6 +59,7 @@ def sdk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     project = f"models-{uuid.uuid4().hex[:8]}"
     if request.param == "http":
         server = request.getfixturevalue("relay_server")
+        request.getfixturevalue("monkeypatch").setenv("RELAY_TOKEN", ADMIN_TOKEN)
         relay.init(project=project, server_url=server, home=tmp_path / "client", kpis=KPIS)
     else:
         relay.init(project=project, home=tmp_path / "home", kpis=KPIS)
@@ -64,7 +67,7 @@ def sdk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     relay.init(project="teardown", home=tmp_path / "teardown")
 
 
-def test_log_load_evaluate_promote(sdk: str) -> None:
+def test_log_load_evaluate_promote(sdk: str, request: pytest.FixtureRequest) -> None:
     train, holdout = customers(600, 1), customers(400, 2)
     with relay.start_run(experiment="models") as run:
         model = GradientBoostingClassifier(n_estimators=30, random_state=0)
@@ -102,7 +105,12 @@ def test_log_load_evaluate_promote(sdk: str) -> None:
     with pytest.raises(PermissionDenied):
         relay.approve("churn/1", "production")
     relay.get_backend().add_member(sdk, "rita", "risk_manager")
-    rita = relay.get_backend().with_actor("rita")
+    backend = relay.get_backend()
+    if isinstance(backend, HttpBackend):  # over HTTP rita signs in with a token of her own
+        home = request.getfixturevalue("relay_server_home")
+        rita = SigningHttpBackend(backend.settings, home).with_actor("rita")
+    else:
+        rita = backend.with_actor("rita")
     approved = rita.decide_promotion(sdk, "churn/1", "production", "approve", "ok")
     if rita is not relay.get_backend():
         rita.close()

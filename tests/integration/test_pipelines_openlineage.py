@@ -10,6 +10,7 @@ import relayml as relay
 from relayml.client import HttpBackend
 from relayml.config import get_settings
 from relayml.lineage import openlineage
+from tests.fixtures.auth import ADMIN_TOKEN
 
 
 @relay.step
@@ -31,13 +32,15 @@ def test_pipeline_runs_emit_start_and_complete(
     relay_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RELAY_OPENLINEAGE_URL", relay_server)
+    # The receiver is a relay server with auth on: the events carry a token that may write lineage.
+    monkeypatch.setenv("RELAY_OPENLINEAGE_API_KEY", ADMIN_TOKEN)
     relay.init(project="emitter", home=tmp_path / "home")
     try:
         run = summing.run(n=4)
     finally:
         relay.init(project="teardown", home=tmp_path / "teardown")
     assert run.status == "FINISHED"
-    receiver = HttpBackend(get_settings(server_url=relay_server))
+    receiver = HttpBackend(get_settings(server_url=relay_server, token=ADMIN_TOKEN))
     try:
         key = openlineage._run_uuid("emitter", run.id)
         graph = receiver.lineage("job_run", key, depth=1)

@@ -12,6 +12,7 @@ import pytest
 import relayml as relay
 from relayml.domain.entities import RunStatus
 from relayml.errors import Conflict, InvalidInput
+from tests.fixtures.auth import ADMIN_TOKEN, client_env
 
 
 @pytest.fixture(params=["in-process", "http"])
@@ -20,6 +21,7 @@ def sdk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     project = f"sdk-{request.node.name.split('[')[0][-20:].replace('_', '-')}"
     project = project.strip("-") + f"-{id(request) % 100000}"
     if request.param == "http":
+        request.getfixturevalue("monkeypatch").setenv("RELAY_TOKEN", ADMIN_TOKEN)
         relay.init(project=project, server_url=request.getfixturevalue("relay_server"))
     else:
         relay.init(project=project, home=tmp_path / "home")
@@ -147,7 +149,7 @@ def test_a_client_of_a_server_never_loads_the_store(relay_server: str, tmp_path:
     import subprocess
     import sys
 
-    env = {**os.environ, "RELAY_SERVER_URL": relay_server, "RELAY_HOME": str(tmp_path / "h")}
+    env = {**os.environ, **client_env(relay_server), "RELAY_HOME": str(tmp_path / "h")}
     code = _CLIENT_SESSION % (STORE_MODULES,)
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "notes.txt")],

@@ -76,6 +76,8 @@ def test_every_setting_has_help_and_shows_in_relay_config(tmp_path: Path) -> Non
         "RELAY_HOME": str(tmp_path),
         "RELAY_DATABASE_URL": "postgresql+psycopg://bob:hunter2@db:5432/relay",
         "RELAY_TOKEN": "secret-token",
+        "RELAY_BOOTSTRAP_TOKEN": "relay_bootstrap-secret-of-the-first-admin",
+        "RELAY_OPENLINEAGE_API_KEY": "lineage-key",
     }
     result = CliRunner().invoke(app, ["config", "--json"], env=env)
     assert result.exit_code == 0, result.output
@@ -88,6 +90,8 @@ def test_every_setting_has_help_and_shows_in_relay_config(tmp_path: Path) -> Non
     assert rows["database_url"]["source"] == "environment"
     assert rows["database_url"]["value"] == "postgresql+psycopg://bob:***@db:5432/relay"
     assert "hunter2" not in result.stdout and "secret-token" not in result.stdout
+    assert "bootstrap-secret" not in result.stdout and "lineage-key" not in result.stdout
+    assert rows["bootstrap_token"]["value"] == "***" and rows["auth"]["value"] == "True"
 
 
 def test_redact_url_hides_only_the_password() -> None:

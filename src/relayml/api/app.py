@@ -1,4 +1,8 @@
-"""The FastAPI application: routes under /api/v1, /healthz, one error shape for all."""
+"""The FastAPI application: routes under /api/v1, /healthz, /readyz, one error shape for all.
+
+With auth on (the default of `relay server`), every route but /healthz and /readyz needs a
+signed-in user; each declares its action with ``requires`` (relayml/api/auth.py).
+"""
 
 from __future__ import annotations
 
@@ -24,14 +28,16 @@ from relayml.api import (
     routes,
     serving_routes,
 )
+from relayml.api.auth import requires
 from relayml.api.responses import error_body, error_response, ok
 from relayml.api.sessions import CsrfFormField, SessionManager
 from relayml.backend import LocalBackend
 from relayml.config import Settings
+from relayml.domain.permissions import PUBLIC
 from relayml.errors import RelayError
 from relayml.identity.signin_limit import SignInLimiter
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "app_without_auth", "create_app"]
 
 log = logging.getLogger("relayml.api")
 # The default largest JSON body of a POST or PATCH (100,000 metric points with long keys fit);
@@ -112,8 +118,12 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload.body})
 
 
-def create_app(backend: LocalBackend) -> FastAPI:
-    """Build the API around a backend (which owns the store and the artifacts)."""
+def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
+    """Build the API around a backend (which owns the store and the artifacts).
+
+    ``auth`` (default: the backend's ``auth`` setting, on unless RELAY_AUTH=false): every route
+    but /healthz and /readyz needs a signed-in user. Off, the caller is the local user, an admin.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -143,11 +153,13 @@ def create_app(backend: LocalBackend) -> FastAPI:
     app = FastAPI(
         title="relayml",
         version=__version__,
-        description="Tracking, projects and artifacts of relayml. Errors are "
-        '`{"error": {"code", "message"}}` with status 404, 409, 422, 403 or 503.',
+        description="Tracking, projects and artifacts of relayml. Send a personal API token as "
+        "`Authorization: Bearer <token>`. Errors are "
+        '`{"error": {"code", "message"}}` with status 401, 403, 404, 409, 422 or 503.',
         lifespan=lifespan,
     )
     app.state.backend = backend
+    app.state.auth = backend.settings.auth if auth is None else auth
     # Sessions of the web pages (api/sessions.py): api/auth.py asks them without a bearer token.
     settings = backend.settings
     app.state.sessions = SessionManager(settings, backend.store)
@@ -176,11 +188,18 @@ def create_app(backend: LocalBackend) -> FastAPI:
         message = f"internal error: {type(exc).__name__}; see the server's log."
         return ok(error_body("INTERNAL", message), status_code=500)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], dependencies=[requires(PUBLIC)])
     def healthz() -> dict[str, Any]:
         """Liveness and the store's schema revision."""
         revision = backend.store.current_revision()
         return {"status": "ok", "version": __version__, "schema_revision": revision}
+
+    @app.get("/readyz", tags=["operations"], dependencies=[requires(PUBLIC)])
+    def readyz() -> dict[str, Any]:
+        """Ready for traffic: the store answers at this code's schema revision (else 503)."""
+        backend.store.check_revision()
+        revision = backend.store.current_revision()
+        return {"status": "ready", "schema_revision": revision}
 
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(model_routes.router, prefix="/api/v1")
@@ -201,3 +220,10 @@ def app_from_environment() -> FastAPI:
     from relayml.config import get_settings
 
     return create_app(LocalBackend(get_settings()))
+
+
+def app_without_auth() -> FastAPI:
+    """The app for the workers of `relay server --no-auth` (one person, on loopback)."""
+    from relayml.config import get_settings
+
+    return create_app(LocalBackend(get_settings()), auth=False)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from relayml.api.auth import requires
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
 from relayml.data.local import LocalDataOps
@@ -56,7 +57,12 @@ def _data(request: Request) -> LocalDataOps:
     return backend
 
 
-@router.get("/projects/{project}/datasets", tags=["data"], responses=_doc(list[Dataset]))
+@router.get(
+    "/projects/{project}/datasets",
+    tags=["data"],
+    responses=_doc(list[Dataset]),
+    dependencies=[requires("project.read")],
+)
 def list_datasets(request: Request, project: str) -> Response:
     """A project's datasets with their latest version."""
     return ok(_data(request).list_datasets(project))
@@ -67,6 +73,7 @@ def list_datasets(request: Request, project: str) -> Response:
     tags=["data"],
     status_code=201,
     responses={201: {"model": DatasetVersion}},
+    dependencies=[requires("data.write")],
 )
 def create_dataset_version(
     request: Request, project: str, name: str, body: DatasetVersionIn
@@ -91,13 +98,19 @@ def create_dataset_version(
     "/projects/{project}/datasets/{name}/versions",
     tags=["data"],
     responses=_doc(list[DatasetVersion]),
+    dependencies=[requires("project.read")],
 )
 def list_dataset_versions(request: Request, project: str, name: str) -> Response:
     """A dataset's versions, newest first."""
     return ok(_data(request).list_dataset_versions(project, name))
 
 
-@router.get("/projects/{project}/dataset-version", tags=["data"], responses=_doc(DatasetVersion))
+@router.get(
+    "/projects/{project}/dataset-version",
+    tags=["data"],
+    responses=_doc(DatasetVersion),
+    dependencies=[requires("project.read")],
+)
 def get_dataset_version(request: Request, project: str, ref: str = Query(...)) -> Response:
     """The version a reference names: customers@3, customers@latest or customers."""
     return ok(_data(request).get_dataset_version(project, ref))
@@ -108,6 +121,7 @@ def get_dataset_version(request: Request, project: str, ref: str = Query(...)) -
     tags=["data"],
     status_code=201,
     responses={201: {"model": DataCheckReport}},
+    dependencies=[requires("data.write")],
 )
 def record_data_check(request: Request, project: str, body: DataCheckIn) -> Response:
     """Store the outcomes of a data check spec run on a version."""
@@ -115,7 +129,12 @@ def record_data_check(request: Request, project: str, body: DataCheckIn) -> Resp
     return ok(report, status_code=201)
 
 
-@router.get("/projects/{project}/data-checks", tags=["data"], responses=_doc(list[DataCheckReport]))
+@router.get(
+    "/projects/{project}/data-checks",
+    tags=["data"],
+    responses=_doc(list[DataCheckReport]),
+    dependencies=[requires("project.read")],
+)
 def list_data_checks(request: Request, project: str, ref: str = Query(...)) -> Response:
     """A version's data check reports, newest first."""
     return ok(_data(request).list_data_checks(project, ref))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from relayml.api.auth import any_project, requires
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
 from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
@@ -75,6 +76,7 @@ _RUN_EVENT = {
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _RUN_EVENT}}}
     },
+    dependencies=[requires("data.write", any_project)],
 )
 async def post_openlineage(request: Request) -> Response:
     """Take an OpenLineage RunEvent (spec 2-0-2; gzip allowed) into the lineage graph."""
@@ -93,7 +95,12 @@ async def post_openlineage(request: Request) -> Response:
     return ok({}, status_code=201)
 
 
-@router.post("/lineage/links", tags=["lineage"], status_code=204)
+@router.post(
+    "/lineage/links",
+    tags=["lineage"],
+    status_code=204,
+    dependencies=[requires("data.write", any_project)],
+)
 def link(request: Request, body: LinksIn) -> Response:
     """Record nodes (facets merged) and edges (idempotent) in the lineage graph."""
     _lineage_backend(request).link(body.nodes, body.edges)
@@ -101,7 +108,10 @@ def link(request: Request, body: LinksIn) -> Response:
 
 
 @router.get(
-    "/lineage/{kind}/{key:path}", tags=["lineage"], responses={200: {"model": LineageGraph}}
+    "/lineage/{kind}/{key:path}",
+    tags=["lineage"],
+    responses={200: {"model": LineageGraph}},
+    dependencies=[requires("project.read", any_project)],
 )
 def get_lineage(
     request: Request, kind: str, key: str, depth: int = 3, direction: str = "both"

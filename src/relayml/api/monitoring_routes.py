@@ -7,6 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from relayml.api.auth import requires
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
 from relayml.domain.monitoring import (
@@ -51,13 +52,19 @@ class ResolveIn(BaseModel):
     "/projects/{project}/predictions/{prediction_id}",
     tags=["monitoring"],
     responses=_doc(PredictionRecord),
+    dependencies=[requires("project.read")],
 )
 def get_prediction(request: Request, project: str, prediction_id: str) -> Response:
     """A logged prediction by its id: inputs, answer, version."""
     return ok(backend_of(request).get_prediction(project, prediction_id))
 
 
-@router.post("/projects/{project}/feedback", tags=["monitoring"], responses=_doc(FeedbackFlag))
+@router.post(
+    "/projects/{project}/feedback",
+    tags=["monitoring"],
+    responses=_doc(FeedbackFlag),
+    dependencies=[requires("feedback.flag")],
+)
 def flag_prediction(request: Request, project: str, body: FlagIn) -> Response:
     """Flag a prediction as wrong or unexpected; a given right answer becomes an outcome."""
     flag = backend_of(request).flag_prediction(
@@ -70,7 +77,12 @@ def flag_prediction(request: Request, project: str, body: FlagIn) -> Response:
     return ok(flag)
 
 
-@router.get("/projects/{project}/feedback", tags=["monitoring"], responses=_doc(list[FeedbackFlag]))
+@router.get(
+    "/projects/{project}/feedback",
+    tags=["monitoring"],
+    responses=_doc(list[FeedbackFlag]),
+    dependencies=[requires("project.read")],
+)
 def list_flags(
     request: Request,
     project: str,
@@ -86,6 +98,7 @@ def list_flags(
     "/projects/{project}/feedback/{flag_id}/resolve",
     tags=["monitoring"],
     responses=_doc(FeedbackFlag),
+    dependencies=[requires("feedback.resolve")],
 )
 def resolve_flag(request: Request, project: str, flag_id: int, body: ResolveIn) -> Response:
     """Close a flag, saying what was done."""
@@ -93,7 +106,10 @@ def resolve_flag(request: Request, project: str, flag_id: int, body: ResolveIn) 
 
 
 @router.put(
-    "/projects/{project}/alerts/rules", tags=["monitoring"], responses=_doc(list[AlertRule])
+    "/projects/{project}/alerts/rules",
+    tags=["monitoring"],
+    responses=_doc(list[AlertRule]),
+    dependencies=[requires("alerts.write")],
 )
 def set_alert_rules(request: Request, project: str, body: RulesIn) -> Response:
     """Make the project's alert rules those of an alerts file."""
@@ -101,14 +117,22 @@ def set_alert_rules(request: Request, project: str, body: RulesIn) -> Response:
 
 
 @router.get(
-    "/projects/{project}/alerts/rules", tags=["monitoring"], responses=_doc(list[AlertRule])
+    "/projects/{project}/alerts/rules",
+    tags=["monitoring"],
+    responses=_doc(list[AlertRule]),
+    dependencies=[requires("project.read")],
 )
 def list_alert_rules(request: Request, project: str) -> Response:
     """Every alert rule of a project."""
     return ok(backend_of(request).list_alert_rules(project))
 
 
-@router.get("/projects/{project}/alerts", tags=["monitoring"], responses=_doc(list[AlertEvent]))
+@router.get(
+    "/projects/{project}/alerts",
+    tags=["monitoring"],
+    responses=_doc(list[AlertEvent]),
+    dependencies=[requires("project.read")],
+)
 def list_alert_events(request: Request, project: str, all: bool = False) -> Response:
     """Alert events, newest first: open and acknowledged ones, or all."""
     return ok(backend_of(request).list_alert_events(project, active_only=not all))
@@ -118,13 +142,16 @@ def list_alert_events(request: Request, project: str, all: bool = False) -> Resp
     "/projects/{project}/alerts/{event_id}/acknowledge",
     tags=["monitoring"],
     responses=_doc(AlertEvent),
+    dependencies=[requires("alerts.write")],
 )
 def acknowledge_alert(request: Request, project: str, event_id: int) -> Response:
     """Mark an open alert as seen."""
     return ok(backend_of(request).acknowledge_alert(project, event_id))
 
 
-@router.post("/projects/{project}/monitors/run", tags=["monitoring"])
+@router.post(
+    "/projects/{project}/monitors/run", tags=["monitoring"], dependencies=[requires("alerts.write")]
+)
 def run_monitors(request: Request, project: str) -> Response:
     """Evaluate the project's alert rules now (what the scheduler does every interval)."""
     return ok(backend_of(request).run_monitors(project))
@@ -134,6 +161,7 @@ def run_monitors(request: Request, project: str) -> Response:
     "/projects/{project}/models/{model}/decisions",
     tags=["monitoring"],
     responses=_doc(DecisionTableInfo),
+    dependencies=[requires("decisions.write")],
 )
 def set_decision_table(request: Request, project: str, model: str, body: RulesIn) -> Response:
     """Store a new revision of a model's decision table (YAML or JSON in `source`)."""
@@ -144,6 +172,7 @@ def set_decision_table(request: Request, project: str, model: str, body: RulesIn
     "/projects/{project}/models/{model}/decisions",
     tags=["monitoring"],
     responses=_doc(DecisionTableInfo),
+    dependencies=[requires("project.read")],
 )
 def get_decision_table(
     request: Request, project: str, model: str, revision: int | None = None
@@ -152,13 +181,19 @@ def get_decision_table(
     return ok(backend_of(request).get_decision_table(project, model, revision))
 
 
-@router.get("/projects/{project}/predictions/{prediction_id}/explanation", tags=["monitoring"])
+@router.get(
+    "/projects/{project}/predictions/{prediction_id}/explanation",
+    tags=["monitoring"],
+    dependencies=[requires("project.read")],
+)
 def explain_prediction(request: Request, project: str, prediction_id: str) -> Response:
     """Each input's contribution to one logged prediction (exact for trees and linear models)."""
     return ok(backend_of(request).explain_prediction(project, prediction_id))
 
 
-@router.get("/projects/{project}/importance", tags=["monitoring"])
+@router.get(
+    "/projects/{project}/importance", tags=["monitoring"], dependencies=[requires("project.read")]
+)
 def model_importance(
     request: Request, project: str, ref: str, dataset: str | None = None
 ) -> Response:
@@ -166,7 +201,9 @@ def model_importance(
     return ok(backend_of(request).model_importance(project, ref, dataset))
 
 
-@router.post("/projects/{project}/logs/compact", tags=["monitoring"])
+@router.post(
+    "/projects/{project}/logs/compact", tags=["monitoring"], dependencies=[requires("alerts.write")]
+)
 def compact_logs(request: Request, project: str) -> Response:
     """Merge each closed day's prediction, outcome and request log files into one."""
     return ok(backend_of(request).compact_logs(project))

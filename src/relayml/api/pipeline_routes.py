@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from relayml.api.auth import any_project, pipeline_run_project, requires
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
 from relayml.domain.pipelines import PipelineRun
@@ -50,6 +51,7 @@ class PipelineRunEnd(BaseModel):
     tags=["pipelines"],
     status_code=201,
     responses={201: {"model": PipelineRun}},
+    dependencies=[requires("pipeline.run")],
 )
 def create_pipeline_run(request: Request, project: str, body: PipelineRunIn) -> Response:
     """Start recording a run of a pipeline (RUNNING)."""
@@ -63,6 +65,7 @@ def create_pipeline_run(request: Request, project: str, body: PipelineRunIn) -> 
     "/projects/{project}/pipeline-runs",
     tags=["pipelines"],
     responses={200: {"model": list[PipelineRun]}},
+    dependencies=[requires("project.read")],
 )
 def list_pipeline_runs(
     request: Request,
@@ -75,13 +78,23 @@ def list_pipeline_runs(
     return ok(runs)
 
 
-@router.get("/pipeline-runs/{run_id}", tags=["pipelines"], responses={200: {"model": PipelineRun}})
+@router.get(
+    "/pipeline-runs/{run_id}",
+    tags=["pipelines"],
+    responses={200: {"model": PipelineRun}},
+    dependencies=[requires("project.read", pipeline_run_project)],
+)
 def get_pipeline_run(request: Request, run_id: str) -> Response:
     """A pipeline run with its steps, by id or a unique prefix of 6+ characters."""
     return ok(backend_of(request).get_pipeline_run(run_id))
 
 
-@router.post("/pipeline-runs/{run_id}/steps", tags=["pipelines"], status_code=201)
+@router.post(
+    "/pipeline-runs/{run_id}/steps",
+    tags=["pipelines"],
+    status_code=201,
+    dependencies=[requires("pipeline.run", pipeline_run_project)],
+)
 def record_step_run(request: Request, run_id: str, body: StepRunIn) -> Response:
     """Store a step run as it ended ({"id": step run id}); cache=true also caches it."""
     step_run_id = backend_of(request).record_step_run(run_id, body.record, cache=body.cache)
@@ -89,14 +102,21 @@ def record_step_run(request: Request, run_id: str, body: StepRunIn) -> Response:
 
 
 @router.post(
-    "/pipeline-runs/{run_id}/finish", tags=["pipelines"], responses={200: {"model": PipelineRun}}
+    "/pipeline-runs/{run_id}/finish",
+    tags=["pipelines"],
+    responses={200: {"model": PipelineRun}},
+    dependencies=[requires("pipeline.run", pipeline_run_project)],
 )
 def finish_pipeline_run(request: Request, run_id: str, body: PipelineRunEnd) -> Response:
     """End a pipeline run: FINISHED, or FAILED with the error."""
     return ok(backend_of(request).finish_pipeline_run(run_id, body.status, error=body.error))
 
 
-@router.get("/step-cache/{cache_key}", tags=["pipelines"])
+@router.get(
+    "/step-cache/{cache_key}",
+    tags=["pipelines"],
+    dependencies=[requires("project.read", any_project)],
+)
 def lookup_cache(request: Request, cache_key: str) -> Response:
     """The cache entry of a key ({"outputs", "step_run_id"}), or null when none is usable."""
     return ok(backend_of(request).lookup_cache(cache_key))

@@ -10,6 +10,14 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from relayml.api.auth import (
+    acting_identity,
+    any_project,
+    check,
+    project_param,
+    requires,
+    run_project,
+)
 from relayml.api.bodies import (
     ExperimentIn,
     MetricsIn,
@@ -32,7 +40,9 @@ from relayml.domain.entities import (
     Run,
     RunPage,
 )
+from relayml.domain.permissions import SIGNED_IN
 from relayml.errors import InvalidInput
+from relayml.identity.access import visible_projects
 from relayml.tracking import runs as run_service
 
 __all__ = ["router"]
@@ -42,25 +52,47 @@ MAX_UPLOAD = 5 * 1024**3
 MAX_HISTORY_PAGE = 10_000  # metric points per page of GET /runs/{id}/metrics/{key}
 
 
+NAMED = project_param("name")  # /projects/{name}: the project is the path's name
+# What most routes here declare: reading, or tracking in, the project (of the path, or the run's).
+READ = [requires("project.read")]
+WRITE = [requires("tracking.write")]
+RUN_READ = [requires("project.read", run_project)]
+RUN_WRITE = [requires("tracking.write", run_project)]
+
+
 def backend_of(request: Request) -> LocalBackend:
-    """The backend, acting for the user the request names."""
+    """The backend, acting for the caller that ``requires`` identified (with auth on, the
+    token's or session's user; never a name the client merely claims)."""
     backend: LocalBackend = request.app.state.backend
-    # Until tokens identify users (governance), the client names its user in a header.
-    user = request.headers.get("x-relay-user")
-    return backend.with_actor(user) if user else backend
+    name = acting_identity(request).name
+    return backend if name == backend.actor else backend.with_actor(name)
 
 
 def _doc(model: Any) -> dict[int | str, dict[str, Any]]:
     return {200: {"model": model}}
 
 
-@router.get("/projects", tags=["projects"], responses=_doc(list[Project]))
+@router.get(
+    "/projects",
+    tags=["projects"],
+    responses=_doc(list[Project]),
+    dependencies=[requires(SIGNED_IN)],
+)
 def list_projects(request: Request) -> Response:
-    """Every project."""
-    return ok(backend_of(request).list_projects())
+    """The projects the caller holds a role in (an administrator: every project)."""
+    backend = backend_of(request)
+    visible = visible_projects(backend.store, acting_identity(request))
+    found = backend.list_projects()
+    return ok(found if visible is None else [p for p in found if p.name in visible])
 
 
-@router.post("/projects", tags=["projects"], status_code=201, responses={201: {"model": Project}})
+@router.post(
+    "/projects",
+    tags=["projects"],
+    status_code=201,
+    responses={201: {"model": Project}},
+    dependencies=[requires(SIGNED_IN)],
+)
 def create_project(request: Request, body: ProjectIn) -> Response:
     """Create a project with its business question and KPIs."""
     project = backend_of(request).create_project(
@@ -73,15 +105,28 @@ def create_project(request: Request, body: ProjectIn) -> Response:
     return ok(project, status_code=201)
 
 
-@router.get("/projects/{name}", tags=["projects"], responses=_doc(Project))
+@router.get(
+    "/projects/{name}",
+    tags=["projects"],
+    responses=_doc(Project),
+    dependencies=[requires("project.read", NAMED)],
+)
 def get_project(request: Request, name: str) -> Response:
     """One project."""
     return ok(backend_of(request).get_project(name))
 
 
-@router.patch("/projects/{name}", tags=["projects"], responses=_doc(Project))
+@router.patch(
+    "/projects/{name}",
+    tags=["projects"],
+    responses=_doc(Project),
+    dependencies=[requires("project.update", NAMED, also=("project.kpis",))],
+)
 def update_project(request: Request, name: str, body: ProjectPatch) -> Response:
-    """Change a project's description, question, owner or KPIs."""
+    """Change a project's description, question, owner or KPIs (KPIs alone: project.kpis)."""
+    others = (body.description, body.business_question, body.owner)
+    only_kpis = body.kpis is not None and all(v is None for v in others)
+    check(request, "project.kpis" if only_kpis else "project.update", name)
     return ok(
         backend_of(request).update_project(
             name,
@@ -94,7 +139,10 @@ def update_project(request: Request, name: str, body: ProjectPatch) -> Response:
 
 
 @router.get(
-    "/projects/{project}/experiments", tags=["experiments"], responses=_doc(list[Experiment])
+    "/projects/{project}/experiments",
+    tags=["experiments"],
+    responses=_doc(list[Experiment]),
+    dependencies=READ,
 )
 def list_experiments(request: Request, project: str, include_deleted: bool = False) -> Response:
     """A project's experiments (the deleted ones too with include_deleted=true)."""
@@ -106,6 +154,7 @@ def list_experiments(request: Request, project: str, include_deleted: bool = Fal
     tags=["experiments"],
     status_code=201,
     responses={201: {"model": Experiment}},
+    dependencies=WRITE,
 )
 def create_experiment(request: Request, project: str, body: ExperimentIn) -> Response:
     """Create an experiment."""
@@ -116,7 +165,10 @@ def create_experiment(request: Request, project: str, body: ExperimentIn) -> Res
 
 
 @router.get(
-    "/projects/{project}/experiments/{name}", tags=["experiments"], responses=_doc(Experiment)
+    "/projects/{project}/experiments/{name}",
+    tags=["experiments"],
+    responses=_doc(Experiment),
+    dependencies=READ,
 )
 def get_experiment(request: Request, project: str, name: str) -> Response:
     """One experiment."""
@@ -124,7 +176,10 @@ def get_experiment(request: Request, project: str, name: str) -> Response:
 
 
 @router.delete(
-    "/projects/{project}/experiments/{name}", tags=["experiments"], responses=_doc(Experiment)
+    "/projects/{project}/experiments/{name}",
+    tags=["experiments"],
+    responses=_doc(Experiment),
+    dependencies=WRITE,
 )
 def delete_experiment(request: Request, project: str, name: str) -> Response:
     """Delete an experiment: it and its runs are hidden until restored."""
@@ -135,6 +190,7 @@ def delete_experiment(request: Request, project: str, name: str) -> Response:
     "/projects/{project}/experiments/{name}/restore",
     tags=["experiments"],
     responses=_doc(Experiment),
+    dependencies=WRITE,
 )
 def restore_experiment(request: Request, project: str, name: str) -> Response:
     """Bring a deleted experiment back."""
@@ -142,7 +198,11 @@ def restore_experiment(request: Request, project: str, name: str) -> Response:
 
 
 @router.post(
-    "/projects/{project}/runs", tags=["runs"], status_code=201, responses={201: {"model": Run}}
+    "/projects/{project}/runs",
+    tags=["runs"],
+    status_code=201,
+    responses={201: {"model": Run}},
+    dependencies=WRITE,
 )
 def create_run(request: Request, project: str, body: RunIn) -> Response:
     """Start a run (its experiment is created if new)."""
@@ -157,7 +217,9 @@ def create_run(request: Request, project: str, body: RunIn) -> Response:
     return ok(run, status_code=201)
 
 
-@router.post("/projects/{project}/runs/search", tags=["runs"], responses=_doc(RunPage))
+@router.post(
+    "/projects/{project}/runs/search", tags=["runs"], responses=_doc(RunPage), dependencies=READ
+)
 def search_runs(request: Request, project: str, body: SearchIn) -> Response:
     """Search a project's runs (grammar in docs/tracking.md)."""
     return ok(
@@ -173,25 +235,25 @@ def search_runs(request: Request, project: str, body: SearchIn) -> Response:
     )
 
 
-@router.get("/runs/{run_id}", tags=["runs"], responses=_doc(Run))
+@router.get("/runs/{run_id}", tags=["runs"], responses=_doc(Run), dependencies=RUN_READ)
 def get_run(request: Request, run_id: str) -> Response:
     """One run with its params, latest metrics and tags."""
     return ok(backend_of(request).get_run(run_id))
 
 
-@router.delete("/runs/{run_id}", tags=["runs"], responses=_doc(Run))
+@router.delete("/runs/{run_id}", tags=["runs"], responses=_doc(Run), dependencies=RUN_WRITE)
 def delete_run(request: Request, run_id: str) -> Response:
     """Delete a run: hidden from searches, no more logging, until restored."""
     return ok(backend_of(request).delete_run(run_id))
 
 
-@router.post("/runs/{run_id}/restore", tags=["runs"], responses=_doc(Run))
+@router.post("/runs/{run_id}/restore", tags=["runs"], responses=_doc(Run), dependencies=RUN_WRITE)
 def restore_run(request: Request, run_id: str) -> Response:
     """Bring a deleted run back."""
     return ok(backend_of(request).restore_run(run_id))
 
 
-@router.post("/runs/{run_id}/end", tags=["runs"], status_code=204)
+@router.post("/runs/{run_id}/end", tags=["runs"], status_code=204, dependencies=RUN_WRITE)
 def end_run(request: Request, run_id: str, body: RunEndIn) -> Response:
     """End a running run, storing its last metric points in the same transaction."""
     backend_of(request).end_run(
@@ -207,28 +269,33 @@ def end_run(request: Request, run_id: str, body: RunEndIn) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/runs/{run_id}/params", tags=["runs"], status_code=204)
+@router.post("/runs/{run_id}/params", tags=["runs"], status_code=204, dependencies=RUN_WRITE)
 def log_params(request: Request, run_id: str, body: ValuesIn) -> Response:
     """Set params (immutable once set)."""
     backend_of(request).log_params(run_id, body.values)
     return Response(status_code=204)
 
 
-@router.post("/runs/{run_id}/tags", tags=["runs"], status_code=204)
+@router.post("/runs/{run_id}/tags", tags=["runs"], status_code=204, dependencies=RUN_WRITE)
 def set_tags(request: Request, run_id: str, body: ValuesIn) -> Response:
     """Set tags."""
     backend_of(request).set_tags(run_id, body.values)
     return Response(status_code=204)
 
 
-@router.post("/runs/{run_id}/metrics", tags=["runs"], status_code=204)
+@router.post("/runs/{run_id}/metrics", tags=["runs"], status_code=204, dependencies=RUN_WRITE)
 def log_metrics(request: Request, run_id: str, body: MetricsIn) -> Response:
     """Append metric points [key, value, step, timestamp_ms] in one transaction."""
     backend_of(request).log_metrics(run_id, body.points)
     return Response(status_code=204)
 
 
-@router.get("/runs/{run_id}/metrics/{key:path}", tags=["runs"], responses=_doc(list[MetricPoint]))
+@router.get(
+    "/runs/{run_id}/metrics/{key:path}",
+    tags=["runs"],
+    responses=_doc(list[MetricPoint]),
+    dependencies=RUN_READ,
+)
 def get_metric_history(
     request: Request,
     run_id: str,
@@ -249,13 +316,23 @@ def get_metric_history(
     return response
 
 
-@router.get("/runs/{run_id}/artifacts", tags=["artifacts"], responses=_doc(list[Artifact]))
+@router.get(
+    "/runs/{run_id}/artifacts",
+    tags=["artifacts"],
+    responses=_doc(list[Artifact]),
+    dependencies=RUN_READ,
+)
 def list_artifacts(request: Request, run_id: str, prefix: str = "") -> Response:
     """A run's artifacts, optionally under a folder."""
     return ok(backend_of(request).list_artifacts(run_id, prefix))
 
 
-@router.put("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"], responses=_doc(Artifact))
+@router.put(
+    "/runs/{run_id}/artifacts/{path:path}",
+    tags=["artifacts"],
+    responses=_doc(Artifact),
+    dependencies=RUN_WRITE,
+)
 async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
     """Store the request body as the run's artifact at path."""
     backend = backend_of(request)
@@ -271,7 +348,7 @@ async def upload_artifact(request: Request, run_id: str, path: str) -> Response:
     return ok(artifact)
 
 
-@router.get("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"])
+@router.get("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"], dependencies=RUN_READ)
 def download_artifact(request: Request, run_id: str, path: str) -> Response:
     """The artifact's bytes; X-Relay-Sha256 carries the hash to verify them against."""
     artifact, chunks = backend_of(request).open_artifact(run_id, path)
@@ -285,7 +362,12 @@ def download_artifact(request: Request, run_id: str, path: str) -> Response:
     )
 
 
-@router.get("/audit", tags=["audit"], responses=_doc(list[AuditEntry]))
+@router.get(
+    "/audit",
+    tags=["audit"],
+    responses=_doc(list[AuditEntry]),
+    dependencies=[requires("audit.read", any_project)],
+)
 def list_audit(request: Request, query: Annotated[AuditQuery, Query()]) -> Response:
     """The newest audit entries, filtered; page back with before=<the last id>."""
     return ok(backend_of(request).list_audit(query))

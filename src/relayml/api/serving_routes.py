@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from relayml.api.auth import requires
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
@@ -38,7 +39,9 @@ def _doc(model: Any) -> dict[int | str, dict[str, Any]]:
     return {200: {"model": model}}
 
 
-@router.put(_BASE, tags=["deployments"], responses=_doc(Deployment))
+@router.put(
+    _BASE, tags=["deployments"], responses=_doc(Deployment), dependencies=[requires("deploy.write")]
+)
 def deploy(
     request: Request, project: str, model: str, environment: str, body: DeploymentIn
 ) -> Response:
@@ -55,19 +58,26 @@ def deploy(
     return ok(deployment)
 
 
-@router.get(_BASE, tags=["deployments"], responses=_doc(Deployment))
+@router.get(
+    _BASE, tags=["deployments"], responses=_doc(Deployment), dependencies=[requires("project.read")]
+)
 def get_deployment(request: Request, project: str, model: str, environment: str) -> Response:
     """The current revision of a deployment."""
     return ok(backend_of(request).get_deployment(project, model, environment))
 
 
-@router.get(_BASE + "/history", tags=["deployments"], responses=_doc(list[DeploymentRevision]))
+@router.get(
+    _BASE + "/history",
+    tags=["deployments"],
+    responses=_doc(list[DeploymentRevision]),
+    dependencies=[requires("project.read")],
+)
 def deployment_history(request: Request, project: str, model: str, environment: str) -> Response:
     """Every revision of a deployment, oldest first."""
     return ok(backend_of(request).deployment_history(project, model, environment))
 
 
-@router.get(_BASE + "/state", tags=["deployments"])
+@router.get(_BASE + "/state", tags=["deployments"], dependencies=[requires("project.read")])
 def deployment_state(request: Request, project: str, model: str, environment: str) -> Response:
     """The revision and the environment alias's version: what model servers poll."""
     revision, alias_version = backend_of(request).deployment_state(project, model, environment)
@@ -75,14 +85,19 @@ def deployment_state(request: Request, project: str, model: str, environment: st
 
 
 @router.get(
-    "/projects/{project}/deployments", tags=["deployments"], responses=_doc(list[Deployment])
+    "/projects/{project}/deployments",
+    tags=["deployments"],
+    responses=_doc(list[Deployment]),
+    dependencies=[requires("project.read")],
 )
 def list_deployments(request: Request, project: str) -> Response:
     """Every deployment of a project."""
     return ok(backend_of(request).list_deployments(project))
 
 
-@router.post("/projects/{project}/outcomes", tags=["deployments"])
+@router.post(
+    "/projects/{project}/outcomes", tags=["deployments"], dependencies=[requires("outcomes.write")]
+)
 def log_outcomes(request: Request, project: str, body: OutcomesIn) -> Response:
     """Store outcomes (durable when this answers); monitoring joins them by prediction id."""
     count = backend_of(request).log_outcomes(

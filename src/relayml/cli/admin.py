@@ -116,6 +116,17 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def server(
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every one).")] = (
         "127.0.0.1"
@@ -124,33 +135,69 @@ def server(
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes (each opens the store itself).")
     ] = 1,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="No sign-in: every caller is the local user, an administrator. For one person "
+            "on this machine: refused on any address but loopback.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the relayml HTTP API (and /healthz) on the configured store, until Ctrl-C.
 
-    Clients reach it by setting RELAY_SERVER_URL to the printed URL.
+    Every route but /healthz and /readyz needs a signed-in user (RELAY_TOKEN on the client). On
+    the first start with no users, the server creates the administrator RELAY_USER and prints a
+    one-time token (or stores RELAY_BOOTSTRAP_TOKEN). Clients reach it by setting
+    RELAY_SERVER_URL to the printed URL.
 
     Example: relay server --host 0.0.0.0 --port 8080 --workers 4
     """
+    from relayml.cli._common import print_error
+
+    current = settings()
+    auth = current.auth and not no_auth
+    if not auth and not _loopback(host):
+        print_error(
+            f"refusing to serve {host} without sign-in: --no-auth (or RELAY_AUTH=false) is for "
+            "one person on this machine, so it listens on loopback only (--host 127.0.0.1). "
+            "To share the server, keep auth on and give each person a token."
+        )
+        raise typer.Exit(2)
+
     import uvicorn
 
     from relayml.backend import LocalBackend
     from relayml.config import redact_url
 
-    current = settings()
     backend = LocalBackend(current)  # fails here, clearly, when the store needs an upgrade
     url = _url(host, port)
     out = console()
     out.print(f"relay server: serving {url} (store {redact_url(current.resolved_database_url)})")
+    if auth:
+        from relayml.identity.bootstrap import bootstrap_admin
+
+        secret = bootstrap_admin(backend.store, current.user, current.bootstrap_token)
+        if secret is not None:
+            # Shown here once, on the terminal only (never logged); the store keeps its hash.
+            out.print(
+                f"First start: created the administrator {current.user!r}. Their API token, "
+                f"shown only this once:\n\n    RELAY_TOKEN={secret}\n\n"
+                "Keep it secret; `relay users add` and `relay tokens create` make more."
+            )
+    else:
+        out.print("Sign-in is off (--no-auth): every caller acts as the local user, an admin.")
     out.print(f"Clients: RELAY_SERVER_URL={url}   Press Ctrl-C to stop.")
     sys.stdout.flush()
     if workers == 1:
         from relayml.api.app import create_app
 
-        uvicorn.run(create_app(backend), host=host, port=port)
+        uvicorn.run(create_app(backend, auth=auth), host=host, port=port)
         return
     backend.close()
+    factory = "app_from_environment" if auth else "app_without_auth"
     uvicorn.run(
-        "relayml.api.app:app_from_environment",
+        f"relayml.api.app:{factory}",
         factory=True,
         workers=workers,
         host=host,

@@ -34,7 +34,13 @@ from relayml.domain.entities import (
 )
 from relayml.domain.ports import MetricRow
 from relayml.domain.validation import check_artifact_path, check_metric_rows
-from relayml.errors import BY_CODE, RelayError, ServerUnavailable
+from relayml.errors import (
+    BY_CODE,
+    PermissionDenied,
+    RelayError,
+    ServerUnavailable,
+    Unauthenticated,
+)
 
 __all__ = ["HttpBackend"]
 
@@ -70,15 +76,23 @@ class HttpBackend(
         self.settings = settings
         self.actor = settings.user
         self.url = settings.server_url.rstrip("/")
-        headers = {"User-Agent": "relayml-client", "X-Relay-User": settings.user}
+        # With a token the server knows who is calling; without one (a server started with
+        # --no-auth, for one person) the client names its user.
+        headers = {"User-Agent": "relayml-client"}
         if settings.token:
             headers["Authorization"] = f"Bearer {settings.token}"
+        else:
+            headers["X-Relay-User"] = settings.user
         self._http = httpx.Client(
             base_url=self.url + "/api/v1", headers=headers, timeout=settings.http_timeout
         )
 
     def with_actor(self, actor: str) -> HttpBackend:
-        """A client of the same server acting for another user."""
+        """A client of the same server acting for another user.
+
+        With a token (RELAY_TOKEN), the server acts for the token's user whatever the name: to
+        act as someone else, use a client with their token.
+        """
         return HttpBackend(self.settings.model_copy(update={"user": actor}))
 
     # transport
@@ -101,7 +115,10 @@ class HttpBackend(
             return cls(body["message"])
         except (ValueError, KeyError, TypeError):
             text = response.text[:300]
-            return RelayError(f"the relay server answered {response.status_code}: {text}")
+            cls = {401: Unauthenticated, 403: PermissionDenied}.get(
+                response.status_code, RelayError
+            )
+            return cls(f"the relay server answered {response.status_code}: {text}")
 
     def _json(self, method: str, path: str, kind: Any, **kwargs: Any) -> Any:
         response = self._send(method, path, **kwargs)
@@ -124,7 +141,7 @@ class HttpBackend(
             "name": name,
             "description": description,
             "business_question": business_question,
-            "owner": owner or self.actor,
+            "owner": owner,  # None: the server makes the caller (the token's user) the owner
             "kpis": [k.model_dump() if isinstance(k, KPI) else k for k in kpis],
         }
         result: Project = self._json("POST", "/projects", Project, json=body)

@@ -258,4 +258,6 @@ def _openlineage(settings: Any, project: str, run: PipelineRun, event_type: str)
     event = openlineage.pipeline_run_event(
         event_type, project=project, pipeline=run.pipeline, run_id=run.id, error=run.error
     )
-    openlineage.emit(url, event)  # never raises: a lineage receiver must not break the run
+    key = getattr(settings, "openlineage_api_key", None)
+    # never raises: a lineage receiver must not break the run
+    openlineage.emit(url, event, api_key=key)

@@ -13,7 +13,7 @@ from relayml.domain.validation import check_name
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.store import Store, now_ms
-from relayml.store.schema import kpis, projects
+from relayml.store.schema import kpis, project_members, projects
 
 __all__ = ["create_project", "get_project", "list_projects", "project_id", "update_project"]
 
@@ -102,7 +102,8 @@ def create_project(
     owner: str | None = None,
     kpis: Sequence[KPI | dict[str, Any]] = (),
 ) -> Project:
-    """Create a project; Conflict if the name is taken."""
+    """Create a project; Conflict if the name is taken. Its creator (``actor``) becomes its
+    ``owner`` member, so whoever creates a project can work in it and hand out roles."""
     check_name(name, "project")
     items = _check_kpis(kpis)
     try:
@@ -118,6 +119,11 @@ def create_project(
             )
             pid = int(result.inserted_primary_key[0])  # type: ignore[index]
             _write_kpis(conn, pid, items)
+            conn.execute(
+                project_members.insert().values(
+                    project_id=pid, user=actor, role="owner", added_at=now_ms()
+                )
+            )
             project = _load(conn, name)
             audit.record(
                 conn,
