@@ -30,14 +30,21 @@ from relayml.config import get_settings
 from relayml.data.sources import log_dataset
 from relayml.domain.identity import Identity
 from relayml.domain.models import ColumnSpec, ModelFile, Signature
-from relayml.domain.permissions import ALL_ROLES, PUBLIC, SIGNED_IN, allowed
+from relayml.domain.permissions import ADMIN_ONLY, ALL_ROLES, PUBLIC, SIGNED_IN, allowed
 from relayml.domain.serving import Variant
 from relayml.identity.tokens import create_token
 from relayml.identity.users import add_user
 
 PROJECT = "perm"
-# The routes anyone may call: health and readiness (the sign-in routes join them).
-PUBLIC_ROUTES = {"/healthz", "/readyz"}
+# The routes anyone may call: health, readiness and signing in and out.
+PUBLIC_ROUTES = {
+    "/healthz",
+    "/readyz",
+    "/auth/sign-in",
+    "/auth/sign-out",
+    "/auth/oidc/login",
+    "/auth/oidc/callback",
+}
 # FastAPI's own documentation pages: they describe the API and hold no data.
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 SIGNATURE = Signature(
@@ -154,7 +161,18 @@ def test_the_walk_finds_a_route_that_declares_nothing() -> None:
 # Reads asked with a POST body (they change nothing).
 READ_BY_POST = {"/projects/{project}/runs/search", "/projects/{project}/promotions/check"}
 # Reads that need more (or less) than project.read.
-OTHER_READS = {"/projects": SIGNED_IN, "/audit": "audit.read"}
+OTHER_READS = {
+    "/projects": SIGNED_IN,
+    "/audit": "audit.read",
+    "/audit/verify": "audit.read",
+    "/audit/checkpoints": "audit.read",
+    "/audit/export": "audit.read",
+    "/me": SIGNED_IN,
+    "/tokens": SIGNED_IN,
+    "/users": ADMIN_ONLY,
+    "/users/{name}": ADMIN_ONLY,
+    "/users/{name}/tokens": ADMIN_ONLY,
+}
 # What each route that changes something needs: a second, reviewed copy of the declarations, so
 # that a write route declared as a read (or as a lesser action) fails here.
 WRITES = {
@@ -194,6 +212,16 @@ WRITES = {
     ("POST", "/pipeline-runs/{run_id}/finish"): "pipeline.run",
     ("PUT", "/projects/{project}/models/{model}/deployments/{environment}"): "deploy.write",
     ("POST", "/projects/{project}/outcomes"): "outcomes.write",
+    # a checkpoint only attests what is there: auditors make them
+    ("POST", "/audit/checkpoints"): "audit.read",
+    ("POST", "/tokens"): SIGNED_IN,
+    ("DELETE", "/tokens/{token_id}"): SIGNED_IN,
+    ("POST", "/users"): ADMIN_ONLY,
+    ("POST", "/users/{name}/disable"): ADMIN_ONLY,
+    ("POST", "/users/{name}/enable"): ADMIN_ONLY,
+    ("PUT", "/users/{name}/admin"): ADMIN_ONLY,
+    ("PUT", "/users/{name}/password"): ADMIN_ONLY,
+    ("POST", "/users/{name}/tokens"): ADMIN_ONLY,
 }
 
 
@@ -240,6 +268,7 @@ def _path_value(template: str, param: str, ids: dict[str, str]) -> str:
         "event_id": "1",
         "cache_key": "0" * 64,
         "kind": "run",
+        "token_id": "999999",  # no token: the walk must not revoke a caller's own token
     }
     return values.get(param, "1")  # a parameter of a route added later: any value
 
