@@ -36,7 +36,10 @@ from relayml.errors import CorruptArtifact, InvalidInput, RelayError
 from relayml.sdk import download_artifact
 from relayml.store import now_ms
 from relayml.store.schema import artifacts
+from tests.fixtures.auth import ADMIN_TOKEN, client_env, server_env
 from tests.fixtures.net import free_port, wait_for_port
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 SECRET = b"TOP-SECRET: the server's private key"
 CLIMBING = "plots/../../escaped.txt"
@@ -82,7 +85,7 @@ def planted(tmp_path: Path) -> Iterator[Planted]:
     blob.symlink_to(outside)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    env |= {"RELAY_HOME": str(home), "RELAY_USER": "server-admin"}
+    env |= server_env(home)
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
     command = [sys.executable, "-m", "uvicorn", "relayml.api.app:app_from_environment"]
     proc = subprocess.Popen(
@@ -123,13 +126,13 @@ def test_the_sdk_in_process_refuses_the_link(planted: Planted, tmp_path: Path) -
 
 def test_the_server_answers_an_error_and_never_the_outside_file(planted: Planted) -> None:
     api = planted.url + "/api/v1"
-    answer = httpx.get(f"{api}/runs/{planted.run_id}/artifacts/notes.txt")
+    answer = httpx.get(f"{api}/runs/{planted.run_id}/artifacts/notes.txt", headers=AUTH)
     assert answer.status_code >= 400
     assert SECRET not in answer.content
     assert "outside the store" in answer.json()["error"]["message"]
     # the content-addressed route streams its answer: it may break off, never carry the file
     try:
-        with httpx.stream("GET", f"{api}/blobs/{planted.sha256}") as blob:
+        with httpx.stream("GET", f"{api}/blobs/{planted.sha256}", headers=AUTH) as blob:
             received = b"".join(blob.iter_bytes())
     except httpx.HTTPError:
         received = b""
@@ -137,14 +140,16 @@ def test_the_server_answers_an_error_and_never_the_outside_file(planted: Planted
 
 
 def test_the_sdk_and_cli_over_http_write_nothing(planted: Planted, tmp_path: Path) -> None:
-    backend = HttpBackend(get_settings(server_url=planted.url, home=tmp_path / "client"))
+    backend = HttpBackend(
+        get_settings(server_url=planted.url, token=ADMIN_TOKEN, home=tmp_path / "client")
+    )
     try:
         with pytest.raises(RelayError):
             download_artifact(planted.run_id, "kept.txt", tmp_path / "sdk", backend=backend)
     finally:
         backend.close()
     _nothing_written(tmp_path / "sdk")
-    env = {"RELAY_SERVER_URL": planted.url, "RELAY_HOME": str(tmp_path / "client")}
+    env = {**client_env(planted.url), "RELAY_HOME": str(tmp_path / "client")}
     out = tmp_path / "cli"
     result = CliRunner().invoke(
         app, ["artifacts", "download", planted.run_id, "notes.txt", "--out", str(out)], env=env
@@ -174,14 +179,16 @@ def test_a_stored_path_that_climbs_out_is_refused_over_http_and_by_the_cli(
     planted: Planted, tmp_path: Path
 ) -> None:
     work = tmp_path / "work"
-    backend = HttpBackend(get_settings(server_url=planted.url, home=work / "client"))
+    backend = HttpBackend(
+        get_settings(server_url=planted.url, token=ADMIN_TOKEN, home=work / "client")
+    )
     try:
         assert CLIMBING in [a.path for a in backend.list_artifacts(planted.run_id, "plots")]
         with pytest.raises(InvalidInput):
             download_artifact(planted.run_id, "plots", work / "a" / "dl", backend=backend)
     finally:
         backend.close()
-    env = {"RELAY_SERVER_URL": planted.url, "RELAY_HOME": str(work / "client")}
+    env = {**client_env(planted.url), "RELAY_HOME": str(work / "client")}
     out = work / "b" / "cli"
     result = CliRunner().invoke(
         app, ["artifacts", "download", planted.run_id, "plots", "--out", str(out)], env=env

@@ -304,6 +304,7 @@ def test_a_server_fed_over_http_checks_tokens_in_the_database_it_is_given(
             ["churn/2"],
             "--auth",
             RELAY_SERVER_URL=f"http://127.0.0.1:{port}",
+            RELAY_TOKEN=people.ann,  # the platform asks who reads the models: a viewer
             RELAY_HOME=str(tmp_path / "elsewhere"),  # the models come over HTTP only
             RELAY_DATABASE_URL=f"sqlite:///{served_home.home / 'relay.db'}",
             **NO_CACHE,

@@ -25,6 +25,7 @@ from relayml.client import HttpBackend
 from relayml.config import get_settings
 from relayml.errors import InvalidInput
 from relayml.sdk import download_artifact
+from tests.fixtures.auth import ADMIN_TOKEN
 
 PASSWD_LINE = "root:"  # what /etc/passwd starts with on every Linux
 
@@ -60,7 +61,7 @@ class Api:
 @pytest.fixture
 def api(relay_server: Any) -> Api:
     url = str(getattr(relay_server, "url", relay_server)).rstrip("/")
-    token = getattr(relay_server, "token", None)
+    token = getattr(relay_server, "token", None) or ADMIN_TOKEN  # the fixture's first admin
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return Api(url, headers, token)
 

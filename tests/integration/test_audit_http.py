@@ -20,7 +20,10 @@ from relayml.client import HttpBackend
 from relayml.config import get_settings
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
+from tests.fixtures.auth import ADMIN_TOKEN, server_env
 from tests.fixtures.net import free_port, wait_for_port
+
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def test_verify_checkpoint_list_and_export_on_every_transport(
@@ -50,8 +53,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     env = {
         **os.environ,
-        "RELAY_HOME": str(home),
-        "RELAY_USER": "server-admin",
+        **server_env(home),
         "RELAY_AUDIT_CHECKPOINT_INTERVAL": "0.3",
         "RELAY_MONITOR_INTERVAL": "0",
     }
@@ -81,25 +83,26 @@ def test_a_server_signs_its_head_on_a_schedule_and_shows_tampering(
     server: tuple[str, Path], tmp_path: Path
 ) -> None:
     url, home = server
-    client = HttpBackend(get_settings(server_url=url, user="ada", home=tmp_path / "client"))
+    client = HttpBackend(get_settings(server_url=url, token=ADMIN_TOKEN, home=tmp_path / "client"))
     try:
         name = f"p-{uuid.uuid4().hex[:8]}"
         client.create_project(name)
         for n in range(250):  # more than one chunk of the streamed export
             client.create_experiment(name, f"e{n}")
         head = client.verify_audit()
-        assert head.ok and head.entries == 251
+        made = 2 + 1 + 250  # the first administrator and their token, the project, experiments
+        assert head.ok and head.entries == made
         deadline = time.monotonic() + 60
         scheduled = []
         while time.monotonic() < deadline:
-            scheduled = [c for c in client.list_audit_checkpoints() if c.entry_id == 251]
+            scheduled = [c for c in client.list_audit_checkpoints() if c.entry_id == made]
             if scheduled:
                 break
             time.sleep(0.1)
         assert scheduled and scheduled[0].created_by == "relay-server"
         assert client.verify_audit(scheduled[0]).ok
         exported = list(client.export_audit())
-        assert [e["id"] for e in exported] == list(range(1, 252))
+        assert [e["id"] for e in exported] == list(range(1, made + 1))
         with sqlite3.connect(home / "relay.db") as db:
             db.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = 120")
         broken = client.verify_audit()
@@ -113,7 +116,7 @@ def test_a_server_signs_its_head_on_a_schedule_and_shows_tampering(
 def test_the_api_refuses_half_a_checkpoint_and_bad_filters(relay_server: str) -> None:
     import httpx
 
-    with httpx.Client(base_url=relay_server + "/api/v1") as http:
+    with httpx.Client(base_url=relay_server + "/api/v1", headers=ADMIN_HEADERS) as http:
         half = http.get("/audit/verify", params={"entry_id": 3, "hash": "ab"})
         assert half.status_code == 422
         assert "missing: at, key_id, public_key, signature" in half.json()["error"]["message"]

@@ -216,10 +216,21 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The app for `uvicorn --factory` workers: settings come from RELAY_* variables."""
+    """The app for `uvicorn --factory` workers: settings come from RELAY_* variables.
+
+    With auth on and RELAY_BOOTSTRAP_TOKEN set, a store without users gets its first
+    administrator here too (automation that starts uvicorn itself); `relay server` does it once
+    before its workers start, and prints a one-time token when no bootstrap token is set.
+    """
     from relayml.config import get_settings
 
-    return create_app(LocalBackend(get_settings()))
+    settings = get_settings()
+    backend = LocalBackend(settings)
+    if settings.auth and settings.bootstrap_token is not None:
+        from relayml.identity.bootstrap import bootstrap_admin
+
+        bootstrap_admin(backend.store, settings.user, settings.bootstrap_token)
+    return create_app(backend)
 
 
 def app_without_auth() -> FastAPI:
