@@ -101,3 +101,38 @@ def test_a_refused_deployment_changes_no_view(served_home: ServedHome) -> None:
     agree(served_home, None, 3, {3})
     audit = relay(served_home, "audit", "--json")
     assert "deployment.update" in audit
+
+
+def test_a_canary_clearance_from_the_command_line(served_home: ServedHome) -> None:
+    policy = served_home.home / "relay.yaml"
+    policy.write_text(
+        "environments:\n  production:\n    approvals: [{role: risk_manager}]\n"
+        "    canary: {approvals: [{role: devops}], max_weight: 25}\n"
+    )
+    relay(served_home, "policy", "set", str(policy))
+    for user, role in (("rita", "risk_manager"), ("dan", "devops"), ("sam", "data_scientist")):
+        relay(served_home, "projects", "add-member", "churn", user, role)
+
+    def as_user(name: str) -> ServedHome:
+        return ServedHome(served_home.home, served_home.env | {"RELAY_USER": name})
+
+    relay(served_home, "models", "promote", "churn/1", "--to", "production")
+    said = relay(as_user("sam"), "models", "approve", "churn/1", "-e", "production", ok=False)
+    assert "sam may not approve or reject a promotion into production" in said, said
+    said = relay(served_home, "models", "approve", "churn/1", "-e", "production", ok=False)
+    assert "dana logged churn/1 and so may not approve or reject it for production" in said
+    relay(as_user("rita"), "models", "approve", "churn/1", "-e", "production")
+    refused = relay(served_home, "audit", "--kind", "promotion.refused", "--json")
+    assert [e["actor"] for e in json.loads(refused)] == ["dana", "sam"]
+
+    canary = ("deploy", "churn", "--env", "production", "--canary", "churn/2:10")
+    said = relay(served_home, *canary, ok=False)
+    assert "relay models promote churn/2 --to production --canary" in said, said
+    checked = relay(served_home, "check", "model", "churn/2", "-e", "production", "--canary")
+    assert "Approvals still needed: 1 x devops" in checked, checked
+    asked = relay(served_home, "models", "promote", "churn/2", "--to", "production", "--canary")
+    assert "waits for approval by devops" in asked, asked
+    assert "relay models approve churn/2 --env production --canary" in asked, asked
+    cleared = relay(as_user("dan"), "models", "approve", "churn/2", "-e", "production", "--canary")
+    assert "churn/2 is cleared to serve production as a canary" in cleared, cleared
+    assert "v1 (the alias) 90%, v2 10%" in relay(served_home, *canary)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from relayml.domain.models import AliasEvent, GateResult, Promotion
     from relayml.domain.ports import Backend
 
-__all__ = ["EnvOption", "gate_table", "status_text"]
+__all__ = ["CanaryOption", "EnvOption", "ShadowOption", "gate_table", "status_text", "target"]
 
 STATUS_STYLE = {
     "PROMOTED": "bold green",
@@ -115,7 +115,7 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, "bold"))
 
 
-def _target(environment: str, canary: bool, shadow: bool) -> str:
+def target(environment: str, canary: bool, shadow: bool) -> str:
     """The promotion target: the environment, or the environment and a stage."""
     if canary and shadow:
         raise typer.BadParameter("choose --canary or --shadow, not both.")
@@ -208,10 +208,10 @@ def models_promote(
     Example: relay models promote churn/3 --to production --reason "Q3 release"
     """
     name = project_or_default(project)
-    target = _target(to, canary, shadow)
+    wanted = target(to, canary, shadow)
     with open_cli_backend() as backend:
         previous = None if json_output else _holder(backend, name, ref, to)
-        promotion = backend.promote(name, ref, target, reason)
+        promotion = backend.promote(name, ref, wanted, reason)
     if json_output:
         print_json(promotion)
     else:
@@ -246,7 +246,7 @@ def models_approve(
 
     Example: relay models approve churn/3 --env production --comment "risk review done"
     """
-    _decide(ref, _target(env, canary, shadow), "approve", comment, project, json_output)
+    _decide(ref, target(env, canary, shadow), "approve", comment, project, json_output)
 
 
 @models_app.command("reject")
@@ -263,7 +263,7 @@ def models_reject(
 
     Example: relay models reject churn/3 --env production --comment "bias in the south"
     """
-    _decide(ref, _target(env, canary, shadow), "reject", comment, project, json_output)
+    _decide(ref, target(env, canary, shadow), "reject", comment, project, json_output)
 
 
 # -- history ---------------------------------------------------------------------------------
