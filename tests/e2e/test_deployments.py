@@ -34,7 +34,7 @@ def test_ab_test_with_outcomes_picks_and_ships_the_winner(
         "deploy", "churn", "--env", "production", "--ab", "churn/1:50,churn/3:50",
         "--sticky-key", "customer_id", "--reason", "try boosting",
     )  # fmt: skip
-    assert "ab (revision 1): v1 50%, v3 50%, sticky on customer_id" in out
+    assert "ab (revision 1): v1 (the alias) 50%, v3 50%, sticky on customer_id" in out
     server = start_server(served_home, ["churn@production"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
     rows = _customers(400)
     keyed = [record(i) for i in range(20)]  # the key in a header, not in the rows

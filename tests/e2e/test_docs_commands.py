@@ -42,6 +42,8 @@ FAILS_AS_DOCUMENTED = {
         "does not wait for approval"
     ),
     "relay deploy promote-winner churn --env production": "no winner",
+    "relay deploy churn --env production --version 2": "the deployment is unchanged",
+    "relay models approve churn/2 --env production --canary": "does not wait for approval",
 }
 # ... on one page only: monitoring.md sets alerts.yaml before `relay monitor run`, which then
 # exits 1 while the alert is active (configuration.md runs it on the demo's quiet rules)

@@ -75,19 +75,34 @@ def test_single_follows_the_alias_once_a_version_is_promoted(
     assert backend.get_deployment(project, "churn", "production").revision == 1
 
 
-def test_pinned_variants_need_no_alias(backend: Backend, project: str) -> None:
+def following(variants: list[Variant], holder: int) -> list[Variant]:
+    """The variants as stored: the holder's version follows the environment's alias."""
+    return [
+        Variant(version=None, weight=v.weight, mode=v.mode) if v.version == holder else v
+        for v in variants
+    ]
+
+
+def test_a_pinned_version_enters_the_environment_through_a_promotion(
+    backend: Backend, project: str
+) -> None:
     register(backend, project)
     pinned = [Variant(version=2, weight=100.0)]
-    deployment = backend.deploy(project, "churn", "staging", "single", pinned)
-    assert deployment.variants == pinned and deployment.revision == 1
-    assert backend.deployment_state(project, "churn", "staging") == (1, None)
+    deployment = backend.deploy(project, "churn", "staging", "single", pinned, reason="try it")
+    assert deployment.variants == FOLLOW_ALIAS and deployment.revision == 1
+    assert backend.deployment_state(project, "churn", "staging") == (1, 2)
+    history = backend.model_history(project, "churn")
+    assert [(p.version, p.environment, p.status) for p in history.promotions] == [
+        (2, "staging", "PROMOTED")
+    ]
+    assert [(a.version, a.alias, a.reason) for a in history.aliases] == [(2, "staging", "try it")]
 
 
 def test_every_change_is_a_revision_with_its_history(backend: Backend, project: str) -> None:
     register(backend, project, versions=3)
     backend.promote(project, "churn/1", "production")
     canary = plan_variants("churn", "canary", version=1, canary="churn/2:10")
-    ab = plan_variants("churn", "ab", ab="churn/2:30,churn/3:70")
+    ab = plan_variants("churn", "ab", ab="churn/1:30,churn/3:70")
     shadow = plan_variants("churn", "shadow", shadow="churn/3")
     first = backend.deploy(project, "churn", "production", "canary", canary, reason="try v2")
     second = backend.deploy(
@@ -107,7 +122,7 @@ def test_every_change_is_a_revision_with_its_history(backend: Backend, project: 
     history = backend.deployment_history(project, "churn", "production")
     assert [r.revision for r in history] == [1, 2, 3]
     assert [r.strategy for r in history] == ["canary", "ab", "shadow"]
-    assert [r.variants for r in history] == [canary, ab, shadow]
+    assert [r.variants for r in history] == [following(p, 1) for p in (canary, ab, shadow)]
     assert [r.sticky_key for r in history] == [None, "customer_id", None]
     assert [r.reason for r in history] == ["try v2", "compare", ""]
     assert {r.created_by for r in history} == {"alice"}
@@ -177,7 +192,7 @@ def test_each_change_is_audited_with_before_and_after(backend: Backend, project:
     assert [e.action for e in entries] == ["deployment.update"] * 2
     assert {e.actor for e in entries} == {"alice"}
     newest, oldest = entries
-    documents = [[v.model_dump() for v in single], [v.model_dump() for v in canary]]
+    documents = [[v.model_dump() for v in following(p, 1)] for p in (single, canary)]
     assert oldest.before is None
     assert oldest.after == {"revision": 1, "strategy": "single", "variants": documents[0]}
     assert newest.before == {"revision": 1, "strategy": "single", "variants": documents[0]}

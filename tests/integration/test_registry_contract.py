@@ -146,9 +146,9 @@ def test_policy_gates_and_approvals(backend: Backend, project: str) -> None:
     with pytest.raises(Conflict, match="already waits for approval"):
         backend.promote(project, "churn/1", "production")
     with pytest.raises(PermissionDenied, match="needs the role risk_manager"):
-        backend.decide_promotion(project, "churn/1", "production", "approve")
+        approve_as(backend, "bob", project, "churn/1", "production")
     backend.add_member(project, "alice", "risk_manager")
-    with pytest.raises(PermissionDenied, match="cannot approve it"):
+    with pytest.raises(PermissionDenied, match="alice logged churn/1 and so may not approve"):
         backend.decide_promotion(project, "churn/1", "production", "approve")
     backend.add_member(project, "rita", "risk_manager")
     done = approve_as(backend, "rita", project, "churn/1", "production", "looks fine")

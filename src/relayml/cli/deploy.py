@@ -60,15 +60,17 @@ deploy_app = typer.Typer(
 ModelArgument = Annotated[str, typer.Argument(help="The registered model, e.g. churn.")]
 
 
-def _variant_text(variant: Variant) -> str:
+def _variant_text(variant: Variant, holder: int | None = None) -> str:
     version = f"v{variant.version}" if variant.version is not None else "the alias's version"
+    if variant.version is None and holder is not None:
+        version = f"v{holder} (the alias)"
     if variant.mode == "shadow":
         return f"shadow {version}"
     return f"{version} {format_number(variant.weight)}%"
 
 
-def _describe(deployment: Deployment) -> str:
-    parts = ", ".join(_variant_text(v) for v in deployment.variants)
+def _describe(deployment: Deployment, holder: int | None) -> str:
+    parts = ", ".join(_variant_text(v, holder) for v in deployment.variants)
     sticky = f", sticky on {deployment.sticky_key}" if deployment.sticky_key else ""
     return (
         f"{deployment.model} in {deployment.environment}: {deployment.strategy} "
@@ -105,7 +107,12 @@ def set_deployment(
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Set what an environment serves (a new revision, stored with who and when)."""
+    """Set what an environment serves (a new revision, stored with who and when).
+
+    The version that holds the environment (`relay models list`) always serves it and follows
+    its alias. --version N of another version first promotes it through the policy (its gates
+    and approvals); a canary, A/B or shadow version needs the policy's canary or shadow rule.
+    """
     from relayml.domain.serving import plan_variants
     from relayml.errors import InvalidInput
 
@@ -124,17 +131,23 @@ def set_deployment(
             sticky_key=sticky_key,
             reason=reason,
         )
+        holder = backend.get_model(deployment.project, model).aliases.get(env)
     if json_output:
         print_json(deployment.model_dump(mode="json"))
         return
-    console().print(_describe(deployment))
+    console().print(_describe(deployment, holder))
 
 
 @deploy_app.command("list")
 def list_deployments(project: ProjectOption = None, json_output: JsonOption = False) -> None:
     """Every deployment of the project, with its variants."""
     with open_cli_backend() as backend:
-        found = backend.list_deployments(project_or_default(project))
+        name = project_or_default(project)
+        found = backend.list_deployments(name)
+        holders = {
+            (d.model, d.environment): backend.get_model(name, d.model).aliases.get(d.environment)
+            for d in found
+        }
     if json_output:
         print_json([d.model_dump(mode="json") for d in found])
         return
@@ -146,7 +159,7 @@ def list_deployments(project: ProjectOption = None, json_output: JsonOption = Fa
             d.model,
             d.environment,
             d.strategy,
-            ", ".join(_variant_text(v) for v in d.variants),
+            ", ".join(_variant_text(v, holders[d.model, d.environment]) for v in d.variants),
             str(d.revision),
             d.updated_by,
             format_time(d.updated_at),

@@ -19,7 +19,7 @@ from relayml.cli._common import (
     project_or_default,
 )
 from relayml.cli.models import RefArgument
-from relayml.cli.promotions import EnvOption, gate_table
+from relayml.cli.promotions import CanaryOption, EnvOption, ShadowOption, gate_table, target
 from relayml.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -202,10 +202,14 @@ def check_model(
             "--junit", help="Also write the gates as a JUnit XML file (for CI).", dir_okay=False
         ),
     ] = None,
+    canary: CanaryOption = False,
+    shadow: ShadowOption = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Run the gates a version must pass to enter an environment, changing nothing.
+
+    With --canary (--shadow): the gates of the policy's canary (shadow) rule instead.
 
     Exits 0 when every gate passed and 1 otherwise (approvals still needed
     are listed but do not count).
@@ -214,7 +218,7 @@ def check_model(
     """
     name = project_or_default(project)
     with open_cli_backend() as backend:
-        report = backend.check_promotion(name, ref, env)
+        report = backend.check_promotion(name, ref, target(env, canary, shadow))
     if junit is not None:
         write_junit(report, junit)
     if json_output:

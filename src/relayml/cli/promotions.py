@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from relayml.domain.models import AliasEvent, GateResult, Promotion
     from relayml.domain.ports import Backend
 
-__all__ = ["EnvOption", "gate_table", "status_text"]
+__all__ = ["CanaryOption", "EnvOption", "ShadowOption", "gate_table", "status_text", "target"]
 
 STATUS_STYLE = {
     "PROMOTED": "bold green",
@@ -62,6 +62,20 @@ ToOption = Annotated[
 EnvOption = Annotated[
     str,
     _environment_option("--env", "-e", help="Environment: development, staging or production."),
+]
+CanaryOption = Annotated[
+    bool,
+    typer.Option(
+        "--canary",
+        help="A clearance to take a share of the environment's traffic (a canary or A/B "
+        "variant) without holding it, under the policy's canary rule.",
+    ),
+]
+ShadowOption = Annotated[
+    bool,
+    typer.Option(
+        "--shadow", help="A clearance to get a copy of its requests, under the shadow rule."
+    ),
 ]
 CommentOption = Annotated[
     str, typer.Option("--comment", "-m", help="Why: stored with the decision.")
@@ -101,9 +115,19 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, "bold"))
 
 
+def target(environment: str, canary: bool, shadow: bool) -> str:
+    """The promotion target: the environment, or the environment and a stage."""
+    if canary and shadow:
+        raise typer.BadParameter("choose --canary or --shadow, not both.")
+    stage = "canary" if canary else "shadow" if shadow else None
+    return f"{environment}:{stage}" if stage else environment
+
+
 def _approve_command(promotion: Promotion, project: str) -> str:
     ref = f"{promotion.model}/{promotion.version}"
-    return f"relay models approve {ref} --env {promotion.environment} -p {project}"
+    place, _, stage = promotion.environment.partition(":")
+    flag = f" --{stage}" if stage else ""
+    return f"relay models approve {ref} --env {place}{flag} -p {project}"
 
 
 def _holder(backend: Backend, project: str, ref: str, environment: str) -> int | None:
@@ -117,8 +141,17 @@ def _print_outcome(promotion: Promotion, project: str, previous: int | None) -> 
     """The headline of a promotion (status in colour, what it means), then its gates."""
     out = console()
     ref, env = f"{promotion.model}/{promotion.version}", promotion.environment
+    place, _, stage = env.partition(":")
+    if stage:
+        env = f"{place} as a {stage}"
     failed = [g for g in promotion.gates if not g.passed]
-    if promotion.status == "PROMOTED":
+    if promotion.status == "PROMOTED" and stage:
+        share = f"{ref}:10" if stage == "canary" else ref
+        message = (
+            f"{ref} is cleared to serve {env}: `relay deploy {promotion.model} --env {place} "
+            f"--{stage} {share}`."
+        )
+    elif promotion.status == "PROMOTED":
         replaced = f" (replacing {promotion.model}/{previous})" if previous else ""
         unchecked = "" if promotion.gates else f" The policy sets no gates for {env}."
         message = f"{ref} is now in {env}{replaced}.{unchecked}"
@@ -157,6 +190,8 @@ def models_promote(
     ref: RefArgument,
     to: ToOption,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why: kept in the history.")] = "",
+    canary: CanaryOption = False,
+    shadow: ShadowOption = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -167,12 +202,16 @@ def models_promote(
     PENDING_APPROVAL: the gates passed; the named roles must approve it.
     FAILED: the failing gates are shown with figure and threshold; exit 1.
 
+    With --canary (or --shadow) the version is cleared to serve a share (or a copy) of the
+    environment's traffic without holding it, under the policy's canary (shadow) rule.
+
     Example: relay models promote churn/3 --to production --reason "Q3 release"
     """
     name = project_or_default(project)
+    wanted = target(to, canary, shadow)
     with open_cli_backend() as backend:
         previous = None if json_output else _holder(backend, name, ref, to)
-        promotion = backend.promote(name, ref, to, reason)
+        promotion = backend.promote(name, ref, wanted, reason)
     if json_output:
         print_json(promotion)
     else:
@@ -184,7 +223,7 @@ def models_promote(
 def _decide(ref: str, env: str, decision: str, comment: str, project: str | None, js: bool) -> None:
     name = project_or_default(project)
     with open_cli_backend() as backend:
-        previous = None if js else _holder(backend, name, ref, env)
+        previous = None if js else _holder(backend, name, ref, env.partition(":")[0])
         promotion = backend.decide_promotion(name, ref, env, decision, comment)
     if js:
         print_json(promotion)
@@ -197,14 +236,17 @@ def models_approve(
     ref: RefArgument,
     env: EnvOption,
     comment: CommentOption = "",
+    canary: CanaryOption = False,
+    shadow: ShadowOption = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Approve a promotion that waits for you (you need a role the policy names).
+    """Approve a promotion that waits for you (you need a role the policy names; into
+    production, the permission only risk_manager holds; never a version you logged).
 
     Example: relay models approve churn/3 --env production --comment "risk review done"
     """
-    _decide(ref, env, "approve", comment, project, json_output)
+    _decide(ref, target(env, canary, shadow), "approve", comment, project, json_output)
 
 
 @models_app.command("reject")
@@ -212,6 +254,8 @@ def models_reject(
     ref: RefArgument,
     env: EnvOption,
     comment: CommentOption = "",
+    canary: CanaryOption = False,
+    shadow: ShadowOption = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -219,7 +263,7 @@ def models_reject(
 
     Example: relay models reject churn/3 --env production --comment "bias in the south"
     """
-    _decide(ref, env, "reject", comment, project, json_output)
+    _decide(ref, target(env, canary, shadow), "reject", comment, project, json_output)
 
 
 # -- history ---------------------------------------------------------------------------------

@@ -137,7 +137,8 @@ def ab_results(
     except Exception:
         deployment = None
     frame = logs.joined(project, deployment_key(model, environment), since)
-    order = _variant_order(deployment, frame)
+    holder = backend.get_model(project, model).aliases.get(environment) if deployment else None
+    order = _variant_order(deployment, frame, holder)
     task = "classification"
     positive: str | None = None
     if order:
@@ -185,14 +186,16 @@ def ab_results(
 
 
 def _variant_order(
-    deployment: Deployment | None, frame: pd.DataFrame
+    deployment: Deployment | None, frame: pd.DataFrame, holder: int | None
 ) -> list[tuple[str, int, str]]:
-    """(name, version, mode) of each variant: the deployment's order, then any others logged."""
+    """(name, version, mode) of each variant: the deployment's order (the variant following
+    the alias is the version that holds the environment), then any others logged."""
     order: list[tuple[str, int, str]] = []
     if deployment is not None:
         for variant in deployment.variants:
-            if variant.version is not None:
-                order.append((f"v{variant.version}", variant.version, variant.mode))
+            version = variant.version if variant.version is not None else holder
+            if version is not None:
+                order.append((f"v{version}", version, variant.mode))
     if not frame.empty:
         logged = frame[["variant", "version", "mode"]].drop_duplicates()
         for name, version, mode in logged.itertuples(index=False):

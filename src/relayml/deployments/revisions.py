@@ -1,7 +1,8 @@
 """Deployments: which model versions an environment serves, how traffic is split, and history.
 
 Every change is a new revision stored with who and when (and an audit entry in the same
-transaction); a running model server polls the revision and picks the change up.
+transaction); a running model server polls the revision and picks the change up. No deployment
+goes around the project's policy: see ``deploy`` and models/admission.py.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from relayml.deployments.follow import locked_deployment, store_revision
 from relayml.domain.models import ENVIRONMENTS
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
-from relayml.errors import InvalidInput, NotFound
+from relayml.errors import Conflict, GateFailed, InvalidInput, NotFound
 from relayml.governance import audit
+from relayml.models.admission import admit
+from relayml.models.promotion import promote
 from relayml.models.registry import current_aliases, model_row, version_row
 from relayml.projects.service import project_id
-from relayml.store import Store, now_ms
+from relayml.store import Store
 from relayml.store.schema import registered_models
 from relayml.store.schema_serving import deployment_revisions, deployments
 
@@ -98,14 +102,22 @@ def deploy(
     sticky_key: str | None = None,
     reason: str = "",
 ) -> Deployment:
-    """Store a new revision of the deployment of `model` in `environment`."""
+    """Store a new revision of the deployment of `model` in `environment`.
+
+    The version that holds the environment stays one of the live variants and follows its
+    alias. When no live variant is that version, the first live one enters the environment
+    through a promotion (its gates and approvals) before anything is deployed; every other
+    version must satisfy the policy's canary or shadow rule (models/admission.py).
+    """
     _check_environment(environment)
     if sticky_key is not None and not sticky_key.strip():
         raise InvalidInput("--sticky-key must name a request field, e.g. customer_id.")
     live = [v for v in variants if v.mode == "live"]
     if not live or abs(sum(v.weight for v in live) - 100.0) > 1e-6:
         raise InvalidInput("the live variants' shares must add up to 100%.")
-    now = now_ms()
+    entering = _entering(store, project, model, environment, variants)
+    if entering is not None:
+        _promote_first(store, actor, project, model, environment, entering, reason)
     with store.write() as conn:
         pid = project_id(conn, project)
         row = model_row(conn, pid, project, model)
@@ -118,63 +130,76 @@ def deploy(
                 f"deploy there: promote one (`relay models promote {model}/<version> --to "
                 f"{environment}`) or pin one with --version."
             )
+        if entering is not None and alias_version != entering:
+            raise Conflict(
+                f"{environment} moved to {model}/{alias_version} while {model}/{entering} was "
+                "being promoted; the deployment is unchanged. Look at `relay models history "
+                f"{model}` and deploy again."
+            )
         _check_distinct(model, environment, strategy, variants, alias_version)
-        existing = conn.execute(
-            select(deployments)
-            .where(deployments.c.model_id == row.id, deployments.c.environment == environment)
-            .with_for_update()
-        ).first()
-        document = [v.model_dump() for v in variants]
+        stored = admit(conn, pid, project, model, environment, variants, alias_version)
         values = {
             "strategy": strategy,
-            "variants": document,
+            "variants": [v.model_dump() for v in stored],
             "sticky_key": sticky_key,
             "reason": reason,
-            "updated_by": actor,
-            "updated_at": now,
         }
-        if existing is None:
-            revision = 1
-            inserted = conn.execute(
-                deployments.insert().values(
-                    model_id=row.id, environment=environment, revision=revision, **values
-                )
-            )
-            deployment_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
-            before = None
-        else:
-            revision = existing.revision + 1
-            deployment_id = existing.id
-            conn.execute(
-                deployments.update()
-                .where(deployments.c.id == deployment_id)
-                .values(revision=revision, **values)
-            )
-            before = {"revision": existing.revision, "strategy": existing.strategy}
-            before["variants"] = existing.variants
-        conn.execute(
-            deployment_revisions.insert().values(
-                deployment_id=deployment_id,
-                revision=revision,
-                strategy=strategy,
-                variants=document,
-                sticky_key=sticky_key,
-                reason=reason,
-                created_by=actor,
-                created_at=now,
-            )
+        existing = locked_deployment(conn, row.id, environment)
+        entity = f"{project}/{model}/{environment}"
+        deployment_id = store_revision(conn, actor, entity, row.id, environment, existing, values)
+        result = conn.execute(select(deployments).where(deployments.c.id == deployment_id)).one()
+        return _to_deployment(project, model, result)
+
+
+def _entering(
+    store: Store, project: str, model: str, environment: str, variants: list[Variant]
+) -> int | None:
+    """The version that must enter the environment first: the first live variant, when no
+    live variant is the version that holds it; None otherwise."""
+    with store.read() as conn:
+        pid = project_id(conn, project)
+        row = model_row(conn, pid, project, model)
+        _check_versions(conn, project, pid, row, variants)
+        holder = current_aliases(conn, row.id).get(environment)
+    live = [v for v in variants if v.mode == "live"]
+    if any(v.version is None or v.version == holder for v in live):
+        return None
+    return live[0].version
+
+
+def _promote_first(
+    store: Store, actor: str, project: str, model: str, environment: str, version: int, why: str
+) -> None:
+    """Promote the version into the environment (its own transaction), or GateFailed."""
+    name = f"{model}/{version}"
+    promotion = promote(
+        store, actor, project, name, environment, why or f"deployed to {environment}"
+    )
+    if promotion.status == "PROMOTED":
+        return
+    unchanged = "the deployment is unchanged"
+    if promotion.status == "PENDING_APPROVAL":
+        roles = " and ".join(promotion.waiting_for)
+        raise GateFailed(
+            f"{name} passed the {environment} gates and waits for approval by {roles} "
+            f"(promotion {promotion.id}); {unchanged}. Once someone holding that role (not "
+            f"its author) runs `relay models approve {name} --env {environment}`, {name} holds "
+            f"{environment} and its deployment serves it (it follows the {environment} alias)."
         )
-        audit.record(
-            conn,
-            actor=actor,
-            action="deployment.update",
-            entity_kind="deployment",
-            entity_id=f"{project}/{model}/{environment}",
-            before=before,
-            after={"revision": revision, "strategy": strategy, "variants": document},
-        )
-        stored = conn.execute(select(deployments).where(deployments.c.id == deployment_id)).one()
-        return _to_deployment(project, model, stored)
+    failed = [g for g in promotion.gates if not g.passed]
+    details = "; ".join(f"{g.name}: {g.detail.rstrip('.')}" for g in failed)
+    fixes = [
+        f"`relay models promote {name} --to {g.name.removeprefix('passed through ')}`"
+        for g in failed
+        if g.name.startswith("passed through ")
+    ]
+    fix = f"Fix: {', '.join(fixes)}; then " if fixes else "Fix what failed, then "
+    raise GateFailed(
+        f"{name} may not serve {environment}: a version answers all of {environment} only once "
+        f"it holds {environment}, and {len(failed)} of {len(promotion.gates)} {environment} "
+        f"gates failed ({details}); {unchanged} (promotion {promotion.id} in `relay models "
+        f"history {model}`). {fix}`relay models promote {name} --to {environment}`."
+    )
 
 
 def _find(conn: Connection, project: str, model: str, environment: str) -> Any:

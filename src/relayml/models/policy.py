@@ -21,8 +21,17 @@
           - role: risk_manager  # who must approve; not the version's author unless allowed
             count: 1
             not_author: true
+        canary:                 # may a version that does not hold production take a share of
+          requires: [staging]   # its traffic (a canary, an A/B variant)? Same keys as above,
+          approvals:            # plus max_weight (percent). Cleared with
+            - role: devops      # `relay models promote churn/4 --to production --canary`.
+          max_weight: 20
+        shadow:                 # may a version get a copy of every request (answering no one)?
+          requires: [staging]   # Without a shadow rule: yes.
 
-A project without a policy may promote any evaluated or unevaluated version anywhere.
+A project without a policy may promote any evaluated or unevaluated version anywhere. An
+environment whose policy sets requires, checks or approvals admits no canary or A/B variant
+but the version that holds it, unless it declares a `canary` rule.
 """
 
 from __future__ import annotations
@@ -36,13 +45,23 @@ from relayml.domain.models import ENVIRONMENTS, Evaluation, GateResult
 from relayml.errors import InvalidInput
 
 __all__ = [
+    "STAGES",
     "ApprovalRule",
     "Check",
     "EnvironmentPolicy",
     "Policy",
+    "Rules",
+    "StageRule",
     "evaluate_checks",
     "parse_policy",
+    "rules_for",
+    "split_target",
 ]
+
+# What a version may be cleared for in an environment without holding it: a share of its live
+# traffic (canary, A/B variant) or a copy of its requests (shadow). A promotion's target is an
+# environment ("production") or an environment and a stage ("production:canary").
+STAGES = ("canary", "shadow")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -81,13 +100,44 @@ class ApprovalRule(BaseModel):
     not_author: bool = True
 
 
-class EnvironmentPolicy(BaseModel):
-    """What an environment demands of a version before it moves in."""
+class Rules(BaseModel):
+    """What a version must show: environments it went through, gates, and approvals."""
 
     model_config = _STRICT
     requires: list[str] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
     approvals: list[ApprovalRule] = Field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """True when the rules ask for nothing."""
+        return not (self.requires or self.checks or self.approvals)
+
+
+class StageRule(Rules):
+    """What a version needs to answer part of an environment's traffic without holding it."""
+
+    max_weight: float | None = Field(default=None, gt=0, lt=100)  # percent; canary only
+
+
+class EnvironmentPolicy(Rules):
+    """What an environment demands of a version before it moves in (or serves a share)."""
+
+    canary: StageRule | None = None
+    shadow: StageRule | None = None
+
+    def stage(self, stage: str) -> StageRule | None:
+        """The rule a canary or shadow must satisfy; None: no version but the holder may.
+
+        Without a declared rule, a shadow is allowed (it answers no one); a canary is allowed
+        only where the environment itself asks for nothing.
+        """
+        declared: StageRule | None = getattr(self, stage)
+        if declared is not None:
+            return declared
+        if stage == "shadow" or self.empty:
+            return StageRule()
+        return None
 
 
 class Policy(BaseModel):
@@ -98,9 +148,9 @@ class Policy(BaseModel):
     environments: dict[str, EnvironmentPolicy] = Field(default_factory=dict)
 
 
-def _check_shape(env: str, index: int, check: Check) -> None:
+def _check_shape(rules: str, index: int, check: Check) -> None:
     kinds = [k for k in ("metric", "no_regression", "segment_gap") if getattr(check, k)]
-    where = f"environments.{env}.checks[{index}]"
+    where = f"{rules}.checks[{index}]"
     if len(kinds) != 1:
         raise InvalidInput(
             f"{where} must have exactly one of metric, no_regression, segment_gap; "
@@ -110,6 +160,38 @@ def _check_shape(env: str, index: int, check: Check) -> None:
         raise InvalidInput(f"{where}: a metric check needs min, max or both.")
     if check.segment_gap and (check.by is None or check.max is None):
         raise InvalidInput(f"{where}: a segment_gap check needs `by` (a column) and `max`.")
+
+
+def split_target(target: str) -> tuple[str, str | None]:
+    """'production:canary' -> ('production', 'canary'); 'production' -> ('production', None)."""
+    environment, _, stage = target.partition(":")
+    if environment not in ENVIRONMENTS:
+        raise InvalidInput(
+            f"unknown environment {environment!r}; use one of {', '.join(ENVIRONMENTS)}."
+        )
+    if not stage:
+        return environment, None
+    if stage not in STAGES:
+        raise InvalidInput(
+            f"{target!r}: after the environment comes canary or shadow "
+            f"(e.g. {environment}:canary), not {stage!r}."
+        )
+    return environment, stage
+
+
+def rules_for(policy: Policy, target: str) -> Rules | None:
+    """The rules a promotion into ``target`` must satisfy; None: the policy admits none."""
+    environment, stage = split_target(target)
+    rules = policy.environments.get(environment, EnvironmentPolicy())
+    return rules if stage is None else rules.stage(stage)
+
+
+def _check_rules(where: str, rules: Rules) -> None:
+    for required in rules.requires:
+        if required not in ENVIRONMENTS:
+            raise InvalidInput(f"{where}.requires names {required!r}, which is not an environment.")
+    for index, check in enumerate(rules.checks):
+        _check_shape(where, index, check)
 
 
 def parse_policy(document: Any) -> Policy:
@@ -129,13 +211,16 @@ def parse_policy(document: Any) -> Policy:
             raise InvalidInput(
                 f"policy names environment {env!r}; environments are {', '.join(ENVIRONMENTS)}."
             )
-        for required in rules.requires:
-            if required not in ENVIRONMENTS:
+        _check_rules(f"environments.{env}", rules)
+        if rules.canary is not None:
+            _check_rules(f"environments.{env}.canary", rules.canary)
+        if rules.shadow is not None:
+            _check_rules(f"environments.{env}.shadow", rules.shadow)
+            if rules.shadow.max_weight is not None:
                 raise InvalidInput(
-                    f"environments.{env}.requires names {required!r}, which is not an environment."
+                    f"environments.{env}.shadow.max_weight: a shadow answers no one, so it has "
+                    "no share to limit; remove max_weight (it belongs to a canary rule)."
                 )
-        for index, check in enumerate(rules.checks):
-            _check_shape(env, index, check)
     return policy
 
 

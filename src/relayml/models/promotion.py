@@ -6,28 +6,31 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from relayml.deployments.follow import fold_promoted
 from relayml.domain.clock import now_ms
-from relayml.domain.models import (
-    ENVIRONMENTS,
-    Approval,
-    GateResult,
-    ModelRef,
-    Promotion,
-    parse_model_ref,
-)
+from relayml.domain.models import Approval, GateResult, Promotion, parse_model_ref
 from relayml.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from relayml.governance import audit
-from relayml.models.evaluations import latest_evaluation, version_of
-from relayml.models.policy import EnvironmentPolicy, Policy, evaluate_checks, parse_policy
+from relayml.models.approval import decider, record_refusal
+from relayml.models.evaluations import version_of
+from relayml.models.gates import gate_results, policy_of, split_target, target_rules, waiting_for
+from relayml.models.policy import Policy, parse_policy, rules_for
 from relayml.models.registry import current_aliases, model_row, move_alias, version_row
 from relayml.projects import project_id
-from relayml.projects.members import roles_of
 from relayml.store import Store
-from relayml.store.schema import alias_history, model_versions
-from relayml.store.schema_promotion import approvals, evaluations, policies, promotions
+from relayml.store.schema import model_versions
+from relayml.store.schema_promotion import approvals, policies, promotions
 from relayml.store.versioned import insert_revision
 
-__all__ = ["check", "decide", "get_policy", "list_promotions", "promote", "set_policy"]
+__all__ = [
+    "check",
+    "decide",
+    "get_policy",
+    "list_promotions",
+    "promote",
+    "promote_command",
+    "set_policy",
+]
 
 
 def set_policy(store: Store, actor: str, project: str, source: str) -> tuple[int, Policy]:
@@ -54,23 +57,11 @@ def set_policy(store: Store, actor: str, project: str, source: str) -> tuple[int
     return revision, policy
 
 
-def _policy(conn: Connection, pid: int) -> tuple[int | None, Policy]:
-    row = conn.execute(
-        select(policies.c.revision, policies.c.document)
-        .where(policies.c.project_id == pid)
-        .order_by(policies.c.revision.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None, Policy()
-    return int(row.revision), parse_policy(row.document)
-
-
 def get_policy(store: Store, project: str) -> tuple[int | None, Policy, str]:
     """The project's current policy, its revision (None: no policy yet) and its source text."""
     with store.read() as conn:
         pid = project_id(conn, project)
-        revision, policy = _policy(conn, pid)
+        revision, policy = policy_of(conn, pid)
         source = conn.execute(
             select(policies.c.source).where(
                 policies.c.project_id == pid, policies.c.revision == revision
@@ -79,72 +70,13 @@ def get_policy(store: Store, project: str) -> tuple[int | None, Policy, str]:
         return revision, policy, source or ""
 
 
-def _held(conn: Connection, model_id: int, version: int, environment: str) -> bool:
-    found = conn.execute(
-        select(alias_history.c.id).where(
-            alias_history.c.model_id == model_id,
-            alias_history.c.alias == environment,
-            alias_history.c.version == version,
-        )
-    ).first()
-    return found is not None
-
-
-def _gates(
-    conn: Connection, pid: int, project: str, ref: ModelRef, environment: str
-) -> tuple[Any, Any, int | None, EnvironmentPolicy, list[GateResult]]:
-    if environment not in ENVIRONMENTS:
-        raise InvalidInput(
-            f"unknown environment {environment!r}; use one of {', '.join(ENVIRONMENTS)}."
-        )
-    row = version_row(conn, project, pid, ref)
-    model = model_row(conn, pid, project, ref.name)
-    revision, policy = _policy(conn, pid)
-    rules = policy.environments.get(environment, EnvironmentPolicy())
-    results: list[GateResult] = []
-    for required in rules.requires:
-        held = _held(conn, model.id, row.version, required)
-        results.append(
-            GateResult(
-                name=f"passed through {required}",
-                passed=held,
-                detail=f"{model.name}/{row.version} "
-                + ("has been in " if held else "has never been in ")
-                + required,
-            )
-        )
-    dataset = policy.evaluation.get("dataset")
-    evaluation = latest_evaluation(conn, row.id, model.name, row.version, dataset)
-    incumbent = None
-    current = current_aliases(conn, model.id).get(environment)
-    if current is not None and evaluation is not None:
-        inc_row = version_row(conn, project, pid, ModelRef(name=model.name, version=current))
-        incumbent = latest_evaluation(conn, inc_row.id, model.name, current, evaluation.dataset)
-    found: list[str] = []
-    if evaluation is None and dataset and rules.checks:
-        found = evaluated_datasets(conn, row.id)
-    results += evaluate_checks(rules.checks, evaluation, incumbent, wanted=dataset, found=found)
-    return row, model, revision, rules, results
-
-
-def evaluated_datasets(conn: Connection, version_id: int) -> list[str]:
-    """The names of the datasets a version was evaluated on, newest first, once each."""
-    rows = conn.execute(
-        select(evaluations.c.dataset)
-        .where(evaluations.c.version_id == version_id)
-        .order_by(evaluations.c.id.desc())
-        .limit(1000)
-    )
-    return list(dict.fromkeys(str(r.dataset) for r in rows))[:10]
-
-
 def check(
     store: Store, project: str, ref: str, environment: str
 ) -> tuple[list[GateResult], list[str]]:
     """Run the gates for a promotion without changing anything: results and approvals needed."""
     parsed = parse_model_ref(ref)
     with store.read() as conn:
-        _, _, _, rules, results = _gates(
+        _, _, _, rules, results = gate_results(
             conn, project_id(conn, project), project, parsed, environment
         )
     return results, [f"{r.count} x {r.role}" for r in rules.approvals]
@@ -174,10 +106,7 @@ def _load(conn: Connection, row: Any, policy: Policy | None = None) -> Promotion
         policy_revision=row.policy_revision,
         gates=[GateResult(**g) for g in row.gates],
         approvals=given,
-        waiting_for=_waiting_for(
-            (policy or Policy()).environments.get(row.environment, EnvironmentPolicy()),
-            given,
-        )
+        waiting_for=_still_waiting(policy or Policy(), row.environment, given)
         if row.status == "PENDING_APPROVAL"
         else [],
         reason=row.reason,
@@ -187,25 +116,27 @@ def _load(conn: Connection, row: Any, policy: Policy | None = None) -> Promotion
     )
 
 
-def _waiting_for(rules: EnvironmentPolicy, given: list[Approval]) -> list[str]:
-    missing = []
-    for rule in rules.approvals:
-        have = sum(1 for a in given if a.role == rule.role and a.decision == "approve")
-        if have < rule.count:
-            missing.append(rule.role)
-    return missing
+def _still_waiting(policy: Policy, target: str, given: list[Approval]) -> list[str]:
+    rules = rules_for(policy, target)
+    return waiting_for(rules, given) if rules is not None else []
 
 
 def promote(
     store: Store, actor: str, project: str, ref: str, environment: str, reason: str = ""
 ) -> Promotion:
-    """Run the gates, store every result, then promote, wait for approval, or fail."""
+    """Run the gates, store every result, then promote, wait for approval, or fail.
+
+    ``environment`` may name a stage (``production:canary``): then a PROMOTED promotion clears
+    the version to answer a share of the environment's traffic and moves no alias.
+    """
     parsed = parse_model_ref(ref)
+    place, stage = split_target(environment)
     with store.write() as conn:
         pid = project_id(conn, project)
-        row, model, revision, rules, results = _gates(conn, pid, project, parsed, environment)
-        if current_aliases(conn, model.id).get(environment) == row.version:
-            raise Conflict(f"{model.name}/{row.version} is already in {environment}.")
+        row, model, revision, rules, results = gate_results(conn, pid, project, parsed, environment)
+        if current_aliases(conn, model.id).get(place) == row.version:
+            needless = f"; as the holder it needs no {stage} clearance" if stage else ""
+            raise Conflict(f"{model.name}/{row.version} is already in {place}{needless}.")
         pending = conn.execute(
             select(promotions.c.id).where(
                 promotions.c.version_id == row.id,
@@ -243,10 +174,18 @@ def promote(
             entity_id=f"{project}/{model.name}/{row.version}",
             after={"promotion": promotion_id, "environment": environment, "status": status},
         )
-        if status == "PROMOTED":
-            move_alias(conn, actor, project, model, environment, row.version, reason)
+        if status == "PROMOTED" and stage is None:
+            _enter(conn, actor, project, model, place, row.version, reason)
         stored = conn.execute(select(promotions).where(promotions.c.id == promotion_id)).one()
-        return _load(conn, stored, _policy(conn, pid)[1])
+        return _load(conn, stored, policy_of(conn, pid)[1])
+
+
+def _enter(
+    conn: Connection, actor: str, project: str, model: Any, environment: str, version: int, why: str
+) -> None:
+    """Move the environment's alias, and fold a variant that pinned the version into it."""
+    move_alias(conn, actor, project, model, environment, version, why)
+    fold_promoted(conn, actor, project, model, environment, version)
 
 
 def decide(
@@ -258,14 +197,20 @@ def decide(
     decision: str,
     comment: str = "",
 ) -> Promotion:
-    """Approve or reject the promotion of a version that waits for approval."""
+    """Approve or reject the promotion of a version that waits for approval.
+
+    A refused decider (models/approval.py says who may decide) gets PermissionDenied; the
+    attempt is audited as "promotion.refused" and nothing else changes.
+    """
     if decision not in ("approve", "reject"):
         raise InvalidInput("a decision is 'approve' or 'reject'.")
     parsed = parse_model_ref(ref)
+    place, stage = split_target(environment)
     with store.write() as conn:
         pid = project_id(conn, project)
         row = version_row(conn, project, pid, parsed)
         model = model_row(conn, pid, project, parsed.name)
+        name = f"{model.name}/{row.version}"
         waiting = conn.execute(
             select(promotions).where(
                 promotions.c.version_id == row.id,
@@ -275,65 +220,68 @@ def decide(
         ).first()
         if waiting is None:
             raise NotFound(
-                f"{model.name}/{row.version} does not wait for approval to enter {environment}; "
-                f"request it with `relay models promote {model.name}/{row.version} --to "
-                f"{environment}`."
+                f"{name} does not wait for approval to enter {environment}; request it with "
+                f"`{promote_command(model.name, row.version, environment)}`."
             )
-        _, policy = _policy(conn, pid)
-        rules = policy.environments.get(environment, EnvironmentPolicy())
-        role = _approver_role(conn, pid, actor, row, rules, model.name)
-        conn.execute(
-            approvals.insert().values(
-                promotion_id=waiting.id,
-                user=actor,
-                role=role,
-                decision=decision,
-                comment=comment,
-                at=now_ms(),
-            )
-        )
-        audit.record(
-            conn,
-            actor=actor,
-            action=f"model.{decision}",
-            entity_kind="model_version",
-            entity_id=f"{project}/{model.name}/{row.version}",
-            after={"promotion": waiting.id, "environment": environment, "comment": comment},
-        )
+        _, policy = policy_of(conn, pid)
+        rules = target_rules(policy, environment, model.name, row.version)
         current = _load(conn, waiting, policy)
-        missing = _waiting_for(rules, current.approvals)
-        status = "REJECTED" if decision == "reject" else ("PROMOTED" if not missing else None)
-        if status is not None:
-            conn.execute(
-                update(promotions)
-                .where(promotions.c.id == waiting.id)
-                .values(status=status, decided_at=now_ms())
-            )
-            if status == "PROMOTED":
-                move_alias(conn, actor, project, model, environment, row.version, waiting.reason)
-        stored = conn.execute(select(promotions).where(promotions.c.id == waiting.id)).one()
-        return _load(conn, stored, policy)
+        who = decider(conn, pid, project, actor, row, name, environment, rules, current.approvals)
+        if who.refused is not None:
+            record_refusal(conn, actor, project, name, environment, decision, who.refused)
+        else:
+            _record_decision(conn, actor, project, name, waiting, who.role or "", decision, comment)
+            current = _load(conn, waiting, policy)
+            missing = waiting_for(rules, current.approvals)
+            status = "REJECTED" if decision == "reject" else ("PROMOTED" if not missing else None)
+            if status is not None:
+                conn.execute(
+                    update(promotions)
+                    .where(promotions.c.id == waiting.id)
+                    .values(status=status, decided_at=now_ms())
+                )
+                if status == "PROMOTED" and stage is None:
+                    _enter(conn, actor, project, model, place, row.version, waiting.reason)
+            stored = conn.execute(select(promotions).where(promotions.c.id == waiting.id)).one()
+            return _load(conn, stored, policy)
+    raise PermissionDenied(who.refused)
 
 
-def _approver_role(
-    conn: Connection, pid: int, actor: str, row: Any, rules: EnvironmentPolicy, model: str
-) -> str:
-    held = roles_of(conn, pid, actor)
-    allowed = [r for r in rules.approvals if r.role in held]
-    if not rules.approvals:
-        return sorted(held)[0] if held else "member"
-    if not allowed:
-        needed = ", ".join(r.role for r in rules.approvals)
-        raise PermissionDenied(
-            f"{actor} cannot decide on {model}/{row.version}: this needs the role {needed}, "
-            f"and {actor} has {', '.join(sorted(held)) or 'no role'} in the project."
+def _record_decision(
+    conn: Connection,
+    actor: str,
+    project: str,
+    name: str,
+    waiting: Any,
+    role: str,
+    decision: str,
+    comment: str,
+) -> None:
+    conn.execute(
+        approvals.insert().values(
+            promotion_id=waiting.id,
+            user=actor,
+            role=role,
+            decision=decision,
+            comment=comment,
+            at=now_ms(),
         )
-    if all(r.not_author for r in allowed) and row.created_by == actor:
-        raise PermissionDenied(
-            f"{actor} logged {model}/{row.version} and so cannot approve it: "
-            "another person holding the role must decide."
-        )
-    return allowed[0].role
+    )
+    audit.record(
+        conn,
+        actor=actor,
+        action=f"model.{decision}",
+        entity_kind="model_version",
+        entity_id=f"{project}/{name}",
+        after={"promotion": waiting.id, "environment": waiting.environment, "comment": comment},
+    )
+
+
+def promote_command(model: str, version: int, target: str) -> str:
+    """The command that asks for a promotion into a target (an environment or a stage)."""
+    place, stage = split_target(target)
+    flag = f" --{stage}" if stage else ""
+    return f"relay models promote {model}/{version} --to {place}{flag}"
 
 
 def list_promotions(store: Store, project: str, name: str) -> list[Promotion]:
@@ -341,7 +289,7 @@ def list_promotions(store: Store, project: str, name: str) -> list[Promotion]:
     with store.read() as conn:
         pid = project_id(conn, project)
         model = model_row(conn, pid, project, name)
-        _, policy = _policy(conn, pid)
+        _, policy = policy_of(conn, pid)
         rows = conn.execute(
             select(promotions)
             .join(model_versions, model_versions.c.id == promotions.c.version_id)
