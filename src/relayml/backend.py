@@ -33,6 +33,7 @@ from relayml.models.local import LocalModelOps
 from relayml.monitoring.local import LocalMonitoringOps
 from relayml.pipelines.local import LocalPipelineOps
 from relayml.predictions.logs import LogOptions, PredictionLogs
+from relayml.reports.local import LocalReportOps
 from relayml.store import Store
 from relayml.tracking import artifacts as artifact_service
 from relayml.tracking import experiments as experiment_service
@@ -63,6 +64,7 @@ class LocalBackend(
     LocalDeploymentOps,
     LocalMonitoringOps,
     LocalIdentityOps,
+    LocalReportOps,
 ):
     """Every operation, run in this process against the configured store."""
 

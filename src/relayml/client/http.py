@@ -17,6 +17,7 @@ from relayml.client.lineage import HttpLineageOps
 from relayml.client.models import HttpModelOps
 from relayml.client.monitoring import HttpMonitoringOps
 from relayml.client.pipelines import HttpPipelineOps
+from relayml.client.reports import HttpReportOps
 from relayml.client.serving import HttpServingOps
 from relayml.config import Settings
 from relayml.domain.entities import (
@@ -60,6 +61,7 @@ class HttpBackend(
     HttpServingOps,
     HttpMonitoringOps,
     HttpIdentityOps,
+    HttpReportOps,
 ):
     """Every operation, sent to the relay server at settings.server_url."""
 
