@@ -25,11 +25,21 @@ OutOption = Annotated[Path, typer.Option("--out", "-o", help="The file to write.
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="html or md.")]
 
 
-def _write(path: Path, content: str) -> None:
+def _check_out(path: Path) -> None:
+    """Refuse an --out that cannot be written before anything is built."""
     from relayml.errors import InvalidInput
 
     if path.is_dir():
         raise InvalidInput(f"{path} is a folder; give a file name, e.g. {path / 'report.html'}.")
+    if not path.parent.is_dir():
+        raise InvalidInput(
+            f"the folder {path.parent} does not exist; create it or choose another --out."
+        )
+
+
+def _write(path: Path, content: str) -> None:
+    from relayml.errors import InvalidInput
+
     try:
         path.write_text(content, encoding="utf-8")
     except OSError as exc:
@@ -53,6 +63,7 @@ def model_report(
     from relayml.domain.reports import check_format
 
     check_format(fmt)
+    _check_out(out)
     with open_cli_backend() as backend:
         report = backend.build_model_report(
             project_or_default(project), model, version=version, fmt=fmt
@@ -74,8 +85,11 @@ def inventory_report(
     ] = None,
 ) -> None:
     """Write the model inventory of every project you may read as a document."""
+    from relayml.domain.reports import check_format
     from relayml.reports.builder import inventory_document
 
+    check_format(fmt)
+    _check_out(out)
     with open_cli_backend() as backend:
         entries = backend.inventory(project or None)
         actor = backend.actor
