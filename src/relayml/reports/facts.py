@@ -119,6 +119,7 @@ def _lineage(backend: Backend, project: str, version: ModelVersion) -> dict[str,
 def _monitoring(
     backend: Backend, logs: PredictionLogs, project: str, model: str, environments: list[str]
 ) -> dict[str, Any]:
+    from relayml.monitoring.kpis import kpis_by_window
     from relayml.monitoring.windows import WindowQuery, drift_by_window, performance_by_window
 
     result: dict[str, Any] = {}
@@ -135,6 +136,10 @@ def _monitoring(
             entry["note"] = exc.message
             result[env] = entry
             continue
+        entry["kpis"] = [
+            {"start": w.start, "outcomes": w.outcomes, "kpis": w.kpis}
+            for w in kpis_by_window(backend, logs, query)[-MAX_WINDOWS:]
+        ]
         try:
             ref_name, windows = drift_by_window(backend, logs, query)
             entry["drift_reference"] = ref_name

@@ -8,7 +8,7 @@ transaction; the audit log keeps the history of tiers and their reasons.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -269,7 +269,3 @@ def retire_model(store: Store, actor: str, project: str, name: str, reason: str)
         )
     return _one(store, project, name)
 
-
-def now_utc() -> datetime:
-    """The current time, aware UTC (for reports that say when they were built)."""
-    return datetime.now(UTC)

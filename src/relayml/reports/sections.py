@@ -10,33 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from relayml.reports import svg
+from relayml.reports.operations import changes, explanation, flags, monitoring
+from relayml.reports.text import Block, Section, dt, num, when
 
 __all__ = ["Block", "Section", "sections"]
-
-Block = tuple[Any, ...]
-Section = tuple[str, str, list[Block]]
-
-
-def _when(value: Any) -> str:
-    if not value:
-        return "-"
-    return str(value).replace("T", " ")[:16]
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
-
-
-def _dt(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value))
 
 
 def _purpose(f: dict[str, Any]) -> list[Block]:
     p, m, v = f["project"], f["model"], f["version"]
     kpis = [
-        [k["name"], k["unit"], k["direction"], _num(k["target"]), k["description"]]
+        [k["name"], k["unit"], k["direction"], num(k["target"]), k["description"]]
         for k in p["kpis"]
     ]
     return [
@@ -46,7 +29,7 @@ def _purpose(f: dict[str, Any]) -> list[Block]:
             "p",
             f"Model {m['name']}, version {v['version']} ({v['flavor']}, task "
             f"{v['signature']['task']}), registered by {v['created_by']} on "
-            f"{_when(v['created_at'])}. Versions of the model: "
+            f"{when(v['created_at'])}. Versions of the model: "
             f"{', '.join(str(n) for n in sorted(f['versions']))}.",
         ),
         ("table", ["KPI", "unit", "direction", "target", "how it is judged"], kpis),
@@ -116,7 +99,7 @@ def _lineage(f: dict[str, Any]) -> list[Block]:
             (
                 "p",
                 f"Training run {run['name']} ({run['id']}) by {run['user']} on "
-                f"{_when(run['start_time'])}; params: "
+                f"{when(run['start_time'])}; params: "
                 + ", ".join(f"{k}={v}" for k, v in sorted(run["params"].items())),
             )
         )
@@ -144,10 +127,10 @@ def _data(f: dict[str, Any]) -> list[Block]:
                 name,
                 c.get("type", ""),
                 str(c.get("nulls", "")),
-                _num(c.get("min")),
-                _num(c.get("mean")),
-                _num(c.get("max")),
-                _num(c.get("distinct")),
+                num(c.get("min")),
+                num(c.get("mean")),
+                num(c.get("max")),
+                num(c.get("distinct")),
             ]
             for name, c in d["profile"].items()
         ]
@@ -161,7 +144,7 @@ def _data(f: dict[str, Any]) -> list[Block]:
                 f"{c['count']} checks",
                 ", ".join(c["failed"]) or "-",
                 c["by"],
-                _when(c["at"]),
+                when(c["at"]),
             ]
             for c in d["checks"]
         ]
@@ -182,18 +165,18 @@ def _evaluation(f: dict[str, Any]) -> list[Block]:
             (
                 "p",
                 f"On {e['dataset']} ({e['rows']} rows, target {e['target']}), by "
-                f"{e['created_by']} on {_when(e['created_at'])}:",
+                f"{e['created_by']} on {when(e['created_at'])}:",
             )
         )
         blocks.append(
-            ("table", ["metric", "value"], [[k, _num(v)] for k, v in sorted(e["metrics"].items())])
+            ("table", ["metric", "value"], [[k, num(v)] for k, v in sorted(e["metrics"].items())])
         )
         for column, values in e["segments"].items():
             metrics = sorted({m for v in values.values() for m in v})
-            rows = [[seg, *(_num(v.get(m)) for m in metrics)] for seg, v in sorted(values.items())]
+            rows = [[seg, *(num(v.get(m)) for m in metrics)] for seg, v in sorted(values.items())]
             blocks.append(("table", [f"segment: {column}", *metrics], rows))
         gaps = [
-            [g["by"], g["metric"], _num(g["gap"]), g["lowest"], g["highest"]] for g in e["fairness"]
+            [g["by"], g["metric"], num(g["gap"]), g["lowest"], g["highest"]] for g in e["fairness"]
         ]
         if gaps:
             blocks.append(
@@ -204,7 +187,7 @@ def _evaluation(f: dict[str, Any]) -> list[Block]:
                 (
                     "table",
                     ["KPI", "value"],
-                    [[k, _num(v.get("value"))] for k, v in e["kpis"].items()],
+                    [[k, num(v.get("value"))] for k, v in e["kpis"].items()],
                 )
             )
     return blocks
@@ -220,8 +203,8 @@ def _gates(f: dict[str, Any]) -> list[Block]:
             (
                 "p",
                 f"Promotion {p['id']} to {p['environment']}: {p['status']}; asked by "
-                f"{p['requested_by']} on {_when(p['requested_at'])} (policy revision "
-                f"{p['policy_revision'] or '-'}), decided {_when(p['decided_at'])}. "
+                f"{p['requested_by']} on {when(p['requested_at'])} (policy revision "
+                f"{p['policy_revision'] or '-'}), decided {when(p['decided_at'])}. "
                 f"Reason: {p['reason'] or '-'}",
             )
         )
@@ -229,8 +212,8 @@ def _gates(f: dict[str, Any]) -> list[Block]:
             [
                 g["name"],
                 "passed" if g["passed"] else "FAILED",
-                _num(g["figure"]),
-                _num(g["threshold"]),
+                num(g["figure"]),
+                num(g["threshold"]),
                 g["detail"],
             ]
             for g in p["gates"]
@@ -238,7 +221,7 @@ def _gates(f: dict[str, Any]) -> list[Block]:
         if gates:
             blocks.append(("table", ["gate", "result", "figure", "threshold", "detail"], gates))
         approvals = [
-            [a["user"], a["role"], a["decision"], _when(a["at"]), a["comment"]]
+            [a["user"], a["role"], a["decision"], when(a["at"]), a["comment"]]
             for a in p["approvals"]
         ]
         if approvals:
@@ -260,8 +243,8 @@ def _timeline(f: dict[str, Any], now: datetime) -> list[Block]:
         (
             e["alias"],
             e["version"],
-            _dt(e["assigned_at"]),
-            _dt(e["ended_at"]) if e["ended_at"] else None,
+            dt(e["assigned_at"]),
+            dt(e["ended_at"]) if e["ended_at"] else None,
         )
         for e in events
     ]
@@ -269,8 +252,8 @@ def _timeline(f: dict[str, Any], now: datetime) -> list[Block]:
         [
             e["alias"],
             f"v{e['version']}",
-            _when(e["assigned_at"]),
-            _when(e["ended_at"]) if e["ended_at"] else "now",
+            when(e["assigned_at"]),
+            when(e["ended_at"]) if e["ended_at"] else "now",
             e["assigned_by"],
             e["reason"],
         ]
@@ -289,115 +272,6 @@ def _timeline(f: dict[str, Any], now: datetime) -> list[Block]:
     return blocks
 
 
-def _monitoring(f: dict[str, Any]) -> list[Block]:
-    blocks: list[Block] = []
-    for env, m in sorted(f["monitoring"].items()):
-        if "note" in m:
-            blocks.append(("p", f"{env}: {m['note']}"))
-            continue
-        perf = m.get("performance", [])
-        rows = [
-            [
-                _when(w["start"])[:10],
-                str(w["predictions"]),
-                str(w["outcomes"]),
-                ", ".join(f"{k} {v:.4g}" for k, v in w["metrics"].items()) or "-",
-                ", ".join(f"{k} {v:.4g}" for k, v in w["estimated"].items()) or "-",
-            ]
-            for w in perf
-        ]
-        blocks.append(
-            ("table", [f"{env}: day", "predictions", "outcomes", "measured", "estimated"], rows)
-        )
-        acc = [
-            (_when(w["start"])[:10], w["metrics"]["accuracy"])
-            for w in perf
-            if "accuracy" in w["metrics"]
-        ]
-        if len(acc) > 1:
-            blocks.append(("svg", svg.line(acc, f"{env}: accuracy per day")))
-        drift = [
-            [
-                _when(w["start"])[:10],
-                str(w["rows"]),
-                f"{w['share']:.0%}",
-                ", ".join(w["drifted"]) or "-",
-            ]
-            for w in m.get("drift", [])
-        ]
-        if drift:
-            blocks.append(
-                (
-                    "table",
-                    [
-                        f"{env}: drift vs {m.get('drift_reference')}",
-                        "rows",
-                        "share drifted",
-                        "columns",
-                    ],
-                    drift,
-                )
-            )
-        elif "drift_note" in m:
-            blocks.append(("p", f"{env} drift: {m['drift_note']}"))
-    alerts = [
-        [str(a["id"]), a["rule"], a["severity"], a["status"], a["message"], _when(a["opened_at"])]
-        for a in f["alerts"]
-    ]
-    blocks.append(("table", ["alert", "rule", "severity", "status", "message", "opened"], alerts))
-    return blocks or [("p", "Never monitored.")]
-
-
-def _flags(f: dict[str, Any]) -> list[Block]:
-    rows = [
-        [
-            str(x["id"]),
-            x["kind"],
-            x["prediction_id"],
-            x["comment"],
-            x["created_by"],
-            x["status"],
-            x["resolution"] or "-",
-            x["resolved_by"] or "-",
-        ]
-        for x in f["flags"]
-    ]
-    if not rows:
-        return [("p", "No prediction of this model was flagged.")]
-    opened = sum(1 for x in f["flags"] if x["status"] == "open")
-    return [
-        ("p", f"{len(rows)} flag(s), {opened} open."),
-        (
-            "table",
-            ["flag", "kind", "prediction", "comment", "by", "status", "resolution", "resolved by"],
-            rows,
-        ),
-    ]
-
-
-def _explanation(f: dict[str, Any]) -> list[Block]:
-    imp = f["importance"] or {}
-    if "importance" not in imp:
-        return [("p", f"No global explanation: {imp.get('note', 'not computed')}")]
-    values = {k: float(v) for k, v in imp["importance"].items()}
-    return [
-        ("p", f"Mean absolute contribution of each input to the prediction, over {imp['data']}."),
-        ("svg", svg.bars(values, "global importance")),
-        ("table", ["input", "mean |contribution|"], [[k, _num(v)] for k, v in values.items()]),
-    ]
-
-
-def _changes(f: dict[str, Any]) -> list[Block]:
-    rows = [
-        [str(c["id"]), _when(c["at"]), c["actor"], c["action"], c["entity"]] for c in f["changes"]
-    ]
-    chain = f["chain"]
-    return [
-        ("p", chain["note"] if not chain["verified"] else f"audit chain verified: {chain['note']}"),
-        ("table", ["entry", "when", "who", "action", "entity"], rows),
-    ]
-
-
 def sections(facts: dict[str, Any], now: datetime) -> list[Section]:
     """The report's sections in order, from its facts."""
     return [
@@ -409,8 +283,8 @@ def sections(facts: dict[str, Any], now: datetime) -> list[Section]:
         ("evaluation", "Evaluation, segment metrics and fairness gap", _evaluation(facts)),
         ("gates", "Gates and approvals", _gates(facts)),
         ("timeline", "Environments over time", _timeline(facts, now)),
-        ("monitoring", "Monitoring history", _monitoring(facts)),
-        ("flags", "Expert flags and their resolution", _flags(facts)),
-        ("explanation", "Global explanation", _explanation(facts)),
-        ("changes", "Change log (audit trail)", _changes(facts)),
+        ("monitoring", "Monitoring history", monitoring(facts)),
+        ("flags", "Expert flags and their resolution", flags(facts)),
+        ("explanation", "Global explanation", explanation(facts)),
+        ("changes", "Change log (audit trail)", changes(facts)),
     ]
