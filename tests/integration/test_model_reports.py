@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -245,7 +246,12 @@ def test_report_of_the_production_version_holds_every_section(built: Any) -> Non
     assert "30" in text  # predictions served that day
     assert "audit chain: not verified in this build" in text
     assert "model.move_alias" in text and "report.create" not in text
-    assert html.count("<svg") >= 2  # the timeline and the importance bars
+    charts = re.findall(r"<svg.*?</svg>", html, re.S)
+    assert len(charts) >= 2  # the timeline and the importance bars
+    for chart in charts:  # well-formed SVG (no browser here: chromium may be missing)
+        assert ElementTree.fromstring(chart).tag == "{http://www.w3.org/2000/svg}svg"
+    lanes = ElementTree.fromstring(charts[0]).findall("{http://www.w3.org/2000/svg}rect")
+    assert len(lanes) == 3  # staging v1, staging v2, production v2
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # nothing fetched
     assert "<script" not in html and report.size < 2_000_000
 
