@@ -34,6 +34,7 @@ from relayml.models.local import LocalModelOps
 from relayml.monitoring.local import LocalMonitoringOps
 from relayml.pipelines.local import LocalPipelineOps
 from relayml.predictions.logs import LogOptions, PredictionLogs
+from relayml.reports.local import LocalReportOps
 from relayml.store import Store
 from relayml.tracking import artifacts as artifact_service
 from relayml.tracking import experiments as experiment_service
@@ -65,6 +66,7 @@ class LocalBackend(
     LocalMonitoringOps,
     LocalIdentityOps,
     LocalAuditOps,
+    LocalReportOps,
 ):
     """Every operation, run in this process against the configured store."""
 

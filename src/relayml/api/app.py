@@ -25,6 +25,7 @@ from relayml.api import (
     monitoring_routes,
     oidc,
     pipeline_routes,
+    report_routes,
     routes,
     serving_routes,
 )
@@ -209,6 +210,7 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.include_router(serving_routes.router, prefix="/api/v1")
     app.include_router(monitoring_routes.router, prefix="/api/v1")
     app.include_router(identity_routes.router, prefix="/api/v1")
+    app.include_router(report_routes.router, prefix="/api/v1")
     app.include_router(identity_routes.auth_router)
     app.include_router(oidc.router)
     app.include_router(audit_routes.router, prefix="/api/v1")

@@ -12,6 +12,8 @@
     relay check model                 run a version's gates for CI (exit code, JUnit XML)
     relay audit [verify | checkpoint | checkpoints | export]   who changed what; the chain
     relay roles                       what each project role may do (the permission table)
+    relay inventory [tier | retire]   every model ever in staging or production (risk view)
+    relay report model | inventory    model risk reports generated from the store (HTML, Markdown)
     relay server                      the HTTP API
     relay serve                       a model server (V2 protocol, /predict, /metrics)
     relay deploy                      single, canary, A/B, shadow; results; promote-winner
@@ -48,6 +50,7 @@ from relayml.cli.decisions import decisions_app
 from relayml.cli.deploy import deploy_app
 from relayml.cli.explain import explain
 from relayml.cli.feedback import feedback_app
+from relayml.cli.inventory import inventory_app
 from relayml.cli.lineage import lineage
 from relayml.cli.models import models_app
 from relayml.cli.monitor import monitor_app
@@ -55,6 +58,7 @@ from relayml.cli.pipelines import pipelines_app
 from relayml.cli.policy import check_app, policy_app
 from relayml.cli.predictions import predictions_app
 from relayml.cli.projects import experiments_app, projects_app
+from relayml.cli.report import report_app
 from relayml.cli.roles import roles
 from relayml.cli.runs import runs_app
 from relayml.cli.serve import serve
@@ -125,6 +129,8 @@ app.command("roles")(roles)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.command("whoami")(whoami)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(report_app, name="report")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from relayml.client.lineage import HttpLineageOps
 from relayml.client.models import HttpModelOps
 from relayml.client.monitoring import HttpMonitoringOps
 from relayml.client.pipelines import HttpPipelineOps
+from relayml.client.reports import HttpReportOps
 from relayml.client.serving import HttpServingOps
 from relayml.config import Settings
 from relayml.domain.entities import (
@@ -68,6 +69,7 @@ class HttpBackend(
     HttpMonitoringOps,
     HttpIdentityOps,
     HttpAuditOps,
+    HttpReportOps,
 ):
     """Every operation, sent to the relay server at settings.server_url."""
 

@@ -41,6 +41,7 @@ from relayml.domain.monitoring import (
     PredictionRecord,
 )
 from relayml.domain.pipelines import PipelineRun
+from relayml.domain.reports import InventoryEntry, ModelReport
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
 
 __all__ = ["Backend", "MetricRow"]
@@ -437,6 +438,21 @@ class Backend(Protocol):
         self, project: str, ref: str, dataset: str | None = None
     ) -> dict[str, Any]:
         """Permutation importance of a version's features on a dataset; NotFound, InvalidInput."""
+
+    # inventory and model risk reports
+    def inventory(self, projects: list[str] | None = None) -> list[InventoryEntry]:
+        """Models ever in staging or production (these projects; None: all visible); NotFound."""
+
+    def set_risk_tier(self, project: str, model: str, tier: str, reason: str) -> InventoryEntry:
+        """Set a model's risk tier with a reason (audited); NotFound, InvalidInput."""
+
+    def retire_model(self, project: str, model: str, reason: str) -> InventoryEntry:
+        """End a model's environments, kept in the inventory; NotFound, Conflict, InvalidInput."""
+
+    def build_model_report(
+        self, project: str, model: str, *, version: int | None = None, fmt: str = "html"
+    ) -> ModelReport:
+        """Build, store and audit a version's model risk report; NotFound, InvalidInput."""
 
     # identity (in-process the local user is the administrator; over HTTP the token's user)
     def whoami(self) -> Me:

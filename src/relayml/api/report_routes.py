@@ -1,0 +1,119 @@
+"""Routes of /api/v1 for the model inventory, risk tiers, retirement and model risk reports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from relayml.api.auth import requires
+from relayml.api.responses import ok
+from relayml.backend import LocalBackend
+from relayml.domain.identity import Identity
+from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.identity.access import visible_projects
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+# Setting a risk tier and retiring a model: policy.write (risk_manager, owner) until the
+# permission table has an action of its own for them (risk.write).
+TIER_ACTION = "policy.write"
+
+
+class TierIn(BaseModel):
+    """A risk tier and why."""
+
+    tier: str = Field(description="high, medium or low")
+    reason: str
+
+
+class RetireIn(BaseModel):
+    """Why a model is retired."""
+
+    reason: str
+
+
+class ReportIn(BaseModel):
+    """Which version (default: the one in production) and which format."""
+
+    version: int | None = None
+    format: str = "html"
+
+
+def _no_project(_backend: Any, _params: dict[str, Any]) -> str | None:
+    return None
+
+
+def _backend(request: Request, identity: Identity) -> LocalBackend:
+    backend: LocalBackend = request.app.state.backend
+    return backend.with_actor(identity.name)
+
+
+def _doc(model: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model}}
+
+
+@router.get("/inventory", tags=["reports"], responses=_doc(list[InventoryEntry]))
+def inventory(
+    request: Request,
+    project: Annotated[list[str] | None, Query()] = None,
+    identity: Identity = requires("project.read", project_of=_no_project),
+) -> Response:
+    """Every model ever in staging or production, in the projects the caller may read."""
+    backend = _backend(request, identity)
+    visible = visible_projects(backend.store, identity)
+    if visible is not None:
+        if project is not None:
+            for name in project:
+                backend.get_project(name)  # NotFound before PermissionDenied-by-omission
+        project = sorted(visible & set(project)) if project is not None else sorted(visible)
+    return ok(backend.inventory(project))
+
+
+@router.put(
+    "/projects/{project}/models/{model}/risk-tier",
+    tags=["reports"],
+    responses=_doc(InventoryEntry),
+)
+def set_risk_tier(
+    request: Request,
+    project: str,
+    model: str,
+    body: TierIn,
+    identity: Identity = requires(TIER_ACTION),
+) -> Response:
+    """Set a model's risk tier with the reason (audited)."""
+    backend = _backend(request, identity)
+    return ok(backend.set_risk_tier(project, model, body.tier, body.reason))
+
+
+@router.post(
+    "/projects/{project}/models/{model}/retire", tags=["reports"], responses=_doc(InventoryEntry)
+)
+def retire_model(
+    request: Request,
+    project: str,
+    model: str,
+    body: RetireIn,
+    identity: Identity = requires(TIER_ACTION),
+) -> Response:
+    """Retire a model: its environments end now; it stays in the inventory (audited)."""
+    return ok(_backend(request, identity).retire_model(project, model, body.reason))
+
+
+@router.post(
+    "/projects/{project}/models/{model}/reports", tags=["reports"], responses=_doc(ModelReport)
+)
+def build_model_report(
+    request: Request,
+    project: str,
+    model: str,
+    body: ReportIn,
+    identity: Identity = requires("project.read"),
+) -> Response:
+    """Build the model risk report of a version from the store; it is stored and audited."""
+    backend = _backend(request, identity)
+    return ok(backend.build_model_report(project, model, version=body.version, fmt=body.format))

@@ -1,0 +1,1 @@
+"""The model risk manager's views: the model inventory and generated model risk reports."""

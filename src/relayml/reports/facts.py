@@ -1,0 +1,229 @@
+"""What a model risk report says, gathered from the store as plain JSON-ready facts.
+
+The renderers (html.py, markdown.py) only lay these facts out, and the report's fingerprint is
+the sha256 of them: building again from the same store rows gives the same fingerprint.
+Nothing here depends on the time of building (monitoring windows are whole UTC days).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from typing import Any
+
+from relayml.domain.entities import AuditQuery
+from relayml.domain.models import ModelVersion
+from relayml.domain.ports import Backend
+from relayml.errors import InvalidInput, NotFound, RelayError
+from relayml.predictions import PredictionLogs
+
+__all__ = ["fingerprint", "gather", "pick_version"]
+
+MAX_WINDOWS = 90  # newest daily monitoring windows shown
+SKIPPED_ACTIONS = ("report.",)  # building a report is not a change of the model
+
+
+def fingerprint(facts: dict[str, Any]) -> str:
+    """sha256 of the facts in canonical JSON."""
+    text = json.dumps(facts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def pick_version(backend: Backend, project: str, model: str, version: int | None) -> ModelVersion:
+    """The version asked for; else the one in production now; else the newest."""
+    if version is not None:
+        return backend.get_model_version(project, f"{model}/{version}")
+    aliases = backend.get_model(project, model).aliases
+    number = aliases.get("production") or aliases.get("staging")
+    if number is None:
+        return backend.list_model_versions(project, model)[0]
+    return backend.get_model_version(project, f"{model}/{number}")
+
+
+def _fairness(segments: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    gaps = []
+    for column, values in segments.items():
+        metrics = sorted({m for v in values.values() for m in v} - {"rows"})
+        for metric in metrics:
+            known = {k: v[metric] for k, v in values.items() if metric in v}
+            if len(known) < 2:
+                continue
+            worst, best = min(known, key=known.__getitem__), max(known, key=known.__getitem__)
+            gaps.append(
+                {
+                    "by": column,
+                    "metric": metric,
+                    "gap": known[best] - known[worst],
+                    "lowest": worst,
+                    "highest": best,
+                }
+            )
+    return gaps
+
+
+def _data(backend: Backend, project: str, version: ModelVersion) -> list[dict[str, Any]]:
+    found = []
+    for ref in version.details.get("datasets") or []:
+        name = ref.split("/", 1)[1] if "/" in ref else ref
+        try:
+            data = backend.get_dataset_version(project, name)
+        except RelayError:
+            found.append({"ref": name, "missing": True})
+            continue
+        checks = backend.list_data_checks(project, data.ref)
+        found.append(
+            {
+                "ref": data.ref,
+                "rows": data.rows,
+                "columns": data.columns,
+                "content_hash": data.content_hash,
+                "source": data.source,
+                "created_at": data.created_at,
+                "profile": {
+                    name: {k: v for k, v in column.items() if k != "histogram"}
+                    for name, column in (data.profile.get("columns") or {}).items()
+                },
+                "checks": [
+                    {
+                        "id": c.id,
+                        "passed": c.passed,
+                        "at": c.created_at,
+                        "by": c.created_by,
+                        "failed": [o.name for o in c.outcomes if not o.passed],
+                        "count": len(c.outcomes),
+                    }
+                    for c in checks
+                ],
+            }
+        )
+    return found
+
+
+def _lineage(backend: Backend, project: str, version: ModelVersion) -> dict[str, Any]:
+    key = f"{project}/{version.model}/{version.version}"
+    try:
+        graph = backend.lineage("model_version", key, depth=5, direction="upstream")
+    except NotFound:
+        return {"nodes": [], "edges": []}
+    return {
+        "nodes": [{"kind": n.kind, "key": n.key, "label": n.label} for n in graph.nodes],
+        "edges": [e.model_dump() for e in graph.edges],
+    }
+
+
+def _monitoring(
+    backend: Backend, logs: PredictionLogs, project: str, model: str, environments: list[str]
+) -> dict[str, Any]:
+    from relayml.monitoring.kpis import kpis_by_window
+    from relayml.monitoring.windows import WindowQuery, drift_by_window, performance_by_window
+
+    result: dict[str, Any] = {}
+    for env in environments:
+        query = WindowQuery(project, model, env, "day")
+        entry: dict[str, Any] = {}
+        try:
+            entry["performance"] = [
+                {"start": w.start, "predictions": w.predictions, "outcomes": w.outcomes,
+                 "metrics": w.metrics, "estimated": w.estimated}
+                for w in performance_by_window(backend, logs, query)[-MAX_WINDOWS:]
+            ]  # fmt: skip
+        except (InvalidInput, NotFound) as exc:
+            entry["note"] = exc.message
+            result[env] = entry
+            continue
+        entry["kpis"] = [
+            {"start": w.start, "outcomes": w.outcomes, "kpis": w.kpis}
+            for w in kpis_by_window(backend, logs, query)[-MAX_WINDOWS:]
+        ]
+        try:
+            ref_name, windows = drift_by_window(backend, logs, query)
+            entry["drift_reference"] = ref_name
+            entry["drift"] = [
+                {"start": w.start, "rows": w.rows, "share": w.report.share,
+                 "drifted": list(w.report.drifted_columns)}
+                for w in windows[-MAX_WINDOWS:]
+            ]  # fmt: skip
+        except (InvalidInput, NotFound) as exc:
+            entry["drift_note"] = exc.message
+        result[env] = entry
+    return result
+
+
+def _changes(backend: Backend, project: str, model: str, versions: list[int]) -> list[Any]:
+    ids = [f"{project}/{model}", *(f"{project}/{model}/{v}" for v in versions)]
+    ids += [f"{project}/{model}/{env}" for env in ("development", "staging", "production")]
+    entries = {}
+    for entity_id in ids:
+        for e in backend.list_audit(AuditQuery(entity_id=entity_id, limit=1000)):
+            if not e.action.startswith(SKIPPED_ACTIONS):
+                entries[e.id] = e
+    for e in backend.list_audit(AuditQuery(entity_id=project, kind="set_policy", limit=100)):
+        entries[e.id] = e
+    return [
+        {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "entity": e.entity_id,
+         "after": e.after}
+        for e in sorted(entries.values(), key=lambda e: e.id)
+    ]  # fmt: skip
+
+
+def _chain() -> dict[str, Any]:
+    if importlib.util.find_spec("relayml.governance.verify") is None:
+        return {"verified": False, "note": "audit chain: not verified in this build"}
+    return {"verified": False, "note": "audit chain: verification available but not wired yet"}
+
+
+def gather(
+    backend: Backend, logs: PredictionLogs, project: str, model: str, version: int | None
+) -> dict[str, Any]:
+    """Every fact of the report of one version of a model (default: the one in production)."""
+    chosen = pick_version(backend, project, model, version)
+    info = backend.get_project(project)
+    registered = backend.get_model(project, model)
+    history = backend.model_history(project, model)
+    evaluations = backend.list_evaluations(project, chosen.ref)
+    run = backend.get_run(chosen.run_id) if chosen.run_id else None
+    environments = sorted({a.alias for a in history.aliases if a.alias != "development"})
+    deployments = [d for d in backend.list_deployments(project) if d.model == model]
+    flags = backend.list_flags(project, model, status=None)
+    rule_names = {r.name for r in backend.list_alert_rules(project) if r.spec.get("model") == model}
+    alerts = [
+        a for a in backend.list_alert_events(project, active_only=False) if a.rule in rule_names
+    ]
+    try:
+        importance: dict[str, Any] | None = backend.model_importance(project, chosen.ref)
+    except RelayError as exc:
+        importance = {"note": exc.message}
+    facts: dict[str, Any] = {
+        "project": info.model_dump(exclude={"id"}),
+        "members": backend.list_members(project),
+        "model": registered.model_dump(exclude={"id", "latest_version", "aliases"}),
+        "version": chosen.model_dump(exclude={"id", "aliases", "files"}),
+        "files": [f.model_dump() for f in chosen.files],
+        "versions": [v.version for v in backend.list_model_versions(project, model)],
+        "run": None
+        if run is None
+        else {"id": run.id, "name": run.name, "user": run.user, "params": run.params,
+              "metrics": run.metrics, "start_time": run.start_time, "system": run.system},
+        "lineage": _lineage(backend, project, chosen),
+        "data": _data(backend, project, chosen),
+        "evaluations": [
+            {**e.model_dump(exclude={"id", "details"}), "fairness": _fairness(e.segments)}
+            for e in evaluations
+        ],
+        "promotions": [p.model_dump() for p in history.promotions],
+        "timeline": [a.model_dump() for a in history.aliases],
+        "deployments": [d.model_dump() for d in deployments],
+        "monitoring": _monitoring(backend, logs, project, model, environments),
+        "alerts": [a.model_dump() for a in alerts],
+        "flags": [f.model_dump() for f in flags],
+        "importance": importance,
+        "policy": backend.get_policy(project).model_dump(exclude={"source"}),
+        "chain": _chain(),
+    }  # fmt: skip
+    facts["changes"] = _changes(backend, project, model, list(facts["versions"]))
+    return _plain(facts)  # type: ignore[no-any-return]
