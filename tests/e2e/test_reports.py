@@ -68,12 +68,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         backend.close()
 
 
-def test_viewers_read_the_inventory_and_reports_only_tier_setters_change_tiers(site: Site) -> None:
+def test_viewers_read_the_inventory_auditors_build_reports_risk_managers_set_tiers(site: Site) -> None:
     vic = site.as_user("vic")
     assert {e.model for e in vic.inventory()} == {"churn", "legacy"}
-    report = vic.build_model_report("churn", "churn", fmt="md")
-    assert report.built_by == "vic" and "## Gates and approvals" in report.content
-    with pytest.raises(PermissionDenied, match="vic may not change the project's gates"):
+    with pytest.raises(PermissionDenied, match="vic may not build and store a model risk report"):
+        vic.build_model_report("churn", "churn", fmt="md")
+    report = site.as_user("aud").build_model_report("churn", "churn", fmt="md")
+    assert report.built_by == "aud" and "## Gates and approvals" in report.content
+    with pytest.raises(PermissionDenied, match="vic may not set a model's risk tier"):
         vic.set_risk_tier("churn", "churn", "high", "customer offers")
     with pytest.raises(PermissionDenied):
         site.as_user("aud").retire_model("churn", "churn", "no")
@@ -124,9 +126,9 @@ def test_the_cli_writes_reports_and_the_inventory(site: Site, tmp_path: Path) ->
     # over HTTP with a token: the same command, built on the server
     remote = tmp_path / "remote.html"
     done = _relay(site.home, "report", "model", "churn", "-p", "churn", "--out", str(remote),
-                  RELAY_SERVER_URL=site.server.url, RELAY_TOKEN=site.tokens["vic"])  # fmt: skip
+                  RELAY_SERVER_URL=site.server.url, RELAY_TOKEN=site.tokens["aud"])  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "by vic from the store" in remote.read_text()
+    assert "by aud from the store" in remote.read_text()
 
 
 def test_the_html_report_opens_in_a_browser_without_network(site: Site, tmp_path: Path) -> None:
@@ -134,7 +136,7 @@ def test_the_html_report_opens_in_a_browser_without_network(site: Site, tmp_path
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed")
-    report = site.as_user("vic").build_model_report("churn", "churn")
+    report = site.as_user("aud").build_model_report("churn", "churn")
     page_file = tmp_path / "churn.html"
     page_file.write_text(report.content)
     errors: list[str] = []

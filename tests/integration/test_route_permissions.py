@@ -212,6 +212,9 @@ WRITES = {
     ("POST", "/pipeline-runs/{run_id}/finish"): "pipeline.run",
     ("PUT", "/projects/{project}/models/{model}/deployments/{environment}"): "deploy.write",
     ("POST", "/projects/{project}/outcomes"): "outcomes.write",
+    ("PUT", "/projects/{project}/models/{model}/risk-tier"): "risk.write",
+    ("POST", "/projects/{project}/models/{model}/retire"): "model.retire",
+    ("POST", "/projects/{project}/models/{model}/reports"): "report.create",
     # a checkpoint only attests what is there: auditors make them
     ("POST", "/audit/checkpoints"): "audit.read",
     ("POST", "/tokens"): SIGNED_IN,
@@ -403,12 +406,23 @@ def test_kpis_alone_need_project_kpis_anything_else_project_update(world: World)
 
 
 def test_deciding_for_production_needs_promotion_production(world: World) -> None:
-    body = {"ref": "churn/1", "environment": "production", "decision": "approve"}
-    url = f"/api/v1/projects/{PROJECT}/promotions/decide"
-    owner = world.client.post(url, json=body, headers=_as(world, "u-owner"))
+    client, url = world.client, f"/api/v1/projects/{PROJECT}"
+    policy = "environments: {production: {approvals: [{role: risk_manager}]}}"
+    assert client.put(
+        f"{url}/policy", json={"source": policy}, headers=_as(world, "root")
+    ).is_success
+    asked = {"ref": "churn/1", "environment": "production"}
+    waiting = client.post(f"{url}/promotions", json=asked, headers=_as(world, "root"))
+    assert waiting.json()["status"] == "PENDING_APPROVAL", waiting.text
+    body = {**asked, "decision": "approve"}
+    owner = client.post(f"{url}/promotions/decide", json=body, headers=_as(world, "u-owner"))
     assert owner.status_code == 403 and "production" in owner.json()["error"]["message"]
-    risk = world.client.post(url, json=body, headers=_as(world, "u-risk-manager"))
-    assert risk.status_code not in (401, 403)
+    refused = client.get(
+        "/api/v1/audit", params={"kind": "promotion.refused"}, headers=_as(world, "root")
+    )
+    assert [e["actor"] for e in refused.json()] == ["u-owner"], "a refusal is audited"
+    risk = client.post(f"{url}/promotions/decide", json=body, headers=_as(world, "u-risk-manager"))
+    assert risk.status_code not in (401, 403), risk.text
 
 
 def test_projects_are_listed_to_their_members_and_unknown_ones_are_404(world: World) -> None:

@@ -20,7 +20,7 @@ from relayml.domain.permissions import (
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "security.md"
-READ_ONLY = {"project.read", "audit.read"}
+READ_ONLY = {"project.read", "audit.read", "report.create"}  # a report reads the store
 
 
 def test_the_docs_print_the_table_as_it_is() -> None:
@@ -32,8 +32,9 @@ def test_the_docs_print_the_table_as_it_is() -> None:
     )
 
 
-def test_only_the_risk_manager_approves_for_production() -> None:
+def test_only_the_risk_manager_approves_for_production_and_sets_risk_tiers() -> None:
     assert roles_allowed("promotion.production") == ["risk_manager"]
+    assert roles_allowed("risk.write") == ["risk_manager"]
 
 
 def test_auditors_and_viewers_change_nothing() -> None:

@@ -18,9 +18,6 @@ __all__ = ["router"]
 
 router = APIRouter()
 
-# Setting a risk tier and retiring a model: policy.write (risk_manager, owner) until the
-# permission table has an action of its own for them (risk.write).
-TIER_ACTION = "policy.write"
 
 
 class TierIn(BaseModel):
@@ -83,7 +80,7 @@ def set_risk_tier(
     project: str,
     model: str,
     body: TierIn,
-    identity: Identity = requires(TIER_ACTION),
+    identity: Identity = requires("risk.write"),
 ) -> Response:
     """Set a model's risk tier with the reason (audited)."""
     backend = _backend(request, identity)
@@ -98,7 +95,7 @@ def retire_model(
     project: str,
     model: str,
     body: RetireIn,
-    identity: Identity = requires(TIER_ACTION),
+    identity: Identity = requires("model.retire"),
 ) -> Response:
     """Retire a model: its environments end now; it stays in the inventory (audited)."""
     return ok(_backend(request, identity).retire_model(project, model, body.reason))
@@ -112,7 +109,7 @@ def build_model_report(
     project: str,
     model: str,
     body: ReportIn,
-    identity: Identity = requires("project.read"),
+    identity: Identity = requires("report.create"),
 ) -> Response:
     """Build the model risk report of a version from the store; it is stored and audited."""
     backend = _backend(request, identity)

@@ -49,6 +49,9 @@ ACTIONS: dict[str, str] = {
     "feedback.resolve": "resolve a flag",
     "decisions.write": "edit decision tables (business rules on top of the model)",
     "audit.read": "read the audit log and verify its chain",
+    "risk.write": "set a model's risk tier (with a reason)",
+    "model.retire": "retire a model from every environment",
+    "report.create": "build and store a model risk report",
 }
 
 # Global actions: they do not look at a project.
@@ -62,7 +65,8 @@ _EVERYONE = frozenset(ALL_ROLES)
 
 # role -> the project actions it may take
 GRANTS: dict[str, frozenset[str]] = {
-    "owner": frozenset(ACTIONS) - {"promotion.production"},
+    # the owner runs the project but does not judge its risk (the second line of defence does)
+    "owner": frozenset(ACTIONS) - {"promotion.production", "risk.write"},
     "data_scientist": frozenset(
         {
             "project.read",
@@ -74,6 +78,7 @@ GRANTS: dict[str, frozenset[str]] = {
             "promotion.decide",
             "feedback.flag",
             "decisions.write",
+            "report.create",
         }
     ),
     "data_engineer": frozenset({"project.read", "tracking.write", "data.write", "pipeline.run"}),
@@ -87,6 +92,7 @@ GRANTS: dict[str, frozenset[str]] = {
             "promotion.decide",
             "deploy.write",
             "alerts.write",
+            "report.create",
         }
     ),
     "software_engineer": frozenset({"project.read", "outcomes.write"}),
@@ -108,9 +114,13 @@ GRANTS: dict[str, frozenset[str]] = {
             "promotion.production",
             "feedback.resolve",
             "audit.read",
+            "risk.write",
+            "model.retire",
+            "report.create",
         }
     ),
-    "auditor": frozenset({"project.read", "audit.read"}),
+    # reads everything and changes nothing; a report it builds is a reading of the store
+    "auditor": frozenset({"project.read", "audit.read", "report.create"}),
     "subject_matter_expert": frozenset(
         {
             "project.read",

@@ -15,7 +15,7 @@ from relayml.domain.ports import Backend
 from relayml.domain.reports import InventoryEntry, ModelReport, check_format
 from relayml.governance import audit
 from relayml.predictions import PredictionLogs
-from relayml.reports.facts import fingerprint, gather
+from relayml.reports.facts import chain_status, fingerprint, gather
 from relayml.reports.render import render
 from relayml.store import Store
 
@@ -37,6 +37,7 @@ def build_model_report(
     check_format(fmt)
     facts = gather(backend, logs, project, model, version)
     digest = fingerprint(facts)
+    facts["chain"] = chain_status(backend)
     now = datetime.now(UTC)
     content = render(facts, fmt, fingerprint=digest, built_by=backend.actor, now=now)
     sha256, size = blobs.put_bytes(content.encode())

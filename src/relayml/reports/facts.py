@@ -8,7 +8,6 @@ Nothing here depends on the time of building (monitoring windows are whole UTC d
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from typing import Any
 
@@ -171,10 +170,19 @@ def _changes(backend: Backend, project: str, model: str, versions: list[int]) ->
     ]  # fmt: skip
 
 
-def _chain() -> dict[str, Any]:
-    if importlib.util.find_spec("relayml.governance.verify") is None:
-        return {"verified": False, "note": "audit chain: not verified in this build"}
-    return {"verified": False, "note": "audit chain: verification available but not wired yet"}
+def chain_status(backend: Backend) -> dict[str, Any]:
+    """The audit chain verified now: its head, or the first broken entry. Not part of the
+    fingerprint (the head moves with every change, the report's own audit entry included)."""
+    try:
+        checked = backend.verify_audit()
+    except RelayError as exc:
+        return {"verified": False, "note": f"audit chain: not verified ({exc.message})"}
+    if not checked.ok:
+        return {"verified": False, "note": f"audit chain BROKEN: {checked.message}"}
+    head = (
+        f"{checked.entries} entries, head entry {checked.head_entry_id}, hash {checked.head_hash}"
+    )
+    return {"verified": True, "note": head, "head_hash": checked.head_hash}
 
 
 def gather(
@@ -223,7 +231,6 @@ def gather(
         "flags": [f.model_dump() for f in flags],
         "importance": importance,
         "policy": backend.get_policy(project).model_dump(exclude={"source"}),
-        "chain": _chain(),
     }  # fmt: skip
     facts["changes"] = _changes(backend, project, model, list(facts["versions"]))
     return _plain(facts)  # type: ignore[no-any-return]
