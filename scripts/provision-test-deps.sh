@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Provision what the test suites need from Debian's packages: PostgreSQL server binaries.
+# Provision what the test suites need from Debian's packages: PostgreSQL server binaries and
+# Chromium (driven by Playwright for the tests of the HTML reports and, later, the web pages).
 # Idempotent and silent when everything is already there. The tests start their own
 # throw-away cluster (tests/fixtures/postgres.py); no system-wide service is started here.
 set -euo pipefail
@@ -8,7 +9,11 @@ have_initdb() {
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
 }
 
-if have_initdb; then
+have_chromium() {
+    command -v chromium >/dev/null 2>&1
+}
+
+if have_initdb && have_chromium; then
     exit 0
 fi
 
@@ -21,7 +26,7 @@ else
     exit 1
 fi
 
-echo "provision-test-deps: installing Debian's postgresql (server binaries for the tests)"
+echo "provision-test-deps: installing Debian's postgresql (server binaries) and chromium for the tests"
 
 # Keep the package's postinst from starting the default cluster as a service: a
 # policy-rc.d that returns 101 ("action forbidden"), unless one is already in place.
@@ -41,9 +46,13 @@ fi
 
 "${SUDO[@]}" apt-get update
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends postgresql
+    apt-get install -y --no-install-recommends postgresql chromium
 
 if ! have_initdb; then
     echo "provision-test-deps: postgresql installed but no /usr/lib/postgresql/*/bin/initdb" >&2
+    exit 1
+fi
+if ! have_chromium; then
+    echo "provision-test-deps: chromium installed but not on PATH" >&2
     exit 1
 fi

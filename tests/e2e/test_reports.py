@@ -68,7 +68,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         backend.close()
 
 
-def test_viewers_read_the_inventory_auditors_build_reports_risk_managers_set_tiers(site: Site) -> None:
+def test_viewers_read_the_inventory_auditors_build_reports_risk_managers_set_tiers(
+    site: Site,
+) -> None:
     vic = site.as_user("vic")
     assert {e.model for e in vic.inventory()} == {"churn", "legacy"}
     with pytest.raises(PermissionDenied, match="vic may not build and store a model risk report"):
@@ -132,10 +134,12 @@ def test_the_cli_writes_reports_and_the_inventory(site: Site, tmp_path: Path) ->
 
 
 def test_the_html_report_opens_in_a_browser_without_network(site: Site, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from playwright import sync_api
+
     chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed")
+    assert chromium, (
+        "Debian's chromium is missing: run scripts/provision-test-deps.sh (make test does)"
+    )
     report = site.as_user("aud").build_model_report("churn", "churn")
     page_file = tmp_path / "churn.html"
     page_file.write_text(report.content)
