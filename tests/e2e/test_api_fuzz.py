@@ -81,6 +81,31 @@ def _fuzz(
     return calls
 
 
+def _fixed(project: str, run_id: str) -> dict[str, str]:
+    """Path parameters the fuzzing keeps: the project, its run, and ids that name nobody (no
+    fuzz call may revoke the caller's own token or disable a user the other tests sign in as)."""
+    return {"project": project, "name": project, "run_id": run_id, "key": "loss",
+            "token_id": "999999999"}  # fmt: skip
+
+
+def _fuzz_all(url: str, headers: dict[str, str], fixed: dict[str, str], failures: list[str]) -> int:
+    """Every /api/v1 operation, positive and negative cases; the number of calls made."""
+    schema = schemathesis.openapi.from_url(url + "/openapi.json")
+    operations = [
+        r.ok()
+        for r in schema.get_all_operations()
+        if isinstance(r, Ok) and r.ok().path.startswith("/api/v1")
+    ]
+    assert len(operations) >= 30, [op.label for op in operations]
+    calls = 0
+    with requests.Session() as session:
+        session.headers.update(headers)
+        for operation in operations:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                calls += _fuzz(operation, mode, fixed, url, session, failures)
+    return calls
+
+
 def _reads(http: httpx.Client) -> list[str]:
     """Read back everything the fuzzing may have written; every read must succeed."""
     broken: list[str] = []
@@ -113,21 +138,9 @@ def test_fuzzing_every_route_gets_no_server_error_and_breaks_no_read(relay_serve
     with httpx.Client(base_url=relay_server, timeout=30, headers=signed) as http:
         assert http.post("/api/v1/projects", json={"name": project}).status_code == 201
         run = http.post(f"/api/v1/projects/{project}/runs", json={}).json()
-        fixed = {"project": project, "name": project, "run_id": run["id"], "key": "loss"}
-        schema = schemathesis.openapi.from_url(relay_server + "/openapi.json")
-        operations = [
-            r.ok()
-            for r in schema.get_all_operations()
-            if isinstance(r, Ok) and r.ok().path.startswith("/api/v1")
-        ]
-        assert len(operations) >= 30, [op.label for op in operations]
+        fixed = _fixed(project, run["id"])
         failures: list[str] = []
-        calls = 0
-        with requests.Session() as session:
-            session.headers.update(signed)
-            for operation in operations:
-                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                    calls += _fuzz(operation, mode, fixed, relay_server, session, failures)
+        calls = _fuzz_all(relay_server, signed, fixed, failures)
         # the extremes, by hand, where they are stored
         for value in EXTREMES:
             bodies = [
@@ -151,3 +164,50 @@ def test_fuzzing_every_route_gets_no_server_error_and_breaks_no_read(relay_serve
         assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:30])
         broken = _reads(http)
         assert not broken, "reads broken by stored rows:\n" + "\n".join(broken[:30])
+
+
+# What a viewer may change: their own sign-in state, nothing of any project.
+OWN_STATE = {"token.create", "token.revoke", "auth.sign_in", "auth.sign_in_failed", "auth.sign_out"}
+
+
+def test_a_viewer_fuzzing_every_route_gets_no_server_error_and_changes_nothing(
+    relay_server: str,
+) -> None:
+    project = f"fv-{uuid.uuid4().hex[:8]}"
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    viewer = f"viewer-{uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=relay_server + "/api/v1", timeout=30, headers=admin) as http:
+        assert http.post("/projects", json={"name": project}).status_code == 201
+        run = http.post(f"/projects/{project}/runs", json={}).json()
+        http.post(f"/runs/{run['id']}/metrics", json={"points": [["loss", 0.5, 0, 1]]})
+        assert http.post("/users", json={"name": viewer}).status_code == 201
+        made = http.post(f"/users/{viewer}/tokens", json={"name": "fuzz"})
+        assert made.status_code == 201, made.text
+        secret = made.json()["secret"]
+        added = http.post(f"/projects/{project}/members", json={"user": viewer, "role": "viewer"})
+        assert added.status_code < 300, added.text
+
+        def snapshot() -> list[Any]:
+            found = http.post(f"/projects/{project}/runs/search", json={}).json()
+            return [
+                http.get(f"/projects/{project}").json(),
+                http.get(f"/projects/{project}/members").json(),
+                http.get(f"/projects/{project}/experiments").json(),
+                [
+                    (r["id"], r["status"], r["params"], r["tags"], r["metrics"])
+                    for r in found["runs"]
+                ],
+                sorted(p["name"] for p in http.get("/projects").json()),
+            ]
+
+        before = snapshot()
+        last = http.get("/audit", params={"limit": 1}).json()[0]["id"]
+        failures: list[str] = []
+        signed = {"Authorization": f"Bearer {secret}"}
+        calls = _fuzz_all(relay_server, signed, _fixed(project, run["id"]), failures)
+        assert calls >= 300, calls
+        assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:30])
+        assert snapshot() == before, "a viewer changed the project"
+        since = http.get("/audit", params={"limit": 10_000}).json()
+        changes = [e for e in since if e["id"] > last and e["action"] not in OWN_STATE]
+        assert changes == [], f"a viewer changed something: {changes[:5]}"
