@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +28,13 @@ import relayml as relay
 
 sys.path.insert(0, str(Path(__file__).parent))
 from churn_production import run_in_production
+from churn_team import (
+    PEOPLE,
+    Platform,
+    approve_through_the_server,
+    sign_up_the_team,
+    start_platform,
+)
 
 console = Console()
 
@@ -172,7 +178,7 @@ def train_and_log(name: str, model: object, params: dict[str, object], data: dic
     return {"run": run, "version": version, **metrics}
 
 
-def ship_the_winner(results: list[dict], holdout: str) -> None:
+def ship_the_winner(results: list[dict], holdout: str, port: int) -> Platform:
     """Evaluate both versions on a holdout, compare them in KPIs, promote the better one."""
     console.print("\n[bold]Models[/]: evaluating the registered versions on customers_holdout")
     evaluations = [
@@ -197,33 +203,25 @@ def ship_the_winner(results: list[dict], holdout: str) -> None:
 
     relay.set_policy(Path(__file__).with_name("relay.yaml"))
     backend = relay.get_backend()
-    backend.add_member("churn", backend.actor, "data_scientist")
-    backend.add_member("churn", "rita", "risk_manager")
+    tokens, tokens_file = sign_up_the_team("churn")
+    console.print(
+        f"The team: {backend.actor} (data scientist), "
+        + ", ".join(f"{n} ({role.replace('_', ' ')})" for n, (role, _) in PEOPLE.items())
+        + f"; each has a personal API token in {tokens_file} (readable by you alone)."
+    )
     staged = relay.promote(ref, to="staging", reason="best ROC AUC on the holdout")
     console.print(f"{ref} -> staging: [green]{staged.status}[/]")
     asked = relay.promote(ref, to="production", reason="best ROC AUC on the holdout")
     console.print(f"{ref} -> production: [yellow]{asked.status}[/] (waits for {asked.waiting_for})")
-    rita = backend.with_actor("rita")  # the risk manager signs off
-    decided = rita.decide_promotion(
-        "churn", ref, "production", "approve", "gates pass; segment gap acceptable"
-    )
-    console.print(f"rita (risk_manager) approved: {ref} -> production: [green]{decided.status}[/]")
+    platform = start_platform(tokens, tokens_file, port)
+    approve_through_the_server(platform, "churn", ref, backend.actor)
     console.print(
         "The whole story: [bold]relay models history churn -p churn[/]; "
         f"the gates again: relay check model {ref} --env production -p churn; "
-        f"where it came from: relay lineage model_version {ref} -p churn"
+        f"where it came from: relay lineage model_version {ref} -p churn; "
+        "who did what, hash-chained: relay audit verify"
     )
-
-
-def free_port(preferred: int) -> int:
-    """The preferred port if it is free, else any free loopback port."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+    return platform
 
 
 def main() -> None:
@@ -290,27 +288,20 @@ def main() -> None:
     relay.flush()
 
     build_dataset("customers_holdout", rows=2000, seed=11)  # never seen in training
-    ship_the_winner(results, "customers_holdout@latest")
+    platform = ship_the_winner(results, "customers_holdout@latest", args.port)
     next_month, _ = build_dataset("customers_next_month", rows=1000, seed=23)
     run_in_production(next_month, args.home)
 
     if args.no_serve:
+        platform.stop()
         return
-    import uvicorn
-
-    from relayml.api import create_app
-    from relayml.backend import LocalBackend
-    from relayml.config import get_settings
-
-    port = free_port(args.port)
-    settings = get_settings(home=args.home)
     console.print(
-        f"\nServing relayml at [bold]http://127.0.0.1:{port}[/] "
-        f"(API docs at http://127.0.0.1:{port}/docs). Press Ctrl-C to stop."
+        f"\nServing relayml at [bold]{platform.url}[/] with sign-in required "
+        f"(API docs at {platform.url}/docs). Each person's token is in {platform.tokens_file}: "
+        f"e.g. `export $(grep RITA {platform.tokens_file} | sed s/_RITA//)` then "
+        f"`RELAY_SERVER_URL={platform.url} relay whoami`. Press Ctrl-C to stop."
     )
-    # one person on loopback: the demo's API answers without sign-in (`relay server --no-auth`)
-    app = create_app(LocalBackend(settings), auth=False)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    platform.wait()
 
 
 if __name__ == "__main__":
