@@ -104,7 +104,6 @@ NOT_RUN = {
 # README examples whose documented answer, in the state the demo leaves, is exit code 1
 FAILS_AS_DOCUMENTED = {
     "relay deploy promote-winner churn --env production": "no winner",
-    "relay models approve churn/2 --env production": "does not wait for approval",
 }
 DECISIONS = 'default: no action\nrules:\n  - {name: save, when: {score: ">= 0.6"}, action: call}\n'
 ALERTS = (

@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.auth import ADMIN_TOKEN
+from relayml.config import get_settings
+from tests.fixtures.auth import token_for
 from tests.fixtures.documented import ROOT, Demo, clean_env, fill, relay_commands, run_commands
 from tests.fixtures.net import free_port
 
@@ -66,7 +67,7 @@ def _folder(demo: Demo, tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]
     (tmp_path / "decisions.yaml").write_text(DECISIONS)
     (tmp_path / "alerts.yaml").write_text(ALERTS)
     (tmp_path / "checks.yaml").write_text(CHECKS)
-    for name in ("relay.yaml", "churn_demo.py", "churn_production.py"):
+    for name in ("relay.yaml", "churn_demo.py", "churn_production.py", "churn_team.py"):
         shutil.copy(ROOT / "examples" / name, tmp_path / name)
     env = clean_env(home)
     pipelines = subprocess.run(
@@ -128,8 +129,9 @@ def test_the_documented_servers_start_answer_their_health_route_and_stop(
     assert "relay serve churn@production --port 8000" in serving
     assert "relay server --host 0.0.0.0 --port 8080" in serving
     env, placeholders = _folder(demo, tmp_path)
-    # `relay server` runs with auth on, as documented; its first admin's token is known here
-    env["RELAY_BOOTSTRAP_TOKEN"] = ADMIN_TOKEN
+    # `relay server` runs with auth on, as documented; the demo made its team's users, so the
+    # test signs in with a token of an administrator it adds to the copied store
+    admin_token = token_for(get_settings(home=Path(env["RELAY_HOME"])), "docs-admin", admin=True)
     for command in dict.fromkeys(serving):
         args, port = _on_free_port(fill(command, placeholders))
         server = subprocess.Popen(
@@ -149,7 +151,7 @@ def test_the_documented_servers_start_answer_their_health_route_and_stop(
                 api = f"http://127.0.0.1:{port}/api/v1/projects"
                 unsigned = 200 if "--no-auth" in args else 401  # --no-auth: one local person
                 assert httpx.get(api, timeout=10).status_code == unsigned, command
-                signed = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                signed = {"Authorization": f"Bearer {admin_token}"}
                 assert httpx.get(api, headers=signed, timeout=10).status_code == 200
         finally:
             server.terminate()
