@@ -145,7 +145,7 @@ def test_policy_gates_and_approvals(backend: Backend, project: str) -> None:
     assert all(g.passed for g in waiting.gates)
     with pytest.raises(Conflict, match="already waits for approval"):
         backend.promote(project, "churn/1", "production")
-    with pytest.raises(PermissionDenied, match="needs the role (.*, )?risk_manager"):
+    with pytest.raises(PermissionDenied, match=r"needs the role (.*, )?risk_manager"):
         approve_as(backend, "bob", project, "churn/1", "production")
     backend.add_member(project, "alice", "risk_manager")
     with pytest.raises(PermissionDenied, match="alice logged churn/1 and so may not approve"):

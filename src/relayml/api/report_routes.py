@@ -19,7 +19,6 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-
 class TierIn(BaseModel):
     """A risk tier and why."""
 
