@@ -1,4 +1,5 @@
-"""Routes of /api/v1 for the model inventory, risk tiers, retirement and model risk reports."""
+"""Routes of /api/v1 for the model inventory, risk tiers, retirement, model risk reports and the
+resource overview."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from relayml.api.responses import ok
 from relayml.backend import LocalBackend
 from relayml.domain.identity import Identity
 from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.domain.resources import ResourceOverview
 from relayml.identity.access import visible_projects
 
 __all__ = ["router"]
@@ -113,3 +115,14 @@ def build_model_report(
     """Build the model risk report of a version from the store; it is stored and audited."""
     backend = _backend(request, identity)
     return ok(backend.build_model_report(project, model, version=body.version, fmt=body.format))
+
+
+@router.get("/projects/{project}/resources", tags=["reports"], responses=_doc(ResourceOverview))
+def resource_overview(
+    request: Request,
+    project: str,
+    days: Annotated[int, Query(ge=1, le=366)] = 7,
+    identity: Identity = requires("project.read"),
+) -> Response:
+    """Compute, storage and serving of a project over the last days, and the bottlenecks."""
+    return ok(_backend(request, identity).resource_overview(project, days=days))

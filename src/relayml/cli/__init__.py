@@ -14,6 +14,7 @@
     relay roles                       what each project role may do (the permission table)
     relay inventory [tier | retire]   every model ever in staging or production (risk view)
     relay report model | inventory    model risk reports generated from the store (HTML, Markdown)
+    relay resources                   compute, storage, serving and bottlenecks of a project
     relay server                      the HTTP API
     relay serve                       a model server (V2 protocol, /predict, /metrics)
     relay deploy                      single, canary, A/B, shadow; results; promote-winner
@@ -59,6 +60,7 @@ from relayml.cli.policy import check_app, policy_app
 from relayml.cli.predictions import predictions_app
 from relayml.cli.projects import experiments_app, projects_app
 from relayml.cli.report import report_app
+from relayml.cli.resources import resources
 from relayml.cli.roles import roles
 from relayml.cli.runs import runs_app
 from relayml.cli.serve import serve
@@ -131,6 +133,7 @@ app.add_typer(tokens_app, name="tokens")
 app.command("whoami")(whoami)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(report_app, name="report")
+app.command("resources")(resources)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.domain.resources import ResourceOverview
 
 __all__ = ["HttpReportOps"]
 
@@ -55,3 +56,9 @@ class HttpReportOps:
         body = {"version": version, "format": fmt}
         report: ModelReport = self._json("POST", path, ModelReport, json=body)
         return report
+
+    def resource_overview(self, project: str, *, days: int = 7) -> ResourceOverview:
+        """Compute, storage, serving and bottlenecks of a project, computed on the server."""
+        path = f"/projects/{_q(project)}/resources"
+        found: ResourceOverview = self._json("GET", path, ResourceOverview, params={"days": days})
+        return found

@@ -16,7 +16,9 @@ Figures: ``drift_share`` (share of drifted input columns), ``dataset_drifted`` (
 ``accuracy`` (rows whose outcome arrived), ``estimated_accuracy`` (from probabilities),
 ``kpi:<name>`` (a project KPI over the window), ``latency_p99_ms``, ``traffic`` (predictions in
 the window; ``below: 1`` alerts on missing traffic), ``error_rate`` (share of prediction requests
-answered 4xx or 5xx).
+answered 4xx or 5xx), ``review_overdue_days`` (days since the model's periodic review fell due,
+from the model inventory; negative while not due; ``above: 0`` alerts on an overdue review; env
+and window do not matter).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ FIGURES = (
     "latency_p99_ms",
     "traffic",
     "error_rate",
+    "review_overdue_days",
 )
 _PREFIXED = re.compile(r"^(drift|kpi):(.+)$")
 _KEYS = {"name", "model", "env", "figure", "above", "below", "window", "severity"}

@@ -42,6 +42,7 @@ from relayml.domain.monitoring import (
 )
 from relayml.domain.pipelines import PipelineRun
 from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.domain.resources import ResourceOverview
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
 
 __all__ = ["Backend", "MetricRow"]
@@ -453,6 +454,9 @@ class Backend(Protocol):
         self, project: str, model: str, *, version: int | None = None, fmt: str = "html"
     ) -> ModelReport:
         """Build, store and audit a version's model risk report; NotFound, InvalidInput."""
+
+    def resource_overview(self, project: str, *, days: int = 7) -> ResourceOverview:
+        """Compute, storage, serving (last `days`) and bottlenecks of a project; NotFound."""
 
     # identity (in-process the local user is the administrator; over HTTP the token's user)
     def whoami(self) -> Me:

@@ -21,6 +21,10 @@ def figure_of(
     backend: Backend, logs: PredictionLogs, project: str, rule: RuleSpec, now: datetime
 ) -> tuple[float | None, str]:
     """(value or None when there is nothing to measure, a short explanation)."""
+    if rule.figure == "review_overdue_days":
+        from relayml.monitoring.review_figure import review_overdue_days
+
+        return review_overdue_days(backend, project, rule, now)
     since = now - window_length(rule.window)
     if rule.figure == "error_rate":
         return _error_rate(logs, project, rule, since, now)

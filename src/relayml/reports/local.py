@@ -1,4 +1,4 @@
-"""The inventory and report operations of LocalBackend (in-process, on the store)."""
+"""The inventory, report and resource operations of LocalBackend (in-process, on the store)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 from relayml.artifacts import BlobStore
 from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.domain.resources import ResourceOverview
 from relayml.predictions import PredictionLogs
-from relayml.reports import builder, inventory
+from relayml.reports import builder, inventory, resources
 from relayml.store import Store
 
 __all__ = ["LocalReportOps"]
@@ -43,3 +44,7 @@ class LocalReportOps:
         return builder.build_model_report(
             backend, self.logs, self.store, self.blobs, project, model, version=version, fmt=fmt
         )
+
+    def resource_overview(self, project: str, *, days: int = 7) -> ResourceOverview:
+        """Compute, storage and serving of a project over the last days, and the bottlenecks."""
+        return resources.resource_overview(self.store, self.blobs, self.logs, project, days=days)
