@@ -102,11 +102,12 @@ def test_the_overview_reports_what_was_logged_and_ranks_the_worst_first(
 ) -> None:
     first = _run(backend, project, 10, 4.0, 512.0, {"big.bin": 3000, "small.txt": 10})
     second = _run(backend, project, 30, 7.5, 1024.0, {"mid.bin": 500})
-    sha, size = backend.upload_blob(io.BytesIO(b"m" * 700))
-    backend.create_model_version(
-        project, "churn", flavor="sklearn", files=[ModelFile(path="model.joblib", sha256=sha,
-        size=size)], signature=SIGNATURE, requirements=[], run_id=second,
-    )  # fmt: skip
+    for content in (b"m" * 700, b"n" * 300):  # two versions from one run: it counts once
+        sha, size = backend.upload_blob(io.BytesIO(content))
+        backend.create_model_version(
+            project, "churn", flavor="sklearn", files=[ModelFile(path="model.joblib",
+            sha256=sha, size=size)], signature=SIGNATURE, requirements=[], run_id=second,
+        )  # fmt: skip
     _steps(backend, project, {"load": 2.0, "fit": 10.0})
     _steps(backend, project, {"load": 4.0, "fit": 20.0})
     version = log_dataset(backend, project, "customers", pd.DataFrame({"a": range(50)}))
@@ -132,7 +133,7 @@ def test_the_overview_reports_what_was_logged_and_ranks_the_worst_first(
 
     storage = {(s.kind, s.name): (s.items, s.bytes) for s in o.storage}
     assert storage[("artifacts", "runs")] == (3, 3510)
-    assert storage[("model", "churn")] == (1, 700)
+    assert storage[("model", "churn")] == (2, 1000)
     assert storage[("dataset", "customers")] == (1, dataset_bytes)
     root = f"{logs.root}/predictions/project={project}/deployment=churn-production"
     assert storage[("prediction log", "predictions/churn-production")] == (1, _bytes_under(root))
@@ -140,6 +141,7 @@ def test_the_overview_reports_what_was_logged_and_ranks_the_worst_first(
     serving = {s.deployment: s for s in o.serving}
     prod = serving["churn-production"]
     assert (prod.predictions, prod.requests, prod.errors, prod.error_rate) == (100, 100, 5, 0.05)
+    assert prod.predictions_in_window == 100
     assert prod.p99_ms == pytest.approx(float(np.percentile(slow, 99)))
     assert prod.p50_ms == pytest.approx(50.5) and prod.latency_source == "requests"
     assert prod.log_bytes == _bytes_under(root) + _bytes_under(

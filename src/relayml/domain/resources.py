@@ -51,7 +51,9 @@ class ServingUse(BaseModel):
     model_config = _CONFIG
     deployment: str = Field(description="<model>-<environment>, as in the logs")
     predictions: int = Field(description="Rows in its prediction log, all time (file footers).")
-    predictions_in_window: int = 0
+    predictions_in_window: int = Field(
+        default=0, description="Rows logged on the days of the window (footers, by day folder)."
+    )
     requests: int = Field(default=0, description="Prediction requests in the window.")
     errors: int = Field(default=0, description="Requests answered 4xx or 5xx in the window.")
     error_rate: float | None = None

@@ -64,13 +64,19 @@ def _compute(conn: Connection, pid: int) -> list[ComputeUse]:
     if total[0]:
         out.append(_use("project", "runs", total))
     # a run counts once per model it registered versions of
-    per_model = (
-        select(registered_models.c.name, *figures)
-        .join(model_versions, model_versions.c.run_id == runs.c.id)
+    pairs = (
+        select(registered_models.c.name.label("model"), model_versions.c.run_id)
         .join(registered_models, registered_models.c.id == model_versions.c.model_id)
+        .where(registered_models.c.project_id == pid, model_versions.c.run_id.is_not(None))
+        .distinct()
+        .subquery()
+    )
+    per_model = (
+        select(pairs.c.model, *figures)
+        .select_from(pairs.join(runs, runs.c.id == pairs.c.run_id))
         .where(live)
-        .group_by(registered_models.c.name)
-        .order_by(registered_models.c.name)
+        .group_by(pairs.c.model)
+        .order_by(pairs.c.model)
     )
     out += [_use("model", r[0], r[1:]) for r in conn.execute(per_model)]
     steps = (
@@ -179,6 +185,22 @@ def _percentiles(values: Any) -> tuple[float, float, float] | None:
     return float(p50), float(p95), float(p99)
 
 
+def _window(
+    logs: PredictionLogs,
+    log: str,
+    project: str,
+    deployment: str,
+    since: datetime,
+    now: datetime,
+    columns: list[str],
+) -> Any:
+    """Only these columns of the window's rows, or None when the log has not got them."""
+    try:
+        return logs.read(log, project, deployment, start=since, end=now, columns=columns)
+    except InvalidInput:
+        return None
+
+
 def _serving(
     logs: PredictionLogs, project: str, since: datetime, now: datetime, days: int
 ) -> tuple[list[StorageUse], list[ServingUse]]:
@@ -194,18 +216,19 @@ def _serving(
         )
         if not usage.deployment:
             continue
-        d = deployments.setdefault(usage.deployment, {"bytes": 0, "recent": 0, "rows": 0})
+        d = deployments.setdefault(
+            usage.deployment, {"bytes": 0, "recent": 0, "rows": 0, "recent_rows": 0}
+        )
         d["bytes"] += usage.bytes
         d["recent"] += sum(b for day, (b, _) in usage.by_day.items() if day >= low)
         if usage.log == "predictions":
             d["rows"] = usage.rows
+            d["recent_rows"] = sum(r for day, (_, r) in usage.by_day.items() if day >= low)
     serving = []
     for deployment, d in sorted(deployments.items()):
-        figures: dict[str, Any] = {}
-        requests = logs.read("requests", project, deployment, start=since, end=now)
-        predictions = logs.read("predictions", project, deployment, start=since, end=now)
-        figures["predictions_in_window"] = predictions.num_rows
-        if requests.num_rows and {"status", "ms"} <= set(requests.column_names):
+        figures: dict[str, Any] = {"predictions_in_window": d["recent_rows"]}
+        requests = _window(logs, "requests", project, deployment, since, now, ["status", "ms"])
+        if requests is not None and requests.num_rows:
             status = requests.column("status").to_numpy(zero_copy_only=False)
             errors = int((status >= 400).sum())
             figures.update(
@@ -215,11 +238,12 @@ def _serving(
                 latency_source="requests",
             )
             found = _percentiles(requests.column("ms").to_numpy(zero_copy_only=False))
-        elif predictions.num_rows and "latency_ms" in predictions.column_names:
-            figures["latency_source"] = "predictions"
-            found = _percentiles(predictions.column("latency_ms").to_numpy(zero_copy_only=False))
         else:
+            rows = _window(logs, "predictions", project, deployment, since, now, ["latency_ms"])
             found = None
+            if rows is not None and rows.num_rows:
+                figures["latency_source"] = "predictions"
+                found = _percentiles(rows.column("latency_ms").to_numpy(zero_copy_only=False))
         if found is not None:
             figures.update(p50_ms=found[0], p95_ms=found[1], p99_ms=found[2])
         serving.append(
