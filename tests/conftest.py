@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -17,7 +16,7 @@ from relayml.config import get_settings
 from relayml.domain.ports import Backend
 from relayml.store import Store
 from tests.fixtures.auth import ADMIN, ADMIN_TOKEN, SigningHttpBackend, server_env
-from tests.fixtures.net import free_port, wait_for_port
+from tests.fixtures.net import free_port, stop_process, wait_for_port
 
 pytest_plugins = ["tests.fixtures.plugin"]
 
@@ -64,12 +63,7 @@ def relay_server(relay_server_home: Path) -> Iterator[str]:
         wait_for_port("127.0.0.1", port, timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -8,7 +8,6 @@ subprocess, its output kept in a log file that tests read.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from relayml.api.app import app_from_environment
-from tests.fixtures.net import free_port, wait_for_port
+from tests.fixtures.net import free_port, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,9 +55,4 @@ def running_server(home: Path, **settings: str) -> Iterator[Server]:
             wait_for_port("127.0.0.1", port, timeout=60)
             yield Server(url=f"http://127.0.0.1:{port}", log=log)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)

@@ -17,7 +17,6 @@ fixture keeps its folder to itself), started as that fixture starts it.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from relayml.sdk import download_artifact
 from relayml.store import now_ms
 from relayml.store.schema import artifacts
 from tests.fixtures.auth import ADMIN_TOKEN, client_env, server_env
-from tests.fixtures.net import free_port, wait_for_port
+from tests.fixtures.net import free_port, stop_process, wait_for_port
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -98,12 +97,7 @@ def planted(tmp_path: Path) -> Iterator[Planted]:
         wait_for_port("127.0.0.1", port, timeout=60)
         yield Planted(home, run.id, artifact.sha256, f"http://127.0.0.1:{port}")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -5,7 +5,6 @@ head, and the export streams."""
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from relayml.config import get_settings
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from tests.fixtures.auth import ADMIN_TOKEN, server_env
-from tests.fixtures.net import free_port, wait_for_port
+from tests.fixtures.net import free_port, stop_process, wait_for_port
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -68,12 +67,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         wait_for_port("127.0.0.1", port, timeout=60)
         yield f"http://127.0.0.1:{port}", home
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
     shown = (tmp_path / "server.log").read_text()
     assert "Application shutdown complete" in shown and "Traceback" not in shown, shown

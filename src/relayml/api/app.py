@@ -29,6 +29,7 @@ from relayml.api import (
     routes,
     serving_routes,
 )
+from relayml.api.asgi import replaying
 from relayml.api.auth import requires
 from relayml.api.responses import error_body, error_response, ok
 from relayml.api.sessions import CsrfFormField, SessionManager
@@ -88,16 +89,7 @@ class BodyLimit:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Any:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
     async def _refuse(self, send: Any) -> None:
         message = (

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from relayml.api.asgi import replaying
 from relayml.config import Settings
 from relayml.domain.identity import Identity
 from relayml.errors import PermissionDenied
@@ -195,13 +196,4 @@ class CsrfFormField:
         fields = parse_qs(body.decode("latin-1"), max_num_fields=1000)
         if fields.get(CSRF_FIELD):
             scope["relay.csrf_form"] = fields[CSRF_FIELD][0]
-        sent = False
-
-        async def replay() -> Any:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
