@@ -42,6 +42,13 @@ def test_inventory_follows_promotions_a_rollback_and_a_retirement(
     assert (tiered.risk_tier, tiered.risk_tier_reason) == ("medium", "internal use")
     assert tiered.next_review_due is not None and tiered.last_validation is not None
     assert (tiered.next_review_due - tiered.last_validation).days == 180
+    # the project's policy sets its own cadence per tier; tiers it does not name keep the default
+    backend.set_policy(project, "review: {medium: 30, high: 14}")
+    assert (_entry(backend, project).next_review_due - tiered.last_validation).days == 30  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput, match=r"review\.weekly"):
+        backend.set_policy(project, "review: {weekly: 7}")
+    with pytest.raises(InvalidInput, match=r"review\.high"):
+        backend.set_policy(project, "review: {high: 0}")
 
     retired = backend.retire_model(project, "churn", "replaced")
     assert retired.status == "retired" and retired.environments == {}

@@ -52,11 +52,16 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def review_due(tier: str | None, last_validation: datetime | None) -> datetime | None:
-    """When the next review is due: one cadence of the tier after the last validation."""
+def review_due(
+    tier: str | None, last_validation: datetime | None, cadence: dict[str, int] | None = None
+) -> datetime | None:
+    """When the next review is due: one cadence of the tier after the last validation (the
+    project policy's `review:` days, else REVIEW_CADENCE)."""
     if last_validation is None:
         return None
-    return last_validation + timedelta(days=REVIEW_CADENCE[tier or "unrated"])
+    key = tier or "unrated"
+    days = (cadence or {}).get(key, REVIEW_CADENCE[key])
+    return last_validation + timedelta(days=days)
 
 
 class ServedStretch(BaseModel):

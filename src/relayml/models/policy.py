@@ -28,6 +28,9 @@
           max_weight: 20
         shadow:                 # may a version get a copy of every request (answering no one)?
           requires: [staging]   # Without a shadow rule: yes.
+    review:                     # days between model reviews per risk tier (the inventory's
+      high: 90                  # "next review due"); unnamed tiers keep 90/180/365/90 for
+      low: 365                  # high/medium/low/unrated
 
 A project without a policy may promote any evaluated or unevaluated version anywhere. An
 environment whose policy sets requires, checks or approvals admits no canary or A/B variant
@@ -42,6 +45,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from relayml.domain.models import ENVIRONMENTS, Evaluation, GateResult
+from relayml.domain.reports import REVIEW_CADENCE
 from relayml.errors import InvalidInput
 
 __all__ = [
@@ -146,6 +150,9 @@ class Policy(BaseModel):
     model_config = _STRICT
     evaluation: dict[str, str] = Field(default_factory=dict)
     environments: dict[str, EnvironmentPolicy] = Field(default_factory=dict)
+    # days between reviews per risk tier (high, medium, low, unrated); unnamed tiers keep the
+    # defaults of relayml.domain.reports.REVIEW_CADENCE
+    review: dict[str, int] = Field(default_factory=dict)
 
 
 def _check_shape(rules: str, index: int, check: Check) -> None:
@@ -206,6 +213,12 @@ def parse_policy(document: Any) -> Policy:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise InvalidInput(f"policy entry {where}: {err['msg']}.") from exc
+    for tier, days in policy.review.items():
+        if tier not in REVIEW_CADENCE or not 1 <= days <= 3650:
+            raise InvalidInput(
+                f"policy entry review.{tier}: give days between reviews (1 to 3650) for the "
+                f"tiers {', '.join(REVIEW_CADENCE)}, e.g. `review: {{high: 90, low: 365}}`."
+            )
     for env, rules in policy.environments.items():
         if env not in ENVIRONMENTS:
             raise InvalidInput(

@@ -17,6 +17,7 @@ from relayml.domain.clock import now_ms
 from relayml.domain.reports import InventoryEntry, ServedStretch, check_tier, review_due
 from relayml.errors import Conflict, InvalidInput
 from relayml.governance import audit
+from relayml.models.gates import policy_of
 from relayml.models.registry import model_row
 from relayml.projects import project_id
 from relayml.store import Store
@@ -122,7 +123,11 @@ def inventory(store: Store, project_names: set[str] | None = None) -> list[Inven
         served = _served(conn, ids, now)
         validated = _last_validation(conn, ids)
         alerts, flags = _open_alerts(conn, pids), _open_flags(conn, pids)
-        return [_entry(r, served[r.id], validated.get(r.id), alerts, flags, now) for r in rows]
+        cadence = {pid: policy_of(conn, pid)[1].review for pid in pids}
+        return [
+            _entry(r, served[r.id], validated.get(r.id), alerts, flags, now, cadence[r.project_id])
+            for r in rows
+        ]
 
 
 def _entry(
@@ -132,12 +137,13 @@ def _entry(
     alerts: dict[tuple[int, str], int],
     flags: dict[tuple[int, str], int],
     now: int,
+    cadence: dict[str, int],
 ) -> InventoryEntry:
     tags = dict(row.tags or {})
     current = {s.environment: s.version for s in served if s.until is None}
     tier = tags.get(TIER) or None
     last = audit.to_datetime(validated)
-    due = review_due(tier, last)
+    due = review_due(tier, last, cadence)
     retired = tags.get("relay.retired_at")
     return InventoryEntry(
         project=row.project,
