@@ -22,9 +22,11 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 
 install: $(STAMP)
 
-# System packages the test suites need (PostgreSQL from Debian), installed only when missing.
-provision:
+# What the test suites need, installed only when missing: PostgreSQL and Chromium from Debian,
+# the real MLflow clients (3.x and 2.x) in their own venvs.
+provision: install
 	bash scripts/provision-test-deps.sh
+	bash scripts/provision-mlflow-clients.sh
 
 lint: install
 	$(BIN)/ruff check $(SRC)
