@@ -44,6 +44,8 @@ PUBLIC_ROUTES = {
     "/auth/sign-out",
     "/auth/oidc/login",
     "/auth/oidc/callback",
+    "/sign-in",  # the web pages' sign-in form
+    "/sign-out",
 }
 # FastAPI's own documentation pages: they describe the API and hold no data.
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

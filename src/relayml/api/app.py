@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relayml import __version__
@@ -36,8 +37,10 @@ from relayml.api.sessions import CsrfFormField, SessionManager
 from relayml.backend import LocalBackend
 from relayml.config import Settings
 from relayml.domain.permissions import PUBLIC
-from relayml.errors import RelayError
+from relayml.errors import NotFound, RelayError
 from relayml.identity.signin_limit import SignInLimiter
+from relayml.web import mount_web
+from relayml.web.errors import page_error, wants_page
 
 __all__ = ["app_from_environment", "app_without_auth", "create_app"]
 
@@ -163,7 +166,9 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=backend.settings.api_max_body_bytes)
 
     @app.exception_handler(RelayError)
-    async def _relay_error(_request: Request, exc: RelayError) -> Response:
+    async def _relay_error(request: Request, exc: RelayError) -> Response:
+        if wants_page(request):
+            return await run_in_threadpool(page_error, request, exc)
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -171,13 +176,18 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
         return ok(error_body("INVALID_INPUT", _describe_validation(exc)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_page(request) and exc.status_code == 404:
+            missing = NotFound(f"there is no page at {request.url.path}.")
+            return await run_in_threadpool(page_error, request, missing)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return ok(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> Response:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error", exc_info=exc)
+        if wants_page(request):
+            return page_error(request, None, 500)
         message = f"internal error: {type(exc).__name__}; see the server's log."
         return ok(error_body("INTERNAL", message), status_code=500)
 
@@ -206,6 +216,7 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.include_router(identity_routes.auth_router)
     app.include_router(oidc.router)
     app.include_router(audit_routes.router, prefix="/api/v1")
+    mount_web(app)  # the pages at / (relayml.web)
     return app
 
 
