@@ -230,6 +230,27 @@ WRITES = {
 }
 
 
+# The web pages (relayml.web): every page and form, with the action it needs (a reviewed copy).
+WEB_PAGES = {
+    ("GET", "/"): SIGNED_IN,
+    ("GET", "/projects"): SIGNED_IN,
+    ("GET", "/projects/{project}"): "project.read",
+}
+_NOT_PAGES = ("/api/", "/auth/", "/healthz", "/readyz", "/sign-in", "/sign-out", "/static")
+
+
+def test_every_page_declares_the_action_the_reviewed_table_says(world: World) -> None:
+    found = {
+        (r.method, r.path): r.action
+        for r in declared_routes(world.client.app)
+        if not r.path.startswith(_NOT_PAGES) and r.path not in DOCS
+    }
+    assert found == WEB_PAGES, (
+        "review each new page's action and add it to WEB_PAGES: "
+        f"{sorted(set(found.items()) ^ set(WEB_PAGES.items()))}"
+    )
+
+
 def test_reads_need_project_read_and_each_write_its_own_action(world: World) -> None:
     wrong = []
     for route in declared_routes(world.client.app):
