@@ -15,12 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from relayml.errors import InvalidInput
 
 __all__ = [
+    "CARD_TEXT_LIMIT",
     "REPORT_FORMATS",
     "REVIEW_CADENCE",
     "RISK_TIERS",
     "InventoryEntry",
+    "ModelCard",
+    "ModelCardText",
     "ModelReport",
     "ServedStretch",
+    "check_card_text",
     "check_format",
     "check_tier",
     "review_due",
@@ -120,3 +124,47 @@ class ModelReport(BaseModel):
     built_at: datetime
     built_by: str
     content: str = Field(default="", description="The report itself (HTML or Markdown).")
+
+
+CARD_TEXT_LIMIT = 20_000  # characters of each text of a model card
+
+
+class ModelCardText(BaseModel):
+    """The texts of a model card as someone set them, at a time."""
+
+    model_config = _CONFIG
+    intended_use: str = ""
+    limitations: str = ""
+    set_by: str
+    set_at: datetime
+    audit_id: int | None = Field(default=None, description="The audit entry of the change.")
+
+
+class ModelCard(BaseModel):
+    """The intended use and limitations of one model version, now and as they were before."""
+
+    model_config = _CONFIG
+    project: str
+    model: str
+    version: int
+    current: ModelCardText | None = Field(
+        default=None, description="None: nobody described this version's use yet."
+    )
+    history: list[ModelCardText] = Field(
+        default_factory=list, description="Every text it had, oldest first (current last)."
+    )
+
+
+def check_card_text(label: str, text: str | None) -> str | None:
+    """A card's text stripped (None: keep the current one), or InvalidInput when too long."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise InvalidInput(f"{label} must be text.")
+    value = text.strip()
+    if len(value) > CARD_TEXT_LIMIT:
+        raise InvalidInput(
+            f"{label} is {len(value):,} characters; keep it under {CARD_TEXT_LIMIT:,} "
+            "(link to a longer document instead)."
+        )
+    return value

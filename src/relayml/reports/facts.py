@@ -211,6 +211,7 @@ def gather(
         "members": backend.list_members(project),
         "model": registered.model_dump(exclude={"id", "latest_version", "aliases"}),
         "version": chosen.model_dump(exclude={"id", "aliases", "files"}),
+        "card": backend.get_model_card(project, chosen.ref).model_dump(),
         "files": [f.model_dump() for f in chosen.files],
         "versions": [v.version for v in backend.list_model_versions(project, model)],
         "run": None
