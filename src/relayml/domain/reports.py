@@ -7,6 +7,7 @@ name its own (see docs/reports.md).
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -35,7 +36,7 @@ _CONFIG = ConfigDict(ser_json_inf_nan="strings", frozen=True)
 RISK_TIERS = ("high", "medium", "low")
 # Days between reviews per tier; a model without a tier is reviewed as often as a high one.
 REVIEW_CADENCE: dict[str, int] = {"high": 90, "medium": 180, "low": 365, "unrated": 90}
-REPORT_FORMATS = ("html", "md")
+REPORT_FORMATS = ("html", "md", "pdf")
 
 
 def check_tier(tier: str) -> str:
@@ -50,8 +51,7 @@ def check_format(fmt: str) -> str:
     """The report format, or InvalidInput naming the formats."""
     if fmt not in REPORT_FORMATS:
         raise InvalidInput(
-            f"unknown report format {fmt!r}; use one of {', '.join(REPORT_FORMATS)} "
-            "(PDF is not offered yet: print the HTML from a browser)."
+            f"unknown report format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}."
         )
     return fmt
 
@@ -123,7 +123,17 @@ class ModelReport(BaseModel):
     )
     built_at: datetime
     built_by: str
-    content: str = Field(default="", description="The report itself (HTML or Markdown).")
+    content: str = Field(
+        default="",
+        description="The report itself: HTML or Markdown text; a PDF in base64 (see encoding).",
+    )
+    encoding: Literal["utf-8", "base64"] = "utf-8"
+
+    def data(self) -> bytes:
+        """The report file's bytes (what is stored under sha256)."""
+        if self.encoding == "base64":
+            return base64.b64decode(self.content)
+        return self.content.encode()
 
 
 CARD_TEXT_LIMIT = 20_000  # characters of each text of a model card
