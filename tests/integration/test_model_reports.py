@@ -265,7 +265,8 @@ def test_report_of_the_production_version_holds_every_section(built: Any) -> Non
     # an auditor regenerates from the same rows: the same fingerprint
     again = backend.build_model_report("churn", "churn", fmt="md")
     assert again.fingerprint == report.fingerprint
-    assert fingerprint(gather(backend, backend.logs, "churn", "churn", None)) == report.fingerprint
+    facts = gather(backend, backend.logs, backend.store, "churn", "churn", None)
+    assert fingerprint(facts) == report.fingerprint
     assert "## Gates and approvals" in again.content and "| rita | risk_manager |" in again.content
 
 

@@ -38,7 +38,7 @@ def build_model_report(
 ) -> ModelReport:
     """Build the report of a model version from the store, store it, and audit it."""
     check_format(fmt)
-    facts = gather(backend, logs, project, model, version)
+    facts = gather(backend, logs, store, project, model, version)
     digest = fingerprint(facts)
     facts["chain"] = chain_status(backend)
     now = datetime.now(UTC)

@@ -11,7 +11,7 @@ from typing import Any
 
 from relayml.reports import svg
 from relayml.reports.operations import changes, explanation, flags, monitoring
-from relayml.reports.text import Block, Section, dt, num, when
+from relayml.reports.text import Block, Section, dt, num, spans, when
 
 __all__ = ["Block", "Section", "sections"]
 
@@ -31,8 +31,7 @@ def _purpose(f: dict[str, Any]) -> list[Block]:
             "p",
             f"Model {m['name']}, version {v['version']} ({v['flavor']}, task "
             f"{v['signature']['task']}), registered by {v['created_by']} on "
-            f"{when(v['created_at'])}. Versions of the model: "
-            f"{', '.join(str(n) for n in sorted(f['versions']))}.",
+            f"{when(v['created_at'])}. Versions of the model: {spans(f['versions'])}.",
         ),
         ("table", ["KPI", "unit", "direction", "target", "how it is judged"], kpis),
     ]
