@@ -81,6 +81,10 @@ def test_viewers_read_the_inventory_auditors_build_reports_risk_managers_set_tie
         vic.set_risk_tier("churn", "churn", "high", "customer offers")
     with pytest.raises(PermissionDenied):
         site.as_user("aud").retire_model("churn", "churn", "no")
+    with pytest.raises(PermissionDenied, match="aud may not set a model's risk tier"):
+        site.as_user("aud").set_risk_tier("churn", "churn", "low", "the auditor only reads")
+    admin = site.as_user("root").set_risk_tier("churn", "legacy", "low", "reporting only")
+    assert admin.risk_tier == "low" and admin.risk_tier_set_by == "root"
     assert site.as_user("olga").inventory() == []  # churn is not hers to see
     entry = site.as_user("rita").set_risk_tier("churn", "churn", "high", "decides offers")
     assert entry.risk_tier == "high" and entry.risk_tier_set_by == "rita"
