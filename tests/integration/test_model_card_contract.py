@@ -68,6 +68,14 @@ def test_a_card_is_set_per_version_audited_and_keeps_its_history(
         backend.set_model_card(project, "churn/9", intended_use="typo")
     with pytest.raises(NotFound):
         backend.get_model_card(project, "nope/1")
+    # a card comes only through set_model_card (audited), never inside a new version's details
+    v1 = backend.get_model_version(project, "churn/1")
+    with pytest.raises(InvalidInput, match=r"details\['card'\] is reserved"):
+        backend.create_model_version(
+            project, "churn", flavor="sklearn", files=v1.files, signature=v1.signature,
+            requirements=[], details={"card": {"intended_use": "forged", "set_by": "rita"}},
+        )  # fmt: skip
+    assert [v.version for v in backend.list_model_versions(project, "churn")] == [2, 1]
     assert backend.get_model_card(project, "churn/1") == second
 
     # the report shows the current text, who set it when, and the earlier text
