@@ -12,7 +12,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow.compute as pc
 from sqlalchemy import and_, func, or_, select
 
 from relayml.domain.models import ModelVersion
@@ -140,6 +139,8 @@ def _lineage(backend: Backend, project: str, version: ModelVersion) -> dict[str,
 def _recent(logs: PredictionLogs, project: str, model: str, env: str) -> datetime | None:
     """The first of the newest MAX_WINDOWS days with predictions (None: no predictions): the
     report reads only those, and reading the timestamps alone first is cheap."""
+    import pyarrow.compute as pc
+
     from relayml.predictions.layout import deployment_key
 
     stamps = logs.read("predictions", project, deployment_key(model, env), columns=["timestamp"])
