@@ -183,6 +183,8 @@ def _predictions(home: Path, backend: Any, project: str, count: int, days: int) 
         backend.log_outcomes(project, labelled[at : at + 100_000], truths[at : at + 100_000],
                              model="churn")  # fmt: skip
     logs.compact_closed_days(project)  # one file per closed day, as `relay predictions compact`
+    written = logs.read("predictions", project, columns=["timestamp"]).num_rows
+    assert written == count, f"the log holds {written:,} rows, not {count:,}"
     for pid in labelled[:5]:
         backend.flag_prediction(project, pid, "unexpected", comment="looks wrong")
     backend.set_alert_rules(
