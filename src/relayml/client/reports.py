@@ -9,6 +9,7 @@ import httpx
 
 from relayml.domain.reports import InventoryEntry, ModelCard, ModelReport
 from relayml.domain.resources import ResourceOverview
+from relayml.errors import MissingDependency
 
 __all__ = ["HttpReportOps"]
 
@@ -76,7 +77,12 @@ class HttpReportOps:
         """Build, store and audit the model risk report of a version on the server."""
         path = f"/projects/{_q(project)}/models/{_q(model)}/reports"
         body = {"version": version, "format": fmt}
-        report: ModelReport = self._json("POST", path, ModelReport, json=body)
+        try:
+            report: ModelReport = self._json("POST", path, ModelReport, json=body)
+        except MissingDependency as exc:  # the server builds the file: it lacks the package
+            raise MissingDependency(
+                f"the relay server cannot build this report: {exc.message} (on the server)"
+            ) from exc
         return report
 
     def resource_overview(self, project: str, *, days: int = 7) -> ResourceOverview:
