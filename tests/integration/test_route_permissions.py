@@ -217,6 +217,7 @@ WRITES = {
     ("PUT", "/projects/{project}/models/{model}/risk-tier"): "risk.write",
     ("POST", "/projects/{project}/models/{model}/retire"): "model.retire",
     ("POST", "/projects/{project}/models/{model}/reports"): "report.create",
+    ("PUT", "/projects/{project}/model-card"): "model.write",
     # a checkpoint only attests what is there: auditors make them
     ("POST", "/audit/checkpoints"): "audit.read",
     ("POST", "/tokens"): SIGNED_IN,
@@ -337,6 +338,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/pipeline-runs/{run_id}/finish"): {"json": {"status": "FINISHED"}},
     ("POST", "/lineage/links"): {"json": {"nodes": [], "edges": []}},
     ("POST", "/lineage"): {"json": {}},
+    ("PUT", "/projects/{project}/model-card"): {
+        "json": {"ref": "churn/1", "limitations": "not for pricing"}
+    },
 }
 QUERIES = {
     "/projects/{project}/dataset-version": {"ref": "customers"},
@@ -344,6 +348,7 @@ QUERIES = {
     "/projects/{project}/model-version": {"ref": "churn/1"},
     "/projects/{project}/evaluations": {"ref": "churn/1"},
     "/projects/{project}/importance": {"ref": "churn/1"},
+    "/projects/{project}/model-card": {"ref": "churn/1"},
 }
 
 
