@@ -23,6 +23,7 @@ __all__ = [
     "current_project",
     "download_artifact",
     "evaluate",
+    "features",
     "flush",
     "get_backend",
     "get_lineage",
@@ -113,6 +114,10 @@ _MODEL_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "features":
+        from relayml import features, sdk
+
+        return features
     if name in ("pipeline", "step"):
         from relayml import pipelines, sdk  # the SDK installs the pipelines' defaults
 
