@@ -179,3 +179,34 @@ def test_training_frame_is_logged_with_lineage_to_models(
     assert impact("customer:spend", backend=backend, project=project).model_versions == ["churn/1"]
     graph = backend.lineage("feature_set_version", f"{project}/customer@1", direction="upstream")
     assert any(n.kind == "dataset_version" and n.label == "customers@1" for n in graph.nodes)
+
+
+def test_training_frame_bad_input_is_one_clear_error(backend: Backend, project: str) -> None:
+    _source(backend, project)
+    backend.apply_features(project, specs_of([CUSTOMER, _profile()]))
+    entities = pd.DataFrame({"customer_id": [1, 7], "ts": pd.to_datetime(["2024-01-11"] * 2)})
+
+    def frame(features: list[str], **kwargs: object) -> pd.DataFrame:
+        return training_frame(
+            entities, features, backend=backend, project=project, name=None, **kwargs
+        )
+
+    with pytest.raises(InvalidInput, match="has no timestamp column 'event_time'.*customer_id, ts"):
+        frame(["customer:tenure"])
+    with pytest.raises(InvalidInput, match="Did you mean customer:tenure"):
+        frame(["customer:tenur"], event_time="ts")
+    with pytest.raises(NotFound, match="feature set 'custmer'.*Did you mean customer:"):
+        frame(["custmer:tenure"], event_time="ts")
+    with pytest.raises(InvalidInput, match="not a feature reference"):
+        frame(["tenure"], event_time="ts")
+    with pytest.raises(InvalidInput, match="lacks join key customer_id"):
+        training_frame(
+            entities.rename(columns={"customer_id": "id"}),
+            ["customer:tenure"],
+            event_time="ts",
+            backend=backend,
+            project=project,
+        )
+    found = frame(["customer:tenure", "customer:spend"], event_time="ts")
+    assert found["tenure"].tolist()[0] == 2 and pd.isna(found["tenure"].iloc[1])  # 7: never seen
+    assert "dataset" not in found.attrs  # name=None: not logged

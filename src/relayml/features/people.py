@@ -3,6 +3,7 @@ freshness), and which training sets and models use a feature ("what breaks if I 
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime
 
 from relayml.domain.features import FeatureCheck, FeatureImpact, FeatureSet, parse_feature_ref
@@ -49,9 +50,13 @@ def impact(backend: Backend, project: str, feature: str) -> FeatureImpact:
     definition = backend.get_feature_definition(project, "feature_set", ref.feature_set)
     names = [f["name"] for f in definition.spec.get("features", [])]
     if ref.feature not in names:
+        close = difflib.get_close_matches(ref.feature, names, n=3)
+        hint = (
+            f" Did you mean {', '.join(f'{ref.feature_set}:{c}' for c in close)}?" if close else ""
+        )
         raise InvalidInput(
             f"feature set {ref.feature_set!r} has no feature {ref.feature!r} "
-            f"(its features: {', '.join(names)})."
+            f"(its features: {', '.join(names)}).{hint}"
         )
     key = f"{project}/{ref.feature_set}:{ref.feature}"
     try:
