@@ -191,11 +191,13 @@ def test_training_frame_bad_input_is_one_clear_error(backend: Backend, project: 
             entities, features, backend=backend, project=project, name=None, **kwargs
         )
 
-    with pytest.raises(InvalidInput, match="has no timestamp column 'event_time'.*customer_id, ts"):
+    with pytest.raises(
+        InvalidInput, match=r"has no timestamp column 'event_time'.*customer_id, ts"
+    ):
         frame(["customer:tenure"])
     with pytest.raises(InvalidInput, match="Did you mean customer:tenure"):
         frame(["customer:tenur"], event_time="ts")
-    with pytest.raises(NotFound, match="feature set 'custmer'.*Did you mean customer:"):
+    with pytest.raises(NotFound, match=r"feature set 'custmer'.*Did you mean customer:"):
         frame(["custmer:tenure"], event_time="ts")
     with pytest.raises(InvalidInput, match="not a feature reference"):
         frame(["tenure"], event_time="ts")

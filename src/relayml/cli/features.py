@@ -41,7 +41,7 @@ _STYLE = {"add": "green", "change": "yellow", "unchanged": "dim"}
 
 
 def _plan_table(plan: FeaturePlan) -> Any:
-    rows = []
+    rows: list[list[str | Text]] = []
     for item in plan.items:
         versions = {
             "add": f"new v{item.new_version}",
@@ -154,7 +154,8 @@ def features_list(project: ProjectOption = None, json_output: JsonOption = False
         return
     rows = []
     for d in found:
-        last = (checks.get(d.name) or [None])[0] if d.kind == "feature_set" else None
+        found_checks = checks.get(d.name) or []
+        last = found_checks[0] if found_checks else None
         features = d.spec.get("features") or []
         rows.append(
             [
@@ -303,7 +304,7 @@ def features_check(
     if json_output:
         print_json(report)
     else:
-        rows = [
+        rows: list[list[str | Text]] = [
             [
                 Text("✓", style="bold green") if o.passed else Text("✗", style="bold red"),
                 o.name,
