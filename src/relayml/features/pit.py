@@ -12,11 +12,13 @@ Rules (docs/features.md):
 - a value whose event time is more than ``ttl`` before T is missing, as is an entity never seen;
 - source rows with a missing key or event time are never used.
 
-How: source rows are sorted by (entity, available time, priority), where the available time is
-the event time (as-of-known: the later of event and created time) and the priority is the rank
-in the order above. A running maximum of the priority within each entity gives, at every
-position, the best row available so far; a binary search of each entity row's (entity, T) finds
-its position. Sorting dominates: O((n + m) log(n + m)) for n source and m entity rows.
+How: times become dense ranks, so that (entity, time) is one int64 key. Source rows sorted by
+(entity, event time) (ties: created time, then position) give each row its priority. Without
+as-of-known, the last source row at or before an entity row's (entity, T) is its answer; with
+it, rows are sorted by (entity, available time) (the later of event and created time) and a
+running maximum of the priority gives, at every position, the best row available so far. One
+or two quicksorts of the n source rows, one of the m entity rows, and binary searches:
+O(n log n + m log m).
 """
 
 from __future__ import annotations
@@ -78,16 +80,28 @@ class SourceFrame:
     created: np.ndarray | None  # int64 ns or None when the set has no created time
 
 
-def _priority(source: SourceFrame) -> np.ndarray:
-    """Each row's rank by (event time, created time, position): the higher wins a tie."""
-    n = len(source.codes)
-    position = np.arange(n, dtype=np.int64)
-    created = source.created if source.created is not None else np.zeros(n, dtype=np.int64)
-    created = np.where(created == _NAT, source.event, created)
-    order = np.lexsort((position, created, source.event))
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = position
-    return rank
+def _dense(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Each array's values as their rank among the distinct values of all of them (ties equal)."""
+    _, inverse = np.unique(np.concatenate(arrays), return_inverse=True)
+    inverse = inverse.astype(np.int64).ravel()
+    cuts = np.cumsum([len(a) for a in arrays])[:-1]
+    return list(np.split(inverse, cuts))
+
+
+def _entity_major(key: np.ndarray, created: np.ndarray | None) -> np.ndarray:
+    """The rows sorted by key (entity, time), ties by created time, then position."""
+    order = np.argsort(key)
+    sorted_key = key[order]
+    tied = np.zeros(len(key), dtype=bool)
+    same = sorted_key[1:] == sorted_key[:-1]
+    tied[1:] |= same
+    tied[:-1] |= same
+    if tied.any():  # rare: rows of one entity at one time; order just those by the tie rules
+        where = np.flatnonzero(tied)
+        rows = order[where]
+        tiebreak = np.zeros(len(rows), dtype=np.int64) if created is None else created[rows]
+        order[where] = rows[np.lexsort((rows, tiebreak, key[rows]))]
+    return order
 
 
 def as_of_indices(
@@ -101,43 +115,52 @@ def as_of_indices(
     """For each entity row the index of its source row, or -1 when it has none (see module)."""
     m = len(entity_codes)
     result = np.full(m, -1, dtype=np.int64)
-    usable = (source.codes >= 0) & (source.event != _NAT)
     if as_of_known and source.created is None:
         raise InvalidInput(
             "as_of_known=True needs the feature set's created_time column; declare "
             "created_time='...' on the feature set or join by event time alone."
         )
-    if m == 0 or not usable.any():
+    usable = (source.codes >= 0) & (source.event != _NAT)
+    valid = (entity_codes >= 0) & (entity_times != _NAT)
+    if m == 0 or not usable.any() or not valid.any():
         return result
     rows = np.flatnonzero(usable)
-    codes = source.codes[rows]
-    event = source.event[rows]
-    created = None if source.created is None else source.created[rows]
-    prio = _priority(SourceFrame(codes, event, created))
-    available = event
-    if as_of_known and created is not None:
-        available = np.maximum(event, np.where(created == _NAT, event, created))
-    order = np.lexsort((prio, available, codes))
-    codes_s, avail_s, prio_s = codes[order], available[order], prio[order]
+    codes, event = source.codes[rows], source.event[rows]
+    created = None
+    if source.created is not None:
+        created = source.created[rows]
+        created = np.where(created == _NAT, event, created)
+    codes_e, times_e = entity_codes[valid], entity_times[valid]
+    available = np.maximum(event, created) if as_of_known and created is not None else event
+    # times as dense ranks, so that (entity, time) fits one int64 key
+    rank_event, rank_available, rank_t = _dense(event, available, times_e)
+    span = int(max(rank_event.max(), rank_available.max(), rank_t.max())) + 2
+    order = _entity_major(codes * span + rank_event, created)
     n = len(rows)
-    # running best priority within each entity: codes ascend, so code * n + prio ascends too
-    best = np.maximum.accumulate(codes_s * n + prio_s) - codes_s * n
+    prio = np.empty(n, dtype=np.int64)  # ascending by (entity, event, created, position)
+    prio[order] = np.arange(n, dtype=np.int64)
+    if as_of_known:  # by (entity, available time); the best so far is a running maximum
+        key = codes * span + rank_available
+        order = np.argsort(key)
+        best = np.maximum.accumulate(prio[order])  # an entity's priorities exceed the last's
+    else:
+        key = codes * span + rank_event
+        best = prio[order]
+    key_src, codes_s = key[order], codes[order]
+    # for each entity row, the last source position at or before (entity, T)
+    query = codes_e * span + rank_t
+    by_query = np.argsort(query)  # sorted queries search faster
+    pos = np.empty(len(query), dtype=np.int64)
+    pos[by_query] = np.searchsorted(key_src, query[by_query], side="right") - 1
+    hit = pos >= 0
+    hit[hit] = codes_s[pos[hit]] == codes_e[hit]
     row_of_prio = np.empty(n, dtype=np.int64)
     row_of_prio[prio] = np.arange(n, dtype=np.int64)
-    # find the last sorted position with (code, available) <= (entity code, T)
-    valid = (entity_codes >= 0) & (entity_times != _NAT)
-    times, inverse = np.unique(np.concatenate([avail_s, entity_times[valid]]), return_inverse=True)
-    span = len(times) + 1
-    key_src = codes_s * span + inverse[:n]
-    key_ent = entity_codes[valid] * span + inverse[n:]
-    pos = np.searchsorted(key_src, key_ent, side="right") - 1
-    hit = pos >= 0
-    hit[hit] = codes_s[pos[hit]] == entity_codes[valid][hit]
-    found = np.full(len(key_ent), -1, dtype=np.int64)
+    found = np.full(len(query), -1, dtype=np.int64)
     found[hit] = rows[row_of_prio[best[pos[hit]]]]
     if ttl_ns is not None:
         stale = found >= 0
-        stale[stale] = source.event[found[stale]] < entity_times[valid][stale] - ttl_ns
+        stale[stale] = source.event[found[stale]] < times_e[stale] - ttl_ns
         found[stale] = -1
     result[valid] = found
     return result

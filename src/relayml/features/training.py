@@ -109,9 +109,27 @@ def join_feature_set(
         as_of_known=as_of_known,
         ttl_ns=ttl,
     )
-    table = pa.Table.from_pandas(source[list(features)], preserve_index=False)
-    taken = table.take(pa.array(index, mask=index < 0))
-    return taken.to_pandas(types_mapper=_NULLABLE.get).set_axis(entity_df.index)
+    return _take(source, list(features), index).set_axis(entity_df.index)
+
+
+def _take(source: pd.DataFrame, features: list[str], index: np.ndarray) -> pd.DataFrame:
+    """The rows index names of the feature columns, null where it is -1."""
+    missing = index < 0
+    floats = [f for f in features if source[f].dtype.kind == "f"]
+    others = [f for f in features if f not in floats]
+    columns: dict[str, Any] = {}
+    for name in floats:  # plain numpy: NaN is their missing value
+        if len(source):
+            values = source[name].to_numpy()[np.where(missing, 0, index)]
+        else:
+            values = np.empty(len(index), dtype=source[name].dtype)
+        values[missing] = np.nan
+        columns[name] = values
+    if others:  # Arrow keeps nulls of integers, booleans, strings and times
+        table = pa.Table.from_pandas(source[others], preserve_index=False)
+        taken = table.take(pa.array(index, mask=missing)).to_pandas(types_mapper=_NULLABLE.get)
+        columns.update({name: taken[name] for name in others})
+    return pd.DataFrame({name: columns[name] for name in features})
 
 
 def latest_values(
