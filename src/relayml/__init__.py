@@ -115,9 +115,10 @@ _MODEL_NAMES = frozenset(
 
 def __getattr__(name: str) -> Any:
     if name == "features":
-        from relayml import features, sdk
+        import importlib
 
-        return features
+        importlib.import_module("relayml.sdk")  # the SDK installs the defaults it uses
+        return importlib.import_module("relayml.features")
     if name in ("pipeline", "step"):
         from relayml import pipelines, sdk  # the SDK installs the pipelines' defaults
 

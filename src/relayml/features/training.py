@@ -302,7 +302,7 @@ def _place(out: pd.DataFrame, columns: dict[str, pd.Series], refs: Sequence[Feat
                 f"the entity frame already has a column {column!r}; rename it or drop it "
                 f"before joining {key}."
             )
-        out[column] = columns[key].to_numpy() if len(out) else np.array([], dtype=object)
+        out[column] = columns[key].array
 
 
 def _log(
