@@ -18,6 +18,7 @@ from relayml.errors import GateFailed, InvalidInput, NotFound
 from relayml.features import check, impact, training_frame
 from relayml.features.declare import load_definitions, specs_of
 from relayml.models.publish import log_model
+from relayml.pipelines import pipeline, step
 
 CUSTOMER = Entity("customer", join_keys=["customer_id"])
 
@@ -212,3 +213,44 @@ def test_training_frame_bad_input_is_one_clear_error(backend: Backend, project: 
     found = frame(["customer:tenure", "customer:spend"], event_time="ts")
     assert found["tenure"].tolist()[0] == 2 and pd.isna(found["tenure"].iloc[1])  # 7: never seen
     assert "dataset" not in found.attrs  # name=None: not logged
+
+
+@step
+def snapshots(rows: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [i % 3 for i in range(rows)],
+            "event_time": pd.date_range("2024-01-01", periods=rows, freq="D"),
+            "visits": list(range(rows)),
+        }
+    )
+
+
+@pipeline(name="tests:visits")
+def visits_pipeline(rows: int = 6) -> object:
+    return {"table": snapshots(rows)}
+
+
+def test_a_pipeline_step_output_as_source_and_checks_validated_at_apply(
+    backend: Backend, project: str
+) -> None:
+    bad = _profile(checks=[{"column": "tenure", "mni": 0}])
+    with pytest.raises(InvalidInput, match="feature set 'customer': check 1"):
+        backend.apply_features(project, specs_of([CUSTOMER, bad]))
+    visits = FeatureSet(
+        name="visits",
+        entity="customer",
+        source=Source(pipeline="tests:visits", step="snapshots"),
+        features=[Feature("visits", "int64")],
+    )
+    backend.apply_features(project, specs_of([CUSTOMER, visits]))
+    entities = pd.DataFrame(
+        {"customer_id": [0, 1], "event_time": pd.to_datetime(["2024-01-05"] * 2)}
+    )
+    with pytest.raises(NotFound, match="has no finished run"):
+        training_frame(entities, ["visits:visits"], backend=backend, project=project, name=None)
+    visits_pipeline.run(backend=backend, project=project)
+    frame = training_frame(entities, ["visits:visits"], backend=backend, project=project)
+    assert frame["visits"].tolist() == [3, 4]  # days 4 (customer 0) and 5 (customer 1)
+    graph = backend.lineage("feature_set_version", f"{project}/visits@1", direction="upstream")
+    assert [n.kind for n in graph.nodes if n.kind == "pipeline_run"] == ["pipeline_run"]

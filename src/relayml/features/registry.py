@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from relayml.data.check_spec import parse_spec
 from relayml.domain.clock import now_ms
 from relayml.domain.features import (
     DEFINITION_KINDS,
@@ -143,6 +144,11 @@ def _canonical(specs: Sequence[dict[str, Any]]) -> list[Spec]:
             raise InvalidInput(f"a definition must be a mapping, got {type(spec).__name__}.")
         kind = str(spec.get("kind", "entity"))
         model = spec_model(check_kind(kind), spec)
+        if isinstance(model, FeatureSet) and model.checks:
+            try:
+                parse_spec({"checks": model.checks})
+            except InvalidInput as exc:
+                raise InvalidInput(f"feature set {model.name!r}: {exc.message}") from None
         ident = (kind, model.name)
         if ident in seen:
             raise InvalidInput(f"{_NOUN[kind]} {model.name!r} is declared twice; keep one.")
