@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from relayml.data.check_spec import parse_spec
 from relayml.domain.clock import now_ms
 from relayml.domain.features import (
     DEFINITION_KINDS,
@@ -135,6 +134,8 @@ def definition(
 
 
 def _canonical(specs: Sequence[dict[str, Any]]) -> list[Spec]:
+    from relayml.data.check_spec import parse_spec  # loads pyarrow: not at the CLI's start
+
     if not isinstance(specs, list | tuple) or len(specs) > _MAX_SPECS:
         raise InvalidInput(f"definitions must be a list of at most {_MAX_SPECS} specs.")
     declared: list[Spec] = []

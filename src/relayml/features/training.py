@@ -178,8 +178,8 @@ class _Resolver:
 
     def definition(self, ref: FeatureRef) -> FeatureDefinition:
         found = None
-        for kind in ("feature_set", "on_demand"):
-            if (kind, ref.feature_set) in self.latest:
+        for kind in ("feature_set", "on_demand"):  # a feature set first, if both are named so
+            if found is None and (kind, ref.feature_set) in self.latest:
                 found = self.latest[(kind, ref.feature_set)]
         if found is None:
             sets = sorted({name for kind, name in self.latest if kind != "entity"})
@@ -228,7 +228,7 @@ def training_frame(
             f"the entity frame has no timestamp column {event_time!r} (its columns: "
             f"{', '.join(map(str, entity_df.columns))}); add it or pass event_time='<column>'."
         )
-    refs = [parse_feature_ref(f) for f in features]
+    refs = list({str(r): r for r in (parse_feature_ref(f) for f in features)}.values())
     if not refs:
         raise InvalidInput("name at least one feature, e.g. ['customer:tenure'].")
     resolver = _Resolver(backend, project)
