@@ -66,15 +66,28 @@ def training_frame(
     event_time: str = "event_time",
     as_of_known: bool = False,
     name: str | None = "training_set",
+    executor: str | None = None,
     backend: Backend | None = None,
     project: str | None = None,
 ) -> pd.DataFrame:
-    """entity_df joined point in time with the features, logged as dataset `name` (None: not)."""
+    """entity_df joined point in time with the features, logged as dataset `name` (None: not).
+
+    executor: "local" (this process) or "dask://host:port"; default RELAY_EXECUTOR.
+    """
     from relayml.features.training import training_frame as build
 
     be, proj = _defaults(backend, project)
+    settings = getattr(be, "settings", None)
+    chosen = executor or (getattr(settings, "executor", None) if settings is not None else None)
     return build(
-        be, proj, entity_df, features, event_time=event_time, as_of_known=as_of_known, name=name
+        be,
+        proj,
+        entity_df,
+        features,
+        event_time=event_time,
+        as_of_known=as_of_known,
+        name=name,
+        executor=chosen,
     )
 
 

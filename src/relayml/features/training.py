@@ -33,6 +33,8 @@ from relayml.features.pit import SourceFrame, as_of_indices, key_codes, time_ns
 
 __all__ = ["join_feature_set", "latest_values", "load_source", "training_frame"]
 
+_ON_CLIENT = "dask-client"  # the joins run on the Dask client this call opened
+
 # integer and boolean features keep their type when an entity has no value (pandas' nullable)
 _NULLABLE = {
     pa.int64(): pd.Int64Dtype(),
@@ -219,8 +221,21 @@ def training_frame(
     event_time: str = "event_time",
     as_of_known: bool = False,
     name: str | None = "training_set",
+    executor: str | None = None,
 ) -> pd.DataFrame:
-    """entity_df with a column per feature, point in time; logged as dataset `name` (None: not)."""
+    """entity_df with a column per feature, point in time; logged as dataset `name` (None: not).
+
+    With executor="dask://host:port" the joins run on that Dask cluster (training_dask).
+    """
+    if executor is not None and executor not in ("local", _ON_CLIENT):
+        from relayml.features.training_dask import dask_client
+
+        with dask_client(executor):
+            return training_frame(
+                backend, project, entity_df, features, event_time=event_time,
+                as_of_known=as_of_known, name=name, executor=_ON_CLIENT,
+            )  # fmt: skip
+    executor = _ON_CLIENT if executor == _ON_CLIENT else None
     if not isinstance(entity_df, pd.DataFrame):
         raise InvalidInput("entity_df must be a pandas DataFrame of join keys and event times.")
     if event_time not in entity_df.columns:
@@ -257,11 +272,19 @@ def training_frame(
                 f"the entity frame lacks join key {', '.join(absent)} of entity {fs.entity!r} "
                 f"(for feature set {fs.name!r})."
             )
-        source, source_key = load_source(backend, project, fs)
         wanted = list(dict.fromkeys(names))
-        values = join_feature_set(
-            entity_df, event_time, fs, keys, source, wanted, as_of_known=as_of_known
-        )
+        if executor is not None:
+            from relayml.features.training_dask import join_on_dask, source_on_dask
+
+            on_dask, source_key = source_on_dask(backend, project, fs)
+            values = join_on_dask(
+                entity_df, event_time, fs, keys, on_dask, wanted, as_of_known=as_of_known
+            )
+        else:
+            source, source_key = load_source(backend, project, fs)
+            values = join_feature_set(
+                entity_df, event_time, fs, keys, source, wanted, as_of_known=as_of_known
+            )
         for feature in wanted:
             columns[f"{fs.name}:{feature}"] = values[feature]
         lineage.append((definition, wanted, source_key))
