@@ -23,6 +23,7 @@ __all__ = [
     "current_project",
     "download_artifact",
     "evaluate",
+    "features",
     "flush",
     "get_backend",
     "get_lineage",
@@ -119,6 +120,11 @@ _MODEL_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "features":
+        import importlib
+
+        importlib.import_module("relayml.sdk")  # the SDK installs the defaults it uses
+        return importlib.import_module("relayml.features")
     if name in ("pipeline", "step"):
         from relayml import pipelines, sdk  # the SDK installs the pipelines' defaults
 

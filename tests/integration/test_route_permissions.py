@@ -161,7 +161,11 @@ def test_the_walk_finds_a_route_that_declares_nothing() -> None:
 
 
 # Reads asked with a POST body (they change nothing).
-READ_BY_POST = {"/projects/{project}/runs/search", "/projects/{project}/promotions/check"}
+READ_BY_POST = {
+    "/projects/{project}/runs/search",
+    "/projects/{project}/promotions/check",
+    "/projects/{project}/features/plan",
+}
 # Reads that need more (or less) than project.read.
 OTHER_READS = {
     "/projects": SIGNED_IN,
@@ -201,6 +205,9 @@ WRITES = {
     ("POST", "/projects/{project}/datasets/{name}/versions"): "data.write",
     ("POST", "/projects/{project}/data-checks"): "data.write",
     ("POST", "/lineage"): "data.write",
+    ("POST", "/projects/{project}/features/apply"): "features.write",
+    ("POST", "/projects/{project}/feature-sets/{name}/checks"): "features.write",
+    ("POST", "/projects/{project}/feature-sets/{name}/promote"): "features.write",
     ("POST", "/lineage/links"): "data.write",
     ("POST", "/projects/{project}/feedback"): "feedback.flag",
     ("POST", "/projects/{project}/feedback/{flag_id}/resolve"): "feedback.resolve",
@@ -278,6 +285,8 @@ def _path_value(template: str, param: str, ids: dict[str, str]) -> str:
             ("experiments", "exp"),
             ("models", "churn"),
             ("datasets", "customers"),
+            ("features/{kind}", "customer"),
+            ("feature-sets", "customer"),
         ):
             if f"/{marker}/{{name}}" in template:
                 return value
@@ -294,7 +303,7 @@ def _path_value(template: str, param: str, ids: dict[str, str]) -> str:
         "flag_id": "1",
         "event_id": "1",
         "cache_key": "0" * 64,
-        "kind": "run",
+        "kind": "feature_set" if "/features/" in template else "run",
         "token_id": "999999",  # no token: the walk must not revoke a caller's own token
     }
     return values.get(param, "1")  # a parameter of a route added later: any value
@@ -340,6 +349,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/lineage"): {"json": {}},
     ("PUT", "/projects/{project}/model-card"): {
         "json": {"ref": "churn/1", "limitations": "not for pricing"}
+    },
+    ("POST", "/projects/{project}/features/plan"): {"json": {"definitions": []}},
+    ("POST", "/projects/{project}/features/apply"): {"json": {"definitions": []}},
+    ("POST", "/projects/{project}/feature-sets/{name}/checks"): {
+        "json": {"version": 1, "outcomes": [], "rows": 0}
+    },
+    ("POST", "/projects/{project}/feature-sets/{name}/promote"): {
+        "json": {"environment": "staging"}
     },
 }
 QUERIES = {

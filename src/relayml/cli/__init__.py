@@ -8,6 +8,7 @@
     relay artifacts list | download
     relay models list | show | versions | evaluations | compare
                  | promote | approve | reject | history | card show | card set
+    relay features plan | apply | list | show | versions | check | promote | impact
     relay policy show | set           the project's promotion policy (relay.yaml)
     relay check model                 run a version's gates for CI (exit code, JUnit XML)
     relay audit [verify | checkpoint | checkpoints | export]   who changed what; the chain
@@ -50,6 +51,7 @@ from relayml.cli.data import data_app, datasets_app
 from relayml.cli.decisions import decisions_app
 from relayml.cli.deploy import deploy_app
 from relayml.cli.explain import explain
+from relayml.cli.features import features_app
 from relayml.cli.feedback import feedback_app
 from relayml.cli.inventory import inventory_app
 from relayml.cli.lineage import lineage
@@ -112,6 +114,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 register_bundle(models_app)
 register_card(models_app)
