@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ def _resolve(location: str, workdir: Path) -> tuple[str, str]:
     if scheme in ("http", "https"):
         if not urlparse(text).netloc:
             raise InvalidInput(f"{location!r} has no host; {_FORMS}.")
+        _reach(text.rstrip("/"))
         return text.rstrip("/"), text
     if scheme == "sqlite" or (scheme == "" and text.endswith((".db", ".sqlite"))):
         path = Path(text.split(":///", 1)[1] if scheme else text).expanduser()
@@ -137,6 +139,19 @@ def _resolve(location: str, workdir: Path) -> tuple[str, str]:
     )
 
 
+def _reach(url: str) -> None:
+    """InvalidInput at once when nothing answers at url (MLflow's client retries for minutes)."""
+    import httpx
+
+    try:
+        httpx.get(f"{url}/api/2.0/mlflow/experiments/search", params={"max_results": 1}, timeout=10)
+    except httpx.HTTPError as exc:
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InvalidInput(
+            f"no MLflow tracking server answers at {url} ({detail}); start it, or {_FORMS}."
+        ) from exc
+
+
 class MlflowSource:
     """What the importer reads from one MLflow store; read failures raise SourceUnavailable."""
 
@@ -146,12 +161,17 @@ class MlflowSource:
         self._mlflow = mlflow
         self.uri = uri
         self.label = label
-        self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     @contextmanager
     def _reading(self, what: str) -> Iterator[None]:
         try:
-            yield
+            with warnings.catch_warnings():
+                # MLflow's own deprecation notices (e.g. from SQLAlchemy) are not the user's
+                warnings.simplefilter("ignore")
+                yield
         except RelayError:
             raise
         except Exception as exc:  # MLflow, requests and OS errors: one line, the cause kept

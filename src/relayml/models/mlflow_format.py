@@ -15,7 +15,9 @@ MLflow installed; the last keeps the files so that MLflow can still load them.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pickletools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,8 @@ def signature_from_mlflow(document: dict[str, Any] | None) -> Signature:
     out_columns, _, out_shape = _columns(outputs)
     if not out_columns:
         out_columns = [ColumnSpec(name="prediction", dtype="float64")]
+    elif len(out_columns) == 1 and out_columns[0].name == "f0":  # MLflow names none
+        out_columns = [out_columns[0].model_copy(update={"name": "prediction"})]
     return Signature(
         inputs=in_columns,
         input_kind="ndarray" if in_tensor else "dataframe",
@@ -137,6 +141,40 @@ def _flavor(flavors: dict[str, Any], folder: Path) -> tuple[str, dict[str, Any]]
     return "pyfunc", {"format": "mlflow"}
 
 
+def pickled_class(path: Path) -> str | None:
+    """The module.Class of the object a pickle holds, read without unpickling it."""
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(path.read_bytes()):
+            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return f"{strings[-2]}.{strings[-1]}"
+            if opcode.name == "GLOBAL" and isinstance(arg, str):
+                return arg.replace(" ", ".")
+            if isinstance(arg, str):
+                strings.append(arg)
+    except (ValueError, OSError):
+        return None
+    return None
+
+
+def _task(signature: Signature, kind: str | None) -> Signature:
+    """Mark a scikit-learn classifier's signature so that relayml serves its probabilities."""
+    module, _, name = (kind or "").rpartition(".")
+    if not module.startswith("sklearn."):
+        return signature
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    cls = getattr(importlib.import_module(module), name, None)
+    if not isinstance(cls, type):
+        return signature
+    if issubclass(cls, ClassifierMixin):
+        has_proba = callable(getattr(cls, "predict_proba", None))
+        return signature.model_copy(update={"task": "classification", "has_proba": has_proba})
+    if issubclass(cls, RegressorMixin):
+        return signature.model_copy(update={"task": "regression"})
+    return signature
+
+
 def read_mlflow_model(folder: Path) -> MlflowModelFormat:
     """Describe an MLflow model folder; InvalidInput if it has no readable MLmodel file."""
     path = folder / "MLmodel"
@@ -154,9 +192,15 @@ def read_mlflow_model(folder: Path) -> MlflowModelFormat:
     for key in ("model_uuid", "model_id", "mlflow_version", "utc_time_created", "run_id"):
         if document.get(key) is not None:
             details[key if key.startswith("mlflow") else f"mlflow_{key}"] = str(document[key])
+    signature = signature_from_mlflow(document.get("signature"))
+    if details.get("format") == "cloudpickle":
+        kind = pickled_class(folder / str(details["file"]))
+        if kind is not None:
+            details["class"] = kind
+            signature = _task(signature, kind)
     return MlflowModelFormat(
         flavor=flavor,
         details=details,
-        signature=signature_from_mlflow(document.get("signature")),
+        signature=signature,
         requirements=_requirements(folder),
     )

@@ -24,11 +24,9 @@ experiment_id = client.create_experiment(
 mlflow.set_experiment(experiment_id=experiment_id)
 X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.2], [0.9, 0.8], [0.1, 0.3], [0.7, 0.6]])
 y = np.array([0, 1, 0, 1, 0, 1])
+example = pd.DataFrame(X, columns=["x1", "x2"])
 written = {"experiment_id": experiment_id, "runs": {}}
-model_kwargs = {
-    "serialization_format": "cloudpickle",
-    "input_example": pd.DataFrame(X, columns=["x1", "x2"]),
-}
+model_kwargs = {"serialization_format": "cloudpickle", "input_example": example}
 if mlflow.__version__.startswith("3"):
     model_kwargs["name"] = "model"
 else:
@@ -47,9 +45,13 @@ for index, c in enumerate([0.5, 2.0]):
             )
         client.log_metric(run.info.run_id, "auc", 0.8 + index / 10, 1_700_000_100_000, 0)
         mlflow.log_text(f"notes of run {index}\n", "notes/readme.txt")
-        model = LogisticRegression(C=c).fit(X, y)
+        model = LogisticRegression(C=c).fit(example, y)
         mlflow.sklearn.log_model(model, registered_model_name="churn", **model_kwargs)
-        written["runs"][run.info.run_id] = {"C": c, "proba": model.predict_proba(X[:2]).tolist()}
+        proba = model.predict_proba(example[:2]).tolist()
+        written["runs"][run.info.run_id] = {"C": c, "proba": proba}
+for run_id, facts in written["runs"].items():
+    info = client.get_run(run_id).info
+    facts.update(name=info.run_name, start_time=info.start_time, end_time=info.end_time)
 client.set_registered_model_alias("churn", "champion", "2")
 client.set_registered_model_tag("churn", "owner", "risk-team")
 client.set_model_version_tag("churn", "1", "validated", "yes")
