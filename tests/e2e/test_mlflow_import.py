@@ -105,6 +105,7 @@ def check_everything_arrived(
         assert run.params == {"C": str(facts["C"]), "solver": "lbfgs"}
         assert run.tags["stage"] == "trial" and run.tags["index"] == str(index)
         assert run.tags["mlflow.runName"] == facts["name"]
+        assert run.system["command"] == run.tags["mlflow.source.name"]
         assert int(run.start_time.timestamp() * 1000) == facts["start_time"]
         assert run.end_time is not None
         assert int(run.end_time.timestamp() * 1000) == facts["end_time"]

@@ -172,6 +172,7 @@ class _Importer:
                 experiment,
                 name=relay_name(run.name, f"run-{run.id[:8]}"),
                 tags={**run.tags, RUN_ID_TAG: run.id, STATUS_TAG: "partial"},
+                system=_system(run.tags),
                 start_time=run.start_time,
             )
             run_id = created.id
@@ -261,6 +262,19 @@ class _Importer:
             run_id=self.run_ids.get(version.run_id or ""),
             description=version.description,
         )
+
+
+def _system(tags: dict[str, str]) -> dict[str, Any]:
+    """The context MLflow recorded in its tags, in the shape relayml captures it."""
+    git = {
+        key: tags[f"mlflow.source.git.{key}"]
+        for key in ("commit", "branch")
+        if tags.get(f"mlflow.source.git.{key}")
+    }
+    system: dict[str, Any] = {"git": git} if git else {}
+    if tags.get("mlflow.source.name"):
+        system["command"] = tags["mlflow.source.name"]
+    return system
 
 
 def _experiment_description(experiment_id: str, name: str, tags: dict[str, str]) -> str:

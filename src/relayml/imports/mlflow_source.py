@@ -221,10 +221,6 @@ class MlflowSource:
             if not token:
                 return
 
-    def count_runs(self, experiment_id: str) -> int:
-        """How many active runs an experiment has (for the progress bar)."""
-        return sum(1 for _ in self.runs(experiment_id))
-
     def metric_history(self, run_id: str, key: str) -> list[MetricRow]:
         """Every point of one metric of a run, by step, then time."""
         with self._reading(f"metric {key!r} of run {run_id}"):
