@@ -188,6 +188,15 @@ def test_interrupted_file_store_import_resumes_without_duplicates(
     try:
         partial = _imported_runs(backend, "old")
         assert sorted(r.tags[STATUS_TAG] for r in partial.values()) == ["complete", "partial"]
+        dry = runner.invoke(
+            app,
+            ["import", "mlflow", "--from", str(mlruns), "-p", "old", "--dry-run", "--json"],
+            env=env,
+        )
+        plan = json.loads(dry.stdout)
+        assert (plan["runs_present"], plan["runs_continued"], plan["runs_imported"]) == (1, 1, 0)
+        assert plan["versions_imported"] == 2 and plan["dry_run"] is True
+        assert backend.list_models("old") == []  # the dry run stored nothing
         notes.unlink()
         (tmp_path / "readme.txt").rename(notes)  # the store is readable again
         resumed = runner.invoke(

@@ -164,7 +164,10 @@ class _Importer:
                 self.report.runs_present += 1
                 return
         if self.report.dry_run:
-            self.report.runs_imported += 1
+            if present is None:
+                self.report.runs_imported += 1
+            else:
+                self.report.runs_continued += 1
             return
         if present is None:
             created = self.backend.create_run(
