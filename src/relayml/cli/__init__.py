@@ -27,6 +27,7 @@
     relay predictions show | compact  one logged prediction; merge closed days' log files
     relay users add | list | show | disable | enable | admin | password   (administrators)
     relay tokens create | list | revoke   personal API tokens (RELAY_TOKEN); relay whoami
+    relay import mlflow --from URI    experiments, runs, artifacts and models from MLflow
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -53,6 +54,7 @@ from relayml.cli.deploy import deploy_app
 from relayml.cli.explain import explain
 from relayml.cli.features import features_app
 from relayml.cli.feedback import feedback_app
+from relayml.cli.imports import import_app
 from relayml.cli.inventory import inventory_app
 from relayml.cli.lineage import lineage
 from relayml.cli.model_card import register as register_card
@@ -139,6 +141,7 @@ app.command("whoami")(whoami)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(report_app, name="report")
 app.command("resources")(resources)
+app.add_typer(import_app, name="import")
 
 
 def main() -> None:
