@@ -1,0 +1,245 @@
+"""The models, deployments, monitoring, predictions and feedback pages in a real browser on the
+demo's data: the risk manager approves a production promotion the data scientist asked for, the
+subject-matter expert flags a prediction and finds it in the triage, other roles see no approve
+button and are refused if they post the form anyway; no console error, axe clean, screenshots."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tests.fixtures.web import Browser, WebSite, axe_violations, browser, shoot, web_site
+
+__all__ = ["browser", "web_site"]  # the fixtures, used by name
+
+PROJECT = "churn"
+
+
+def _checked(page: Any, name: str) -> None:
+    assert axe_violations(page) == [], name
+    shoot(page, name)
+
+
+def _session(site: WebSite, user: str) -> tuple[httpx.Client, str]:
+    """A signed-in HTTP session of ``user`` (cookie) and its CSRF token, as a browser has."""
+    client = httpx.Client(base_url=site.url, timeout=30)
+    signed = client.post(
+        "/sign-in", data={"user": user, "password": site.passwords[user], "next": "/"}
+    )
+    assert signed.status_code == 303
+    token = re.search(r'data-csrf="([^"]+)"', client.get("/").text)
+    assert token is not None
+    return client, token.group(1)
+
+
+def _pending_production(site: WebSite) -> int:
+    """A version waiting for the risk manager's approval into production (asked as the data
+    scientist through the API when there is none yet)."""
+    with site.api(site.data_scientist) as ds:
+        model = ds.get(f"/api/v1/projects/{PROJECT}/models/churn").json()
+        history = ds.get(f"/api/v1/projects/{PROJECT}/models/churn/history").json()
+        for promo in history["promotions"]:
+            if promo["status"] == "PENDING_APPROVAL" and promo["environment"] == "production":
+                return int(promo["version"])
+        versions = ds.get(f"/api/v1/projects/{PROJECT}/models/churn/versions").json()
+        other = next(
+            v["version"] for v in versions if v["version"] != model["aliases"]["production"]
+        )
+        ref = f"churn/{other}"
+        for env in ("staging", "production"):
+            if model["aliases"].get(env) == other:
+                continue
+            asked = ds.post(
+                f"/api/v1/projects/{PROJECT}/promotions",
+                json={"ref": ref, "environment": env, "reason": "web test"},
+            )
+            assert asked.status_code == 200, asked.text
+        assert asked.json()["status"] == "PENDING_APPROVAL", asked.text
+        return int(other)
+
+
+def test_the_risk_manager_approves_and_nobody_else_can(browser: Browser) -> None:
+    site = browser.site
+    version = _pending_production(site)
+    where = f"{site.url}/projects/{PROJECT}/models/churn/{version}"
+    for user in ("devon", "sofia", "sam"):  # devops, software engineer, subject-matter expert
+        page = browser.signed_in(user)
+        page.goto(where)
+        assert "risk_manager" in page.locator("article.pending .waiting").inner_text()
+        assert page.locator("button.approve").count() == 0, user
+        page.context.close()
+    sofia, token = _session(site, "sofia")  # not even promotion.decide: the route refuses
+    refused = sofia.post(
+        where.removeprefix(site.url) + "/decide",
+        data={"csrf_token": token, "environment": "production", "decision": "approve"},
+    )
+    assert refused.status_code == 403
+    devon, token = _session(site, "devon")  # promotion.decide, but not into production
+    refused = devon.post(
+        where.removeprefix(site.url) + "/decide",
+        data={"csrf_token": token, "environment": "production", "decision": "approve"},
+    )
+    assert refused.status_code == 403 and "may not" in refused.text
+    assert '<p class="error" role="alert">' in refused.text  # a page with the notice, no 500
+    mine, token = _session(site, site.data_scientist)  # the author: the service refuses
+    refused = mine.post(
+        where.removeprefix(site.url) + "/decide",
+        data={"csrf_token": token, "environment": "production", "decision": "approve"},
+    )
+    assert refused.status_code == 403 and "logged" in refused.text
+    for client in (sofia, devon, mine):
+        client.close()
+
+    page = browser.signed_in("rita")
+    page.goto(f"{site.url}/projects/{PROJECT}/models")
+    _checked(page, "models-list")
+    page.click("text=churn >> nth=0")
+    assert page.locator("h1").inner_text() == "churn"
+    assert page.locator("svg.timeline").count() == 1
+    _checked(page, "models-model")
+    page.goto(where)
+    assert page.locator("figure.graph svg").count() == 1  # the lineage, drawn by dagre
+    assert "gap" in page.locator("table.segments").first.inner_text()
+    _checked(page, "models-version-pending")
+    page.fill("textarea[name=comment]", "gates pass; approved in the browser")
+    page.click("button.approve")
+    page.wait_for_url(re.compile(r".*\?done=approve$"))
+    assert page.locator("p.notice").inner_text() == "Approved."
+    assert page.locator("article.pending").count() == 0
+    shoot(page, "models-version-approved")
+    with site.api("rita") as rita:
+        model = rita.get(f"/api/v1/projects/{PROJECT}/models/churn").json()
+        assert model["aliases"]["production"] == version
+        audit = rita.get("/api/v1/audit", params={"actor": "rita", "limit": 20}).json()
+        assert any("approved in the browser" in str(e) for e in audit)
+    page.context.close()
+    assert browser.console_errors == []
+
+
+def test_the_expert_flags_a_prediction_and_finds_it_in_the_triage(browser: Browser) -> None:
+    site = browser.site
+    page = browser.signed_in("sam")
+    page.goto(f"{site.url}/projects/{PROJECT}/predictions")
+    rows = page.locator("table.predictions tbody tr")
+    assert rows.count() == 50  # a bounded page of the latest
+    _checked(page, "predictions-list")
+    page.click("a[rel=next]")
+    assert page.locator("table.predictions tbody tr").count() == 50
+    older = page.locator("table.predictions tbody tr a").first.inner_text()
+    page.go_back()
+    chosen = page.locator("table.predictions tbody tr a").nth(3).inner_text()
+    assert chosen != older
+    page.click(f"text={chosen}")
+    assert chosen in page.locator("h1").inner_text()
+    with site.api("sam") as sam:
+        record = sam.get(f"/api/v1/projects/{PROJECT}/predictions/{chosen}").json()
+    assert page.locator("dd.decision").inner_text() == record["decision"]
+    assert page.locator("svg.bars rect").count() == len(record["inputs"])  # the explanation
+    _checked(page, "prediction")
+    page.check("#kind-wrong")
+    page.fill("#flag-comment", "this customer renewed for two years")
+    page.select_option("#correct-value", "0")
+    page.click("form.flag button[type=submit]")
+    page.wait_for_url(re.compile(r".*\?done=flagged$"))
+    assert "feedback triage" in page.locator("p.notice").inner_text()
+    assert "this customer renewed" in page.locator("ul.flags").inner_text()
+    page.goto(f"{site.url}/projects/{PROJECT}/feedback")
+    row = page.locator("table.flags tr", has_text="this customer renewed")
+    assert row.count() == 1 and chosen in row.inner_text()
+    _checked(page, "feedback-triage")
+    with site.api("sam") as sam:
+        flags = sam.get(f"/api/v1/projects/{PROJECT}/feedback").json()
+        flag = next(f for f in flags if f["comment"] == "this customer renewed for two years")
+        assert flag["kind"] == "wrong" and flag["correct_value"] == 0
+    page.fill(f"#resolution-{flag['id']}", "outcome recorded; model retrained next month")
+    page.click(f"#flag-{flag['id']} button")
+    page.wait_for_url(re.compile(r".*\?done=resolved$"))
+    assert page.locator(f"#flag-{flag['id']}").count() == 0  # no longer open
+    page.goto(f"{site.url}/projects/{PROJECT}/feedback?status=resolved")
+    assert "model retrained next month" in page.locator(f"#flag-{flag['id']}").inner_text()
+    page.context.close()
+
+    sofia, token = _session(site, "sofia")  # no feedback.flag: no form, and the post is refused
+    text = sofia.get(f"/projects/{PROJECT}/predictions/{chosen}").text
+    assert "form.flag" not in text and 'class="stack flag"' not in text
+    refused = sofia.post(
+        f"/projects/{PROJECT}/predictions/{chosen}/flag",
+        data={"csrf_token": token, "kind": "wrong", "comment": "x"},
+    )
+    assert refused.status_code == 403
+    bad, token = _session(site, "sam")  # a right answer that is not one of the classes
+    told = bad.post(
+        f"/projects/{PROJECT}/predictions/{chosen}/flag",
+        data={"csrf_token": token, "kind": "wrong", "correct_value": "maybe"},
+    )
+    assert told.status_code == 422 and "not one of the model&#39;s classes" in told.text
+    sofia.close()
+    bad.close()
+    assert browser.console_errors == []
+
+
+def test_deployments_monitoring_and_each_role_s_home(browser: Browser) -> None:
+    site = browser.site
+    with site.api("devon") as devon:
+        model = devon.get(f"/api/v1/projects/{PROJECT}/models/churn").json()
+    page = browser.signed_in("devon")
+    page.goto(f"{site.url}/projects/{PROJECT}/deployments")
+    row = page.locator("table.deployments tbody tr", has_text="churn in production")
+    assert row.count() == 1
+    assert int(row.locator("td.num").first.inner_text().replace(",", "")) >= 0
+    _checked(page, "deployments-list")
+    page.click("text=churn in production")
+    assert page.locator("h1").inner_text() == "churn in production"
+    facts = page.locator("dl.facts").inner_text()
+    assert f"v{model['aliases']['production']}" in facts
+    assert "requests" in page.locator("p.health").inner_text()
+    assert page.locator("figure.chart .uplot").count() == 2
+    assert "A/B" in page.locator("h2", has_text="A/B").inner_text()
+    _checked(page, "deployments-deployment")
+    page.goto(f"{site.url}/projects/{PROJECT}/monitoring")
+    kpis = page.locator("ul.kpis-now").inner_text()
+    assert "EUR of the 15,000 target" in kpis  # revenue_saved, in business terms
+    assert page.locator("table.heat tbody tr").count() == 5  # one row per input
+    assert page.locator("figure.chart .uplot").count() >= 2
+    _checked(page, "monitoring")
+    page.context.close()
+
+    for user, title in (
+        ("sam", "KPIs against their targets"),
+        ("devon", "Deployments and their health"),
+        ("sofia", "Endpoints"),
+        (site.data_scientist, "A/B tests running"),
+    ):
+        page = browser.signed_in(user)
+        card = page.locator("article.card", has_text=title)
+        assert card.count() >= 1, (user, title)
+        if user == "sam":
+            assert "EUR" in card.first.inner_text()
+        if user == "sofia":
+            assert card.first.locator("a[href='/docs']").count() == 1
+        shoot(page, f"home-ops-{user}")
+        page.context.close()
+    assert browser.console_errors == []
+    assert browser.failed_requests == []
+
+
+def test_bad_addresses_answer_pages_not_errors(web_site: WebSite) -> None:
+    with web_site.api("sam") as sam:
+        html = {"accept": "text/html"}
+        for path, code in (
+            (f"/projects/{PROJECT}/models/churn/not-a-number", 404),
+            (f"/projects/{PROJECT}/models/churn/999", 404),
+            (f"/projects/{PROJECT}/models/nothing", 404),
+            (f"/projects/{PROJECT}/deployments/churn/nowhere", 404),
+            (f"/projects/{PROJECT}/predictions?deployment=nothing-here", 200),
+            (f"/projects/{PROJECT}/predictions?cursor=garbage", 200),
+            (f"/projects/{PROJECT}/monitoring?window=fortnight", 200),
+            (f"/projects/{PROJECT}/feedback?status=whatever&page=-3&size=100000", 200),
+        ):
+            answer = sam.get(path, headers=html)
+            assert answer.status_code == code, (path, answer.text[:300])
+            assert "<html" in answer.text
+        told = sam.get(f"/projects/{PROJECT}/predictions?cursor=garbage", headers=html).text
+        assert "cursor" in told and "not valid" in told
