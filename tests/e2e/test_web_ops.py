@@ -95,7 +95,7 @@ def test_the_risk_manager_approves_and_nobody_else_can(browser: Browser) -> None
     page = browser.signed_in("rita")
     page.goto(f"{site.url}/projects/{PROJECT}/models")
     _checked(page, "models-list")
-    page.click("text=churn >> nth=0")
+    page.click("table a[href='/projects/churn/models/churn']")
     assert page.locator("h1").inner_text() == "churn"
     assert page.locator("svg.timeline").count() == 1
     _checked(page, "models-model")
@@ -103,6 +103,7 @@ def test_the_risk_manager_approves_and_nobody_else_can(browser: Browser) -> None
     assert page.locator("figure.graph svg").count() == 1  # the lineage, drawn by dagre
     assert "gap" in page.locator("table.segments").first.inner_text()
     _checked(page, "models-version-pending")
+    assert page.locator("form.decide input[name=csrf_token]").get_attribute("value")
     page.fill("textarea[name=comment]", "gates pass; approved in the browser")
     page.click("button.approve")
     page.wait_for_url(re.compile(r".*\?done=approve$"))
@@ -232,7 +233,8 @@ def test_bad_addresses_answer_pages_not_errors(web_site: WebSite) -> None:
             (f"/projects/{PROJECT}/models/churn/not-a-number", 404),
             (f"/projects/{PROJECT}/models/churn/999", 404),
             (f"/projects/{PROJECT}/models/nothing", 404),
-            (f"/projects/{PROJECT}/deployments/churn/nowhere", 404),
+            (f"/projects/{PROJECT}/deployments/churn/qa", 404),
+            (f"/projects/{PROJECT}/deployments/churn/no%20where", 422),
             (f"/projects/{PROJECT}/predictions?deployment=nothing-here", 200),
             (f"/projects/{PROJECT}/predictions?cursor=garbage", 200),
             (f"/projects/{PROJECT}/monitoring?window=fortnight", 200),
