@@ -207,6 +207,54 @@ def test_deployments_monitoring_and_each_role_s_home(browser: Browser) -> None:
     _checked(page, "monitoring")
     page.context.close()
 
+    with site.api("devon") as devon:  # an A/B test in production while the homes are seen
+        versions = devon.get(f"/api/v1/projects/{PROJECT}/models/churn/versions").json()
+        other = next(
+            v["version"] for v in versions if v["version"] != model["aliases"]["production"]
+        )
+        ab = devon.put(
+            f"/api/v1/projects/{PROJECT}/models/churn/deployments/production",
+            json={"strategy": "ab", "reason": "web test",
+                  "variants": [{"version": None, "weight": 50}, {"version": other, "weight": 50}]},
+        )  # fmt: skip
+        assert ab.status_code == 200, ab.text
+    try:
+        _ab_test_is_shown_and_only_deployers_may_ship_a_winner(browser, other)
+        _each_role_s_home(browser)
+    finally:
+        with site.api("devon") as devon:  # back to one version following the alias
+            back = devon.put(
+                f"/api/v1/projects/{PROJECT}/models/churn/deployments/production",
+                json={"strategy": "single", "variants": [{"version": None, "weight": 100}]},
+            )
+            assert back.status_code == 200, back.text
+    assert browser.console_errors == []
+    assert browser.failed_requests == []
+
+
+def _ab_test_is_shown_and_only_deployers_may_ship_a_winner(browser: Browser, other: int) -> None:
+    site = browser.site
+    page = browser.signed_in("devon")
+    page.goto(f"{site.url}/projects/{PROJECT}/deployments/churn/production")
+    assert "ab" in page.locator("dl.facts").inner_text()
+    assert f"v{other}" in page.locator("table", has_text="Traffic").first.inner_text()
+    verdict = page.locator("p.verdict").inner_text()
+    assert verdict  # no winner yet on the demo's outcomes: no button
+    assert page.locator("form.promote-winner").count() == 0
+    shoot(page, "deployments-ab")
+    page.context.close()
+    sofia, token = _session(site, "sofia")
+    path = f"/projects/{PROJECT}/deployments/churn/production/promote-winner"
+    assert sofia.post(path, data={"csrf_token": token}).status_code == 403
+    devon, token = _session(site, "devon")
+    told = devon.post(path, data={"csrf_token": token})
+    assert told.status_code == 422 and "no winner" in told.text  # said on the page, not a 500
+    sofia.close()
+    devon.close()
+
+
+def _each_role_s_home(browser: Browser) -> None:
+    site = browser.site
     for user, title in (
         ("sam", "KPIs against their targets"),
         ("devon", "Deployments and their health"),
@@ -220,10 +268,10 @@ def test_deployments_monitoring_and_each_role_s_home(browser: Browser) -> None:
             assert "EUR" in card.first.inner_text()
         if user == "sofia":
             assert card.first.locator("a[href='/docs']").count() == 1
+        if user == site.data_scientist:
+            assert "churn in production: ab" in card.first.inner_text()
         shoot(page, f"home-ops-{user}")
         page.context.close()
-    assert browser.console_errors == []
-    assert browser.failed_requests == []
 
 
 def test_bad_addresses_answer_pages_not_errors(web_site: WebSite) -> None:
@@ -233,8 +281,8 @@ def test_bad_addresses_answer_pages_not_errors(web_site: WebSite) -> None:
             (f"/projects/{PROJECT}/models/churn/not-a-number", 404),
             (f"/projects/{PROJECT}/models/churn/999", 404),
             (f"/projects/{PROJECT}/models/nothing", 404),
-            (f"/projects/{PROJECT}/deployments/churn/qa", 404),
-            (f"/projects/{PROJECT}/deployments/churn/no%20where", 422),
+            (f"/projects/{PROJECT}/deployments/churn/development", 404),
+            (f"/projects/{PROJECT}/deployments/churn/qa", 422),
             (f"/projects/{PROJECT}/predictions?deployment=nothing-here", 200),
             (f"/projects/{PROJECT}/predictions?cursor=garbage", 200),
             (f"/projects/{PROJECT}/monitoring?window=fortnight", 200),

@@ -224,8 +224,10 @@ def _endpoints(backend: Any, project: str, role: str) -> Section:
         lines.append(
             Line(
                 f"{model}@{env}: POST /predict, version {version or '?'}",
-                f"/projects/{project}/deployments/{model}/{env}",
-                detail=f"relay serve {model}@{env} -p {project}; signature on the version's page",
+                f"/projects/{project}/models/{model}/{version}"
+                if version
+                else f"/projects/{project}/deployments/{model}/{env}",
+                detail=f"relay serve {model}@{env} -p {project}; the link shows its signature",
             )
         )
     return Section(role, "Endpoints", lines, f"/projects/{project}/deployments")

@@ -3,7 +3,6 @@ from the request log, the A/B verdict, and "promote the winner" for those who de
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -18,6 +17,7 @@ from relayml.predictions.health import request_health
 from relayml.predictions.latest import deployments_in_log
 from relayml.predictions.layout import deployment_key
 from relayml.web.pages.common import page_router
+from relayml.web.pages.ops_common import served
 from relayml.web.render import backend_of, page
 
 __all__ = ["router"]
@@ -30,36 +30,13 @@ DONE = {
 }
 
 
-def _serving(backend: Any, project: str) -> list[dict[str, Any]]:
-    """Each deployment of the store, and each one only the log knows (served by alias)."""
-    out: list[dict[str, Any]] = []
-    seen = set()
-    models = {m.name: m for m in backend.list_models(project)}
-    for d in backend.list_deployments(project):
-        seen.add(deployment_key(d.model, d.environment))
-        alias = models[d.model].aliases.get(d.environment) if d.model in models else None
-        out.append(
-            {"model": d.model, "environment": d.environment, "deployment": d, "alias": alias}
-        )
-    for key in deployments_in_log(backend.logs, project):
-        if key in seen:
-            continue
-        for name, m in models.items():
-            if key.startswith(name + "-") and key[len(name) + 1 :] in m.aliases:
-                env = key[len(name) + 1 :]
-                out.append(
-                    {"model": name, "environment": env, "deployment": None, "alias": m.aliases[env]}
-                )
-    return out
-
-
 @router.get("/projects/{project}/deployments")
 def deployments_page(
     request: Request, project: str, identity: Identity = requires("project.read")
 ) -> Response:
     """Every deployment: strategy, variants and traffic, and the last day's health."""
     backend = backend_of(request)
-    serving = _serving(backend, project)
+    serving = served(backend, project)
     for s in serving:
         s["health"] = request_health(
             backend.logs, project, deployment_key(s["model"], s["environment"]), days=1

@@ -17,7 +17,7 @@ from relayml.domain.models import AliasEvent, ModelVersion, Promotion
 from relayml.errors import NotFound, PermissionDenied, RelayError
 from relayml.identity import access
 from relayml.web.pages.common import form_fields, page_router
-from relayml.web.pages.ops_common import lineage_data, timeline_svg
+from relayml.web.pages.ops_common import lineage_data, served, timeline_svg
 from relayml.web.render import backend_of, page, viewer_can
 
 __all__ = ["router"]
@@ -38,9 +38,9 @@ def models_page(
     """The registered models: aliases, latest version, where each is deployed."""
     backend = backend_of(request)
     models = backend.list_models(project)
-    deployed: dict[str, list[Any]] = {}
-    for d in backend.list_deployments(project):
-        deployed.setdefault(d.model, []).append(d)
+    deployed: dict[str, list[dict[str, Any]]] = {}
+    for s in served(backend, project):
+        deployed.setdefault(s["model"], []).append(s)
     return page(request, "models/list.html", project=project, models=models, deployed=deployed)
 
 

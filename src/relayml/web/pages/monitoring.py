@@ -16,7 +16,7 @@ from relayml.errors import RelayError
 from relayml.monitoring.kpis import kpis_by_window, progress_text
 from relayml.monitoring.windows import WINDOWS, WindowQuery, drift_by_window, performance_by_window
 from relayml.web.pages.common import page_router
-from relayml.web.pages.deployments import _serving
+from relayml.web.pages.ops_common import served
 from relayml.web.render import backend_of, page
 
 __all__ = ["router"]
@@ -27,8 +27,26 @@ MAX_WINDOWS = 60
 ALERTS_SHOWN = 50
 
 
-def _drift(backend: Any, query: WindowQuery) -> dict[str, Any]:
-    reference, windows = drift_by_window(backend, backend.logs, query)
+class _OneRead:
+    """The prediction logs, with the joined rows of a span read once for the page's three parts."""
+
+    def __init__(self, logs: Any) -> None:
+        self._logs = logs
+        self._joined: dict[tuple[Any, ...], Any] = {}
+
+    def joined(self, project: str, deployment: str, since: datetime | None) -> Any:
+        """The logs' joined rows (predictions with outcomes), read once per span."""
+        key = (project, deployment, since)
+        if key not in self._joined:
+            self._joined[key] = self._logs.joined(project, deployment, since)
+        return self._joined[key].copy(deep=False)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logs, name)
+
+
+def _drift(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
+    reference, windows = drift_by_window(backend, logs, query)
     windows = windows[-MAX_WINDOWS:]
     columns = sorted({c.column for w in windows for c in w.report.columns})
     cells = {
@@ -48,8 +66,8 @@ def _drift(backend: Any, query: WindowQuery) -> dict[str, Any]:
     return {"reference": reference, "windows": windows, "cells": cells, "share": share}
 
 
-def _performance(backend: Any, query: WindowQuery) -> dict[str, Any]:
-    windows = performance_by_window(backend, backend.logs, query)[-MAX_WINDOWS:]
+def _performance(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
+    windows = performance_by_window(backend, logs, query)[-MAX_WINDOWS:]
     names = sorted({k for w in windows for k in w.metrics})
     estimated = sorted({k for w in windows for k in w.estimated})
     series = [{"label": k, "values": [w.metrics.get(k) for w in windows]} for k in names]
@@ -65,8 +83,8 @@ def _performance(backend: Any, query: WindowQuery) -> dict[str, Any]:
     return {"windows": windows, "chart": chart}
 
 
-def _kpis(backend: Any, query: WindowQuery) -> list[dict[str, Any]]:
-    windows = kpis_by_window(backend, backend.logs, query)[-MAX_WINDOWS:]
+def _kpis(backend: Any, logs: Any, query: WindowQuery) -> list[dict[str, Any]]:
+    windows = kpis_by_window(backend, logs, query)[-MAX_WINDOWS:]
     names = sorted({k for w in windows for k in w.kpis})
     out = []
     x = [int(w.start.timestamp()) for w in windows]
@@ -94,9 +112,9 @@ def _kpis(backend: Any, query: WindowQuery) -> list[dict[str, Any]]:
     return out
 
 
-def _part(make: Any, backend: Any, query: WindowQuery) -> tuple[Any, str]:
+def _part(make: Any, backend: Any, logs: Any, query: WindowQuery) -> tuple[Any, str]:
     try:
-        return make(backend, query), ""
+        return make(backend, logs, query), ""
     except RelayError as exc:
         return None, exc.message
 
@@ -111,7 +129,7 @@ def monitoring_page(
 ) -> Response:
     """Drift, performance and KPIs of one deployment over time; the project's alerts."""
     backend = backend_of(request)
-    serving = _serving(backend, project)
+    serving = served(backend, project)
     keys = [f"{s['model']}-{s['environment']}" for s in serving]
     chosen = next(
         (s for s in serving if f"{s['model']}-{s['environment']}" == deployment),
@@ -122,9 +140,10 @@ def monitoring_page(
     if chosen is not None:
         since = datetime.now(UTC) - SPAN[window]
         query = WindowQuery(project, chosen["model"], chosen["environment"], window, since)
-        parts["drift"], parts["drift_error"] = _part(_drift, backend, query)
-        parts["performance"], parts["performance_error"] = _part(_performance, backend, query)
-        parts["kpis"], parts["kpis_error"] = _part(_kpis, backend, query)
+        logs = _OneRead(backend.logs)
+        parts["drift"], parts["drift_error"] = _part(_drift, backend, logs, query)
+        parts["performance"], parts["performance_error"] = _part(_performance, backend, logs, query)
+        parts["kpis"], parts["kpis_error"] = _part(_kpis, backend, logs, query)
     events = backend.list_alert_events(project, active_only=False)
     done = "Acknowledged." if request.query_params.get("done") else ""
     return page(

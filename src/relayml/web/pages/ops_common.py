@@ -10,8 +10,10 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from relayml.domain.lineage import LineageGraph
+from relayml.predictions.latest import deployments_in_log
+from relayml.predictions.layout import deployment_key
 
-__all__ = ["bars_svg", "lineage_data", "node_href", "timeline_svg"]
+__all__ = ["bars_svg", "lineage_data", "node_href", "served", "timeline_svg"]
 
 PALETTE = ["#2563eb", "#059669", "#d97706", "#7c3aed", "#dc2626", "#0891b2", "#be185d"]
 
@@ -122,3 +124,26 @@ def bars_svg(items: list[tuple[str, float]], title: str, width: int = 640) -> Ma
         "pushes towards (red) or away from (blue) the answer</text></svg>"
     )
     return Markup("".join(parts))
+
+
+def served(backend: Any, project: str) -> list[dict[str, Any]]:
+    """Each deployment of the store, and each one only the log knows (served by alias)."""
+    out: list[dict[str, Any]] = []
+    seen = set()
+    models = {m.name: m for m in backend.list_models(project)}
+    for d in backend.list_deployments(project):
+        seen.add(deployment_key(d.model, d.environment))
+        alias = models[d.model].aliases.get(d.environment) if d.model in models else None
+        out.append(
+            {"model": d.model, "environment": d.environment, "deployment": d, "alias": alias}
+        )
+    for key in deployments_in_log(backend.logs, project):
+        if key in seen:
+            continue
+        for name, m in models.items():
+            if key.startswith(name + "-") and key[len(name) + 1 :] in m.aliases:
+                env = key[len(name) + 1 :]
+                out.append(
+                    {"model": name, "environment": env, "deployment": None, "alias": m.aliases[env]}
+                )
+    return out
