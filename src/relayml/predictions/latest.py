@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -87,7 +88,10 @@ def latest_predictions(
             if last < start:
                 continue
             end = min(end, last)
-        table = _read_day(logs, project, deployment, start, end)
+        since = _narrowed(logs, project, deployment, start, end, limit + 1 - len(rows), live_only)
+        if since is None:
+            continue
+        table = _read_day(logs, project, deployment, since, end)
         if not table.num_rows:
             continue
         if live_only and "mode" in table.column_names:
@@ -105,6 +109,33 @@ def latest_predictions(
     rows = rows[:limit]
     next_cursor = f"{rows[-1]['timestamp']}:{rows[-1]['prediction_id']}" if more else None
     return LatestPage(rows, next_cursor)
+
+
+def _narrowed(
+    logs: PredictionLogs,
+    project: str,
+    deployment: str,
+    start: datetime,
+    end: datetime,
+    wanted: int,
+    live_only: bool,
+) -> datetime | None:
+    """The latest moment from which [start, end] still holds ``wanted`` rows (None: no row):
+    two small columns are read first, so the full columns are read for about a page only."""
+    try:
+        found = logs.read("predictions", project, deployment, start=start, end=end,
+                          columns=("timestamp", "mode"))  # fmt: skip
+    except InvalidInput:
+        return start
+    if not found.num_rows:
+        return None
+    if live_only:
+        found = found.filter(pc.equal(found["mode"], "live"))
+    stamps = found["timestamp"].to_numpy()
+    if len(stamps) <= wanted:
+        return start
+    threshold = int(np.partition(stamps, len(stamps) - wanted)[len(stamps) - wanted])
+    return max(start, datetime.fromtimestamp((threshold - 1) / 1000, UTC))  # 1 ms of slack
 
 
 def _read_day(
