@@ -6,10 +6,14 @@ button and are refused if they post the form anyway; no console error, axe clean
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from typing import Any
 
 import httpx
 
+from relayml.predictions import PredictionLogs
+from relayml.predictions.layout import deployment_partition
 from tests.fixtures.web import Browser, WebSite, axe_violations, browser, shoot, web_site
 
 __all__ = ["browser", "web_site"]  # the fixtures, used by name
@@ -221,6 +225,7 @@ def test_deployments_monitoring_and_each_role_s_home(browser: Browser) -> None:
     try:
         _ab_test_is_shown_and_only_deployers_may_ship_a_winner(browser, other)
         _each_role_s_home(browser)
+        _the_winner_is_shipped(browser, model["aliases"]["production"], other)
     finally:
         with site.api("devon") as devon:  # back to one version following the alias
             back = devon.put(
@@ -251,6 +256,45 @@ def _ab_test_is_shown_and_only_deployers_may_ship_a_winner(browser: Browser, oth
     assert told.status_code == 422 and "no winner" in told.text  # said on the page, not a 500
     sofia.close()
     devon.close()
+
+
+def _the_winner_is_shipped(browser: Browser, holder: int, other: int) -> None:
+    """Answers of both variants are logged as a model server logs them (the alias's version
+    right, the challenger wrong) with their outcomes; DevOps ships the winner from the page."""
+    site = browser.site
+    logs = PredictionLogs(str(site.home / "artifacts"))
+    now = int(time.time() * 1000)
+    ids = {v: [uuid.uuid4().hex[:24] for _ in range(300)] for v in (holder, other)}
+    with logs.writer("predictions") as log:
+        for version, right in ((holder, True), (other, False)):
+            log.append(deployment_partition(PROJECT, "churn-production"), {
+                "timestamp": [now + i for i in range(300)],
+                "prediction_id": ids[version],
+                "model": ["churn"] * 300,
+                "version": [version] * 300,
+                "variant": [f"v{version}"] * 300,
+                "mode": ["live"] * 300,
+                "latency_ms": [5.0] * 300,
+                "prediction": [(i % 2) if right else 1 - (i % 2) for i in range(300)],
+            })  # fmt: skip
+    every = ids[holder] + ids[other]
+    logs.log_outcomes(PROJECT, every, [i % 2 for i in range(300)] * 2, model="churn",
+                      source="test")  # fmt: skip
+    page = browser.signed_in("devon")
+    page.goto(f"{site.url}/projects/{PROJECT}/deployments/churn/production")
+    assert f"Winner: v{holder}" in page.locator("p.verdict").inner_text()
+    assert "p-value" in page.locator("table", has_text="p-value").inner_text()
+    shoot(page, "deployments-ab-winner")
+    page.click("form.promote-winner button")
+    page.wait_for_url(re.compile(r".*\?done=shipped$"))
+    assert "serves all the traffic" in page.locator("p.notice").inner_text()
+    with site.api("devon") as devon:
+        now_serving = devon.get(
+            f"/api/v1/projects/{PROJECT}/models/churn/deployments/production"
+        ).json()
+        assert now_serving["strategy"] == "single"
+        assert now_serving["updated_by"] == "devon"  # the signed-in person, audited as such
+    page.context.close()
 
 
 def _each_role_s_home(browser: Browser) -> None:

@@ -17,7 +17,7 @@ from relayml.predictions.health import request_health
 from relayml.predictions.latest import deployments_in_log
 from relayml.predictions.layout import deployment_key
 from relayml.web.pages.common import page_router
-from relayml.web.pages.ops_common import served
+from relayml.web.pages.ops_common import padded, served
 from relayml.web.render import backend_of, page
 
 __all__ = ["router"]
@@ -87,19 +87,25 @@ def _deployment_page(
         deployment, history = None, []
     health = request_health(backend.logs, project, key, days=7)
     charts = {
-        "traffic": {
-            "x": health.buckets,
-            "x_time": True,
-            "series": [
-                {"label": "requests per hour", "values": health.counts},
-                {"label": "errors per hour", "values": health.error_counts},
-            ],
-        },
-        "latency": {
-            "x": health.buckets,
-            "x_time": True,
-            "series": [{"label": "p95 latency (ms)", "values": health.p95_by_bucket}],
-        },
+        "traffic": padded(
+            {
+                "x": health.buckets,
+                "x_time": True,
+                "series": [
+                    {"label": "requests per hour", "values": health.counts},
+                    {"label": "errors per hour", "values": health.error_counts},
+                ],
+            },
+            3600,
+        ),
+        "latency": padded(
+            {
+                "x": health.buckets,
+                "x_time": True,
+                "series": [{"label": "p95 latency (ms)", "values": health.p95_by_bucket}],
+            },
+            3600,
+        ),
     }
     try:
         report = ab_results(backend, backend.logs, project, model, environment)

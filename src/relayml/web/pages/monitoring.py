@@ -16,7 +16,7 @@ from relayml.errors import RelayError
 from relayml.monitoring.kpis import kpis_by_window, progress_text
 from relayml.monitoring.windows import WINDOWS, WindowQuery, drift_by_window, performance_by_window
 from relayml.web.pages.common import page_router
-from relayml.web.pages.ops_common import served
+from relayml.web.pages.ops_common import padded, served
 from relayml.web.render import backend_of, page
 
 __all__ = ["router"]
@@ -53,6 +53,7 @@ def _drift(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
         name: [next((c for c in w.report.columns if c.column == name), None) for w in windows]
         for name in columns
     }
+    step = int(query.size.total_seconds())
     share = {
         "x": [int(w.start.timestamp()) for w in windows],
         "x_time": True,
@@ -63,7 +64,12 @@ def _drift(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
             }
         ],
     }
-    return {"reference": reference, "windows": windows, "cells": cells, "share": share}
+    return {
+        "reference": reference,
+        "windows": windows,
+        "cells": cells,
+        "share": padded(share, step),
+    }
 
 
 def _performance(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
@@ -80,7 +86,7 @@ def _performance(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
         for k in estimated
     ]
     chart = {"x": [int(w.start.timestamp()) for w in windows], "x_time": True, "series": series}
-    return {"windows": windows, "chart": chart}
+    return {"windows": windows, "chart": padded(chart, int(query.size.total_seconds()))}
 
 
 def _kpis(backend: Any, logs: Any, query: WindowQuery) -> list[dict[str, Any]]:
@@ -105,7 +111,9 @@ def _kpis(backend: Any, logs: Any, query: WindowQuery) -> list[dict[str, Any]]:
                 "value": latest.get("value"),
                 "target": target,
                 "met": latest.get("meets_target"),
-                "chart": {"x": x, "x_time": True, "series": series},
+                "chart": padded(
+                    {"x": x, "x_time": True, "series": series}, int(query.size.total_seconds())
+                ),
                 "has_values": any(v is not None for v in values),
             }
         )

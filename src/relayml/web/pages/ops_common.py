@@ -13,7 +13,7 @@ from relayml.domain.lineage import LineageGraph
 from relayml.predictions.latest import deployments_in_log
 from relayml.predictions.layout import deployment_key
 
-__all__ = ["bars_svg", "lineage_data", "node_href", "served", "timeline_svg"]
+__all__ = ["bars_svg", "lineage_data", "node_href", "padded", "served", "timeline_svg"]
 
 PALETTE = ["#2563eb", "#059669", "#d97706", "#7c3aed", "#dc2626", "#0891b2", "#be185d"]
 
@@ -147,3 +147,13 @@ def served(backend: Any, project: str) -> list[dict[str, Any]]:
                     {"model": name, "environment": env, "deployment": None, "alias": m.aliases[env]}
                 )
     return out
+
+
+def padded(chart: dict[str, Any], step: int) -> dict[str, Any]:
+    """A chart of one point gets an empty point either side, so its time axis spans hours, not
+    years (``step`` seconds: the window's length)."""
+    if len(chart["x"]) != 1:
+        return chart
+    x = chart["x"][0]
+    series = [{**s, "values": [None, s["values"][0], None]} for s in chart["series"]]
+    return {**chart, "x": [x - step, x, x + step], "series": series}
