@@ -337,3 +337,51 @@ def test_bad_addresses_answer_pages_not_errors(web_site: WebSite) -> None:
             assert "<html" in answer.text
         told = sam.get(f"/projects/{PROJECT}/predictions?cursor=garbage", headers=html).text
         assert "cursor" in told and "not valid" in told
+
+
+DEMO_ALERTS = """\
+alerts:
+  - {name: inputs drift, model: churn, env: production, figure: drift_share, above: 0.3,
+     window: day, severity: warning}
+  - {name: no traffic, model: churn, figure: traffic, below: 1, window: hour}
+"""
+BUSY = (
+    "alerts:\n  - {name: busy, model: churn, env: production, figure: traffic, above: 0, "
+    "window: day}\n"
+)
+
+
+def test_devops_acknowledges_an_alert_the_expert_cannot(browser: Browser) -> None:
+    site = browser.site
+    with site.api("devon") as devon:  # a rule the demo's traffic fires, evaluated now
+        assert (
+            devon.put(f"/api/v1/projects/{PROJECT}/alerts/rules", json={"source": BUSY}).status_code
+            == 200
+        )
+        assert devon.post(f"/api/v1/projects/{PROJECT}/monitors/run").status_code == 200
+        events = devon.get(f"/api/v1/projects/{PROJECT}/alerts").json()
+    try:
+        busy = next(e for e in events if e["rule"] == "busy" and e["status"] == "open")
+        page = browser.signed_in("sam")
+        page.goto(f"{site.url}/projects/{PROJECT}/monitoring")
+        row = page.locator(f"#alert-{busy['id']}")
+        assert "busy" in row.inner_text() and row.locator("button").count() == 0
+        page.context.close()
+        page = browser.signed_in("devon")
+        page.goto(f"{site.url}/projects/{PROJECT}/monitoring")
+        page.click(f"#alert-{busy['id']} button")
+        page.wait_for_url(re.compile(r".*\?done=acknowledged(#alerts)?$"))
+        assert "acknowledged by devon" in page.locator(f"#alert-{busy['id']}").inner_text()
+        shoot(page, "monitoring-alert-acknowledged")
+        page.context.close()
+        with site.api("devon") as devon:
+            events = devon.get(f"/api/v1/projects/{PROJECT}/alerts").json()
+            done = next(e for e in events if e["id"] == busy["id"])
+            assert done["status"] == "acknowledged" and done["acknowledged_by"] == "devon"
+    finally:
+        with site.api("devon") as devon:  # the demo's rules again
+            put = devon.put(
+                f"/api/v1/projects/{PROJECT}/alerts/rules", json={"source": DEMO_ALERTS}
+            )
+            assert put.status_code == 200
+    assert browser.console_errors == []
