@@ -119,6 +119,19 @@ def test_the_risk_manager_approves_and_nobody_else_can(browser: Browser) -> None
         assert model["aliases"]["production"] == version
         audit = rita.get("/api/v1/audit", params={"actor": "rita", "limit": 20}).json()
         assert any("approved in the browser" in str(e) for e in audit)
+    assert page.locator("form.request").count() == 0  # rita may not request promotions
+    page.context.close()
+    page = browser.signed_in(site.data_scientist)  # asks again: the refusal is on the page
+    page.goto(where)
+    page.select_option("#environment", "production")
+    page.fill("#reason", "once more")
+    before = len(browser.console_errors)
+    page.click("form.request button")
+    assert f"churn/{version} is already in production" in page.locator("p.error").inner_text()
+    told = browser.console_errors[before:]  # the browser notes the answer's status, 409
+    assert all("409" in line for line in told), told
+    del browser.console_errors[before:]
+    shoot(page, "models-version-refused")
     page.context.close()
     assert browser.console_errors == []
 
