@@ -36,9 +36,13 @@ def predictions_page(
     deployment: str = "",
     cursor: str = "",
     size: int = 50,
+    id: str = "",
     identity: Identity = requires("project.read"),
 ) -> Response:
-    """The latest predictions of a deployment, newest first, a page at a time."""
+    """The latest predictions of a deployment, newest first, a page at a time (or one by id)."""
+    if id.strip():
+        where = f"/projects/{quote(project)}/predictions/{quote(id.strip(), safe='')}"
+        return RedirectResponse(where, status_code=303)
     backend = backend_of(request)
     backend.get_project(project)
     deployments = known_deployments(backend, project)
