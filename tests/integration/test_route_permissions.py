@@ -243,6 +243,24 @@ WEB_PAGES = {
     ("GET", "/"): SIGNED_IN,
     ("GET", "/projects"): SIGNED_IN,
     ("GET", "/projects/{project}"): "project.read",
+    ("GET", "/projects/{project}/models"): "project.read",
+    ("GET", "/projects/{project}/models/{name}"): "project.read",
+    ("GET", "/projects/{project}/models/{name}/{version}"): "project.read",
+    ("POST", "/projects/{project}/models/{name}/{version}/decide"): "promotion.decide",
+    ("POST", "/projects/{project}/models/{name}/{version}/promote"): "promotion.request",
+    ("GET", "/projects/{project}/deployments"): "project.read",
+    ("GET", "/projects/{project}/deployments/{model}/{environment}"): "project.read",
+    (
+        "POST",
+        "/projects/{project}/deployments/{model}/{environment}/promote-winner",
+    ): "deploy.write",
+    ("GET", "/projects/{project}/monitoring"): "project.read",
+    ("POST", "/projects/{project}/alerts/{event_id}/acknowledge"): "alerts.write",
+    ("GET", "/projects/{project}/predictions"): "project.read",
+    ("GET", "/projects/{project}/predictions/{prediction_id}"): "project.read",
+    ("POST", "/projects/{project}/predictions/{prediction_id}/flag"): "feedback.flag",
+    ("GET", "/projects/{project}/feedback"): "project.read",
+    ("POST", "/projects/{project}/feedback/{flag_id}/resolve"): "feedback.resolve",
 }
 _NOT_PAGES = ("/api/", "/auth/", "/healthz", "/readyz", "/sign-in", "/sign-out", "/static")
 

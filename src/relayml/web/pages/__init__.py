@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relayml.web.pages import home, session
+from relayml.web.pages import deployments, feedback, home, models, monitoring, predictions, session
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: list[APIRouter] = [
     session.router,
     home.router,
+    models.router,
+    deployments.router,
+    monitoring.router,
+    predictions.router,
+    feedback.router,
 ]
