@@ -14,9 +14,7 @@ import httpx
 
 from relayml.predictions import PredictionLogs
 from relayml.predictions.layout import deployment_partition
-from tests.fixtures.web import Browser, WebSite, axe_violations, browser, shoot, web_site
-
-__all__ = ["browser", "web_site"]  # the fixtures, used by name
+from tests.fixtures.web import Browser, WebSite, axe_violations, shoot
 
 PROJECT = "churn"
 
