@@ -9,6 +9,7 @@ relay.set_model_card("churn/3", intended_use="...", limitations="...")
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "load_model",
     "log_model",
     "log_outcomes",
+    "production_frame",
     "promote",
     "reject",
     "set_model_card",
@@ -119,6 +121,22 @@ def log_outcomes(
     return get_backend().log_outcomes(
         project or current_project(), prediction_ids, values, model=model
     )
+
+
+def production_frame(
+    model: str,
+    *,
+    env: str = "production",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    as_arrow: bool = False,
+    project: str | None = None,
+) -> Any:
+    """A deployment's logged inputs, predictions, decisions and late outcomes (pandas or Arrow)."""
+    table = get_backend().production_table(
+        project or current_project(), model, env, since=since, until=until
+    )
+    return table if as_arrow else table.to_pandas()
 
 
 def set_model_card(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -21,6 +22,7 @@ from relayml.domain.monitoring import (
 __all__ = ["router"]
 
 router = APIRouter()
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
 def _doc(model: Any) -> dict[int | str, dict[str, Any]]:
@@ -57,6 +59,30 @@ class ResolveIn(BaseModel):
 def get_prediction(request: Request, project: str, prediction_id: str) -> Response:
     """A logged prediction by its id: inputs, answer, version."""
     return ok(backend_of(request).get_prediction(project, prediction_id))
+
+
+@router.get(
+    "/projects/{project}/deployments/{model}/{environment}/production",
+    tags=["monitoring"],
+    response_class=Response,
+    responses={200: {"content": {ARROW_STREAM: {}}, "description": "an Arrow IPC stream"}},
+    dependencies=[requires("project.read")],
+)
+def production_frame(
+    request: Request,
+    project: str,
+    model: str,
+    environment: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Response:
+    """A deployment's logged inputs, predictions, decisions and outcomes, as Arrow."""
+    from relayml.predictions.frame import arrow_bytes
+
+    table = backend_of(request).production_table(
+        project, model, environment, since=since, until=until
+    )
+    return Response(arrow_bytes(table), media_type=ARROW_STREAM)
 
 
 @router.post(

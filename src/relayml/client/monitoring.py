@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -36,6 +37,20 @@ class HttpMonitoringOps:
         path = f"{_project(project)}/predictions/{quote(prediction_id, safe='')}"
         result: PredictionRecord = self._json("GET", path, PredictionRecord)
         return result
+
+    def production_table(
+        self, project: str, model: str, environment: str, *,
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> Any:  # fmt: skip
+        """A deployment's logged inputs, predictions, decisions and outcomes (a pyarrow Table)."""
+        from relayml.predictions.frame import from_arrow_bytes
+
+        path = (
+            f"{_project(project)}/deployments/{quote(model, safe='')}/"
+            f"{quote(environment, safe='')}/production"
+        )
+        params = {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v}
+        return from_arrow_bytes(self._send("GET", path, params=params).content)
 
     def flag_prediction(
         self,

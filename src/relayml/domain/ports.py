@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -372,6 +373,12 @@ class Backend(GovernancePort, FeaturesPort, Protocol):
     # monitoring
     def get_prediction(self, project: str, prediction_id: str) -> PredictionRecord:
         """One logged prediction with its outcome and flags; NotFound."""
+
+    def production_table(
+        self, project: str, model: str, environment: str, *,
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> Any:  # fmt: skip
+        """A deployment's logged rows and outcomes as a pyarrow Table; InvalidInput, NotFound."""
 
     def flag_prediction(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from relayml.config import Settings
@@ -31,6 +32,19 @@ class LocalMonitoringOps:
         from relayml.monitoring.feedback import find_prediction
 
         return find_prediction(self.logs, project, prediction_id)
+
+    def production_table(
+        self, project: str, model: str, environment: str, *,
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> Any:  # fmt: skip
+        """A deployment's logged inputs, predictions, decisions and outcomes (a pyarrow Table)."""
+        from relayml.models import registry
+        from relayml.predictions.frame import production_table
+        from relayml.predictions.layout import deployment_key
+
+        registry.get_model(self.store, project, model)  # NotFound: an unknown project or model
+        key = deployment_key(model, environment)
+        return production_table(self.logs, project, key, since=since, until=until)
 
     def flag_prediction(
         self,
