@@ -208,6 +208,7 @@ WRITES = {
     ("POST", "/projects/{project}/features/apply"): "features.write",
     ("POST", "/projects/{project}/feature-sets/{name}/checks"): "features.write",
     ("POST", "/projects/{project}/feature-sets/{name}/promote"): "features.write",
+    ("POST", "/projects/{project}/feature-sets/{name}/materialize"): "features.write",
     ("POST", "/lineage/links"): "data.write",
     ("POST", "/projects/{project}/feedback"): "feedback.flag",
     ("POST", "/projects/{project}/feedback/{flag_id}/resolve"): "feedback.resolve",
@@ -370,6 +371,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/projects/{project}/features/plan"): {"json": {"definitions": []}},
     ("POST", "/projects/{project}/features/apply"): {"json": {"definitions": []}},
+    ("POST", "/projects/{project}/feature-sets/{name}/materialize"): {
+        "json": {"environment": "staging"}
+    },
     ("POST", "/projects/{project}/feature-sets/{name}/checks"): {
         "json": {"version": 1, "outcomes": [], "rows": 0}
     },

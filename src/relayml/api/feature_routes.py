@@ -14,6 +14,7 @@ from relayml.api.responses import ok
 from relayml.api.routes import backend_of
 from relayml.domain.data import CheckOutcome
 from relayml.domain.features import FeatureCheck, FeatureDefinition, FeaturePlan
+from relayml.domain.features_online import Materialization, OnlineValues
 
 __all__ = ["DefinitionsIn", "FeatureCheckIn", "PromoteIn", "router"]
 
@@ -162,3 +163,38 @@ def promote(request: Request, project: str, name: str, body: PromoteIn) -> Respo
         project, name, body.environment, version=body.version, reason=body.reason
     )
     return ok(moved)
+
+
+class MaterializeIn(BaseModel):
+    """Which environment's version to materialise."""
+
+    model_config = _STRICT
+    environment: str
+
+
+@router.post(
+    "/projects/{project}/feature-sets/{name}/materialize",
+    tags=["features"],
+    responses=_doc(Materialization),
+    dependencies=[requires("features.write")],
+)
+def materialize(request: Request, project: str, name: str, body: MaterializeIn) -> Response:
+    """Write the latest value per entity of the environment's version to the online table."""
+    return ok(backend_of(request).materialize_feature_set(project, name, body.environment))
+
+
+@router.get(
+    "/projects/{project}/feature-sets/{name}/online",
+    tags=["features"],
+    responses=_doc(OnlineValues),
+    dependencies=[requires("project.read")],
+)
+def online(
+    request: Request,
+    project: str,
+    name: str,
+    keys: list[str] = Query(..., description="entity keys (join key values, '|'-joined)"),
+    environment: str = "production",
+) -> Response:
+    """Entities' online values: missing past their TTL, with the reason."""
+    return ok(backend_of(request).online_features(project, name, keys, environment=environment))

@@ -42,6 +42,7 @@ import sys
 import typer
 
 import relayml.cli.promotions  # noqa: F401  (adds promote, approve, reject, history to models)
+from relayml.cli import features_online as _features_online  # noqa: F401 (its commands)
 from relayml.cli._common import RelayGroup
 from relayml.cli.admin import config, db_app, server
 from relayml.cli.alerts import alerts_app  # also adds `run` to monitor

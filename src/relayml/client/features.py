@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from relayml.domain.data import CheckOutcome
 from relayml.domain.features import FeatureCheck, FeatureDefinition, FeaturePlan
+from relayml.domain.features_online import Materialization, OnlineValues
 
 __all__ = ["HttpFeatureOps"]
 
@@ -120,4 +121,21 @@ class HttpFeatureOps:
         body = {"environment": environment, "version": version, "reason": reason}
         path = f"/projects/{_q(project)}/feature-sets/{_q(name)}/promote"
         result: FeatureDefinition = self._json("POST", path, FeatureDefinition, json=body)
+        return result
+
+    def materialize_feature_set(self, project: str, name: str, environment: str) -> Materialization:
+        """Write the latest value per entity of the environment's version to the online table."""
+        path = f"/projects/{_q(project)}/feature-sets/{_q(name)}/materialize"
+        result: Materialization = self._json(
+            "POST", path, Materialization, json={"environment": environment}
+        )
+        return result
+
+    def online_features(
+        self, project: str, name: str, keys: Sequence[str], *, environment: str = "production"
+    ) -> OnlineValues:
+        """The online values of entities by key, TTL applied now."""
+        path = f"/projects/{_q(project)}/feature-sets/{_q(name)}/online"
+        params = {"keys": [str(k) for k in keys], "environment": environment}
+        result: OnlineValues = self._json("GET", path, OnlineValues, params=params)
         return result

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from relayml.domain.data import CheckOutcome
 from relayml.domain.features import FeatureCheck, FeatureDefinition, FeaturePlan
+from relayml.domain.features_online import Materialization, OnlineValues
 
 __all__ = ["FeaturesPort"]
 
@@ -73,3 +74,11 @@ class FeaturesPort(Protocol):
         reason: str = "",
     ) -> FeatureDefinition:
         """Move a version (None: latest) into an environment; GateFailed, NotFound, InvalidInput."""
+
+    def materialize_feature_set(self, project: str, name: str, environment: str) -> Materialization:
+        """Write each entity's latest value online (audited); NotFound, InvalidInput."""
+
+    def online_features(
+        self, project: str, name: str, keys: Sequence[str], *, environment: str = "production"
+    ) -> OnlineValues:
+        """Entities' online values, missing past TTL with a reason; NotFound, InvalidInput."""

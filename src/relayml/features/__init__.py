@@ -29,7 +29,9 @@ __all__ = [
     "check",
     "impact",
     "load_definitions",
+    "materialize",
     "on_demand",
+    "online",
     "plan",
     "training_frame",
 ]
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from relayml.domain.features import FeatureCheck, FeatureImpact, FeaturePlan
+    from relayml.domain.features_online import Materialization, OnlineValues
     from relayml.domain.ports import Backend
 
 
@@ -126,6 +129,27 @@ def impact(
 
     be, proj = _defaults(backend, project)
     return find(be, proj, feature)
+
+
+def materialize(
+    name: str, *, env: str = "production", backend: Backend | None = None,
+    project: str | None = None,
+) -> Materialization:  # fmt: skip
+    """Write the latest value per entity of the version in `env` to the online table."""
+    be, proj = _defaults(backend, project)
+    return be.materialize_feature_set(proj, name, env)
+
+
+def online(
+    name: str, keys: list[Any], *, env: str = "production", backend: Backend | None = None,
+    project: str | None = None,
+) -> OnlineValues:  # fmt: skip
+    """Entities' online values (keys: join key values); past their TTL they are missing."""
+    from relayml.features.online import entity_key
+
+    be, proj = _defaults(backend, project)
+    wanted = [entity_key(k) if isinstance(k, list | tuple) else entity_key([k]) for k in keys]
+    return be.online_features(proj, name, wanted, environment=env)
 
 
 def _specs(path_or_objects: Any) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from relayml.domain.data import CheckOutcome
 from relayml.domain.features import FeatureCheck, FeatureDefinition, FeaturePlan
+from relayml.domain.features_online import Materialization, OnlineValues
 from relayml.features import environments, registry
 from relayml.store import Store
 
@@ -95,3 +96,19 @@ class LocalFeatureOps:
         return environments.promote(
             self.store, self.actor, project, name, environment, version=version, reason=reason
         )
+
+    def materialize_feature_set(self, project: str, name: str, environment: str) -> Materialization:
+        """Write the latest value per entity of the environment's version to the online table."""
+        from relayml.features.online import materialize
+
+        backend: Any = self
+        return materialize(backend, self.store, self.actor, project, name, environment)
+
+    def online_features(
+        self, project: str, name: str, keys: Sequence[str], *, environment: str = "production"
+    ) -> OnlineValues:
+        """The online values of entities by key, TTL applied now."""
+        from relayml.features.online import lookup
+
+        backend: Any = self
+        return lookup(backend, self.store, project, name, keys, environment)

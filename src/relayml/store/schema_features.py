@@ -23,7 +23,13 @@ from sqlalchemy import (
 
 from relayml.store.schema import BigId, metadata
 
-__all__ = ["feature_checks", "feature_def_versions", "feature_defs", "feature_stages"]
+__all__ = [
+    "feature_checks",
+    "feature_def_versions",
+    "feature_defs",
+    "feature_online",
+    "feature_stages",
+]
 
 feature_defs = Table(
     "feature_defs",
@@ -74,4 +80,16 @@ feature_checks = Table(
     Column("latest_event_at", BigInteger, nullable=True),  # ms: the freshest value's event time
     Column("created_by", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+)
+
+feature_online = Table(
+    "feature_online",
+    metadata,
+    Column("def_id", Integer, ForeignKey("feature_defs.id"), primary_key=True),
+    Column("environment", String(50), primary_key=True),
+    Column("entity_key", String(500), primary_key=True),  # the join keys' values, "|"-joined
+    Column("version", Integer, nullable=False),  # the feature set version that wrote the row
+    Column("features", JSON, nullable=False),  # {feature: value}, the latest as of materialising
+    Column("event_at", BigInteger, nullable=False),  # ms: the values' event time
+    Column("materialized_at", BigInteger, nullable=False),
 )

@@ -1,0 +1,259 @@
+"""The online store: the latest value per entity of a feature set, materialised into the metadata
+store's ``feature_online`` table per environment, and looked up by entity key.
+
+Materialising is incremental (only source rows at or after the newest event time already there
+are read; a new version rewrites everything) and runs in ONE transaction with its audit entry: a
+materialisation that fails midway leaves the previous rows as they were. TTL is applied when
+values are looked up, so a value past its TTL comes back missing with a reason, never stale.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, func, select
+
+from relayml.domain.clock import now_ms
+from relayml.domain.features import FeatureSet
+from relayml.domain.features_online import Materialization, OnlineRow, OnlineValues
+from relayml.domain.ports import Backend
+from relayml.domain.roles import ENVIRONMENTS
+from relayml.errors import InvalidInput, NotFound
+from relayml.features.pit import time_ns
+from relayml.features.registry import def_row
+from relayml.features.training import join_feature_set, load_source
+from relayml.governance import audit
+from relayml.projects import project_id
+from relayml.store import Store
+from relayml.store.schema_features import feature_online
+
+__all__ = ["BATCH", "entity_key", "lookup", "materialize"]
+
+BATCH = 500  # rows per INSERT; all batches share one transaction
+MAX_KEYS = 1000
+_SEP = "|"
+
+
+def entity_key(values: Sequence[Any]) -> str:
+    """The online table's key of an entity: its join keys' values, "|"-joined."""
+    return _SEP.join(str(_plain(v)) for v in values)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value: None for missing, Python scalars, ISO text for times."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise InvalidInput(
+        f"value {value!r} ({type(value).__name__}) cannot be stored online: a feature value must "
+        "be a number, text, boolean or time; fix the source column."
+    )
+
+
+def _spec(backend: Backend, project: str, name: str, environment: str) -> tuple[int, FeatureSet]:
+    if environment not in ENVIRONMENTS:
+        raise InvalidInput(
+            f"unknown environment {environment!r}; environments are {', '.join(ENVIRONMENTS)}."
+        )
+    found = backend.get_feature_definition(project, "feature_set", name, environment=environment)
+    declared = found.declared()
+    if not isinstance(declared, FeatureSet):
+        raise InvalidInput(f"{name!r} is not a feature set with a source; only those go online.")
+    return found.version, declared
+
+
+def materialize(
+    backend: Backend, store: Store, actor: str, project: str, name: str, environment: str
+) -> Materialization:
+    """Write the latest value per entity of the version in `environment` (one transaction)."""
+    version, fs = _spec(backend, project, name, environment)
+    entity = backend.get_feature_definition(project, "entity", fs.entity)
+    keys = list(entity.spec["join_keys"])
+    source, _ = load_source(backend, project, fs)
+    now = datetime.now(UTC)
+    with store.write() as conn:
+        row = def_row(conn, project_id(conn, project), project, "feature_set", name)
+        here = (feature_online.c.def_id == row.id) & (feature_online.c.environment == environment)
+        since_ms = conn.execute(
+            select(func.max(feature_online.c.event_at)).where(
+                here, feature_online.c.version == version
+            )
+        ).scalar()
+        full = since_ms is None
+        if since_ms is not None:  # only rows at or after the newest stored event time
+            events = time_ns(source[fs.event_time], f"{fs.name}.{fs.event_time}")
+            source = source[events >= int(since_ms) * 1_000_000]
+        else:
+            conn.execute(delete(feature_online).where(here))  # a new version: rewrite all
+        latest = _latest(source, fs, keys, now)
+        stamp = now_ms()
+        written = 0
+        for start in range(0, len(latest), BATCH):
+            chunk = latest.iloc[start : start + BATCH]
+            rows = [_row(r, fs, keys, row.id, environment, version, stamp) for r in _records(chunk)]
+            conn.execute(
+                delete(feature_online).where(
+                    here, feature_online.c.entity_key.in_([r["entity_key"] for r in rows])
+                )
+            )
+            conn.execute(feature_online.insert(), rows)
+            written += len(rows)
+        entities = conn.execute(select(func.count()).select_from(feature_online).where(here))
+        newest = conn.execute(select(func.max(feature_online.c.event_at)).where(here)).scalar()
+        result = Materialization(
+            project=project,
+            feature_set=name,
+            version=version,
+            environment=environment,
+            written=written,
+            entities=int(entities.scalar() or 0),
+            full=full,
+            since=None if since_ms is None else audit.to_datetime(int(since_ms)),
+            latest_event_time=None if newest is None else audit.to_datetime(int(newest)),
+        )
+        audit.record(
+            conn,
+            actor=actor,
+            action="features.materialize",
+            entity_kind="feature_set",
+            entity_id=f"{project}/{name}@{version}",
+            after={"environment": environment, "written": written, "full": full,
+                   "entities": result.entities},
+        )  # fmt: skip
+        return result
+
+
+def _latest(source: pd.DataFrame, fs: FeatureSet, keys: list[str], now: datetime) -> pd.DataFrame:
+    """Each entity's latest row at or before now (no TTL: it is applied at lookup)."""
+    entities = source[keys].dropna().drop_duplicates().reset_index(drop=True)
+    if entities.empty:
+        return pd.DataFrame(columns=[*keys, fs.event_time, *(f.name for f in fs.features)])
+    entities["__as_of"] = pd.Timestamp(now)
+    untimed = fs.model_copy(update={"ttl": None})
+    values = join_feature_set(
+        entities, "__as_of", untimed, keys, source,
+        [fs.event_time, *(f.name for f in fs.features)],
+    )  # fmt: skip
+    out = pd.concat([entities.drop(columns="__as_of"), values], axis=1)
+    return out[out[fs.event_time].notna()]
+
+
+def _records(chunk: pd.DataFrame) -> list[dict[str, Any]]:
+    return [dict(zip(chunk.columns, values, strict=True)) for values in chunk.itertuples(False)]
+
+
+def _row(
+    record: dict[str, Any], fs: FeatureSet, keys: list[str], def_id: int, environment: str,
+    version: int, stamp: int,
+) -> dict[str, Any]:  # fmt: skip
+    event = pd.Timestamp(record[fs.event_time])
+    event = event.tz_localize(UTC) if event.tzinfo is None else event.tz_convert(UTC)
+    values = {f.name: _plain(record[f.name]) for f in fs.features}
+    json.dumps(values)
+    return {
+        "def_id": def_id,
+        "environment": environment,
+        "entity_key": entity_key([record[k] for k in keys]),
+        "version": version,
+        "features": values,
+        "event_at": int(event.value // 1_000_000),
+        "materialized_at": stamp,
+    }
+
+
+def lookup(
+    backend: Backend,
+    store: Store,
+    project: str,
+    name: str,
+    keys: Sequence[str],
+    environment: str = "production",
+    *,
+    at: datetime | None = None,
+) -> OnlineValues:
+    """The online values of entities (keys as entity_key gives them), TTL applied at `at`."""
+    if not keys:
+        raise InvalidInput("no keys given: name the entities, e.g. keys=1&keys=2.")
+    if len(keys) > MAX_KEYS:
+        raise InvalidInput(f"at most {MAX_KEYS} keys per lookup; split them.")
+    version, fs = _spec(backend, project, name, environment)
+    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    wanted = [str(k) for k in keys]
+    with store.read() as conn:
+        row = def_row(conn, project_id(conn, project), project, "feature_set", name)
+        found = {
+            r.entity_key: r
+            for r in conn.execute(
+                select(feature_online).where(
+                    feature_online.c.def_id == row.id,
+                    feature_online.c.environment == environment,
+                    feature_online.c.entity_key.in_(sorted(set(wanted))),
+                )
+            )
+        }
+    if not found and not _any_rows(store, row.id, environment):
+        raise NotFound(
+            f"feature set {name!r} has no online values in {environment}; run "
+            f"`relay features materialize {name} --env {environment}` first."
+        )
+    names = [f.name for f in fs.features]
+    rows = [_answer(k, found.get(k), names, fs.ttl, version, moment) for k in wanted]
+    return OnlineValues(
+        project=project,
+        feature_set=name,
+        version=version,
+        environment=environment,
+        looked_up_at=moment,
+        rows=rows,
+    )
+
+
+def _any_rows(store: Store, def_id: int, environment: str) -> bool:
+    with store.read() as conn:
+        return (
+            conn.execute(
+                select(feature_online.c.def_id)
+                .where(feature_online.c.def_id == def_id)
+                .where(feature_online.c.environment == environment)
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+
+def _answer(
+    key: str, stored: Any, names: list[str], ttl: timedelta | None, version: int, at: datetime
+) -> OnlineRow:
+    if stored is None:
+        reason = "no value for this entity in the online table"
+        return OnlineRow(key=key, values=dict.fromkeys(names), event_time=None,
+                         missing=dict.fromkeys(names, reason))  # fmt: skip
+    event = datetime.fromtimestamp(int(stored.event_at) / 1000, UTC)
+    if event > at:
+        reason = f"the value's event time {event.isoformat()} is after {at.isoformat()}"
+        return OnlineRow(key=key, values=dict.fromkeys(names), event_time=event,
+                         missing=dict.fromkeys(names, reason))  # fmt: skip
+    if stored.version != version:
+        reason = f"materialised by version {stored.version}, not {version}; materialise again"
+        return OnlineRow(key=key, values=dict.fromkeys(names), event_time=event,
+                         missing=dict.fromkeys(names, reason))  # fmt: skip
+    if ttl is not None and at - event > ttl:
+        reason = f"past its TTL ({ttl}): event time {event.isoformat()}"
+        return OnlineRow(key=key, values=dict.fromkeys(names), event_time=event,
+                         missing=dict.fromkeys(names, reason))  # fmt: skip
+    values = {n: stored.features.get(n) for n in names}
+    missing = {n: "null in the source" for n, v in values.items() if v is None}
+    return OnlineRow(key=key, values=values, event_time=event, missing=missing)
