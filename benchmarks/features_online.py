@@ -125,7 +125,7 @@ def main() -> None:
                 started = time.perf_counter()
                 marks = ",".join("?" * len(keys))
                 rows = db.execute(
-                    f"SELECT entity_key, features, event_at FROM feature_online "  # noqa: S608
+                    f"SELECT entity_key, features, event_at FROM feature_online "
                     f"WHERE environment = 'staging' AND entity_key IN ({marks})",
                     keys,
                 ).fetchall()
