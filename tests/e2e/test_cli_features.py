@@ -3,6 +3,7 @@ show, versions, check, promote, impact, and their errors as one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import textwrap
@@ -170,3 +171,22 @@ def test_errors_are_one_line(backend: Any, tmp_path: Path) -> None:
         relay("features", "impact", "customer:tenur"), "no feature 'tenur'", "customer:tenure"
     )
     assert_error(relay("features", "promote", "customer", "--to", "prod"), "unknown environment")
+
+
+def test_materialize_then_look_up_online(backend: Any, tmp_path: Path) -> None:
+    ok("features", "apply", _module(tmp_path, 30), "--yes")
+    ok("features", "check", "customer")
+    ok("features", "promote", "customer", "--to", "staging")
+    done = ok("features", "materialize", "customer", "--env", "staging")
+    assert "rewrote 2 entities of customer@1 in staging (2 online; latest event 2024-01-10" in done
+    again = ok("features", "materialize", "customer", "--env", "staging")
+    assert "updated 1 entities of customer@1 in staging (2 online" in again  # only the newest
+    found = json.loads(relay("features", "online", "customer", "1", "9", "--env", "staging",
+                             "--json").stdout)  # fmt: skip
+    one, nine = found["rows"]
+    assert one["values"] == {"tenure": None, "spend": None}  # 2024's values are past their TTL
+    assert one["missing"]["tenure"].startswith("past its TTL")
+    assert nine["missing"]["spend"] == "no value for this entity in the online table"
+    assert ok("features", "online", "customer", "1", "--env", "staging").startswith("customer@1")
+    assert_error(relay("features", "online", "customer", "1"), "no version in production")
+    assert_error(relay("features", "materialize", "customer", "--env", "qa"), "unknown environment")
