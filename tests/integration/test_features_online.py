@@ -108,6 +108,8 @@ def test_bad_lookups_are_told(backend: Backend, project: str) -> None:
         backend.materialize_feature_set(project, "customer", "qa")
     with pytest.raises(NotFound):
         backend.online_features(project, "nope", ["1"], environment="staging")
+    with pytest.raises(InvalidInput):
+        backend.online_features(project, "customer", [], environment="staging")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -31,7 +31,7 @@ from relayml.features.training import join_feature_set, load_source
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store
-from relayml.store.schema_features import feature_online
+from relayml.store.schema_features import feature_defs, feature_online
 
 __all__ = ["BATCH", "entity_key", "lookup", "materialize"]
 
@@ -86,6 +86,8 @@ def materialize(
     now = datetime.now(UTC)
     with store.write() as conn:
         row = def_row(conn, project_id(conn, project), project, "feature_set", name)
+        # one materialisation of a feature set at a time (PostgreSQL; SQLite has one writer)
+        conn.execute(select(feature_defs.c.id).where(feature_defs.c.id == row.id).with_for_update())
         here = (feature_online.c.def_id == row.id) & (feature_online.c.environment == environment)
         since_ms = conn.execute(
             select(func.max(feature_online.c.event_at)).where(
