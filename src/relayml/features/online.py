@@ -41,8 +41,9 @@ _SEP = "|"
 
 
 def entity_key(values: Sequence[Any]) -> str:
-    """The online table's key of an entity: its join keys' values, "|"-joined."""
-    return _SEP.join(str(_plain(v)) for v in values)
+    """The online table's key of an entity: its join keys' values, "|"-joined (1.0 as 1)."""
+    plain = [_plain(v) for v in values]
+    return _SEP.join(str(int(v) if isinstance(v, float) and v.is_integer() else v) for v in plain)
 
 
 def _plain(value: Any) -> Any:
