@@ -94,7 +94,7 @@ def main() -> None:
 
     from relayml.client.http import HttpBackend
     from relayml.config import get_settings
-    from relayml.features.online import entity_key
+    from relayml.features.online_store import entity_key
     from tests.fixtures.net import free_port, stop_process, wait_for_port
 
     with tempfile.TemporaryDirectory() as tmp:

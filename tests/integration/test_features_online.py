@@ -17,7 +17,7 @@ from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput, NotFound
 from relayml.features import materialize, online, training_frame
 from relayml.features.declare import specs_of
-from relayml.features.online import BATCH
+from relayml.features.online_store import BATCH
 
 CUSTOMER = Entity("customer", join_keys=["customer_id"])
 NOW = pd.Timestamp(datetime.now(UTC)).tz_localize(None).floor("s")

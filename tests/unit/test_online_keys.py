@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from relayml.errors import InvalidInput
-from relayml.features.online import entity_key
+from relayml.features.online_store import entity_key
 
 
 def test_keys_are_the_join_values_joined_and_integral_floats_are_ints() -> None:
@@ -20,3 +20,10 @@ def test_keys_are_the_join_values_joined_and_integral_floats_are_ints() -> None:
 def test_a_value_that_is_not_a_scalar_is_refused() -> None:
     with pytest.raises(InvalidInput, match="cannot be stored online"):
         entity_key([[1, 2]])
+
+
+def test_the_sdk_function_is_not_shadowed_by_a_module() -> None:
+    import relayml.features
+    import relayml.features.online_store  # loaded, as a lookup loads it
+
+    assert callable(relayml.features.online) and callable(relayml.features.materialize)

@@ -145,7 +145,7 @@ def online(
     project: str | None = None,
 ) -> OnlineValues:  # fmt: skip
     """Entities' online values (keys: join key values); past their TTL they are missing."""
-    from relayml.features.online import entity_key
+    from relayml.features.online_store import entity_key
 
     be, proj = _defaults(backend, project)
     wanted = [entity_key(k) if isinstance(k, list | tuple) else entity_key([k]) for k in keys]

@@ -99,7 +99,7 @@ class LocalFeatureOps:
 
     def materialize_feature_set(self, project: str, name: str, environment: str) -> Materialization:
         """Write the latest value per entity of the environment's version to the online table."""
-        from relayml.features.online import materialize
+        from relayml.features.online_store import materialize
 
         backend: Any = self
         return materialize(backend, self.store, self.actor, project, name, environment)
@@ -108,7 +108,7 @@ class LocalFeatureOps:
         self, project: str, name: str, keys: Sequence[str], *, environment: str = "production"
     ) -> OnlineValues:
         """The online values of entities by key, TTL applied now."""
-        from relayml.features.online import lookup
+        from relayml.features.online_store import lookup
 
         backend: Any = self
         return lookup(backend, self.store, project, name, keys, environment)
