@@ -42,6 +42,7 @@ LAYERS = {
     "governance": SERVICES,
     "identity": SERVICES,
     "reports": SERVICES,
+    "interop": SERVICES,
     "cli": INTERFACES,
     "api": INTERFACES,
     "web": INTERFACES,
