@@ -313,3 +313,57 @@ def test_errors_limits_and_permissions_over_rest(
     )
     assert response.status_code == 501
     assert response.json()["message"].startswith("Multipart upload is not supported")
+
+
+# -- the contract: the same client script against a real `mlflow server` ------------------------
+
+ENVIRONMENT_ALIASES = {"dev", "staging", "production"}
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """MLflow's own tracking server (3.x, SQLite, its artifact proxy) on loopback."""
+    home = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    mlflow = mlflow_python("3").parent / "mlflow"
+    command = [
+        str(mlflow),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(home / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    env = client_process_env("")
+    with open(home / "server.log", "wb") as sink:
+        process = subprocess.Popen(
+            command, env=env, cwd=home, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=180)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
+
+
+def _comparable(out: dict[str, Any]) -> dict[str, Any]:
+    """What two servers must answer alike: ids and relayml's environments left out."""
+    found = {k: v for k, v in out.items() if k != "ids"}
+    registry = dict(found["registry"])
+    registry["aliases"] = [a for a in registry["aliases"] if a[0] not in ENVIRONMENT_ALIASES]
+    found["registry"] = registry
+    return found
+
+
+def test_the_client_reads_the_same_from_relay_as_from_mlflow_server(
+    results: dict[str, Any], mlflow_server: str, tmp_path: Path
+) -> None:
+    theirs = run_client("3", mlflow_server, "t3", tmp_path)
+    ours = results["3"]
+    assert _comparable(ours) == _comparable(theirs)
