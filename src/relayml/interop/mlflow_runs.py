@@ -44,8 +44,8 @@ _ATTRIBUTES: dict[str, str | None] = {
     "lifecycle_stage": None,
 }
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-_ATTR_RE = re.compile(r"\b(?:attributes|attribute|attr|run)\.`?([A-Za-z_]+)`?")
-_UNSUPPORTED = re.compile(r"\b(datasets|dataset|inputs)\.", re.IGNORECASE)
+_ATTR_RE = re.compile(r"(?<![\w.`])(?:attributes|attribute|attr)\.`?([A-Za-z_]+)`?")
+_UNSUPPORTED = re.compile(r"(?<![\w.`])(datasets|dataset|inputs)\.", re.IGNORECASE)
 
 
 def _outside_quotes(text: str, change: Any) -> str:

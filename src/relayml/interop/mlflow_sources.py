@@ -125,6 +125,8 @@ def describe(
             file=str(sklearn.get("pickled_model", "model.pkl")),
             serialization=str(sklearn.get("serialization_format", "cloudpickle")),
         )
+        if sklearn.get("skops_trusted_types"):
+            details["skops_trusted_types"] = list(sklearn["skops_trusted_types"])
     signature = mlmodel.get("signature") or {}
     inputs = _columns(signature.get("inputs"))
     outputs = _columns(signature.get("outputs")) or [ColumnSpec(name="prediction", dtype="float64")]

@@ -9,7 +9,7 @@
 | onnx     | model.onnx (ModelProto.SerializeToString)      | an onnxruntime adapter           |
 | pyfunc   | model.pkl (cloudpickle)                        | the object                       |
 | mlflow   | an MLflow model folder (MLmodel + its files),  | the scikit-learn estimator       |
-|          | registered through the MLflow API; read only   | (pickle or cloudpickle)          |
+|          | registered through the MLflow API; read only   | (skops, pickle or cloudpickle)   |
 
 LightGBM's sklearn wrappers are saved with joblib: re-creating an LGBMClassifier around booster
 text needs private attributes (label encoder, classes, objective) that move between releases,
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from relayml.errors import InvalidInput
+from relayml.errors import InvalidInput, MissingDependency
 
 __all__ = [
     "FLAVORS",
@@ -171,7 +171,7 @@ def load_model(flavor: str, folder: Path, details: dict[str, Any]) -> Any:
 
 
 def _load_mlflow(folder: Path, details: dict[str, Any]) -> Any:
-    """The estimator of an MLflow scikit-learn model folder (pickle or cloudpickle)."""
+    """The estimator of an MLflow scikit-learn model folder (skops, pickle or cloudpickle)."""
     if details.get("loader") != "sklearn":
         flavors = ", ".join(details.get("mlflow_flavors") or []) or "none"
         raise InvalidInput(
@@ -188,10 +188,18 @@ def _load_mlflow(folder: Path, details: dict[str, Any]) -> Any:
         import pickle
 
         return pickle.loads(path.read_bytes())
+    if serialization == "skops":
+        try:
+            import skops.io
+        except ImportError:
+            raise MissingDependency.for_extra(
+                "skops", "mlflow", "loading an MLflow model saved in skops format"
+            ) from None
+        # the types the model's author trusted when saving (MLmodel), beside skops' defaults
+        return skops.io.load(path, trusted=details.get("skops_trusted_types") or None)
     raise InvalidInput(
-        f"MLflow model serialization {serialization!r} is not one relayml loads (pickle, "
-        "cloudpickle); log it with mlflow.sklearn.log_model(..., serialization_format="
-        '"cloudpickle").'
+        f"MLflow model serialization {serialization!r} is not one relayml loads (skops, "
+        'pickle, cloudpickle); log it with serialization_format="skops".'
     )
 
 

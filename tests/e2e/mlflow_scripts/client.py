@@ -163,7 +163,6 @@ with mlflow.start_run(run_name="train") as run:
         model,
         registered_model_name=model_name,
         signature=signature,
-        serialization_format="cloudpickle",
         pip_requirements=["scikit-learn"],  # no inference in a subprocess: faster
         **kwargs,
     )
