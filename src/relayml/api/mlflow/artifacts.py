@@ -25,7 +25,7 @@ from relayml.interop import mlflow_logged_models as logged_models
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # MLflow's protos document these
 MAX_UPLOAD = 5 * 1024**3
 UNSUPPORTED_MULTIPART = "Multipart upload is not supported for the current artifact repository"
 
