@@ -12,6 +12,7 @@ from relayml.api.mlflow.common import Ctx, Route, decode_token, encode_token, ne
 from relayml.api.mlflow.errors import MlflowError
 from relayml.api.mlflow.run_json import artifact_root, mlflow_experiment_ids, run_info, runs_json
 from relayml.domain.entities import RunStatus
+from relayml.domain.names import run_name
 from relayml.errors import Conflict
 from relayml.interop import mlflow_experiments as experiments
 from relayml.interop import mlflow_logged_models as logged_models
@@ -50,7 +51,8 @@ def create(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
     exp = ctx.experiment(body.get("experiment_id") or "0", "tracking.write")
     tags = {str(t["key"]): str(t.get("value", "")) for t in body.get("tags") or [] if "key" in t}
     name = body.get("run_name") or tags.get("mlflow.runName")
-    name = experiments.relay_name(str(name)) if name else None
+    name = experiments.relay_name(str(name)) if name else run_name()
+    tags["mlflow.runName"] = name  # MLflow's clients read the name from this tag too
     run = ctx.backend.create_run(
         exp.project,
         exp.relay_name,
@@ -58,8 +60,6 @@ def create(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         tags=tags,
         start_time=optional_int(body, "start_time"),
     )
-    if "mlflow.runName" not in tags:
-        ctx.backend.set_tags(run.id, {"mlflow.runName": run.name})
     return {"run": _one(ctx, run.id)}
 
 
