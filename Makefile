@@ -20,7 +20,12 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[dev]'
 	touch $@
 
-install: $(STAMP)
+# The web pages' browser libraries, from the npm registry through web/package-lock.json (never committed).
+ASSETS := src/relayml/web/static/vendor/.lock-sha256
+$(ASSETS): web/package-lock.json
+	bash scripts/build-web-assets.sh
+
+install: $(STAMP) $(ASSETS)
 
 # What the test suites need, installed only when missing: PostgreSQL and Chromium from Debian,
 # the real MLflow clients (3.x and 2.x) in their own venvs.
@@ -53,6 +58,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/profile.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/cli.py
 
 lock: | $(BIN)/python

@@ -207,7 +207,8 @@ def ship_the_winner(results: list[dict], holdout: str, port: int) -> Platform:
     console.print(
         f"The team: {backend.actor} (data scientist), "
         + ", ".join(f"{n} ({role.replace('_', ' ')})" for n, (role, _) in PEOPLE.items())
-        + f"; each has a personal API token in {tokens_file} (readable by you alone)."
+        + f"; each has a personal API token and a password for the web pages in {tokens_file} "
+        "(readable by you alone)."
     )
     staged = relay.promote(ref, to="staging", reason="best ROC AUC on the holdout")
     console.print(f"{ref} -> staging: [green]{staged.status}[/]")
@@ -299,7 +300,13 @@ def main() -> None:
         f"\nServing relayml at [bold]{platform.url}[/] with sign-in required "
         f"(API docs at {platform.url}/docs). Each person's token is in {platform.tokens_file}: "
         f"e.g. `export $(grep RITA {platform.tokens_file} | sed s/_RITA//)` then "
-        f"`RELAY_SERVER_URL={platform.url} relay whoami`. Press Ctrl-C to stop."
+        f"`RELAY_SERVER_URL={platform.url} relay whoami`."
+    )
+    console.print(
+        f"[bold]Web pages[/]: open {platform.url}/ and sign in as any of the team; their "
+        f"passwords are the RELAY_PASSWORD_* lines of {platform.tokens_file} (rita: risk "
+        "manager, sam: subject-matter expert, devon: DevOps, dana: data engineer, sofia: "
+        "software engineer, ari: ML architect, audrey: auditor). Press Ctrl-C to stop."
     )
     platform.wait()
 

@@ -31,6 +31,10 @@ PEOPLE = {
     "rita": ("risk_manager", "Rita Okafor"),
     "sam": ("subject_matter_expert", "Sam Lindqvist"),
     "devon": ("devops", "Devon Park"),
+    "dana": ("data_engineer", "Dana Weiss"),
+    "sofia": ("software_engineer", "Sofia Marin"),
+    "ari": ("ml_engineer", "Ari Tanaka, ML architect"),
+    "audrey": ("auditor", "Audrey Blanc"),
 }
 
 
@@ -76,9 +80,12 @@ def _free_port(preferred: int) -> int:
 
 
 def sign_up_the_team(project: str) -> tuple[dict[str, str], Path]:
-    """A user per person (the one running the demo included), their roles, a token each."""
+    """A user per person (the one running the demo included), their roles, a token each, and a
+    password each for the web pages (both in a file only its owner can read)."""
+    import secrets
+
     from relayml.identity.tokens import create_token
-    from relayml.identity.users import add_user
+    from relayml.identity.users import add_user, set_password
 
     backend = relay.get_backend()
     store, me = backend.store, backend.actor
@@ -91,11 +98,21 @@ def sign_up_the_team(project: str) -> tuple[dict[str, str], Path]:
     tokens = {
         name: create_token(store, me, name, "demo", expires_in_days=30)[1] for name in (me, *PEOPLE)
     }
+    passwords = {name: secrets.token_urlsafe(12) for name in (me, *PEOPLE)}
+    for name, password in passwords.items():
+        set_password(store, me, name, password)
     path = Path(backend.settings.home) / "demo-tokens.env"
     path.touch(mode=0o600)
     os.chmod(path, 0o600)
-    path.write_text("".join(f"RELAY_TOKEN_{n.upper()}={t}\n" for n, t in tokens.items()))
+    lines = [f"RELAY_TOKEN_{_var(n)}={t}\n" for n, t in tokens.items()]
+    lines += [f"RELAY_PASSWORD_{_var(n)}={p}\n" for n, p in passwords.items()]
+    path.write_text("".join(lines))
     return tokens, path
+
+
+def _var(name: str) -> str:
+    """A user name as part of an environment variable's name."""
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
 def start_platform(tokens: dict[str, str], tokens_file: Path, port: int = 8080) -> Platform:

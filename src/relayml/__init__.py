@@ -26,6 +26,7 @@ __all__ = [
     "flush",
     "get_backend",
     "get_lineage",
+    "get_model_card",
     "get_run",
     "init",
     "load_dataset",
@@ -41,6 +42,7 @@ __all__ = [
     "promote",
     "reject",
     "search_runs",
+    "set_model_card",
     "set_policy",
     "set_tags",
     "start_run",
@@ -67,11 +69,13 @@ if TYPE_CHECKING:
     from relayml.sdk_models import (
         approve,
         evaluate,
+        get_model_card,
         load_model,
         log_model,
         log_outcomes,
         promote,
         reject,
+        set_model_card,
         set_policy,
     )
     from relayml.sdk_runs import (
@@ -102,11 +106,13 @@ _MODEL_NAMES = frozenset(
     [
         "approve",
         "evaluate",
+        "get_model_card",
         "load_model",
         "log_model",
         "log_outcomes",
         "promote",
         "reject",
+        "set_model_card",
         "set_policy",
     ]
 )

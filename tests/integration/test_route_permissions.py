@@ -44,6 +44,8 @@ PUBLIC_ROUTES = {
     "/auth/sign-out",
     "/auth/oidc/login",
     "/auth/oidc/callback",
+    "/sign-in",  # the web pages' sign-in form
+    "/sign-out",
 }
 # FastAPI's own documentation pages: they describe the API and hold no data.
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -216,6 +218,7 @@ WRITES = {
     ("PUT", "/projects/{project}/models/{model}/risk-tier"): "risk.write",
     ("POST", "/projects/{project}/models/{model}/retire"): "model.retire",
     ("POST", "/projects/{project}/models/{model}/reports"): "report.create",
+    ("PUT", "/projects/{project}/model-card"): "model.write",
     # a checkpoint only attests what is there: auditors make them
     ("POST", "/audit/checkpoints"): "audit.read",
     ("POST", "/tokens"): SIGNED_IN,
@@ -227,6 +230,36 @@ WRITES = {
     ("PUT", "/users/{name}/password"): ADMIN_ONLY,
     ("POST", "/users/{name}/tokens"): ADMIN_ONLY,
 }
+
+
+# The web pages (relayml.web): every page and form, with the action it needs (a reviewed copy).
+WEB_PAGES = {
+    ("GET", "/"): SIGNED_IN,
+    ("GET", "/projects"): SIGNED_IN,
+    ("GET", "/projects/{project}"): "project.read",
+}
+_NOT_PAGES = (
+    "/api/",
+    "/ajax-api/",  # MLflow's UI prefix: JSON routes, reviewed in MLFLOW_ROUTES
+    "/auth/",
+    "/healthz",
+    "/readyz",
+    "/sign-in",
+    "/sign-out",
+    "/static",
+)
+
+
+def test_every_page_declares_the_action_the_reviewed_table_says(world: World) -> None:
+    found = {
+        (r.method, r.path): r.action
+        for r in declared_routes(world.client.app)
+        if not r.path.startswith(_NOT_PAGES) and r.path not in DOCS
+    }
+    assert found == WEB_PAGES, (
+        "review each new page's action and add it to WEB_PAGES: "
+        f"{sorted(set(found.items()) ^ set(WEB_PAGES.items()))}"
+    )
 
 
 def test_reads_need_project_read_and_each_write_its_own_action(world: World) -> None:
@@ -421,6 +454,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/pipeline-runs/{run_id}/finish"): {"json": {"status": "FINISHED"}},
     ("POST", "/lineage/links"): {"json": {"nodes": [], "edges": []}},
     ("POST", "/lineage"): {"json": {}},
+    ("PUT", "/projects/{project}/model-card"): {
+        "json": {"ref": "churn/1", "limitations": "not for pricing"}
+    },
 }
 QUERIES = {
     "/projects/{project}/dataset-version": {"ref": "customers"},
@@ -428,6 +464,7 @@ QUERIES = {
     "/projects/{project}/model-version": {"ref": "churn/1"},
     "/projects/{project}/evaluations": {"ref": "churn/1"},
     "/projects/{project}/importance": {"ref": "churn/1"},
+    "/projects/{project}/model-card": {"ref": "churn/1"},
 }
 
 

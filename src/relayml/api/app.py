@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relayml import __version__
@@ -37,8 +38,10 @@ from relayml.api.sessions import CsrfFormField, SessionManager
 from relayml.backend import LocalBackend
 from relayml.config import Settings
 from relayml.domain.permissions import PUBLIC
-from relayml.errors import RelayError
+from relayml.errors import NotFound, RelayError
 from relayml.identity.signin_limit import SignInLimiter
+from relayml.web import mount_web
+from relayml.web.errors import page_error, wants_page
 
 __all__ = ["app_from_environment", "app_without_auth", "create_app"]
 
@@ -168,6 +171,8 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     async def _relay_error(request: Request, exc: RelayError) -> Response:
         if mlflow_api.is_mlflow_path(request.url.path):
             return mlflow_api.mlflow_error_response(exc)
+        if wants_page(request):
+            return await run_in_threadpool(page_error, request, exc)
         return error_response(exc)
 
     @app.exception_handler(mlflow_api.MlflowError)
@@ -188,6 +193,9 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
             message = f"{request.method} {request.url.path} is not an endpoint relayml implements."
             error = mlflow_api.MlflowError("ENDPOINT_NOT_FOUND", message)
             return mlflow_api.mlflow_error_response(error)
+        if wants_page(request) and exc.status_code == 404:
+            missing = NotFound(f"there is no page at {request.url.path}.")
+            return await run_in_threadpool(page_error, request, missing)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return ok(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
@@ -199,6 +207,8 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
             return mlflow_api.mlflow_error_response(
                 mlflow_api.MlflowError("INTERNAL_ERROR", message)
             )
+        if wants_page(request):
+            return page_error(request, None, 500)
         return ok(error_body("INTERNAL", message), status_code=500)
 
     @app.get("/healthz", tags=["operations"], dependencies=[requires(PUBLIC)])
@@ -227,6 +237,7 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.include_router(oidc.router)
     app.include_router(audit_routes.router, prefix="/api/v1")
     mlflow_api.mount(app)
+    mount_web(app)  # the pages at / (relayml.web)
     return app
 
 

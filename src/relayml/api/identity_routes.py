@@ -19,15 +19,14 @@ from starlette.concurrency import run_in_threadpool
 
 from relayml.api.auth import requires
 from relayml.api.responses import error_body, ok
-from relayml.api.sessions import SessionManager
+from relayml.api.sessions import SessionManager, TooManyAttempts, client_address, sign_in_checked
 from relayml.domain.identity import Identity, Me, NewToken, TokenInfo, User
 from relayml.domain.permissions import ADMIN_ONLY, PUBLIC, SIGNED_IN
-from relayml.errors import InvalidInput, Unauthenticated
+from relayml.errors import InvalidInput
 from relayml.identity import tokens as token_service
 from relayml.identity import users as user_service
 from relayml.identity.local import describe
-from relayml.identity.signin_limit import SignInLimiter
-from relayml.identity.signins import audit_sign_out, sign_in_password
+from relayml.identity.signins import audit_sign_out
 from relayml.store import Store
 
 __all__ = ["auth_router", "client_address", "router"]
@@ -78,11 +77,6 @@ def _store(request: Request) -> Store:
 
 def _doc(model: Any, status: int = 200) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": model}}
-
-
-def client_address(request: Request) -> str:
-    """The client's address as the server sees it (behind a proxy: uvicorn --proxy-headers)."""
-    return request.client.host if request.client else "unknown"
 
 
 @router.get("/me", responses=_doc(Me))
@@ -235,34 +229,15 @@ SIGN_IN_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def sign_in(request: Request, _public: Identity = requires(PUBLIC)) -> Response:
     """Sign in with a user name and password: sets the session cookie; answers the CSRF token."""
     user, password = await _credentials(request)
-    address = client_address(request)
-    limiter: SignInLimiter = request.app.state.signin_limiter
-    wait = limiter.retry_after(user, address)
-    if wait is not None:
-        log.warning("sign-in refused: too many failures (from %s)", address)
-        message = (
-            f"too many failed sign-ins for this user or from this address; try again in {wait} "
-            "seconds."
-        )
-        response = ok(error_body("TOO_MANY_ATTEMPTS", message), status_code=429)
-        response.headers["Retry-After"] = str(wait)
+    outcome = await sign_in_checked(request, user, password=password)
+    if isinstance(outcome, TooManyAttempts):
+        response = ok(error_body("TOO_MANY_ATTEMPTS", outcome.message), status_code=429)
+        response.headers["Retry-After"] = str(outcome.retry_after)
         return response
-    store = _store(request)
-    identity, fingerprint, reason, shown = await run_in_threadpool(
-        sign_in_password, store, user, password, address=address
-    )
-    if identity is None:
-        limiter.failed(user, address)
-        log.info("sign-in failed for %s from %s: %s", shown, address, reason)
-        raise Unauthenticated(
-            "wrong user name or password (or the user is disabled); an administrator can set "
-            "a password with `relay users password NAME`."
-        )
-    limiter.succeeded(user)
-    sessions: SessionManager = request.app.state.sessions
+    identity, fingerprint = outcome
     csrf = secrets.token_urlsafe(32)
     response = ok({"user": identity.name, "csrf_token": csrf})
-    sessions.start(request, response, identity, fingerprint, csrf)
+    request.app.state.sessions.start(request, response, identity, fingerprint, csrf)
     return response
 
 

@@ -18,6 +18,7 @@ other sites' forms from carrying the cookie on a POST anyway).
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -26,12 +27,14 @@ from urllib.parse import parse_qs
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 
 from relayml.api.asgi import replaying
 from relayml.config import Settings
 from relayml.domain.identity import Identity
-from relayml.errors import PermissionDenied
-from relayml.identity.signins import session_identity
+from relayml.errors import PermissionDenied, Unauthenticated
+from relayml.identity.signin_limit import SignInLimiter
+from relayml.identity.signins import session_identity, sign_in_password, sign_in_token
 from relayml.store import Store
 
 __all__ = [
@@ -40,8 +43,11 @@ __all__ = [
     "CSRF_HEADER",
     "CsrfFormField",
     "SessionManager",
+    "TooManyAttempts",
+    "client_address",
     "csrf_token",
     "session_key",
+    "sign_in_checked",
 ]
 
 COOKIE = "relay_session"
@@ -50,6 +56,7 @@ CSRF_FIELD = "csrf_token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEY_FILE = "session.key"
 _FORM_LIMIT = 1024 * 1024  # the largest form body read for its csrf_token field
+log = logging.getLogger("relayml.api")
 
 
 def session_key(settings: Settings) -> str:
@@ -197,3 +204,57 @@ class CsrfFormField:
         if fields.get(CSRF_FIELD):
             scope["relay.csrf_form"] = fields[CSRF_FIELD][0]
         await self.app(scope, replaying(body, receive), send)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: uvicorn --proxy-headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+class TooManyAttempts:
+    """A sign-in refused by the failure limit: the message and the seconds to wait."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        self.message = (
+            f"too many failed sign-ins for this user or from this address; try again in "
+            f"{retry_after} seconds."
+        )
+
+
+async def sign_in_checked(
+    request: Request, user: str, *, password: str | None = None, token: str | None = None
+) -> tuple[Identity, str] | TooManyAttempts:
+    """Check a sign-in by password (``user`` + ``password``) or by personal API token, under
+    the failure limit: (identity, credentials fingerprint) for a session, TooManyAttempts, or
+    Unauthenticated raised."""
+    address = client_address(request)
+    limiter: SignInLimiter = request.app.state.signin_limiter
+    name = user or "token"
+    wait = limiter.retry_after(name, address)
+    if wait is not None:
+        log.warning("sign-in refused: too many failures (from %s)", address)
+        return TooManyAttempts(wait)
+    store = request.app.state.backend.store
+    if token is not None:
+        identity, fingerprint, reason, shown = await run_in_threadpool(
+            sign_in_token, store, token, address=address
+        )
+    else:
+        identity, fingerprint, reason, shown = await run_in_threadpool(
+            sign_in_password, store, user, password or "", address=address
+        )
+    if identity is None:
+        limiter.failed(name, address)
+        log.info("sign-in failed for %s from %s: %s", shown, address, reason)
+        if token is not None:
+            raise Unauthenticated(
+                "that token is unknown, revoked, expired, of a disabled user or not for the API; "
+                "make a new one with `relay tokens create`."
+            )
+        raise Unauthenticated(
+            "wrong user name or password (or the user is disabled); an administrator can set "
+            "a password with `relay users password NAME`."
+        )
+    limiter.succeeded(name)
+    return identity, fingerprint

@@ -7,13 +7,13 @@
     relay runs list | show | search | metrics
     relay artifacts list | download
     relay models list | show | versions | evaluations | compare
-                 | promote | approve | reject | history
+                 | promote | approve | reject | history | card show | card set
     relay policy show | set           the project's promotion policy (relay.yaml)
     relay check model                 run a version's gates for CI (exit code, JUnit XML)
     relay audit [verify | checkpoint | checkpoints | export]   who changed what; the chain
     relay roles                       what each project role may do (the permission table)
     relay inventory [tier | retire]   every model ever in staging or production (risk view)
-    relay report model | inventory    model risk reports generated from the store (HTML, Markdown)
+    relay report model | inventory    model risk reports from the store (HTML, Markdown, PDF)
     relay resources                   compute, storage, serving and bottlenecks of a project
     relay server                      the HTTP API
     relay serve                       a model server (V2 protocol, /predict, /metrics)
@@ -53,6 +53,7 @@ from relayml.cli.explain import explain
 from relayml.cli.feedback import feedback_app
 from relayml.cli.inventory import inventory_app
 from relayml.cli.lineage import lineage
+from relayml.cli.model_card import register as register_card
 from relayml.cli.models import models_app
 from relayml.cli.monitor import monitor_app
 from relayml.cli.pipelines import pipelines_app
@@ -113,6 +114,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 register_bundle(models_app)
+register_card(models_app)
 app.add_typer(policy_app, name="policy")
 app.add_typer(check_app, name="check")
 app.command("lineage")(lineage)

@@ -37,7 +37,7 @@ ACTIONS: dict[str, str] = {
     "tracking.write": "create experiments and runs; log params, metrics, tags, artifacts",
     "data.write": "register datasets and versions, data checks, lineage links",
     "pipeline.run": "run pipelines and record their steps",
-    "model.write": "register models and versions, log evaluations",
+    "model.write": "register models and versions, log evaluations, set model cards",
     "policy.write": "change the project's gates and approval rules",
     "promotion.request": "ask to move a version into an environment",
     "promotion.decide": "approve or reject a promotion (the policy names who)",

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from relayml.domain.identity import Identity
 from relayml.governance import audit
 from relayml.identity.passwords import verify_password
+from relayml.identity.tokens import verify_token
 from relayml.store import Store
 from relayml.store.schema_identity import users
 
@@ -26,6 +27,7 @@ __all__ = [
     "credentials_fingerprint",
     "session_identity",
     "sign_in_password",
+    "sign_in_token",
     "unknown_name",
 ]
 
@@ -100,6 +102,24 @@ def sign_in_password(
         return None, "", reason, shown
     identity = Identity(name=row.name, is_admin=bool(row.is_admin), via="session")
     return identity, credentials_fingerprint(row), None, shown
+
+
+def sign_in_token(
+    store: Store, secret: str, *, address: str
+) -> tuple[Identity | None, str, str | None, str]:
+    """Check a sign-in with a personal API token (scope ``api``) and audit it: (identity or
+    None, fingerprint, failure reason, the name as recorded)."""
+    identity = verify_token(store, secret)
+    if identity is None or "api" not in identity.scopes:
+        reason = "unknown, revoked or expired token" if identity is None else "not an api token"
+        shown = identity.name if identity is not None else "token"
+        audit_sign_in(store, shown, via="token", address=address, reason=reason)
+        return None, "", reason, shown
+    with store.read() as conn:
+        row = conn.execute(select(users).where(users.c.name == identity.name)).first()
+    audit_sign_in(store, identity.name, via="token", address=address)
+    session = Identity(name=identity.name, is_admin=identity.is_admin, via="session")
+    return session, credentials_fingerprint(row), None, identity.name
 
 
 def session_identity(store: Store, name: str, fingerprint: str) -> Identity | None:

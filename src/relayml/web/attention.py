@@ -1,0 +1,211 @@
+""" "What needs my attention": the home page's sections, one kind per role.
+
+A section is a title, a few lines (each with a link) and a link to the whole list. Each role's
+function reads a bounded amount (a page of runs, the open alerts, the pending approvals), so the
+home page stays fast however large the store grows. Add a role's view by adding to SECTIONS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from relayml.domain.identity import Identity
+from relayml.errors import RelayError
+
+__all__ = ["SECTIONS", "Line", "Section", "sections_for"]
+
+
+@dataclass
+class Line:
+    """One thing to look at: its text, a link, and a tone (ok, warn, bad or none)."""
+
+    text: str
+    href: str = ""
+    tone: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Section:
+    """A role's box on the home page."""
+
+    role: str
+    title: str
+    lines: list[Line] = field(default_factory=list)
+    more: str = ""
+    empty: str = "Nothing needs you here."
+
+
+SectionMaker = Callable[[Any, str], Section]
+
+
+def _alerts(backend: Any, project: str, role: str) -> Section:
+    events = backend.list_alert_events(project, active_only=True)
+    lines = [
+        Line(
+            f"{e.rule}: {e.message}",
+            f"/projects/{project}/monitoring",
+            "bad" if e.severity in ("critical", "error") else "warn",
+            e.status,
+        )
+        for e in events[:8]
+    ]
+    return Section(role, "Open alerts", lines, f"/projects/{project}/monitoring", "No open alert.")
+
+
+def _flags(backend: Any, project: str, role: str) -> Section:
+    flags = backend.list_flags(project, status="open")
+    lines = [
+        Line(
+            f"{f.model}: prediction {f.prediction_id} flagged {f.kind}",
+            f"/projects/{project}/predictions/{f.prediction_id}",
+            "warn",
+            f.comment,
+        )
+        for f in flags[:8]
+    ]
+    return Section(role, f"Open flags ({len(flags)})", lines, f"/projects/{project}/feedback",
+                   "No open flag.")  # fmt: skip
+
+
+def _kpis(backend: Any, project: str, role: str) -> Section:
+    found = backend.get_project(project)
+    lines = [
+        Line(
+            k.name + (f" (target {k.target:,g} {k.unit})".rstrip() if k.target is not None else ""),
+            f"/projects/{project}/monitoring",
+            detail=k.description,
+        )
+        for k in found.kpis
+    ]
+    return Section(role, "KPIs", lines, f"/projects/{project}", "No KPI set for this project.")
+
+
+def _runs(backend: Any, project: str, role: str) -> Section:
+    page = backend.search_runs(project, order_by=["start_time DESC"], max_results=6)
+    lines = [
+        Line(
+            f"{r.experiment} / {r.name}",
+            f"/projects/{project}/runs/{r.id}",
+            "bad" if r.status == "FAILED" else "",
+            r.status,
+        )
+        for r in page.runs
+    ]
+    return Section(role, "Latest runs", lines, f"/projects/{project}/runs", "No run yet.")
+
+
+def _approvals(backend: Any, project: str, role: str) -> Section:
+    lines = []
+    for model in backend.list_models(project):
+        for promo in backend.model_history(project, model.name).promotions:
+            if promo.status == "PENDING_APPROVAL":
+                lines.append(
+                    Line(
+                        f"{promo.model}/{promo.version} to {promo.environment}",
+                        f"/projects/{project}/models/{promo.model}/{promo.version}",
+                        "warn",
+                        "waiting for " + ", ".join(promo.waiting_for),
+                    )
+                )
+    return Section(role, "Approvals waiting", lines, f"/projects/{project}/models",
+                   "No approval waiting.")  # fmt: skip
+
+
+def _reviews(backend: Any, project: str, role: str) -> Section:
+    lines = [
+        Line(
+            f"{e.model}: review due {e.next_review_due:%Y-%m-%d}" if e.next_review_due else e.model,
+            f"/projects/{project}/models/{e.model}",
+            "bad" if e.review_overdue else "",
+            f"tier {e.risk_tier or 'not set'}, {e.status}",
+        )
+        for e in backend.inventory([project])
+    ]
+    return Section(
+        role, "Models in the inventory", lines, "/reports", "No model in production yet."
+    )
+
+
+def _deployments(backend: Any, project: str, role: str) -> Section:
+    lines = [
+        Line(
+            f"{d.model} in {d.environment}: "
+            + ", ".join(f"v{v.version} {v.weight}%" for v in d.variants),
+            f"/projects/{project}/deployments",
+            detail=d.strategy,
+        )
+        for d in backend.list_deployments(project)
+    ]
+    return Section(role, "Deployments", lines, f"/projects/{project}/deployments",
+                   "Nothing deployed.")  # fmt: skip
+
+
+def _pipelines(backend: Any, project: str, role: str) -> Section:
+    runs = backend.list_pipeline_runs(project, limit=6)
+    lines = [
+        Line(
+            f"{r.pipeline}: {r.status}",
+            f"/projects/{project}/pipelines/{r.id}",
+            "bad" if r.status == "FAILED" else "",
+        )
+        for r in runs
+    ]
+    return Section(role, "Pipeline runs", lines, f"/projects/{project}/pipelines",
+                   "No pipeline run yet.")  # fmt: skip
+
+
+def _audit(backend: Any, project: str, role: str) -> Section:
+    return Section(role, "Audit trail", [Line("Verify the chain and read the log", "/audit")])
+
+
+def _resources(backend: Any, project: str, role: str) -> Section:
+    return Section(
+        role, "Resources", [Line("Compute, storage, serving and bottlenecks",
+                                 f"/projects/{project}/resources")],
+    )  # fmt: skip
+
+
+SECTIONS: dict[str, list[Callable[[Any, str, str], Section]]] = {
+    "subject_matter_expert": [_kpis, _flags],
+    "data_scientist": [_runs, _alerts, _approvals],
+    "data_engineer": [_pipelines],
+    "software_engineer": [_deployments],
+    "devops": [_deployments, _alerts],
+    "risk_manager": [_approvals, _reviews],
+    "auditor": [_audit, _reviews],
+    "ml_engineer": [_resources, _deployments],
+    "owner": [_kpis, _alerts, _approvals],
+    "viewer": [_kpis],
+}
+TITLES = {
+    "subject_matter_expert": "Subject-matter expert",
+    "data_scientist": "Data scientist",
+    "data_engineer": "Data engineer",
+    "software_engineer": "Software engineer",
+    "devops": "DevOps",
+    "risk_manager": "Risk manager",
+    "auditor": "Auditor",
+    "ml_engineer": "ML engineer / architect",
+    "owner": "Owner",
+    "viewer": "Viewer",
+}
+
+
+def sections_for(backend: Any, identity: Identity, project: str, roles: set[str]) -> list[Section]:
+    """The sections of ``project`` for the roles held there (an administrator: the owner's)."""
+    held = roles or ({"owner"} if identity.is_admin else set())
+    out: list[Section] = []
+    seen: set[str] = set()
+    for role in (r for r in SECTIONS if r in held):
+        for make in SECTIONS[role]:
+            if make.__name__ in seen:
+                continue
+            seen.add(make.__name__)
+            try:
+                out.append(make(backend, project, role))
+            except RelayError as exc:  # a part that cannot be read now: say so, keep the rest
+                out.append(Section(role, make.__name__.strip("_").title(), [Line(exc.message)]))
+    return out

@@ -1,0 +1,20 @@
+"""The navigation: the site's areas and each project's, shown to those who may read them.
+
+A page module that adds an area adds its link here (label, path, the action needed to see it).
+"""
+
+from __future__ import annotations
+
+from relayml.domain.permissions import SIGNED_IN
+
+__all__ = ["PROJECT_AREAS", "SITE_AREAS"]
+
+# (label, path, action): a project's areas; {project} is filled in.
+PROJECT_AREAS: list[tuple[str, str, str]] = [
+    ("Overview", "/projects/{project}", "project.read"),
+]
+# (label, path, action): areas of the whole site.
+SITE_AREAS: list[tuple[str, str, str]] = [
+    ("Home", "/", SIGNED_IN),
+    ("Projects", "/projects", SIGNED_IN),
+]

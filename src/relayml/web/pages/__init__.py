@@ -1,0 +1,18 @@
+"""The page routers, in the order they are mounted (one module per area of the product).
+
+To add an area: write ``pages/<area>.py`` with ``router = page_router()`` (pages/common.py),
+templates under ``templates/<area>/``, and add its router here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from relayml.web.pages import home, session
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: list[APIRouter] = [
+    session.router,
+    home.router,
+]
