@@ -34,6 +34,7 @@ from relayml.domain.permissions import ADMIN_ONLY, ALL_ROLES, PUBLIC, SIGNED_IN,
 from relayml.domain.serving import Variant
 from relayml.identity.tokens import create_token
 from relayml.identity.users import add_user
+from tests.fixtures.mlflow_routes import MLFLOW_CALLERS, MLFLOW_ROUTES, mlflow_short
 
 PROJECT = "perm"
 # The routes anyone may call: health, readiness and signing in and out.
@@ -277,102 +278,11 @@ def test_reads_need_project_read_and_each_write_its_own_action(world: World) -> 
     assert not wrong, "\n".join(wrong)
 
 
-# The MLflow API (relayml/api/mlflow): what each route declares, reviewed. Each also checks the
-# action again in the project its body names (the route cannot know it from its path).
-MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/")
-MLFLOW_ROUTES = {
-    ("POST", "experiments/create"): "tracking.write",
-    ("GET", "experiments/get"): "project.read",
-    ("GET", "experiments/get-by-name"): "project.read",
-    ("POST", "experiments/search"): "project.read",
-    ("GET", "experiments/search"): "project.read",
-    ("POST", "experiments/update"): "tracking.write",
-    ("POST", "experiments/delete"): "tracking.write",
-    ("POST", "experiments/restore"): "tracking.write",
-    ("POST", "experiments/set-experiment-tag"): "tracking.write",
-    ("POST", "experiments/delete-experiment-tag"): "tracking.write",
-    ("POST", "runs/create"): "tracking.write",
-    ("POST", "runs/update"): "tracking.write",
-    ("GET", "runs/get"): "project.read",
-    ("POST", "runs/delete"): "tracking.write",
-    ("POST", "runs/restore"): "tracking.write",
-    ("POST", "runs/log-metric"): "tracking.write",
-    ("POST", "runs/log-parameter"): "tracking.write",
-    ("POST", "runs/set-tag"): "tracking.write",
-    ("POST", "runs/delete-tag"): "tracking.write",
-    ("POST", "runs/log-batch"): "tracking.write",
-    ("POST", "runs/log-model"): "tracking.write",
-    ("POST", "runs/log-inputs"): "tracking.write",
-    ("POST", "runs/outputs"): "tracking.write",
-    ("POST", "runs/search"): "project.read",
-    ("GET", "metrics/get-history"): "project.read",
-    ("GET", "artifacts/list"): "project.read",
-    ("POST", "logged-models"): "tracking.write",
-    ("POST", "logged-models/search"): "project.read",
-    ("GET", "logged-models/{model_id}"): "project.read",
-    ("PATCH", "logged-models/{model_id}"): "tracking.write",
-    ("DELETE", "logged-models/{model_id}"): "tracking.write",
-    ("PATCH", "logged-models/{model_id}/tags"): "tracking.write",
-    ("DELETE", "logged-models/{model_id}/tags/{tag_key}"): "tracking.write",
-    ("POST", "logged-models/{model_id}/params"): "tracking.write",
-    ("GET", "logged-models/{model_id}/artifacts/directories"): "project.read",
-    ("POST", "registered-models/create"): "model.write",
-    ("POST", "registered-models/rename"): "model.write",
-    ("PATCH", "registered-models/update"): "model.write",
-    ("DELETE", "registered-models/delete"): "model.write",
-    ("GET", "registered-models/get"): "project.read",
-    ("GET", "registered-models/search"): "project.read",
-    ("POST", "registered-models/get-latest-versions"): "project.read",
-    ("GET", "registered-models/get-latest-versions"): "project.read",
-    ("POST", "registered-models/set-tag"): "model.write",
-    ("DELETE", "registered-models/delete-tag"): "model.write",
-    ("POST", "registered-models/alias"): "model.write",
-    ("DELETE", "registered-models/alias"): "model.write",
-    ("GET", "registered-models/alias"): "project.read",
-    ("POST", "model-versions/create"): "model.write",
-    ("PATCH", "model-versions/update"): "model.write",
-    ("POST", "model-versions/transition-stage"): "model.write",
-    ("DELETE", "model-versions/delete"): "model.write",
-    ("GET", "model-versions/get"): "project.read",
-    ("GET", "model-versions/search"): "project.read",
-    ("GET", "model-versions/get-download-uri"): "project.read",
-    ("POST", "model-versions/set-tag"): "model.write",
-    ("DELETE", "model-versions/delete-tag"): "model.write",
-    ("GET", "artifacts/{path:path}"): "project.read",
-    ("PUT", "artifacts/{path:path}"): "tracking.write",
-    ("DELETE", "artifacts/{path:path}"): "tracking.write",
-    ("GET", "artifacts"): "project.read",
-    ("POST", "mpu/create/{path:path}"): "tracking.write",
-    ("POST", "mpu/complete/{path:path}"): "tracking.write",
-    ("POST", "mpu/abort/{path:path}"): "tracking.write",
-}
-
-
-# Who calls the MLflow routes in the walk: an admin, readers only, tracking without models,
-# tracking and models, promotion without either, no role, no token.
-MLFLOW_CALLERS = {
-    "root",
-    "u-viewer",
-    "u-data-engineer",
-    "u-data-scientist",
-    "u-devops",
-    "outsider",
-    "nobody",
-}
-
-
-def _mlflow_short(path: str) -> str | None:
-    for prefix in MLFLOW_PREFIXES:
-        if path.startswith(prefix):
-            return path.removeprefix(prefix)
-    return None
-
-
 def test_every_mlflow_route_declares_the_reviewed_action(world: World) -> None:
     wrong = []
     seen = set()
     for route in declared_routes(world.client.app):
-        short = _mlflow_short(route.path)
+        short = mlflow_short(route.path)
         if short is None:
             continue
         seen.add((route.method, short))
@@ -472,7 +382,7 @@ def _request(route: DeclaredRoute, ids: dict[str, str]) -> tuple[str, dict[str, 
     url = re.sub(
         r"\{(\w+)(?::path)?\}", lambda m: _path_value(route.path, m.group(1), ids), route.path
     )
-    if _mlflow_short(route.path) is not None:
+    if mlflow_short(route.path) is not None:
         # MLflow routes name their project in the body or query: the seeded run's experiment
         fields = {"experiment_id": ids["experiment"], "run_id": ids["run"]}
         return url, {"params": fields} if route.method == "GET" else {"json": fields}
@@ -507,7 +417,7 @@ def test_every_role_on_every_route(world: World) -> None:
     for route in routes:
         url, kwargs = _request(route, world.ids)
         callers = world.callers
-        if _mlflow_short(route.path) is not None:
+        if mlflow_short(route.path) is not None:
             # ~80 MLflow routes: a subset of callers that tells each declared action apart
             # (their declarations are checked against MLFLOW_ROUTES above)
             callers = [c for c in world.callers if c.name in MLFLOW_CALLERS]
