@@ -235,6 +235,14 @@ WEB_PAGES = {
     ("GET", "/"): SIGNED_IN,
     ("GET", "/projects"): SIGNED_IN,
     ("GET", "/projects/{project}"): "project.read",
+    ("GET", "/reports"): "project.read",
+    ("POST", "/reports/{project}/{model}/risk-tier"): "risk.write",
+    ("POST", "/reports/{project}/{model}/build"): "report.create",
+    ("POST", "/reports/{project}/{model}/retire"): "model.retire",
+    ("GET", "/reports/{project}/{model}/{version}/{sha256}"): "project.read",
+    ("GET", "/audit"): "audit.read",
+    ("POST", "/audit/verify"): "audit.read",
+    ("GET", "/projects/{project}/resources"): "project.read",
 }
 _NOT_PAGES = ("/api/", "/auth/", "/healthz", "/readyz", "/sign-in", "/sign-out", "/static")
 

@@ -12,9 +12,12 @@ __all__ = ["PROJECT_AREAS", "SITE_AREAS"]
 # (label, path, action): a project's areas; {project} is filled in.
 PROJECT_AREAS: list[tuple[str, str, str]] = [
     ("Overview", "/projects/{project}", "project.read"),
+    ("Resources", "/projects/{project}/resources", "project.read"),
 ]
 # (label, path, action): areas of the whole site.
 SITE_AREAS: list[tuple[str, str, str]] = [
     ("Home", "/", SIGNED_IN),
     ("Projects", "/projects", SIGNED_IN),
+    ("Reports", "/reports", "project.read"),
+    ("Audit", "/audit", "audit.read"),
 ]

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relayml.web.pages import home, session
+from relayml.web.pages import audit, home, reports, resources, session
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: list[APIRouter] = [
     session.router,
     home.router,
+    reports.router,
+    audit.router,
+    resources.router,
 ]
