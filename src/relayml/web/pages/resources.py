@@ -30,7 +30,7 @@ def bars(values: list[tuple[str, float, str]], title: str, *, bad: float | None 
     if not shown:
         return Markup("")
     top = max(v for _, v, _ in shown) or 1.0
-    left, width, row = 230, 420, 22
+    left, width, row = 290, 400, 22
     height = 8 + row * len(shown)
     full = left + width + 110
     parts = [
