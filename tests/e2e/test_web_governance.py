@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import httpx
 
+from relayml.backend import LocalBackend
+from relayml.config import get_settings
+from relayml.identity.tokens import create_token
+from relayml.identity.users import add_user
 from tests.fixtures.web import Browser, WebSite, axe_violations, browser, shoot, web_site
 
 __all__ = ["browser", "web_site"]  # the fixtures, used by name
@@ -174,3 +178,64 @@ def test_the_architect_sees_the_resources_of_a_project(browser: Browser) -> None
     page.wait_for_url(site.url + "/projects/churn/resources?days=30")
     page.context.close()
     assert httpx.get(site.url + "/projects/churn/resources?days=0").status_code in (401, 422)
+
+
+def test_an_administrator_disables_enables_and_sets_a_password(browser: Browser) -> None:
+    site = browser.site
+    admin = "webadmin"  # the demo has no administrator who signs in: one, on the site's store
+    backend = LocalBackend(get_settings(home=site.home, monitor_interval=0))
+    try:
+        add_user(backend.store, "test", admin, admin=True, password="an-admins-passphrase-7")
+        site.tokens[admin] = create_token(backend.store, "test", admin, "web")[1]
+    finally:
+        backend.close()
+    site.passwords[admin] = "an-admins-passphrase-7"
+    with site.api(admin) as api:
+        made = api.post("/api/v1/users", json={"name": "webtemp", "email": "t@example.org"})
+    assert made.status_code == 201, made.text
+    page = browser.signed_in(admin)
+    page.click("header nav a:text('Users')")
+    page.wait_for_url(site.url + "/admin/users")
+    with site.api(admin) as api:
+        users = api.get("/api/v1/users").json()
+    assert page.locator("table.users tbody tr").count() == len(users)
+    row = page.locator("#user-webtemp")
+    assert "tokens only" in row.inner_text() and "active" in row.inner_text()
+    assert axe_violations(page) == []
+    shoot(page, "admin-users")
+
+    row.locator("button:text('Disable')").click()
+    page.wait_for_url(site.url + "/admin/users?done=disabled")
+    with site.api(admin) as api:
+        assert api.get("/api/v1/users/webtemp").json()["disabled_at"] is not None
+    page.locator("#user-webtemp button:text('Enable')").click()
+    page.wait_for_url(site.url + "/admin/users?done=enabled")
+    with site.api(admin) as api:
+        assert api.get("/api/v1/users/webtemp").json()["disabled_at"] is None
+
+    row = page.locator("#user-webtemp")
+    row.locator("summary").click()
+    row.locator("input[name=password]").fill("a-long-enough-passphrase-42")
+    row.locator("input[name=again]").fill("a-long-enough-passphrase-42")
+    row.locator("form.stack button").click()
+    page.wait_for_url(site.url + "/admin/users?done=password")
+    assert "password" in page.locator("#user-webtemp").inner_text()
+    page.context.close()
+    site.passwords["webtemp"] = "a-long-enough-passphrase-42"
+    try:
+        newcomer = browser.signed_in("webtemp")  # the new password signs in
+        assert newcomer.locator("header .who").inner_text().startswith("webtemp")
+        assert newcomer.locator("header nav a:text('Users')").count() == 0
+        newcomer.context.close()
+    finally:
+        del site.passwords["webtemp"]
+    with site.api("rita") as api:
+        refused = api.get("/admin/users", headers={"accept": "text/html"})
+        refused_post = api.post("/admin/users/webtemp/disable", headers={"accept": "text/html"})
+    assert refused.status_code == 403 and "Not allowed" in refused.text
+    assert refused_post.status_code == 403
+    with site.api(admin) as api:
+        differ = api.post("/admin/users/webtemp/password", data={"password": "x1", "again": "x2"})
+        myself = api.post(f"/admin/users/{admin}/disable")
+    assert differ.status_code == 422 and "differ" in differ.text
+    assert myself.status_code == 422 and "yourself" in myself.text

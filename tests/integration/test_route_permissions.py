@@ -243,6 +243,10 @@ WEB_PAGES = {
     ("GET", "/audit"): "audit.read",
     ("POST", "/audit/verify"): "audit.read",
     ("GET", "/projects/{project}/resources"): "project.read",
+    ("GET", "/admin/users"): ADMIN_ONLY,
+    ("POST", "/admin/users/{name}/disable"): ADMIN_ONLY,
+    ("POST", "/admin/users/{name}/enable"): ADMIN_ONLY,
+    ("POST", "/admin/users/{name}/password"): ADMIN_ONLY,
 }
 _NOT_PAGES = ("/api/", "/auth/", "/healthz", "/readyz", "/sign-in", "/sign-out", "/static")
 

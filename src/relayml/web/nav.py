@@ -5,7 +5,7 @@ A page module that adds an area adds its link here (label, path, the action need
 
 from __future__ import annotations
 
-from relayml.domain.permissions import SIGNED_IN
+from relayml.domain.permissions import ADMIN_ONLY, SIGNED_IN
 
 __all__ = ["PROJECT_AREAS", "SITE_AREAS"]
 
@@ -20,4 +20,5 @@ SITE_AREAS: list[tuple[str, str, str]] = [
     ("Projects", "/projects", SIGNED_IN),
     ("Reports", "/reports", "project.read"),
     ("Audit", "/audit", "audit.read"),
+    ("Users", "/admin/users", ADMIN_ONLY),
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relayml.web.pages import audit, home, reports, resources, session
+from relayml.web.pages import admin, audit, home, reports, resources, session
 
 __all__ = ["ROUTERS"]
 
@@ -18,4 +18,5 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     audit.router,
     resources.router,
+    admin.router,
 ]
