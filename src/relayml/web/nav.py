@@ -12,6 +12,11 @@ __all__ = ["PROJECT_AREAS", "SITE_AREAS"]
 # (label, path, action): a project's areas; {project} is filled in.
 PROJECT_AREAS: list[tuple[str, str, str]] = [
     ("Overview", "/projects/{project}", "project.read"),
+    ("Models", "/projects/{project}/models", "project.read"),
+    ("Deployments", "/projects/{project}/deployments", "project.read"),
+    ("Monitoring", "/projects/{project}/monitoring", "project.read"),
+    ("Predictions", "/projects/{project}/predictions", "project.read"),
+    ("Feedback", "/projects/{project}/feedback", "project.read"),
     ("Resources", "/projects/{project}/resources", "project.read"),
 ]
 # (label, path, action): areas of the whole site.

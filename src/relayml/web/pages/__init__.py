@@ -8,13 +8,30 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relayml.web.pages import admin, audit, home, reports, resources, session
+from relayml.web.pages import (
+    admin,
+    audit,
+    deployments,
+    feedback,
+    home,
+    models,
+    monitoring,
+    predictions,
+    reports,
+    resources,
+    session,
+)
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: list[APIRouter] = [
     session.router,
     home.router,
+    models.router,
+    deployments.router,
+    monitoring.router,
+    predictions.router,
+    feedback.router,
     reports.router,
     audit.router,
     resources.router,
