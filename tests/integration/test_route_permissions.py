@@ -263,6 +263,18 @@ WEB_PAGES = {
     ("POST", "/projects/{project}/predictions/{prediction_id}/flag"): "feedback.flag",
     ("GET", "/projects/{project}/feedback"): "project.read",
     ("POST", "/projects/{project}/feedback/{flag_id}/resolve"): "feedback.resolve",
+    ("GET", "/reports"): "project.read",
+    ("POST", "/reports/{project}/{model}/risk-tier"): "risk.write",
+    ("POST", "/reports/{project}/{model}/build"): "report.create",
+    ("POST", "/reports/{project}/{model}/retire"): "model.retire",
+    ("GET", "/reports/{project}/{model}/{version}/{sha256}"): "project.read",
+    ("GET", "/audit"): "audit.read",
+    ("POST", "/audit/verify"): "audit.read",
+    ("GET", "/projects/{project}/resources"): "project.read",
+    ("GET", "/admin/users"): ADMIN_ONLY,
+    ("POST", "/admin/users/{name}/disable"): ADMIN_ONLY,
+    ("POST", "/admin/users/{name}/enable"): ADMIN_ONLY,
+    ("POST", "/admin/users/{name}/password"): ADMIN_ONLY,
 }
 _NOT_PAGES = (
     "/api/",

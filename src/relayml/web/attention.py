@@ -268,7 +268,11 @@ def _pipelines(backend: Any, project: str, role: str) -> Section:
 
 
 def _audit(backend: Any, project: str, role: str) -> Section:
-    return Section(role, "Audit trail", [Line("Verify the chain and read the log", "/audit")])
+    lines = [Line("Verify the chain and read the log", "/audit")]
+    for c in backend.list_audit_checkpoints(1):  # the newest signed head, if any
+        signed = f"signed {c.signed_at:%Y-%m-%d %H:%M} UTC" if c.signed_at else ""
+        lines.append(Line(f"Last checkpoint: entry {c.entry_id:,}", "/audit", detail=signed))
+    return Section(role, "Audit trail", lines, "/audit")
 
 
 def _resources(backend: Any, project: str, role: str) -> Section:

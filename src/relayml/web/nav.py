@@ -5,7 +5,7 @@ A page module that adds an area adds its link here (label, path, the action need
 
 from __future__ import annotations
 
-from relayml.domain.permissions import SIGNED_IN
+from relayml.domain.permissions import ADMIN_ONLY, SIGNED_IN
 
 __all__ = ["PROJECT_AREAS", "SITE_AREAS"]
 
@@ -17,9 +17,13 @@ PROJECT_AREAS: list[tuple[str, str, str]] = [
     ("Monitoring", "/projects/{project}/monitoring", "project.read"),
     ("Predictions", "/projects/{project}/predictions", "project.read"),
     ("Feedback", "/projects/{project}/feedback", "project.read"),
+    ("Resources", "/projects/{project}/resources", "project.read"),
 ]
 # (label, path, action): areas of the whole site.
 SITE_AREAS: list[tuple[str, str, str]] = [
     ("Home", "/", SIGNED_IN),
     ("Projects", "/projects", SIGNED_IN),
+    ("Reports", "/reports", "project.read"),
+    ("Audit", "/audit", "audit.read"),
+    ("Users", "/admin/users", ADMIN_ONLY),
 ]

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relayml.web.pages import deployments, feedback, home, models, monitoring, predictions, session
+from relayml.web.pages import (
+    admin,
+    audit,
+    deployments,
+    feedback,
+    home,
+    models,
+    monitoring,
+    predictions,
+    reports,
+    resources,
+    session,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -20,4 +32,8 @@ ROUTERS: list[APIRouter] = [
     monitoring.router,
     predictions.router,
     feedback.router,
+    reports.router,
+    audit.router,
+    resources.router,
+    admin.router,
 ]
