@@ -235,6 +235,14 @@ WEB_PAGES = {
     ("GET", "/"): SIGNED_IN,
     ("GET", "/projects"): SIGNED_IN,
     ("GET", "/projects/{project}"): "project.read",
+    ("GET", "/projects/{project}/runs"): "project.read",
+    ("GET", "/projects/{project}/runs/compare"): "project.read",
+    ("GET", "/projects/{project}/runs/{run_id}"): "project.read",
+    ("GET", "/projects/{project}/datasets"): "project.read",
+    ("GET", "/projects/{project}/datasets/{name}"): "project.read",
+    ("GET", "/projects/{project}/pipelines"): "project.read",
+    ("GET", "/projects/{project}/pipelines/{run_id}"): "project.read",
+    ("GET", "/projects/{project}/lineage"): "project.read",
 }
 _NOT_PAGES = ("/api/", "/auth/", "/healthz", "/readyz", "/sign-in", "/sign-out", "/static")
 

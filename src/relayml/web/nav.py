@@ -12,6 +12,10 @@ __all__ = ["PROJECT_AREAS", "SITE_AREAS"]
 # (label, path, action): a project's areas; {project} is filled in.
 PROJECT_AREAS: list[tuple[str, str, str]] = [
     ("Overview", "/projects/{project}", "project.read"),
+    ("Runs", "/projects/{project}/runs", "project.read"),
+    ("Datasets", "/projects/{project}/datasets", "project.read"),
+    ("Pipelines", "/projects/{project}/pipelines", "project.read"),
+    ("Lineage", "/projects/{project}/lineage", "project.read"),
 ]
 # (label, path, action): areas of the whole site.
 SITE_AREAS: list[tuple[str, str, str]] = [

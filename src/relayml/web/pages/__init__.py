@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relayml.web.pages import home, session
+from relayml.web.pages import datasets, home, lineage, pipelines, run_detail, runs, session
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: list[APIRouter] = [
     session.router,
     home.router,
+    runs.router,  # before run_detail: /runs/compare is not a run id
+    run_detail.router,
+    datasets.router,
+    pipelines.router,
+    lineage.router,
 ]
