@@ -107,7 +107,6 @@ def runs_page(
     return page(
         request,
         "runs/list.html",
-        status=422 if error else 200,
         project=project,
         runs=runs,
         error=error,
