@@ -151,8 +151,9 @@ def test_a_bad_filter_shows_the_grammar_error_and_bad_requests_are_pages(
     page = browser.signed_in(site.data_scientist)
     answer = page.goto(f"{site.url}/projects/{project}/runs?q=metrics.auc+%3E")
     assert answer is not None and answer.status == 200  # a form to correct, not a failure
-    problem = page.locator(".problem pre").inner_text()
-    assert "metrics.auc >" in problem and "^" in problem  # the grammar's message with its caret
+    said, where = page.locator(".problem p").inner_text(), page.locator(".problem pre").inner_text()
+    assert "expected a value after '>'" in said  # the grammar's message, its caret under the spot
+    assert where.splitlines()[0].strip() == "metrics.auc >" and where.rstrip().endswith("^")
     assert page.locator("#q").input_value() == "metrics.auc >"  # kept, to be corrected
     _clean(browser, page, "runs-bad-filter")
     with site.api(site.data_scientist) as api:

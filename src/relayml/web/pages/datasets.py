@@ -17,7 +17,7 @@ __all__ = ["histogram_svg", "router"]
 
 router = page_router()
 
-MAX_DATASETS = 200
+MAX_DATASETS = 100
 MAX_VERSIONS = 50
 MAX_CHECKS = 20
 MAX_PROFILED = 200  # columns of a profile shown
