@@ -24,6 +24,7 @@ from relayml.client.http import HttpBackend
 from relayml.config import get_settings
 from relayml.data.checks import run_checks
 from relayml.data.sources import log_dataset
+from relayml.domain.lineage import LineageEdge, LineageNode
 from tests.fixtures.web import Browser, WebSite, axe_violations, browser, shoot, web_site
 
 __all__ = ["browser", "web_site"]  # the fixtures, used by name
@@ -76,6 +77,13 @@ def seeded(web_site: WebSite, tmp_path_factory: pytest.TempPathFactory) -> Itera
     api.set_policy(
         project, "environments:\n  staging:\n    checks:\n      - metric: auc\n        min: 0.5\n"
     )
+    source = LineageNode(kind="source", key=f"s3://{project}/raw.csv", label="raw.csv")
+    tables = [LineageNode(kind="dataset", key=f"warehouse/{project}.t{i}") for i in range(130)]
+    api.link([source, *tables], [
+        LineageEdge(src_kind="source", src_key=source.key, dst_kind="dataset", dst_key=t.key,
+                    relation="derived_from")
+        for t in tables
+    ])  # fmt: skip
     api.add_member(project, "dana", "data_engineer")
     api.add_member(project, me, "data_scientist")
     try:
@@ -316,6 +324,21 @@ def test_lineage_is_bounded_and_its_nodes_lead_to_their_pages(
     assert page.locator("[data-graph=lineage] g.node").count() <= drawn.count()
     page.click(f"main ul.lines a[href='/projects/churn/runs/{runs[0]['key']}']")
     assert page.locator("h1").inner_text().startswith("Run ")
+    page.context.close()
+    assert browser.console_errors == []
+
+
+def test_a_large_lineage_graph_draws_the_nearest_nodes_and_says_how_many_are_left_out(
+    browser: Browser, seeded: Seeded
+) -> None:
+    site, project = browser.site, seeded.project
+    page = browser.signed_in("dana")
+    query = f"kind=source&id=s3://{project}/raw.csv&depth=1"
+    page.goto(f"{site.url}/projects/{project}/lineage?{query}")
+    page.wait_for_selector("[data-graph=lineage] svg")
+    assert page.locator("[data-graph=lineage] g.node").count() == 120
+    assert page.locator("p.notice-warn").inner_text().startswith("11 more nodes within depth 1")
+    _clean(browser, page, "lineage-bounded")
     page.context.close()
     assert browser.console_errors == []
 

@@ -68,7 +68,9 @@ def _check_root(backend: Any, project: str, kind: str, key: str) -> None:
 def _label(node: LineageNode) -> str:
     text = node.label or node.key
     if len(text) > 28 and node.kind in ("run", "pipeline_run", "step_output"):
-        text = text[:12]
+        text = text[:12]  # an id: its start tells it apart
+    elif len(text) > 28:
+        text = "…" + text[-26:]  # a path or a URI: its end tells it apart
     return f"{KIND_LABELS.get(node.kind, node.kind.replace('_', ' '))}: {text}"
 
 
