@@ -267,7 +267,11 @@ def test_datasets_show_versions_profiles_and_checks(browser: Browser, seeded: Se
     report = page.locator("section.check-report")
     assert report.locator("h3").inner_text().startswith("Failed")
     assert "age: between 0 and 120" in report.inner_text()
-    assert "1" in report.locator("tr:has-text('between') td.num").inner_text()
+    failing = report.locator("tr:has-text('between')")
+    assert failing.locator("td.num").inner_text() == "1"
+    failing.locator("summary").click()
+    assert failing.locator("summary").inner_text() == "1 failing row"
+    assert '"age": 200' in failing.locator("details pre").inner_text()
     _clean(browser, page, "datasets-checks")
     page.goto(site.url + "/")
     board = page.locator("section.board", has_text=seeded.project)
