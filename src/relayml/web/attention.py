@@ -87,7 +87,7 @@ def _kpis(backend: Any, project: str, role: str) -> Section:
 
 
 def _runs(backend: Any, project: str, role: str) -> Section:
-    page = backend.search_runs(project, order_by=["start_time DESC"], max_results=6)
+    page = backend.search_runs(project, max_results=6)  # newest first, by the index
     lines = [
         Line(
             f"{r.experiment} / {r.name}",

@@ -75,7 +75,7 @@ def runs_page(
         found = backend.search_runs(
             project,
             filter=q or None,
-            order_by=by or ["start_time DESC"],
+            order_by=by or None,  # newest first, along the (project, start_time) index
             max_results=size,
             page_token=token or None,
             experiments=[exp] if exp else None,
