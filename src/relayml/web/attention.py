@@ -132,7 +132,7 @@ def _best_runs(backend: Any, project: str, role: str) -> Section:
     ]  # fmt: skip
     query = urlencode({"order": field, "desc": "1" if higher else ""})
     return Section(role, f"Best runs by {metric}", lines, f"/projects/{project}/runs?{query}",
-                   f"No run logged {metric} yet.")  # fmt: skip
+                   f"No run logged {metric}, the metric the promotion policy checks.")  # fmt: skip
 
 
 def _failed_checks(backend: Any, project: str, role: str) -> Section:
