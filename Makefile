@@ -58,6 +58,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/profile.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/cli.py
 
 lock: | $(BIN)/python

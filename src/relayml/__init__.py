@@ -23,9 +23,11 @@ __all__ = [
     "current_project",
     "download_artifact",
     "evaluate",
+    "features",
     "flush",
     "get_backend",
     "get_lineage",
+    "get_model_card",
     "get_run",
     "init",
     "load_dataset",
@@ -41,6 +43,7 @@ __all__ = [
     "promote",
     "reject",
     "search_runs",
+    "set_model_card",
     "set_policy",
     "set_tags",
     "start_run",
@@ -67,11 +70,13 @@ if TYPE_CHECKING:
     from relayml.sdk_models import (
         approve,
         evaluate,
+        get_model_card,
         load_model,
         log_model,
         log_outcomes,
         promote,
         reject,
+        set_model_card,
         set_policy,
     )
     from relayml.sdk_runs import (
@@ -102,17 +107,24 @@ _MODEL_NAMES = frozenset(
     [
         "approve",
         "evaluate",
+        "get_model_card",
         "load_model",
         "log_model",
         "log_outcomes",
         "promote",
         "reject",
+        "set_model_card",
         "set_policy",
     ]
 )
 
 
 def __getattr__(name: str) -> Any:
+    if name == "features":
+        import importlib
+
+        importlib.import_module("relayml.sdk")  # the SDK installs the defaults it uses
+        return importlib.import_module("relayml.features")
     if name in ("pipeline", "step"):
         from relayml import pipelines, sdk  # the SDK installs the pipelines' defaults
 

@@ -26,6 +26,7 @@ from relayml.domain.entities import (
 )
 from relayml.domain.ports import MetricRow
 from relayml.domain.validation import check_metric_rows
+from relayml.features.local import LocalFeatureOps
 from relayml.governance import audit
 from relayml.governance.local import LocalAuditOps
 from relayml.identity.local import LocalIdentityOps
@@ -67,6 +68,7 @@ class LocalBackend(
     LocalIdentityOps,
     LocalAuditOps,
     LocalReportOps,
+    LocalFeatureOps,
 ):
     """Every operation, run in this process against the configured store."""
 

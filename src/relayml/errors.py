@@ -13,6 +13,7 @@
     ├── StorageUnavailable      the artifact store refused or could not be reached (HTTP 503)
     ├── ServerUnavailable       the relay server could not be reached        (client side)
     ├── SchedulerUnavailable    the Dask scheduler could not be reached      (HTTP 503)
+    ├── SourceUnavailable       the store an import reads from failed        (client side)
     ├── MissingDependency       an optional package is not installed
     │   the model server's own (it answers V2's {"error": "…"} with these statuses)
     ├── ModelNotReady           the served models are still loading or failed   (HTTP 503)
@@ -44,6 +45,7 @@ __all__ = [
     "RelayError",
     "SchedulerUnavailable",
     "ServerUnavailable",
+    "SourceUnavailable",
     "StorageUnavailable",
     "StoreNotReady",
     "Unauthenticated",
@@ -150,6 +152,13 @@ class SchedulerUnavailable(RelayError):
     """The Dask scheduler an executor names (dask://host:port) could not be reached."""
 
     code = "SCHEDULER_UNAVAILABLE"
+    http_status = 503
+
+
+class SourceUnavailable(RelayError):
+    """The store an import reads from (an MLflow tracking URI or folder) failed midway."""
+
+    code = "SOURCE_UNAVAILABLE"
     http_status = 503
 
 

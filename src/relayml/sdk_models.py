@@ -3,6 +3,7 @@
 predictor = relay.load_model("churn@production")
 relay.evaluate("churn/3", holdout, target="churned", by=["region"])
 relay.promote("churn/3", to="staging")
+relay.set_model_card("churn/3", intended_use="...", limitations="...")
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from relayml.domain.models import Evaluation, ModelVersion, PolicyInfo, Promotion
+from relayml.domain.reports import ModelCard
 from relayml.errors import GateFailed, InvalidInput
 from relayml.models import publish
 from relayml.models.predictor import Predictor
@@ -20,11 +22,13 @@ from relayml.sdk import current_project, get_backend
 __all__ = [
     "approve",
     "evaluate",
+    "get_model_card",
     "load_model",
     "log_model",
     "log_outcomes",
     "promote",
     "reject",
+    "set_model_card",
     "set_policy",
 ]
 
@@ -115,3 +119,21 @@ def log_outcomes(
     return get_backend().log_outcomes(
         project or current_project(), prediction_ids, values, model=model
     )
+
+
+def set_model_card(
+    ref: str,
+    *,
+    intended_use: str | None = None,
+    limitations: str | None = None,
+    project: str | None = None,
+) -> ModelCard:
+    """Say what a version is for and where it must not be used (None keeps a text); audited."""
+    return get_backend().set_model_card(
+        project or current_project(), ref, intended_use=intended_use, limitations=limitations
+    )
+
+
+def get_model_card(ref: str, *, project: str | None = None) -> ModelCard:
+    """A version's intended use and limitations now (``.current``) and before (``.history``)."""
+    return get_backend().get_model_card(project or current_project(), ref)

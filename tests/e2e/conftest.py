@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.documented import Demo, build_demo
+from tests.fixtures.web import browser, web_site
+
+__all__ = ["browser", "demo", "web_site"]  # web pages: one server and one chromium per session
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ SHOWN = {
     "docs/tracking.md": ["tracking_quickstart.py"],
     "docs/models.md": ["models_log.py", "models_load.py", "models_evaluate.py"],
     "docs/data.md": ["data_datasets.py", "data_pipelines.py"],
+    "docs/features.md": ["features_define.py", "features_train.py"],
 }
 # what each file prints when it worked
 PRINTS = {
@@ -34,6 +35,8 @@ PRINTS = {
     "models_evaluate.py": "ROC AUC on the holdout: 0.",
     "data_datasets.py": "customers@1: 4 customers",
     "data_pipelines.py": "2 customers of 21 or more",
+    "features_define.py": "declares customer, customer and offer",
+    "features_train.py": "model_versions=['churn_features/1']",
 }
 
 

@@ -81,6 +81,10 @@ def test_viewers_read_the_inventory_auditors_build_reports_risk_managers_set_tie
         vic.set_risk_tier("churn", "churn", "high", "customer offers")
     with pytest.raises(PermissionDenied):
         site.as_user("aud").retire_model("churn", "churn", "no")
+    with pytest.raises(PermissionDenied, match="aud may not set a model's risk tier"):
+        site.as_user("aud").set_risk_tier("churn", "churn", "low", "the auditor only reads")
+    admin = site.as_user("root").set_risk_tier("churn", "legacy", "low", "reporting only")
+    assert admin.risk_tier == "low" and admin.risk_tier_set_by == "root"
     assert site.as_user("olga").inventory() == []  # churn is not hers to see
     entry = site.as_user("rita").set_risk_tier("churn", "churn", "high", "decides offers")
     assert entry.risk_tier == "high" and entry.risk_tier_set_by == "rita"
@@ -121,16 +125,70 @@ def test_the_cli_writes_reports_and_the_inventory(site: Site, tmp_path: Path) ->
         == 0
     )
     assert "| churn | legacy |" in inv.read_text()
-    bad = _relay(site.home, "report", "model", "churn", "-p", "churn", "--format", "pdf",
-                 "--out", str(tmp_path / "x.pdf"))  # fmt: skip
-    assert bad.returncode == 1 and "unknown report format 'pdf'" in bad.stderr
-    assert "Traceback" not in bad.stderr and not (tmp_path / "x.pdf").exists()
-    # over HTTP with a token: the same command, built on the server
+    bad = _relay(site.home, "report", "model", "churn", "-p", "churn", "--format", "docx",
+                 "--out", str(tmp_path / "x.docx"))  # fmt: skip
+    assert bad.returncode == 1 and "unknown report format 'docx'" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "x.docx").exists()
+    # over HTTP with a token: the same command, built on the server; a PDF travels as base64
     remote = tmp_path / "remote.html"
     done = _relay(site.home, "report", "model", "churn", "-p", "churn", "--out", str(remote),
                   RELAY_SERVER_URL=site.server.url, RELAY_TOKEN=site.tokens["aud"])  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "by aud from the store" in remote.read_text()
+    pdf = tmp_path / "remote.pdf"
+    aud = {"RELAY_SERVER_URL": site.server.url, "RELAY_TOKEN": site.tokens["aud"]}
+    done = _relay(site.home, "report", "model", "churn", "-p", "churn", "-f", "pdf", "--out",
+                  str(pdf), **aud)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    from pypdf import PdfReader
+
+    pages = PdfReader(pdf).pages
+    assert "by aud from the store" in " ".join(p.extract_text() for p in pages)
+    inv = tmp_path / "inventory.pdf"
+    assert _relay(site.home, "report", "inventory", "-f", "pdf", "--out", str(inv)).returncode == 0
+    assert "Model inventory" in PdfReader(inv).pages[0].extract_text()
+
+
+def test_without_weasyprint_a_pdf_asks_for_the_extra(site: Site, tmp_path: Path) -> None:
+    out = tmp_path / "churn.pdf"
+    hide = "import sys; sys.modules['weasyprint'] = None; from relayml.cli import main; main()"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    done = subprocess.run(
+        [sys.executable, "-c", hide, "report", "model", "churn", "-p", "churn", "--format", "pdf",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env={**clean, "RELAY_HOME": str(site.home)},
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr  # one line
+    assert "pip install 'relayml[pdf]'" in done.stderr and not out.exists()
+
+
+def test_the_card_is_set_by_the_data_scientist_and_read_by_viewers(
+    site: Site, tmp_path: Path
+) -> None:
+    done = _relay(site.home, "models", "card", "set", "churn/2", "-p", "churn",
+                  "--intended-use", "Rank customers for retention offers.",
+                  "--limitations", "Not for pricing.")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Rank customers for retention offers." in done.stdout
+    card = site.as_user("vic").get_model_card("churn", "churn@production")
+    assert card.current is not None and card.current.limitations == "Not for pricing."
+    with pytest.raises(
+        PermissionDenied,
+        match="vic may not register models and versions, log evaluations, set model cards",
+    ):
+        site.as_user("vic").set_model_card("churn", "churn/2", limitations="mine")
+    with pytest.raises(PermissionDenied):
+        site.as_user("aud").set_model_card("churn", "churn/2", limitations="mine")
+    vic = {"RELAY_SERVER_URL": site.server.url, "RELAY_TOKEN": site.tokens["vic"]}
+    shown = _relay(site.home, "models", "card", "show", "churn@production", "-p", "churn",
+                   "--history", **vic)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "Not for pricing." in shown.stdout and "History" in shown.stdout
+    empty = _relay(site.home, "models", "card", "show", "churn/1", "-p", "churn")
+    assert empty.returncode == 0 and "has no model card yet" in empty.stdout
+    nothing = _relay(site.home, "models", "card", "set", "churn/1", "-p", "churn")
+    assert nothing.returncode == 1 and "say what to set" in nothing.stderr
 
 
 def test_the_html_report_opens_in_a_browser_without_network(site: Site, tmp_path: Path) -> None:

@@ -25,9 +25,7 @@ from relayml.config import get_settings
 from relayml.data.checks import run_checks
 from relayml.data.sources import log_dataset
 from relayml.domain.lineage import LineageEdge, LineageNode
-from tests.fixtures.web import Browser, WebSite, axe_violations, browser, shoot, web_site
-
-__all__ = ["browser", "web_site"]  # the fixtures, used by name
+from tests.fixtures.web import Browser, WebSite, axe_violations, shoot
 
 RUNS = 30
 HISTORY = 3000  # points of the long run's loss: the charts must come back downsampled

@@ -8,9 +8,7 @@ import re
 
 import httpx
 
-from tests.fixtures.web import Browser, WebSite, axe_violations, browser, shoot, web_site
-
-__all__ = ["browser", "web_site"]  # the fixtures, used by name
+from tests.fixtures.web import Browser, WebSite, axe_violations, shoot
 
 
 def test_each_person_signs_in_sees_their_roles_work_and_signs_out(browser: Browser) -> None:

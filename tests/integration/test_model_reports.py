@@ -8,6 +8,7 @@ outcomes, a flag, alert rules) plus a second model that is promoted, rolled back
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -264,7 +265,8 @@ def test_report_of_the_production_version_holds_every_section(built: Any) -> Non
     # an auditor regenerates from the same rows: the same fingerprint
     again = backend.build_model_report("churn", "churn", fmt="md")
     assert again.fingerprint == report.fingerprint
-    assert fingerprint(gather(backend, backend.logs, "churn", "churn", None)) == report.fingerprint
+    facts = gather(backend, backend.logs, backend.store, "churn", "churn", None)
+    assert fingerprint(facts) == report.fingerprint
     assert "## Gates and approvals" in again.content and "| rita | risk_manager |" in again.content
 
 
@@ -277,5 +279,53 @@ def test_a_version_never_in_production_and_a_retired_model(built: Any) -> None:
     retired = backend.build_model_report("churn", "legacy", fmt="md")
     assert retired.version == 2  # no environment left: the newest version
     assert "The model is retired: replaced by churn" in retired.content
-    with pytest.raises(InvalidInput, match="unknown report format 'pdf'"):
-        backend.build_model_report("churn", "churn", fmt="pdf")
+    with pytest.raises(
+        InvalidInput, match="unknown report format 'docx'; use one of html, md, pdf"
+    ):
+        backend.build_model_report("churn", "churn", fmt="docx")
+
+
+def _fills(page: Any) -> set[str]:
+    """The fill colours a PDF page paints with, as #rrggbb."""
+    content = page.get_contents().get_data().decode("latin-1")
+    found = re.findall(r"([\d.]+) ([\d.]+) ([\d.]+) rg", content)
+    return {"#" + "".join(f"{round(float(c) * 255):02x}" for c in rgb) for rgb in found}
+
+
+def test_the_pdf_report_holds_every_section_its_charts_and_the_chain_status(built: Any) -> None:
+    from pypdf import PdfReader
+
+    from relayml.reports import svg
+
+    backend, _ = built
+    backend.set_model_card("churn", "churn/2", intended_use="Rank customers for retention offers.")
+    report = backend.build_model_report("churn", "churn", fmt="pdf")
+    data = report.data()
+    assert report.format == "pdf" and report.encoding == "base64" and data.startswith(b"%PDF-")
+    assert hashlib.sha256(data).hexdigest() == report.sha256 and len(data) == report.size
+    assert backend.blobs.get_bytes(report.sha256) == data  # the PDF is what is stored
+    reader = PdfReader(io.BytesIO(data))
+    assert (
+        reader.metadata is not None
+        and reader.metadata.title == "Model risk report: churn version 2"
+    )
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    for heading in ("Purpose, business question and KPIs", "Owners and roles",
+                    "Intended use and limitations", "Data lineage",
+                    "Training data profile and data checks",
+                    "Evaluation, segment metrics and fairness gap", "Gates and approvals",
+                    "Environments over time", "Monitoring history",
+                    "Expert flags and their resolution", "Global explanation",
+                    "Change log (audit trail)"):  # fmt: skip
+        assert heading in text, heading
+    assert "Intended use: Rank customers for retention offers." in text
+    assert "Version 2 has been in production." in text
+    assert "audit chain verified:" in text and "head entry" in text
+    assert f"page 1 of {len(reader.pages)}" in text  # the print stylesheet numbers the pages
+    # the inline SVG charts are drawn: the timeline's lanes and the importance bars
+    painted = set().union(*(_fills(page) for page in reader.pages))
+    assert {svg._COLOURS["production"], svg._COLOURS["staging"]} <= painted
+    assert "#5b7fa6" in painted  # the bars of the global importance
+    (entry,) = backend.list_audit(AuditQuery(kind="report.create", limit=1))
+    assert entry.after is not None and entry.after["format"] == "pdf"
+    assert entry.after["sha256"] == report.sha256

@@ -161,7 +161,11 @@ def test_the_walk_finds_a_route_that_declares_nothing() -> None:
 
 
 # Reads asked with a POST body (they change nothing).
-READ_BY_POST = {"/projects/{project}/runs/search", "/projects/{project}/promotions/check"}
+READ_BY_POST = {
+    "/projects/{project}/runs/search",
+    "/projects/{project}/promotions/check",
+    "/projects/{project}/features/plan",
+}
 # Reads that need more (or less) than project.read.
 OTHER_READS = {
     "/projects": SIGNED_IN,
@@ -201,6 +205,9 @@ WRITES = {
     ("POST", "/projects/{project}/datasets/{name}/versions"): "data.write",
     ("POST", "/projects/{project}/data-checks"): "data.write",
     ("POST", "/lineage"): "data.write",
+    ("POST", "/projects/{project}/features/apply"): "features.write",
+    ("POST", "/projects/{project}/feature-sets/{name}/checks"): "features.write",
+    ("POST", "/projects/{project}/feature-sets/{name}/promote"): "features.write",
     ("POST", "/lineage/links"): "data.write",
     ("POST", "/projects/{project}/feedback"): "feedback.flag",
     ("POST", "/projects/{project}/feedback/{flag_id}/resolve"): "feedback.resolve",
@@ -217,6 +224,7 @@ WRITES = {
     ("PUT", "/projects/{project}/models/{model}/risk-tier"): "risk.write",
     ("POST", "/projects/{project}/models/{model}/retire"): "model.retire",
     ("POST", "/projects/{project}/models/{model}/reports"): "report.create",
+    ("PUT", "/projects/{project}/model-card"): "model.write",
     # a checkpoint only attests what is there: auditors make them
     ("POST", "/audit/checkpoints"): "audit.read",
     ("POST", "/tokens"): SIGNED_IN,
@@ -243,6 +251,24 @@ WEB_PAGES = {
     ("GET", "/projects/{project}/pipelines"): "project.read",
     ("GET", "/projects/{project}/pipelines/{run_id}"): "project.read",
     ("GET", "/projects/{project}/lineage"): "project.read",
+    ("GET", "/projects/{project}/models"): "project.read",
+    ("GET", "/projects/{project}/models/{name}"): "project.read",
+    ("GET", "/projects/{project}/models/{name}/{version}"): "project.read",
+    ("POST", "/projects/{project}/models/{name}/{version}/decide"): "promotion.decide",
+    ("POST", "/projects/{project}/models/{name}/{version}/promote"): "promotion.request",
+    ("GET", "/projects/{project}/deployments"): "project.read",
+    ("GET", "/projects/{project}/deployments/{model}/{environment}"): "project.read",
+    (
+        "POST",
+        "/projects/{project}/deployments/{model}/{environment}/promote-winner",
+    ): "deploy.write",
+    ("GET", "/projects/{project}/monitoring"): "project.read",
+    ("POST", "/projects/{project}/alerts/{event_id}/acknowledge"): "alerts.write",
+    ("GET", "/projects/{project}/predictions"): "project.read",
+    ("GET", "/projects/{project}/predictions/{prediction_id}"): "project.read",
+    ("POST", "/projects/{project}/predictions/{prediction_id}/flag"): "feedback.flag",
+    ("GET", "/projects/{project}/feedback"): "project.read",
+    ("POST", "/projects/{project}/feedback/{flag_id}/resolve"): "feedback.resolve",
 }
 _NOT_PAGES = ("/api/", "/auth/", "/healthz", "/readyz", "/sign-in", "/sign-out", "/static")
 
@@ -285,6 +311,8 @@ def _path_value(template: str, param: str, ids: dict[str, str]) -> str:
             ("experiments", "exp"),
             ("models", "churn"),
             ("datasets", "customers"),
+            ("features/{kind}", "customer"),
+            ("feature-sets", "customer"),
         ):
             if f"/{marker}/{{name}}" in template:
                 return value
@@ -301,7 +329,7 @@ def _path_value(template: str, param: str, ids: dict[str, str]) -> str:
         "flag_id": "1",
         "event_id": "1",
         "cache_key": "0" * 64,
-        "kind": "run",
+        "kind": "feature_set" if "/features/" in template else "run",
         "token_id": "999999",  # no token: the walk must not revoke a caller's own token
     }
     return values.get(param, "1")  # a parameter of a route added later: any value
@@ -345,6 +373,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/pipeline-runs/{run_id}/finish"): {"json": {"status": "FINISHED"}},
     ("POST", "/lineage/links"): {"json": {"nodes": [], "edges": []}},
     ("POST", "/lineage"): {"json": {}},
+    ("PUT", "/projects/{project}/model-card"): {
+        "json": {"ref": "churn/1", "limitations": "not for pricing"}
+    },
+    ("POST", "/projects/{project}/features/plan"): {"json": {"definitions": []}},
+    ("POST", "/projects/{project}/features/apply"): {"json": {"definitions": []}},
+    ("POST", "/projects/{project}/feature-sets/{name}/checks"): {
+        "json": {"version": 1, "outcomes": [], "rows": 0}
+    },
+    ("POST", "/projects/{project}/feature-sets/{name}/promote"): {
+        "json": {"environment": "staging"}
+    },
 }
 QUERIES = {
     "/projects/{project}/dataset-version": {"ref": "customers"},
@@ -352,6 +391,7 @@ QUERIES = {
     "/projects/{project}/model-version": {"ref": "churn/1"},
     "/projects/{project}/evaluations": {"ref": "churn/1"},
     "/projects/{project}/importance": {"ref": "churn/1"},
+    "/projects/{project}/model-card": {"ref": "churn/1"},
 }
 
 

@@ -41,6 +41,7 @@ LAYERS = {
     "monitoring": SERVICES,
     "governance": SERVICES,
     "identity": SERVICES,
+    "imports": SERVICES,
     "reports": SERVICES,
     "cli": INTERFACES,
     "api": INTERFACES,

@@ -16,13 +16,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_exports_are_sorted_and_resolve() -> None:
     assert relayml.__all__ == sorted(relayml.__all__)
+    from relayml import features
+
+    assert relayml.features is features  # a module: relay.features.Entity(...), training_frame
     for name in relayml.__all__:
+        if name == "features":
+            continue
         source = next(
             m for m in (sdk_data, sdk_models, sdk_runs, sdk, pipelines) if name in m.__all__
         )
         assert getattr(relayml, name) is getattr(source, name)
     modules = (sdk, sdk_runs, sdk_models, sdk_data)
-    assert set(relayml.__all__) == set().union(*(m.__all__ for m in modules)) | {"pipeline", "step"}
+    assert set(relayml.__all__) == set().union(*(m.__all__ for m in modules)) | {
+        "pipeline",
+        "step",
+        "features",
+    }
 
 
 def test_import_relayml_loads_no_heavy_modules() -> None:

@@ -22,6 +22,9 @@ NOT_SETTINGS = {
     # sentence: relayml passes them on untouched, it does not configure them.
     ("artifacts/failures.py", "AWS_ENDPOINT_URL_S3"),
     ("artifacts/failures.py", "AWS_ENDPOINT_URL"),
+    # MLflow's own switch, set (not read) so that MLflow 3.x's reader opens an mlruns folder that
+    # `relay import mlflow` reads; not a relayml setting.
+    ("imports/mlflow_source.py", "MLFLOW_ALLOW_FILE_STORE"),
 }
 
 

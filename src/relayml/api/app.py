@@ -20,6 +20,7 @@ from relayml import __version__
 from relayml.api import (
     audit_routes,
     data_routes,
+    feature_routes,
     identity_routes,
     lineage_routes,
     model_routes,
@@ -207,6 +208,7 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.include_router(routes.router, prefix="/api/v1")
     app.include_router(model_routes.router, prefix="/api/v1")
     app.include_router(data_routes.router, prefix="/api/v1")
+    app.include_router(feature_routes.router, prefix="/api/v1")
     app.include_router(lineage_routes.router, prefix="/api/v1")
     app.include_router(pipeline_routes.router, prefix="/api/v1")
     app.include_router(serving_routes.router, prefix="/api/v1")

@@ -12,7 +12,7 @@ from relayml.api.auth import requires
 from relayml.api.responses import ok
 from relayml.backend import LocalBackend
 from relayml.domain.identity import Identity
-from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.domain.reports import InventoryEntry, ModelCard, ModelReport
 from relayml.domain.resources import ResourceOverview
 from relayml.identity.access import visible_projects
 
@@ -32,6 +32,14 @@ class RetireIn(BaseModel):
     """Why a model is retired."""
 
     reason: str
+
+
+class CardIn(BaseModel):
+    """A version and the texts to set (None keeps the current text)."""
+
+    ref: str = Field(description="churn/3, churn@production or churn (the latest)")
+    intended_use: str | None = None
+    limitations: str | None = None
 
 
 class ReportIn(BaseModel):
@@ -100,6 +108,32 @@ def retire_model(
 ) -> Response:
     """Retire a model: its environments end now; it stays in the inventory (audited)."""
     return ok(_backend(request, identity).retire_model(project, model, body.reason))
+
+
+@router.get("/projects/{project}/model-card", tags=["reports"], responses=_doc(ModelCard))
+def get_model_card(
+    request: Request,
+    project: str,
+    ref: Annotated[str, Query()],
+    identity: Identity = requires("project.read"),
+) -> Response:
+    """A version's intended use and limitations, now and every earlier text."""
+    return ok(_backend(request, identity).get_model_card(project, ref))
+
+
+@router.put("/projects/{project}/model-card", tags=["reports"], responses=_doc(ModelCard))
+def set_model_card(
+    request: Request,
+    project: str,
+    body: CardIn,
+    identity: Identity = requires("model.write"),
+) -> Response:
+    """Set a version's intended use and/or limitations (audited: model.set_card)."""
+    backend = _backend(request, identity)
+    card = backend.set_model_card(
+        project, body.ref, intended_use=body.intended_use, limitations=body.limitations
+    )
+    return ok(card)
 
 
 @router.post(

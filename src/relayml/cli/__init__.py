@@ -7,13 +7,14 @@
     relay runs list | show | search | metrics
     relay artifacts list | download
     relay models list | show | versions | evaluations | compare
-                 | promote | approve | reject | history
+                 | promote | approve | reject | history | card show | card set
+    relay features plan | apply | list | show | versions | check | promote | impact
     relay policy show | set           the project's promotion policy (relay.yaml)
     relay check model                 run a version's gates for CI (exit code, JUnit XML)
     relay audit [verify | checkpoint | checkpoints | export]   who changed what; the chain
     relay roles                       what each project role may do (the permission table)
     relay inventory [tier | retire]   every model ever in staging or production (risk view)
-    relay report model | inventory    model risk reports generated from the store (HTML, Markdown)
+    relay report model | inventory    model risk reports from the store (HTML, Markdown, PDF)
     relay resources                   compute, storage, serving and bottlenecks of a project
     relay server                      the HTTP API
     relay serve                       a model server (V2 protocol, /predict, /metrics)
@@ -26,6 +27,7 @@
     relay predictions show | compact  one logged prediction; merge closed days' log files
     relay users add | list | show | disable | enable | admin | password   (administrators)
     relay tokens create | list | revoke   personal API tokens (RELAY_TOKEN); relay whoami
+    relay import mlflow --from URI    experiments, runs, artifacts and models from MLflow
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
@@ -50,9 +52,12 @@ from relayml.cli.data import data_app, datasets_app
 from relayml.cli.decisions import decisions_app
 from relayml.cli.deploy import deploy_app
 from relayml.cli.explain import explain
+from relayml.cli.features import features_app
 from relayml.cli.feedback import feedback_app
+from relayml.cli.imports import import_app
 from relayml.cli.inventory import inventory_app
 from relayml.cli.lineage import lineage
+from relayml.cli.model_card import register as register_card
 from relayml.cli.models import models_app
 from relayml.cli.monitor import monitor_app
 from relayml.cli.pipelines import pipelines_app
@@ -111,8 +116,10 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 register_bundle(models_app)
+register_card(models_app)
 app.add_typer(policy_app, name="policy")
 app.add_typer(check_app, name="check")
 app.command("lineage")(lineage)
@@ -134,6 +141,7 @@ app.command("whoami")(whoami)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(report_app, name="report")
 app.command("resources")(resources)
+app.add_typer(import_app, name="import")
 
 
 def main() -> None:

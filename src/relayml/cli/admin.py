@@ -187,7 +187,10 @@ def server(
             )
     else:
         out.print("Sign-in is off (--no-auth): every caller acts as the local user, an admin.")
-    out.print(f"Clients: RELAY_SERVER_URL={url}   Press Ctrl-C to stop.")
+    out.print(
+        f"Web pages: {url}/ (sign in with a password or a token). "
+        f"Clients: RELAY_SERVER_URL={url}   Press Ctrl-C to stop."
+    )
     sys.stdout.flush()
     if workers == 1:
         from relayml.api.app import create_app

@@ -18,11 +18,15 @@ report_app = typer.Typer(
     "Examples:\n\n"
     "relay report model churn --out churn.html\n\n"
     "relay report model churn --version 2 --format md --out churn-2.md\n\n"
+    "relay report model churn --format pdf --out churn.pdf\n\n"
     "relay report inventory --out inventory.html",
 )
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="The file to write.")]
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="html or md.")]
+FormatOption = Annotated[
+    str,
+    typer.Option("--format", "-f", help="html, md or pdf (pdf: pip install 'relayml[pdf]')."),
+]
 
 
 def _check_out(path: Path) -> None:
@@ -37,11 +41,11 @@ def _check_out(path: Path) -> None:
         )
 
 
-def _write(path: Path, content: str) -> None:
+def _write(path: Path, content: bytes) -> None:
     from relayml.errors import InvalidInput
 
     try:
-        path.write_text(content, encoding="utf-8")
+        path.write_bytes(content)
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}; choose another --out.") from exc
 
@@ -68,7 +72,7 @@ def model_report(
         report = backend.build_model_report(
             project_or_default(project), model, version=version, fmt=fmt
         )
-    _write(out, report.content)
+    _write(out, report.data())
     console().print(
         f"{out}: model risk report of {report.model}/{report.version} ({report.size:,} bytes), "
         f"stored as sha256 {report.sha256}; inputs fingerprint {report.fingerprint}."
@@ -86,12 +90,12 @@ def inventory_report(
 ) -> None:
     """Write the model inventory of every project you may read as a document."""
     from relayml.domain.reports import check_format
-    from relayml.reports.builder import inventory_document
+    from relayml.reports.builder import inventory_file
 
     check_format(fmt)
     _check_out(out)
     with open_cli_backend() as backend:
         entries = backend.inventory(project or None)
         actor = backend.actor
-    _write(out, inventory_document(entries, fmt, actor))
+    _write(out, inventory_file(entries, fmt, actor))
     console().print(f"{out}: inventory of {len(entries)} model(s).")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from relayml.client.audit import HttpAuditOps
 from relayml.client.data import HttpDataOps
+from relayml.client.features import HttpFeatureOps
 from relayml.client.identity import HttpIdentityOps
 from relayml.client.lineage import HttpLineageOps
 from relayml.client.models import HttpModelOps
@@ -70,6 +71,7 @@ class HttpBackend(
     HttpIdentityOps,
     HttpAuditOps,
     HttpReportOps,
+    HttpFeatureOps,
 ):
     """Every operation, sent to the relay server at settings.server_url."""
 

@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 import httpx
 
-from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.domain.reports import InventoryEntry, ModelCard, ModelReport
 from relayml.domain.resources import ResourceOverview
+from relayml.errors import MissingDependency
 
 __all__ = ["HttpReportOps"]
 
@@ -48,13 +49,40 @@ class HttpReportOps:
         entry: InventoryEntry = self._json("POST", path, InventoryEntry, json={"reason": reason})
         return entry
 
+    def get_model_card(self, project: str, ref: str) -> ModelCard:
+        """A version's intended use and limitations, now and every earlier text."""
+        card: ModelCard = self._json(
+            "GET", f"/projects/{_q(project)}/model-card", ModelCard, params={"ref": ref}
+        )
+        return card
+
+    def set_model_card(
+        self,
+        project: str,
+        ref: str,
+        *,
+        intended_use: str | None = None,
+        limitations: str | None = None,
+    ) -> ModelCard:
+        """Set a version's intended use and/or limitations on the server (audited)."""
+        body = {"ref": ref, "intended_use": intended_use, "limitations": limitations}
+        card: ModelCard = self._json(
+            "PUT", f"/projects/{_q(project)}/model-card", ModelCard, json=body
+        )
+        return card
+
     def build_model_report(
         self, project: str, model: str, *, version: int | None = None, fmt: str = "html"
     ) -> ModelReport:
         """Build, store and audit the model risk report of a version on the server."""
         path = f"/projects/{_q(project)}/models/{_q(model)}/reports"
         body = {"version": version, "format": fmt}
-        report: ModelReport = self._json("POST", path, ModelReport, json=body)
+        try:
+            report: ModelReport = self._json("POST", path, ModelReport, json=body)
+        except MissingDependency as exc:  # the server builds the file: it lacks the package
+            raise MissingDependency(
+                f"the relay server cannot build this report: {exc.message} (on the server)"
+            ) from exc
         return report
 
     def resource_overview(self, project: str, *, days: int = 7) -> ResourceOverview:

@@ -36,8 +36,9 @@ ACTIONS: dict[str, str] = {
     "project.members": "give and take roles in the project",
     "tracking.write": "create experiments and runs; log params, metrics, tags, artifacts",
     "data.write": "register datasets and versions, data checks, lineage links",
+    "features.write": "apply feature definitions, record their checks, promote feature sets",
     "pipeline.run": "run pipelines and record their steps",
-    "model.write": "register models and versions, log evaluations",
+    "model.write": "register models and versions, log evaluations, set model cards",
     "policy.write": "change the project's gates and approval rules",
     "promotion.request": "ask to move a version into an environment",
     "promotion.decide": "approve or reject a promotion (the policy names who)",
@@ -72,6 +73,7 @@ GRANTS: dict[str, frozenset[str]] = {
             "project.read",
             "tracking.write",
             "data.write",
+            "features.write",
             "pipeline.run",
             "model.write",
             "promotion.request",
@@ -81,7 +83,9 @@ GRANTS: dict[str, frozenset[str]] = {
             "report.create",
         }
     ),
-    "data_engineer": frozenset({"project.read", "tracking.write", "data.write", "pipeline.run"}),
+    "data_engineer": frozenset(
+        {"project.read", "tracking.write", "data.write", "features.write", "pipeline.run"}
+    ),
     "ml_engineer": frozenset(
         {
             "project.read",

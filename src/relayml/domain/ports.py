@@ -39,6 +39,7 @@ from relayml.domain.monitoring import (
     PredictionRecord,
 )
 from relayml.domain.pipelines import PipelineRun
+from relayml.domain.ports_features import FeaturesPort
 from relayml.domain.ports_governance import GovernancePort
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
 
@@ -48,12 +49,13 @@ __all__ = ["Backend", "MetricRow"]
 MetricRow = tuple[str, float, int, int]
 
 
-class Backend(GovernancePort, Protocol):
+class Backend(GovernancePort, FeaturesPort, Protocol):
     """What the SDK and CLI need from relayml, whichever transport carries it.
 
     Each method says what it does and which errors of relayml.errors it raises. Over HTTP any
     method may also raise ServerUnavailable (the server cannot be reached or broke off). The
-    audit chain, the risk views and identity are in GovernancePort (domain/ports_governance.py).
+    audit chain, the risk views and identity are in GovernancePort (domain/ports_governance.py),
+    the feature registry in FeaturesPort (domain/ports_features.py).
     """
 
     actor: str

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from relayml.domain.audit_chain import AuditCheckpoint, AuditVerification
 from relayml.domain.identity import Me, NewToken, TokenInfo, User
-from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.domain.reports import InventoryEntry, ModelCard, ModelReport
 from relayml.domain.resources import ResourceOverview
 
 __all__ = ["GovernancePort"]
@@ -43,6 +43,19 @@ class GovernancePort(Protocol):
 
     def retire_model(self, project: str, model: str, reason: str) -> InventoryEntry:
         """End a model's environments, kept in the inventory; NotFound, Conflict, InvalidInput."""
+
+    def get_model_card(self, project: str, ref: str) -> ModelCard:
+        """A version's intended use and limitations, now and every earlier text; NotFound."""
+
+    def set_model_card(
+        self,
+        project: str,
+        ref: str,
+        *,
+        intended_use: str | None = None,
+        limitations: str | None = None,
+    ) -> ModelCard:
+        """Set a version's intended use and/or limitations (audited); NotFound, InvalidInput."""
 
     def build_model_report(
         self, project: str, model: str, *, version: int | None = None, fmt: str = "html"

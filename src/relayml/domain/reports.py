@@ -7,6 +7,7 @@ name its own (see docs/reports.md).
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -15,12 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from relayml.errors import InvalidInput
 
 __all__ = [
+    "CARD_TEXT_LIMIT",
     "REPORT_FORMATS",
     "REVIEW_CADENCE",
     "RISK_TIERS",
     "InventoryEntry",
+    "ModelCard",
+    "ModelCardText",
     "ModelReport",
     "ServedStretch",
+    "check_card_text",
     "check_format",
     "check_tier",
     "review_due",
@@ -31,7 +36,7 @@ _CONFIG = ConfigDict(ser_json_inf_nan="strings", frozen=True)
 RISK_TIERS = ("high", "medium", "low")
 # Days between reviews per tier; a model without a tier is reviewed as often as a high one.
 REVIEW_CADENCE: dict[str, int] = {"high": 90, "medium": 180, "low": 365, "unrated": 90}
-REPORT_FORMATS = ("html", "md")
+REPORT_FORMATS = ("html", "md", "pdf")
 
 
 def check_tier(tier: str) -> str:
@@ -46,8 +51,7 @@ def check_format(fmt: str) -> str:
     """The report format, or InvalidInput naming the formats."""
     if fmt not in REPORT_FORMATS:
         raise InvalidInput(
-            f"unknown report format {fmt!r}; use one of {', '.join(REPORT_FORMATS)} "
-            "(PDF is not offered yet: print the HTML from a browser)."
+            f"unknown report format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}."
         )
     return fmt
 
@@ -119,4 +123,58 @@ class ModelReport(BaseModel):
     )
     built_at: datetime
     built_by: str
-    content: str = Field(default="", description="The report itself (HTML or Markdown).")
+    content: str = Field(
+        default="",
+        description="The report itself: HTML or Markdown text; a PDF in base64 (see encoding).",
+    )
+    encoding: Literal["utf-8", "base64"] = "utf-8"
+
+    def data(self) -> bytes:
+        """The report file's bytes (what is stored under sha256)."""
+        if self.encoding == "base64":
+            return base64.b64decode(self.content)
+        return self.content.encode()
+
+
+CARD_TEXT_LIMIT = 20_000  # characters of each text of a model card
+
+
+class ModelCardText(BaseModel):
+    """The texts of a model card as someone set them, at a time."""
+
+    model_config = _CONFIG
+    intended_use: str = ""
+    limitations: str = ""
+    set_by: str
+    set_at: datetime
+    audit_id: int | None = Field(default=None, description="The audit entry of the change.")
+
+
+class ModelCard(BaseModel):
+    """The intended use and limitations of one model version, now and as they were before."""
+
+    model_config = _CONFIG
+    project: str
+    model: str
+    version: int
+    current: ModelCardText | None = Field(
+        default=None, description="None: nobody described this version's use yet."
+    )
+    history: list[ModelCardText] = Field(
+        default_factory=list, description="Every text it had, oldest first (current last)."
+    )
+
+
+def check_card_text(label: str, text: str | None) -> str | None:
+    """A card's text stripped (None: keep the current one), or InvalidInput when too long."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise InvalidInput(f"{label} must be text.")
+    value = text.strip()
+    if len(value) > CARD_TEXT_LIMIT:
+        raise InvalidInput(
+            f"{label} is {len(value):,} characters; keep it under {CARD_TEXT_LIMIT:,} "
+            "(link to a longer document instead)."
+        )
+    return value

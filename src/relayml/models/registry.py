@@ -132,6 +132,11 @@ def create_version(
     check_name(name, "model")
     if not files:
         raise InvalidInput("a model version needs at least one file.")
+    if details and "card" in details:  # reserved: set (and audited) by relayml.reports.cards
+        raise InvalidInput(
+            "details['card'] is reserved for the version's model card; register the version "
+            "without it, then `relay models card set NAME/VERSION --intended-use ...`."
+        )
     for f in files:
         check_artifact_path(f.path)
         if not blobs.exists(f.sha256):

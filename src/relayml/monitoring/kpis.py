@@ -127,10 +127,13 @@ def progress_text(name: str, figure: dict[str, Any]) -> str:
     return f"{name}: {shown} of the {plain_number(target)} target{share}, {met}"
 
 
-def kpis_by_window(backend: Backend, logs: PredictionLogs, query: WindowQuery) -> list[KpiWindow]:
-    """The project's KPIs per window (and variant), from predictions and their outcomes."""
+def kpis_by_window(
+    backend: Backend, logs: PredictionLogs, query: WindowQuery, frame: pd.DataFrame | None = None
+) -> list[KpiWindow]:
+    """The project's KPIs per window (and variant), from predictions and their outcomes (or the
+    live rows in `frame`, read once by the caller)."""
     size = query.size
-    frame, parts = live_windows(backend, logs, query)
+    frame, parts = live_windows(backend, logs, query, frame)
     kpis = list(backend.get_project(query.project).kpis)
     ref = f"{query.model}/{int(frame['version'].iloc[-1])}"
     version = backend.get_model_version(query.project, ref)

@@ -119,11 +119,13 @@ def live_rows(
 
 
 def live_windows(
-    backend: Backend, logs: PredictionLogs, query: WindowQuery
+    backend: Backend, logs: PredictionLogs, query: WindowQuery, frame: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, list[tuple[datetime, str | None, pd.DataFrame]]]:
-    """The query's live rows (with outcomes), and the rows of each of its windows."""
+    """The query's live rows (with outcomes; or `frame`, read once by the caller for several
+    figures), and the rows of each of its windows."""
     size = query.size
-    frame = live_rows(backend, logs, query.project, query.model, query.environment, query.since)
+    if frame is None:
+        frame = live_rows(backend, logs, query.project, query.model, query.environment, query.since)
     return frame, split_windows(frame, size, query.by_variant)
 
 
@@ -221,10 +223,11 @@ def drift_by_window(
     *,
     reference: str | None = None,
     config: DriftConfig | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> tuple[str, list[DriftWindow]]:
     """Drift of every window (per variant if asked) against the reference; (reference, windows)."""
     size = query.size
-    frame, parts = live_windows(backend, logs, query)
+    frame, parts = live_windows(backend, logs, query, frame)
     ref, ref_name, inputs = reference_with_predictions(
         backend, query.project, query.model, int(frame["version"].iloc[-1]), reference
     )
@@ -243,11 +246,11 @@ def _estimated_accuracy(rows: pd.DataFrame) -> float | None:
 
 
 def performance_by_window(
-    backend: Backend, logs: PredictionLogs, query: WindowQuery
+    backend: Backend, logs: PredictionLogs, query: WindowQuery, frame: pd.DataFrame | None = None
 ) -> list[PerformanceWindow]:
     """Per window: metrics on the rows with outcomes, and an estimate over all rows."""
     size = query.size
-    frame, parts = live_windows(backend, logs, query)
+    frame, parts = live_windows(backend, logs, query, frame)
     ref = f"{query.model}/{int(frame['version'].iloc[-1])}"
     version = backend.get_model_version(query.project, ref)
     classification = version.signature.task == "classification"

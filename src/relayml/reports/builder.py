@@ -7,19 +7,22 @@ and compares fingerprints (same store rows, same fingerprint).
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
 from relayml.artifacts import BlobStore
 from relayml.domain.ports import Backend
 from relayml.domain.reports import InventoryEntry, ModelReport, check_format
+from relayml.errors import InvalidInput
 from relayml.governance import audit
 from relayml.predictions import PredictionLogs
 from relayml.reports.facts import chain_status, fingerprint, gather
+from relayml.reports.pdf import html_to_pdf
 from relayml.reports.render import render
 from relayml.store import Store
 
-__all__ = ["build_model_report", "inventory_document"]
+__all__ = ["build_model_report", "inventory_document", "inventory_file"]
 
 
 def build_model_report(
@@ -35,12 +38,13 @@ def build_model_report(
 ) -> ModelReport:
     """Build the report of a model version from the store, store it, and audit it."""
     check_format(fmt)
-    facts = gather(backend, logs, project, model, version)
+    facts = gather(backend, logs, store, project, model, version)
     digest = fingerprint(facts)
     facts["chain"] = chain_status(backend)
     now = datetime.now(UTC)
     content = render(facts, fmt, fingerprint=digest, built_by=backend.actor, now=now)
-    sha256, size = blobs.put_bytes(content.encode())
+    data = html_to_pdf(content) if fmt == "pdf" else content.encode()
+    sha256, size = blobs.put_bytes(data)
     number = int(facts["version"]["version"])
     with store.write() as conn:
         audit.record(
@@ -61,7 +65,8 @@ def build_model_report(
         fingerprint=digest,
         built_at=now,
         built_by=backend.actor,
-        content=content,
+        content=base64.b64encode(data).decode() if fmt == "pdf" else content,
+        encoding="base64" if fmt == "pdf" else "utf-8",
     )
 
 
@@ -87,6 +92,14 @@ HEADERS = [
 ]  # fmt: skip
 
 
+def inventory_file(entries: list[InventoryEntry], fmt: str, built_by: str) -> bytes:
+    """The inventory as the bytes of an HTML, Markdown or PDF file."""
+    check_format(fmt)
+    if fmt == "pdf":
+        return html_to_pdf(inventory_document(entries, "html", built_by))
+    return inventory_document(entries, fmt, built_by).encode()
+
+
 def inventory_document(entries: list[InventoryEntry], fmt: str, built_by: str) -> str:
     """The inventory as an HTML or Markdown document."""
     from relayml.reports.render import _html_block, _md_block
@@ -98,6 +111,8 @@ def inventory_document(entries: list[InventoryEntry], fmt: str, built_by: str) -
         f"Every model ever in staging or production. Built {now:%Y-%m-%d %H:%M} UTC by {built_by}."
     )
     table = ("table", HEADERS, [_row(e) for e in entries])
+    if fmt not in ("html", "md"):
+        raise InvalidInput(f"the inventory document is html or md, not {fmt!r}.")
     if fmt == "md":
         return f"# {title}\n\n_{meta}_\n\n{_md_block(table)}\n"
     return (

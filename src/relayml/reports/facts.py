@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from relayml.domain.entities import AuditQuery
+from sqlalchemy import and_, func, or_, select
+
 from relayml.domain.models import ModelVersion
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput, NotFound, RelayError
+from relayml.governance import audit
 from relayml.predictions import PredictionLogs
+from relayml.store import Store
+from relayml.store.schema import audit_log, model_versions
 
-__all__ = ["fingerprint", "gather", "pick_version"]
+__all__ = ["chain_status", "fingerprint", "gather", "pick_version", "version_numbers"]
 
 MAX_WINDOWS = 90  # newest daily monitoring windows shown
-SKIPPED_ACTIONS = ("report.",)  # building a report is not a change of the model
+MAX_CHANGES = 2_000  # newest audit entries in the change log (all: relay audit export)
+DAY_MS = 86_400_000
 
 
 def fingerprint(facts: dict[str, Any]) -> str:
@@ -33,14 +39,29 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def pick_version(backend: Backend, project: str, model: str, version: int | None) -> ModelVersion:
-    """The version asked for; else the one in production now; else the newest."""
+def version_numbers(store: Store, project: str, model: str) -> list[int]:
+    """The numbers of a model's versions, oldest first (one light query, not every version)."""
+    from relayml.models.registry import model_row
+    from relayml.projects import project_id
+
+    with store.read() as conn:
+        row = model_row(conn, project_id(conn, project), project, model)
+        found = select(model_versions.c.version).where(model_versions.c.model_id == row.id)
+        return sorted(int(n) for n in conn.execute(found).scalars())
+
+
+def pick_version(
+    backend: Backend, project: str, model: str, version: int | None, numbers: list[int]
+) -> ModelVersion:
+    """The version asked for; else the one in production now; else staging's; else the newest."""
     if version is not None:
         return backend.get_model_version(project, f"{model}/{version}")
     aliases = backend.get_model(project, model).aliases
     number = aliases.get("production") or aliases.get("staging")
     if number is None:
-        return backend.list_model_versions(project, model)[0]
+        if not numbers:
+            raise NotFound(f"{model} has no version yet; log one with run.log_model(...).")
+        number = numbers[-1]
     return backend.get_model_version(project, f"{model}/{number}")
 
 
@@ -115,21 +136,43 @@ def _lineage(backend: Backend, project: str, version: ModelVersion) -> dict[str,
     }
 
 
+def _recent(logs: PredictionLogs, project: str, model: str, env: str) -> datetime | None:
+    """The first of the newest MAX_WINDOWS days with predictions (None: no predictions): the
+    report reads only those, and reading the timestamps alone first is cheap."""
+    import pyarrow.compute as pc
+
+    from relayml.predictions.layout import deployment_key
+
+    stamps = logs.read("predictions", project, deployment_key(model, env), columns=["timestamp"])
+    if stamps.num_rows == 0:
+        return None
+    newest = int(pc.max(stamps.column("timestamp")).as_py())
+    day = newest // DAY_MS - (MAX_WINDOWS - 1)
+    return datetime.fromtimestamp(day * DAY_MS / 1000, tz=UTC)
+
+
 def _monitoring(
     backend: Backend, logs: PredictionLogs, project: str, model: str, environments: list[str]
 ) -> dict[str, Any]:
     from relayml.monitoring.kpis import kpis_by_window
-    from relayml.monitoring.windows import WindowQuery, drift_by_window, performance_by_window
+    from relayml.monitoring.windows import (
+        WindowQuery,
+        drift_by_window,
+        live_rows,
+        performance_by_window,
+    )
 
     result: dict[str, Any] = {}
     for env in environments:
-        query = WindowQuery(project, model, env, "day")
         entry: dict[str, Any] = {}
         try:
+            since = _recent(logs, project, model, env)
+            query = WindowQuery(project, model, env, "day", since=since)
+            rows = live_rows(backend, logs, project, model, env, since)  # read once, used thrice
             entry["performance"] = [
                 {"start": w.start, "predictions": w.predictions, "outcomes": w.outcomes,
                  "metrics": w.metrics, "estimated": w.estimated}
-                for w in performance_by_window(backend, logs, query)[-MAX_WINDOWS:]
+                for w in performance_by_window(backend, logs, query, rows)
             ]  # fmt: skip
         except (InvalidInput, NotFound) as exc:
             entry["note"] = exc.message
@@ -137,15 +180,15 @@ def _monitoring(
             continue
         entry["kpis"] = [
             {"start": w.start, "outcomes": w.outcomes, "kpis": w.kpis}
-            for w in kpis_by_window(backend, logs, query)[-MAX_WINDOWS:]
+            for w in kpis_by_window(backend, logs, query, rows)
         ]
         try:
-            ref_name, windows = drift_by_window(backend, logs, query)
+            ref_name, windows = drift_by_window(backend, logs, query, frame=rows)
             entry["drift_reference"] = ref_name
             entry["drift"] = [
                 {"start": w.start, "rows": w.rows, "share": w.report.share,
                  "drifted": list(w.report.drifted_columns)}
-                for w in windows[-MAX_WINDOWS:]
+                for w in windows
             ]  # fmt: skip
         except (InvalidInput, NotFound) as exc:
             entry["drift_note"] = exc.message
@@ -153,21 +196,35 @@ def _monitoring(
     return result
 
 
-def _changes(backend: Backend, project: str, model: str, versions: list[int]) -> list[Any]:
-    ids = [f"{project}/{model}", *(f"{project}/{model}/{v}" for v in versions)]
-    ids += [f"{project}/{model}/{env}" for env in ("development", "staging", "production")]
-    entries = {}
-    for entity_id in ids:
-        for e in backend.list_audit(AuditQuery(entity_id=entity_id, limit=1000)):
-            if not e.action.startswith(SKIPPED_ACTIONS):
-                entries[e.id] = e
-    for e in backend.list_audit(AuditQuery(entity_id=project, kind="set_policy", limit=100)):
-        entries[e.id] = e
-    return [
-        {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "entity": e.entity_id,
-         "after": e.after}
-        for e in sorted(entries.values(), key=lambda e: e.id)
+def _changes(store: Store, project: str, model: str) -> dict[str, Any]:
+    """The audit entries about the model, its versions and deployments, and the project's
+    policy: one query (entity kinds are indexed), the newest MAX_CHANGES of them."""
+    prefix = f"{project}/{model}"
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+    c = audit_log.c
+    about = select(c.id, c.at, c.actor, c.action, c.entity_id, c.after).where(
+        or_(
+            and_(
+                c.entity_kind.in_(("model", "model_version", "deployment")),
+                or_(c.entity_id == prefix, c.entity_id.like(like, escape="\\")),
+                ~c.action.like("report.%"),
+            ),
+            and_(
+                c.entity_kind == "project",
+                c.entity_id == project,
+                c.action == "project.set_policy",
+            ),
+        )
+    )
+    with store.read() as conn:
+        total = conn.execute(select(func.count()).select_from(about.subquery())).scalar_one()
+        rows = conn.execute(about.order_by(c.id.desc()).limit(MAX_CHANGES)).all()
+    entries = [
+        {"id": r.id, "at": audit.to_datetime(r.at), "actor": r.actor, "action": r.action,
+         "entity": r.entity_id, "after": r.after}
+        for r in reversed(rows)
     ]  # fmt: skip
+    return {"entries": entries, "total": total}
 
 
 def chain_status(backend: Backend) -> dict[str, Any]:
@@ -186,10 +243,16 @@ def chain_status(backend: Backend) -> dict[str, Any]:
 
 
 def gather(
-    backend: Backend, logs: PredictionLogs, project: str, model: str, version: int | None
+    backend: Backend,
+    logs: PredictionLogs,
+    store: Store,
+    project: str,
+    model: str,
+    version: int | None,
 ) -> dict[str, Any]:
     """Every fact of the report of one version of a model (default: the one in production)."""
-    chosen = pick_version(backend, project, model, version)
+    numbers = version_numbers(store, project, model)
+    chosen = pick_version(backend, project, model, version, numbers)
     info = backend.get_project(project)
     registered = backend.get_model(project, model)
     history = backend.model_history(project, model)
@@ -211,8 +274,9 @@ def gather(
         "members": backend.list_members(project),
         "model": registered.model_dump(exclude={"id", "latest_version", "aliases"}),
         "version": chosen.model_dump(exclude={"id", "aliases", "files"}),
+        "card": backend.get_model_card(project, chosen.ref).model_dump(),
         "files": [f.model_dump() for f in chosen.files],
-        "versions": [v.version for v in backend.list_model_versions(project, model)],
+        "versions": numbers,
         "run": None
         if run is None
         else {"id": run.id, "name": run.name, "user": run.user, "params": run.params,
@@ -232,5 +296,5 @@ def gather(
         "importance": importance,
         "policy": backend.get_policy(project).model_dump(exclude={"source"}),
     }  # fmt: skip
-    facts["changes"] = _changes(backend, project, model, list(facts["versions"]))
+    facts["changes"] = _changes(store, project, model)
     return _plain(facts)  # type: ignore[no-any-return]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from relayml.artifacts import BlobStore
-from relayml.domain.reports import InventoryEntry, ModelReport
+from relayml.domain.reports import InventoryEntry, ModelCard, ModelReport
 from relayml.domain.resources import ResourceOverview
 from relayml.predictions import PredictionLogs
-from relayml.reports import builder, inventory, resources
+from relayml.reports import builder, cards, inventory, resources
 from relayml.store import Store
 
 __all__ = ["LocalReportOps"]
@@ -35,6 +35,23 @@ class LocalReportOps:
     def retire_model(self, project: str, model: str, reason: str) -> InventoryEntry:
         """Retire a model: its environments end, it stays in the inventory."""
         return inventory.retire_model(self.store, self.actor, project, model, reason)
+
+    def get_model_card(self, project: str, ref: str) -> ModelCard:
+        """A version's intended use and limitations, now and every earlier text."""
+        return cards.get_card(self.store, project, ref)
+
+    def set_model_card(
+        self,
+        project: str,
+        ref: str,
+        *,
+        intended_use: str | None = None,
+        limitations: str | None = None,
+    ) -> ModelCard:
+        """Set a version's intended use and/or limitations (audited)."""
+        return cards.set_card(
+            self.store, self.actor, project, ref, intended_use=intended_use, limitations=limitations
+        )
 
     def build_model_report(
         self, project: str, model: str, *, version: int | None = None, fmt: str = "html"

@@ -120,11 +120,23 @@ def explanation(f: dict[str, Any]) -> list[Block]:
 
 def changes(f: dict[str, Any]) -> list[Block]:
     """The audit entries about the model, with the chain's verification status."""
+    found = f["changes"]
     rows = [
-        [str(c["id"]), when(c["at"]), c["actor"], c["action"], c["entity"]] for c in f["changes"]
+        [str(c["id"]), when(c["at"]), c["actor"], c["action"], c["entity"]]
+        for c in found["entries"]
     ]
     chain = f["chain"]
-    return [
-        ("p", chain["note"] if not chain["verified"] else f"audit chain verified: {chain['note']}"),
-        ("table", ["entry", "when", "who", "action", "entity"], rows),
+    blocks: list[Block] = [
+        ("p", chain["note"] if not chain["verified"] else f"audit chain verified: {chain['note']}")
     ]
+    older = found["total"] - len(rows)
+    if older > 0:
+        blocks.append(
+            (
+                "p",
+                f"The newest {len(rows):,} of {found['total']:,} entries; all of them: "
+                f"relay audit export --out audit.jsonl.",
+            )
+        )
+    blocks.append(("table", ["entry", "when", "who", "action", "entity"], rows))
+    return blocks

@@ -16,6 +16,8 @@ h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:2e
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.meta{color:#555;font-size:.9em}nav a{margin-right:.8em}
+@media print{nav{display:none}h2{break-after:avoid}figure,tr{break-inside:avoid}
+thead{display:table-header-group}}
 """
 
 

@@ -11,9 +11,11 @@ from typing import Any
 
 from relayml.reports import svg
 from relayml.reports.operations import changes, explanation, flags, monitoring
-from relayml.reports.text import Block, Section, dt, num, when
+from relayml.reports.text import Block, Section, dt, num, spans, when
 
 __all__ = ["Block", "Section", "sections"]
+
+MAX_EARLIER = 20  # earlier model card texts shown (all of them: relay models card show --history)
 
 
 def _purpose(f: dict[str, Any]) -> list[Block]:
@@ -29,8 +31,7 @@ def _purpose(f: dict[str, Any]) -> list[Block]:
             "p",
             f"Model {m['name']}, version {v['version']} ({v['flavor']}, task "
             f"{v['signature']['task']}), registered by {v['created_by']} on "
-            f"{when(v['created_at'])}. Versions of the model: "
-            f"{', '.join(str(n) for n in sorted(f['versions']))}.",
+            f"{when(v['created_at'])}. Versions of the model: {spans(f['versions'])}.",
         ),
         ("table", ["KPI", "unit", "direction", "target", "how it is judged"], kpis),
     ]
@@ -52,24 +53,46 @@ def _owners(f: dict[str, Any]) -> list[Block]:
     ]
 
 
-def _intended_use(f: dict[str, Any]) -> list[Block]:
+def _card(f: dict[str, Any]) -> list[Block]:
     v = f["version"]
-    sig = v["signature"]
+    ref = f"{f['model']['name']}/{v['version']}"
+    said = f"Description given at registration: {v['description'] or '(none)'}"
+    card = f.get("card") or {}
+    now = card.get("current")
+    if not now:
+        return [
+            ("p", f"No model card was set for {ref}: nobody has stated its intended use and "
+                  f"limitations (relay models card set {ref} --intended-use ... "
+                  "--limitations ...)."),
+            ("p", said),
+        ]  # fmt: skip
+    earlier = card["history"][:-1][::-1][:MAX_EARLIER]
+    blocks: list[Block] = [
+        ("p", f"Intended use: {now['intended_use'] or '(not stated)'}"),
+        ("p", f"Limitations: {now['limitations'] or '(not stated)'}"),
+        ("p", f"Set by {now['set_by']} on {when(now['set_at'])} (audit entry "
+              f"{now['audit_id']}); {len(card['history'])} text(s) so far. {said}"),
+    ]  # fmt: skip
+    if earlier:
+        rows = [
+            [when(t["set_at"]), t["set_by"], t["intended_use"], t["limitations"]] for t in earlier
+        ]
+        blocks.append(("table", ["earlier text set", "by", "intended use", "limitations"], rows))
+    return blocks
+
+
+def _intended_use(f: dict[str, Any]) -> list[Block]:
+    sig = f["version"]["signature"]
     inputs = [[c["name"], c["dtype"], "yes" if c["nullable"] else "no"] for c in sig["inputs"]]
     return [
-        (
-            "p",
-            "Intended use and limitations, as the data scientist described the version "
-            "(relayml has no separate field for them yet: this is the version's description): "
-            + (v["description"] or "(none given)"),
-        ),
+        *_card(f),
         ("table", ["input", "type", "may be empty"], inputs),
         (
             "p",
             f"Outputs: {', '.join(c['name'] for c in sig['outputs'])}"
             + (f"; classes {sig['classes']}" if sig.get("classes") else ""),
         ),
-        ("p", "Requirements: " + (", ".join(v["requirements"]) or "-")),
+        ("p", "Requirements: " + (", ".join(f["version"]["requirements"]) or "-")),
     ]
 
 

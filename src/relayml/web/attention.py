@@ -74,16 +74,63 @@ def _flags(backend: Any, project: str, role: str) -> Section:
 
 
 def _kpis(backend: Any, project: str, role: str) -> Section:
+    from datetime import UTC, datetime, timedelta
+
+    from relayml.monitoring.kpis import kpis_by_window, progress_text
+    from relayml.monitoring.windows import WindowQuery
+
     found = backend.get_project(project)
-    lines = [
-        Line(
-            k.name + (f" (target {k.target:,g} {k.unit})".rstrip() if k.target is not None else ""),
-            f"/projects/{project}/monitoring",
-            detail=k.description,
-        )
-        for k in found.kpis
-    ]
-    return Section(role, "KPIs", lines, f"/projects/{project}", "No KPI set for this project.")
+    lines: list[Line] = []
+    since = datetime.now(UTC) - timedelta(days=1)
+    for model, env in _served(backend, project)[:3]:  # the last day's figures, in their units
+        try:
+            windows = kpis_by_window(
+                backend, backend.logs, WindowQuery(project, model, env, "day", since)
+            )
+        except RelayError:
+            continue
+        for name, figure in (windows[-1].kpis if windows else {}).items():
+            met = figure.get("meets_target")
+            lines.append(
+                Line(
+                    progress_text(name, figure),
+                    f"/projects/{project}/monitoring?deployment={model}-{env}#kpis",
+                    "ok" if met else ("warn" if met is False else ""),
+                    f"{model} in {env}, today",
+                )
+            )
+    if not lines:
+        lines = [
+            Line(
+                k.name
+                + (f" (target {k.target:,g} {k.unit})".rstrip() if k.target is not None else ""),
+                f"/projects/{project}/monitoring",
+                detail=k.description,
+            )
+            for k in found.kpis
+        ]
+    return Section(
+        role,
+        "KPIs against their targets",
+        lines,
+        f"/projects/{project}/monitoring",
+        "No KPI set for this project.",
+    )
+
+
+def _served(backend: Any, project: str) -> list[tuple[str, str]]:
+    """(model, environment) of each deployment, and of each alias served without a record."""
+    from relayml.predictions.latest import deployments_in_log
+
+    out = [(d.model, d.environment) for d in backend.list_deployments(project)]
+    logged = deployments_in_log(backend.logs, project)
+    for m in backend.list_models(project):
+        out += [
+            (m.name, env)
+            for env in m.aliases
+            if f"{m.name}-{env}" in logged and (m.name, env) not in out
+        ]
+    return out
 
 
 def _runs(backend: Any, project: str, role: str) -> Section:
@@ -195,17 +242,80 @@ def _reviews(backend: Any, project: str, role: str) -> Section:
 
 
 def _deployments(backend: Any, project: str, role: str) -> Section:
+    from relayml.predictions.health import request_health
+
+    stored = {(d.model, d.environment): d for d in backend.list_deployments(project)}
+    lines = []
+    for model, env in _served(backend, project)[:8]:
+        health = request_health(backend.logs, project, f"{model}-{env}", days=1)
+        d = stored.get((model, env))
+        shape = (
+            ", ".join(f"v{v.version or 'alias'} {v.weight:g}%" for v in d.variants)
+            if d
+            else "alias, no record"
+        )
+        rate = health.error_rate
+        lines.append(
+            Line(
+                f"{model} in {env}: {shape}",
+                f"/projects/{project}/deployments/{model}/{env}",
+                "bad"
+                if rate and rate > 0.05
+                else ("warn" if rate else ("ok" if health.requests else "")),
+                f"last 24 h: {health.requests:,} requests, {health.errors:,} errors"
+                + (f", p95 {health.p95_ms:,.0f} ms" if health.p95_ms is not None else ""),
+            )
+        )
+    return Section(
+        role,
+        "Deployments and their health",
+        lines,
+        f"/projects/{project}/deployments",
+        "Nothing deployed.",
+    )
+
+
+def _endpoints(backend: Any, project: str, role: str) -> Section:
+    models = {m.name: m for m in backend.list_models(project)}
     lines = [
         Line(
-            f"{d.model} in {d.environment}: "
-            + ", ".join(f"v{v.version} {v.weight}%" for v in d.variants),
-            f"/projects/{project}/deployments",
-            detail=d.strategy,
+            "This server's API contract (OpenAPI)",
+            "/docs",
+            detail="the model servers (relay serve MODEL@ENV) document theirs at /docs",
+        )
+    ]
+    for model, env in _served(backend, project)[:8]:
+        version = models[model].aliases.get(env) if model in models else None
+        lines.append(
+            Line(
+                f"{model}@{env}: POST /predict, version {version or '?'}",
+                f"/projects/{project}/models/{model}/{version}"
+                if version
+                else f"/projects/{project}/deployments/{model}/{env}",
+                detail=f"relay serve {model}@{env} -p {project}; the link shows its signature",
+            )
+        )
+    return Section(role, "Endpoints", lines, f"/projects/{project}/deployments")
+
+
+def _experiments(backend: Any, project: str, role: str) -> Section:
+    lines = [
+        Line(
+            f"{d.model} in {d.environment}: {d.strategy} "
+            + ", ".join(f"v{v.version or 'alias'} {v.weight:g}% {v.mode}" for v in d.variants),
+            f"/projects/{project}/deployments/{d.model}/{d.environment}",
+            detail=f"since revision {d.revision}, {d.updated_at:%Y-%m-%d}",
         )
         for d in backend.list_deployments(project)
+        if d.strategy in ("ab", "canary", "shadow")
     ]
-    return Section(role, "Deployments", lines, f"/projects/{project}/deployments",
-                   "Nothing deployed.")  # fmt: skip
+    return Section(
+        role,
+        "A/B tests running",
+        lines,
+        f"/projects/{project}/deployments",
+        "No A/B test, canary or shadow running.",
+    )
 
 
 def _pipelines(backend: Any, project: str, role: str) -> Section:
@@ -235,9 +345,9 @@ def _resources(backend: Any, project: str, role: str) -> Section:
 
 SECTIONS: dict[str, list[Callable[[Any, str, str], Section]]] = {
     "subject_matter_expert": [_kpis, _flags],
-    "data_scientist": [_runs, _best_runs, _alerts, _approvals],
+    "data_scientist": [_runs, _best_runs, _alerts, _approvals, _experiments],
     "data_engineer": [_pipelines, _failed_checks, _datasets],
-    "software_engineer": [_deployments],
+    "software_engineer": [_endpoints, _deployments],
     "devops": [_deployments, _alerts],
     "risk_manager": [_approvals, _reviews],
     "auditor": [_audit, _reviews],

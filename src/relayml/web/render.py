@@ -9,6 +9,7 @@ charts and graphs read their data from ``<script type="application/json">`` isla
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import math
 from functools import lru_cache
@@ -32,6 +33,9 @@ from relayml.web.nav import PROJECT_AREAS, SITE_AREAS
 __all__ = ["SECURITY_HEADERS", "backend_of", "environment", "page", "viewer_can"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The CSRF token of the page being rendered: macros imported without context read it through
+# the global current_csrf(), so a form can never be drawn with an empty token.
+_CSRF: contextvars.ContextVar[str] = contextvars.ContextVar("relay_csrf", default="")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -112,7 +116,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(number=number, when=when, duration=duration)
-    env.globals.update(json_island=json_island, version=__version__)
+    env.globals.update(json_island=json_island, version=__version__, current_csrf=_CSRF.get)
     return env
 
 
@@ -157,5 +161,6 @@ def page(
         "project_areas": PROJECT_AREAS,
         **ctx,
     }
+    _CSRF.set(context["csrf"])
     html = environment().get_template(template).render(context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

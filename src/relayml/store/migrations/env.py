@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from relayml.store import (  # noqa: F401  (their tables)
+    schema_features,
     schema_identity,
     schema_monitoring,
     schema_promotion,

@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relayml.web.pages import datasets, home, lineage, pipelines, run_detail, runs, session
+from relayml.web.pages import (
+    datasets,
+    deployments,
+    feedback,
+    home,
+    lineage,
+    models,
+    monitoring,
+    pipelines,
+    predictions,
+    run_detail,
+    runs,
+    session,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -20,4 +33,9 @@ ROUTERS: list[APIRouter] = [
     datasets.router,
     pipelines.router,
     lineage.router,
+    models.router,
+    deployments.router,
+    monitoring.router,
+    predictions.router,
+    feedback.router,
 ]

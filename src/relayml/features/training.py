@@ -1,0 +1,366 @@
+"""Training frames: each entity row joined with its features as they were at its event time,
+logged as a dataset version with lineage to the feature sets, their features and sources.
+
+    frame = relay.features.training_frame(
+        entities, ["customer:tenure", "customer:plan"], as_of_known=True, name="churn_train"
+    )
+    frame.attrs["dataset"]     # 'churn_train@1', for log_model(..., datasets=[...])
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from relayml.domain.features import (
+    FeatureDefinition,
+    FeatureRef,
+    FeatureSet,
+    OnDemandFeatureSet,
+    parse_feature_ref,
+)
+from relayml.domain.lineage import LineageEdge, LineageNode
+from relayml.domain.ports import Backend
+from relayml.errors import InvalidInput, NotFound
+from relayml.features.ondemand import run_on_demand
+from relayml.features.pit import SourceFrame, as_of_indices, key_codes, time_ns
+
+__all__ = ["join_feature_set", "latest_values", "load_source", "training_frame"]
+
+_ON_CLIENT = "dask-client"  # the joins run on the Dask client this call opened
+
+# integer and boolean features keep their type when an entity has no value (pandas' nullable)
+_NULLABLE = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def load_source(backend: Backend, project: str, fs: FeatureSet) -> tuple[pd.DataFrame, str]:
+    """A feature set's source rows and the lineage key of what they were read from."""
+    source = fs.source
+    if source.dataset is not None:
+        from relayml.data.sources import load_dataset
+
+        version = backend.get_dataset_version(project, source.dataset)
+        frame = load_dataset(backend, project, version.ref, as_="pandas")
+        return frame, f"dataset_version|{project}/{version.ref}"
+    from relayml.pipelines.outcome import load_output
+
+    runs = [
+        r
+        for r in backend.list_pipeline_runs(project, pipeline=source.pipeline, limit=20)
+        if r.status == "FINISHED"
+    ]
+    if not runs:
+        raise NotFound(
+            f"feature set {fs.name!r} reads pipeline {source.pipeline!r}, which has no finished "
+            "run in this project; run the pipeline first."
+        )
+    value = load_output(runs[0], str(source.step), source.output, backend)
+    frame = value.to_pandas() if isinstance(value, pa.Table) else pd.DataFrame(value)
+    return frame, f"pipeline_run|{runs[0].id}"
+
+
+def _check_columns(fs: FeatureSet, frame: pd.DataFrame, keys: Sequence[str]) -> None:
+    times = [fs.event_time] + ([fs.created_time] if fs.created_time else [])
+    needed = [*keys, *times, *(f.name for f in fs.features)]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"the source of feature set {fs.name!r} ({fs.source.describe()}) has no column "
+            f"{', '.join(missing)} (its columns: {', '.join(map(str, frame.columns[:30]))})."
+        )
+
+
+def join_feature_set(
+    entity_df: pd.DataFrame,
+    event_time: str,
+    fs: FeatureSet,
+    keys: Sequence[str],
+    source: pd.DataFrame,
+    features: Sequence[str],
+    *,
+    as_of_known: bool = False,
+) -> pd.DataFrame:
+    """The features' values for each entity row at its event time (missing: null), one column
+    per feature, indexed like entity_df."""
+    _check_columns(fs, source, keys)
+    entity_codes, source_codes = key_codes(entity_df, source, keys)
+    frame = SourceFrame(
+        codes=source_codes,
+        event=time_ns(source[fs.event_time], f"{fs.name}.{fs.event_time}"),
+        created=(
+            time_ns(source[fs.created_time], f"{fs.name}.{fs.created_time}")
+            if fs.created_time
+            else None
+        ),
+    )
+    ttl = None if fs.ttl is None else int(fs.ttl / timedelta(microseconds=1)) * 1000
+    index = as_of_indices(
+        entity_codes,
+        time_ns(entity_df[event_time], f"entity frame column {event_time!r}"),
+        frame,
+        as_of_known=as_of_known,
+        ttl_ns=ttl,
+    )
+    return _take(source, list(features), index).set_axis(entity_df.index)
+
+
+def _take(source: pd.DataFrame, features: list[str], index: np.ndarray) -> pd.DataFrame:
+    """The rows index names of the feature columns, null where it is -1."""
+    missing = index < 0
+    floats = [f for f in features if source[f].dtype.kind == "f"]
+    others = [f for f in features if f not in floats]
+    columns: dict[str, Any] = {}
+    for name in floats:  # plain numpy: NaN is their missing value
+        if len(source):
+            values = source[name].to_numpy()[np.where(missing, 0, index)]
+        else:
+            values = np.empty(len(index), dtype=source[name].dtype)
+        values[missing] = np.nan
+        columns[name] = values
+    if others:  # Arrow keeps nulls of integers, booleans, strings and times
+        table = pa.Table.from_pandas(source[others], preserve_index=False)
+        taken = table.take(pa.array(index, mask=missing)).to_pandas(types_mapper=_NULLABLE.get)
+        columns.update({name: taken[name] for name in others})
+    return pd.DataFrame({name: columns[name] for name in features})
+
+
+def latest_values(
+    source: pd.DataFrame,
+    fs: FeatureSet,
+    keys: Sequence[str],
+    as_of: Any,
+    *,
+    as_of_known: bool = False,
+) -> pd.DataFrame:
+    """The latest value per entity as of a moment (TTL applied): the online store's rows."""
+    entities = source[list(keys)].dropna().drop_duplicates().reset_index(drop=True)
+    entities["__as_of"] = pd.Timestamp(as_of)
+    values = join_feature_set(
+        entities,
+        "__as_of",
+        fs,
+        keys,
+        source,
+        [f.name for f in fs.features],
+        as_of_known=as_of_known,
+    )
+    return pd.concat([entities.drop(columns="__as_of"), values], axis=1)
+
+
+def _suggest(text: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(close)}?" if close else ""
+
+
+class _Resolver:
+    """Feature references resolved against the registry, definitions fetched once."""
+
+    def __init__(self, backend: Backend, project: str) -> None:
+        self.backend, self.project = backend, project
+        self.latest = {(d.kind, d.name): d for d in backend.list_feature_definitions(project)}
+        self.pinned: dict[tuple[str, str, int], FeatureDefinition] = {}
+
+    def all_features(self) -> list[str]:
+        return [
+            f"{d.name}:{f['name']}"
+            for d in self.latest.values()
+            if d.kind != "entity"
+            for f in d.spec.get("features", [])
+        ]
+
+    def definition(self, ref: FeatureRef) -> FeatureDefinition:
+        found = None
+        for kind in ("feature_set", "on_demand"):  # a feature set first, if both are named so
+            if found is None and (kind, ref.feature_set) in self.latest:
+                found = self.latest[(kind, ref.feature_set)]
+        if found is None:
+            sets = sorted({name for kind, name in self.latest if kind != "entity"})
+            raise NotFound(
+                f"feature set {ref.feature_set!r} (in {str(ref)!r}) does not exist in project "
+                f"{self.project!r}.{_suggest(str(ref), self.all_features())} Known sets: "
+                f"{', '.join(sets) or 'none yet'}."
+            )
+        if ref.version is not None and ref.version != found.version:
+            key = (found.kind, found.name, ref.version)
+            if key not in self.pinned:
+                self.pinned[key] = self.backend.get_feature_definition(
+                    self.project, found.kind, found.name, version=ref.version
+                )
+            found = self.pinned[key]
+        names = [f["name"] for f in found.spec.get("features", [])]
+        if ref.feature not in names:
+            raise InvalidInput(
+                f"feature {str(ref)!r} does not exist ({found.name}@{found.version} has "
+                f"{', '.join(names)}).{_suggest(str(ref), self.all_features())}"
+            )
+        return found
+
+    def entity_keys(self, fs: FeatureSet) -> list[str]:
+        entity = self.latest.get(("entity", fs.entity))
+        if entity is None:
+            raise NotFound(f"entity {fs.entity!r} of feature set {fs.name!r} is not stored.")
+        return list(entity.spec["join_keys"])
+
+
+def training_frame(
+    backend: Backend,
+    project: str,
+    entity_df: pd.DataFrame,
+    features: Sequence[str],
+    *,
+    event_time: str = "event_time",
+    as_of_known: bool = False,
+    name: str | None = "training_set",
+    executor: str | None = None,
+) -> pd.DataFrame:
+    """entity_df with a column per feature, point in time; logged as dataset `name` (None: not).
+
+    With executor="dask://host:port" the joins run on that Dask cluster (training_dask).
+    """
+    if executor is not None and executor not in ("local", _ON_CLIENT):
+        from relayml.features.training_dask import dask_client
+
+        with dask_client(executor):
+            return training_frame(
+                backend, project, entity_df, features, event_time=event_time,
+                as_of_known=as_of_known, name=name, executor=_ON_CLIENT,
+            )  # fmt: skip
+    executor = _ON_CLIENT if executor == _ON_CLIENT else None
+    if not isinstance(entity_df, pd.DataFrame):
+        raise InvalidInput("entity_df must be a pandas DataFrame of join keys and event times.")
+    if event_time not in entity_df.columns:
+        raise InvalidInput(
+            f"the entity frame has no timestamp column {event_time!r} (its columns: "
+            f"{', '.join(map(str, entity_df.columns))}); add it or pass event_time='<column>'."
+        )
+    refs = list({str(r): r for r in (parse_feature_ref(f) for f in features)}.values())
+    if not refs:
+        raise InvalidInput("name at least one feature, e.g. ['customer:tenure'].")
+    resolver = _Resolver(backend, project)
+    plan: dict[tuple[str, int], tuple[FeatureDefinition, list[str]]] = {}
+    on_demand: list[tuple[FeatureDefinition, FeatureRef]] = []
+    for ref in refs:
+        found = resolver.definition(ref)
+        if found.kind == "on_demand":
+            on_demand.append((found, ref))
+            for text in found.spec["inputs"]:
+                inner = parse_feature_ref(text)
+                dep = resolver.definition(inner)
+                plan.setdefault((dep.name, dep.version), (dep, []))[1].append(inner.feature)
+            continue
+        plan.setdefault((found.name, found.version), (found, []))[1].append(ref.feature)
+    out = entity_df.copy()
+    lineage: list[tuple[FeatureDefinition, list[str], str]] = []
+    columns: dict[str, pd.Series] = {}
+    for definition, names in plan.values():
+        fs = definition.declared()
+        assert isinstance(fs, FeatureSet)
+        keys = resolver.entity_keys(fs)
+        absent = [k for k in keys if k not in entity_df.columns]
+        if absent:
+            raise InvalidInput(
+                f"the entity frame lacks join key {', '.join(absent)} of entity {fs.entity!r} "
+                f"(for feature set {fs.name!r})."
+            )
+        wanted = list(dict.fromkeys(names))
+        if executor is not None:
+            from relayml.features.training_dask import join_on_dask, source_on_dask
+
+            on_dask, source_key = source_on_dask(backend, project, fs)
+            values = join_on_dask(
+                entity_df, event_time, fs, keys, on_dask, wanted, as_of_known=as_of_known
+            )
+        else:
+            source, source_key = load_source(backend, project, fs)
+            values = join_feature_set(
+                entity_df, event_time, fs, keys, source, wanted, as_of_known=as_of_known
+            )
+        for feature in wanted:
+            columns[f"{fs.name}:{feature}"] = values[feature]
+        lineage.append((definition, wanted, source_key))
+    for definition, ref in on_demand:
+        spec = definition.declared()
+        assert isinstance(spec, OnDemandFeatureSet)
+        inputs = pd.DataFrame(
+            {parse_feature_ref(t).feature: columns[_plain(t)] for t in spec.inputs},
+            index=entity_df.index,
+        )
+        for field in spec.request_fields:
+            if field in entity_df.columns:
+                inputs[field] = entity_df[field]
+        computed = run_on_demand(spec, inputs)
+        columns[f"{spec.name}:{ref.feature}"] = computed[ref.feature]
+        lineage.append((definition, [ref.feature], ""))
+    _place(out, columns, refs)
+    if name is not None:
+        out.attrs["dataset"] = _log(backend, project, name, out, lineage)
+    return out
+
+
+def _plain(text: str) -> str:
+    ref = parse_feature_ref(text)
+    return f"{ref.feature_set}:{ref.feature}"
+
+
+def _place(out: pd.DataFrame, columns: dict[str, pd.Series], refs: Sequence[FeatureRef]) -> None:
+    """Requested features as columns named by feature (set__feature when two sets share one)."""
+    short = [r.feature for r in refs]
+    for ref in refs:
+        key = f"{ref.feature_set}:{ref.feature}"
+        column = (
+            ref.feature if short.count(ref.feature) == 1 else f"{ref.feature_set}__{ref.feature}"
+        )
+        if column in out.columns:
+            raise InvalidInput(
+                f"the entity frame already has a column {column!r}; rename it or drop it "
+                f"before joining {key}."
+            )
+        out[column] = columns[key].array
+
+
+def _log(
+    backend: Backend,
+    project: str,
+    name: str,
+    frame: pd.DataFrame,
+    lineage: list[tuple[FeatureDefinition, list[str], str]],
+) -> str:
+    from relayml.data.sources import log_dataset
+
+    version = log_dataset(backend, project, name, frame, source={"kind": "training_frame"})
+    target = f"{project}/{version.ref}"
+    nodes = [LineageNode(kind="dataset_version", key=target, label=version.ref)]
+    edges = []
+    for definition, names, source_key in lineage:
+        fs_key = f"{project}/{definition.name}@{definition.version}"
+        nodes.append(LineageNode(kind="feature_set_version", key=fs_key, label=definition.ref))
+        edges.append(_edge("feature_set_version", fs_key, "dataset_version", target, "input_of"))
+        for feature in names:
+            f_key = f"{project}/{definition.name}:{feature}"
+            nodes.append(
+                LineageNode(kind="feature", key=f_key, label=f"{definition.name}:{feature}")
+            )
+            edges.append(_edge("feature", f_key, "dataset_version", target, "input_of"))
+            edges.append(_edge("feature_set_version", fs_key, "feature", f_key, "part_of"))
+        if source_key:
+            kind, _, key = source_key.partition("|")
+            relation = "input_of" if kind == "dataset_version" else "produced"
+            edges.append(_edge(kind, key, "feature_set_version", fs_key, relation))
+    backend.link(nodes, edges)
+    return version.ref
+
+
+def _edge(src_kind: str, src: str, dst_kind: str, dst: str, relation: str) -> LineageEdge:
+    return LineageEdge(
+        src_kind=src_kind, src_key=src, dst_kind=dst_kind, dst_key=dst, relation=relation
+    )
