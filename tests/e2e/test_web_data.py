@@ -24,7 +24,9 @@ from relayml.client.http import HttpBackend
 from relayml.config import get_settings
 from relayml.data.checks import run_checks
 from relayml.data.sources import log_dataset
+from relayml.domain.features import Entity, Feature, FeatureSet, Source
 from relayml.domain.lineage import LineageEdge, LineageNode
+from relayml.features.declare import specs_of
 from tests.fixtures.web import Browser, WebSite, axe_violations, shoot
 
 RUNS = 30
@@ -82,6 +84,11 @@ def seeded(web_site: WebSite, tmp_path_factory: pytest.TempPathFactory) -> Itera
                     relation="derived_from")
         for t in tables
     ])  # fmt: skip
+    person = Entity("person", join_keys=["id"])
+    profile = FeatureSet(name="profile", entity=person, source=Source(dataset="people"),
+                         features=[Feature("age", "int64", owner="dana")], event_time="signup",
+                         checks=[{"column": "age", "min": 0}], owner="dana")  # fmt: skip
+    api.apply_features(project, specs_of([person, profile]))
     api.add_member(project, "dana", "data_engineer")
     api.add_member(project, me, "data_scientist")
     try:
@@ -277,6 +284,30 @@ def test_datasets_show_versions_profiles_and_checks(browser: Browser, seeded: Se
     assert "people@1" in card.inner_text()
     page.context.close()
     assert browser.console_errors == []
+
+
+def test_features_show_definitions_versions_and_declared_checks(
+    browser: Browser, seeded: Seeded
+) -> None:
+    site, project = browser.site, seeded.project
+    listed = seeded.api.list_feature_definitions(project)
+    page = browser.signed_in("dana")
+    page.goto(f"{site.url}/projects/{project}/features")
+    names = page.locator("main table tbody td:first-child a").all_inner_texts()
+    assert sorted(names) == sorted(d.name for d in listed) == ["person", "profile"]
+    _clean(browser, page, "features-list")
+    page.click("main table a:text-is('profile')")
+    assert page.locator("h1").inner_text() == "Feature set profile@1"
+    assert page.locator("main table tbody tr td:first-child").first.inner_text() == "age"
+    assert '"min": 0' in page.locator("main ul code").inner_text()
+    assert "No check has run" in page.locator("main").inner_text()
+    _clean(browser, page, "features-detail")
+    assert browser.console_errors == []
+    missing = page.goto(f"{site.url}/projects/{project}/features/feature_set/nothing")
+    assert missing is not None and missing.status == 404
+    page.context.close()
+    assert [e for e in browser.console_errors if "404" not in e] == []
+    browser.console_errors.clear()  # chromium logs the 404 just asked for
 
 
 def test_a_pipeline_run_shows_its_dag_timings_and_a_step(browser: Browser, seeded: Seeded) -> None:

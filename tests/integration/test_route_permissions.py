@@ -251,6 +251,8 @@ WEB_PAGES = {
     ("GET", "/projects/{project}/pipelines"): "project.read",
     ("GET", "/projects/{project}/pipelines/{run_id}"): "project.read",
     ("GET", "/projects/{project}/lineage"): "project.read",
+    ("GET", "/projects/{project}/features"): "project.read",
+    ("GET", "/projects/{project}/features/{kind}/{name}"): "project.read",
     ("GET", "/projects/{project}/models"): "project.read",
     ("GET", "/projects/{project}/models/{name}"): "project.read",
     ("GET", "/projects/{project}/models/{name}/{version}"): "project.read",

@@ -91,6 +91,9 @@ def test_lineage_nodes_link_to_their_own_pages() -> None:
         "/projects/q/datasets/customers?version=3"
     )
     assert node_href("p", "model_version", "q/churn/2") == "/projects/q/models/churn/2"
+    assert node_href("p", "feature_set_version", "q/profile@4") == (
+        "/projects/q/features/feature_set/profile?version=4"
+    )
     assert node_href("p", "source", "s3://b/x y.csv") == (
         "/projects/p/lineage?kind=source&id=s3%3A%2F%2Fb%2Fx+y.csv"
     )

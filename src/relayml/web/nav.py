@@ -14,6 +14,7 @@ PROJECT_AREAS: list[tuple[str, str, str]] = [
     ("Overview", "/projects/{project}", "project.read"),
     ("Datasets", "/projects/{project}/datasets", "project.read"),
     ("Pipelines", "/projects/{project}/pipelines", "project.read"),
+    ("Features", "/projects/{project}/features", "project.read"),
     ("Runs", "/projects/{project}/runs", "project.read"),
     ("Models", "/projects/{project}/models", "project.read"),
     ("Deployments", "/projects/{project}/deployments", "project.read"),

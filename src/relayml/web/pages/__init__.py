@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from relayml.web.pages import (
     datasets,
     deployments,
+    features,
     feedback,
     home,
     lineage,
@@ -32,6 +33,7 @@ ROUTERS: list[APIRouter] = [
     run_detail.router,
     datasets.router,
     pipelines.router,
+    features.router,
     lineage.router,
     models.router,
     deployments.router,

@@ -45,6 +45,12 @@ def node_href(project: str, kind: str, key: str) -> str:
         owner, _, ref = key.partition("/")
         name, _, version = ref.rpartition("@")
         return f"/projects/{quote(owner)}/datasets/{quote(name)}?version={quote(version)}"
+    if kind == "feature_set_version" and "/" in key and "@" in key:
+        owner, _, ref = key.partition("/")
+        name, _, version = ref.rpartition("@")
+        return (
+            f"/projects/{quote(owner)}/features/feature_set/{quote(name)}?version={quote(version)}"
+        )
     if kind == "model_version" and key.count("/") == 2:
         owner, name, version = key.split("/")
         return f"/projects/{quote(owner)}/models/{quote(name)}/{quote(version)}"
@@ -57,7 +63,7 @@ def _check_root(backend: Any, project: str, kind: str, key: str) -> None:
         owner = backend.get_run(key).project
     elif kind == "pipeline_run":
         owner = backend.get_pipeline_run(key).project
-    elif kind in ("dataset_version", "model_version"):
+    elif kind in ("dataset_version", "model_version", "feature_set_version"):
         owner = key.partition("/")[0]
     else:
         return  # sources, step outputs, OpenLineage datasets and jobs belong to no project
