@@ -11,14 +11,20 @@ from fastapi import APIRouter
 from relayml.web.pages import (
     admin,
     audit,
+    datasets,
     deployments,
+    features,
     feedback,
     home,
+    lineage,
     models,
     monitoring,
+    pipelines,
     predictions,
     reports,
     resources,
+    run_detail,
+    runs,
     session,
 )
 
@@ -27,6 +33,12 @@ __all__ = ["ROUTERS"]
 ROUTERS: list[APIRouter] = [
     session.router,
     home.router,
+    runs.router,  # before run_detail: /runs/compare is not a run id
+    run_detail.router,
+    datasets.router,
+    pipelines.router,
+    features.router,
+    lineage.router,
     models.router,
     deployments.router,
     monitoring.router,
