@@ -99,7 +99,7 @@ class LoadedVariant:
         self.batcher.inline = not options.predict_in_thread
         self.context: VariantContext | None = None
         self._input_names = {name: f"input.{name}" for name in self.codec.names}
-        self._partitions: dict[VariantContext, str] = {}  # the log partition of the context
+        self._partition: tuple[VariantContext | None, str] = (None, "")  # the context's log's
 
     def _predict(self, batch: Sequence[Columns]) -> list[Prediction]:
         """Predict a batch, name its rows, decide on them, log them once; split per request.
@@ -198,10 +198,10 @@ class LoadedVariant:
             record["decision_revision"] = np.full(rows, context.decision_revision, dtype=np.int64)
         for name, column in arrays.items():
             record[self._input_names.get(name) or f"input.{name}"] = column
-        partition = self._partitions.get(context)
-        if partition is None:
+        held, partition = self._partition
+        if held is not context:  # the context changes with a redeploy, not per batch
             partition = deployment_partition(context.project, context.partition)
-            self._partitions = {context: partition}
+            self._partition = (context, partition)
         context.log.append(partition, record, rows=rows)
 
 
