@@ -38,7 +38,8 @@ UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, texta
                && !e.getAttribute('aria-labelledby'))
   .map(e => e.outerHTML.slice(0, 120))"""
 LINKS = """() => Array.from(document.querySelectorAll('a[href]'))
-  .filter(a => !a.hasAttribute('download')).map(a => a.href)"""
+  .filter(a => !a.hasAttribute('download'))
+  .map(a => new URL(a.getAttribute("href"), document.baseURI).href)"""  # SVG <a> too
 
 
 def template_of(path: str) -> str | None:
