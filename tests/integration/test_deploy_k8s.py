@@ -43,7 +43,7 @@ def test_manifests_validate_and_wire_probes_secret_and_monitor(home: Path, tmp_p
     result = _cli(
         home, "deploy", "churn", "--env", "production", "--emit", "k8s", "--out", str(out),
         "--server-url", "http://relay.mlops.svc:8080", "--replicas", "2", "--namespace", "ml",
-        "--cpu-limit", "2", "--memory-request", "256Mi",
+        "--cpu-limit", "2", "--memory-request", "256Mi", "--artifacts-url", "s3://ml/relay",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
@@ -66,6 +66,7 @@ def test_manifests_validate_and_wire_probes_secret_and_monitor(home: Path, tmp_p
     assert container["args"][:3] == ["relay", "serve", "churn@production"]
     env = {e["name"]: e for e in container["env"]}
     assert env["RELAY_SERVER_URL"]["value"] == "http://relay.mlops.svc:8080"
+    assert env["RELAY_ARTIFACTS_URL"]["value"] == "s3://ml/relay"
     assert "value" not in env["RELAY_TOKEN"]
     assert env["RELAY_TOKEN"]["valueFrom"]["secretKeyRef"] == {
         "name": "relay-token",
@@ -112,6 +113,7 @@ def test_manifests_validate_and_wire_probes_secret_and_monitor(home: Path, tmp_p
         (["--no-server"], "pass --server-url"),
         (["--canary", "churn/1:10"], "drop --canary"),
         (["--token-secret", "Not_A_Name"], "is not a Secret name"),
+        (["--artifacts-url", "/srv/artifacts"], "is a local path"),
     ],
 )
 def test_bad_emit_input_is_one_line_and_writes_nothing(

@@ -114,6 +114,7 @@ def set_deployment(
     token_secret: K8sFlags.SecretOption = "relay-token",
     replicas: K8sFlags.ReplicasOption = 1,
     namespace: K8sFlags.NamespaceOption = None,
+    artifacts_url: K8sFlags.ArtifactsOption = None,
     cpu_request: K8sFlags.CpuRequest = "250m",
     memory_request: K8sFlags.MemoryRequest = "512Mi",
     cpu_limit: K8sFlags.CpuLimit = "1",
@@ -135,8 +136,8 @@ def set_deployment(
         emit_k8s(
             emit, project, model, env, changes, out,
             image=image, server_url=server_url, token_secret=token_secret, replicas=replicas,
-            namespace=namespace, cpu_request=cpu_request, memory_request=memory_request,
-            cpu_limit=cpu_limit, memory_limit=memory_limit,
+            namespace=namespace, artifacts_url=artifacts_url, cpu_request=cpu_request,
+            memory_request=memory_request, cpu_limit=cpu_limit, memory_limit=memory_limit,
         )  # fmt: skip
         return
 

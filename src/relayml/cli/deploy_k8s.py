@@ -53,6 +53,11 @@ class K8sFlags:
     NamespaceOption = Annotated[
         str | None, _opt("--namespace", help="Namespace of the objects.", show_default=False)
     ]
+    ArtifactsOption = Annotated[
+        str | None,
+        _opt("--artifacts-url", help="Shared artifact store for the prediction log, e.g. "
+             "s3://bucket/relay (default RELAY_ARTIFACTS_URL if it is a URL).", show_default=False),
+    ]  # fmt: skip
     CpuRequest = Annotated[str, _opt("--cpu-request", help="CPU request per pod.")]
     MemoryRequest = Annotated[str, _opt("--memory-request", help="Memory request per pod.")]
     CpuLimit = Annotated[str, _opt("--cpu-limit", help="CPU limit per pod.")]
@@ -88,6 +93,9 @@ def emit_k8s(
             "the pods need the address of a `relay server`: pass --server-url "
             "http://relay.mlops.svc:8080 or set RELAY_SERVER_URL."
         )
+    configured = settings().artifacts_url
+    if flags.get("artifacts_url") is None and configured and "://" in configured:
+        flags["artifacts_url"] = configured
     if flags.get("image") is None:
         flags.pop("image", None)
     name = project_or_default(project)

@@ -31,6 +31,7 @@ class K8sOptions:
     token_key: str = "token"
     replicas: int = 1
     namespace: str | None = None
+    artifacts_url: str | None = None
     cpu_request: str = "250m"
     memory_request: str = "512Mi"
     cpu_limit: str = "1"
@@ -71,6 +72,11 @@ def _check(options: K8sOptions) -> None:
         raise InvalidInput(
             f"--token-secret {options.token_secret!r} is not a Secret name; use lowercase "
             "letters, digits, '-' and '.'."
+        )
+    if options.artifacts_url is not None and "://" not in options.artifacts_url:
+        raise InvalidInput(
+            f"--artifacts-url {options.artifacts_url!r} is a local path, which each pod would "
+            "keep to itself; give the shared store of `relay server`, e.g. s3://bucket/relay."
         )
     if options.replicas < 1:
         raise InvalidInput("--replicas must be at least 1.")
@@ -120,6 +126,12 @@ def render_manifests(
         "env": [
             {"name": "RELAY_SERVER_URL", "value": options.server_url},
             {"name": "RELAY_PROJECT", "value": project},
+            # The prediction log goes beside the artifacts: shared, so monitoring sees it.
+            *(
+                [{"name": "RELAY_ARTIFACTS_URL", "value": options.artifacts_url}]
+                if options.artifacts_url
+                else []
+            ),
             {
                 "name": "RELAY_TOKEN",
                 "valueFrom": {
