@@ -94,8 +94,9 @@ def db_restore(
     """
     from relayml.artifacts import BlobStore
     from relayml.backend import LocalBackend
-    from relayml.store.backup import restore_store
+    from relayml.store.backup import read_manifest, restore_store
 
+    read_manifest(archive)  # a missing, foreign or newer archive is refused before any bar shows
     s = settings()
     blobs = BlobStore(s.resolved_artifacts_url, s.artifacts_options)
     with _bar("artifacts", not quiet) as progress:
