@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -180,3 +181,34 @@ def test_a_damaged_or_newer_archive_is_refused_and_the_target_stays_empty(tmp_pa
         assert len(result.output.strip().splitlines()) == 1, result.output
         counts = _cli(_env(home, None), "runs", "list", "-p", "bk", "--json")
         assert "runs" not in counts.stdout or json.loads(counts.stdout or "[]") == []
+
+
+def test_an_archive_of_an_older_schema_is_migrated_up_on_restore(tmp_path: Path) -> None:
+    from relayml.store import HEAD_REVISION
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "migrations"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "relay.db").write_bytes((fixtures / "0005.db").read_bytes())
+    archive = tmp_path / "old.tar"
+    made = _cli(_env(src, None), "db", "backup", "-o", str(archive), "--json")
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["schema_revision"] == "0005"
+    with sqlite3.connect(src / "relay.db") as conn:  # the backup migrated nothing
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0005",)]
+
+    restored = _cli(_env(tmp_path / "dst", None), "db", "restore", str(archive), "--quiet")
+    assert restored.exit_code == 0, restored.output
+    assert f"migrated from schema 0005 to {HEAD_REVISION}" in restored.stdout
+    assert "Audit chain OK" in restored.stdout
+    counts = json.loads((fixtures / "0005.json").read_text())
+    with tarfile.open(archive) as tar:
+        fh = tar.extractfile("manifest.json")
+        assert fh is not None
+        manifest = json.loads(fh.read())
+    assert {k: manifest["counts"][k] for k in counts if k != "_head"} == {
+        k: v for k, v in counts.items() if k != "_head"
+    }
+    listed = _cli(_env(tmp_path / "dst", None), "projects", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.stdout)) == counts["projects"]

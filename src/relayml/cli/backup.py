@@ -94,7 +94,7 @@ def db_restore(
     """
     from relayml.artifacts import BlobStore
     from relayml.backend import LocalBackend
-    from relayml.store.backup import read_manifest, restore_store
+    from relayml.store.restore import read_manifest, restore_store
 
     read_manifest(archive)  # a missing, foreign or newer archive is refused before any bar shows
     s = settings()
