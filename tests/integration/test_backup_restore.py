@@ -212,3 +212,49 @@ def test_an_archive_of_an_older_schema_is_migrated_up_on_restore(tmp_path: Path)
     listed = _cli(_env(tmp_path / "dst", None), "projects", "list", "--json")
     assert listed.exit_code == 0, listed.output
     assert len(json.loads(listed.stdout)) == counts["projects"]
+
+
+def _manifest(archive: Path) -> dict[str, Any]:
+    with tarfile.open(archive) as tar:
+        fh = tar.extractfile("manifest.json")
+        assert fh is not None
+        data: dict[str, Any] = json.loads(fh.read())
+        return data
+
+
+def test_artifacts_round_trip_through_s3_copying_only_missing_blobs(
+    s3_bucket: Any, tmp_path: Path
+) -> None:
+    from relayml.artifacts import BlobStore
+    from relayml.store import Store
+    from relayml.store.backup import backup_store
+    from relayml.store.restore import restore_store
+
+    source = Store(f"sqlite:///{tmp_path / 'src.db'}")
+    local = BlobStore(str(tmp_path / "artifacts"))
+    blobs = {local.put_bytes(f"blob {i}".encode() * 500)[0]: f"blob {i}" for i in range(3)}
+    (tmp_path / "artifacts" / "predictions").mkdir()
+    (tmp_path / "artifacts" / "predictions" / "part-0.parquet").write_bytes(b"PAR1 not really")
+    first = tmp_path / "first.tar"
+    seen: list[tuple[int, int]] = []
+    summary = backup_store(source, local, first, progress=lambda d, t: seen.append((d, t)))
+    source.dispose()
+    assert summary.artifacts == 4 and seen[-1] == (4, 4)
+
+    remote = BlobStore(s3_bucket.url, s3_bucket.storage_options)
+    remote.put_bytes(b"blob 0" * 500)  # already there: not copied again
+    target = f"sqlite:///{tmp_path / 'dst.db'}"
+    restored = restore_store(first, target, remote, replace=True)
+    assert (restored.artifacts_copied, restored.artifacts_present) == (3, 1)
+    for sha256, text in blobs.items():
+        assert remote.get_bytes(sha256) == text.encode() * 500
+
+    second = tmp_path / "second.tar"
+    store = Store(target)
+    try:
+        backup_store(store, remote, second)
+    finally:
+        store.dispose()
+    parts = {k: v for k, v in _manifest(first)["parts"].items() if k.startswith("artifacts/")}
+    again = {k: v for k, v in _manifest(second)["parts"].items() if k.startswith("artifacts/")}
+    assert again == parts
