@@ -141,9 +141,10 @@ def venv_info(python: Path | str, dists: list[str]) -> dict[str, Any]:
 
 
 def _peer_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
+    """This environment without PYTHONPATH (a peer's venv must not see ours), plus `extra`."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("PYTHONPATH", None)
-    return env
+    return {**env, **extra}
 
 
 # ======================================================================= processes
@@ -573,7 +574,9 @@ class Bench:
             return []
         use_serve = has_serve if mode == "auto" else mode in ("serve", "both")
         use_bundle = mode in ("bundle", "both") or not use_serve
-        env = {"RELAY_HOME": str(home), "RELAY_PROJECT": "bench"}
+        # the server imports the relayml this process imported (a worktree's src, too)
+        source = str(Path(relay.__file__).resolve().parents[1])
+        env = {"RELAY_HOME": str(home), "RELAY_PROJECT": "bench", "PYTHONPATH": source}
         m = self.main_info
         v = m["versions"]
         base = (

@@ -181,6 +181,11 @@ class Settings(BaseSettings):
         description="Seconds between the model server's checks for a changed deployment or alias.",
     )
 
+    mlflow_project: str = Field(
+        default="mlflow",
+        description="Project that experiments and registered models created through the MLflow "
+        "API go to, unless they carry a `relay.project` tag (docs/mlflow.md).",
+    )
     monitor_interval: float = Field(
         default=300.0,
         ge=0,

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 import httpx
 
 from relayml.predictions import PredictionLogs
+from relayml.predictions.ids import new_prediction_ids
 from relayml.predictions.layout import deployment_partition
 from tests.fixtures.web import Browser, WebSite, axe_violations, shoot
 
@@ -276,7 +276,7 @@ def _the_winner_is_shipped(browser: Browser, holder: int, other: int) -> None:
     site = browser.site
     logs = PredictionLogs(str(site.home / "artifacts"))
     now = int(time.time() * 1000)
-    ids = {v: [uuid.uuid4().hex[:24] for _ in range(300)] for v in (holder, other)}
+    ids = {v: new_prediction_ids(300, now) for v in (holder, other)}  # as the server makes them
     with logs.writer("predictions") as log:
         for version, right in ((holder, True), (other, False)):
             log.append(deployment_partition(PROJECT, "churn-production"), {

@@ -36,6 +36,7 @@ def test_content_is_stored_once_and_read_back_verified(blobs: BlobStore, tmp_pat
     sha, size = blobs.put_file(source)
     assert sha == hashlib.sha256(data).hexdigest() and size == len(data)
     assert blobs.put_bytes(data) == (sha, size)
+    assert blobs.size(sha) == len(data)
     assert blobs.get_bytes(sha) == data
     out = blobs.get_file(sha, tmp_path / "out" / "model.bin")
     assert out.read_bytes() == data
@@ -46,6 +47,7 @@ def test_content_is_stored_once_and_read_back_verified(blobs: BlobStore, tmp_pat
 def test_missing_and_corrupt_blobs_are_reported(blobs: BlobStore, tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="is not in the artifact store"):
         blobs.get_bytes("0" * 64)
+    assert blobs.size("0" * 64) is None
     sha, _ = blobs.put_bytes(b"the real content")
     blobs.fs.pipe_file(blobs.path_of(sha), b"tampered content")
     with pytest.raises(CorruptArtifact, match="corrupt"):

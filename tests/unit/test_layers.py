@@ -43,6 +43,7 @@ LAYERS = {
     "identity": SERVICES,
     "imports": SERVICES,
     "reports": SERVICES,
+    "interop": SERVICES,
     "cli": INTERFACES,
     "api": INTERFACES,
     "web": INTERFACES,

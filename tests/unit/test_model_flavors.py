@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import pickle
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import lightgbm
 import numpy as np
 import onnx
 import pandas as pd
 import pytest
+import skops.io
 import xgboost
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, Int64TensorType
@@ -270,7 +273,8 @@ def test_detect_flavor_of_each_kind() -> None:
         "onnx": graph,
         "pyfunc": ThresholdModel(1.0),
     }
-    assert {detect_flavor(model) for model in models.values()} == set(FLAVORS)
+    # the mlflow flavor is only registered through the MLflow API (tested below), never detected
+    assert {detect_flavor(model) for model in models.values()} == set(FLAVORS) - {"mlflow"}
     assert {name: detect_flavor(model) for name, model in models.items()} == {
         name: name for name in models
     }
@@ -397,3 +401,30 @@ def test_requirements_walk_pipelines_and_pyfunc_attributes() -> None:
     with_scaler = requirements_for(ThresholdModel(1.0, StandardScaler().fit(X)), "pyfunc")
     assert _pin("scikit-learn") in with_scaler
     assert all("==" in pin and not pin.startswith("builtins") for pin in with_scaler)
+
+
+# -- the mlflow flavor: an MLflow scikit-learn model folder -------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["skops", "pickle", "cloudpickle"])
+def test_an_mlflow_sklearn_folder_loads_in_each_serialization(fmt: str, tmp_path: Path) -> None:
+    model = LogisticRegression().fit(X, Y)
+    path = tmp_path / ("model.skops" if fmt == "skops" else "model.pkl")
+    if fmt == "skops":
+        skops.io.dump(model, path)
+    else:
+        path.write_bytes((pickle if fmt == "pickle" else cloudpickle).dumps(model))
+    details = {"format": "mlflow", "loader": "sklearn", "file": path.name, "serialization": fmt}
+    _assert_same(model, load_model("mlflow", tmp_path, details), X, proba=True)
+
+
+def test_what_the_mlflow_flavor_refuses(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="registered through the MLflow API"):
+        save_model(LogisticRegression().fit(X, Y), "mlflow", tmp_path)
+    with pytest.raises(InvalidInput, match="this one has: pytorch, python_function"):
+        details = {"format": "mlflow", "mlflow_flavors": ["pytorch", "python_function"]}
+        load_model("mlflow", tmp_path, details)
+    (tmp_path / "model.bin").write_bytes(b"x")
+    details = {"format": "mlflow", "loader": "sklearn", "file": "model.bin", "serialization": "x"}
+    with pytest.raises(InvalidInput, match="serialization 'x' is not one relayml loads"):
+        load_model("mlflow", tmp_path, details)

@@ -31,6 +31,7 @@ from relayml.api import (
     routes,
     serving_routes,
 )
+from relayml.api import mlflow as mlflow_api
 from relayml.api.asgi import replaying
 from relayml.api.auth import requires
 from relayml.api.responses import error_body, error_response, ok
@@ -166,18 +167,33 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.add_middleware(CsrfFormField)  # inside BodyLimit: the body is limited before it is read
     app.add_middleware(BodyLimit, limit=backend.settings.api_max_body_bytes)
 
+    # Under the MLflow prefixes errors take MLflow's shape (relayml/api/mlflow/errors.py).
     @app.exception_handler(RelayError)
     async def _relay_error(request: Request, exc: RelayError) -> Response:
+        if mlflow_api.is_mlflow_path(request.url.path):
+            return mlflow_api.mlflow_error_response(exc)
         if wants_page(request):
             return await run_in_threadpool(page_error, request, exc)
         return error_response(exc)
 
+    @app.exception_handler(mlflow_api.MlflowError)
+    async def _mlflow_error(_request: Request, exc: mlflow_api.MlflowError) -> Response:
+        return mlflow_api.mlflow_error_response(exc)
+
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        return ok(error_body("INVALID_INPUT", _describe_validation(exc)), status_code=422)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        message = _describe_validation(exc)
+        if mlflow_api.is_mlflow_path(request.url.path):
+            error = mlflow_api.MlflowError("INVALID_PARAMETER_VALUE", message)
+            return mlflow_api.mlflow_error_response(error)
+        return ok(error_body("INVALID_INPUT", message), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if mlflow_api.is_mlflow_path(request.url.path) and exc.status_code in (404, 405):
+            message = f"{request.method} {request.url.path} is not an endpoint relayml implements."
+            error = mlflow_api.MlflowError("ENDPOINT_NOT_FOUND", message)
+            return mlflow_api.mlflow_error_response(error)
         if wants_page(request) and exc.status_code == 404:
             missing = NotFound(f"there is no page at {request.url.path}.")
             return await run_in_threadpool(page_error, request, missing)
@@ -187,9 +203,13 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error", exc_info=exc)
+        message = f"internal error: {type(exc).__name__}; see the server's log."
+        if mlflow_api.is_mlflow_path(request.url.path):
+            return mlflow_api.mlflow_error_response(
+                mlflow_api.MlflowError("INTERNAL_ERROR", message)
+            )
         if wants_page(request):
             return page_error(request, None, 500)
-        message = f"internal error: {type(exc).__name__}; see the server's log."
         return ok(error_body("INTERNAL", message), status_code=500)
 
     @app.get("/healthz", tags=["operations"], dependencies=[requires(PUBLIC)])
@@ -218,6 +238,7 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.include_router(identity_routes.auth_router)
     app.include_router(oidc.router)
     app.include_router(audit_routes.router, prefix="/api/v1")
+    mlflow_api.mount(app)
     mount_web(app)  # the pages at / (relayml.web)
     return app
 

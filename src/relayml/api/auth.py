@@ -9,6 +9,7 @@ tests/integration/test_route_permissions.py (deny by default).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -98,12 +99,20 @@ def auth_enabled(request: Request) -> bool:
     return bool(getattr(request.app.state, "auth", False))
 
 
-def _bearer(request: Request) -> str | None:
+def _credentials(request: Request) -> tuple[str | None, str | None]:
+    """(user name or None, token or None): a bearer token, or HTTP basic with the token as the
+    password (what MLflow's client sends for MLFLOW_TRACKING_USERNAME/PASSWORD)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
+        return None, value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+        return (user or None), (password or None)
+    return None, None
 
 
 def identity_of(request: Request) -> Identity:
@@ -116,7 +125,7 @@ def identity_of(request: Request) -> Identity:
         # One person on loopback (or tests): the local user, or the name the client sends.
         name = request.headers.get("x-relay-user") or backend.settings.user
         return Identity(name=name, is_admin=True, via="local")
-    secret = _bearer(request)
+    user, secret = _credentials(request)
     if secret is None:
         # A signed-in browser: the sign-in routes, when mounted, read their session cookie.
         session_identity = getattr(request.app.state, "session_identity", None)
@@ -133,6 +142,11 @@ def identity_of(request: Request) -> Identity:
         raise Unauthenticated(
             "the token is unknown, revoked, expired, of a disabled user or not for the API; "
             "create a new one with `relay tokens create`."
+        )
+    if user is not None and user != identity.name:
+        raise Unauthenticated(
+            f"the user name {user!r} is not the token's user: send the token's own user name "
+            "(or none) with the token as the password."
         )
     return identity
 

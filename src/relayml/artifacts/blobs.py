@@ -86,6 +86,15 @@ class BlobStore:
         with self._boundary(f"looking for blob {sha256[:12]}"):
             return bool(self.fs.exists(path))
 
+    def size(self, sha256: str) -> int | None:
+        """The blob's size in bytes, or None when it is not stored."""
+        path = self.path_of(sha256)
+        with self._boundary(f"sizing blob {sha256[:12]}"):
+            try:
+                return int(self.fs.size(path))
+            except FileNotFoundError:
+                return None
+
     def put_file(self, local_path: str | Path) -> tuple[str, int]:
         """Store a local file; returns (sha256, size). Stores nothing if the content exists."""
         sha256, size = sha256_of_file(local_path)

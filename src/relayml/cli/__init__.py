@@ -2,6 +2,7 @@
 
     relay config                      the settings and where they came from
     relay db upgrade | current        schema migrations of the metadata database
+    relay db backup | restore         one archive of the metadata and artifact stores
     relay projects list | show | create | add-member | members
     relay experiments list | show
     relay runs list | show | search | metrics
@@ -41,6 +42,7 @@ import sys
 
 import typer
 
+import relayml.cli.backup  # adds backup and restore to db
 import relayml.cli.promotions  # noqa: F401  (adds promote, approve, reject, history to models)
 from relayml.cli import features_online as _features_online  # noqa: F401 (its commands)
 from relayml.cli._common import RelayGroup

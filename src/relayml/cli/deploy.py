@@ -24,6 +24,7 @@ from relayml.cli._common import (
     settings,
     table,
 )
+from relayml.cli.deploy_k8s import EmitOption, K8sFlags, emit_k8s
 from relayml.cli.promotions import EnvOption
 
 if TYPE_CHECKING:
@@ -106,15 +107,39 @@ def set_deployment(
     reason: Annotated[str, typer.Option("--reason", "-m", help="Why: stored with it.")] = "",
     project: ProjectOption = None,
     json_output: JsonOption = False,
+    emit: EmitOption = None,
+    out: K8sFlags.OutOption = None,
+    image: K8sFlags.ImageOption = None,
+    server_url: K8sFlags.ServerUrlOption = None,
+    token_secret: K8sFlags.SecretOption = "relay-token",
+    replicas: K8sFlags.ReplicasOption = 1,
+    namespace: K8sFlags.NamespaceOption = None,
+    artifacts_url: K8sFlags.ArtifactsOption = None,
+    cpu_request: K8sFlags.CpuRequest = "250m",
+    memory_request: K8sFlags.MemoryRequest = "512Mi",
+    cpu_limit: K8sFlags.CpuLimit = "1",
+    memory_limit: K8sFlags.MemoryLimit = "1Gi",
 ) -> None:
     """Set what an environment serves (a new revision, stored with who and when).
 
     The version that holds the environment (`relay models list`) always serves it and follows
     its alias. --version N of another version first promotes it through the policy (its gates
     and approvals); a canary, A/B or shadow version needs the policy's canary or shadow rule.
+    With --emit k8s nothing changes: Kubernetes manifests that serve it are written instead.
     """
     from relayml.domain.serving import plan_variants
     from relayml.errors import InvalidInput
+
+    if emit is not None:
+        changes = {"version": version, "canary": canary, "ab": ab, "shadow": shadow,
+                   "sticky_key": sticky_key, "reason": reason, "json": json_output}  # fmt: skip
+        emit_k8s(
+            emit, project, model, env, changes, out,
+            image=image, server_url=server_url, token_secret=token_secret, replicas=replicas,
+            namespace=namespace, artifacts_url=artifacts_url, cpu_request=cpu_request,
+            memory_request=memory_request, cpu_limit=cpu_limit, memory_limit=memory_limit,
+        )  # fmt: skip
+        return
 
     chosen = [name for name, value in (("canary", canary), ("ab", ab), ("shadow", shadow)) if value]
     if len(chosen) > 1:

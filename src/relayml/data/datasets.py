@@ -38,6 +38,7 @@ __all__ = [
     "list_checks",
     "list_datasets",
     "list_versions",
+    "recent_checks",
     "record_check",
     "version_row",
 ]
@@ -341,3 +342,24 @@ def list_checks(store: Store, project: str, ref: str | DatasetRef) -> list[DataC
             .order_by(data_checks.c.id.desc())
         )
         return [_report(parsed.name, version.version, r) for r in rows]
+
+
+def recent_checks(
+    store: Store, project: str, *, failed_only: bool = False, limit: int = 10
+) -> list[DataCheckReport]:
+    """A project's newest check reports over all its datasets (failed ones only if asked)."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput(f"limit must be from 1 to 1000, not {limit}.")
+    with store.read() as conn:
+        pid = project_id(conn, project)
+        query = (
+            select(data_checks, datasets.c.name.label("dataset_name"), dataset_versions.c.version)
+            .join(dataset_versions, dataset_versions.c.id == data_checks.c.dataset_version_id)
+            .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+            .where(datasets.c.project_id == pid)
+            .order_by(data_checks.c.id.desc())
+            .limit(limit)
+        )
+        if failed_only:
+            query = query.where(data_checks.c.passed == 0)
+        return [_report(r.dataset_name, r.version, r) for r in conn.execute(query)]

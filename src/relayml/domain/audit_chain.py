@@ -42,9 +42,28 @@ def canonical(entry: dict[str, Any]) -> str:
     """
     body = {field: entry.get(field) for field in CHAINED_FIELDS}
     for field in ("before", "after"):
-        if body[field] is not None:
-            body[field] = json.loads(json.dumps(body[field], default=str))
+        value = body[field]
+        if value is not None and not _plain(value):  # a plain dict comes back unchanged
+            body[field] = json.loads(json.dumps(value, default=str))
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> bool:
+    """A dict of str keys to JSON scalars or lists of str: what a JSON round trip keeps as is."""
+    if type(value) is not dict:
+        return False
+    for key, item in value.items():
+        if type(key) is not str:
+            return False
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is not list or not all(type(x) is str for x in item):
+            return False
+    return True
 
 
 def entry_hash(previous: str, entry: dict[str, Any]) -> str:

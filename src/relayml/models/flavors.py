@@ -8,6 +8,8 @@
 | lightgbm | wrapper: model.joblib; bare Booster: model.txt | the wrapper or the Booster       |
 | onnx     | model.onnx (ModelProto.SerializeToString)      | an onnxruntime adapter           |
 | pyfunc   | model.pkl (cloudpickle)                        | the object                       |
+| mlflow   | an MLflow model folder (MLmodel + its files),  | the scikit-learn estimator       |
+|          | registered through the MLflow API; read only   | (skops, pickle or cloudpickle)   |
 
 LightGBM's sklearn wrappers are saved with joblib: re-creating an LGBMClassifier around booster
 text needs private attributes (label encoder, classes, objective) that move between releases,
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from relayml.errors import InvalidInput
+from relayml.errors import InvalidInput, MissingDependency
 
 __all__ = [
     "FLAVORS",
@@ -36,7 +38,7 @@ __all__ = [
     "save_model",
 ]
 
-FLAVORS = ("sklearn", "xgboost", "lightgbm", "onnx", "pyfunc")
+FLAVORS = ("sklearn", "xgboost", "lightgbm", "onnx", "pyfunc", "mlflow")
 
 _NOT_A_MODEL = (
     "cannot log a model of type {kind}: relayml knows scikit-learn, XGBoost, LightGBM and ONNX "
@@ -99,6 +101,11 @@ def _check_flavor(flavor: str) -> None:
 def save_model(model: Any, flavor: str, folder: Path) -> dict[str, Any]:
     """Write the model's files into folder and return the details needed to load it again."""
     _check_flavor(flavor)
+    if flavor == "mlflow":
+        raise InvalidInput(
+            "the mlflow flavor is for models registered through the MLflow API; log this model "
+            "with its own flavor (sklearn, xgboost, ...)."
+        )
     folder.mkdir(parents=True, exist_ok=True)
     kind = _qualname(type(model))
     if flavor == "sklearn" or (flavor == "lightgbm" and not _is_lightgbm_booster(model)):
@@ -158,7 +165,42 @@ def load_model(flavor: str, folder: Path, details: dict[str, Any]) -> Any:
         import cloudpickle
 
         return cloudpickle.loads(_file(folder, details, "model.pkl").read_bytes())
+    if fmt == "mlflow":
+        return _load_mlflow(folder, details)
     raise InvalidInput(f"unknown saved-model format {fmt!r} for flavor {flavor!r}.")
+
+
+def _load_mlflow(folder: Path, details: dict[str, Any]) -> Any:
+    """The estimator of an MLflow scikit-learn model folder (skops, pickle or cloudpickle)."""
+    if details.get("loader") != "sklearn":
+        flavors = ", ".join(details.get("mlflow_flavors") or []) or "none"
+        raise InvalidInput(
+            f"relayml serves MLflow models of the sklearn flavor; this one has: {flavors}. "
+            "Load it with mlflow.pyfunc.load_model instead."
+        )
+    path = _file(folder, details, "model.pkl")
+    serialization = details.get("serialization", "cloudpickle")
+    if serialization == "cloudpickle":
+        import cloudpickle
+
+        return cloudpickle.loads(path.read_bytes())
+    if serialization == "pickle":
+        import pickle
+
+        return pickle.loads(path.read_bytes())
+    if serialization == "skops":
+        try:
+            import skops.io
+        except ImportError:
+            raise MissingDependency.for_extra(
+                "skops", "mlflow", "loading an MLflow model saved in skops format"
+            ) from None
+        # the types the model's author trusted when saving (MLmodel), beside skops' defaults
+        return skops.io.load(path, trusted=details.get("skops_trusted_types") or None)
+    raise InvalidInput(
+        f"MLflow model serialization {serialization!r} is not one relayml loads (skops, "
+        'pickle, cloudpickle); log it with serialization_format="skops".'
+    )
 
 
 def _load_xgboost(path: Path, kind: str) -> Any:

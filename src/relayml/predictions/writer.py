@@ -27,6 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -88,12 +89,15 @@ def _join_column(parts: list[Any]) -> Any:
     """One column of several chunks: numpy arrays concatenated, anything else as one list."""
     first = parts[0]
     if isinstance(first, np.ndarray):
-        ndim, dtype = first.ndim, first.dtype
-        if all(type(p) is np.ndarray and p.dtype == dtype and p.ndim == ndim for p in parts):
-            try:
-                return np.concatenate(parts)
-            except ValueError:  # 2-D parts of different widths
-                pass
+        # one call for thousands of small parts; parts that differ in kind or dtype change the
+        # joined dtype (or fail), and are then joined as a list like any other column
+        try:
+            joined_array = np.concatenate(parts)
+        except (ValueError, TypeError):  # 2-D parts of different widths, or mixed parts
+            pass
+        else:
+            if joined_array.dtype == first.dtype and joined_array.ndim == first.ndim:
+                return joined_array
     joined: list[Any] = []
     for part in parts:
         joined.extend(part.tolist() if isinstance(part, np.ndarray) else part)
@@ -103,7 +107,8 @@ def _join_column(parts: list[Any]) -> Any:
 def _merge_chunk(group: list[_Chunk]) -> _Chunk:
     """Several chunks of one group as one."""
     partition, first, _rows, appended_ms = group[0]
-    columns = {name: _join_column([c[1][name] for c in group]) for name in first}
+    maps = [c[1] for c in group]
+    columns = {name: _join_column(list(map(itemgetter(name), maps))) for name in first}
     return partition, columns, sum(c[2] for c in group), appended_ms
 
 
@@ -183,9 +188,20 @@ class ParquetLog:
         with self._cond:
             return {**self._counts, "rows_buffered": self._buffered}
 
-    def append(self, partition: str, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> bool:
-        """Queue rows (columns of equal length) for `partition`; False if dropped, buffer full."""
-        rows = _row_count(columns)
+    def append(
+        self,
+        partition: str,
+        columns: Mapping[str, Sequence[Any] | np.ndarray],
+        *,
+        rows: int | None = None,
+    ) -> bool:
+        """Queue rows (columns of equal length) for `partition`; False if dropped, buffer full.
+
+        ``rows``: the callers that built the columns themselves (the model server) give their
+        length, which spares checking every column on the hot path.
+        """
+        if rows is None:
+            rows = _row_count(columns)
         key = self._partitions.get(partition)
         if key is None:
             key = self._partitions.setdefault(partition, check_partition(partition))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, func, select
 
 from relayml.artifacts import BlobStore
 from relayml.domain.resources import (
@@ -52,7 +52,7 @@ def _opt(value: Any) -> float | None:
 def _compute(conn: Connection, pid: int) -> list[ComputeUse]:
     live = (runs.c.project_id == pid) & runs.c.deleted_at.is_(None)
     figures = (
-        func.count(distinct(runs.c.id)),
+        func.count(runs.c.id),  # one row per run: pairs below are distinct (model, run)
         func.sum(runs.c.wall_time),
         func.avg(runs.c.wall_time),
         func.max(runs.c.wall_time),

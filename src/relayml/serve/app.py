@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relayml import __version__
 from relayml.errors import (
@@ -37,6 +38,7 @@ from relayml.errors import (
 )
 from relayml.serve import openapi
 from relayml.serve.auth import BearerAuth, is_open
+from relayml.serve.fastpath import FastPath
 from relayml.serving.auth import TokenCheck
 from relayml.serving.codec import instances_of, v2_datatype
 from relayml.serving.metrics import AccessLog
@@ -63,6 +65,17 @@ _STATUS: dict[type[RelayError], int] = {
         PermissionDenied,
     )
 }
+
+
+def error_answer(exc: RelayError) -> tuple[int, str]:
+    """The status and message a RelayError answers with (a model failure is logged)."""
+    if isinstance(exc, ModelFailed):
+        log.error("%s", exc.message)
+        return 500, exc.message
+    for kind, status in _STATUS.items():
+        if isinstance(exc, kind):
+            return status, exc.message
+    return 422, exc.message
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -182,6 +195,23 @@ def _infer_body(answer: Answer, request_id: Any) -> dict[str, Any]:
     return body
 
 
+class _ModelApp(FastAPI):
+    """FastAPI, with the prediction routes answered ahead of it when a fast path is set."""
+
+    fast_path: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The fast path (serve.fastpath) when set, which hands every other request to FastAPI."""
+        if self.fast_path is not None:
+            await self.fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def full(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI itself: every route, behind its middleware stack."""
+        await super().__call__(scope, receive, send)
+
+
 def create_model_app(
     service: ModelService,
     *,
@@ -207,7 +237,7 @@ def create_model_app(
                 if log_ is not None:
                     log_.close()
 
-    app = FastAPI(
+    app = _ModelApp(
         title="relayml model server",
         version=__version__,
         description=__doc__,
@@ -216,13 +246,8 @@ def create_model_app(
 
     @app.exception_handler(RelayError)
     async def _relay_error(_request: Request, exc: RelayError) -> Response:
-        if isinstance(exc, ModelFailed):
-            log.error("%s", exc.message)
-            return _error(500, exc.message)
-        for kind, status in _STATUS.items():
-            if isinstance(exc, kind):
-                return _error(status, exc.message)
-        return _error(422, exc.message)
+        status, message = error_answer(exc)
+        return _error(status, message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
@@ -282,6 +307,12 @@ def create_model_app(
 
     async def _infer(request: Request, name: str, version: int | None) -> Response:
         payload = await _body(request, max_body)
+        header_key = request.headers.get("x-relay-key")
+        return _json(await infer_payload(payload, name, version, header_key))
+
+    async def infer_payload(
+        payload: Any, name: str, version: int | None, header_key: str | None
+    ) -> dict[str, Any]:
         if not isinstance(payload, dict) or "inputs" not in payload:
             raise InvalidInput('an infer request is an object with "inputs": [tensors].')
         model = service.model(name)
@@ -289,9 +320,10 @@ def create_model_app(
         key = None
         if isinstance(params, dict) and model.sticky_key:
             key = params.get(model.sticky_key)
-        key = request.headers.get("x-relay-key", key)
+        if header_key is not None:
+            key = header_key
         answer = await service.answer_columns(model, payload["inputs"], version, key)
-        return _json(_infer_body(answer, payload.get("id")))
+        return _infer_body(answer, payload.get("id"))
 
     @app.post("/v2/models/{name}/infer", tags=["inference"], openapi_extra=openapi.INFER)
     async def infer(request: Request, name: str) -> Response:
@@ -311,12 +343,14 @@ def create_model_app(
     async def predict(request: Request, model: str | None = None) -> Response:
         """Predict one record, or {"instances": [records]}: answers predictions and their ids."""
         payload = await _body(request, max_body)
+        return _json(await predict_payload(payload, model, request.headers.get("x-relay-key")))
+
+    async def predict_payload(payload: Any, model: str | None, key: str | None) -> dict[str, Any]:
         served = service.model(model)
         codec = served.live[0].codec
         rows = instances_of(payload, codec.example, codec.names)
-        key = request.headers.get("x-relay-key")
         answer = await service.answer_rows(served, rows, key)
-        return _json(_predict_body(answer))
+        return _predict_body(answer)
 
     @app.post("/v2/models/{name}/outcomes", tags=["outcomes"], openapi_extra=openapi.OUTCOMES)
     async def outcomes(request: Request, name: str) -> Response:
@@ -369,6 +403,21 @@ def create_model_app(
         enabled=access_log,
         on_prediction_request=service.record_request,
     )
+    if auth is None and not cors_origins:  # nothing else must see a prediction request
+        access = AccessLog(
+            app,
+            service.metrics,
+            enabled=access_log,
+            on_prediction_request=service.record_request,
+        )
+        app.fast_path = FastPath(
+            app.full,
+            predict=predict_payload,
+            infer=infer_payload,
+            error_answer=error_answer,
+            access=access,
+            max_body=max_body,
+        )
     if cors_origins:  # outermost: a preflight is answered before anything else runs
         app.add_middleware(
             CORSMiddleware,

@@ -1,7 +1,10 @@
 """Adaptive micro-batching: requests that arrive while the model is busy are predicted together.
 
 No fixed timer by default: a request that finds the model idle is predicted at once (no added
-latency at low load); requests arriving while a batch runs in the model's thread queue up and
+latency at low load). Predicting on the event loop (``inline``, the default), the first request
+of a batch leads it in its own task: after one turn of the loop, which lets the requests already
+read join, it predicts them all and answers each; at one connection that is one turn and no
+other hop. Predicting in the model's thread, requests arriving while a batch runs queue up and
 form the next batch, up to ``max_rows`` rows. ``max_wait`` (seconds) can hold a batch open a
 little longer to grow it, for models whose cost per batch barely depends on its size.
 """
@@ -49,12 +52,17 @@ class Batcher(Generic[T, R]):
         self._executor: ThreadPoolExecutor | None = None
         self.retired = False
         self.inline = False
+        self._leading = False  # a request is leading the next batch (inline mode)
 
     async def submit(self, item: T) -> R:
         """Predict `item` in the next batch; returns its result or raises its error."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._queue.append((item, future))
+        if self.inline and (self._task is None or self._task.done()):
+            if self._leading:
+                return await future  # the request leading the next batch takes this one too
+            return await self._lead(future)
         if self._task is None or self._task.done():
             self.retired = False
             self._wake = asyncio.Event()
@@ -62,6 +70,64 @@ class Batcher(Generic[T, R]):
         assert self._wake is not None
         self._wake.set()
         return await future
+
+    async def _lead(self, future: asyncio.Future[R]) -> R:
+        """Predict the batch this request opens, on the loop, in the request's own task.
+
+        One turn of the loop first lets the requests it has already read join the batch (at
+        one connection there are none, and the answer costs no other hop); what does not fit in
+        ``max_rows`` is left to the batch task.
+        """
+        self._leading = True
+        try:
+            await asyncio.sleep(0)
+            if self.max_wait and sum(self._size(i) for i, _ in self._queue) < self.max_rows:
+                await asyncio.sleep(self.max_wait)
+            while not future.done():
+                taken = self._take()
+                if not taken:
+                    break
+                try:
+                    results = self._batch(taken)
+                except BaseException as exc:  # not an Exception: every waiter gets it
+                    self._fail(taken, exc)
+                    continue
+                self._settle(taken, results)
+        finally:
+            self._leading = False
+            if self._queue:
+                self._start()
+        return await future
+
+    def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self.retired = False
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name=self._name)
+        assert self._wake is not None
+        self._wake.set()
+
+    def _batch(self, taken: list[tuple[T, asyncio.Future[R]]]) -> Sequence[R | _Failure]:
+        items = [item for item, _ in taken]
+        if self._on_batch is not None:
+            self._on_batch(sum(self._size(i) for i in items))
+        return self._run_each(items)
+
+    def _settle(
+        self, taken: list[tuple[T, asyncio.Future[R]]], results: Sequence[R | _Failure]
+    ) -> None:
+        for (_, future), result in zip(taken, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, _Failure):
+                future.set_exception(result.error)
+            else:
+                future.set_result(result)
+
+    def _fail(self, taken: list[tuple[T, asyncio.Future[R]]], exc: BaseException) -> None:
+        for _, future in taken:
+            if not future.done():
+                future.set_exception(exc)
 
     def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
         taken: list[tuple[T, asyncio.Future[R]]] = []
@@ -80,14 +146,15 @@ class Batcher(Generic[T, R]):
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix=self._name)
         assert self._wake is not None
         while True:
             if not self._queue:
+                if self.inline and not self.retired:
+                    return  # the next request leads its own batch again
                 if self.retired:
-                    self._executor.shutdown(wait=False)
-                    self._executor = None
+                    if self._executor is not None:
+                        self._executor.shutdown(wait=False)
+                        self._executor = None
                     return
                 self._wake.clear()
                 await self._wake.wait()
@@ -98,28 +165,22 @@ class Batcher(Generic[T, R]):
             taken = self._take()
             if not taken:
                 continue
-            items = [item for item, _ in taken]
-            if self._on_batch is not None:
-                self._on_batch(sum(self._size(i) for i in items))
             try:
                 if self.inline:
-                    results = self._run_each(items)
+                    results = self._batch(taken)
                 else:
+                    if self._executor is None:
+                        self._executor = ThreadPoolExecutor(1, thread_name_prefix=self._name)
+                    items = [item for item, _ in taken]
+                    if self._on_batch is not None:
+                        self._on_batch(sum(self._size(i) for i in items))
                     results = await loop.run_in_executor(self._executor, self._run_each, items)
             except BaseException as exc:
-                for _, future in taken:
-                    if not future.done():
-                        future.set_exception(exc)
+                self._fail(taken, exc)
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 continue
-            for (_, future), result in zip(taken, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, _Failure):
-                    future.set_exception(result.error)
-                else:
-                    future.set_result(result)
+            self._settle(taken, results)
 
     def _run_each(self, items: Sequence[T]) -> Sequence[R | _Failure]:
         """Run the batch; on an error, run each item alone so only the bad ones fail."""

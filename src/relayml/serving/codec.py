@@ -32,6 +32,7 @@ _V2_ACCEPTS = {
     "string": {"BYTES"},
 }
 _NUMBER = (int, float)
+_FLOATS = frozenset({float, int})  # the Python types of JSON numbers (bool is neither)
 
 
 def _kind(value: Any) -> str:
@@ -52,25 +53,41 @@ class Columns:
     keys: list[Any] | None = None  # the sticky-key field of each row, when the request had one
     ids: list[str] | None = None  # prediction ids given in advance (a shadow's copy of a request)
     received: float = 0.0  # time.perf_counter() when the request arrived
+    matrix: np.ndarray | None = None  # all-float inputs: the rows as one matrix, arrays its columns
 
     def take(self, rows: Sequence[int]) -> Columns:
         """The rows at the given positions (ascending, each once)."""
         if len(rows) == self.rows:
             return self
         picked = np.asarray(rows, dtype=np.intp)
+        matrix = None if self.matrix is None else self.matrix[picked]
         return Columns(
-            {name: array[picked] for name, array in self.arrays.items()},
+            {name: array[picked] for name, array in self.arrays.items()}
+            if matrix is None
+            else _views(matrix, list(self.arrays)),
             len(picked),
             None if self.keys is None else [self.keys[i] for i in rows],
             None if self.ids is None else [self.ids[i] for i in rows],
             self.received,
+            matrix,
         )
 
     def with_key(self, key: Any) -> Columns:
         """These rows with one request key (sent in a header or the request's parameters)."""
         if key is None:
             return self
-        return Columns(self.arrays, self.rows, [key] * self.rows, self.ids, self.received)
+        keys = [key] * self.rows
+        return Columns(self.arrays, self.rows, keys, self.ids, self.received, self.matrix)
+
+    def at(self, received: float, ids: list[str] | None = None) -> Columns:
+        """These rows, received at `received` (and given these prediction ids, if any)."""
+        ids = self.ids if ids is None else ids
+        return Columns(self.arrays, self.rows, self.keys, ids, received, self.matrix)
+
+
+def _views(matrix: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The columns of a matrix, by name (views, no copy)."""
+    return {name: matrix[:, i] for i, name in enumerate(names)}
 
 
 def _takes(columns: Sequence[str]) -> str:
@@ -82,29 +99,32 @@ def instances_of(payload: Any, example: Any, columns: Sequence[str] = ()) -> lis
 
     An error shows a short example and names every column of ``columns`` (the model's).
     """
-    usage = (
-        f'send one record or {{"instances": [...]}}, e.g. {{"instances": [{json.dumps(example)}]}}'
-        + _takes(columns)
-    )
-    if isinstance(payload, dict) and "instances" in payload:
+    if isinstance(payload, dict) and "instances" not in payload:
+        return [payload]
+
+    def usage() -> str:
+        shown = json.dumps(example)
+        return f'send one record or {{"instances": [...]}}, e.g. {{"instances": [{shown}]}}' + (
+            _takes(columns)
+        )
+
+    if isinstance(payload, dict):
         extra = sorted(set(payload) - {"instances"})
         if extra:
-            raise InvalidInput(f"unexpected keys next to instances: {', '.join(extra)}; {usage}.")
+            raise InvalidInput(f"unexpected keys next to instances: {', '.join(extra)}; {usage()}.")
         rows = payload["instances"]
         if not isinstance(rows, list):
             raise InvalidInput(
-                f'"instances" must be a list of records, not {_kind(rows)}; {usage}.'
+                f'"instances" must be a list of records, not {_kind(rows)}; {usage()}.'
             )
         if not rows:
-            raise InvalidInput(f'"instances" is empty: there are no rows to predict; {usage}.')
+            raise InvalidInput(f'"instances" is empty: there are no rows to predict; {usage()}.')
         return rows
-    if isinstance(payload, dict):
-        return [payload]
     if isinstance(payload, list) and isinstance(example, list):
         if payload and isinstance(payload[0], list):
             return payload
         return [payload]
-    raise InvalidInput(f"the body is {_kind(payload)}; {usage}.")
+    raise InvalidInput(f"the body is {_kind(payload)}; {usage()}.")
 
 
 class InputCodec:
@@ -137,6 +157,10 @@ class InputCodec:
         first = rows[0]
         if self.accepts_lists and isinstance(first, list):
             return self._from_lists(rows)
+        if self.all_float and key is None:
+            fast = self._float_records(rows)
+            if fast is not None:
+                return fast
         values: dict[str, list[Any]] = {name: [] for name in self.names}
         keys: list[Any] | None = [] if key is not None else None
         allowed = self.expected | self.passthrough
@@ -157,6 +181,24 @@ class InputCodec:
         arrays = {spec.name: self._column(spec, values[spec.name]) for spec in self.specs}
         return Columns(arrays, len(rows), keys)
 
+    def _float_records(self, rows: Sequence[Any]) -> Columns | None:
+        """Records of an all-float model as one matrix, when every row is a record of exactly
+        the model's columns holding numbers; None otherwise (the general path names the
+        problem)."""
+        names, expected = self.names, self.expected
+        flat: list[Any] = []
+        for row in rows:
+            if type(row) is not dict or row.keys() != expected:
+                return None
+            flat += [row[name] for name in names]
+        if not set(map(type, flat)) <= _FLOATS:
+            return None
+        try:
+            matrix = np.array(flat, dtype=np.float64).reshape(len(rows), len(names))
+        except OverflowError:
+            return None
+        return Columns(_views(matrix, names), len(rows), matrix=matrix)
+
     def _shape_problem(self, index: int, row: Mapping[str, Any]) -> str:
         missing = [n for n in self.names if n not in row]
         extra = sorted(set(row) - self.expected - self.passthrough)
@@ -176,6 +218,15 @@ class InputCodec:
             if not isinstance(row, list) or len(row) != width:
                 got = f"{len(row)} values" if isinstance(row, list) else _kind(row)
                 raise InvalidInput(f"row {index} has {got}; the model takes {width} per row.")
+        if self.all_float:
+            flat = [value for row in rows for value in row]
+            if set(map(type, flat)) <= _FLOATS:
+                try:
+                    matrix = np.array(flat, dtype=np.float64).reshape(len(rows), width)
+                except OverflowError:
+                    pass
+                else:
+                    return Columns(_views(matrix, self.names), len(rows), matrix=matrix)
         columns = list(zip(*rows, strict=True))
         arrays = {
             spec.name: self._column(spec, list(column))
@@ -344,7 +395,31 @@ class InputCodec:
 
     def model_input(self, batch: Sequence[Columns], *, as_array: bool = False) -> Any:
         """Join requests' columns and convert them once to what the model takes."""
-        return self.to_model(self.join(batch), as_array=as_array)
+        return self.batch_input(batch, as_array=as_array)[1]
+
+    def batch_input(
+        self, batch: Sequence[Columns], *, as_array: bool = False
+    ) -> tuple[dict[str, np.ndarray], Any]:
+        """The joined columns of several requests, and what the model takes, converted once.
+
+        Requests that arrived as one float matrix each (see Columns.matrix) are stacked as
+        such: no column is joined or stacked again.
+        """
+        if not all(c.matrix is not None for c in batch):
+            arrays = self.join(batch)
+            return arrays, self.to_model(arrays, as_array=as_array)
+        if len(batch) == 1:
+            arrays = batch[0].arrays
+            matrix = batch[0].matrix
+            assert matrix is not None
+        else:
+            matrix = np.concatenate([c.matrix for c in batch if c.matrix is not None])
+            arrays = _views(matrix, self.names)
+        if as_array:  # a scikit-learn estimator: it does not change its input
+            return arrays, matrix
+        if self.signature.input_kind == "ndarray":
+            return arrays, matrix.copy()  # the logged columns are views of the matrix
+        return arrays, pd.DataFrame(matrix.copy(), columns=self.names)
 
     def to_model(self, arrays: dict[str, np.ndarray], *, as_array: bool = False) -> Any:
         """Joined columns converted once to what the model takes.

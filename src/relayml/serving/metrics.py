@@ -258,24 +258,43 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            seconds = time.perf_counter() - start
-            path = scope.get("path", "")
+            self.finished(scope, status, time.perf_counter() - start)
+
+    def finished(self, scope: Scope, status: int, seconds: float, route: str | None = None) -> None:
+        """Count a finished request, note it for the error rate, write its access-log line."""
+        path = scope.get("path", "")
+        if route is None:
             route = route_of(path)
-            self.metrics.request(route, status, seconds)
-            if self.on_prediction_request is not None and route in _PREDICTION_ROUTES:
-                name = path.split("/")[3] if path.startswith("/v2/models/") else None
-                self.on_prediction_request(route, name, status, seconds)
-            if self.enabled:
-                client = scope.get("client")
-                line = {
-                    "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                    "method": scope.get("method"),
-                    "path": path,
-                    "status": status,
-                    "ms": round(seconds * 1000, 3),
-                    "client": client[0] if client else None,
-                }
-                identity = scope.get("state", {}).get("relay_identity")
-                if identity is not None:  # with auth on: who called (never the token)
-                    line["user"] = identity.name
-                self.stream.write(orjson.dumps(line).decode() + "\n")
+        self.metrics.request(route, status, seconds)
+        if self.on_prediction_request is not None and route in _PREDICTION_ROUTES:
+            name = path.split("/")[3] if path.startswith("/v2/models/") else None
+            self.on_prediction_request(route, name, status, seconds)
+        if self.enabled:
+            client = scope.get("client")
+            line = {
+                "ts": _now_iso(),
+                "method": scope.get("method"),
+                "path": path,
+                "status": status,
+                "ms": round(seconds * 1000, 3),
+                "client": client[0] if client else None,
+            }
+            identity = scope.get("state", {}).get("relay_identity")
+            if identity is not None:  # with auth on: who called (never the token)
+                line["user"] = identity.name
+            self.stream.write(orjson.dumps(line).decode() + "\n")
+
+
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
+def _now_iso() -> str:
+    """The current UTC time as ISO 8601 with milliseconds; the seconds part is formatted once a
+    second (the same text datetime.isoformat gives)."""
+    now = time.time()
+    whole = int(now)
+    if _second[0] != whole:
+        _second[0] = whole
+        _second[1] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    millis = int((now - whole) * 1000)
+    return f"{_second[1]}.{millis:03d}+00:00"

@@ -10,7 +10,6 @@ in ms, then 12 random ones (sortable by time).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -160,7 +159,7 @@ class ModelService:
         for _variant, _, columns in parts:
             if columns.rows == 0:
                 raise InvalidInput("there are no rows to predict.")
-        parts = [(v, i, dataclasses.replace(c, received=start)) for v, i, c in parts]
+        parts = [(v, i, c.at(start)) for v, i, c in parts]
         if len(parts) == 1:  # the usual case: no task per request
             results = [await self._predict(model, parts[0][0], parts[0][2])]
         else:
@@ -214,7 +213,7 @@ class ModelService:
     ) -> None:
         """Send a copy of the request to a shadow under the same ids; it logs, returns nothing."""
         try:
-            columns: Columns = dataclasses.replace(decode(shadow), ids=ids, received=start)
+            columns: Columns = decode(shadow).at(start, ids)
         except RelayError:
             self.metrics.errors.labels(model.name, shadow.label).inc()
             return
@@ -248,6 +247,7 @@ class ModelService:
                 "status": [status],
                 "ms": [seconds * 1000],
             },
+            rows=1,
         )
 
     def record_outcomes(self, model: str | None, ids: Any, values: Any, source: str) -> int:

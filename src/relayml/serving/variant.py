@@ -98,6 +98,8 @@ class LoadedVariant:
         )
         self.batcher.inline = not options.predict_in_thread
         self.context: VariantContext | None = None
+        self._input_names = {name: f"input.{name}" for name in self.codec.names}
+        self._partition: tuple[VariantContext | None, str] = (None, "")  # the context's log's
 
     def _predict(self, batch: Sequence[Columns]) -> list[Prediction]:
         """Predict a batch, name its rows, decide on them, log them once; split per request.
@@ -105,8 +107,7 @@ class LoadedVariant:
         Logging the batch as one chunk (its joined input columns are already at hand) costs the
         log writer a fraction of a chunk per request.
         """
-        arrays = self.codec.join(batch)
-        data = self.codec.to_model(arrays, as_array=self.as_array)
+        arrays, data = self.codec.batch_input(batch, as_array=self.as_array)
         native = self.predictor.native
         if self.use_proba:
             assert self.classes is not None
@@ -196,8 +197,12 @@ class LoadedVariant:
             record["decision_rule"] = decided.rule
             record["decision_revision"] = np.full(rows, context.decision_revision, dtype=np.int64)
         for name, column in arrays.items():
-            record[f"input.{name}"] = column
-        context.log.append(deployment_partition(context.project, context.partition), record)
+            record[self._input_names.get(name) or f"input.{name}"] = column
+        held, partition = self._partition
+        if held is not context:  # the context changes with a redeploy, not per batch
+            partition = deployment_partition(context.project, context.partition)
+            self._partition = (context, partition)
+        context.log.append(partition, record, rows=rows)
 
 
 def _takes_arrays(native: Any, names: list[str]) -> bool:

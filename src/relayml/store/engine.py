@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from relayml.config import redact_url
 from relayml.errors import InvalidInput, StoreNotReady
@@ -17,7 +18,7 @@ from relayml.errors import InvalidInput, StoreNotReady
 __all__ = ["HEAD_REVISION", "Store"]
 
 # The newest migration in store/migrations/versions (a test keeps the two in step).
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -83,7 +84,15 @@ class Store:
         def _on_begin(conn: Connection) -> None:
             # Writers take the lock up front, so two writers queue instead of deadlocking.
             mode = "IMMEDIATE" if conn.get_execution_options().get("relay_write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            statement = f"BEGIN {mode}"
+            # On the driver's connection: every transaction begins here, and SQLAlchemy's
+            # statement machinery (a result object per call) cost more than the BEGIN itself.
+            try:
+                conn.connection.dbapi_connection.execute(statement).close()  # type: ignore[union-attr]
+            except sqlite3.Error as exc:  # as SQLAlchemy would raise it (OperationalError, ...)
+                raise DBAPIError.instance(
+                    statement, None, exc, sqlite3.Error, dialect=conn.dialect
+                ) from exc
 
         return engine
 

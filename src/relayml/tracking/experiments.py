@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relayml.domain.entities import Experiment
@@ -13,7 +13,7 @@ from relayml.errors import Conflict, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
-from relayml.store.fast import upsert_insert
+from relayml.store.fast import FastStatement, upsert_insert
 from relayml.store.schema import experiments, projects
 
 __all__ = [
@@ -74,8 +74,20 @@ def _audit_create(
     )
 
 
+_FIND_ID = FastStatement(
+    select(experiments.c.id, experiments.c.deleted_at).where(
+        experiments.c.project_id == bindparam("pid"), experiments.c.name == bindparam("name")
+    )
+)
+
+
 def ensure_experiment(conn: Connection, actor: str, project: str, pid: int, name: str) -> int:
     """The id of the named experiment, created (and audited) if new; Conflict if deleted."""
+    found = _FIND_ID.first(conn, {"pid": pid, "name": name})  # every run start asks: prebuilt
+    if found is not None:
+        if found[1] is not None:
+            raise Conflict(deleted_message(project, name, "start a run"))
+        return int(found[0])
     row = _find(conn, pid, name)
     if row is None:
         check_name(name, "experiment")

@@ -7,10 +7,13 @@ home page stays fast however large the store grows. Add a role's view by adding 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+from relayml.data.datasets import recent_checks
 from relayml.domain.identity import Identity
 from relayml.errors import RelayError
 
@@ -131,7 +134,7 @@ def _served(backend: Any, project: str) -> list[tuple[str, str]]:
 
 
 def _runs(backend: Any, project: str, role: str) -> Section:
-    page = backend.search_runs(project, order_by=["start_time DESC"], max_results=6)
+    page = backend.search_runs(project, max_results=6)  # newest first, by the index
     lines = [
         Line(
             f"{r.experiment} / {r.name}",
@@ -142,6 +145,68 @@ def _runs(backend: Any, project: str, role: str) -> Section:
         for r in page.runs
     ]
     return Section(role, "Latest runs", lines, f"/projects/{project}/runs", "No run yet.")
+
+
+def main_metric(backend: Any, project: str) -> tuple[str, bool] | None:
+    """The metric the project's promotion policy gates on first, and whether higher is better."""
+    document = backend.get_policy(project).document or {}
+    for environment in (document.get("environments") or {}).values():
+        for check in (environment or {}).get("checks") or []:
+            if isinstance(check, dict) and isinstance(check.get("metric"), str):
+                return check["metric"], "max" not in check or "min" in check
+    return None
+
+
+def _best_runs(backend: Any, project: str, role: str) -> Section:
+    found = main_metric(backend, project)
+    if found is None:
+        empty = "No main metric yet: the first metric the promotion policy checks is it."
+        return Section(role, "Best runs", [], f"/projects/{project}/runs", empty)
+    metric, higher = found
+    field = f"metrics.{metric}" if re.fullmatch(r"[A-Za-z0-9_.\-/:]+", metric) else None
+    if field is None:
+        return Section(role, f"Best runs by {metric}", [], "", "That metric cannot be searched.")
+    page = backend.search_runs(
+        project,
+        filter=f"{field} > -1e300",
+        order_by=[f"{field} {'DESC' if higher else 'ASC'}"],
+        max_results=5,
+    )
+    lines = [
+        Line(f"{r.name}: {metric} {r.metrics[metric]:.4g}", f"/projects/{project}/runs/{r.id}",
+             detail=r.experiment)
+        for r in page.runs
+    ]  # fmt: skip
+    query = urlencode({"order": field, "desc": "1" if higher else ""})
+    return Section(role, f"Best runs by {metric}", lines, f"/projects/{project}/runs?{query}",
+                   f"No run logged {metric}, the metric the promotion policy checks.")  # fmt: skip
+
+
+def _failed_checks(backend: Any, project: str, role: str) -> Section:
+    reports = recent_checks(backend.store, project, failed_only=True, limit=6)
+    lines = [
+        Line(
+            f"{r.dataset}@{r.version}: "
+            + ", ".join(o.name for o in r.outcomes if not o.passed)[:120],
+            f"/projects/{project}/datasets/{r.dataset}?version={r.version}",
+            "bad",
+            f"{r.created_at:%Y-%m-%d %H:%M} by {r.created_by}",
+        )
+        for r in reports
+    ]
+    return Section(role, "Failed data checks", lines, f"/projects/{project}/datasets",
+                   "No failed data check.")  # fmt: skip
+
+
+def _datasets(backend: Any, project: str, role: str) -> Section:
+    found = backend.list_datasets(project)
+    lines = [
+        Line(f"{d.name}@{d.latest_version}" if d.latest_version else d.name,
+             f"/projects/{project}/datasets/{d.name}", detail=d.description)
+        for d in found[:6]
+    ]  # fmt: skip
+    title = f"Datasets ({len(found)})"
+    return Section(role, title, lines, f"/projects/{project}/datasets", "No dataset yet.")
 
 
 def _approvals(backend: Any, project: str, role: str) -> Section:
@@ -268,7 +333,11 @@ def _pipelines(backend: Any, project: str, role: str) -> Section:
 
 
 def _audit(backend: Any, project: str, role: str) -> Section:
-    return Section(role, "Audit trail", [Line("Verify the chain and read the log", "/audit")])
+    lines = [Line("Verify the chain and read the log", "/audit")]
+    for c in backend.list_audit_checkpoints(1):  # the newest signed head, if any
+        signed = f"signed {c.signed_at:%Y-%m-%d %H:%M} UTC" if c.signed_at else ""
+        lines.append(Line(f"Last checkpoint: entry {c.entry_id:,}", "/audit", detail=signed))
+    return Section(role, "Audit trail", lines, "/audit")
 
 
 def _resources(backend: Any, project: str, role: str) -> Section:
@@ -280,8 +349,8 @@ def _resources(backend: Any, project: str, role: str) -> Section:
 
 SECTIONS: dict[str, list[Callable[[Any, str, str], Section]]] = {
     "subject_matter_expert": [_kpis, _flags],
-    "data_scientist": [_runs, _alerts, _approvals, _experiments],
-    "data_engineer": [_pipelines],
+    "data_scientist": [_runs, _best_runs, _alerts, _approvals, _experiments],
+    "data_engineer": [_pipelines, _failed_checks, _datasets],
     "software_engineer": [_endpoints, _deployments],
     "devops": [_deployments, _alerts],
     "risk_manager": [_approvals, _reviews],

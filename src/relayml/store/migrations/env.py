@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 from relayml.store import (  # noqa: F401  (their tables)
     schema_features,
     schema_identity,
+    schema_mlflow,
     schema_monitoring,
     schema_promotion,
     schema_serving,

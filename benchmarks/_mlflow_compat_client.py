@@ -1,0 +1,99 @@
+"""The MLflow client side of benchmarks/mlflow_compat.py: runs inside MLflow's own virtualenv.
+
+    python _mlflow_compat_client.py populate <experiment name> <runs>
+    python _mlflow_compat_client.py script <experiment name>
+
+`populate` fills an experiment with runs (2 params, 2 metrics each; not timed). `script` is the
+timed client script: one run with 10,000 metric points through log_batch, one artifact, one
+model logged and registered, then a search over the experiment's runs with a filter and an
+order-by (top 100). It prints one JSON object: seconds per phase.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from sklearn.linear_model import LogisticRegression
+
+POINTS = 10_000
+BATCH = 1_000
+
+
+def experiment(client: MlflowClient, name: str) -> str:
+    """The experiment's id, created if missing."""
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found else client.create_experiment(name)
+
+
+def populate(name: str, runs: int) -> None:
+    """Fill an experiment with runs."""
+    client = MlflowClient()
+    exp_id = experiment(client, name)
+    for i in range(runs):
+        run = client.create_run(exp_id, run_name=f"r{i}")
+        params = [Param("p1", "a" if i % 2 else "b"), Param("p2", str(i % 7))]
+        metrics = [Metric("m0", (i * 7919 % 1000) / 1000, 0, 0), Metric("m1", float(i), 0, 0)]
+        client.log_batch(run.info.run_id, metrics=metrics, params=params)
+        client.set_terminated(run.info.run_id)
+    print(json.dumps({"runs": runs}))
+
+
+def script(name: str) -> None:
+    """The timed client script; prints seconds per phase."""
+    client = MlflowClient()
+    exp_id = experiment(client, name)
+    mlflow.set_experiment(experiment_id=exp_id)
+    x = np.random.default_rng(1).random((200, 4))
+    model = LogisticRegression().fit(x, (x[:, 0] > 0.5).astype(int))
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    with mlflow.start_run(run_name="bench") as run:
+        t = time.perf_counter()
+        for first in range(0, POINTS, BATCH):
+            points = [Metric("loss", 1.0 / (s + 1), 0, s) for s in range(first, first + BATCH)]
+            client.log_batch(run.info.run_id, metrics=points)
+        times["log_batch"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.txt"
+            path.write_text("x" * 100_000)
+            mlflow.log_artifact(str(path))
+        times["artifact"] = time.perf_counter() - t
+        t = time.perf_counter()
+        kwargs = (
+            {"name": "model"} if int(mlflow.__version__[0]) >= 3 else {"artifact_path": "model"}
+        )
+        mlflow.sklearn.log_model(
+            model,
+            registered_model_name=f"bench-{name}",
+            serialization_format="cloudpickle",
+            pip_requirements=["scikit-learn"],
+            **kwargs,
+        )
+        times["log_model"] = time.perf_counter() - t
+    t = time.perf_counter()
+    found = client.search_runs(
+        [exp_id],
+        "metrics.m0 > 0.5 and params.p1 = 'a'",
+        order_by=["metrics.m0 DESC"],
+        max_results=100,
+    )
+    times["search"] = time.perf_counter() - t
+    times["script"] = time.perf_counter() - start
+    times["found"] = len(found)
+    print(json.dumps(times))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "populate":
+        populate(sys.argv[2], int(sys.argv[3]))
+    else:
+        script(sys.argv[2])

@@ -1,0 +1,157 @@
+"""MLflow compatibility benchmark: the same MLflow client script against `relay server` and
+against `mlflow server` (SQLite backend, its artifact proxy), same machine, one run each.
+
+    python benchmarks/mlflow_compat.py [--runs 10000] [--reps 1] [--write-results]
+
+The script (benchmarks/_mlflow_compat_client.py, run by the real MLflow 3.x client in
+.venv-mlflow3, made by scripts/provision-mlflow-clients.sh): one run with 10,000 metric points
+through log_batch, one artifact, one model logged with registered_model_name, then a search with
+a filter and an order-by (top 100) over an experiment of --runs runs (filled beforehand through
+the same client, not timed). It prints seconds per phase for both servers and the ratios
+(mlflow / relay). Goals: >= 5x on the whole script, >= 20x on the search.
+
+Scale flags: --runs (runs searched; 10,000 for the recorded figure, e.g. 50 for a smoke run),
+--reps (timed script runs per server, alternating; medians are printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENT = Path(__file__).resolve().parent / "_mlflow_compat_client.py"
+MLFLOW_PYTHON = ROOT / ".venv-mlflow3" / "bin" / "python"
+TOKEN = "relay_" + "bench-admin-token-" + "0123456789abcdefghijklmnop"
+PHASES = ("log_batch", "artifact", "log_model", "search", "script")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "MLFLOW_"))}
+    env.pop("PYTHONPATH", None)
+    return {**env, **extra}
+
+
+def start_relay(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`relay server` (auth on, as it starts by default) on loopback."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env.update(RELAY_HOME=str(home), RELAY_USER="bench", RELAY_BOOTSTRAP_TOKEN=TOKEN,
+               RELAY_MONITOR_INTERVAL="0")  # fmt: skip
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - open while the server runs
+    command = [sys.executable, "-m", "relayml.cli", "server", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait(url + "/healthz")
+    return process, url
+
+
+def start_mlflow(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`mlflow server` with a SQLite store and its artifact proxy on loopback."""
+    port = _free_port()
+    command = [
+        str(MLFLOW_PYTHON.parent / "mlflow"), "server",
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination", str(home / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - open while the server runs
+    process = subprocess.Popen(command, env=_env(), cwd=home, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait(url + "/health")
+    return process, url
+
+
+def client(url: str, *args: str, token: str | None) -> dict[str, Any]:
+    """Run the MLflow client side once; its JSON answer."""
+    extra = {"MLFLOW_TRACKING_URI": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    if token:
+        extra["MLFLOW_TRACKING_TOKEN"] = token
+    done = subprocess.run(
+        [str(MLFLOW_PYTHON), str(CLIENT), *args],
+        env=_env(**extra), capture_output=True, text=True, timeout=7200,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-4000:])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10_000, help="runs in the searched experiment")
+    parser.add_argument("--reps", type=int, default=1, help="timed script runs per server")
+    parser.add_argument("--write-results", action="store_true", help="update benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    if not MLFLOW_PYTHON.exists():
+        sys.exit(f"no MLflow client at {MLFLOW_PYTHON}: run scripts/provision-mlflow-clients.sh")
+    scratch = Path(tempfile.mkdtemp(prefix="mlflow-compat-"))
+    servers: dict[str, tuple[subprocess.Popen[bytes], str, str | None]] = {}
+    try:
+        for side, start in (("relay", start_relay), ("mlflow", start_mlflow)):
+            home = scratch / side
+            home.mkdir()
+            process, url = start(home)
+            servers[side] = (process, url, TOKEN if side == "relay" else None)
+            c.log(f"{side}: filling an experiment with {args.runs} runs through the client")
+            client(url, "populate", "bench", str(args.runs), token=servers[side][2])
+        timings: dict[str, list[dict[str, Any]]] = {"relay": [], "mlflow": []}
+        for rep in range(args.reps):
+            for side in ("relay", "mlflow"):  # alternating, never at once
+                _, url, token = servers[side]
+                timings[side].append(client(url, "script", "bench", token=token))
+                c.log(f"rep {rep + 1} {side}: {timings[side][-1]}")
+    finally:
+        for process, _, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+        shutil.rmtree(scratch, ignore_errors=True)
+    rows = []
+    for phase in PHASES:
+        relay = c.median([t[phase] for t in timings["relay"]])
+        mlflow = c.median([t[phase] for t in timings["mlflow"]])
+        rows.append([phase, c.fmt_seconds(relay), c.fmt_seconds(mlflow), f"{mlflow / relay:.1f}x"])
+    title = f"MLflow client script, search over {args.runs} runs (mlflow / relay)"
+    c.print_table(title, ["phase", "relay server", "mlflow server", "ratio"], rows)
+    if args.write_results:
+        body = c.markdown_table(["phase", "relay server", "mlflow server", "ratio"], rows)
+        c.write_results_section("mlflow_compat", f"{title}\n\n{body}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Use cases behind the MLflow-compatible API: MLflow's names and extras over relayml's objects."""

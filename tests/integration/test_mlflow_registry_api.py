@@ -1,0 +1,240 @@
+"""The MLflow API's artifact proxy, logged models and registry, on SQLite and on PostgreSQL: what
+each route answers and what relayml stored (its blobs, model versions, environments, lineage)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from relayml.backend import LocalBackend
+from relayml.models.publish import load_model
+from tests.fixtures.mlflow_api import ARTIFACTS, MLMODEL, error, model_bytes, ok, world
+
+__all__ = ["world"]
+
+
+def test_artifacts_logged_models_and_the_registry(world: tuple[TestClient, LocalBackend]) -> None:
+    client, backend = world
+    exp_id = ok(client, "POST", "/experiments/create", json={"name": "reg"})["experiment_id"]
+    run_id = ok(client, "POST", "/runs/create", json={"experiment_id": exp_id})["run"]["info"][
+        "run_id"
+    ]
+    root = f"{ARTIFACTS}/{exp_id}/{run_id}/artifacts"
+    assert client.put(f"{root}/plots/roc.txt", content=b"roc").status_code == 200
+    assert client.get(f"{root}/plots/roc.txt").content == b"roc"
+    listed = client.get(ARTIFACTS, params={"path": f"{exp_id}/{run_id}/artifacts"}).json()["files"]
+    assert listed == [{"path": "plots", "is_dir": True}]
+    assert [a.path for a in backend.list_artifacts(run_id)] == ["plots/roc.txt"]
+    status, code, _ = error(client, "DELETE", f"{root}/plots/roc.txt")
+    assert (status, code) == (400, "INVALID_STATE")
+    assert error(client, "GET", f"{root}/nope.txt")[:2] == (404, "RESOURCE_DOES_NOT_EXIST")
+    # an MLflow 3 logged model: created pending, files uploaded, finalized, tagged
+    model = ok(
+        client,
+        "POST",
+        "/logged-models",
+        json={
+            "experiment_id": exp_id,
+            "name": "model",
+            "source_run_id": run_id,
+            "params": [{"key": "C", "value": "1.0"}],
+        },
+    )["model"]
+    model_id = model["info"]["model_id"]
+    assert model["info"]["status"] == "LOGGED_MODEL_PENDING"
+    base = f"{ARTIFACTS}/{exp_id}/models/{model_id}/artifacts"
+    for path, data in (
+        ("MLmodel", MLMODEL.encode()),
+        ("model.pkl", model_bytes()),
+        ("requirements.txt", b"scikit-learn\n"),
+        ("junk.txt", b"x"),
+    ):
+        assert client.put(f"{base}/{path}", content=data).status_code == 200
+    assert client.delete(f"{base}/junk.txt").status_code == 200
+    finalized = ok(
+        client,
+        "PATCH",
+        f"/logged-models/{model_id}",
+        json={"model_id": model_id, "status": "LOGGED_MODEL_READY"},
+    )
+    assert finalized["model"]["info"]["status"] == "LOGGED_MODEL_READY"
+    ok(
+        client,
+        "PATCH",
+        f"/logged-models/{model_id}/tags",
+        json={"tags": [{"key": "k", "value": "v"}]},
+    )
+    ok(client, "DELETE", f"/logged-models/{model_id}/tags/k")
+    ok(
+        client,
+        "POST",
+        f"/logged-models/{model_id}/params",
+        json={"params": [{"key": "max_iter", "value": "100"}]},
+    )
+    found = ok(
+        client,
+        "POST",
+        "/logged-models/search",
+        json={"experiment_ids": [exp_id], "filter": "name = 'model'"},
+    )["models"]
+    assert [m["info"]["model_id"] for m in found] == [model_id]
+    assert found[0]["data"]["params"] == [
+        {"key": "C", "value": "1.0"},
+        {"key": "max_iter", "value": "100"},
+    ]
+    files = ok(client, "GET", f"/logged-models/{model_id}/artifacts/directories", params={})[
+        "files"
+    ]
+    assert [f["path"] for f in files] == ["MLmodel", "model.pkl", "requirements.txt"]
+    # the registry: a version made from the logged model's files, served by relayml
+    ok(
+        client,
+        "POST",
+        "/registered-models/create",
+        json={"name": "churn", "tags": [{"key": "owner", "value": "risk"}]},
+    )
+    assert (
+        error(client, "POST", "/registered-models/create", json={"name": "churn"})[1]
+        == "RESOURCE_ALREADY_EXISTS"
+    )
+    version = ok(
+        client,
+        "POST",
+        "/model-versions/create",
+        json={
+            "name": "churn",
+            "source": f"models:/{model_id}",
+            "run_id": run_id,
+            "model_id": model_id,
+        },
+    )["model_version"]
+    assert (
+        version["version"] == "1"
+        and version["status"] == "READY"
+        and version["model_id"] == model_id
+    )
+    stored = backend.get_model_version("mlflow", "churn/1")
+    assert (
+        stored.flavor == "mlflow"
+        and stored.run_id == run_id
+        and stored.requirements == ["scikit-learn"]
+    )
+    assert [c.name for c in stored.signature.inputs] == ["x1", "x2"]
+    predictor = load_model(backend, "mlflow", "churn/1")
+    assert list(predictor.predict([{"x1": 0.1, "x2": 0.9}, {"x1": 0.9, "x2": 0.05}])) == [0, 1]
+    uri = ok(
+        client, "GET", "/model-versions/get-download-uri", params={"name": "churn", "version": "1"}
+    )
+    assert uri["artifact_uri"] == f"mlflow-artifacts:/{exp_id}/models/{model_id}/artifacts"
+    ok(
+        client,
+        "POST",
+        "/registered-models/alias",
+        json={"name": "churn", "alias": "champion", "version": "1"},
+    )
+    assert (
+        ok(
+            client, "GET", "/registered-models/alias", params={"name": "churn", "alias": "champion"}
+        )["model_version"]["version"]
+        == "1"
+    )
+    ok(
+        client,
+        "POST",
+        "/model-versions/transition-stage",
+        json={"name": "churn", "version": "1", "stage": "Production"},
+    )
+    assert backend.get_model("mlflow", "churn").aliases == {"production": 1}
+    assert (
+        ok(
+            client,
+            "GET",
+            "/registered-models/alias",
+            params={"name": "churn", "alias": "production"},
+        )["model_version"]["current_stage"]
+        == "Production"
+    )
+    ok(
+        client,
+        "POST",
+        "/model-versions/set-tag",
+        json={"name": "churn", "version": "1", "key": "ok", "value": "yes"},
+    )
+    ok(
+        client,
+        "PATCH",
+        "/model-versions/update",
+        json={"name": "churn", "version": "1", "description": "first"},
+    )
+    got = ok(client, "GET", "/model-versions/get", params={"name": "churn", "version": "1"})[
+        "model_version"
+    ]
+    assert got["tags"] == [{"key": "ok", "value": "yes"}] and got["description"] == "first"
+    assert sorted(got["aliases"]) == ["champion", "production"]
+    registered = ok(client, "GET", "/registered-models/get", params={"name": "churn"})[
+        "registered_model"
+    ]
+    assert {"alias": "champion", "version": "1"} in registered["aliases"]
+    assert [
+        v["version"]
+        for v in ok(
+            client, "GET", "/model-versions/search", params={"filter": f"run_id = '{run_id}'"}
+        )["model_versions"]
+    ] == ["1"]
+    ok(client, "DELETE", "/registered-models/alias", json={"name": "churn", "alias": "champion"})
+    assert (
+        error(
+            client, "GET", "/registered-models/alias", params={"name": "churn", "alias": "champion"}
+        )[1]
+        == "INVALID_PARAMETER_VALUE"
+    )
+    assert (
+        error(
+            client,
+            "DELETE",
+            "/registered-models/alias",
+            json={"name": "churn", "alias": "production"},
+        )[1]
+        == "INVALID_STATE"
+    )
+    ok(client, "POST", "/registered-models/rename", json={"name": "churn", "new_name": "churn2"})
+    assert [m.name for m in backend.list_models("mlflow")] == ["churn2"]
+    assert (
+        error(client, "DELETE", "/model-versions/delete", json={"name": "churn2", "version": "1"})[
+            1
+        ]
+        == "INVALID_STATE"
+    )
+    assert backend.list_model_versions("mlflow", "churn2")[0].version == 1
+    # a version from run artifacts (how MLflow 2 logs), and a source relayml cannot read
+    for path, data in (("model/MLmodel", MLMODEL.encode()), ("model/model.pkl", model_bytes())):
+        assert client.put(f"{root}/{path}", content=data).status_code == 200
+    v2 = ok(
+        client,
+        "POST",
+        "/model-versions/create",
+        json={
+            "name": "churn2",
+            "source": f"mlflow-artifacts:/{exp_id}/{run_id}/artifacts/model",
+            "run_id": run_id,
+        },
+    )["model_version"]
+    assert v2["version"] == "2"
+    assert {f.path for f in backend.get_model_version("mlflow", "churn2/2").files} == {
+        "MLmodel",
+        "model.pkl",
+    }
+    status, code, message = error(
+        client,
+        "POST",
+        "/model-versions/create",
+        json={"name": "churn2", "source": "s3://bucket/model"},
+    )
+    assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "artifact proxy" in message
+    assert len(backend.list_model_versions("mlflow", "churn2")) == 2
+    ok(client, "DELETE", f"/logged-models/{model_id}")
+    assert error(client, "GET", f"/logged-models/{model_id}")[1] == "RESOURCE_DOES_NOT_EXIST"
+    multipart = client.post(
+        f"/api/2.0/mlflow-artifacts/mpu/create/{exp_id}/{run_id}/artifacts/big",
+        json={"num_parts": 2},
+    )
+    assert multipart.status_code == 501
