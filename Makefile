@@ -16,8 +16,10 @@ $(BIN)/python:
 # ranges for the library's users); `make lock` re-resolves it on purpose.
 LOCK := requirements/dev.lock
 
+# uv installs the pinned set (pip would take minutes); it comes from the registry like the rest.
 $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[dev]'
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip install --python $(BIN)/python -q -c $(LOCK) -e '.[dev]'
 	touch $@
 
 # The web pages' browser libraries, from the npm registry through web/package-lock.json (never committed).
@@ -42,8 +44,9 @@ format: install
 	$(BIN)/ruff check --fix $(SRC)
 	$(BIN)/ruff format $(SRC)
 
+# Both cores: one xdist worker per core, each test file on one worker (its fixtures stay whole).
 test: install provision lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 demo: install
 	$(BIN)/python examples/churn_demo.py

@@ -24,6 +24,7 @@ __all__ = [
     "check_name",
     "check_params",
     "check_step",
+    "check_tags",
     "check_time_ms",
     "datetime_from_ms",
 ]
@@ -83,12 +84,26 @@ def check_metric_value(key: str, value: Any) -> float:
     return float(value)
 
 
+def _no_nul(what: str, key: str, text: str) -> str:
+    if "\x00" in text:
+        raise InvalidInput(
+            f"{what} {key!r} has a NUL character (\\x00) in its value, which a PostgreSQL store "
+            "cannot hold (nor SQLite reliably); remove it, or log binary data as an artifact."
+        )
+    return text
+
+
+def check_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """Validate tag keys and turn values into their text form (no NUL character)."""
+    return {check_key(k, "tag"): _no_nul("tag", k, str(v)) for k, v in tags.items()}
+
+
 def check_params(params: Mapping[str, Any]) -> dict[str, str]:
     """Validate param keys and turn values into their text form."""
     clean: dict[str, str] = {}
     for key, value in params.items():
         check_key(key, "param")
-        text = value if isinstance(value, str) else str(value)
+        text = _no_nul("param", key, value if isinstance(value, str) else str(value))
         if len(text) > MAX_PARAM_VALUE_LENGTH:
             raise InvalidInput(
                 f"param {key!r} has a value of {len(text)} characters; the limit is "

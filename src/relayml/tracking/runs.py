@@ -16,7 +16,12 @@ from sqlalchemy import Connection, bindparam, select, update
 from relayml.domain.entities import Run, RunStatus
 from relayml.domain.names import run_name
 from relayml.domain.ports import MetricRow
-from relayml.domain.validation import check_key, check_name, check_params, check_time_ms
+from relayml.domain.validation import (
+    check_name,
+    check_params,
+    check_tags,
+    check_time_ms,
+)
 from relayml.errors import Conflict, InvalidInput
 from relayml.governance import audit
 from relayml.projects import project_id
@@ -131,7 +136,7 @@ def create_run(
     """Start a run in an experiment (created if it does not exist yet)."""
     if name is not None:
         check_name(name, "run")
-    clean_tags = {check_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+    clean_tags = check_tags(tags or {})
     start = now_ms() if start_time is None else check_time_ms(start_time, "start_time")
     run_id = uuid.uuid4().hex  # random: the first characters tell runs apart
     values: dict[str, Any] = {
@@ -318,7 +323,7 @@ def log_params(store: Store, actor: str, run_id: str, values: Mapping[str, Any])
 
 def set_tags(store: Store, actor: str, run_id: str, values: Mapping[str, Any]) -> None:
     """Set (or overwrite) tags of a run."""
-    clean = {check_key(k, "tag"): str(v) for k, v in values.items()}
+    clean = check_tags(values)
     if not clean:
         return
     with store.write() as conn:
