@@ -20,6 +20,12 @@ from tests.fixtures.net import free_port, stop_process, wait_for_port
 
 pytest_plugins = ["tests.fixtures.plugin"]
 
+# pytest-xdist's workers export COLUMNS=80 and LINES=24 (a pseudo-terminal's size), which the
+# CLI's Rich console then wraps to; tests that care about the width set COLUMNS themselves.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from tests.fixtures.documented import ROOT
@@ -38,6 +40,7 @@ print("answered", len(answers["prediction_ids"]))
 """
 
 
+@pytest.mark.timeout(900)  # many CLI processes; a hang still fails it
 def test_run_in_production_serves_records_outcomes_and_monitors(tmp_path: Path) -> None:
     home = tmp_path / "home"
     code = SETUP_AND_RUN.format(examples=str(ROOT / "examples"), home=str(home))

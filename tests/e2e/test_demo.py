@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.domain.entities import RunStatus
@@ -113,6 +115,7 @@ ALERTS = (
 CHECKS = "checks:\n  - {column: tenure_months, not_null: true, min: 0}\n  - {rows: {min: 100}}\n"
 
 
+@pytest.mark.timeout(900)  # many CLI processes; a hang still fails it
 def test_every_readme_command_runs_verbatim_after_the_demo(demo: Demo, tmp_path: Path) -> None:
     """As a newcomer after `make demo`: no -p, no RELAY_PROJECT, the files the README names."""
     from relayml.predictions.reader import read_log
