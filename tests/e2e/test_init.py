@@ -109,13 +109,22 @@ def test_the_scaffold_passes_its_own_checks_out_of_the_box(scaffold: Path) -> No
     assert "FINISHED" in said and "PASSED" in said  # the pipeline; the staging gates
     gates = ET.parse(scaffold / "reports/gates.xml").getroot()
     assert (gates.get("tests"), gates.get("failures")) == ("2", "0")
-    models = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", "models", "versions", "my_project", "-p",
-         "my-project", "--json"],
-        capture_output=True, text=True, timeout=120, env=_env(scaffold.parent / "home"),
+    properties = {p.get("name"): p.get("value") for p in gates.iter("property")}
+    assert properties["model"] == "my_project/1"  # the version the pipeline registered
+    # the declared feature set reads the pipeline's features step, and its checks pass there
+    checked = json.loads(_relay(scaffold, "features", "check", "customer_activity", "--json"))
+    assert (checked["rows"], checked["passed"], len(checked["outcomes"])) == (2000, True, 4)
+
+
+def _relay(scaffold: Path, *args: str) -> str:
+    """A relay command on the scaffold's project and store; its output (it must succeed)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "relayml.cli", *args, "-p", "my-project"],
+        capture_output=True, text=True, timeout=120, cwd=scaffold,
+        env=_env(scaffold.parent / "home"),
     )  # fmt: skip
-    assert models.returncode == 0, models.stderr
-    assert [v["version"] for v in json.loads(models.stdout)] == [1]
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def test_a_folder_that_is_not_empty_is_refused_without_force(tmp_path: Path) -> None:
@@ -160,9 +169,17 @@ def test_a_bad_name_is_refused_saying_why(tmp_path: Path, name: str, says: str) 
 
 
 def test_the_package_name_comes_from_the_project_name(tmp_path: Path) -> None:
-    done = runner.invoke(app, ["init", "Fraud-Scoring", "--dir", str(tmp_path), "--json"])
+    question = 'Is it "fraud"? <yes> & it\'s #1: \\ {{ raw }}'
+    args = ["init", "Fraud-Scoring", "--dir", str(tmp_path), "-q", question, "--json"]
+    done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
     written = json.loads(done.output)
     assert written["package"] == "fraud_scoring"
     assert (tmp_path / "src/fraud_scoring/pipeline.py").is_file()
     assert "fraud_scoring.pipeline:training" in (tmp_path / "Makefile").read_text()
+    # the question, quotes and all, reads back from YAML and TOML as typed
+    relay_yaml = yaml.safe_load((tmp_path / "relay.yaml").read_text())
+    assert relay_yaml["project"]["business_question"] == question
+    pyproject = tomllib.loads((tmp_path / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"] == f"Fraud-Scoring: {question}"
+    assert question in (tmp_path / "README.md").read_text()
