@@ -91,7 +91,10 @@ def _tree(scaffold: Scaffold) -> Tree:
 
     root = Tree(f"{scaffold.root}/", guide_style="dim")
     branches: dict[Path, Tree] = {Path(): root}
-    for path in sorted(scaffold.files, key=lambda p: (p.parent.parts, p.name)):
+    folders_first = sorted(
+        scaffold.files, key=lambda p: [(0, part) for part in p.parent.parts] + [(1, p.name)]
+    )
+    for path in folders_first:
         for depth in range(1, len(path.parts)):
             folder = Path(*path.parts[:depth])
             if folder not in branches:
