@@ -53,6 +53,7 @@ LAYERS = {
     "sdk_models": INTERFACES,
     "sdk_runs": INTERFACES,
     "client": INTERFACES,
+    "scaffold": INTERFACES,
     "backend": INTERFACES,
     "transport": INTERFACES,
     "__init__": INTERFACES,

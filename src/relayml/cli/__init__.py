@@ -1,5 +1,6 @@
 """The ``relay`` command line: Typer commands over the same backend the SDK uses.
 
+    relay init NAME                   scaffold a project: relay.yaml, pipeline, tests, CI
     relay config                      the settings and where they came from
     relay db upgrade | current        schema migrations of the metadata database
     relay db backup | restore         one archive of the metadata and artifact stores
@@ -58,6 +59,7 @@ from relayml.cli.explain import explain
 from relayml.cli.features import features_app
 from relayml.cli.feedback import feedback_app
 from relayml.cli.imports import import_app
+from relayml.cli.init import init
 from relayml.cli.inventory import inventory_app
 from relayml.cli.lineage import lineage
 from relayml.cli.model_card import register as register_card
@@ -111,6 +113,7 @@ def _main(
     """relayml: track, register, deploy and monitor models."""
 
 
+app.command("init")(init)
 app.command("config")(config)
 app.add_typer(db_app, name="db")
 app.add_typer(projects_app, name="projects")

@@ -31,6 +31,8 @@
     review:                     # days between model reviews per risk tier (the inventory's
       high: 90                  # "next review due"); unnamed tiers keep 90/180/365/90 for
       low: 365                  # high/medium/low/unrated
+    project:                    # optional: the project the file belongs to (name, description,
+      name: churn               # business_question, kpis); checked here, not part of the policy
 
 A project without a policy may promote any evaluated or unevaluated version anywhere. An
 environment whose policy sets requires, checks or approvals admits no canary or A/B variant
@@ -44,6 +46,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from relayml.domain.entities import KPI
 from relayml.domain.models import ENVIRONMENTS, Evaluation, GateResult
 from relayml.domain.reports import REVIEW_CADENCE
 from relayml.errors import InvalidInput
@@ -54,6 +57,7 @@ __all__ = [
     "Check",
     "EnvironmentPolicy",
     "Policy",
+    "ProjectSection",
     "Rules",
     "StageRule",
     "evaluate_checks",
@@ -155,6 +159,38 @@ class Policy(BaseModel):
     review: dict[str, int] = Field(default_factory=dict)
 
 
+class _KPIEntry(KPI):
+    """A KPI as relay.yaml declares it: unknown fields are typos, refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSection(BaseModel):
+    """The `project` section relay.yaml may hold beside the policy (`relay init` writes one)."""
+
+    model_config = _STRICT
+    name: str
+    description: str = ""
+    business_question: str = ""
+    kpis: list[_KPIEntry] = Field(default_factory=list)
+
+
+def _set_aside_project(document: dict[str, Any]) -> dict[str, Any]:
+    """The document without its `project` section, which must be valid when present."""
+    if "project" not in document:
+        return document
+    try:
+        ProjectSection.model_validate(document["project"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in ("project", *err["loc"]))
+        raise InvalidInput(
+            f"policy entry {where}: {err['msg']} (the project section holds name, "
+            "description, business_question and kpis)."
+        ) from exc
+    return {key: value for key, value in document.items() if key != "project"}
+
+
 def _check_shape(rules: str, index: int, check: Check) -> None:
     kinds = [k for k in ("metric", "no_regression", "segment_gap") if getattr(check, k)]
     where = f"{rules}.checks[{index}]"
@@ -207,6 +243,7 @@ def parse_policy(document: Any) -> Policy:
         document = {}
     if not isinstance(document, dict):
         raise InvalidInput("a policy is a mapping with `environments` (see docs/models.md).")
+    document = _set_aside_project(document)
     try:
         policy = Policy.model_validate(document)
     except ValidationError as exc:
