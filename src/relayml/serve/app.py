@@ -78,6 +78,11 @@ def error_answer(exc: RelayError) -> tuple[int, str]:
     return 422, exc.message
 
 
+def _flag(value: str | None) -> bool:
+    """A query flag: ?features=true (or 1, yes)."""
+    return value is not None and value.lower() in ("true", "1", "yes")
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type=_JSON)
 
@@ -107,7 +112,7 @@ async def _body(request: Request, limit: int) -> Any:
 
 
 def _metadata(model: ServedModel, variant: LoadedVariant) -> dict[str, Any]:
-    signature = variant.predictor.signature
+    signature = variant.codec.signature  # what a request carries (keys, not looked-up features)
     if signature.input_kind == "ndarray":
         dtype = signature.inputs[0].dtype if signature.inputs else "float64"
         inputs = [
@@ -135,7 +140,7 @@ def _metadata(model: ServedModel, variant: LoadedVariant) -> dict[str, Any]:
                 "parameters": {"classes": classes},
             }
         )
-    return {
+    meta: dict[str, Any] = {
         "name": model.name,
         "versions": [str(v.version) for v in model.variants],
         "platform": variant.predictor.flavor,
@@ -151,6 +156,12 @@ def _metadata(model: ServedModel, variant: LoadedVariant) -> dict[str, Any]:
             "sticky_key": model.sticky_key,
         },
     }
+    if variant.features is not None:
+        meta["parameters"]["feature_inputs"] = {
+            "columns": variant.features.inputs.columns,
+            "environment": variant.features.environment,
+        }
+    return meta
 
 
 def _predict_body(answer: Answer) -> dict[str, Any]:
@@ -164,6 +175,8 @@ def _predict_body(answer: Answer) -> dict[str, Any]:
         body["probabilities"] = answer.probabilities
     if answer.decisions is not None:
         body["decisions"] = answer.decisions
+    if answer.features is not None:
+        body["features"] = answer.features
     return body
 
 
@@ -191,6 +204,8 @@ def _infer_body(answer: Answer, request_id: Any) -> dict[str, Any]:
         "outputs": outputs,
         "parameters": {"prediction_ids": answer.ids, "versions": answer.versions},
     }
+    if answer.features is not None:
+        body["parameters"]["features"] = answer.features
     body["id"] = str(request_id) if request_id is not None else answer.ids[0]
     return body
 
@@ -322,7 +337,8 @@ def create_model_app(
             key = params.get(model.sticky_key)
         if header_key is not None:
             key = header_key
-        answer = await service.answer_columns(model, payload["inputs"], version, key)
+        wanted = isinstance(params, dict) and params.get("features") is True
+        answer = await service.answer_columns(model, payload["inputs"], version, key, wanted)
         return _infer_body(answer, payload.get("id"))
 
     @app.post("/v2/models/{name}/infer", tags=["inference"], openapi_extra=openapi.INFER)
@@ -340,16 +356,22 @@ def create_model_app(
         return await _infer(request, name, version)
 
     @app.post("/predict", tags=["inference"], openapi_extra=openapi.PREDICT)
-    async def predict(request: Request, model: str | None = None) -> Response:
-        """Predict one record, or {"instances": [records]}: answers predictions and their ids."""
+    async def predict(
+        request: Request, model: str | None = None, features: bool = False
+    ) -> Response:
+        """Predict one record, or {"instances": [records]}: answers predictions and their ids;
+        ?features=true also answers the feature values a model looked up online."""
         payload = await _body(request, max_body)
-        return _json(await predict_payload(payload, model, request.headers.get("x-relay-key")))
+        key = request.headers.get("x-relay-key")
+        return _json(await predict_payload(payload, model, key, features))
 
-    async def predict_payload(payload: Any, model: str | None, key: str | None) -> dict[str, Any]:
+    async def predict_payload(
+        payload: Any, model: str | None, key: str | None, features: bool = False
+    ) -> dict[str, Any]:
         served = service.model(model)
         codec = served.live[0].codec
         rows = instances_of(payload, codec.example, codec.names)
-        answer = await service.answer_rows(served, rows, key)
+        answer = await service.answer_rows(served, rows, key, features)
         return _predict_body(answer)
 
     @app.post("/v2/models/{name}/outcomes", tags=["outcomes"], openapi_extra=openapi.OUTCOMES)
@@ -377,7 +399,8 @@ def create_model_app(
     # The hot paths also get plain Starlette routes ahead of FastAPI's: the same handlers without
     # FastAPI's per-request parameter machinery. The FastAPI routes still document them.
     async def predict_fast(request: Request) -> Response:
-        return await predict(request, request.query_params.get("model"))
+        query = request.query_params
+        return await predict(request, query.get("model"), _flag(query.get("features")))
 
     async def infer_fast(request: Request) -> Response:
         return await _infer(request, request.path_params["name"], None)
