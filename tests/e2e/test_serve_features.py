@@ -171,8 +171,9 @@ def test_serve_looks_features_up_online_as_offline(
     assert set(asyncio.run(many())) == {200}
     metrics = httpx.get(f"{url}/metrics").text
     batches = float(
-        re.search(r'^relay_batch_rows_count\{model="churn",variant="v1"\} (\S+)$', metrics, re.M)
-        .group(1)  # type: ignore[union-attr]
+        re.search(
+            r'^relay_batch_rows_count\{model="churn",variant="v1"\} (\S+)$', metrics, re.M
+        ).group(1)  # type: ignore[union-attr]
     )
     assert _metric(metrics, "relay_feature_lookups_total") == batches
 

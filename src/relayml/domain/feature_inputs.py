@@ -56,11 +56,11 @@ class FeatureInputs(BaseModel):
     def request_signature(self, signature: Signature) -> Signature:
         """What a request carries: the join keys, then the inputs that are not features."""
         inputs = {s.name: s for s in signature.inputs}
-        fields = [
-            inputs.get(k) or ColumnSpec(name=k, dtype=KEY_DTYPE) for k in self.key_columns()
-        ]
+        fields = [inputs.get(k) or ColumnSpec(name=k, dtype=KEY_DTYPE) for k in self.key_columns()]
         taken = {f.name for f in fields}
-        fields += [s for s in signature.inputs if s.name not in self.columns and s.name not in taken]
+        fields += [
+            s for s in signature.inputs if s.name not in self.columns and s.name not in taken
+        ]
         return signature.model_copy(update={"inputs": fields, "input_kind": "dataframe"})
 
 

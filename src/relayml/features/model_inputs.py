@@ -57,14 +57,14 @@ def resolve_feature_inputs(
     resolver = _Resolver(backend, project)
     sets: dict[str, FeatureSetInput] = {}
     for column, text in columns.items():
+        ref = parse_feature_ref(text)
+        found = resolver.definition(ref)  # NotFound / InvalidInput with the closest names
         if column not in names:
             raise InvalidInput(
                 f"feature input {text!r} is read into column {column!r}, which the model does "
                 f"not take (its columns: {', '.join(names)}); name the column with "
                 "feature_inputs={'<column>': '" + text + "'}."
             )
-        ref = parse_feature_ref(text)
-        found = resolver.definition(ref)  # NotFound / InvalidInput with the closest names
         if found.kind != "feature_set":
             raise InvalidInput(
                 f"{text!r} is an on-demand feature, which has no online values; compute it in "

@@ -292,7 +292,9 @@ def fetch(
     for name, ks in keys.items():
         s = query.sets[name]
         here = found[name]
-        out[name] = [_answer(str(k), here.get(str(k)), s.names, s.ttl, s.version, moment) for k in ks]
+        out[name] = [
+            _answer(str(k), here.get(str(k)), s.names, s.ttl, s.version, moment) for k in ks
+        ]
     return out
 
 

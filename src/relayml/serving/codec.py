@@ -352,9 +352,9 @@ class InputCodec:
                 pass
         elif dtype == "bool" and types == {bool}:
             return np.array(values, dtype=np.bool_)
-        elif dtype == "key" and types <= {int, str}:  # an entity's join key (feature inputs)
-            return np.array(values, dtype=object)
-        elif (dtype == "string" or dtype.startswith("datetime64")) and types == {str}:
+        elif (dtype == "key" and types <= {int, str}) or (
+            (dtype == "string" or dtype.startswith("datetime64")) and types == {str}
+        ):  # an entity's join key (feature inputs)
             return np.array(values, dtype=object)
         if type(None) in types and spec.nullable:
             rest = types - {type(None)}

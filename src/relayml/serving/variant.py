@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from relayml.domain.features_online import OnlineRow
 from relayml.domain.decisions import DecisionResult, DecisionTable, decide
+from relayml.domain.features_online import OnlineRow
 from relayml.domain.serving import Variant
 from relayml.errors import RelayError
 from relayml.models.predictor import Predictor
