@@ -25,7 +25,7 @@ from relayml.features import materialize, training_frame
 from relayml.features.declare import specs_of
 from relayml.models.publish import log_model
 from relayml.predictions import read_log
-from tests.fixtures.serving import ServedHome, start_server  # noqa: F401 - a fixture
+from tests.fixtures.serving import ServedHome
 
 NOW = pd.Timestamp(datetime.now(UTC)).tz_localize(None).floor("s")
 CUSTOMER = Entity("customer", join_keys=["customer_id"])

@@ -92,7 +92,7 @@ def fetcher_for(
         else ApiFetcher(backend, project, environment, sets)
     )
     for column, text in inputs.columns.items():
-        name, _, rest = text.partition(":")
+        name = text.partition(":")[0]
         set_name, _, pinned = name.partition("@")
         if pinned and int(pinned) != found.versions[set_name]:
             raise InvalidInput(
@@ -129,7 +129,9 @@ class FeatureJoin:
     ) -> tuple[dict[str, np.ndarray], list[dict[str, OnlineRow]]]:
         """The request columns plus the feature columns, and each row's looked-up rows by set."""
         keys = {
-            name: [entity_key(values) for values in zip(*(arrays[k] for k in key_names))]
+            name: [
+                entity_key(values) for values in zip(*(arrays[k] for k in key_names), strict=True)
+            ]
             for name, key_names in self._sets.items()
         }
         began = time.perf_counter()
