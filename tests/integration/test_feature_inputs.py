@@ -27,7 +27,7 @@ NOW = pd.Timestamp(datetime.now(UTC)).tz_localize(None).floor("s")
 CUSTOMER = Entity("customer", join_keys=["customer_id"])
 
 
-def _features(backend: Backend, project: str) -> None:
+def _features(backend: Backend, project: str, description: str = "") -> None:
     log_dataset(backend, project, "customers", pd.DataFrame({
         "customer_id": [1, 2, 3],
         "event_time": [NOW - pd.Timedelta(days=d) for d in (1, 2, 45)],
@@ -37,7 +37,7 @@ def _features(backend: Backend, project: str) -> None:
     profile = FeatureSet(
         name="customer", entity=CUSTOMER, source=Source(dataset="customers"),
         features=[Feature("tenure", "int64"), Feature("spend", "float64")],
-        event_time="event_time", ttl=timedelta(days=30), checks=[],
+        event_time="event_time", ttl=timedelta(days=30), checks=[], description=description,
     )  # fmt: skip
     backend.apply_features(project, specs_of([CUSTOMER, profile]))
 
@@ -105,3 +105,16 @@ def test_a_model_that_accepts_missing_values_gets_them_with_the_reason(
     text = metrics.exposition().decode()
     assert 'relay_feature_lookups_total{model="m",variant="v1"} 1.0' in text
     assert 'relay_feature_lookup_rows_total{model="m",variant="v1"} 3.0' in text
+
+    # a new version of the feature set promoted while serving: the reload resolves it again
+    _features(backend, project, description="version 2")
+    for env in ("staging", "production"):
+        backend.promote_feature_set(project, "customer", env)
+    backend.materialize_feature_set(project, "customer", "production")
+    runtime._poll()  # no event loop: the new routing table is swapped in at once
+    served = service.model("m")
+    assert served.live[0].features is not None
+    assert served.live[0].features.fetcher.versions == {"customer": 2}
+    again = asyncio.run(service.answer_rows(served, rows[:1], features=True))
+    assert again.features is not None and again.features[0]["sets"]["customer"]["version"] == 2
+    assert again.features[0]["values"] == {"tenure": 10, "spend": 15.0}

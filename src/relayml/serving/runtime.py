@@ -164,10 +164,16 @@ class Runtime:
         return self._cache[key]
 
     def _variant(
-        self, name: str, variant: Variant, version: int, sticky: str | None, environment: str
+        self,
+        name: str,
+        variant: Variant,
+        version: int,
+        sticky: str | None,
+        environment: str,
+        fresh: bool = False,
     ) -> LoadedVariant:
         current = self.models.get(name)
-        if current is not None:
+        if current is not None and not fresh:
             for held in current.variants:
                 same = (held.version, held.mode, held.weight)
                 if same == (version, variant.mode, variant.weight):
@@ -198,14 +204,16 @@ class Runtime:
         )
         return FeatureJoin(inputs, predictor.signature, fetcher, on_lookup)
 
-    def _build(self, index: int) -> ServedModel:
+    def _build(self, index: int, fresh: bool = False) -> ServedModel:
         plan = self.source.plan(self.refs[index])
         live: list[LoadedVariant] = []
         shadows: list[LoadedVariant] = []
         for variant, version in plan.variants:
             target = live if variant.mode == "live" else shadows
             environment = plan.environment or "production"  # a pinned version reads production
-            target.append(self._variant(plan.name, variant, version, plan.sticky_key, environment))
+            target.append(
+                self._variant(plan.name, variant, version, plan.sticky_key, environment, fresh)
+            )
         decisions, decision_revision = self.source.decisions(plan.name)
         return ServedModel(
             self.project,
@@ -300,10 +308,22 @@ class Runtime:
             moved = state != (current.revision, current.alias_version)
         if moved:
             return self._build(index)
+        if self._features_moved(current):  # a feature set promoted: resolve it again
+            return self._build(index, fresh=True)
         table, revision = self.source.decisions(name)
         if revision == current.decision_revision:
             return None
         return dataclasses.replace(current, decisions=table, decision_revision=revision, _bounds=[])
+
+    def _features_moved(self, model: ServedModel) -> bool:
+        """Whether a feature set a variant looks up has another version in its environment now."""
+        for variant in model.variants:
+            if variant.features is not None:
+                fetcher = variant.features.fetcher
+                now = self.source.feature_versions(list(fetcher.versions), fetcher.environment)
+                if now != fetcher.versions:
+                    return True
+        return False
 
     def _swap(self, name: str, new: ServedModel) -> None:
         new.bind(self.prediction_log)

@@ -67,6 +67,10 @@ class ModelSource(Protocol):
         """The online lookup of a model's feature sets in an environment, resolved now."""
         ...
 
+    def feature_versions(self, sets: list[str], environment: str) -> dict[str, int]:
+        """The versions of feature sets in an environment now (a cheap check for changes)."""
+        ...
+
 
 def _pinned(name: str, version: int) -> Plan:
     variant = Variant(version=version, weight=100.0)
@@ -131,6 +135,15 @@ class BackendSource:
         """The backend's online table (its store, or its `relay server`)."""
         return fetcher_for(self.backend, self.project, inputs, environment)
 
+    def feature_versions(self, sets: list[str], environment: str) -> dict[str, int]:
+        """Each set's version in the environment, from the registry."""
+        return {
+            name: self.backend.get_feature_definition(
+                self.project, "feature_set", name, environment=environment
+            ).version
+            for name in sets
+        }
+
 
 class BundleSource:
     """The one model of a bundle built by `relay models build`, verified and loaded once."""
@@ -183,3 +196,7 @@ class BundleSource:
             "a bundle has no online store; serve it with `relay serve` next to the platform's "
             "store instead."
         )
+
+    def feature_versions(self, sets: list[str], environment: str) -> dict[str, int]:
+        """A bundle serves no feature inputs."""
+        return {}
