@@ -80,6 +80,10 @@ def test_a_model_that_accepts_missing_values_gets_them_with_the_reason(
     assert version.details["feature_inputs"]["columns"] == {
         "tenure": "customer:tenure", "spend": "customer:spend",
     }  # fmt: skip
+    impact = backend.lineage(
+        "feature", f"{project}/customer:spend", depth=2, direction="downstream"
+    )
+    assert "m/1" in {n.label for n in impact.nodes if n.kind == "model_version"}
     metrics = ServerMetrics()
     runtime = Runtime(
         BackendSource(backend, project), ["m/1"], ServeOptions(), on_lookup=metrics.looked_up
