@@ -13,13 +13,8 @@ with sqlite3.connect("shop.db") as db:
     db.execute("delete from orders")
     db.executemany("insert into orders values (?, ?, ?)", [(1, 1, 19.9), (2, 3, 5.0)])
 
-version = relay.log_dataset("customers", "customers.csv")  # or a DataFrame, an Arrow table,
-relay.log_dataset(
-    "orders",
-    {
-        "sql": "select * from orders",  # a Parquet file, or a SQL query
-        "url": "sqlite:///shop.db",
-    },
-)  # postgresql+psycopg://ro@db/shop
-frame = relay.load_dataset("customers@latest")  # customers@3, customers
+version = relay.log_dataset("customers", "customers.csv")        # or a DataFrame, an Arrow table,
+relay.log_dataset("orders", {"sql": "select * from orders",      # a Parquet file, or a SQL query
+                             "url": "sqlite:///shop.db"})        # postgresql+psycopg://ro@db/shop
+frame = relay.load_dataset("customers@latest")                   # customers@3, customers
 print(f"{version.ref}: {len(frame)} customers")

@@ -23,6 +23,6 @@ def customer_data(source: str = "customers.csv"):
     return {"table": clean(load(source), min_age=21)}
 
 
-run = customer_data.run(source="customers.csv")  # executor="dask://host:8786"
+run = customer_data.run(source="customers.csv")              # executor="dask://host:8786"
 tables = relay.pipelines.load_outputs(run)
 print(f"{len(tables['table'])} customers of 21 or more")

@@ -13,9 +13,7 @@ relay.log_dataset("customer_events", pd.DataFrame({
     "tenure": [10, 12, 3, 4, 30],
     "monthly_charges": [70.0, 75.0, 40.0, 42.0, 99.0],
 }))  # fmt: skip
-relay.features.apply(
-    Path(__file__).with_name("features_define.py")
-)  # the CLI: relay features apply ... --yes
+relay.features.apply(Path(__file__).with_name("features_define.py"))  # the CLI: relay features apply ... --yes
 
 labels = pd.DataFrame({
     "customer_id": [1, 2, 3, 4],

@@ -15,5 +15,5 @@ model = LogisticRegression()
 relay.init(project="churn")
 with relay.start_run(experiment="baseline") as run:
     model.fit(X_train, y_train)
-    version = run.log_model(model, "churn", input_example=X_train.head(5))  # churn/1, churn/2, …
+    version = run.log_model(model, "churn", input_example=X_train.head(5))   # churn/1, churn/2, …
 print(f"logged {version.ref}")
