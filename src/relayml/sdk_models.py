@@ -8,7 +8,7 @@ relay.set_model_card("churn/3", intended_use="...", limitations="...")
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ def log_model(
     *,
     description: str = "",
     datasets: Sequence[str] = (),
+    feature_inputs: Sequence[str] | Mapping[str, str] | None = None,
     project: str | None = None,
 ) -> ModelVersion:
     """Register a model version outside a run (inside one, prefer run.log_model)."""
@@ -53,6 +54,7 @@ def log_model(
         input_example,
         description=description,
         datasets=datasets,
+        feature_inputs=feature_inputs,
     )
 
 

@@ -197,6 +197,7 @@ class ActiveRun:
         *,
         description: str = "",
         datasets: Sequence[str] = (),
+        feature_inputs: Sequence[str] | Mapping[str, str] | None = None,
     ) -> ModelVersion:
         """Register the model as a new version of `name`, linked to this run and its code."""
         from relayml.models.publish import log_model
@@ -210,6 +211,7 @@ class ActiveRun:
             run_id=self.id,
             description=description,
             datasets=datasets,
+            feature_inputs=feature_inputs,
         )
         self.set_tags({f"model.{name}": str(version.version)})
         return version

@@ -24,7 +24,7 @@ SHOWN = {
     "docs/tracking.md": ["tracking_quickstart.py"],
     "docs/models.md": ["models_log.py", "models_load.py", "models_evaluate.py"],
     "docs/data.md": ["data_datasets.py", "data_pipelines.py"],
-    "docs/features.md": ["features_define.py", "features_train.py"],
+    "docs/features.md": ["features_define.py", "features_train.py", "features_serve.py"],
 }
 # what each file prints when it worked
 PRINTS = {
@@ -37,6 +37,7 @@ PRINTS = {
     "data_pipelines.py": "2 customers of 21 or more",
     "features_define.py": "declares customer, customer and offer",
     "features_train.py": "model_versions=['churn_features/1']",
+    "features_serve.py": "churn_online/1 looks up customer:tenure, customer:monthly_charges",
 }
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from relayml.domain.clock import now_ms
 from relayml.domain.features import FeatureSet
@@ -33,7 +34,16 @@ from relayml.projects import project_id
 from relayml.store import Store
 from relayml.store.schema_features import feature_defs, feature_online
 
-__all__ = ["BATCH", "entity_key", "lookup", "materialize"]
+__all__ = [
+    "BATCH",
+    "OnlineQuery",
+    "PreparedSet",
+    "entity_key",
+    "fetch",
+    "lookup",
+    "materialize",
+    "prepare",
+]
 
 BATCH = 500  # rows per INSERT; all batches share one transaction
 MAX_KEYS = 1000
@@ -192,36 +202,100 @@ def lookup(
         raise InvalidInput("no keys given: name the entities, e.g. keys=1&keys=2.")
     if len(keys) > MAX_KEYS:
         raise InvalidInput(f"at most {MAX_KEYS} keys per lookup; split them.")
-    version, fs = _spec(backend, project, name, environment)
+    query = prepare(backend, store, project, [name], environment)
     moment = (at or datetime.now(UTC)).astimezone(UTC)
     wanted = [str(k) for k in keys]
-    with store.read() as conn:
-        row = def_row(conn, project_id(conn, project), project, "feature_set", name)
-        found = {
-            r.entity_key: r
-            for r in conn.execute(
-                select(feature_online).where(
-                    feature_online.c.def_id == row.id,
-                    feature_online.c.environment == environment,
-                    feature_online.c.entity_key.in_(sorted(set(wanted))),
-                )
-            )
-        }
-    if not found and not _any_rows(store, row.id, environment):
+    rows = fetch(store, query, {name: wanted}, moment)[name]
+    prepared = query.sets[name]
+    if all(r.event_time is None for r in rows) and not _any_rows(
+        store, prepared.def_id, environment
+    ):
         raise NotFound(
             f"feature set {name!r} has no online values in {environment}; run "
             f"`relay features materialize {name} --env {environment}` first."
         )
-    names = [f.name for f in fs.features]
-    rows = [_answer(k, found.get(k), names, fs.ttl, version, moment) for k in wanted]
     return OnlineValues(
         project=project,
         feature_set=name,
-        version=version,
+        version=prepared.version,
         environment=environment,
         looked_up_at=moment,
         rows=rows,
     )
+
+
+@dataclass(frozen=True)
+class PreparedSet:
+    """A feature set resolved for lookups: its row id, version in the environment, features."""
+
+    name: str
+    def_id: int
+    version: int
+    names: list[str]
+    ttl: timedelta | None
+
+
+@dataclass(frozen=True)
+class OnlineQuery:
+    """Feature sets resolved once (definitions read at prepare time, never per lookup)."""
+
+    project: str
+    environment: str
+    sets: dict[str, PreparedSet]
+
+
+_ROWS = (
+    select(
+        feature_online.c.def_id,
+        feature_online.c.entity_key,
+        feature_online.c.version,
+        feature_online.c.features,
+        feature_online.c.event_at,
+    )
+    .where(feature_online.c.def_id.in_(bindparam("def_ids", expanding=True)))
+    .where(feature_online.c.environment == bindparam("environment"))
+    .where(feature_online.c.entity_key.in_(bindparam("keys", expanding=True)))
+)
+
+
+def prepare(
+    backend: Backend, store: Store, project: str, names: Sequence[str], environment: str
+) -> OnlineQuery:
+    """Resolve feature sets' versions in `environment` for fetch(); NotFound, InvalidInput."""
+    sets: dict[str, PreparedSet] = {}
+    for name in dict.fromkeys(names):
+        version, fs = _spec(backend, project, name, environment)
+        with store.read() as conn:
+            row = def_row(conn, project_id(conn, project), project, "feature_set", name)
+        names_ = [f.name for f in fs.features]
+        sets[name] = PreparedSet(name, int(row.id), version, names_, fs.ttl)
+    return OnlineQuery(project, environment, sets)
+
+
+def fetch(
+    store: Store,
+    query: OnlineQuery,
+    keys: Mapping[str, Sequence[str]],
+    at: datetime | None = None,
+) -> dict[str, list[OnlineRow]]:
+    """Each set's rows for its keys (in order), TTL applied at `at`: ONE SELECT for all sets."""
+    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    wanted = sorted({str(k) for ks in keys.values() for k in ks})
+    ids = {query.sets[name].def_id: name for name in keys}
+    found: dict[str, dict[str, Any]] = {name: {} for name in keys}
+    if wanted:
+        params = {"def_ids": list(ids), "environment": query.environment, "keys": wanted}
+        with store.read() as conn:
+            for r in conn.execute(_ROWS, params):
+                found[ids[r.def_id]][r.entity_key] = r
+    out: dict[str, list[OnlineRow]] = {}
+    for name, ks in keys.items():
+        s = query.sets[name]
+        here = found[name]
+        out[name] = [
+            _answer(str(k), here.get(str(k)), s.names, s.ttl, s.version, moment) for k in ks
+        ]
+    return out
 
 
 def _any_rows(store: Store, def_id: int, environment: str) -> bool:

@@ -433,5 +433,6 @@ def load_bundle(folder: Path) -> tuple[dict[str, Any], Predictor]:
         name=manifest["model"],
         version=manifest["version"],
         flavor=manifest["flavor"],
+        details=manifest.get("details") or {},
     )
     return manifest, predictor

@@ -29,7 +29,9 @@ class Predictor:
         name: str = "",
         version: int | None = None,
         flavor: str = "",
+        details: dict[str, Any] | None = None,
     ) -> None:
+        self.details: dict[str, Any] = dict(details or {})
         self.native = predictable(native)
         self.signature = signature
         self.name = name

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from relayml.artifacts.blobs import sha256_of_file
+from relayml.domain.feature_inputs import DETAILS_KEY
 from relayml.domain.models import Evaluation, ModelFile, ModelVersion
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
@@ -39,8 +40,13 @@ def log_model(
     run_id: str | None = None,
     description: str = "",
     datasets: Sequence[str] = (),
+    feature_inputs: Sequence[str] | Mapping[str, str] | None = None,
 ) -> ModelVersion:
-    """Serialise a model with its signature and requirements and register a new version."""
+    """Serialise a model with its signature and requirements and register a new version.
+
+    feature_inputs: input columns the model server looks up online by entity key
+    (['customer:tenure'] or {'tenure': 'customer:tenure'}); checked against the registry.
+    """
     if input_example is None:
         raise InvalidInput(
             "log_model needs an input_example (a few rows of what the model takes, e.g. X[:5]): "
@@ -48,6 +54,11 @@ def log_model(
         )
     flavor = flavors.detect_flavor(model)
     signature = infer_signature(model, input_example)
+    online = None
+    if feature_inputs is not None:
+        from relayml.features.model_inputs import resolve_feature_inputs
+
+        online = resolve_feature_inputs(backend, project, signature, feature_inputs)
     requirements = requirements_for(model, flavor)
     with tempfile.TemporaryDirectory(prefix="relay-model-") as tmp:
         folder = Path(tmp)
@@ -66,6 +77,8 @@ def log_model(
         "datasets": resolved,
         "python_class": f"{type(model).__module__}.{type(model).__qualname__}",
     }
+    if online is not None:
+        details[DETAILS_KEY] = online.model_dump(mode="json")
     return backend.create_model_version(
         project,
         name,
@@ -107,6 +120,7 @@ def load_model(backend: Backend, project: str, ref: str) -> Predictor:
         name=version.model,
         version=version.version,
         flavor=version.flavor,
+        details=version.details,
     )
 
 

@@ -9,6 +9,8 @@ from sqlalchemy import Connection, select, update
 
 from relayml.artifacts import BlobStore
 from relayml.domain.clock import now_ms
+from relayml.domain.feature_inputs import feature_inputs_of
+from relayml.domain.feature_refs import parse_feature_ref
 from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.models import (
     ENVIRONMENTS,
@@ -243,6 +245,21 @@ def _record_lineage(
                 dst_kind="model_version",
                 dst_key=key,
                 relation="trained",
+            )
+        )
+    online = feature_inputs_of(details)
+    for ref in dict.fromkeys(online.columns.values() if online is not None else ()):
+        parsed = parse_feature_ref(ref)
+        plain = f"{parsed.feature_set}:{parsed.feature}"
+        feature = f"{project}/{plain}"  # read online at serving time: the features' lineage
+        nodes.append(LineageNode(kind="feature", key=feature, label=plain))
+        edges.append(
+            LineageEdge(
+                src_kind="feature",
+                src_key=feature,
+                dst_kind="model_version",
+                dst_key=key,
+                relation="input_of",
             )
         )
     lineage_graph.record(conn, nodes, edges)

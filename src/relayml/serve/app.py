@@ -38,13 +38,12 @@ from relayml.errors import (
 )
 from relayml.serve import openapi
 from relayml.serve.auth import BearerAuth, is_open
+from relayml.serve.bodies import infer_body, metadata, predict_body
 from relayml.serve.fastpath import FastPath
 from relayml.serving.auth import TokenCheck
-from relayml.serving.codec import instances_of, v2_datatype
+from relayml.serving.codec import instances_of
 from relayml.serving.metrics import AccessLog
-from relayml.serving.runtime import ServedModel
-from relayml.serving.service import Answer, ModelService
-from relayml.serving.variant import LoadedVariant
+from relayml.serving.service import ModelService
 
 __all__ = ["create_model_app"]
 
@@ -78,6 +77,11 @@ def error_answer(exc: RelayError) -> tuple[int, str]:
     return 422, exc.message
 
 
+def _flag(value: str | None) -> bool:
+    """A query flag: ?features=true (or 1, yes)."""
+    return value is not None and value.lower() in ("true", "1", "yes")
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type=_JSON)
 
@@ -104,95 +108,6 @@ async def _body(request: Request, limit: int) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise NotJson(f"the body is not valid JSON: {exc}.") from None
-
-
-def _metadata(model: ServedModel, variant: LoadedVariant) -> dict[str, Any]:
-    signature = variant.predictor.signature
-    if signature.input_kind == "ndarray":
-        dtype = signature.inputs[0].dtype if signature.inputs else "float64"
-        inputs = [
-            {
-                "name": "input-0",
-                "datatype": v2_datatype(dtype),
-                "shape": [-1, len(signature.inputs)],
-            }
-        ]
-    else:
-        inputs = [
-            {"name": s.name, "datatype": v2_datatype(s.dtype), "shape": [-1]}
-            for s in signature.inputs
-        ]
-    outputs: list[dict[str, Any]] = [
-        {"name": s.name, "datatype": v2_datatype(s.dtype), "shape": [-1]} for s in signature.outputs
-    ]
-    if variant.use_proba:
-        classes = signature.classes or []
-        outputs.append(
-            {
-                "name": "probabilities",
-                "datatype": "FP64",
-                "shape": [-1, len(classes)],
-                "parameters": {"classes": classes},
-            }
-        )
-    return {
-        "name": model.name,
-        "versions": [str(v.version) for v in model.variants],
-        "platform": variant.predictor.flavor,
-        "inputs": inputs,
-        "outputs": outputs,
-        "parameters": {
-            "environment": model.environment,
-            "revision": model.revision,
-            "variants": [
-                {"version": v.version, "name": v.label, "weight": v.weight, "mode": v.mode}
-                for v in model.variants
-            ],
-            "sticky_key": model.sticky_key,
-        },
-    }
-
-
-def _predict_body(answer: Answer) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "predictions": answer.values,
-        "prediction_ids": answer.ids,
-        "model": answer.model.name,
-        "versions": answer.versions,
-    }
-    if answer.probabilities is not None:
-        body["probabilities"] = answer.probabilities
-    if answer.decisions is not None:
-        body["decisions"] = answer.decisions
-    return body
-
-
-def _infer_body(answer: Answer, request_id: Any) -> dict[str, Any]:
-    variant = answer.model.live[0]
-    outputs_spec = variant.predictor.signature.outputs
-    name = outputs_spec[0].name if outputs_spec else "prediction"
-    dtype = v2_datatype(outputs_spec[0].dtype) if outputs_spec else "BYTES"
-    rows = len(answer.values)
-    outputs = [{"name": name, "shape": [rows], "datatype": dtype, "data": answer.values}]
-    if answer.probabilities is not None:
-        width = len(answer.probabilities[0]) if rows else 0
-        flat = [p for row in answer.probabilities for p in row]
-        outputs.append(
-            {"name": "probabilities", "shape": [rows, width], "datatype": "FP64", "data": flat}
-        )
-    if answer.decisions is not None:
-        outputs.append(
-            {"name": "decision", "shape": [rows], "datatype": "BYTES", "data": answer.decisions}
-        )
-    versions = sorted(set(answer.versions))
-    body: dict[str, Any] = {
-        "model_name": answer.model.name,
-        "model_version": ",".join(str(v) for v in versions),
-        "outputs": outputs,
-        "parameters": {"prediction_ids": answer.ids, "versions": answer.versions},
-    }
-    body["id"] = str(request_id) if request_id is not None else answer.ids[0]
-    return body
 
 
 class _ModelApp(FastAPI):
@@ -267,7 +182,7 @@ def create_model_app(
         return _error(500, f"internal error: {type(exc).__name__}; see the server's log.")
 
     @app.get("/v2", tags=["health"])
-    async def server_metadata() -> Response:
+    async def servermetadata() -> Response:
         """Server name, version and protocol extensions."""
         return _json({"name": "relayml", "version": __version__, "extensions": ["outcomes"]})
 
@@ -282,16 +197,16 @@ def create_model_app(
         return _json({"ready": runtime.ready}, 200 if runtime.ready else 503)
 
     @app.get("/v2/models/{name}", tags=["models"], responses=openapi.MODEL)
-    async def model_metadata(name: str) -> Response:
+    async def modelmetadata(name: str) -> Response:
         """Inputs, outputs and variants of a served model."""
         model = service.model(name)
-        return _json(_metadata(model, model.live[0]))
+        return _json(metadata(model, model.live[0]))
 
     @app.get("/v2/models/{name}/versions/{version}", tags=["models"])
-    async def version_metadata(name: str, version: int) -> Response:
+    async def versionmetadata(name: str, version: int) -> Response:
         """Inputs and outputs of one served version."""
         model = service.model(name)
-        return _json(_metadata(model, model.variant_for_version(version)))
+        return _json(metadata(model, model.variant_for_version(version)))
 
     @app.get("/v2/models/{name}/ready", tags=["models"])
     async def model_ready(name: str) -> Response:
@@ -322,8 +237,9 @@ def create_model_app(
             key = params.get(model.sticky_key)
         if header_key is not None:
             key = header_key
-        answer = await service.answer_columns(model, payload["inputs"], version, key)
-        return _infer_body(answer, payload.get("id"))
+        wanted = isinstance(params, dict) and params.get("features") is True
+        answer = await service.answer_columns(model, payload["inputs"], version, key, wanted)
+        return infer_body(answer, payload.get("id"))
 
     @app.post("/v2/models/{name}/infer", tags=["inference"], openapi_extra=openapi.INFER)
     async def infer(request: Request, name: str) -> Response:
@@ -340,17 +256,23 @@ def create_model_app(
         return await _infer(request, name, version)
 
     @app.post("/predict", tags=["inference"], openapi_extra=openapi.PREDICT)
-    async def predict(request: Request, model: str | None = None) -> Response:
-        """Predict one record, or {"instances": [records]}: answers predictions and their ids."""
+    async def predict(
+        request: Request, model: str | None = None, features: bool = False
+    ) -> Response:
+        """Predict one record, or {"instances": [records]}: answers predictions and their ids;
+        ?features=true also answers the feature values a model looked up online."""
         payload = await _body(request, max_body)
-        return _json(await predict_payload(payload, model, request.headers.get("x-relay-key")))
+        key = request.headers.get("x-relay-key")
+        return _json(await predict_payload(payload, model, key, features))
 
-    async def predict_payload(payload: Any, model: str | None, key: str | None) -> dict[str, Any]:
+    async def predict_payload(
+        payload: Any, model: str | None, key: str | None, features: bool = False
+    ) -> dict[str, Any]:
         served = service.model(model)
         codec = served.live[0].codec
         rows = instances_of(payload, codec.example, codec.names)
-        answer = await service.answer_rows(served, rows, key)
-        return _predict_body(answer)
+        answer = await service.answer_rows(served, rows, key, features)
+        return predict_body(answer)
 
     @app.post("/v2/models/{name}/outcomes", tags=["outcomes"], openapi_extra=openapi.OUTCOMES)
     async def outcomes(request: Request, name: str) -> Response:
@@ -377,7 +299,8 @@ def create_model_app(
     # The hot paths also get plain Starlette routes ahead of FastAPI's: the same handlers without
     # FastAPI's per-request parameter machinery. The FastAPI routes still document them.
     async def predict_fast(request: Request) -> Response:
-        return await predict(request, request.query_params.get("model"))
+        query = request.query_params
+        return await predict(request, query.get("model"), _flag(query.get("features")))
 
     async def infer_fast(request: Request) -> Response:
         return await _infer(request, request.path_params["name"], None)

@@ -27,7 +27,7 @@ __all__ = ["FastPath"]
 log = logging.getLogger("relayml.serving")
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-PredictPayload = Callable[[Any, str | None, str | None], Awaitable[dict[str, Any]]]
+PredictPayload = Callable[[Any, str | None, str | None, bool], Awaitable[dict[str, Any]]]
 InferPayload = Callable[[Any, str, int | None, str | None], Awaitable[dict[str, Any]]]
 ErrorAnswer = Callable[[RelayError], tuple[int, str]]
 
@@ -96,8 +96,10 @@ class FastPath:
         try:
             payload = await self._body(receive, length)
             if route == _PREDICT:
-                model = _query_value(scope.get("query_string", b""), "model")
-                answer = await self._predict(payload, model, key)
+                query = scope.get("query_string", b"")
+                model = _query_value(query, "model")
+                shown = (_query_value(query, "features") or "").lower() in ("true", "1", "yes")
+                answer = await self._predict(payload, model, key, shown)
             else:
                 assert name is not None
                 answer = await self._infer(payload, name, None, key)

@@ -153,6 +153,7 @@ class ModelServer:
             options,
             on_batch=self.metrics.batch,
             on_loaded=lambda: self.metrics.ready.set(1),
+            on_lookup=self.metrics.looked_up,
         )
         self.runtime.prediction_log = self.predictions
         self.service = ModelService(

@@ -30,6 +30,7 @@ _V2_ACCEPTS = {
     "int64": {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"},
     "bool": {"BOOL"},
     "string": {"BYTES"},
+    "key": {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64", "BYTES"},
 }
 _NUMBER = (int, float)
 _FLOATS = frozenset({float, int})  # the Python types of JSON numbers (bool is neither)
@@ -145,7 +146,7 @@ class InputCodec:
         self.example = self._example()
 
     def _example(self) -> Any:
-        values = {"float64": 0.5, "int64": 1, "bool": True, "string": "text"}
+        values = {"float64": 0.5, "int64": 1, "bool": True, "string": "text", "key": 42}
         record = {s.name: values.get(s.dtype, "2026-01-01T00:00:00") for s in self.specs[:4]}
         if self.accepts_lists:
             return [0.5] * len(self.specs)
@@ -351,7 +352,9 @@ class InputCodec:
                 pass
         elif dtype == "bool" and types == {bool}:
             return np.array(values, dtype=np.bool_)
-        elif (dtype == "string" or dtype.startswith("datetime64")) and types == {str}:
+        elif (dtype == "key" and types <= {int, str}) or (
+            (dtype == "string" or dtype.startswith("datetime64")) and types == {str}
+        ):  # an entity's join key (feature inputs)
             return np.array(values, dtype=object)
         if type(None) in types and spec.nullable:
             rest = types - {type(None)}
@@ -365,6 +368,7 @@ class InputCodec:
             "int64": "a whole number",
             "bool": "true or false",
             "string": "a string",
+            "key": "an entity key (a whole number or a string)",
         }.get(spec.dtype, "an ISO date-time string")
         for index, value in enumerate(values):
             if value is None:
@@ -375,6 +379,7 @@ class InputCodec:
                 "float64": isinstance(value, _NUMBER) and not isinstance(value, bool),
                 "int64": type(value) is int and -(2**63) <= value < 2**63,
                 "bool": isinstance(value, bool),
+                "key": type(value) in (int, str),
             }.get(spec.dtype, isinstance(value, str))
             if not ok:
                 shown = json.dumps(value)[:40]

@@ -174,6 +174,25 @@ class ServerMetrics:
             buckets=_ROWS,
             registry=r,
         )
+        self.feature_lookups = Counter(
+            "relay_feature_lookups",
+            "Online feature lookups (one per micro-batch of a model with feature inputs)",
+            ["model", "variant"],
+            registry=r,
+        )
+        self.feature_keys = Counter(
+            "relay_feature_lookup_rows",
+            "Rows whose entities were looked up online",
+            ["model", "variant"],
+            registry=r,
+        )
+        self.feature_latency = Histogram(
+            "relay_feature_lookup_seconds",
+            "Time of one online feature lookup",
+            ["model", "variant"],
+            buckets=_LATENCY,
+            registry=r,
+        )
         self.ready = Gauge(
             "relay_ready",
             "1 once the served models are loaded (by every worker)",
@@ -218,6 +237,12 @@ class ServerMetrics:
         """Count rows a variant answered and how long the request waited for them."""
         self._child(self.predictions, model, variant, mode).inc(rows)
         self._child(self.model_latency, model, variant).observe(seconds)
+
+    def looked_up(self, model: str, variant: str, rows: int, seconds: float) -> None:
+        """Count one online feature lookup of a batch's rows."""
+        self._child(self.feature_lookups, model, variant).inc()
+        self._child(self.feature_keys, model, variant).inc(rows)
+        self._child(self.feature_latency, model, variant).observe(seconds)
 
     def batch(self, model: str, variant: str, rows: int) -> None:
         """Record the size of one batch."""

@@ -23,11 +23,13 @@ from typing import Any
 import numpy as np
 
 from relayml.domain.decisions import DecisionTable
+from relayml.domain.feature_inputs import feature_inputs_of
 from relayml.domain.models import parse_model_ref
 from relayml.domain.serving import Variant
 from relayml.errors import NotFound
 from relayml.models.predictor import Predictor
 from relayml.predictions import ParquetLog
+from relayml.serving.features import FeatureJoin
 from relayml.serving.sources import ModelSource
 from relayml.serving.variant import LoadedVariant, ServeOptions, VariantContext
 
@@ -134,8 +136,11 @@ class Runtime:
         options: ServeOptions,
         on_batch: Any = None,
         on_loaded: Callable[[], None] | None = None,
+        on_lookup: Any = None,
     ) -> None:
+        """on_batch(model, variant, rows) and on_lookup(model, variant, rows, seconds) report."""
         self.source = source
+        self._on_lookup = on_lookup
         self._on_loaded = on_loaded
         self.project = source.project
         self.refs = [parse_model_ref(r) for r in refs]
@@ -159,10 +164,16 @@ class Runtime:
         return self._cache[key]
 
     def _variant(
-        self, name: str, variant: Variant, version: int, sticky: str | None
+        self,
+        name: str,
+        variant: Variant,
+        version: int,
+        sticky: str | None,
+        environment: str,
+        fresh: bool = False,
     ) -> LoadedVariant:
         current = self.models.get(name)
-        if current is not None:
+        if current is not None and not fresh:
             for held in current.variants:
                 same = (held.version, held.mode, held.weight)
                 if same == (version, variant.mode, variant.weight):
@@ -172,15 +183,37 @@ class Runtime:
         label = f"v{version}"
         report = self._on_batch
         on_batch = (lambda rows: report(name, label, rows)) if report is not None else None
-        return LoadedVariant(predictor, variant, label, passthrough, self.options, on_batch)
+        return LoadedVariant(
+            predictor, variant, label, passthrough, self.options, on_batch,
+            self._features(predictor, name, label, environment),
+        )  # fmt: skip
 
-    def _build(self, index: int) -> ServedModel:
+    def _features(
+        self, predictor: Predictor, name: str, label: str, environment: str
+    ) -> FeatureJoin | None:
+        """The lookup of a version's feature inputs, resolved now (None: it declares none)."""
+        inputs = feature_inputs_of(predictor.details)
+        if inputs is None:
+            return None
+        fetcher = self.source.online(inputs, environment)
+        looked = self._on_lookup
+        on_lookup = (
+            (lambda rows, seconds: looked(name, label, rows, seconds))
+            if looked is not None
+            else None
+        )
+        return FeatureJoin(inputs, predictor.signature, fetcher, on_lookup)
+
+    def _build(self, index: int, fresh: bool = False) -> ServedModel:
         plan = self.source.plan(self.refs[index])
         live: list[LoadedVariant] = []
         shadows: list[LoadedVariant] = []
         for variant, version in plan.variants:
             target = live if variant.mode == "live" else shadows
-            target.append(self._variant(plan.name, variant, version, plan.sticky_key))
+            environment = plan.environment or "production"  # a pinned version reads production
+            target.append(
+                self._variant(plan.name, variant, version, plan.sticky_key, environment, fresh)
+            )
         decisions, decision_revision = self.source.decisions(plan.name)
         return ServedModel(
             self.project,
@@ -275,10 +308,22 @@ class Runtime:
             moved = state != (current.revision, current.alias_version)
         if moved:
             return self._build(index)
+        if self._features_moved(current):  # a feature set promoted: resolve it again
+            return self._build(index, fresh=True)
         table, revision = self.source.decisions(name)
         if revision == current.decision_revision:
             return None
         return dataclasses.replace(current, decisions=table, decision_revision=revision, _bounds=[])
+
+    def _features_moved(self, model: ServedModel) -> bool:
+        """Whether a feature set a variant looks up has another version in its environment now."""
+        for variant in model.variants:
+            if variant.features is not None:
+                fetcher = variant.features.fetcher
+                now = self.source.feature_versions(list(fetcher.versions), fetcher.environment)
+                if now != fetcher.versions:
+                    return True
+        return False
 
     def _swap(self, name: str, new: ServedModel) -> None:
         new.bind(self.prediction_log)

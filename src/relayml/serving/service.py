@@ -59,6 +59,7 @@ class Answer:
     ids: list[str]
     versions: list[int]
     decisions: list[Any] | None = None
+    features: list[Any] | None = None  # asked for: each row's looked-up feature values
 
 
 class ModelService:
@@ -97,12 +98,15 @@ class ModelService:
             )
         return models[name]
 
-    async def answer_rows(self, model: ServedModel, rows: Sequence[Any], key: Any = None) -> Answer:
+    async def answer_rows(
+        self, model: ServedModel, rows: Sequence[Any], key: Any = None, features: bool = False
+    ) -> Answer:
         """Route, validate, predict and log the rows of a /predict request.
 
         A request key (the X-Relay-Key header) keeps the whole request on one variant and is
         logged as every row's key; otherwise each row is routed on its own, by its sticky field
-        when the deployment has one, else at random by weight.
+        when the deployment has one, else at random by weight. `features`: answer the values
+        a model with feature inputs looked up.
         """
         start = time.perf_counter()
         sticky = model.sticky_key
@@ -113,17 +117,22 @@ class ModelService:
         if key is not None:
             variant = model.choose(key)
             return await self._answer(
-                model, [(variant, range(len(rows)), decode(variant))], start, decode
+                model, [(variant, range(len(rows)), decode(variant))], start, decode, features
             )
         keys = None
         if sticky is not None:
             keys = [row.get(sticky) if isinstance(row, dict) else None for row in rows]
         return await self._answer(
-            model, _split(model.route(len(rows), keys), decode), start, decode
+            model, _split(model.route(len(rows), keys), decode), start, decode, features
         )
 
     async def answer_columns(
-        self, model: ServedModel, inputs: Any, version: int | None, key: Any = None
+        self,
+        model: ServedModel,
+        inputs: Any,
+        version: int | None,
+        key: Any = None,
+        features: bool = False,
     ) -> Answer:
         """Route, validate, predict and log the tensors of a V2 infer request.
 
@@ -141,12 +150,12 @@ class ModelService:
             )
             columns = decode(variant)
             return await self._answer(
-                model, [(variant, range(columns.rows), columns)], start, decode
+                model, [(variant, range(columns.rows), columns)], start, decode, features
             )
         first = decode(model.live[0])
         routed = model.route(first.rows)
         return await self._answer(
-            model, _split(routed, decode, (model.live[0], first)), start, decode
+            model, _split(routed, decode, (model.live[0], first)), start, decode, features
         )
 
     async def _answer(
@@ -155,6 +164,7 @@ class ModelService:
         parts: list[Part],
         start: float,
         decode: Any,
+        features: bool = False,
     ) -> Answer:
         for _variant, _, columns in parts:
             if columns.rows == 0:
@@ -170,7 +180,11 @@ class ModelService:
         probabilities: list[Any] | None = None
         versions = [0] * total
         decisions: list[Any] | None = None
+        used: list[Any] | None = [None] * total if features else None
         for (variant, indices, _columns), result in zip(parts, results, strict=True):
+            if used is not None and variant.features is not None and result.features is not None:
+                for position, index in enumerate(indices):
+                    used[index] = variant.features.describe(result.features[position])
             answers = result.values.tolist()
             proba = result.probabilities.tolist() if result.probabilities is not None else None
             if proba is not None and probabilities is None:
@@ -189,7 +203,7 @@ class ModelService:
                     decisions[index] = result.decisions[position]
         for shadow in model.shadows:
             self._shadow(model, shadow, decode, ids, start)
-        return Answer(model, values, probabilities, ids, versions, decisions)
+        return Answer(model, values, probabilities, ids, versions, decisions, used)
 
     async def _predict(
         self, model: ServedModel, variant: LoadedVariant, columns: Columns

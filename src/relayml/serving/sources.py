@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Protocol
 
 from relayml.domain.decisions import DecisionTable
+from relayml.domain.feature_inputs import FeatureInputs
 from relayml.domain.models import ModelRef
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Variant
-from relayml.errors import NotFound
+from relayml.errors import InvalidInput, NotFound
 from relayml.models.bundle import load_bundle
 from relayml.models.predictor import Predictor
 from relayml.models.publish import load_model
 from relayml.predictions.layout import deployment_key
+from relayml.serving.features import OnlineFetcher, fetcher_for
 
 __all__ = ["BackendSource", "BundleSource", "ModelSource", "Plan"]
 
@@ -59,6 +61,14 @@ class ModelSource(Protocol):
 
     def decisions(self, name: str) -> tuple[DecisionTable | None, int | None]:
         """A model's decision table and its revision, or (None, None)."""
+        ...
+
+    def online(self, inputs: FeatureInputs, environment: str) -> OnlineFetcher:
+        """The online lookup of a model's feature sets in an environment, resolved now."""
+        ...
+
+    def feature_versions(self, sets: list[str], environment: str) -> dict[str, int]:
+        """The versions of feature sets in an environment now (a cheap check for changes)."""
         ...
 
 
@@ -121,6 +131,19 @@ class BackendSource:
             return None, None
         return DecisionTable.from_document(info.document), info.revision
 
+    def online(self, inputs: FeatureInputs, environment: str) -> OnlineFetcher:
+        """The backend's online table (its store, or its `relay server`)."""
+        return fetcher_for(self.backend, self.project, inputs, environment)
+
+    def feature_versions(self, sets: list[str], environment: str) -> dict[str, int]:
+        """Each set's version in the environment, from the registry."""
+        return {
+            name: self.backend.get_feature_definition(
+                self.project, "feature_set", name, environment=environment
+            ).version
+            for name in sets
+        }
+
 
 class BundleSource:
     """The one model of a bundle built by `relay models build`, verified and loaded once."""
@@ -165,3 +188,15 @@ class BundleSource:
     def decisions(self, name: str) -> tuple[DecisionTable | None, int | None]:
         """A bundle carries no decision table."""
         return None, None
+
+    def online(self, inputs: FeatureInputs, environment: str) -> OnlineFetcher:
+        """A bundle has no online store: refused."""
+        raise InvalidInput(
+            f"{self.ref} looks features up online ({', '.join(inputs.columns.values())}), and "
+            "a bundle has no online store; serve it with `relay serve` next to the platform's "
+            "store instead."
+        )
+
+    def feature_versions(self, sets: list[str], environment: str) -> dict[str, int]:
+        """A bundle serves no feature inputs."""
+        return {}

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from relayml.domain.decisions import DecisionResult, DecisionTable, decide
+from relayml.domain.features_online import OnlineRow
 from relayml.domain.serving import Variant
 from relayml.errors import RelayError
 from relayml.models.predictor import Predictor
@@ -23,6 +24,7 @@ from relayml.predictions.ids import new_prediction_ids
 from relayml.predictions.layout import deployment_partition
 from relayml.serving.batcher import Batcher
 from relayml.serving.codec import Columns, InputCodec
+from relayml.serving.features import FeatureJoin
 
 __all__ = [
     "LoadedVariant",
@@ -52,6 +54,7 @@ class Prediction:
     probabilities: np.ndarray | None
     ids: list[str] = field(default_factory=list)
     decisions: list[Any] | None = None
+    features: list[dict[str, OnlineRow]] | None = None  # each row's looked-up values, by set
 
 
 @dataclass(frozen=True)
@@ -77,17 +80,23 @@ class LoadedVariant:
         passthrough: Sequence[str],
         options: ServeOptions,
         on_batch: Any = None,
+        features: FeatureJoin | None = None,
     ) -> None:
+        """With `features`, requests carry entity keys and the batch gets its features looked up."""
         self.predictor = predictor
+        self.features = features
         self.version = int(predictor.version or 0)
         self.label = label
         self.mode = variant.mode
         self.weight = variant.weight
-        self.codec = InputCodec(predictor.signature, passthrough)
         signature = predictor.signature
+        self.model_codec = InputCodec(signature)  # what the model takes
+        request = features.request if features is not None else signature
+        self.codec = InputCodec(request, passthrough)  # what a request carries
         self.classes = np.asarray(signature.classes) if signature.classes else None
         self.use_proba = predictor.has_proba and self.classes is not None
-        self.as_array = self.codec.all_numeric and _takes_arrays(predictor.native, self.codec.names)
+        names = self.model_codec.names
+        self.as_array = self.model_codec.all_numeric and _takes_arrays(predictor.native, names)
         self.batcher: Batcher[Columns, Prediction] = Batcher(
             self._predict,
             lambda c: c.rows,
@@ -98,7 +107,8 @@ class LoadedVariant:
         )
         self.batcher.inline = not options.predict_in_thread
         self.context: VariantContext | None = None
-        self._input_names = {name: f"input.{name}" for name in self.codec.names}
+        logged = [*self.codec.names, *self.model_codec.names]
+        self._input_names = {name: f"input.{name}" for name in logged}
         self._partition: tuple[VariantContext | None, str] = (None, "")  # the context's log's
 
     def _predict(self, batch: Sequence[Columns]) -> list[Prediction]:
@@ -107,7 +117,14 @@ class LoadedVariant:
         Logging the batch as one chunk (its joined input columns are already at hand) costs the
         log writer a fraction of a chunk per request.
         """
-        arrays, data = self.codec.batch_input(batch, as_array=self.as_array)
+        used: list[dict[str, OnlineRow]] | None = None
+        if self.features is None:
+            arrays, data = self.codec.batch_input(batch, as_array=self.as_array)
+        else:  # one lookup for the whole batch; the log and decisions see the looked-up values
+            rows = sum(item.rows for item in batch)
+            arrays, used = self.features.complete(self.codec.join(batch), rows)
+            model = self.model_codec
+            data = model.to_model({n: arrays[n] for n in model.names}, as_array=self.as_array)
         native = self.predictor.native
         if self.use_proba:
             assert self.classes is not None
@@ -138,6 +155,7 @@ class LoadedVariant:
                     None if proba is None else proba[start:end],
                     ids[start:end],
                     None if actions is None else actions[start:end],
+                    None if used is None else used[start:end],
                 )
             )
             start = end
