@@ -192,6 +192,13 @@ class Settings(BaseSettings):
         description="Seconds between evaluations of every project's alert rules by `relay server` "
         "(0: never; `relay monitor run` evaluates them on demand).",
     )
+    schedule_interval: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds between ticks of the pipeline schedules by `relay server`: due cron "
+        "times and new events start their pipelines (0: never; `relay schedules tick` ticks on "
+        "demand).",
+    )
 
     session_secret: SecretStr | None = Field(
         default=None,

@@ -54,6 +54,7 @@ def test_the_migrations_build_exactly_the_declared_tables(store_url_or_fresh: st
         schema_features,
         schema_identity,
         schema_monitoring,
+        schema_schedules,
         schema_serving,
     )
     from relayml.store.schema import metadata
