@@ -8,9 +8,7 @@ $RELAY_HOME/schedules. A process that dies before saying so is found by ``reap``
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -18,14 +16,12 @@ import threading
 import time
 from pathlib import Path
 
-from relayml.config import Settings
+from relayml.config import Settings, child_environment
 from relayml.domain.schedules import Firing, Schedule
 
 __all__ = ["ProcessLauncher"]
 
 log = logging.getLogger("relayml.schedules")
-
-_DROP = ("RELAY_SERVER_URL", "RELAY_TOKEN")  # the run opens the store in-process
 
 
 class ProcessLauncher:
@@ -33,15 +29,7 @@ class ProcessLauncher:
 
     def __init__(self, settings: Settings) -> None:
         self.folder = settings.home.absolute() / "schedules"
-        env = {k: v for k, v in os.environ.items() if k not in _DROP}
-        env.update(
-            RELAY_HOME=str(settings.home.absolute()),
-            RELAY_DATABASE_URL=settings.resolved_database_url,
-            RELAY_ARTIFACTS_URL=settings.resolved_artifacts_url,
-            RELAY_ARTIFACTS_OPTIONS=json.dumps(settings.artifacts_options),
-            RELAY_EXECUTOR=settings.executor,
-        )
-        self.env = env
+        self.settings = settings
         self._processes: dict[int, tuple[subprocess.Popen[bytes], str]] = {}
         self._lock = threading.Lock()
 
@@ -63,7 +51,7 @@ class ProcessLauncher:
         output = Path(firing.log or self.output_for(schedule, str(firing.id)))
         output.parent.mkdir(parents=True, exist_ok=True)
         workdir = schedule.workdir if schedule.workdir and Path(schedule.workdir).is_dir() else None
-        env = {**self.env, "RELAY_USER": schedule.created_by}
+        env = child_environment(self.settings, RELAY_USER=schedule.created_by)
         with open(output, "ab") as sink:
             process = subprocess.Popen(
                 self.command(schedule, firing),
