@@ -276,6 +276,8 @@ def test_pause_resume_and_remove(backend: LocalBackend, target: str) -> None:
             "'61 * * * *': minute must be 0-59; e.g. '0 6 * * *' runs at 06:00 UTC daily.",
         ),
         ({"cron": "0 6 * *"}, InvalidInput, "'0 6 * *' has 4 field(s); a cron expression has 5"),
+        ({"cron": "0 0 30 2 *"}, InvalidInput, "'0 0 30 2 *' names no time that exists"),
+        ({"cron": "0 6 * * *", "pipeline": "flows:da\x00ta"}, InvalidInput, "a NUL character"),
         ({"on": "dataset:nope"}, NotFound, "project 'churn' has no dataset 'nope'"),
         ({"on": "alert:nope"}, NotFound, "project 'churn' has no alert rule 'nope'"),
         ({"on": "promotion:nope@staging"}, NotFound, "project 'churn' has no model 'nope'"),
@@ -290,6 +292,7 @@ def test_pause_resume_and_remove(backend: LocalBackend, target: str) -> None:
 def test_bad_input_says_what_to_fix_and_stores_nothing(
     backend: LocalBackend, kwargs: dict[str, str], error: type[Exception], message: str
 ) -> None:
+    kwargs = dict(kwargs)  # the parameters are shared by the SQLite and PostgreSQL runs
     name = kwargs.pop("name", "s")
     pipeline = kwargs.pop("pipeline", "flows:data")
     with pytest.raises(error) as caught:

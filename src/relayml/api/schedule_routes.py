@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from relayml.api.auth import requires
@@ -158,7 +158,9 @@ def tick_all(request: Request, body: TickIn | None = None) -> Response:
     responses={200: {"model": Firing}},
     dependencies=[requires("pipeline.run")],
 )
-def update_firing(request: Request, project: str, firing_id: int, body: FiringIn) -> Response:
+def update_firing(
+    request: Request, project: str, body: FiringIn, firing_id: int = Path(ge=1, le=2**62)
+) -> Response:
     """Record what became of a firing's pipeline run (its run reports this)."""
     firing = backend_of(request).update_firing(
         project, firing_id, body.status, pipeline_run=body.pipeline_run, error=body.error

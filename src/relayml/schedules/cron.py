@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from croniter import croniter
-from croniter.croniter import CroniterError
+from croniter.croniter import CroniterBadDateError, CroniterError
 
 from relayml.errors import InvalidInput
 
@@ -63,8 +63,12 @@ def check_cron(expr: str) -> str:
     for (name, low, high, names), part in zip(_FIELDS, parts, strict=True):
         _check_field(expr, name, low, high, names, part)
     try:
-        croniter(text, datetime(2000, 1, 1, tzinfo=UTC))
-    except (CroniterError, ValueError) as exc:
+        croniter(text, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError as exc:
+        raise InvalidInput(
+            f"{expr!r} names no time that exists (such as 30 February); {EXAMPLE}."
+        ) from exc
+    except (CroniterError, ValueError, OverflowError) as exc:
         raise InvalidInput(f"{expr!r} is not a valid cron expression ({exc}); {EXAMPLE}.") from exc
     return text
 

@@ -142,6 +142,12 @@ def add_schedule(
             "(flows.churn:churn_data) or path/to/file.py:pipeline."
         )
     values = {str(k): str(v) for k, v in (params or {}).items()}
+    texts = [name, pipeline, workdir or "", *values, *values.values(), trigger.text()]
+    if any("\x00" in text for text in texts):
+        raise InvalidInput(
+            "a schedule's name, pipeline, params, folder and trigger may not hold a NUL "
+            "character (\\x00); remove it."
+        )
     with store.write() as conn:
         pid = project_id(conn, project)
         trigger = _check_subject(conn, pid, project, trigger)
