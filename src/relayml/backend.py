@@ -36,6 +36,8 @@ from relayml.monitoring.local import LocalMonitoringOps
 from relayml.pipelines.local import LocalPipelineOps
 from relayml.predictions.logs import LogOptions, PredictionLogs
 from relayml.reports.local import LocalReportOps
+from relayml.schedules.launch import ProcessLauncher
+from relayml.schedules.local import LocalScheduleOps
 from relayml.store import Store
 from relayml.tracking import artifacts as artifact_service
 from relayml.tracking import experiments as experiment_service
@@ -69,6 +71,7 @@ class LocalBackend(
     LocalAuditOps,
     LocalReportOps,
     LocalFeatureOps,
+    LocalScheduleOps,
 ):
     """Every operation, run in this process against the configured store."""
 
@@ -78,6 +81,7 @@ class LocalBackend(
         self.store = store or Store(settings.resolved_database_url)
         self.blobs = BlobStore(settings.resolved_artifacts_url, settings.artifacts_options)
         self.logs = prediction_logs(settings)
+        self.launcher = ProcessLauncher(settings)  # shared by with_actor's views
 
     def with_actor(self, actor: str) -> LocalBackend:
         """The same backend acting for another user (sharing the store and the artifacts)."""

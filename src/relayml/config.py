@@ -7,6 +7,7 @@ keyword overrides given to :func:`relayml.init`. ``relay config`` shows them wit
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,13 @@ class Settings(BaseSettings):
         description="Seconds between evaluations of every project's alert rules by `relay server` "
         "(0: never; `relay monitor run` evaluates them on demand).",
     )
+    schedule_interval: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds between ticks of the pipeline schedules by `relay server`: due cron "
+        "times and new events start their pipelines (0: never; `relay schedules tick` ticks on "
+        "demand).",
+    )
 
     session_secret: SecretStr | None = Field(
         default=None,
@@ -356,3 +364,20 @@ def set_library_variable(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
+
+
+def child_environment(settings: Settings, **variables: str) -> dict[str, str]:
+    """The environment of a relayml subprocess that opens these settings' store in-process.
+
+    This process's variables, with the store, artifacts and executor of ``settings`` set and
+    the server URL and token left out (the subprocess is not a client); ``variables`` on top.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("RELAY_SERVER_URL", "RELAY_TOKEN")}
+    env.update(
+        RELAY_HOME=str(settings.home.absolute()),
+        RELAY_DATABASE_URL=settings.resolved_database_url,
+        RELAY_ARTIFACTS_URL=settings.resolved_artifacts_url,
+        RELAY_ARTIFACTS_OPTIONS=json.dumps(settings.artifacts_options),
+        RELAY_EXECUTOR=settings.executor,
+    )
+    return {**env, **variables}

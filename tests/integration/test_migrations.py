@@ -54,6 +54,7 @@ def test_the_migrations_build_exactly_the_declared_tables(store_url_or_fresh: st
         schema_features,
         schema_identity,
         schema_monitoring,
+        schema_schedules,
         schema_serving,
     )
     from relayml.store.schema import metadata
@@ -171,3 +172,8 @@ def _reads_work(backend: LocalBackend, head: int) -> None:
     )
     assert (staged.version, staged.latest_version) == (2, 2)
     assert backend.list_feature_checks("churn", "customer")[0].passed
+    if head < 11:
+        return
+    assert [s.name for s in backend.list_schedules("churn")] == ["nightly", "on-data"]
+    (firing,) = backend.get_schedule("churn", "on-data").firings
+    assert firing.reason.startswith("dataset version customers@2 logged by rita")

@@ -44,6 +44,7 @@ LAYERS = {
     "imports": SERVICES,
     "reports": SERVICES,
     "interop": SERVICES,
+    "schedules": SERVICES,
     "cli": INTERFACES,
     "api": INTERFACES,
     "web": INTERFACES,

@@ -29,6 +29,7 @@ from relayml.api import (
     pipeline_routes,
     report_routes,
     routes,
+    schedule_routes,
     serving_routes,
 )
 from relayml.api import mlflow as mlflow_api
@@ -127,12 +128,17 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         from relayml.governance.checkpoints import CheckpointScheduler
         from relayml.monitoring.scheduler import MonitorScheduler
+        from relayml.schedules.scheduler import PipelineScheduler
 
         settings = backend.settings
         interval = settings.monitor_interval
         scheduler = MonitorScheduler(backend, interval) if interval > 0 else None
         if scheduler is not None:
             scheduler.start()
+        every_tick = settings.schedule_interval
+        pipelines = PipelineScheduler(backend, every_tick) if every_tick > 0 else None
+        if pipelines is not None:
+            pipelines.start()
         every = settings.audit_checkpoint_interval
         checkpoints = None
         if every > 0:
@@ -146,6 +152,8 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
                 checkpoints.stop()
             if scheduler is not None:
                 scheduler.stop()
+            if pipelines is not None:
+                pipelines.stop()
             backend.close()
 
     app = FastAPI(
@@ -231,6 +239,7 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.include_router(feature_routes.router, prefix="/api/v1")
     app.include_router(lineage_routes.router, prefix="/api/v1")
     app.include_router(pipeline_routes.router, prefix="/api/v1")
+    app.include_router(schedule_routes.router, prefix="/api/v1")
     app.include_router(serving_routes.router, prefix="/api/v1")
     app.include_router(monitoring_routes.router, prefix="/api/v1")
     app.include_router(identity_routes.router, prefix="/api/v1")

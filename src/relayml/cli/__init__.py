@@ -73,6 +73,7 @@ from relayml.cli.report import report_app
 from relayml.cli.resources import resources
 from relayml.cli.roles import roles
 from relayml.cli.runs import runs_app
+from relayml.cli.schedules import schedules_app
 from relayml.cli.serve import serve
 from relayml.cli.tokens import tokens_app
 from relayml.cli.users import users_app, whoami
@@ -130,6 +131,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(check_app, name="check")
 app.command("lineage")(lineage)
 app.add_typer(pipelines_app, name="pipelines")
+app.add_typer(schedules_app, name="schedules")
 app.add_typer(audit_app, name="audit")
 app.command("server")(server)
 app.command("serve")(serve)

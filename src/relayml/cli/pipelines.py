@@ -12,6 +12,7 @@ import importlib.util
 import json
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -269,25 +270,54 @@ def pipelines_run(
     ] = False,
     project: ProjectOption = None,
     json_output: JsonOption = False,
+    firing: Annotated[
+        int | None,
+        typer.Option("--firing", hidden=True, help="The schedule firing this run reports to."),
+    ] = None,
 ) -> None:
     """Run a pipeline, showing each step as it runs; unchanged steps come from the cache.
 
     Example: relay pipelines run flows.churn:churn_data --param source=customers.csv
     """
+    if firing is None:
+        _run_pipeline(target, param or [], executor, force, project, json_output, None)
+        return
+    from relayml.cli.schedules import report_firing
+
+    with report_firing(project_or_default(project), firing) as started:
+        _run_pipeline(target, param or [], executor, force, project, json_output, started)
+
+
+def _run_pipeline(
+    target: str,
+    param: list[str],
+    executor: str | None,
+    force: bool,
+    project: str | None,
+    json_output: bool,
+    on_run: Callable[[str], None] | None,
+) -> None:
+    """Run a pipeline as `relay pipelines run` does; on_run hears its run id once recorded."""
     pipe = load_pipeline(target)
-    params = parse_params(pipe, param or [])
+    params = parse_params(pipe, param)
     name = project_or_default(project)
     with open_cli_backend() as backend, _Progress(enabled=not json_output) as progress:
         try:
             backend.get_project(name)
         except NotFound:  # as relay.init() does: the project is created on first use
             backend.create_project(name)
+
+        def on_event(event: StepEvent) -> None:
+            if event.kind == "plan" and on_run is not None:
+                on_run(event.run_id)
+            progress(event)
+
         outcome = pipe.execute(
             params,
             executor=executor,
             project=name,
             backend=backend,
-            on_event=progress,
+            on_event=on_event,
             force=force,
         )
     run = outcome.run

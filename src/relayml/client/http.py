@@ -20,6 +20,7 @@ from relayml.client.models import HttpModelOps
 from relayml.client.monitoring import HttpMonitoringOps
 from relayml.client.pipelines import HttpPipelineOps
 from relayml.client.reports import HttpReportOps
+from relayml.client.schedules import HttpScheduleOps
 from relayml.client.serving import HttpServingOps
 from relayml.config import Settings
 from relayml.domain.entities import (
@@ -72,6 +73,7 @@ class HttpBackend(
     HttpAuditOps,
     HttpReportOps,
     HttpFeatureOps,
+    HttpScheduleOps,
 ):
     """Every operation, sent to the relay server at settings.server_url."""
 

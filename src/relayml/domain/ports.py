@@ -42,6 +42,7 @@ from relayml.domain.monitoring import (
 from relayml.domain.pipelines import PipelineRun
 from relayml.domain.ports_features import FeaturesPort
 from relayml.domain.ports_governance import GovernancePort
+from relayml.domain.ports_schedules import SchedulesPort
 from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
 
 __all__ = ["Backend", "MetricRow"]
@@ -50,13 +51,14 @@ __all__ = ["Backend", "MetricRow"]
 MetricRow = tuple[str, float, int, int]
 
 
-class Backend(GovernancePort, FeaturesPort, Protocol):
+class Backend(GovernancePort, FeaturesPort, SchedulesPort, Protocol):
     """What the SDK and CLI need from relayml, whichever transport carries it.
 
     Each method says what it does and which errors of relayml.errors it raises. Over HTTP any
     method may also raise ServerUnavailable (the server cannot be reached or broke off). The
     audit chain, the risk views and identity are in GovernancePort (domain/ports_governance.py),
-    the feature registry in FeaturesPort (domain/ports_features.py).
+    the feature registry in FeaturesPort (domain/ports_features.py), pipeline schedules in
+    SchedulesPort (domain/ports_schedules.py).
     """
 
     actor: str

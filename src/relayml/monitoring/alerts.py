@@ -241,6 +241,7 @@ def _evaluate_one(
     row: Any,
     now: datetime,
     retraining: Path,
+    actor: str,
 ) -> Evaluation:
     from relayml.monitoring.figures import figure_of
 
@@ -271,6 +272,9 @@ def _evaluate_one(
             )
             event_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
             outcome = "fired"
+            audit.record(conn, actor=actor, action="alert.fire", entity_kind="alert_rule",
+                         entity_id=f"{project}/{row.name}", after={"event_id": event_id,
+                         "value": value, "model": spec.model, "environment": spec.env})  # fmt: skip
         elif breached:
             assert active is not None
             conn.execute(
@@ -312,10 +316,12 @@ def evaluate_rules(
     *,
     retraining: Path,
     now: datetime | None = None,
+    actor: str = "relay-monitor",
 ) -> list[Evaluation]:
     """Evaluate every enabled rule of a project now; fire, update or resolve their events.
 
-    A rule that retrains writes its request under `retraining` (a folder).
+    A rule that retrains writes its request under `retraining` (a folder). A fired alert is
+    audited (alert.fire) as done by actor.
     """
     moment = now or datetime.now(UTC)
     with store.read() as conn:
@@ -329,4 +335,6 @@ def evaluate_rules(
         raise InvalidInput(
             f"project {project!r} has no alert rules; set them with `relay alerts set alerts.yaml`."
         )
-    return [_evaluate_one(backend, logs, store, project, row, moment, retraining) for row in rows]
+    return [
+        _evaluate_one(backend, logs, store, project, row, moment, retraining, actor) for row in rows
+    ]

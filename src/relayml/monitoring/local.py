@@ -126,6 +126,7 @@ class LocalMonitoringOps:
                 self.store,
                 project,
                 retraining=self.settings.home / "retraining",
+                actor=self.actor,
             )
         ]
 

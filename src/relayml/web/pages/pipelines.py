@@ -39,7 +39,7 @@ def pipelines_page(
     limit: int = 50,
     identity: Identity = requires("project.read"),
 ) -> Response:
-    """A project's newest pipeline runs: status, duration, steps (bounded, filter by name)."""
+    """A project's newest pipeline runs (bounded, filter by name), and its schedules."""
     backend = backend_of(request)
     limit = limit if limit in LIMITS else LIMITS[0]
     found = backend.list_pipeline_runs(project, pipeline=pipeline or None, limit=limit + 1)
@@ -53,6 +53,7 @@ def pipelines_page(
         limit=limit,
         more=len(found) > limit,
         names=sorted({r["run"].pipeline for r in runs}),
+        schedules=backend.list_schedules(project),
     )
 
 
