@@ -46,7 +46,7 @@ format: install
 
 # Both cores: one xdist worker per core, each test file on one worker (its fixtures stay whole).
 test: install provision lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 demo: install
 	$(BIN)/python examples/churn_demo.py

@@ -142,9 +142,10 @@ def test_a_folder_that_is_not_empty_is_refused_without_force(tmp_path: Path) -> 
     assert "relay.yaml" in json.loads(again.output)["replaced"]
 
 
-def test_a_file_as_the_target_is_refused(tmp_path: Path) -> None:
+def test_a_file_as_the_target_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "taken").write_text("")
-    refused = runner.invoke(app, ["init", "demo", "--dir", str(tmp_path / "taken")])
+    monkeypatch.chdir(tmp_path)  # a short relative path: the error panel does not wrap it
+    refused = runner.invoke(app, ["init", "demo", "--dir", "taken"])
     assert refused.exit_code != 0
     assert "taken" in refused.output
 

@@ -362,7 +362,9 @@ def test_sigkill_loses_at_most_the_last_interval(tmp_path: Path) -> None:
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        time.sleep(2.5)
+        # A loaded machine may take seconds over the first write: wait for it, then a few more.
+        assert wait_until(lambda: any(Path(url).rglob("*.parquet")), timeout=120)
+        time.sleep(1.5)
         killed_at = time.time_ns() // 1_000_000
         os.kill(child.pid, signal.SIGKILL)
     finally:
