@@ -54,8 +54,18 @@ def _slug(template: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", template.lower()).strip("-") or "home"
 
 
-def _crawl(browser: Browser, user: str, role: str) -> dict[str, Any]:
-    """Visit every page reachable from ``/`` as ``user``; what each answered, and the faults."""
+# What a page draws for a person: its route, its answer, and the forms, buttons and fields on it.
+SHAPE = """() => Array.from(document.querySelectorAll('form, input, select, textarea, button'))
+  .map(e => e.tagName + (e.getAttribute('action') || '') + (e.getAttribute('name') || ''))
+  .join('|')"""
+
+
+def _crawl(browser: Browser, user: str, role: str, checked: set[str]) -> dict[str, Any]:
+    """Visit every page reachable from ``/`` as ``user``; what each answered, and the faults.
+
+    axe-core, the label check and the screenshot run once per page shape (route, answer, and
+    the forms and fields drawn): another person seeing the same shape adds nothing to check.
+    """
     site = browser.site
     origin = urlsplit(site.url).netloc
     page = browser.signed_in(user)
@@ -79,11 +89,14 @@ def _crawl(browser: Browser, user: str, role: str) -> dict[str, Any]:
                 faults.append(f"{url}: 403 without the 'Not allowed' page ({heading!r})")
         elif status != 200:
             faults.append(f"{url}: answered {status} ({heading!r})")
-        for problem in axe_violations(page):
-            faults.append(f"{url}: {problem}")
-        for field in page.evaluate(UNLABELLED):
-            faults.append(f"{url}: a field without a label: {field}")
-        shoot(page, f"{role}-{_slug(key)}")
+        shape = f"{key} {status} {page.evaluate(SHAPE)}"
+        if shape not in checked:
+            checked.add(shape)
+            for problem in axe_violations(page):
+                faults.append(f"{url}: {problem}")
+            for field in page.evaluate(UNLABELLED):
+                faults.append(f"{url}: a field without a label: {field}")
+            shoot(page, f"{role}-{_slug(key)}")
         for href in page.evaluate(LINKS):
             parts = urlsplit(href)
             if parts.netloc != origin or parts.path.startswith(SKIPPED):
@@ -100,8 +113,9 @@ def test_each_person_crawls_every_page_they_can_reach(browser: Browser) -> None:
     failed_before = len(browser.failed_requests)
     faults: list[str] = []
     reached: dict[str, dict[str, int]] = {}
+    checked: set[str] = set()
     for user, role in browser.site.roles().items():
-        found = _crawl(browser, user, role)
+        found = _crawl(browser, user, role, checked)
         reached[role] = found["visited"]
         faults += [f"{user} ({role}) {fault}" for fault in found["faults"]]
     # 403 pages are answered on purpose: the browser reports them as failed loads (taken off
