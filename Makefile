@@ -1,5 +1,9 @@
 # relayml: two commands for a newcomer: `make demo` and `make test`.
 PY ?= python3
+# Python writes the bytecode of what it imports (.pyc, once) for everything make runs: with
+# PYTHONDONTWRITEBYTECODE set (as in some CI images) every `relay` process the tests and the demo
+# start compiled its imports from source again (a CLI call 2.3 s instead of 1.0 s).
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
@@ -17,11 +21,9 @@ $(BIN)/python:
 LOCK := requirements/dev.lock
 
 # uv installs the pinned set (pip would take minutes); it comes from the registry like the rest.
-# --compile-bytecode writes the .pyc files up front: with PYTHONDONTWRITEBYTECODE set (as on CI),
-# every `relay` process would otherwise compile its imports from source again (2.3 s vs 1.0 s).
 $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install -q uv
-	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -c $(LOCK) -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python -q -c $(LOCK) -e '.[dev]'
 	touch $@
 
 # The web pages' browser libraries, from the npm registry through web/package-lock.json (never committed).
@@ -29,9 +31,7 @@ ASSETS := src/relayml/web/static/vendor/.lock-sha256
 $(ASSETS): web/package-lock.json
 	bash scripts/build-web-assets.sh
 
-# relayml itself is installed editable: its bytecode is compiled here (stale files are ignored).
 install: $(STAMP) $(ASSETS)
-	@$(BIN)/python -m compileall -q src
 
 # What the test suites need, installed only when missing: PostgreSQL and Chromium from Debian,
 # the real MLflow clients (3.x and 2.x) in their own venvs.

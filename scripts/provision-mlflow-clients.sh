@@ -20,7 +20,7 @@ make_env() {  # make_env DIR REQUIREMENT...
     echo "provision-mlflow-clients: making $dir ($*)"
     rm -rf "$dir"
     "$UV" venv -q --python "$(.venv/bin/python -c 'import sys; print(sys.executable)')" "$dir"
-    VIRTUAL_ENV=$dir "$UV" pip install -q --compile-bytecode "$@"
+    VIRTUAL_ENV=$dir "$UV" pip install -q "$@"
     touch "$dir/.complete"
 }
 

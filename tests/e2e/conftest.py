@@ -1,6 +1,11 @@
-"""The demo's store, built once per test session for every test that runs commands after it."""
+"""The demo's store, built once per test run for every test that runs commands after it."""
 
 from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
 
 import pytest
 
@@ -12,5 +17,22 @@ __all__ = ["browser", "demo", "web_site"]  # web pages: one server and one chrom
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """`examples/churn_demo.py --no-serve` once per session (it takes a few minutes)."""
-    return build_demo(tmp_path_factory.mktemp("demo"))
+    """`examples/churn_demo.py --no-serve`, run once per test run (it takes about a minute).
+
+    The first xdist worker to need it builds it under a lock in the run's shared temporary folder;
+    each worker then works on its own copy, so no worker ever sees another one's changes.
+    """
+    base = tmp_path_factory.getbasetemp()
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = run / "demo-shared"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "built.json"
+        if not done.exists():
+            built = build_demo(shared)
+            done.write_text(json.dumps({"stdout": built.stdout}))
+        stdout = json.loads(done.read_text())["stdout"]
+    own = tmp_path_factory.mktemp("demo") / "home"
+    shutil.copytree(shared / "home", own)
+    return Demo(own, stdout)
