@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -171,3 +172,23 @@ def test_run_list_show_through_a_relay_server(relay_server: str, tmp_path: Path)
     assert failed.exit_code == 1
     assert "step 'broken' failed on its only attempt" in failed.stderr
     assert "Traceback" not in failed.output
+
+
+def test_a_module_target_is_read_from_the_current_folder_not_an_earlier_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two folders, each with its own `flows` module: in one process (a notebook, the server,
+    these tests), `flows:x` names the module in the folder the command runs from."""
+    for name, pipeline in (("a", "first"), ("b", "second")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "flows.py").write_text(
+            f"import relayml as relay\n\n\n@relay.pipeline\ndef {pipeline}():\n    return {{}}\n"
+        )
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the command adds the current folder
+    monkeypatch.chdir(tmp_path / "a")
+    from relayml.cli.pipelines import load_pipeline
+
+    assert load_pipeline("flows:first").fn.__name__ == "first"
+    monkeypatch.chdir(tmp_path / "b")
+    assert load_pipeline("flows:second").fn.__name__ == "second"

@@ -8,6 +8,7 @@ relay pipelines list -p churn
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import sys
@@ -80,6 +81,7 @@ def load_pipeline(target: str) -> Pipeline:
     else:
         if "" not in sys.path and str(Path.cwd()) not in sys.path:
             sys.path.insert(0, str(Path.cwd()))  # like `python -m`: the current folder imports
+        _forget_if_moved(module_name)
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -96,6 +98,21 @@ def load_pipeline(target: str) -> Pipeline:
             f"{', '.join(names) or 'none'})."
         )
     return found  # the Dask executor ships its module to the workers
+
+
+def _forget_if_moved(module_name: str) -> None:
+    """Drop an imported package whose files are no longer the ones the path finds now (another
+    folder's `flows` imported earlier in this process), so the import below reads the right one."""
+    top = module_name.partition(".")[0]
+    loaded = sys.modules.get(top)
+    if loaded is None or getattr(loaded, "__file__", None) is None:
+        return
+    found = importlib.machinery.PathFinder.find_spec(top, sys.path)
+    if found is None or found.origin is None:
+        return
+    if Path(found.origin).resolve() != Path(loaded.__file__).resolve():
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]
 
 
 def _kind(pipe: Pipeline, key: str) -> Any:
