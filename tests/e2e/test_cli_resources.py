@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,14 @@ from relayml.config import get_settings
 from relayml.store.schema import model_versions, registered_models
 from relayml.store.schema_promotion import evaluations, promotions
 from tests.e2e.test_alerts import receiver  # noqa: F401  (the webhook receiver fixture)
+from tests.fixtures.warm_cli import run_relay
 from tests.integration.test_model_reports import build
 
 
 def _relay(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "relayml.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**clean, "RELAY_HOME": str(home), "COLUMNS": "220"},
-    )
+    env = {**clean, "RELAY_HOME": str(home), "COLUMNS": "220"}
+    return run_relay(args, env=env, cwd=Path.cwd(), timeout=300)
 
 
 @pytest.fixture(scope="module")

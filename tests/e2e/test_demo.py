@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.domain.entities import RunStatus
 from tests.fixtures.documented import Demo, clean_env, relay_commands, run_commands
+from tests.fixtures.warm_cli import run_relay
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,20 +54,19 @@ def test_demo_builds_the_churn_project_and_compares_two_models(demo: Demo) -> No
     assert f"churn/{winner} -> production: PROMOTED" in out.stdout
     backend.close()
 
-    story = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", "models", "history", "churn", "-p", "churn"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    story = run_relay(
+        ["models", "history", "churn", "-p", "churn"],
         env={**os.environ, "RELAY_HOME": str(home), "COLUMNS": "160"},
+        cwd=Path.cwd(),
+        timeout=120,
     )
     assert story.returncode == 0, story.stderr
     for words in ("staging", "production", "rita", "risk_manager", "roc_auc", f"churn/{winner}"):
         assert words in story.stdout, words
-    origin = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", "lineage", "model_version", f"churn/{winner}",
+    origin = run_relay(
+        ["lineage", "model_version", f"churn/{winner}",
          "-p", "churn", "--json", "--depth", "6", "--direction", "upstream"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "RELAY_HOME": str(home)},
+        env={**os.environ, "RELAY_HOME": str(home)}, cwd=Path.cwd(), timeout=120,
     )  # fmt: skip
     assert origin.returncode == 0, origin.stderr
     keys = {(n["kind"], n["key"]) for n in json.loads(origin.stdout)["nodes"]}
@@ -130,10 +128,7 @@ def test_every_readme_command_runs_verbatim_after_the_demo(demo: Demo, tmp_path:
     backend.close()
     logged = read_log(str(home / "artifacts" / "predictions")).to_pandas()
     env = clean_env(home)
-    pipelines = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", "pipelines", "list", "--json"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    pipelines = run_relay(["pipelines", "list", "--json"], env=env, cwd=tmp_path, timeout=120)
     placeholders = {
         "<run-id>": run_id,
         "<prediction-id>": str(logged["prediction_id"].iloc[0]),

@@ -24,6 +24,7 @@ from relayml.config import get_settings
 from tests.fixtures.auth import token_for
 from tests.fixtures.documented import ROOT, Demo, clean_env, fill, relay_commands, run_commands
 from tests.fixtures.net import free_port
+from tests.fixtures.warm_cli import run_relay
 
 PAGES = sorted(path.name for path in (ROOT / "docs").glob("*.md"))
 SERVES = ("relay server", "relay serve ")
@@ -78,10 +79,7 @@ def _folder(demo: Demo, tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]
         shutil.copy(ROOT / "examples" / name, tmp_path / name)
     shutil.copy(ROOT / "docs_src" / "features_define.py", tmp_path)  # docs/features.md applies it
     env = clean_env(home)
-    pipelines = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", "pipelines", "list", "--json"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    pipelines = run_relay(["pipelines", "list", "--json"], env=env, cwd=tmp_path, timeout=120)
     logged = read_log(str(home / "artifacts" / "predictions")).to_pandas()
     placeholders = {
         "<prediction-id>": str(logged["prediction_id"].iloc[0]),

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from relayml.cli import app
 from relayml.models.policy import ProjectSection, parse_policy
+from tests.fixtures.warm_cli import run_relay
 
 runner = CliRunner()
 QUESTION = "Which customers will leave next month?"
@@ -37,10 +38,9 @@ def _env(home: Path) -> dict[str, str]:
 def scaffold(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`relay init my-project` in a fresh folder, run as a user types it."""
     folder = tmp_path_factory.mktemp("init")
-    out = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", "init", "my-project", "-q", QUESTION],
-        capture_output=True, text=True, timeout=120, cwd=folder, env=_env(folder / "home"),
-    )  # fmt: skip
+    out = run_relay(
+        ["init", "my-project", "-q", QUESTION], env=_env(folder / "home"), cwd=folder, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert "pipeline.py" in out.stdout and "make train" in out.stdout  # the tree, the next steps
     return folder / "my-project"
@@ -118,11 +118,9 @@ def test_the_scaffold_passes_its_own_checks_out_of_the_box(scaffold: Path) -> No
 
 def _relay(scaffold: Path, *args: str) -> str:
     """A relay command on the scaffold's project and store; its output (it must succeed)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", *args, "-p", "my-project"],
-        capture_output=True, text=True, timeout=120, cwd=scaffold,
-        env=_env(scaffold.parent / "home"),
-    )  # fmt: skip
+    out = run_relay(
+        [*args, "-p", "my-project"], env=_env(scaffold.parent / "home"), cwd=scaffold, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 

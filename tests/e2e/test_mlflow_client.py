@@ -29,6 +29,7 @@ from relayml.models.publish import load_model
 from tests.fixtures.auth import ADMIN, ADMIN_TOKEN, client_env, server_env, token_for
 from tests.fixtures.mlflow_env import mlflow_python
 from tests.fixtures.net import free_port, stop_process, wait_for_port
+from tests.fixtures.warm_cli import run_relay
 
 SCRIPT = Path(__file__).parent / "mlflow_scripts" / "client.py"
 PROJECT = "mlflow"  # RELAY_MLFLOW_PROJECT's default
@@ -235,13 +236,7 @@ def test_the_cli_lists_what_mlflow_logged(
 ) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}}
     env.update(client_env(relay_server.url))
-    done = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", "models", "list", "-p", PROJECT],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_relay(["models", "list", "-p", PROJECT], env=env, cwd=Path.cwd(), timeout=60)
     assert done.returncode == 0, done.stderr
     assert "t3-churn" in done.stdout and "t2-churn" in done.stdout
 

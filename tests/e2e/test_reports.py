@@ -21,6 +21,7 @@ from relayml.client.http import HttpBackend
 from relayml.config import get_settings
 from relayml.errors import PermissionDenied, Unauthenticated
 from tests.e2e.identity_server import Server, running_server
+from tests.fixtures.warm_cli import run_relay
 from tests.integration.test_model_reports import build
 
 
@@ -97,13 +98,8 @@ def test_viewers_read_the_inventory_auditors_build_reports_risk_managers_set_tie
 
 def _relay(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "relayml.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**clean, "RELAY_HOME": str(home), "COLUMNS": "200", **env},
-    )
+    env = {**clean, "RELAY_HOME": str(home), "COLUMNS": "200", **env}
+    return run_relay(args, env=env, cwd=Path.cwd(), timeout=300)
 
 
 def test_the_cli_writes_reports_and_the_inventory(site: Site, tmp_path: Path) -> None:
