@@ -104,13 +104,13 @@ def _forget_if_moved(module_name: str) -> None:
     """Drop an imported package whose files are no longer the ones the path finds now (another
     folder's `flows` imported earlier in this process), so the import below reads the right one."""
     top = module_name.partition(".")[0]
-    loaded = sys.modules.get(top)
-    if loaded is None or getattr(loaded, "__file__", None) is None:
+    loaded = getattr(sys.modules.get(top), "__file__", None)
+    if loaded is None:
         return
     found = importlib.machinery.PathFinder.find_spec(top, sys.path)
     if found is None or found.origin is None:
         return
-    if Path(found.origin).resolve() != Path(loaded.__file__).resolve():
+    if Path(found.origin).resolve() != Path(loaded).resolve():
         for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
             del sys.modules[name]
 
