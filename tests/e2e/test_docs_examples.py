@@ -21,6 +21,7 @@ _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 # markdown -> the docs_src files its Python blocks show, in order
 SHOWN = {
     "README.md": ["readme_tour.py"],
+    "docs/quickstart.md": ["quickstart.py"],
     "docs/tracking.md": ["tracking_quickstart.py"],
     "docs/models.md": ["models_log.py", "models_load.py", "models_evaluate.py"],
     "docs/data.md": ["data_datasets.py", "data_pipelines.py"],
@@ -29,6 +30,7 @@ SHOWN = {
 # what each file prints when it worked
 PRINTS = {
     "readme_tour.py": "0.91",
+    "quickstart.py": "churn/1 in staging predicts [1, 0, 0]",
     "tracking_quickstart.py": "0.91",
     "models_log.py": "logged churn/1",
     "models_load.py": "churn@production says [1]",
@@ -42,7 +44,7 @@ PRINTS = {
 
 
 def test_every_markdown_file_with_python_is_accounted_for() -> None:
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     with_python = {
         str(page.relative_to(ROOT)) for page in pages if _PYTHON_BLOCK.search(page.read_text())
     }
