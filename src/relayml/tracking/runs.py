@@ -1,7 +1,8 @@
 """Use cases on runs: create, end, delete and restore, params, tags, and loading them back.
 
-Metric series are in `tracking.metrics`, the checks on a run's state in `tracking.state`;
-both are re-exported here for callers of the run use cases.
+Metric series are in `tracking.metrics`, the checks on a run's state in `tracking.state`,
+loading runs back in `tracking.loading`; they are re-exported here for callers of the run use
+cases.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
 from relayml.store.fast import FastStatement, upsert_insert
-from relayml.store.schema import latest_metrics, runs
 from relayml.store.schema import params as params_t
+from relayml.store.schema import runs
 from relayml.store.schema import tags as tags_t
-from relayml.tracking.experiments import ensure_experiment, experiment_names
-from relayml.tracking.metrics import append_points, get_metric_history, log_metrics, none_to_nan
+from relayml.tracking.experiments import ensure_experiment
+from relayml.tracking.loading import load_run, load_runs
+from relayml.tracking.metrics import append_points, get_metric_history, log_metrics
 from relayml.tracking.state import RunState, require_live, require_run, require_running
 
 __all__ = [
@@ -51,55 +53,6 @@ __all__ = [
     "restore_run",
     "set_tags",
 ]
-
-
-def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
-    """Load runs with their params, latest metrics and tags, in the order of ids."""
-    if not ids:
-        return []
-    rows = {r.id: r for r in conn.execute(select(runs).where(runs.c.id.in_(ids)))}
-    names = experiment_names(conn, {r.experiment_id for r in rows.values()})
-    p: dict[str, dict[str, str]] = {i: {} for i in rows}
-    m: dict[str, dict[str, float]] = {i: {} for i in rows}
-    t: dict[str, dict[str, str]] = {i: {} for i in rows}
-    for r in conn.execute(select(params_t).where(params_t.c.run_id.in_(ids))):
-        p[r.run_id][r.key] = r.value
-    for r in conn.execute(
-        select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value).where(
-            latest_metrics.c.run_id.in_(ids)
-        )
-    ):
-        m[r.run_id][r.key] = none_to_nan(r.value)
-    for r in conn.execute(select(tags_t).where(tags_t.c.run_id.in_(ids))):
-        t[r.run_id][r.key] = r.value
-    result = []
-    for run_id in ids:
-        row = rows.get(run_id)
-        if row is None:
-            continue
-        project, experiment = names[row.experiment_id]
-        result.append(
-            Run(
-                id=row.id,
-                project=project,
-                experiment=experiment,
-                name=row.name,
-                status=RunStatus(row.status),
-                user=row.user,
-                start_time=audit.to_datetime(row.start_time),
-                end_time=audit.to_datetime(row.end_time),
-                error=row.error,
-                params=p[run_id],
-                metrics=m[run_id],
-                tags=t[run_id],
-                system=row.system or {},
-                wall_time=row.wall_time,
-                cpu_time=row.cpu_time,
-                peak_memory_mb=row.peak_memory_mb,
-                deleted_at=audit.to_datetime(row.deleted_at),
-            )
-        )
-    return result
 
 
 _INSERT_RUN = FastStatement(runs.insert(), json_params=("system",))
@@ -180,8 +133,11 @@ def create_run(
 def get_run(store: Store, run_id: str) -> Run:
     """A run with its params, latest metrics and tags, or NotFound."""
     with store.read() as conn:
-        require_run(conn, run_id)
-        return load_runs(conn, [run_id])[0]
+        found = load_run(conn, run_id)
+        if found is None:
+            require_run(conn, run_id)  # raises the run's NotFound
+            raise AssertionError(f"run {run_id} has no experiment")  # pragma: no cover
+        return found
 
 
 def _set_deleted(store: Store, actor: str, run_id: str, delete: bool) -> Run:
