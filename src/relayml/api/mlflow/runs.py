@@ -10,7 +10,13 @@ from typing import Any
 from relayml.api.auth import run_project
 from relayml.api.mlflow.common import Ctx, Route, decode_token, encode_token, need, optional_int
 from relayml.api.mlflow.errors import MlflowError
-from relayml.api.mlflow.run_json import artifact_root, mlflow_experiment_ids, run_info, runs_json
+from relayml.api.mlflow.run_json import (
+    artifact_root,
+    mlflow_experiment_id,
+    new_run_json,
+    run_info,
+    runs_json,
+)
 from relayml.domain.entities import RunStatus
 from relayml.domain.names import run_name
 from relayml.errors import Conflict
@@ -60,7 +66,7 @@ def create(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         tags=tags,
         start_time=optional_int(body, "start_time"),
     )
-    return {"run": _one(ctx, run.id)}
+    return {"run": new_run_json(run, exp.mlflow_id)}
 
 
 def update(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
@@ -83,9 +89,7 @@ def update(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
                 if not current.status.is_terminal:
                     raise
     run = ctx.backend.get_run(run_id)
-    exp_ids = mlflow_runs.experiment_ids(ctx.store, [run_id])
-    exp_id = mlflow_experiment_ids(ctx, set(exp_ids.values()))[exp_ids[run_id]]
-    return {"run_info": run_info(run, exp_id)}
+    return {"run_info": run_info(run, mlflow_experiment_id(ctx, run_id))}
 
 
 def get(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
@@ -302,8 +306,7 @@ def list_artifacts(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
             files[path] = {"path": path, "is_dir": True}
         else:
             files[path] = {"path": path, "is_dir": False, "file_size": artifact.size}
-    exp_ids = mlflow_runs.experiment_ids(ctx.store, [run_id])
-    exp_id = mlflow_experiment_ids(ctx, set(exp_ids.values()))[exp_ids[run_id]]
+    exp_id = mlflow_experiment_id(ctx, run_id)
     return {"root_uri": artifact_root(exp_id, run_id), "files": [files[k] for k in sorted(files)]}
 
 
