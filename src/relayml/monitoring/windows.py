@@ -34,9 +34,11 @@ __all__ = [
     "WindowQuery",
     "drift_by_window",
     "drift_of_frame",
+    "drift_of_rows",
     "live_rows",
     "live_windows",
     "performance_by_window",
+    "performance_of_rows",
     "reference_for",
     "reference_with_predictions",
     "split_windows",
@@ -191,9 +193,10 @@ def reference_with_predictions(
     return ref, ref_name, [c.name for c in version.signature.inputs]
 
 
-def _drift_of_rows(
+def drift_of_rows(
     ref: pd.DataFrame, rows: pd.DataFrame, inputs: list[str], config: DriftConfig | None
 ) -> DriftReport:
+    """The drift of some live rows against the reference (with the model's answers on it)."""
     current = pd.DataFrame({c: rows[_INPUT + c].to_numpy() for c in inputs if _INPUT + c in rows})
     current["prediction"] = _prediction_column(rows).to_numpy()
     return drift_report(ref, current, columns=inputs, prediction="prediction", config=config)
@@ -213,7 +216,7 @@ def drift_of_frame(
     ref, ref_name, inputs = reference_with_predictions(
         backend, project, model, version_number, reference
     )
-    return ref_name, _drift_of_rows(ref, frame, inputs, config)
+    return ref_name, drift_of_rows(ref, frame, inputs, config)
 
 
 def drift_by_window(
@@ -233,16 +236,44 @@ def drift_by_window(
     )
     windows = []
     for start, variant, rows in parts:
-        report = _drift_of_rows(ref, rows, inputs, config)
+        report = drift_of_rows(ref, rows, inputs, config)
         windows.append(DriftWindow(start, start + size, variant, len(rows), report))
     return ref_name, windows
 
 
 def _estimated_accuracy(rows: pd.DataFrame) -> float | None:
     if "probabilities" in rows.columns and rows["probabilities"].notna().all():
-        best = np.array([max(p) for p in rows["probabilities"]], dtype=np.float64)
+        lists = rows["probabilities"].to_numpy()
+        if not len(lists):
+            return None
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        flat = np.concatenate(lists).astype(np.float64) if lengths.min() > 0 else None
+        if flat is not None and not np.isnan(flat).any():  # vectorised; NaN: max() as it was
+            best = np.maximum.reduceat(flat, np.cumsum(lengths) - lengths)
+        else:
+            best = np.array([max(p) for p in lists], dtype=np.float64)
         return float(best.mean()) if best.size else None
     return None
+
+
+def performance_of_rows(
+    start: datetime, size: timedelta, variant: str | None, rows: pd.DataFrame, classification: bool
+) -> PerformanceWindow:
+    """One window's metrics on the rows with outcomes, and the estimate over all its rows."""
+    known = rows[rows["outcome"].notna()]
+    result = PerformanceWindow(start, start + size, variant, len(rows), len(known))
+    if classification:
+        if len(known):
+            predicted = np.array(canonical_labels(known["prediction"].to_numpy()), dtype=object)
+            result.metrics["accuracy"] = float((predicted == known["outcome"].to_numpy()).mean())
+        estimate = _estimated_accuracy(rows)
+        if estimate is not None:
+            result.estimated["accuracy"] = estimate
+    elif len(known):
+        error = known["prediction"].astype(np.float64) - known["outcome_value"]
+        result.metrics["mae"] = float(np.abs(error).mean())
+        result.metrics["rmse"] = float(np.sqrt((error**2).mean()))
+    return result
 
 
 def performance_by_window(
@@ -254,22 +285,7 @@ def performance_by_window(
     ref = f"{query.model}/{int(frame['version'].iloc[-1])}"
     version = backend.get_model_version(query.project, ref)
     classification = version.signature.task == "classification"
-    results = []
-    for start, variant, rows in parts:
-        known = rows[rows["outcome"].notna()]
-        result = PerformanceWindow(start, start + size, variant, len(rows), len(known))
-        if classification:
-            if len(known):
-                predicted = np.array(canonical_labels(known["prediction"].to_numpy()), dtype=object)
-                result.metrics["accuracy"] = float(
-                    (predicted == known["outcome"].to_numpy()).mean()
-                )
-            estimate = _estimated_accuracy(rows)
-            if estimate is not None:
-                result.estimated["accuracy"] = estimate
-        elif len(known):
-            error = known["prediction"].astype(np.float64) - known["outcome_value"]
-            result.metrics["mae"] = float(np.abs(error).mean())
-            result.metrics["rmse"] = float(np.sqrt((error**2).mean()))
-        results.append(result)
-    return results
+    return [
+        performance_of_rows(start, size, variant, rows, classification)
+        for start, variant, rows in parts
+    ]

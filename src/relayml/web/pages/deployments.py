@@ -3,6 +3,8 @@ from the request log, the A/B verdict, and "promote the winner" for those who de
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -13,9 +15,11 @@ from relayml.deployments.abresults import ab_results
 from relayml.deployments.promote import promote_winner
 from relayml.domain.identity import Identity
 from relayml.errors import NotFound, RelayError
+from relayml.monitoring.window_cache import joined_columns
 from relayml.predictions.health import request_health
 from relayml.predictions.latest import deployments_in_log
 from relayml.predictions.layout import deployment_key
+from relayml.predictions.logs import PredictionLogs
 from relayml.web.pages.common import page_router
 from relayml.web.pages.ops_common import padded, served
 from relayml.web.render import backend_of, page
@@ -28,6 +32,15 @@ DONE = {
     "pending_approval": "The winner waits for approval before it takes the traffic; see its "
     "model version's page.",
 }
+
+
+class _ABColumns(PredictionLogs):
+    """The prediction logs as the A/B report reads them: `joined` gives only the columns it uses
+    (the same rows and values, without the inputs and answers it does not read)."""
+
+    def joined(self, project: str, deployment: str, since: datetime | None) -> Any:
+        """The rows since a moment with their outcomes (the A/B report's columns only)."""
+        return joined_columns(self, project, deployment, since)
 
 
 @router.get("/projects/{project}/deployments")
@@ -108,7 +121,8 @@ def _deployment_page(
         ),
     }
     try:
-        report = ab_results(backend, backend.logs, project, model, environment)
+        narrow = _ABColumns(backend.logs.root, backend.logs.options)
+        report = ab_results(backend, narrow, project, model, environment)
         ab_error = ""
     except RelayError as exc:
         report, ab_error = None, exc.message

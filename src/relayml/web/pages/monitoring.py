@@ -13,8 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 from relayml.api.auth import requires
 from relayml.domain.identity import Identity
 from relayml.errors import RelayError
-from relayml.monitoring.kpis import kpis_by_window, progress_text
-from relayml.monitoring.windows import WINDOWS, WindowQuery, drift_by_window, performance_by_window
+from relayml.monitoring.kpis import progress_text
+from relayml.monitoring.window_cache import WindowFigures
+from relayml.monitoring.windows import WINDOWS, WindowQuery
 from relayml.web.pages.common import page_router
 from relayml.web.pages.ops_common import padded, served
 from relayml.web.render import backend_of, page
@@ -27,26 +28,9 @@ MAX_WINDOWS = 60
 ALERTS_SHOWN = 50
 
 
-class _OneRead:
-    """The prediction logs, with the joined rows of a span read once for the page's three parts."""
-
-    def __init__(self, logs: Any) -> None:
-        self._logs = logs
-        self._joined: dict[tuple[Any, ...], Any] = {}
-
-    def joined(self, project: str, deployment: str, since: datetime | None) -> Any:
-        """The logs' joined rows (predictions with outcomes), read once per span."""
-        key = (project, deployment, since)
-        if key not in self._joined:
-            self._joined[key] = self._logs.joined(project, deployment, since)
-        return self._joined[key].copy(deep=False)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._logs, name)
-
-
-def _drift(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
-    reference, windows = drift_by_window(backend, logs, query)
+def _drift(figures: WindowFigures) -> dict[str, Any]:
+    query = figures.query
+    reference, windows = figures.drift()
     windows = windows[-MAX_WINDOWS:]
     columns = sorted({c.column for w in windows for c in w.report.columns})
     cells = {
@@ -72,8 +56,9 @@ def _drift(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
     }
 
 
-def _performance(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
-    windows = performance_by_window(backend, logs, query)[-MAX_WINDOWS:]
+def _performance(figures: WindowFigures) -> dict[str, Any]:
+    query = figures.query
+    windows = figures.performance()[-MAX_WINDOWS:]
     names = sorted({k for w in windows for k in w.metrics})
     estimated = sorted({k for w in windows for k in w.estimated})
     series = [{"label": k, "values": [w.metrics.get(k) for w in windows]} for k in names]
@@ -89,8 +74,9 @@ def _performance(backend: Any, logs: Any, query: WindowQuery) -> dict[str, Any]:
     return {"windows": windows, "chart": padded(chart, int(query.size.total_seconds()))}
 
 
-def _kpis(backend: Any, logs: Any, query: WindowQuery) -> list[dict[str, Any]]:
-    windows = kpis_by_window(backend, logs, query)[-MAX_WINDOWS:]
+def _kpis(source: WindowFigures) -> list[dict[str, Any]]:
+    query = source.query
+    windows = source.kpis()[-MAX_WINDOWS:]
     names = sorted({k for w in windows for k in w.kpis})
     out = []
     x = [int(w.start.timestamp()) for w in windows]
@@ -120,9 +106,9 @@ def _kpis(backend: Any, logs: Any, query: WindowQuery) -> list[dict[str, Any]]:
     return out
 
 
-def _part(make: Any, backend: Any, logs: Any, query: WindowQuery) -> tuple[Any, str]:
+def _part(make: Any, figures: WindowFigures) -> tuple[Any, str]:
     try:
-        return make(backend, logs, query), ""
+        return make(figures), ""
     except RelayError as exc:
         return None, exc.message
 
@@ -148,10 +134,11 @@ def monitoring_page(
     if chosen is not None:
         since = datetime.now(UTC) - SPAN[window]
         query = WindowQuery(project, chosen["model"], chosen["environment"], window, since)
-        logs = _OneRead(backend.logs)
-        parts["drift"], parts["drift_error"] = _part(_drift, backend, logs, query)
-        parts["performance"], parts["performance_error"] = _part(_performance, backend, logs, query)
-        parts["kpis"], parts["kpis_error"] = _part(_kpis, backend, logs, query)
+        figures = WindowFigures(backend, backend.logs, query)  # closed windows: kept figures
+        parts["drift"], parts["drift_error"] = _part(_drift, figures)
+        parts["performance"], parts["performance_error"] = _part(_performance, figures)
+        parts["kpis"], parts["kpis_error"] = _part(_kpis, figures)
+        figures.save()
     events = backend.list_alert_events(project, active_only=False)
     done = "Acknowledged." if request.query_params.get("done") else ""
     return page(
