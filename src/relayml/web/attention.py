@@ -76,17 +76,17 @@ def _flags(backend: Any, project: str, role: str) -> Section:
 def _kpis(backend: Any, project: str, role: str) -> Section:
     from datetime import UTC, datetime, timedelta
 
-    from relayml.monitoring.kpis import kpis_by_window, progress_text
+    from relayml.monitoring.kpis import progress_text
+    from relayml.monitoring.window_cache import WindowFigures
     from relayml.monitoring.windows import WindowQuery
 
     found = backend.get_project(project)
     lines: list[Line] = []
     since = datetime.now(UTC) - timedelta(days=1)
     for model, env in _served(backend, project)[:3]:  # the last day's figures, in their units
-        try:
-            windows = kpis_by_window(
-                backend, backend.logs, WindowQuery(project, model, env, "day", since)
-            )
+        try:  # the newest window only: the others are not shown (nor read)
+            query = WindowQuery(project, model, env, "day", since)
+            windows = WindowFigures(backend, backend.logs, query, keep=False).kpis(last_only=True)
         except RelayError:
             continue
         for name, figure in (windows[-1].kpis if windows else {}).items():
@@ -157,6 +157,30 @@ def main_metric(backend: Any, project: str) -> tuple[str, bool] | None:
     return None
 
 
+def _passes(value: Any) -> bool:
+    """Whether a metric's value passes the filter `> -1e300` (NaN and None do not)."""
+    return isinstance(value, int | float) and value > -1e300
+
+
+def _best(backend: Any, project: str, field: str, metric: str, higher: bool) -> list[Any]:
+    """The 5 best runs by a metric (those with a value above -1e300), best first.
+
+    Ordered by the metric alone, the search walks the (key, value) index and then adds runs
+    without the metric; filtered on the metric, it scans every run when fewer than 5 have it. So
+    ask ordered and keep the runs whose value passes: that is the filtered answer when every run
+    of the page passes or has no value at all (then every run with a value was on the page).
+    Otherwise (a NaN or a value below -1e300 came first) ask filtered.
+    """
+    order = [f"{field} {'DESC' if higher else 'ASC'}"]
+    page = backend.search_runs(project, order_by=order, max_results=5)
+    kept = [r for r in page.runs if _passes(r.metrics.get(metric))]
+    if all(r in kept or metric not in r.metrics for r in page.runs):
+        return kept
+    return list(
+        backend.search_runs(project, filter=f"{field} > -1e300", order_by=order, max_results=5).runs
+    )
+
+
 def _best_runs(backend: Any, project: str, role: str) -> Section:
     found = main_metric(backend, project)
     if found is None:
@@ -166,16 +190,11 @@ def _best_runs(backend: Any, project: str, role: str) -> Section:
     field = f"metrics.{metric}" if re.fullmatch(r"[A-Za-z0-9_.\-/:]+", metric) else None
     if field is None:
         return Section(role, f"Best runs by {metric}", [], "", "That metric cannot be searched.")
-    page = backend.search_runs(
-        project,
-        filter=f"{field} > -1e300",
-        order_by=[f"{field} {'DESC' if higher else 'ASC'}"],
-        max_results=5,
-    )
+    runs = _best(backend, project, field, metric, higher)
     lines = [
         Line(f"{r.name}: {metric} {r.metrics[metric]:.4g}", f"/projects/{project}/runs/{r.id}",
              detail=r.experiment)
-        for r in page.runs
+        for r in runs
     ]  # fmt: skip
     query = urlencode({"order": field, "desc": "1" if higher else ""})
     return Section(role, f"Best runs by {metric}", lines, f"/projects/{project}/runs?{query}",
