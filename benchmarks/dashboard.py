@@ -12,8 +12,9 @@ under benchmarks/.work/dashboard-<runs>-<predictions>/ (or --home) and reused wh
 Every GET page of the web (found from the page routers, so pages added later are measured too)
 is asked --reps times in this process through the ASGI app (httpx.ASGITransport; no network),
 after one warm-up; median and p95 per page are printed against the goal (300 ms). Path
-parameters are filled from the store (project, model, version, run id); a page whose parameters
-cannot be filled is listed as skipped.
+parameters are filled from the store (project, model, version, run id, dataset, feature, pipeline
+run, prediction id, stored report; two runs for runs/compare); a page whose parameters the store
+holds nothing for is listed as skipped.
 
 The peer: `mlflow server` (the venv .venv-mlflow3, made by scripts/provision-mlflow-clients.sh)
 on a SQLite store holding the same number of runs (the first ones through MLflow's client, the
@@ -41,6 +42,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -140,28 +142,69 @@ def _app(home: Path) -> Any:
     return create_app(LocalBackend(get_settings()), auth=False)  # the local user, an admin
 
 
+def _store_values(backend: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Path parameters from the store: shared ones, and those of one route (a pipeline run's
+    id is not a tracking run's); a value the store does not hold is left out (page skipped)."""
+    import pyarrow.compute as pc
+
+    from relayml.domain.entities import AuditQuery
+
+    found = backend.search_runs("churn", order_by=["start_time DESC"], max_results=2).runs
+    values = {"project": "churn", "model": "churn", "version": "1", "environment": "production",
+              "run_id": found[0].id if found else "", "experiment": "bench",
+              "name": "churn"}  # fmt: skip
+    routes: dict[str, dict[str, str]] = {}
+    datasets = backend.list_datasets("churn")
+    if datasets:
+        routes["/projects/{project}/datasets/{name}"] = {"name": datasets[0].name}
+    features = backend.list_feature_definitions("churn")
+    if features:
+        kind, name = features[0].kind, features[0].name
+        routes["/projects/{project}/features/{kind}/{name}"] = {"kind": kind, "name": name}
+    pipeline_runs = backend.list_pipeline_runs("churn", limit=1)
+    if pipeline_runs:
+        routes["/projects/{project}/pipelines/{run_id}"] = {"run_id": pipeline_runs[0].id}
+    else:
+        routes["/projects/{project}/pipelines/{run_id}"] = {"run_id": ""}
+    ids = backend.logs.read("predictions", "churn", "churn-production", columns=["prediction_id"])
+    real = ids.filter(pc.match_substring_regex(ids["prediction_id"], r"^[0-9a-f]{24}$"))
+    if real.num_rows:  # the demo's own (the added rows' ids are not the server's kind)
+        routes["/projects/{project}/predictions/{prediction_id}"] = {
+            "prediction_id": real["prediction_id"][real.num_rows - 1].as_py()
+        }
+    reports = backend.list_audit(AuditQuery(kind="report.create", limit=1))
+    if reports and (reports[0].after or {}).get("sha256"):
+        project, model, version = reports[0].entity_id.split("/")
+        routes["/reports/{project}/{model}/{version}/{sha256}"] = {
+            "project": project, "model": model, "version": version,
+            "sha256": reports[0].after["sha256"],
+        }  # fmt: skip
+    if len(found) == 2:
+        routes["/projects/{project}/runs/compare"] = {"?": f"ids={found[0].id}&ids={found[1].id}"}
+    return values, routes
+
+
 def page_urls(app: Any) -> tuple[dict[str, str], list[str]]:
-    """Every GET page route with its parameters filled from the store; and those skipped."""
+    """Every GET page route with its path (and needed query) parameters filled from the store;
+    and those skipped because the store holds nothing to fill them with."""
     from starlette.routing import Route
 
     from relayml.web.pages import ROUTERS
 
-    backend = app.state.backend
-    found = backend.search_runs("churn", order_by=["start_time DESC"], max_results=1).runs
-    values = {"project": "churn", "model": "churn", "version": "1", "environment": "production",
-              "run_id": found[0].id if found else "", "experiment": "bench"}  # fmt: skip
+    values, routes = _store_values(app.state.backend)
     urls, skipped = {}, []
     for router in ROUTERS:
         for route in router.routes:
             if not isinstance(route, Route) or "GET" not in (route.methods or ()):
                 continue
+            own = {**values, **routes.get(route.path, {})}
             params = re.findall(r"\{(\w+)(?::path)?\}", route.path)
-            if route.path in ("/sign-in",) or any(not values.get(p) for p in params):
+            if any(not own.get(p) for p in params):
                 skipped.append(route.path)
                 continue
-            urls[route.path] = re.sub(
-                r"\{(\w+)(?::path)?\}", lambda m: values[m.group(1)], route.path
-            )
+            pattern = r"\{(\w+)(?::path)?\}"
+            url = re.sub(pattern, lambda m, own=own: quote(own[m.group(1)]), route.path)
+            urls[route.path] = url + (f"?{own['?']}" if own.get("?") else "")
     return urls, skipped
 
 
@@ -333,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         ["page", "median", "p95", f"goal {GOAL_MS:.0f} ms"], rows,
     )  # fmt: skip
     if skipped:
-        print("not timed (parameters not filled from the store): " + ", ".join(skipped))
+        print("not timed (the store holds nothing to fill their parameters): " + ", ".join(skipped))
     if not args.no_mlflow:
         runs_page = "/projects/{project}/runs"
         if runs_page in times:
