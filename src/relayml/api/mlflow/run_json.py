@@ -127,13 +127,16 @@ def new_run_json(run: Run, experiment_id: str) -> dict[str, Any]:
 def runs_json(ctx: Ctx, found: Sequence[Run]) -> list[dict[str, Any]]:
     """Runs as MLflow's Run messages, in order."""
     ids = [r.id for r in found]
-    relay_exp = mlflow_runs.experiment_ids(ctx.store, ids)
-    mlflow_ids = mlflow_experiment_ids(ctx, set(relay_exp.values()))
+    if len(ids) == 1:  # runs/get: one prebuilt statement
+        exp_of = {ids[0]: mlflow_experiment_id(ctx, ids[0])}
+    else:
+        relay_exp = mlflow_runs.experiment_ids(ctx.store, ids)
+        mlflow_ids = mlflow_experiment_ids(ctx, set(relay_exp.values()))
+        exp_of = {i: mlflow_ids.get(relay_exp.get(i, 0), "0") for i in ids}
     points = mlflow_runs.latest_points(ctx.store, ids)
     inputs = mlflow_runs.dataset_inputs(ctx.store, ids)
     result = []
     for run in found:
-        exp_id = mlflow_ids.get(relay_exp.get(run.id, 0), "0")
         data = {
             "metrics": [
                 {"key": k, "value": v, "timestamp": t, "step": s}
@@ -144,7 +147,7 @@ def runs_json(ctx: Ctx, found: Sequence[Run]) -> list[dict[str, Any]]:
         }
         result.append(
             {
-                "info": run_info(run, exp_id),
+                "info": run_info(run, exp_of[run.id]),
                 "data": data,
                 "inputs": {"dataset_inputs": inputs.get(run.id, [])},
             }
