@@ -1,9 +1,11 @@
 """The MLflow client side of benchmarks/mlflow_compat.py: runs inside MLflow's own virtualenv.
 
-    python _mlflow_compat_client.py populate <experiment name> <runs>
+    python _mlflow_compat_client.py populate <experiment name> <runs> [<first run>]
     python _mlflow_compat_client.py script <experiment name>
 
-`populate` fills an experiment with runs (2 params, 2 metrics each; not timed). `script` is the
+`populate` fills an experiment with runs first..first+runs-1 (2 params, 2 metrics each, then
+terminated; not timed): run i gets the same name, params and metrics on every server, so
+several populate processes can fill one experiment in slices. `script` is the
 timed client script: one run with 10,000 metric points through log_batch, one artifact, one
 model logged and registered, then a search over the experiment's runs with a filter and an
 order-by (top 100). It prints one JSON object: seconds per phase.
@@ -18,10 +20,8 @@ import time
 from pathlib import Path
 
 import mlflow
-import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
-from sklearn.linear_model import LogisticRegression
 
 POINTS = 10_000
 BATCH = 1_000
@@ -33,11 +33,11 @@ def experiment(client: MlflowClient, name: str) -> str:
     return found.experiment_id if found else client.create_experiment(name)
 
 
-def populate(name: str, runs: int) -> None:
-    """Fill an experiment with runs."""
+def populate(name: str, runs: int, first: int = 0) -> None:
+    """Fill an experiment with runs first..first+runs-1."""
     client = MlflowClient()
     exp_id = experiment(client, name)
-    for i in range(runs):
+    for i in range(first, first + runs):
         run = client.create_run(exp_id, run_name=f"r{i}")
         params = [Param("p1", "a" if i % 2 else "b"), Param("p2", str(i % 7))]
         metrics = [Metric("m0", (i * 7919 % 1000) / 1000, 0, 0), Metric("m1", float(i), 0, 0)]
@@ -48,6 +48,9 @@ def populate(name: str, runs: int) -> None:
 
 def script(name: str) -> None:
     """The timed client script; prints seconds per phase."""
+    import numpy as np  # the script's model only: populate starts without them
+    from sklearn.linear_model import LogisticRegression
+
     client = MlflowClient()
     exp_id = experiment(client, name)
     mlflow.set_experiment(experiment_id=exp_id)
@@ -94,6 +97,6 @@ def script(name: str) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "populate":
-        populate(sys.argv[2], int(sys.argv[3]))
+        populate(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     else:
         script(sys.argv[2])

@@ -10,8 +10,13 @@ a filter and an order-by (top 100) over an experiment of --runs runs (filled bef
 the same client, not timed). It prints seconds per phase for both servers and the ratios
 (mlflow / relay). Goals: >= 5x on the whole script, >= 20x on the search.
 
+The fill (create run, log_batch, set_terminated per run; 3 requests, the run URL not printed) is
+the same on both servers: the experiment is made first, then --fill-procs client processes per
+server fill it in slices of run numbers (run i has the same name, params and metrics on both),
+both servers at once; only the script is timed, one server at a time.
+
 Scale flags: --runs (runs searched; 10,000 for the recorded figure, e.g. 50 for a smoke run),
---reps (timed script runs per server, alternating; medians are printed).
+--reps (timed script runs per server, alternating; medians are printed), --fill-procs.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +106,8 @@ def client(url: str, *args: str, token: str | None) -> dict[str, Any]:
     extra = {"MLFLOW_TRACKING_URI": url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
     if token:
         extra["MLFLOW_TRACKING_TOKEN"] = token
+    if args[0] == "populate":  # set_terminated reads the run back only to print its URL
+        extra["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     done = subprocess.run(
         [str(MLFLOW_PYTHON), str(CLIENT), *args],
         env=_env(**extra), capture_output=True, text=True, timeout=7200,
@@ -110,12 +118,31 @@ def client(url: str, *args: str, token: str | None) -> dict[str, Any]:
     return result
 
 
+def fill(side: str, url: str, token: str | None, runs: int, procs: int) -> float:
+    """Fill the experiment with runs 0..runs-1 through `procs` client processes; seconds."""
+    start = time.perf_counter()
+    client(url, "populate", "bench", "0", token=token)  # the experiment, made once
+    size = max(1, -(-runs // max(1, procs)))
+    slices = [(first, min(size, runs - first)) for first in range(0, runs, size)]
+    with ThreadPoolExecutor(max(1, len(slices))) as pool:
+        done = pool.map(
+            lambda s: client(url, "populate", "bench", str(s[1]), str(s[0]), token=token), slices
+        )
+        assert sum(d["runs"] for d in done) == runs
+    seconds = time.perf_counter() - start
+    c.log(f"{side}: filled {runs} runs in {seconds:.0f} s ({runs / seconds:.0f} runs/s)")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=10_000, help="runs in the searched experiment")
     parser.add_argument("--reps", type=int, default=1, help="timed script runs per server")
+    parser.add_argument(
+        "--fill-procs", type=int, default=2, help="client processes filling each server"
+    )
     parser.add_argument("--write-results", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
     if not MLFLOW_PYTHON.exists():
@@ -128,8 +155,14 @@ def main() -> None:
             home.mkdir()
             process, url = start(home)
             servers[side] = (process, url, TOKEN if side == "relay" else None)
-            c.log(f"{side}: filling an experiment with {args.runs} runs through the client")
-            client(url, "populate", "bench", str(args.runs), token=servers[side][2])
+        c.log(f"filling both servers with {args.runs} runs through the client (not timed)")
+        with ThreadPoolExecutor(2) as pool:
+            filling = [
+                pool.submit(fill, side, url, token, args.runs, args.fill_procs)
+                for side, (_, url, token) in servers.items()
+            ]
+            for future in filling:
+                future.result()
         timings: dict[str, list[dict[str, Any]]] = {"relay": [], "mlflow": []}
         for rep in range(args.reps):
             for side in ("relay", "mlflow"):  # alternating, never at once
