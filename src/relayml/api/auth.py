@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from relayml.domain.identity import Identity
@@ -23,6 +23,7 @@ from relayml.domain.permissions import ACTIONS, PUBLIC, is_global
 from relayml.errors import PermissionDenied, Unauthenticated
 from relayml.identity import access
 from relayml.identity.tokens import verify_token
+from relayml.store.fast import FastStatement
 from relayml.store.schema import projects, runs
 from relayml.tracking.state import require_run
 
@@ -64,6 +65,12 @@ def any_project(_backend: Any, _params: dict[str, Any]) -> str | None:
 
 _RUN_PROJECTS: dict[tuple[str, str], str] = {}  # runs never change project: remembered
 _RUN_PROJECTS_MAX = 100_000
+# Built once: the first call about each run (an MLflow client's first log after create) asks it.
+_PROJECT_OF_RUN = FastStatement(
+    select(projects.c.name)
+    .join(runs, runs.c.project_id == projects.c.id)
+    .where(runs.c.id == bindparam("run_id"))
+)
 
 
 def run_project(backend: Any, params: dict[str, Any]) -> str | None:
@@ -74,13 +81,9 @@ def run_project(backend: Any, params: dict[str, Any]) -> str | None:
     found = _RUN_PROJECTS.get(key)
     if found is not None:
         return found
-    query = (
-        select(projects.c.name)
-        .join(runs, runs.c.project_id == projects.c.id)
-        .where(runs.c.id == run_id)
-    )
     with store.read() as conn:
-        name = conn.execute(query).scalar()
+        row = _PROJECT_OF_RUN.first(conn, {"run_id": run_id})
+        name = None if row is None else row[0]
         if name is None:
             require_run(conn, run_id)  # raises the run's own NotFound message
     if len(_RUN_PROJECTS) >= _RUN_PROJECTS_MAX:
