@@ -4,6 +4,12 @@ Read from the prediction log and the outcome log (joined by prediction id) since
 deployment's current revision began. Shadows answer the same requests under the same
 prediction ids, so they are compared on exactly the live variant's outcomes. The control is
 the first live variant; every other variant is a challenger, compared with Bonferroni's alpha.
+
+The figures are built from per-UTC-day sums (deployments/ab_windows.py): counts, latencies, and
+for the rows with outcomes the confusion counts or errors; with keep=True each closed day's sums
+are kept under the logs' root and read back while its files and joinable outcomes are unchanged.
+A KPI's per-row values are taken grouped by confusion cell, so its mean may differ from a mean
+in log order in the last binary digit, the same whether kept or not.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from relayml.deployments.ab_windows import ABDays, GroupSums
 from relayml.domain.abtest import (
     Comparison,
     bonferroni,
@@ -26,9 +32,10 @@ from relayml.domain.entities import KPI
 from relayml.domain.ports import Backend
 from relayml.domain.serving import Deployment
 from relayml.predictions import PredictionLogs, canonical_labels
-from relayml.predictions.layout import deployment_key
 
 __all__ = ["ABReport", "VariantResult", "ab_results"]
+
+CELLS = ("tp", "fp", "fn", "tn")
 
 
 @dataclass
@@ -77,40 +84,21 @@ class ABReport:
         }
 
 
-def _cells(kpi: KPI, rows: pd.DataFrame, positive: str) -> np.ndarray | None:
-    """Per-row value of a confusion_value KPI (its total is their sum), or None."""
-    if kpi.definition.get("type") != "confusion_value":
-        return None
-    weights = {c: float(kpi.definition.get(c, 0.0)) for c in ("tp", "fp", "fn", "tn")}
-    scale, threshold = float(kpi.definition.get("scale", 1.0)), kpi.definition.get("threshold")
-    actual = rows["outcome"].to_numpy() == positive
-    if threshold is not None and "score" in rows:
-        predicted = rows["score"].to_numpy() >= float(threshold)
-    else:
-        predicted = np.array(canonical_labels(rows["prediction"].to_numpy())) == positive
-    cell = np.where(
-        predicted,
-        np.where(actual, weights["tp"], weights["fp"]),
-        np.where(actual, weights["fn"], weights["tn"]),
-    )
-    return scale * cell
-
-
-def _per_row(
-    task: str, rows: pd.DataFrame, kpis: list[KPI], positive: str | None
-) -> dict[str, np.ndarray]:
-    """Per-row figures whose mean is a metric: correct (classification) or errors (regression)."""
+def _figures(task: str, sums: GroupSums, kpis: list[KPI]) -> dict[str, np.ndarray]:
+    """Per-row figures whose mean is a metric: correct (classification) or errors (regression);
+    a KPI's per-row values grouped by confusion cell (their total is its sum)."""
     figures: dict[str, np.ndarray] = {}
     if task == "classification":
-        predicted = np.array(canonical_labels(rows["prediction"].to_numpy()), dtype=object)
-        figures["accuracy"] = (predicted == rows["outcome"].to_numpy()).astype(np.float64)
-        if positive is not None:
-            for kpi in kpis:
-                values = _cells(kpi, rows, positive)
-                if values is not None:
-                    figures[kpi.name] = values
+        wrong = sums.outcomes - sums.correct
+        figures["accuracy"] = np.concatenate([np.ones(sums.correct), np.zeros(wrong)])
+        for kpi in kpis:
+            counts = sums.cells.get(kpi.name)
+            if counts is not None:
+                scale = float(kpi.definition.get("scale", 1.0))
+                weights = np.array([float(kpi.definition.get(c, 0.0)) for c in CELLS])
+                figures[kpi.name] = np.repeat(scale * weights, counts)
     else:
-        error = rows["prediction"].astype(np.float64).to_numpy() - rows["outcome_value"].to_numpy()
+        error = np.concatenate(sums.errors) if sums.errors else np.array([], np.float64)
         figures["mae"] = np.abs(error)
         figures["mse"] = error**2
     return figures
@@ -126,8 +114,10 @@ def ab_results(
     since: datetime | None = None,
     metric: str | None = None,
     alpha: float = 0.05,
+    keep: bool = False,
 ) -> ABReport:
-    """Compare the variants of a deployment on what they answered and the outcomes so far."""
+    """Compare the variants of a deployment on what they answered and the outcomes so far
+    (keep: read each closed day's sums back from, and keep them in, the logs' window cache)."""
     deployment: Deployment | None = None
     revision = None
     try:
@@ -136,9 +126,9 @@ def ab_results(
         since = since or deployment.updated_at
     except Exception:
         deployment = None
-    frame = logs.joined(project, deployment_key(model, environment), since)
+    days = ABDays(backend, logs, project, model, environment, since, keep=keep)
     holder = backend.get_model(project, model).aliases.get(environment) if deployment else None
-    order = _variant_order(deployment, frame, holder)
+    order = _variant_order(deployment, days.orders(), holder)
     task = "classification"
     positive: str | None = None
     if order:
@@ -148,28 +138,25 @@ def ab_results(
         positive = canonical_labels([classes[1]])[0] if len(classes) == 2 else None
     kpis = list(backend.get_project(project).kpis)
     chosen = metric or ("accuracy" if task == "classification" else "mae")
-    live_total = int((frame["mode"] == "live").sum()) if not frame.empty else 0
+    sums = days.sums(task, kpis, positive)
+    days.save()
+    live_total = sum(g.predictions for (_, mode), g in sums.groups.items() if mode == "live")
     results: list[VariantResult] = []
     per_row: dict[str, dict[str, np.ndarray]] = {}
-    if frame.empty:
-        frame = pd.DataFrame(
-            {c: [] for c in ("variant", "mode", "latency_ms", "outcome", "prediction")}
-        )
     for name, version_number, mode in order:
-        rows = frame[(frame["variant"] == name) & (frame["mode"] == mode)]
-        latency = rows["latency_ms"].to_numpy()
-        known = rows[rows["outcome"].notna()]
-        figures = _per_row(task, known, kpis, positive) if len(known) else {}
+        group = sums.groups.get((name, mode), GroupSums())
+        latency = np.concatenate(group.latency) if group.latency else np.array([], np.float64)
+        figures = _figures(task, group, kpis) if group.outcomes else {}
         per_row[name] = figures
         result = VariantResult(
             name=name,
             version=version_number,
             mode=mode,
-            predictions=len(rows),
-            share=(len(rows) / live_total if live_total and mode == "live" else 0.0),
+            predictions=group.predictions,
+            share=(group.predictions / live_total if live_total and mode == "live" else 0.0),
             latency_p50_ms=float(np.percentile(latency, 50)) if len(latency) else None,
             latency_p99_ms=float(np.percentile(latency, 99)) if len(latency) else None,
-            outcomes=len(known),
+            outcomes=group.outcomes,
         )
         for key, values in figures.items():
             target = result.metrics if key in ("accuracy", "mae", "mse") else result.kpis
@@ -186,7 +173,7 @@ def ab_results(
 
 
 def _variant_order(
-    deployment: Deployment | None, frame: pd.DataFrame, holder: int | None
+    deployment: Deployment | None, logged: list[tuple[str, int, str]], holder: int | None
 ) -> list[tuple[str, int, str]]:
     """(name, version, mode) of each variant: the deployment's order (the variant following
     the alias is the version that holds the environment), then any others logged."""
@@ -196,11 +183,9 @@ def _variant_order(
             version = variant.version if variant.version is not None else holder
             if version is not None:
                 order.append((f"v{version}", version, variant.mode))
-    if not frame.empty:
-        logged = frame[["variant", "version", "mode"]].drop_duplicates()
-        for name, version, mode in logged.itertuples(index=False):
-            if not any(o[0] == name and o[2] == mode for o in order):
-                order.append((str(name), int(version), str(mode)))
+    for name, version, mode in logged:
+        if not any(o[0] == name and o[2] == mode for o in order):
+            order.append((name, version, mode))
     live_first = [o for o in order if o[2] == "live"] + [o for o in order if o[2] != "live"]
     return live_first
 

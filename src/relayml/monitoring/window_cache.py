@@ -170,6 +170,7 @@ class WindowFigures:
         *,
         now: datetime | None = None,
         keep: bool = True,
+        name: str | None = None,
     ) -> None:
         self.backend, self.logs, self.query = backend, logs, query
         self.size = query.size
@@ -185,7 +186,7 @@ class WindowFigures:
         self._checked = False
         fs, root, local = open_fs(logs.root, logs.storage)
         self._fs, self._local = fs, local
-        name = query.window + ("-by-variant" if query.by_variant else "")
+        name = name or query.window + ("-by-variant" if query.by_variant else "")
         self._doc_path = join(
             root, CACHE_FOLDER, deployment_partition(query.project, self.deployment), f"{name}.json"
         )

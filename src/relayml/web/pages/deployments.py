@@ -35,8 +35,9 @@ DONE = {
 
 
 class _ABColumns(PredictionLogs):
-    """The prediction logs as the A/B report reads them: `joined` gives only the columns it uses
-    (the same rows and values, without the inputs and answers it does not read)."""
+    """The prediction logs with a narrow `joined` (only the A/B columns). The A/B report now reads
+    its own columns day by day (deployments/ab_windows.py); this stays for the test that pins
+    that both reads give the same report (tests/integration/test_window_aggregates.py)."""
 
     def joined(self, project: str, deployment: str, since: datetime | None) -> Any:
         """The rows since a moment with their outcomes (the A/B report's columns only)."""
@@ -121,8 +122,7 @@ def _deployment_page(
         ),
     }
     try:
-        narrow = _ABColumns(backend.logs.root, backend.logs.options)
-        report = ab_results(backend, narrow, project, model, environment)
+        report = ab_results(backend, backend.logs, project, model, environment, keep=True)
         ab_error = ""
     except RelayError as exc:
         report, ab_error = None, exc.message
