@@ -9,16 +9,18 @@ MLflow's experiment id is relayml's, except the MLflow project's "Default", whic
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from relayml.errors import Conflict, InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store, now_ms
+from relayml.store.fast import FastStatement
 from relayml.store.schema import experiments, projects
 from relayml.store.schema_mlflow import mlflow_experiments
 from relayml.tracking import experiments as experiment_service
@@ -80,6 +82,24 @@ def _query() -> Any:
     )
 
 
+class _Row(NamedTuple):
+    """A row of ``_query()`` read on the driver's cursor (``_BY_ID``)."""
+
+    id: int
+    relay_name: str
+    created_at: int
+    deleted_at: int | None
+    project: str
+    mlflow_name: str | None
+    artifact_location: str | None
+    tags: Any
+    updated_at: int | None
+
+
+# The experiment with an id: every MLflow call naming an experiment (runs/create, search) asks.
+_BY_ID = FastStatement(_query().where(experiments.c.id == bindparam("id")))
+
+
 def _entity(row: Any, default_project: str) -> MlflowExperiment:
     project = str(row.project)
     name = row.mlflow_name
@@ -126,10 +146,16 @@ def find(store: Store, default_project: str, mlflow_id: str) -> MlflowExperiment
         return find_by_name(store, default_project, DEFAULT_NAME)
     if not str(mlflow_id).isdigit():
         raise InvalidInput(f"experiment id {mlflow_id!r} is not a number.")
-    with store.read() as conn:
-        row = conn.execute(_query().where(experiments.c.id == int(mlflow_id))).first()
-    if row is None:
+    number = int(mlflow_id)
+    if number >= 2**63:  # past the id column's range: no such experiment
         raise _missing(f"with id {mlflow_id}")
+    with store.read() as conn:
+        found = _BY_ID.first(conn, {"id": number})
+    if found is None:
+        raise _missing(f"with id {mlflow_id}")
+    row = _Row(*found)
+    if isinstance(row.tags, str | bytes):  # a JSON column as SQLite's driver gives it: text
+        row = row._replace(tags=json.loads(row.tags))
     return _entity(row, default_project)
 
 
