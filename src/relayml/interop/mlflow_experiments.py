@@ -147,7 +147,7 @@ def find(store: Store, default_project: str, mlflow_id: str) -> MlflowExperiment
     if not str(mlflow_id).isdigit():
         raise InvalidInput(f"experiment id {mlflow_id!r} is not a number.")
     number = int(mlflow_id)
-    if number >= 2**63:  # past the id column's range: no such experiment
+    if number >= 2**31:  # past the id column's range (PostgreSQL's integer): no such experiment
         raise _missing(f"with id {mlflow_id}")
     with store.read() as conn:
         found = _BY_ID.first(conn, {"id": number})
