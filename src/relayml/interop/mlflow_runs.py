@@ -1,13 +1,20 @@
 """What MLflow's run calls need beyond relayml's run use cases: latest points with their steps,
-each run's experiment id, dataset inputs (as lineage), renames and MLflow's search syntax."""
+each run's experiment id, dataset inputs (as lineage), renames and MLflow's search syntax.
+
+Every run returned to an MLflow client reads its latest points, experiment id and dataset inputs:
+their statements are built once here (one run: prebuilt on the driver's cursor; many: SQLAlchemy
+statements with expanding id lists, compiled once and then found in the engine's cache), and
+``warm`` compiles them at server start so the first search does not pay for it.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.validation import check_name
@@ -15,6 +22,7 @@ from relayml.errors import InvalidInput, NotFound
 from relayml.governance import audit
 from relayml.lineage import graph as lineage_graph
 from relayml.store import Store
+from relayml.store.fast import FastStatement
 from relayml.store.schema import latest_metrics, lineage_edges, lineage_nodes, runs
 from relayml.store.schema import tags as tags_t
 from relayml.tracking.metrics import none_to_nan
@@ -27,8 +35,10 @@ __all__ = [
     "latest_points",
     "log_inputs",
     "rename_run",
+    "run_extras",
     "translate_filter",
     "translate_order_by",
+    "warm",
 ]
 
 # MLflow's attribute names -> relayml's (docs/tracking.md's grammar); None: not supported.
@@ -95,27 +105,142 @@ def translate_order_by(items: Sequence[str] | None) -> list[str] | None:
     return [_outside_quotes(item, _attributes) for item in items]
 
 
+_POINT_COLUMNS = (
+    latest_metrics.c.key,
+    latest_metrics.c.value,
+    latest_metrics.c.step,
+    latest_metrics.c.timestamp,
+)
+_POINTS = select(latest_metrics.c.run_id, *_POINT_COLUMNS).where(
+    latest_metrics.c.run_id.in_(bindparam("ids", expanding=True))
+)
+_ONE_POINTS = FastStatement(
+    select(*_POINT_COLUMNS).where(latest_metrics.c.run_id == bindparam("run_id"))
+)
+_EXPERIMENTS = select(runs.c.id, runs.c.experiment_id).where(
+    runs.c.id.in_(bindparam("ids", expanding=True))
+)
+_ONE_EXPERIMENT = FastStatement(
+    select(runs.c.id, runs.c.experiment_id).where(runs.c.id == bindparam("run_id"))
+)
+
+
+def _inputs_query(one: bool) -> Any:
+    """The dataset inputs of runs (one: of the run :run_id; else: of the runs :ids)."""
+    dst = (
+        lineage_edges.c.dst_key == bindparam("run_id")
+        if one
+        else lineage_edges.c.dst_key.in_(bindparam("ids", expanding=True))
+    )
+    return (
+        select(lineage_edges.c.dst_key, lineage_nodes.c.facets)
+        .join(
+            lineage_nodes,
+            (lineage_nodes.c.kind == lineage_edges.c.src_kind)
+            & (lineage_nodes.c.key == lineage_edges.c.src_key),
+        )
+        .where(  # named parameters with their values: a prebuilt statement is given each
+            lineage_edges.c.dst_kind == bindparam("dst_kind", "run"),
+            dst,
+            lineage_edges.c.relation == bindparam("relation", "input_of"),
+            lineage_edges.c.src_kind == bindparam("src_kind", "dataset"),
+            lineage_edges.c.src_key.startswith(bindparam("src_prefix", "mlflow:")),
+        )
+        .order_by(lineage_edges.c.id)
+    )
+
+
+_INPUTS = _inputs_query(one=False)
+_ONE_INPUTS = FastStatement(_inputs_query(one=True))
+_INPUT_KINDS = {
+    "dst_kind": "run",
+    "relation": "input_of",
+    "src_kind": "dataset",
+    "src_prefix": "mlflow:",
+}
+
+
+def _points_in(
+    conn: Connection, run_ids: Sequence[str]
+) -> dict[str, list[tuple[str, float, int, int]]]:
+    found: dict[str, list[tuple[str, float, int, int]]] = {r: [] for r in run_ids}
+    if len(run_ids) == 1:
+        rows: Any = [(run_ids[0], *r) for r in _ONE_POINTS.all(conn, {"run_id": run_ids[0]})]
+    elif run_ids:
+        rows = conn.execute(_POINTS, {"ids": list(run_ids)})
+    else:
+        return found
+    for run_id, key, value, step, timestamp in rows:
+        found[run_id].append((key, none_to_nan(value), int(step), int(timestamp)))
+    return found
+
+
+def _experiments_in(conn: Connection, run_ids: Sequence[str]) -> dict[str, int]:
+    if len(run_ids) == 1:
+        rows: Any = _ONE_EXPERIMENT.all(conn, {"run_id": run_ids[0]})
+    elif run_ids:
+        rows = conn.execute(_EXPERIMENTS, {"ids": list(run_ids)})
+    else:
+        return {}
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def _inputs_in(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
+    if len(run_ids) == 1:
+        rows: Any = _ONE_INPUTS.all(conn, {**_INPUT_KINDS, "run_id": run_ids[0]})
+    elif run_ids:
+        rows = conn.execute(_INPUTS, {"ids": list(run_ids)})
+    else:
+        return found
+    for dst_key, raw in rows:
+        facets = (json.loads(raw) if isinstance(raw, str | bytes) else raw) or {}
+        tags = facets.get("mlflow_input_tags") or {}
+        found[dst_key].append(
+            {
+                "tags": [{"key": k, "value": v} for k, v in tags.items()],
+                "dataset": facets.get("mlflow_dataset") or {},
+            }
+        )
+    return found
+
+
 def latest_points(
     store: Store, run_ids: Sequence[str]
 ) -> dict[str, list[tuple[str, float, int, int]]]:
     """run id -> (key, value, step, timestamp) of each metric's latest point."""
-    found: dict[str, list[tuple[str, float, int, int]]] = {r: [] for r in run_ids}
     if not run_ids:
-        return found
-    query = select(latest_metrics).where(latest_metrics.c.run_id.in_(list(run_ids)))
+        return {r: [] for r in run_ids}
     with store.read() as conn:
-        for r in conn.execute(query):
-            found[r.run_id].append((r.key, none_to_nan(r.value), int(r.step), int(r.timestamp)))
-    return found
+        return _points_in(conn, run_ids)
 
 
 def experiment_ids(store: Store, run_ids: Sequence[str]) -> dict[str, int]:
     """run id -> relayml experiment id."""
     if not run_ids:
         return {}
-    query = select(runs.c.id, runs.c.experiment_id).where(runs.c.id.in_(list(run_ids)))
     with store.read() as conn:
-        return {r.id: int(r.experiment_id) for r in conn.execute(query)}
+        return _experiments_in(conn, run_ids)
+
+
+def run_extras(
+    conn: Connection, run_ids: Sequence[str]
+) -> tuple[
+    dict[str, int],
+    dict[str, list[tuple[str, float, int, int]]],
+    dict[str, list[dict[str, Any]]],
+]:
+    """What MLflow's Run message needs beyond a relayml Run, in one transaction: the runs'
+    experiment ids, latest points and dataset inputs."""
+    return _experiments_in(conn, run_ids), _points_in(conn, run_ids), _inputs_in(conn, run_ids)
+
+
+def warm(store: Store) -> None:
+    """Compile the statements of ``run_extras`` (for one run and for many) on the store's
+    connection, so that the first runs/get and runs/search after start-up do not pay for it."""
+    with store.read() as conn:
+        run_extras(conn, ["", " "])
+        run_extras(conn, [""])
 
 
 def _dataset_key(dataset: dict[str, Any]) -> str:
@@ -159,36 +284,10 @@ def log_inputs(store: Store, actor: str, run_id: str, inputs: Sequence[dict[str,
 
 def dataset_inputs(store: Store, run_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """run id -> MLflow DatasetInput dicts recorded by log_inputs."""
-    found: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
     if not run_ids:
-        return found
-    query = (
-        select(lineage_edges.c.dst_key, lineage_nodes.c.facets)
-        .join(
-            lineage_nodes,
-            (lineage_nodes.c.kind == lineage_edges.c.src_kind)
-            & (lineage_nodes.c.key == lineage_edges.c.src_key),
-        )
-        .where(
-            lineage_edges.c.dst_kind == "run",
-            lineage_edges.c.dst_key.in_(list(run_ids)),
-            lineage_edges.c.relation == "input_of",
-            lineage_edges.c.src_kind == "dataset",
-            lineage_edges.c.src_key.startswith("mlflow:"),
-        )
-        .order_by(lineage_edges.c.id)
-    )
+        return {r: [] for r in run_ids}
     with store.read() as conn:
-        for r in conn.execute(query):
-            facets = r.facets or {}
-            tags = facets.get("mlflow_input_tags") or {}
-            found[r.dst_key].append(
-                {
-                    "tags": [{"key": k, "value": v} for k, v in tags.items()],
-                    "dataset": facets.get("mlflow_dataset") or {},
-                }
-            )
-    return found
+        return _inputs_in(conn, run_ids)
 
 
 def rename_run(store: Store, actor: str, run_id: str, name: str) -> None:

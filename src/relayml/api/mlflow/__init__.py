@@ -11,12 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from relayml.api.mlflow import artifacts, experiments, logged_models, registry, runs, versions
 from relayml.api.mlflow.common import Route, add_routes
 from relayml.api.mlflow.errors import MlflowError, is_mlflow_path, mlflow_error_response
+from relayml.errors import NotFound
+from relayml.identity.tokens import PREFIX, verify_token
+from relayml.interop import mlflow_experiments, mlflow_runs
+from relayml.store import Store
+from relayml.tracking.loading import load_runs
 
 __all__ = ["MlflowError", "is_mlflow_path", "mlflow_error_response", "mount"]
 
@@ -67,6 +73,26 @@ def _router(*groups: tuple[list[Route], str]) -> APIRouter:
     return router
 
 
+def _warm(store: Store) -> None:
+    """Compile what MLflow calls read on every request (the token, the experiment) and on every
+    runs/search and runs/get (a page of runs, their latest points, experiment ids and dataset
+    inputs) by reading nothing: the first calls after start-up then cost what later ones do. A
+    store that cannot answer yet (down, or not migrated) is left cold: /readyz tells."""
+    # The prebuilt statements raise the driver's own errors, not SQLAlchemy's.
+    driver_error = getattr(store.engine.dialect.dbapi, "Error", SQLAlchemyError)
+    try:
+        verify_token(store, PREFIX + "0" * 40)  # no such token
+        try:
+            mlflow_experiments.find(store, "", str(2**31 - 1))  # no such experiment
+        except NotFound:
+            pass
+        with store.read() as conn:
+            load_runs(conn, ["", " "])
+        mlflow_runs.warm(store)
+    except (SQLAlchemyError, driver_error):
+        pass
+
+
 def mount(app: FastAPI) -> None:
     """Add the MLflow routes to the app."""
     tracking = _router((experiments.ROUTES, "mlflow"), (runs.ROUTES, "mlflow"))
@@ -79,3 +105,4 @@ def mount(app: FastAPI) -> None:
     app.include_router(tracking, prefix="/ajax-api/2.0/mlflow")
     app.include_router(artifacts.router, prefix="/api/2.0/mlflow-artifacts")
     app.router.routes.insert(0, _Gate(app.router.routes[before:]))
+    _warm(app.state.backend.store)

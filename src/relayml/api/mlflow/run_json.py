@@ -127,14 +127,13 @@ def new_run_json(run: Run, experiment_id: str) -> dict[str, Any]:
 def runs_json(ctx: Ctx, found: Sequence[Run]) -> list[dict[str, Any]]:
     """Runs as MLflow's Run messages, in order."""
     ids = [r.id for r in found]
-    if len(ids) == 1:  # runs/get: one prebuilt statement
-        exp_of = {ids[0]: mlflow_experiment_id(ctx, ids[0])}
-    else:
-        relay_exp = mlflow_runs.experiment_ids(ctx.store, ids)
-        mlflow_ids = mlflow_experiment_ids(ctx, set(relay_exp.values()))
-        exp_of = {i: mlflow_ids.get(relay_exp.get(i, 0), "0") for i in ids}
-    points = mlflow_runs.latest_points(ctx.store, ids)
-    inputs = mlflow_runs.dataset_inputs(ctx.store, ids)
+    with ctx.store.read() as conn:  # one transaction: these run for every run returned
+        relay_exp, points, inputs = mlflow_runs.run_extras(conn, ids)
+        default = _default_id(ctx, conn) if relay_exp else None
+    if len(ids) == 1 and ids[0] not in relay_exp:
+        mlflow_experiment_id(ctx, ids[0])  # raises the run's NotFound
+    mlflow_ids = {i: "0" if i == default else str(i) for i in set(relay_exp.values())}
+    exp_of = {i: mlflow_ids.get(relay_exp.get(i, 0), "0") for i in ids}
     result = []
     for run in found:
         data = {
