@@ -237,3 +237,15 @@ def test_windows_that_left_the_span_are_not_kept(backend: LocalBackend) -> None:
     same(_cached(backend, query), _uncached(backend, query))
     after = [int(k) for k in json.loads(doc_path.read_text())["windows"]]
     assert min(before) < since.timestamp() <= min(after)
+
+
+def test_a_store_that_refuses_the_kept_file_still_answers(
+    backend: LocalBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where the figures cannot be written (here a file stands where their folder would go; a
+    read-only bucket alike), the view gives the same figures and the server log says why."""
+    today, _ = _store(backend)
+    (Path(backend.logs.root) / CACHE_FOLDER).write_text("not a folder")
+    query = WindowQuery("churn", "churn", "production", "day", today - 5 * DAY)
+    same(_cached(backend, query), _uncached(backend, query))
+    assert "kept window figures not saved" in caplog.text

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -50,6 +51,7 @@ from relayml.predictions._files import join, open_fs
 from relayml.predictions.layout import DAY_KEY, deployment_key, deployment_partition
 
 __all__ = ["AB_COLUMNS", "CACHE_FOLDER", "WindowFigures", "joined_columns", "last_outcomes"]
+_log = logging.getLogger(__name__)
 
 CACHE_FOLDER = "_window_cache"
 _DAY = timedelta(days=1)
@@ -356,20 +358,27 @@ class WindowFigures:
         if not self._changed:
             return
         data = json.dumps(self._doc, default=_plain, separators=(",", ":")).encode()
+        try:
+            self._write(data)
+        except OSError as exc:  # a read-only or unreachable store: the view still answers
+            _log.warning("kept window figures not saved to %s: %s", self._doc_path, exc)
+            return
+        self._changed = False
+
+    def _write(self, data: bytes) -> None:
         folder = self._doc_path.rsplit("/", 1)[0]
         if not self._local:
             self._fs.pipe_file(self._doc_path, data)
-        else:
-            os.makedirs(folder, exist_ok=True)
-            tmp = f"{folder}/.{secrets.token_hex(4)}.tmp"
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, self._doc_path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        self._changed = False
+            return
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{folder}/.{secrets.token_hex(4)}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, self._doc_path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def _entry(self, start: datetime) -> dict[str, Any] | None:
         """The kept entry of a closed window whose files did not change (else a fresh one)."""
