@@ -5,10 +5,7 @@ their day. The day-by-day figures are also checked against one read of the whole
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,8 +22,10 @@ from relayml.deployments.abresults import ABReport, ab_results
 from relayml.domain.entities import KPI
 from relayml.models.publish import log_model
 from relayml.monitoring.window_cache import CACHE_FOLDER
-from relayml.predictions import ParquetLog, canonical_labels, outcome_columns
+from relayml.predictions import ParquetLog, canonical_labels
 from relayml.predictions.ids import new_prediction_ids
+from tests.fixtures.window_logs import log_outcomes
+from tests.fixtures.window_logs import same as _same
 
 DAY = timedelta(days=1)
 KPIS = [
@@ -81,12 +80,6 @@ def _log(backend: LocalBackend, when: datetime, rows: int, seed: int, **kw: Any)
     return ids
 
 
-def _outcomes(backend: LocalBackend, ids: list[str], values: list[int]) -> None:
-    with ParquetLog(backend.logs.url("outcomes")) as log:
-        now = time.time_ns() // 1_000_000
-        log.append("project=churn", outcome_columns(ids, values, now, "churn", "api"))
-
-
 def _store(backend: LocalBackend) -> tuple[datetime, list[list[str]]]:
     """Four days of predictions (two live variants, a shadow of v1's requests), outcomes on
     three of them; the days' ids."""
@@ -98,31 +91,11 @@ def _store(backend: LocalBackend) -> tuple[datetime, list[list[str]]]:
         ids += _log(backend, when + timedelta(minutes=90), 100, seed=20 + back, slower=0.2)
         days.append(ids)
     _log(backend, today - 2 * DAY, 50, seed=99, mode="shadow", variants=["v3"])
-    _outcomes(backend, days[0][:120], [1, 0, 0] * 40)
-    _outcomes(backend, days[1][:60], [0, 1] * 30)
-    _outcomes(backend, days[3][:40], [1] * 40)
-    _outcomes(backend, days[0][:10], [0] * 10)  # relabelled: the last outcome counts
+    log_outcomes(backend, days[0][:120], [1, 0, 0] * 40)
+    log_outcomes(backend, days[1][:60], [0, 1] * 30)
+    log_outcomes(backend, days[3][:40], [1] * 40)
+    log_outcomes(backend, days[0][:10], [0] * 10)  # relabelled: the last outcome counts
     return today, days
-
-
-def same(a: Any, b: Any, where: str = "") -> None:
-    """Equal values of equal types, NaN equal to NaN."""
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        assert type(a) is type(b), where
-        for f in dataclasses.fields(a):
-            same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and list(a) == list(b), f"{where}: {a!r} != {b!r}"
-        for k in a:
-            same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, list | tuple):
-        assert type(a) is type(b) and len(a) == len(b), f"{where}: {a!r} != {b!r}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and math.isnan(a):
-        assert isinstance(b, float) and math.isnan(b), where
-    else:
-        assert a == b and type(a) is type(b), f"{where}: {a!r} != {b!r}"
 
 
 def _report(backend: LocalBackend, keep: bool, since: datetime | None = None) -> ABReport:
@@ -169,10 +142,10 @@ def test_kept_days_give_the_report_computed_from_the_log(
     assert not _doc(backend).exists(), "nothing is kept unless asked"
     assert expected.comparisons and expected.variants[0].outcomes
     _from_the_whole_log(backend, expected, since)
-    same(_report(backend, keep=True, since=since), expected, "computed")
+    same_exactly(_report(backend, keep=True, since=since), expected, "computed")
     kept = json.loads(_doc(backend).read_text())["windows"]
     assert len([w for w in kept.values() if "ab" in w]) == (1 if partial else 3)
-    same(_report(backend, keep=True, since=since), expected, "read back")
+    same_exactly(_report(backend, keep=True, since=since), expected, "read back")
 
 
 def _mark(backend: LocalBackend, day: datetime) -> None:
@@ -191,11 +164,11 @@ def test_a_late_outcome_refreshes_its_day(backend: LocalBackend) -> None:
     marked = _report(backend, keep=True)
     assert marked.variants[1].predictions > 100_000, "a closed day's sums are read back"
 
-    _outcomes(backend, days[1][200:260], [1] * 60)  # late labels of that day's predictions
+    log_outcomes(backend, days[1][200:260], [1] * 60)  # late labels of that day's predictions
     found = _report(backend, keep=True)
     assert found.variants[1].predictions < 100_000, "the day was read again"
     expected = _report(backend, keep=False)
-    same(found, expected)
+    same_exactly(found, expected)
     _from_the_whole_log(backend, found, None)
 
 
@@ -203,7 +176,7 @@ def test_a_late_outcome_of_another_day_keeps_this_one(backend: LocalBackend) -> 
     today, days = _store(backend)
     _report(backend, keep=True)
     _mark(backend, today - 2 * DAY)
-    _outcomes(backend, days[0][300:330], [1] * 30)  # three days back, not two
+    log_outcomes(backend, days[0][300:330], [1] * 30)  # three days back, not two
     assert _report(backend, keep=True).variants[1].predictions > 100_000
 
 
@@ -213,7 +186,7 @@ def test_a_late_file_in_a_closed_day_is_read(backend: LocalBackend) -> None:
     _mark(backend, today - 3 * DAY)
     _log(backend, today - 3 * DAY + timedelta(hours=2), 80, seed=5, variants=["v2", "v4"])
     found = _report(backend, keep=True)
-    same(found, _report(backend, keep=False))
+    same_exactly(found, _report(backend, keep=False))
     assert [v.name for v in found.variants] == ["v1", "v2", "v4", "v3"]
 
 
@@ -224,7 +197,7 @@ def test_changed_kpis_refresh_the_kept_sums(backend: LocalBackend) -> None:
     backend.update_project("churn", kpis=KPIS[:1])
     found = _report(backend, keep=True)
     assert list(found.variants[0].kpis) == ["kept"]
-    same(found, _report(backend, keep=False))
+    same_exactly(found, _report(backend, keep=False))
 
 
 def test_the_deployment_page_shows_the_kept_report(backend: LocalBackend) -> None:
@@ -244,3 +217,8 @@ def test_the_deployment_page_shows_the_kept_report(backend: LocalBackend) -> Non
         assert expected.verdict.rstrip(".") in ab
         assert f"{expected.variants[1].predictions:,}" in ab
     assert pages[0].text.split("<h2>A/B")[1] == pages[1].text.split("<h2>A/B")[1]
+
+
+def same_exactly(a: Any, b: Any, where: str = "") -> None:
+    """Equal values of the same types, NaN equal to NaN."""
+    _same(a, b, where, exact_types=True)

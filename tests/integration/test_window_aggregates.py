@@ -4,10 +4,7 @@ fed them changed, and recomputed when a late outcome or a late file reaches thei
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,8 +24,9 @@ from relayml.models.publish import log_model
 from relayml.monitoring.kpis import kpis_by_window
 from relayml.monitoring.window_cache import CACHE_FOLDER, WindowFigures
 from relayml.monitoring.windows import WindowQuery, drift_by_window, performance_by_window
-from relayml.predictions import ParquetLog, outcome_columns
+from relayml.predictions import ParquetLog
 from relayml.predictions.ids import new_prediction_ids
+from tests.fixtures.window_logs import log_outcomes, same
 
 DAY = timedelta(days=1)
 KPIS = [
@@ -95,32 +93,6 @@ def _log(backend: LocalBackend, when: datetime, rows: int, seed: int, **kw: Any)
     return ids
 
 
-def _outcomes(backend: LocalBackend, ids: list[str], values: list[int]) -> None:
-    with ParquetLog(backend.logs.url("outcomes")) as log:
-        now = time.time_ns() // 1_000_000
-        log.append("project=churn", outcome_columns(ids, values, now, "churn", "api"))
-
-
-def same(a: Any, b: Any, where: str = "") -> None:
-    """Equal values of equal types, NaN equal to NaN (numpy scalars as their Python values)."""
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        assert type(a) is type(b), where
-        for f in dataclasses.fields(a):
-            same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and list(a) == list(b), where
-        for k in a:
-            same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, list | tuple):
-        assert type(a) is type(b) and len(a) == len(b), f"{where}: {a!r} != {b!r}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and math.isnan(a):
-        assert isinstance(b, float) and math.isnan(b), where
-    else:
-        assert a == b and isinstance(a, bool) == isinstance(b, bool), f"{where}: {a!r} != {b!r}"
-
-
 def _store(backend: LocalBackend) -> tuple[datetime, list[list[str]]]:
     """Four days of predictions (two variants, a shadow), some outcomes; the days' ids."""
     today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
@@ -131,9 +103,9 @@ def _store(backend: LocalBackend) -> tuple[datetime, list[list[str]]]:
         ids += _log(backend, today - back * DAY + timedelta(minutes=90), 100, seed=20 + back)
         days.append(ids)
     _log(backend, today - 2 * DAY, 50, seed=99, mode="shadow", variants=["v3"])
-    _outcomes(backend, days[0][:120], [1, 0, 0] * 40)
-    _outcomes(backend, days[1][:60], [0, 1] * 30)
-    _outcomes(backend, days[3][:30], [1] * 30)
+    log_outcomes(backend, days[0][:120], [1, 0, 0] * 40)
+    log_outcomes(backend, days[1][:60], [0, 1] * 30)
+    log_outcomes(backend, days[3][:30], [1] * 30)
     return today, days
 
 
@@ -183,7 +155,7 @@ def test_kept_figures_are_read_back_until_an_outcome_reaches_their_window(
     marked = WindowFigures(backend, backend.logs, query).performance()
     assert [w.outcomes for w in marked].count(12345) == 1, "a closed window's figures are kept"
 
-    _outcomes(backend, days[1][200:260], [1] * 60)  # late labels of that day's predictions
+    log_outcomes(backend, days[1][200:260], [1] * 60)  # late labels of that day's predictions
     fresh = WindowFigures(backend, backend.logs, query)
     found = fresh.performance()
     same(found, performance_by_window(backend, backend.logs, query))

@@ -25,7 +25,7 @@ import pandas as pd
 from relayml.domain.entities import KPI
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
-from relayml.monitoring.window_cache import WindowFigures, _digest
+from relayml.monitoring.window_cache import WindowFigures, _digest, id_range
 from relayml.monitoring.windows import WindowQuery
 from relayml.predictions import PredictionLogs, canonical_labels
 
@@ -220,28 +220,16 @@ class ABDays(WindowFigures):
             return frame
         return frame.merge(last, on="prediction_id", how="left")
 
-    def _entry_of(self, start: datetime) -> dict[str, Any] | None:
-        """The kept entry of a closed day whose files did not change (else a fresh one)."""
-        if not self._closed(start):
-            return None
-        windows = self._load()["windows"]
-        key = str(int(start.timestamp()))
-        files = self._files_of(start)
-        entry = windows.get(key)
-        if not isinstance(entry, dict) or entry.get("files") != files:
-            frame = self.frame(start)
-            ids = frame["prediction_id"].astype(str) if len(frame) else None
-            entry = {"files": files, "ids": [ids.min(), ids.max()] if ids is not None else None}
-            entry["order"] = [list(o) for o in order_of(frame)]
-            windows[key] = entry
-            self._changed = True
-        return entry
+    def _fresh_entry(self, start: datetime) -> dict[str, Any]:
+        """A closed day's entry: its id range and the order its variants were first logged."""
+        frame = self.frame(start)
+        return {"ids": id_range(frame), "order": [list(o) for o in order_of(frame)]}
 
     def orders(self) -> Order:
         """(variant, version, mode) of the span's rows, in the order first logged."""
         out: Order = []
         for start in self._windows():
-            entry = self._entry_of(start)
+            entry = self._entry(start)
             found = (
                 [(str(n), int(v), str(m)) for n, v, m in entry["order"]]
                 if entry is not None
@@ -255,7 +243,7 @@ class ABDays(WindowFigures):
         depends = _digest("ab", task, positive, repr(kpis))
         total = DaySums()
         for start in self._windows():
-            entry = self._entry_of(start)
+            entry = self._entry(start)
             if entry is None:
                 total.add(sums_of(self.frame(start), task, kpis, positive))
                 continue

@@ -85,6 +85,14 @@ def _joined(predictions: pd.DataFrame, last: pd.DataFrame | None) -> pd.DataFram
     return predictions
 
 
+def id_range(frame: pd.DataFrame) -> list[str] | None:
+    """The lowest and highest prediction id of a window's rows (outcomes join by this range)."""
+    if not len(frame):
+        return None
+    ids = frame["prediction_id"].astype(str)
+    return [ids.min(), ids.max()]
+
+
 def _day_start(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=UTC)
 
@@ -389,16 +397,15 @@ class WindowFigures:
         files = self._files_of(start)
         entry = windows.get(key)
         if not isinstance(entry, dict) or entry.get("files") != files:
-            live = self._live(start)
-            ids = live["prediction_id"].astype(str) if len(live) else None
-            entry = {
-                "files": files,
-                "live": len(live),
-                "ids": [ids.min(), ids.max()] if ids is not None else None,
-            }
+            entry = {"files": files, **self._fresh_entry(start)}
             windows[key] = entry
             self._changed = True
         return entry
+
+    def _fresh_entry(self, start: datetime) -> dict[str, Any]:
+        """What a closed window's entry starts with (subclasses keep other rows' facts)."""
+        live = self._live(start)
+        return {"live": len(live), "ids": id_range(live)}
 
     def _outcome_digest(self, entry: dict[str, Any]) -> str:
         last = self._outcomes()
