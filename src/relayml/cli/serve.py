@@ -40,6 +40,15 @@ def serve(
         bool,
         typer.Option("--access-log/--no-access-log", help="One JSON line per request on stderr."),
     ] = True,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="Log a request's predictions at the time its X-Relay-Time header gives "
+            "(epoch ms or ISO 8601), for replaying past traffic into the monitoring windows; "
+            "without it the header is refused.",
+        ),
+    ] = False,
     auth: Annotated[
         bool | None,
         typer.Option(
@@ -64,6 +73,7 @@ def serve(
       relay serve churn/3 --no-prediction-log
       relay serve churn@production fraud@production --workers 2
       relay serve churn@production --auth --host 0.0.0.0
+      relay serve churn@production --replay
     """
     from relayml.backend import open_backend
     from relayml.serve.runner import ModelServer, run_model_server
@@ -73,8 +83,9 @@ def serve(
     backend = open_backend(current)
     logs = prediction_log if workers == 1 else False
     first = ModelServer(
-        current, backend, chosen, refs, prediction_log=logs, access_log=access_log, auth=auth
-    )
+        current, backend, chosen, refs, prediction_log=logs, access_log=access_log, auth=auth,
+        replay=replay,
+    )  # fmt: skip
     try:
         first.runtime.load()  # fails here, clearly, on a bad reference or a model that won't load
     except BaseException:
@@ -105,6 +116,7 @@ def serve(
             prediction_log=prediction_log,
             access_log=access_log,
             auth=auth,
+            replay=replay,
         )
         server.runtime.load()
         return server

@@ -40,6 +40,7 @@ from relayml.serve import openapi
 from relayml.serve.auth import BearerAuth, is_open
 from relayml.serve.bodies import infer_body, metadata, predict_body
 from relayml.serve.fastpath import FastPath
+from relayml.serve.replay import logged_at
 from relayml.serving.auth import TokenCheck
 from relayml.serving.codec import instances_of
 from relayml.serving.metrics import AccessLog
@@ -134,9 +135,11 @@ def create_model_app(
     access_log: bool = True,
     cors_origins: Sequence[str] = (),
     auth: TokenCheck | None = None,
+    replay: bool = False,
 ) -> FastAPI:
     """The ASGI app of a model server; `cors_origins` lets web pages of those origins call it;
-    with `auth`, every route but health and description needs a token (relayml.serve.auth)."""
+    with `auth`, every route but health and description needs a token (relayml.serve.auth);
+    with `replay`, a request's X-Relay-Time header is the time its predictions are logged at."""
     runtime = service.runtime
 
     @asynccontextmanager
@@ -223,11 +226,13 @@ def create_model_app(
     async def _infer(request: Request, name: str, version: int | None) -> Response:
         payload = await _body(request, max_body)
         header_key = request.headers.get("x-relay-key")
-        return _json(await infer_payload(payload, name, version, header_key))
+        at = request.headers.get("x-relay-time")
+        return _json(await infer_payload(payload, name, version, header_key, at))
 
     async def infer_payload(
-        payload: Any, name: str, version: int | None, header_key: str | None
+        payload: Any, name: str, version: int | None, header_key: str | None, at: str | None = None
     ) -> dict[str, Any]:
+        when = logged_at(at, replay)
         if not isinstance(payload, dict) or "inputs" not in payload:
             raise InvalidInput('an infer request is an object with "inputs": [tensors].')
         model = service.model(name)
@@ -238,7 +243,9 @@ def create_model_app(
         if header_key is not None:
             key = header_key
         wanted = isinstance(params, dict) and params.get("features") is True
-        answer = await service.answer_columns(model, payload["inputs"], version, key, wanted)
+        answer = await service.answer_columns(
+            model, payload["inputs"], version, key, wanted, logged_at=when
+        )
         return infer_body(answer, payload.get("id"))
 
     @app.post("/v2/models/{name}/infer", tags=["inference"], openapi_extra=openapi.INFER)
@@ -263,15 +270,21 @@ def create_model_app(
         ?features=true also answers the feature values a model looked up online."""
         payload = await _body(request, max_body)
         key = request.headers.get("x-relay-key")
-        return _json(await predict_payload(payload, model, key, features))
+        at = request.headers.get("x-relay-time")
+        return _json(await predict_payload(payload, model, key, features, at))
 
     async def predict_payload(
-        payload: Any, model: str | None, key: str | None, features: bool = False
+        payload: Any,
+        model: str | None,
+        key: str | None,
+        features: bool = False,
+        at: str | None = None,
     ) -> dict[str, Any]:
+        when = logged_at(at, replay)
         served = service.model(model)
         codec = served.live[0].codec
         rows = instances_of(payload, codec.example, codec.names)
-        answer = await service.answer_rows(served, rows, key, features)
+        answer = await service.answer_rows(served, rows, key, features, logged_at=when)
         return predict_body(answer)
 
     @app.post("/v2/models/{name}/outcomes", tags=["outcomes"], openapi_extra=openapi.OUTCOMES)
@@ -346,7 +359,7 @@ def create_model_app(
             CORSMiddleware,
             allow_origins=list(cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "X-Relay-Key", "Authorization"],
+            allow_headers=["Content-Type", "X-Relay-Key", "X-Relay-Time", "Authorization"],
             max_age=600,
         )
     return app

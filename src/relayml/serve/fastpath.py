@@ -27,8 +27,11 @@ __all__ = ["FastPath"]
 log = logging.getLogger("relayml.serving")
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-PredictPayload = Callable[[Any, str | None, str | None, bool], Awaitable[dict[str, Any]]]
-InferPayload = Callable[[Any, str, int | None, str | None], Awaitable[dict[str, Any]]]
+# (body, model, X-Relay-Key, ?features, X-Relay-Time) and (body, name, version, key, time)
+PredictPayload = Callable[
+    [Any, str | None, str | None, bool, str | None], Awaitable[dict[str, Any]]
+]
+InferPayload = Callable[[Any, str, int | None, str | None, str | None], Awaitable[dict[str, Any]]]
 ErrorAnswer = Callable[[RelayError], tuple[int, str]]
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -87,22 +90,25 @@ class FastPath:
         self, scope: Scope, receive: Receive, send: Send, route: str, name: str | None
     ) -> int:
         key: str | None = None
+        at: str | None = None
         length: bytes | None = None
         for header, value in scope["headers"]:
             if header == b"content-length":
                 length = value
             elif header == b"x-relay-key":
                 key = value.decode("latin-1")
+            elif header == b"x-relay-time":
+                at = value.decode("latin-1")
         try:
             payload = await self._body(receive, length)
             if route == _PREDICT:
                 query = scope.get("query_string", b"")
                 model = _query_value(query, "model")
                 shown = (_query_value(query, "features") or "").lower() in ("true", "1", "yes")
-                answer = await self._predict(payload, model, key, shown)
+                answer = await self._predict(payload, model, key, shown, at)
             else:
                 assert name is not None
-                answer = await self._infer(payload, name, None, key)
+                answer = await self._infer(payload, name, None, key, at)
             status, body = 200, orjson.dumps(answer)
         except _Disconnected:
             return 500  # nothing to answer; counted as the access log counts it

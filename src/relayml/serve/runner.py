@@ -74,9 +74,11 @@ class ModelServer:
         prediction_log: bool = True,
         access_log: bool = True,
         auth: bool | None = None,
+        replay: bool = False,
     ) -> None:
         """``auth`` None follows RELAY_SERVE_AUTH; with auth the backend's store (or the one
-        RELAY_DATABASE_URL names) checks the tokens."""
+        RELAY_DATABASE_URL names) checks the tokens; ``replay`` logs a request at the time its
+        X-Relay-Time header gives (relayml.serve.replay)."""
         on = settings.serve_auth if auth is None else auth
         check = open_token_check(settings, backend) if on else None
         self._owns_auth_store = check is not None and check.store is not getattr(
@@ -90,6 +92,7 @@ class ModelServer:
             prediction_log=prediction_log,
             access_log=access_log,
             auth=check,
+            replay=replay,
         )
 
     @classmethod
@@ -128,6 +131,7 @@ class ModelServer:
         prediction_log: bool,
         access_log: bool,
         auth: TokenCheck | None = None,
+        replay: bool = False,
     ) -> None:
         self.auth = auth
         options = ServeOptions(
@@ -166,6 +170,7 @@ class ModelServer:
             access_log=access_log,
             cors_origins=origins,
             auth=auth,
+            replay=replay,
         )
 
     def close(self) -> None:

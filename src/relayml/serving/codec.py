@@ -55,6 +55,7 @@ class Columns:
     ids: list[str] | None = None  # prediction ids given in advance (a shadow's copy of a request)
     received: float = 0.0  # time.perf_counter() when the request arrived
     matrix: np.ndarray | None = None  # all-float inputs: the rows as one matrix, arrays its columns
+    logged_at: int | None = None  # a replayed request's own time (epoch ms) for the log; else now
 
     def take(self, rows: Sequence[int]) -> Columns:
         """The rows at the given positions (ascending, each once)."""
@@ -71,6 +72,7 @@ class Columns:
             None if self.ids is None else [self.ids[i] for i in rows],
             self.received,
             matrix,
+            self.logged_at,
         )
 
     def with_key(self, key: Any) -> Columns:
@@ -78,12 +80,26 @@ class Columns:
         if key is None:
             return self
         keys = [key] * self.rows
-        return Columns(self.arrays, self.rows, keys, self.ids, self.received, self.matrix)
+        return Columns(
+            self.arrays, self.rows, keys, self.ids, self.received, self.matrix, self.logged_at
+        )
 
-    def at(self, received: float, ids: list[str] | None = None) -> Columns:
-        """These rows, received at `received` (and given these prediction ids, if any)."""
+    def replayed(self, logged_at: int | None) -> Columns:
+        """These rows with the time a replaying server logs them at (epoch ms; None: now)."""
+        if logged_at is None:
+            return self
+        return Columns(
+            self.arrays, self.rows, self.keys, self.ids, self.received, self.matrix, logged_at
+        )
+
+    def at(
+        self, received: float, ids: list[str] | None = None, logged_at: int | None = None
+    ) -> Columns:
+        """These rows, received at `received` (and given these prediction ids, if any; logged
+        at `logged_at`, epoch ms, when a replaying server was given the request's own time)."""
         ids = self.ids if ids is None else ids
-        return Columns(self.arrays, self.rows, self.keys, ids, received, self.matrix)
+        when = self.logged_at if logged_at is None else logged_at
+        return Columns(self.arrays, self.rows, self.keys, ids, received, self.matrix, when)
 
 
 def _views(matrix: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:

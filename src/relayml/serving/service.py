@@ -99,20 +99,25 @@ class ModelService:
         return models[name]
 
     async def answer_rows(
-        self, model: ServedModel, rows: Sequence[Any], key: Any = None, features: bool = False
+        self,
+        model: ServedModel,
+        rows: Sequence[Any],
+        key: Any = None,
+        features: bool = False,
+        logged_at: int | None = None,
     ) -> Answer:
         """Route, validate, predict and log the rows of a /predict request.
 
         A request key (the X-Relay-Key header) keeps the whole request on one variant and is
         logged as every row's key; otherwise each row is routed on its own, by its sticky field
         when the deployment has one, else at random by weight. `features`: answer the values
-        a model with feature inputs looked up.
+        a model with feature inputs looked up. `logged_at`: a replayed request's own time.
         """
         start = time.perf_counter()
         sticky = model.sticky_key
 
         def decode(variant: LoadedVariant) -> Columns:
-            return variant.codec.from_records(rows, sticky).with_key(key)
+            return variant.codec.from_records(rows, sticky).with_key(key).replayed(logged_at)
 
         if key is not None:
             variant = model.choose(key)
@@ -133,6 +138,7 @@ class ModelService:
         version: int | None,
         key: Any = None,
         features: bool = False,
+        logged_at: int | None = None,
     ) -> Answer:
         """Route, validate, predict and log the tensors of a V2 infer request.
 
@@ -142,7 +148,7 @@ class ModelService:
         start = time.perf_counter()
 
         def decode(variant: LoadedVariant) -> Columns:
-            return variant.codec.from_v2(inputs).with_key(key)
+            return variant.codec.from_v2(inputs).with_key(key).replayed(logged_at)
 
         if version is not None or key is not None:
             variant = (

@@ -139,7 +139,10 @@ class LoadedVariant:
         now_ms = time.time_ns() // 1_000_000
         ids: list[str] = []
         for item in batch:
-            ids += item.ids if item.ids is not None else new_prediction_ids(item.rows, now_ms)
+            if item.ids is not None:
+                ids += item.ids
+            else:  # a replayed request's ids carry its own time, as its log rows do
+                ids += new_prediction_ids(item.rows, item.logged_at or now_ms)
         context = self.context
         decided = self._decide(context, arrays, values, proba)
         if context is not None and context.log is not None:
@@ -191,8 +194,13 @@ class LoadedVariant:
         counts = [item.rows for item in batch]
         finished = time.perf_counter()
         latency = [(finished - item.received) * 1000 if item.received else 0.0 for item in batch]
+        if any(item.logged_at is not None for item in batch):  # replayed: each its own time
+            times = [now_ms if item.logged_at is None else item.logged_at for item in batch]
+            stamps = np.repeat(np.asarray(times, dtype=np.int64), counts)
+        else:
+            stamps = np.full(rows, now_ms, dtype=np.int64)
         record: dict[str, Any] = {
-            "timestamp": np.full(rows, now_ms, dtype=np.int64),
+            "timestamp": stamps,
             "prediction_id": ids,
             "model": [context.model] * rows,
             "version": np.full(rows, self.version, dtype=np.int64),
