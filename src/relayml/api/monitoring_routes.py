@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -178,9 +178,13 @@ def acknowledge_alert(request: Request, project: str, event_id: int) -> Response
 @router.post(
     "/projects/{project}/monitors/run", tags=["monitoring"], dependencies=[requires("alerts.write")]
 )
-def run_monitors(request: Request, project: str) -> Response:
-    """Evaluate the project's alert rules now (what the scheduler does every interval)."""
-    return ok(backend_of(request).run_monitors(project))
+def run_monitors(request: Request, project: str, at: datetime | None = None) -> Response:
+    """Evaluate the project's alert rules now (what the scheduler does every interval), or as
+    of `at` (ISO 8601; UTC when no offset is given): the windows that end then, for traffic
+    replayed with `relay serve --replay`."""
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return ok(backend_of(request).run_monitors(project, at))
 
 
 @router.put(

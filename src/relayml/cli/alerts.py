@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -113,14 +114,28 @@ def ack(
 
 
 @monitor_app.command("run")
-def run(project: ProjectOption = None, json_output: JsonOption = False) -> None:
+def run(
+    project: ProjectOption = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option(
+            "--at",
+            help="Evaluate as of this moment (ISO date or date-time, UTC): the windows that "
+            "end then, for traffic replayed with `relay serve --replay`. Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
     """Evaluate the alert rules now: fire, update or resolve alerts; exit 1 while one is active.
 
     Cron-friendly: `relay monitor run -p churn || page-someone`. `relay server` also runs this
-    every RELAY_MONITOR_INTERVAL seconds.
+    every RELAY_MONITOR_INTERVAL seconds. --at 2026-02-01 evaluates replayed weeks as they ended.
     """
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
     with open_cli_backend() as backend:
-        results = backend.run_monitors(project_or_default(project))
+        results = backend.run_monitors(project_or_default(project), at)
     if json_output:
         print_json(results)
     else:

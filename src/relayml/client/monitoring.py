@@ -120,10 +120,11 @@ class HttpMonitoringOps:
         result: AlertEvent = self._json("POST", path, AlertEvent)
         return result
 
-    def run_monitors(self, project: str) -> list[dict[str, Any]]:
-        """Evaluate the project's alert rules now: fire, update or resolve alerts."""
+    def run_monitors(self, project: str, at: datetime | None = None) -> list[dict[str, Any]]:
+        """Evaluate the project's alert rules now (or as of `at`): fire, update or resolve."""
+        params = {} if at is None else {"at": at.isoformat()}
         result: list[dict[str, Any]] = self._send(
-            "POST", f"{_project(project)}/monitors/run"
+            "POST", f"{_project(project)}/monitors/run", params=params
         ).json()
         return result
 

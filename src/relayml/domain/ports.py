@@ -413,8 +413,8 @@ class Backend(GovernancePort, FeaturesPort, SchedulesPort, Protocol):
     def acknowledge_alert(self, project: str, event_id: int) -> AlertEvent:
         """Acknowledge an alert event; NotFound, Conflict if already acknowledged."""
 
-    def run_monitors(self, project: str) -> list[dict[str, Any]]:
-        """Evaluate every alert rule of the project now; NotFound (project)."""
+    def run_monitors(self, project: str, at: datetime | None = None) -> list[dict[str, Any]]:
+        """Evaluate every alert rule of the project now, or as of `at`; NotFound (project)."""
 
     def set_decision_table(self, project: str, model: str, source: str) -> DecisionTableInfo:
         """Store a new revision of a model's decision table (YAML); InvalidInput, NotFound."""

@@ -111,8 +111,9 @@ class LocalMonitoringOps:
 
         return acknowledge(self.store, self.actor, project, event_id)
 
-    def run_monitors(self, project: str) -> list[dict[str, Any]]:
-        """Evaluate the project's alert rules now: fire, update or resolve alerts."""
+    def run_monitors(self, project: str, at: datetime | None = None) -> list[dict[str, Any]]:
+        """Evaluate the project's alert rules now (or as of `at`, for replayed traffic): fire,
+        update or resolve alerts."""
         from dataclasses import asdict
 
         from relayml.monitoring.alerts import evaluate_rules
@@ -126,6 +127,7 @@ class LocalMonitoringOps:
                 self.store,
                 project,
                 retraining=self.settings.home / "retraining",
+                now=at,
                 actor=self.actor,
             )
         ]
