@@ -52,6 +52,8 @@ def _write(logs: PredictionLogs, project: str) -> None:
             "latency_ms": [3.0] * 6,
             "input.x": [float(i) for i in range(6)],
             "prediction": [i % 2 for i in range(6)],
+            # a classifier's probabilities: a list column, which Arrow's join refuses to carry
+            "probabilities": [[1 - i / 10, i / 10] for i in range(6)],
             "decision": ["call" if i % 2 else "wait" for i in range(6)],
         })  # fmt: skip
         log.append(deployment_partition(project, "churn-staging"), {
@@ -78,6 +80,7 @@ def test_the_frame_holds_inputs_predictions_decisions_and_the_last_outcome(
     table = backend.production_table(project, "churn", "production", since=since, until=until)
     frame = table.to_pandas()
     assert list(frame["prediction_id"]) == [_pid(3), _pid(2), _pid(1)]  # oldest first
+    assert [list(p) for p in frame["probabilities"]] == [[0.7, 0.3], [0.8, 0.2], [0.9, 0.1]]
     assert list(frame["input.x"]) == [3.0, 2.0, 1.0]
     assert list(frame["prediction"]) == [1, 0, 1]
     assert list(frame["decision"]) == ["call", "wait", "call"]

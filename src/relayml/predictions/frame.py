@@ -73,10 +73,12 @@ def _with_outcomes(table: pa.Table, outcomes: pa.Table | None) -> pa.Table:
             "outcome_time": _stamp(pa.chunked_array([pa.array(last["timestamp"], pa.int64())])),
         }
     )
-    order = "__row"
-    table = table.append_column(order, pa.array(range(table.num_rows), pa.int64()))
-    joined = table.join(right, "prediction_id", join_type="left outer")
-    return joined.sort_by(order).drop_columns([order])
+    # each logged row's outcome by position (Arrow's join refuses list columns such as a
+    # classifier's probabilities among the carried fields, so the outcome columns are taken)
+    found = pc.index_in(table.column("prediction_id"), value_set=right.column("prediction_id"))
+    for name in ("outcome", "outcome_value", "outcome_time"):
+        table = table.append_column(name, right.column(name).take(found))
+    return table
 
 
 def arrow_bytes(table: pa.Table) -> bytes:
