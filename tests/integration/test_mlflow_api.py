@@ -8,6 +8,9 @@ MLflow clients are driven against a real server in tests/e2e/test_mlflow_client.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from relayml.backend import LocalBackend
@@ -217,4 +220,63 @@ def test_experiments_and_runs(world: tuple[TestClient, LocalBackend]) -> None:
     assert error(client, "POST", "/api/2.0/mlflow/no/such/route", json={})[:2] == (
         404,
         "ENDPOINT_NOT_FOUND",
+    )
+
+
+def test_metric_history_pages_every_value_as_stored(
+    world: tuple[TestClient, LocalBackend],
+) -> None:
+    """get-history answers what tracking stored, page by page: NaN and the infinities as
+    MLflow's JSON writes them, the order by step then time, the last page without a token."""
+    client, backend = world
+    exp_id = ok(client, "POST", "/experiments/create", json={"name": "history"})["experiment_id"]
+    run_id = ok(client, "POST", "/runs/create", json={"experiment_id": exp_id})["run"]["info"][
+        "run_id"
+    ]
+    special = ["NaN", "Infinity", "-Infinity"]
+    points = [
+        {"key": "loss", "value": special[s % 3] if s % 50 == 7 else 1 / (s + 1), "step": s,
+         "timestamp": 1_700_000_000_000 + (2500 - s)}
+        for s in range(2500)
+    ]  # fmt: skip
+    points.append({"key": "loss", "value": 0.25, "step": 3, "timestamp": 1})  # same step, earlier
+    for first in range(0, len(points), 1000):
+        batch = {"run_id": run_id, "metrics": points[first : first + 1000]}
+        ok(client, "POST", "/runs/log-batch", json=batch)
+    expected = [
+        (p.step, p.timestamp, "nan" if math.isnan(p.value) else p.value)
+        for p in backend.get_metric_history(run_id, "loss")
+    ]
+    assert len(expected) == 2501 and expected[3] == (3, 1, 0.25)
+    seen: list[tuple[int, int, Any]] = []
+    token = None
+    while True:
+        params = {"run_id": run_id, "metric_key": "loss", "max_results": 1000}
+        page = ok(client, "GET", "/metrics/get-history", params={**params, "page_token": token})
+        assert {m["key"] for m in page["metrics"]} == {"loss"}
+        seen += [
+            (m["step"], m["timestamp"], "nan" if math.isnan(m["value"]) else m["value"])
+            for m in page["metrics"]
+        ]
+        token = page.get("next_page_token")
+        if token is None:
+            assert len(page["metrics"]) == 501
+            break
+        assert len(page["metrics"]) == 1000
+    assert seen == expected
+    assert {v for _, _, v in seen} >= {"nan", math.inf, -math.inf}
+    whole = ok(
+        client, "GET", "/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
+    )
+    assert len(whole["metrics"]) == 2501 and "next_page_token" not in whole
+    acc = [{"key": "acc", "value": s / 7, "step": s, "timestamp": 5 + s} for s in range(3)]
+    ok(client, "POST", "/runs/log-batch", json={"run_id": run_id, "metrics": acc})
+    finite = ok(
+        client, "GET", "/metrics/get-history", params={"run_id": run_id, "metric_key": "acc"}
+    )
+    assert finite == {"metrics": acc}
+    missing = {"run_id": run_id, "metric_key": "nope"}
+    assert error(client, "GET", "/metrics/get-history", params=missing)[:2] == (
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
     )

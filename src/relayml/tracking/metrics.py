@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from relayml.domain.entities import MetricPoint
 from relayml.domain.ports import MetricRow
@@ -18,9 +18,24 @@ from relayml.store.fast import FastStatement, upsert_insert
 from relayml.store.schema import latest_metrics, metrics
 from relayml.tracking.state import require_run, require_running
 
-__all__ = ["append_points", "get_metric_history", "log_metrics", "nan_to_none", "none_to_nan"]
+__all__ = [
+    "append_points",
+    "get_metric_history",
+    "log_metrics",
+    "metric_history_rows",
+    "nan_to_none",
+    "none_to_nan",
+]
 
 _INSERT_METRICS = FastStatement(metrics.insert())
+_HISTORY = FastStatement(
+    select(metrics.c.value, metrics.c.step, metrics.c.timestamp)
+    .where(metrics.c.run_id == bindparam("run_id"), metrics.c.key == bindparam("key"))
+    .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_ALL = 2**62  # the limit of "every point" (one statement for both; SQL has no LIMIT-all value)
 
 
 def nan_to_none(value: float) -> float | None:
@@ -85,26 +100,18 @@ def log_metrics(store: Store, actor: str, run_id: str, points: Sequence[MetricRo
         )
 
 
-def get_metric_history(
+def metric_history_rows(
     store: Store, run_id: str, key: str, *, limit: int | None = None, offset: int = 0
-) -> list[MetricPoint]:
-    """The points of one metric series by step then time: all, or limit of them from offset."""
+) -> list[tuple[float | None, int, int]]:
+    """(value, step, timestamp) of one series by step then time, NaN as None: all, or limit of
+    them from offset; NotFound for an unknown run, or a series with no points at offset 0."""
     if (limit is not None and limit < 1) or offset < 0:
         raise InvalidInput(f"limit must be at least 1 and offset at least 0: {limit}, {offset}.")
+    params = {"run_id": run_id, "key": key, "limit": _ALL if limit is None else limit}
     with store.read() as conn:
         require_run(conn, run_id)
-        query = (
-            select(metrics.c.value, metrics.c.step, metrics.c.timestamp)
-            .where(metrics.c.run_id == run_id, metrics.c.key == key)
-            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
-            .offset(offset)
-            .limit(limit)
-        )
-        points = [
-            MetricPoint(key=key, value=none_to_nan(r.value), step=r.step, timestamp=r.timestamp)
-            for r in conn.execute(query)
-        ]
-    if not points and offset == 0:
+        rows = _HISTORY.all(conn, {**params, "offset": offset})
+    if not rows and offset == 0:
         with store.read() as conn:
             known = sorted(
                 conn.scalars(select(latest_metrics.c.key).where(latest_metrics.c.run_id == run_id))
@@ -112,4 +119,16 @@ def get_metric_history(
         raise NotFound(
             f"run {run_id} has no metric {key!r} (it has: {', '.join(known) or 'no metrics'})."
         )
-    return points
+    return rows
+
+
+def get_metric_history(
+    store: Store, run_id: str, key: str, *, limit: int | None = None, offset: int = 0
+) -> list[MetricPoint]:
+    """The points of one metric series by step then time: all, or limit of them from offset."""
+    return [
+        MetricPoint(key=key, value=none_to_nan(value), step=step, timestamp=timestamp)
+        for value, step, timestamp in metric_history_rows(
+            store, run_id, key, limit=limit, offset=offset
+        )
+    ]
