@@ -96,17 +96,19 @@ def relayml_join(entities: Any, sources: list[Any], as_of_known: bool = False) -
     """relayml's point-in-time join of every feature set."""
     import pandas as pd
 
+    from relayml.features.pit import entity_rows
     from relayml.features.training import join_feature_set
 
+    prepared = entity_rows(entities, "event_time", ["customer_id"])  # once, as training_frame
     parts = [entities]
     for i, source in enumerate(sources):
         fs = _feature_set(i, source)
         names = [f.name for f in fs.features]
-        parts.append(
-            join_feature_set(
-                entities, "event_time", fs, ["customer_id"], source, names, as_of_known=as_of_known
-            )
-        )
+        values = join_feature_set(
+            entities, "event_time", fs, ["customer_id"], source, names,
+            as_of_known=as_of_known, entities=prepared,
+        )  # fmt: skip
+        parts.append(values)
     return pd.concat(parts, axis=1)
 
 

@@ -10,6 +10,7 @@ logged as a dataset version with lineage to the feature sets, their features and
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -29,18 +30,18 @@ from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput, NotFound
 from relayml.features.ondemand import run_on_demand
-from relayml.features.pit import SourceFrame, as_of_indices, key_codes, time_ns
+from relayml.features.pit import (
+    EntityRows,
+    SourceFrame,
+    as_of_rows,
+    entity_rows,
+    source_codes,
+    time_ns,
+)
 
 __all__ = ["join_feature_set", "latest_values", "load_source", "training_frame"]
 
 _ON_CLIENT = "dask-client"  # the joins run on the Dask client this call opened
-
-# integer and boolean features keep their type when an entity has no value (pandas' nullable)
-_NULLABLE = {
-    pa.int64(): pd.Int64Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
 
 
 def load_source(backend: Backend, project: str, fs: FeatureSet) -> tuple[pd.DataFrame, str]:
@@ -89,13 +90,16 @@ def join_feature_set(
     features: Sequence[str],
     *,
     as_of_known: bool = False,
+    entities: EntityRows | None = None,
 ) -> pd.DataFrame:
     """The features' values for each entity row at its event time (missing: null), one column
-    per feature, indexed like entity_df."""
+    per feature, indexed like entity_df. ``entities``: entity_rows(entity_df, event_time, keys),
+    when several feature sets are joined to the same frame (it is prepared once)."""
     _check_columns(fs, source, keys)
-    entity_codes, source_codes = key_codes(entity_df, source, keys)
+    if entities is None:
+        entities = entity_rows(entity_df, event_time, keys)
     frame = SourceFrame(
-        codes=source_codes,
+        codes=source_codes(entities, entity_df, source, keys),
         event=time_ns(source[fs.event_time], f"{fs.name}.{fs.event_time}"),
         created=(
             time_ns(source[fs.created_time], f"{fs.name}.{fs.created_time}")
@@ -104,34 +108,48 @@ def join_feature_set(
         ),
     )
     ttl = None if fs.ttl is None else int(fs.ttl / timedelta(microseconds=1)) * 1000
-    index = as_of_indices(
-        entity_codes,
-        time_ns(entity_df[event_time], f"entity frame column {event_time!r}"),
-        frame,
-        as_of_known=as_of_known,
-        ttl_ns=ttl,
-    )
-    return _take(source, list(features), index).set_axis(entity_df.index)
+    index = as_of_rows(entities, frame, as_of_known=as_of_known, ttl_ns=ttl)
+    return _take(source, list(features), index, entity_df.index)
 
 
-def _take(source: pd.DataFrame, features: list[str], index: np.ndarray) -> pd.DataFrame:
-    """The rows index names of the feature columns, null where it is -1."""
+def _take(
+    source: pd.DataFrame, features: list[str], index: np.ndarray, axis: pd.Index
+) -> pd.DataFrame:
+    """The rows index names of the feature columns, null where it is -1. Only those rows are
+    copied, column by column; float columns are taken into one block per dtype, which the frame
+    holds as it is (no second copy to consolidate them)."""
     missing = index < 0
-    floats = [f for f in features if source[f].dtype.kind == "f"]
-    others = [f for f in features if f not in floats]
-    columns: dict[str, Any] = {}
-    for name in floats:  # plain numpy: NaN is their missing value
+    safe = np.where(missing, 0, index) if len(source) else index
+    floats: dict[np.dtype[Any], list[str]] = {}
+    for name in features:
+        dtype = source[name].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":  # NaN is their missing value
+            floats.setdefault(dtype, []).append(name)
+    frames = [pd.DataFrame(index=axis)] if not features else []
+    for dtype, names in floats.items():
+        block = np.empty((len(names), len(index)), dtype=dtype)
         if len(source):
-            values = source[name].to_numpy()[np.where(missing, 0, index)]
-        else:
-            values = np.empty(len(index), dtype=source[name].dtype)
-        values[missing] = np.nan
-        columns[name] = values
-    if others:  # Arrow keeps nulls of integers, booleans, strings and times
-        table = pa.Table.from_pandas(source[others], preserve_index=False)
-        taken = table.take(pa.array(index, mask=missing)).to_pandas(types_mapper=_NULLABLE.get)
-        columns.update({name: taken[name] for name in others})
-    return pd.DataFrame({name: columns[name] for name in features})
+            for row, name in zip(block, names, strict=True):
+                np.take(source[name].to_numpy(), safe, out=row)
+        block[:, missing] = np.nan
+        frames.append(pd.DataFrame(block.T, columns=names, index=axis, copy=False))
+    taken = {name for names in floats.values() for name in names}
+    others = {n: _take_column(source[n], safe, missing) for n in features if n not in taken}
+    if others:
+        frames.append(pd.DataFrame(others, index=axis))
+    out = frames[0] if len(frames) == 1 else pd.concat(frames, axis=1)
+    return out if list(out.columns) == features else out[features]
+
+
+def _take_column(column: pd.Series, safe: np.ndarray, missing: np.ndarray) -> Any:
+    """One column's rows (null where missing); integers and booleans become pandas' nullable
+    types, anything else keeps its type with its own missing value."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        values = column.to_numpy()[safe] if len(column) else np.zeros(len(safe), dtype=dtype)
+        array = pd.arrays.BooleanArray if dtype.kind == "b" else pd.arrays.IntegerArray
+        return array(values, missing.copy())
+    return column.array.take(np.where(missing, -1, safe), allow_fill=True)
 
 
 def latest_values(
@@ -259,7 +277,8 @@ def training_frame(
                 plan.setdefault((dep.name, dep.version), (dep, []))[1].append(inner.feature)
             continue
         plan.setdefault((found.name, found.version), (found, []))[1].append(ref.feature)
-    out = entity_df.copy()
+    frames: dict[str, pd.DataFrame] = {}  # each set's joined columns, by set name
+    prepared: dict[tuple[str, ...], EntityRows] = {}  # the entity frame, sorted once per keys
     lineage: list[tuple[FeatureDefinition, list[str], str]] = []
     columns: dict[str, pd.Series] = {}
     for definition, names in plan.values():
@@ -282,9 +301,13 @@ def training_frame(
             )
         else:
             source, source_key = load_source(backend, project, fs)
+            if tuple(keys) not in prepared:
+                prepared[tuple(keys)] = entity_rows(entity_df, event_time, keys)
             values = join_feature_set(
-                entity_df, event_time, fs, keys, source, wanted, as_of_known=as_of_known
-            )
+                entity_df, event_time, fs, keys, source, wanted, as_of_known=as_of_known,
+                entities=prepared[tuple(keys)],
+            )  # fmt: skip
+        frames[fs.name] = values
         for feature in wanted:
             columns[f"{fs.name}:{feature}"] = values[feature]
         lineage.append((definition, wanted, source_key))
@@ -301,7 +324,7 @@ def training_frame(
         computed = run_on_demand(spec, inputs)
         columns[f"{spec.name}:{ref.feature}"] = computed[ref.feature]
         lineage.append((definition, [ref.feature], ""))
-    _place(out, columns, refs)
+    out = _place(entity_df, columns, frames, refs)
     if name is not None:
         out.attrs["dataset"] = _log(backend, project, name, out, lineage)
     return out
@@ -312,20 +335,42 @@ def _plain(text: str) -> str:
     return f"{ref.feature_set}:{ref.feature}"
 
 
-def _place(out: pd.DataFrame, columns: dict[str, pd.Series], refs: Sequence[FeatureRef]) -> None:
-    """Requested features as columns named by feature (set__feature when two sets share one)."""
+def _place(
+    entity_df: pd.DataFrame,
+    columns: dict[str, pd.Series],
+    frames: dict[str, pd.DataFrame],
+    refs: Sequence[FeatureRef],
+) -> pd.DataFrame:
+    """entity_df with the requested features as columns named by feature (set__feature when two
+    sets share one). A run of features that is a joined frame as it came is placed as it is,
+    without copying its columns."""
     short = [r.feature for r in refs]
-    for ref in refs:
-        key = f"{ref.feature_set}:{ref.feature}"
-        column = (
-            ref.feature if short.count(ref.feature) == 1 else f"{ref.feature_set}__{ref.feature}"
-        )
-        if column in out.columns:
-            raise InvalidInput(
-                f"the entity frame already has a column {column!r}; rename it or drop it "
-                f"before joining {key}."
+    pieces = []
+    for set_name, run in itertools.groupby(refs, key=lambda r: r.feature_set):
+        group = list(run)
+        names = []
+        for ref in group:
+            column = (
+                ref.feature
+                if short.count(ref.feature) == 1
+                else f"{ref.feature_set}__{ref.feature}"
             )
-        out[column] = columns[key].array
+            if column in entity_df.columns:
+                raise InvalidInput(
+                    f"the entity frame already has a column {column!r}; rename it or drop it "
+                    f"before joining {ref.feature_set}:{ref.feature}."
+                )
+            names.append(column)
+        features = [r.feature for r in group]
+        frame = frames.get(set_name)
+        if frame is None or list(frame.columns) != features:
+            frame = pd.DataFrame(
+                {f: columns[f"{set_name}:{f}"].array for f in features}, index=entity_df.index
+            )
+        pieces.append(frame.set_axis(names, axis=1))
+    out = pd.concat([entity_df, *pieces], axis=1)
+    out.attrs = dict(entity_df.attrs)
+    return out
 
 
 def _log(
