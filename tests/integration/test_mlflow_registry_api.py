@@ -170,6 +170,14 @@ def test_artifacts_logged_models_and_the_registry(world: tuple[TestClient, Local
     ]
     assert got["tags"] == [{"key": "ok", "value": "yes"}] and got["description"] == "first"
     assert sorted(got["aliases"]) == ["champion", "production"]
+    for number in ("99", "0", "-1"):  # one version is read, not the list: the same answer
+        assert error(
+            client, "GET", "/model-versions/get", params={"name": "churn", "version": number}
+        )[:3] == (
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+            f"Model Version (name=churn, version={number}) not found.",
+        )
     registered = ok(client, "GET", "/registered-models/get", params={"name": "churn"})[
         "registered_model"
     ]

@@ -215,8 +215,10 @@ def record_version(
         )
 
 
-def extras_of(store: Store, project: str, name: str) -> dict[int, VersionExtras]:
-    """version -> what MLflow knows of it, for every version of a model."""
+def extras_of(
+    store: Store, project: str, name: str, version: int | None = None
+) -> dict[int, VersionExtras]:
+    """version -> what MLflow knows of it, for every version of a model (or only one)."""
     with store.read() as conn:
         model = model_row(conn, project_id(conn, project), project, name)
         query = (
@@ -224,6 +226,8 @@ def extras_of(store: Store, project: str, name: str) -> dict[int, VersionExtras]
             .join(mlflow_versions, mlflow_versions.c.version_id == model_versions.c.id)
             .where(model_versions.c.model_id == model.id)
         )
+        if version is not None:
+            query = query.where(model_versions.c.version == version)
         return {
             int(r.version): VersionExtras(
                 source=r.source,

@@ -168,15 +168,15 @@ def decode_token(token: str | None) -> int:
 _LISTS = {"experiment_ids", "order_by", "run_ids"}
 
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+_LONG_INTEGER = re.compile(rb"(?<![0-9.])[0-9]{19}(?![0-9]*[.eE])")
 
 
 def _loads(raw: bytes) -> Any:
     """A JSON body: orjson (a batch of 1,000 metrics parses ~4x faster), and json for what
     orjson refuses but json takes (NaN and Infinity tokens, lone surrogates) or reads another
-    way (integers past 64 bits, which orjson makes floats: any run of 19 digits goes to json),
+    way (integers past 64 bits, which orjson makes floats: an integer of 19 digits goes to json),
     so every body parses as it did with json alone."""
-    if _LONG_DIGITS.search(raw) is None:
+    if _LONG_INTEGER.search(raw) is None:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -7,10 +7,12 @@ from typing import Any
 from relayml.api.mlflow.common import Ctx, Route, decode_token, encode_token, need, optional_int
 from relayml.api.mlflow.errors import MlflowError
 from relayml.api.mlflow.filters import matches, parse_filter
-from relayml.api.mlflow.registry import _immutable, _pairs, _project, _versions
+from relayml.api.mlflow.registry import _immutable, _pairs, _project, _version_json, _versions
 from relayml.domain.models import ENVIRONMENTS
+from relayml.errors import NotFound
 from relayml.interop import mlflow_registry as registry
 from relayml.interop import mlflow_sources
+from relayml.interop.mlflow_registry import VersionExtras
 
 __all__ = ["ROUTES"]
 
@@ -28,12 +30,18 @@ def _number(body: dict[str, Any]) -> int:
 
 
 def _one(ctx: Ctx, project: str, name: str, number: int) -> dict[str, Any]:
-    for v in _versions(ctx, project, name):
-        if v["version"] == str(number):
-            return v
-    raise MlflowError(
+    missing = MlflowError(
         "RESOURCE_DOES_NOT_EXIST", f"Model Version (name={name}, version={number}) not found."
     )
+    if number < 1:
+        raise missing
+    try:
+        version = ctx.backend.get_model_version(project, f"{name}/{number}")
+    except NotFound:
+        raise missing from None
+    extras = registry.extras_of(ctx.store, project, name, number)
+    aliases = registry.aliases_of(ctx.store, project, name)
+    return _version_json(ctx, project, version, extras.get(number, VersionExtras()), aliases)
 
 
 def create(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
