@@ -3,6 +3,10 @@ each route answers and what relayml stored (its blobs, model versions, environme
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from relayml.backend import LocalBackend
@@ -246,3 +250,28 @@ def test_artifacts_logged_models_and_the_registry(world: tuple[TestClient, Local
         json={"num_parts": 2},
     )
     assert multipart.status_code == 501
+
+
+def test_proxy_uploads_land_once_as_their_hash(world: tuple[TestClient, LocalBackend]) -> None:
+    """An upload through the proxy is stored under its sha256 (written once, straight into the
+    store), the same bytes twice make one blob, and no temporary file is left behind."""
+    client, backend = world
+    exp_id = ok(client, "POST", "/experiments/create", json={"name": "up"})["experiment_id"]
+    run_id = ok(client, "POST", "/runs/create", json={"experiment_id": exp_id})["run"]["info"][
+        "run_id"
+    ]
+    root = f"{ARTIFACTS}/{exp_id}/{run_id}/artifacts"
+    big = os.urandom(3 * 1024 * 1024 + 17)  # more than one chunk
+    for path, data in (("a.bin", big), ("copy/a.bin", big), ("empty.txt", b"")):
+        assert client.put(f"{root}/{path}", content=data).status_code == 200
+        assert client.get(f"{root}/{path}").content == data
+    stored = {a.path: a for a in backend.list_artifacts(run_id)}
+    assert stored["a.bin"].sha256 == hashlib.sha256(big).hexdigest() == stored["copy/a.bin"].sha256
+    assert stored["a.bin"].size == len(big) and stored["empty.txt"].size == 0
+    blob = Path(backend.blobs.path_of(stored["a.bin"].sha256))
+    assert blob.read_bytes() == big
+    assert list(Path(backend.blobs.root, "tmp").iterdir()) == []
+    blobs = [p for p in Path(backend.blobs.root, "sha256").rglob("*") if p.is_file()]
+    assert sorted(p.name for p in blobs) == sorted(
+        {stored["a.bin"].sha256, stored["empty.txt"].sha256}
+    )

@@ -122,6 +122,8 @@ class BlobStore:
 
     def put_stream(self, stream: IO[bytes]) -> tuple[str, int]:
         """Store what a binary stream yields; returns (sha256, size)."""
+        if self.local:
+            return self._put_local_stream(stream)
         with tempfile.NamedTemporaryFile(prefix="relay-upload-", delete=False) as tmp:
             try:
                 shutil.copyfileobj(stream, tmp, CHUNK)
@@ -129,6 +131,32 @@ class BlobStore:
                 return self.put_file(tmp.name)
             finally:
                 os.unlink(tmp.name)
+
+    def _put_local_stream(self, stream: IO[bytes]) -> tuple[str, int]:
+        """Into a local store, written once: hashed on the way to its temporary name in the
+        store's folder, synced, then renamed into place (or dropped if the content exists)."""
+        tmp = f"{self._tmp_dir()}/{uuid.uuid4().hex}"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with self._boundary("writing an upload"), open(tmp, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                sha256 = digest.hexdigest()
+                target = self.path_of(sha256)
+                if os.path.exists(target):
+                    return sha256, size
+                out.flush()
+                os.fsync(out.fileno())
+            with self._boundary(f"writing blob {sha256[:12]}"):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp, target)
+            return sha256, size
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; returns (sha256, size)."""
