@@ -1,12 +1,14 @@
 """Feast's side of benchmarks/features.py, run by the Python of Feast's own venv.
 
-    <feast venv>/bin/python benchmarks/features_feast.py DATA_DIR SETS
+    <feast venv>/bin/python benchmarks/features_feast.py DATA_DIR SETS [AS_OF_KNOWN [TTL_DAYS]]
 
 DATA_DIR holds entities.parquet and set0.parquet ... (written by benchmarks/features.py). A
 feature repository in DATA_DIR/repo gets one Entity and one FeatureView per set (FileSource with
-event_time and created_at, a TTL of ten years: none in effect), then get_historical_features over
-the local file offline store is timed, with the peak memory above the start (VmHWM after
-resetting it). Prints one JSON line: {"seconds", "peak_mib", "result"}, the result as Parquet.
+event_time and created_at, a TTL of TTL_DAYS, 0 or absent: ten years, none in effect), then
+get_historical_features over the local file offline store is timed (AS_OF_KNOWN 1:
+filter_by_created_timestamp=True, Feast's as-of-known), with the peak memory above the start
+(VmHWM after resetting it). Prints one JSON line: {"seconds", "peak_mib", "result"}, the result
+as Parquet.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main() -> None:
     from feast.types import Float64
 
     data, sets = Path(sys.argv[1]), int(sys.argv[2])
+    known = len(sys.argv) > 3 and sys.argv[3] == "1"
+    ttl_days = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     repo = data / "repo"
     repo.mkdir(exist_ok=True)
     store = FeatureStore(
@@ -56,7 +60,7 @@ def main() -> None:
             FeatureView(
                 name=f"set{i}",
                 entities=[customer],
-                ttl=timedelta(days=3650),
+                ttl=timedelta(days=ttl_days or 3650),
                 schema=[Field(name=n, dtype=Float64) for n in names],
                 source=FileSource(
                     path=str(path),
@@ -76,10 +80,13 @@ def main() -> None:
         pass
     start = _status("VmRSS:")
     began = time.perf_counter()
-    frame = store.get_historical_features(entity_df=entities, features=refs).to_df()
+    job = store.get_historical_features(
+        entity_df=entities, features=refs, filter_by_created_timestamp=known
+    )
+    frame = job.to_df()
     seconds = time.perf_counter() - began
     peak = (_status("VmHWM:") - start) / 2**20
-    result = data / "feast_result.parquet"
+    result = data / f"feast_result_{int(known)}.parquet"
     frame.to_parquet(result)
     print(json.dumps({"seconds": seconds, "peak_mib": peak, "result": str(result)}))
 
