@@ -90,12 +90,14 @@ def test_artifacts_logged_models_and_the_registry(world: tuple[TestClient, Local
     ]
     assert [f["path"] for f in files] == ["MLmodel", "model.pkl", "requirements.txt"]
     # the registry: a version made from the logged model's files, served by relayml
-    ok(
+    created = ok(
         client,
         "POST",
         "/registered-models/create",
         json={"name": "churn", "tags": [{"key": "owner", "value": "risk"}]},
-    )
+    )["registered_model"]
+    got = ok(client, "GET", "/registered-models/get", params={"name": "churn"})
+    assert created == got["registered_model"] and created["latest_versions"] == []
     assert (
         error(client, "POST", "/registered-models/create", json={"name": "churn"})[1]
         == "RESOURCE_ALREADY_EXISTS"

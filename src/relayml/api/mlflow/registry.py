@@ -76,10 +76,13 @@ def _latest_per_stage(
     return [latest[s] for s in wanted if s in latest]
 
 
-def _model_json(ctx: Ctx, model: RegisteredModel) -> dict[str, Any]:
-    versions = _versions(ctx, model.project, model.name)
+def _model_json(ctx: Ctx, model: RegisteredModel, *, new: bool = False) -> dict[str, Any]:
+    """A registered model as MLflow's message (new: just created, so without versions or
+    MLflow aliases to read)."""
+    versions = [] if new else _versions(ctx, model.project, model.name)
     aliases = dict(model.aliases)
-    aliases.update(registry.aliases_of(ctx.store, model.project, model.name))
+    if not new:
+        aliases.update(registry.aliases_of(ctx.store, model.project, model.name))
     tags = dict(model.tags)
     tags.setdefault(_PROJECT_TAG, model.project)
     updated = max([ms(model.created_at) or 0] + [v["last_updated_timestamp"] for v in versions])
@@ -118,7 +121,7 @@ def create_model(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         description=str(body.get("description") or ""),
         tags=tags,
     )
-    return {"registered_model": _model_json(ctx, ctx.backend.get_model(project, name))}
+    return {"registered_model": _model_json(ctx, ctx.backend.get_model(project, name), new=True)}
 
 
 def get_model(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
