@@ -53,6 +53,10 @@ _BITS = 63  # what a key plus a position may use of an int64
 
 def time_ns(values: pd.Series | pd.Index, what: str) -> np.ndarray:
     """Times as int64 nanoseconds since the epoch in UTC (naive times are UTC); NaT is int64 min."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        # already times: their int64 is nanoseconds in UTC once in ns (naive ones are UTC)
+        return np.asarray(pd.DatetimeIndex(values).as_unit("ns").asi8, dtype=np.int64)
     try:
         stamps = pd.to_datetime(values, utc=True)
     except (ValueError, TypeError) as exc:
@@ -253,10 +257,10 @@ def _search(
     (code, time), and whether that row is one of its entity's (else the position is -1)."""
     # the number of distinct times at or before each query time, in query order
     counts = np.searchsorted(distinct, entities.distinct, side="right")[entities.time_of]
-    query_codes = entities.codes[entities.out]
-    position = np.searchsorted(sorted_keys, query_codes * span + counts, side="right") - 1
-    hit = position >= 0
-    hit[hit] = sorted_keys[position[hit]] // span == query_codes[hit]
+    base = entities.codes[entities.out] * span  # an entity's keys are base + 1 .. base + span - 1
+    position = np.searchsorted(sorted_keys, base + counts, side="right") - 1
+    hit = sorted_keys[np.maximum(position, 0)] > base  # (a key at or below base: another entity)
+    hit &= position >= 0
     return np.where(hit, position, -1), hit
 
 

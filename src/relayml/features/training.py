@@ -130,7 +130,7 @@ def _take(
         block = np.empty((len(names), len(index)), dtype=dtype)
         if len(source):
             for row, name in zip(block, names, strict=True):
-                np.take(source[name].to_numpy(), safe, out=row)
+                np.take(source[name].to_numpy(), safe, out=row, mode="clip")  # all in range
         block[:, missing] = np.nan
         frames.append(pd.DataFrame(block.T, columns=names, index=axis, copy=False))
     taken = {name for names in floats.values() for name in names}
