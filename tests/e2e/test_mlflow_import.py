@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,8 +25,9 @@ from relayml.config import get_settings
 from relayml.domain.ports import Backend
 from relayml.errors import SourceUnavailable
 from relayml.imports import RUN_ID_TAG, STATUS_TAG, import_mlflow, open_mlflow_source
+from relayml.interop.mlflow_registry import aliases_of
 from relayml.models.publish import load_model
-from tests.fixtures.auth import ADMIN
+from tests.fixtures.auth import ADMIN, ADMIN_TOKEN
 from tests.fixtures.mlflow_env import mlflow_python
 from tests.fixtures.net import free_port, wait_for_port
 
@@ -92,6 +94,20 @@ def _imported_runs(backend: Backend, project: str) -> dict[str, Any]:
     return {run.tags[RUN_ID_TAG]: run for run in runs}
 
 
+def _mlflow_alias(backend: Backend, project: str, name: str, alias: str) -> int:
+    """The version an MLflow alias names, as relay server's MLflow API reads it."""
+    store = getattr(backend, "store", None)
+    if store is not None:
+        return aliases_of(store, project, name)[alias]
+    answer = httpx.get(
+        f"{backend.url}/api/2.0/mlflow/registered-models/alias",  # type: ignore[attr-defined]
+        params={"name": name, "alias": alias},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["model_version"]["version"])
+
+
 def check_everything_arrived(
     backend: Backend, project: str, written: dict[str, Any], scratch: Path
 ) -> None:
@@ -122,6 +138,7 @@ def check_everything_arrived(
     versions = sorted(backend.list_model_versions(project, "churn"), key=lambda v: v.version)
     assert [v.details["mlflow"]["version"] for v in versions] == [1, 2]
     assert [v.details["mlflow"]["aliases"] for v in versions] == [[], ["champion"]]
+    assert _mlflow_alias(backend, project, "churn", "champion") == versions[1].version
     assert versions[0].details["mlflow"]["tags"] == {"validated": "yes"}
     assert versions[1].details["mlflow"]["model_tags"] == {"owner": "risk-team"}
     for version, (mlflow_id, facts) in zip(versions, written["runs"].items(), strict=True):
@@ -141,7 +158,7 @@ def test_sqlite_store_arrives_exactly_once(
     with open_mlflow_source(uri) as source:
         report = import_mlflow(backend, source, project)
     assert (report.runs_imported, report.versions_imported, report.artifacts) == (2, 2, 2)
-    assert report.metric_points == 12 and report.params == 4
+    assert report.metric_points == 12 and report.params == 4 and report.aliases_set == 1
     check_everything_arrived(backend, project, written, tmp_path)
     assert db.read_bytes() == before  # MLflow opened a copy: the user's file is untouched
     audited = backend.list_audit(actor=ADMIN, limit=1000)
@@ -152,6 +169,7 @@ def test_sqlite_store_arrives_exactly_once(
         again = import_mlflow(backend, source, project)
     assert (again.runs_imported, again.runs_continued, again.versions_imported) == (0, 0, 0)
     assert (again.runs_present, again.versions_present, again.metric_points) == (2, 2, 0)
+    assert again.aliases_set == 0  # already where MLflow has it: nothing written twice
     check_everything_arrived(backend, project, written, tmp_path)
 
 

@@ -1,7 +1,9 @@
 """Import an MLflow store into a relayml project, resumably and without duplicates.
 
 Everything goes through the Backend port, so the import writes to the embedded store or to a
-`relay server` alike, and every object it creates is audited as any other write.
+`relay server` alike, and every object it creates is audited as any other write; MLflow aliases,
+which the port does not carry, go through the store or the server's MLflow API
+(mlflow_aliases.py).
 
 Where each MLflow object lands, and the mark that tells the import it is already there:
 
@@ -12,7 +14,8 @@ Where each MLflow object lands, and the mark that tells the import it is already
 | run artifacts              | run artifacts, same paths and bytes      | the artifact's path    |
 | registered model version   | model version (files, flavor, signature) | details.mlflow.version |
 | model and version tags,    | details.mlflow of the version            |                        |
-| aliases (e.g. champion)    |                                          |                        |
+| aliases (e.g. champion)    | and the MLflow alias, on the version     | alias already there    |
+|                            | imported from MLflow's (mlflow_aliases)  |                        |
 
 A run is tagged mlflow.import=partial when created and complete once its metrics, artifacts and
 end are stored; an interrupted run is continued (missing points, files and end added), not
@@ -32,6 +35,7 @@ from relayml.domain.entities import Run, RunStatus
 from relayml.domain.models import ModelFile, ModelVersion
 from relayml.domain.ports import Backend, MetricRow
 from relayml.errors import NotFound
+from relayml.imports.mlflow_aliases import AliasBook, alias_book, import_aliases
 from relayml.imports.mlflow_source import MlflowModel, MlflowRun, MlflowSource
 from relayml.models.mlflow_format import read_mlflow_model
 
@@ -84,6 +88,7 @@ class ImportReport:
     artifacts: int = 0
     versions_imported: int = 0
     versions_present: int = 0
+    aliases_set: int = 0
     experiments: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -137,6 +142,7 @@ class _Importer:
         self.project = report.project
         self.work = work
         self.run_ids: dict[str, str] = {}
+        self.aliases: AliasBook | None = None
 
     def ensure_project(self) -> bool:
         try:
@@ -227,6 +233,12 @@ class _Importer:
                 self._import_version(model, version.version, name)
                 self.report.versions_imported += 1
             progress.advance(label)
+        if model.aliases and not self.report.dry_run:
+            imported = _imported_versions(self.backend, self.project, name)
+            wanted = {a: imported[v].version for a, v in model.aliases.items() if v in imported}
+            if self.aliases is None:
+                self.aliases = alias_book(self.backend)
+            self.report.aliases_set += import_aliases(self.aliases, self.project, name, wanted)
 
     def _import_version(self, model: MlflowModel, number: int, name: str) -> None:
         version = next(v for v in model.versions if v.version == number)
