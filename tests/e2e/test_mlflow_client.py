@@ -299,15 +299,66 @@ def test_errors_limits_and_permissions_over_rest(
     assert response.json()["error_code"] == "PERMISSION_DENIED"
     response = _post(relay_server, "experiments/create", {"name": "viewer's"}, viewer)
     assert response.status_code == 403
-    # a big file goes up in one request: multipart answers MLflow's "not supported" sentence
-    url = f"{relay_server.url}/api/2.0/mlflow-artifacts/mpu/create/{exp}/{first}/artifacts/big.bin"
+    # a multipart upload is a write: a viewer may not start one
+    url = f"{relay_server.url}/api/2.0/mlflow-artifacts/mpu/create/{exp}/{first}/artifacts"
     response = httpx.post(
-        url,
-        json={"path": "big.bin", "num_parts": 2},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        url, json={"path": "big.bin", "num_parts": 2}, headers={"Authorization": f"Bearer {viewer}"}
     )
-    assert response.status_code == 501
-    assert response.json()["message"].startswith("Multipart upload is not supported")
+    assert (response.status_code, response.json()["error_code"]) == (403, "PERMISSION_DENIED")
+
+
+MULTIPART_SCRIPT = """
+import hashlib, json, os, sys, tempfile
+import mlflow
+from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
+
+created = []
+create = HttpArtifactRepository.create_multipart_upload
+def counted(self, *args, **kwargs):  # the client's own call, counted on its way
+    answer = create(self, *args, **kwargs)
+    created.append(len(answer.credentials))
+    return answer
+HttpArtifactRepository.create_multipart_upload = counted
+data = os.urandom(5 * 1024 * 1024 + 123)
+mlflow.set_experiment(sys.argv[1])
+with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+    path = os.path.join(tmp, "weights.bin")
+    with open(path, "wb") as fh:
+        fh.write(data)
+    mlflow.log_artifact(path, artifact_path="big")
+    back = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="big/weights.bin", dst_path=tmp + "/back"
+    )
+    same = open(back, "rb").read() == data
+print(json.dumps({"run_id": run.info.run_id, "parts": created, "same": same,
+                  "sha256": hashlib.sha256(data).hexdigest()}))
+"""
+
+
+def test_the_client_uploads_a_big_file_in_parts(
+    relay_server: RelayServer, relay: HttpBackend, tmp_path: Path
+) -> None:
+    """With MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD on, the real 3.x client sends a file in parts
+    through the proxy (create, one PUT per part, complete); relayml stores it whole."""
+    env = client_process_env(
+        relay_server.url,
+        MLFLOW_TRACKING_TOKEN=ADMIN_TOKEN,
+        MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD="true",
+        MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE=str(1024 * 1024),
+        MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE=str(2 * 1024 * 1024),
+    )
+    done = subprocess.run(
+        [str(mlflow_python("3")), "-c", MULTIPART_SCRIPT, "multipart"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["parts"] == [3] and result["same"] is True
+    stored = relay.list_artifacts(result["run_id"])
+    assert [(a.path, a.size, a.sha256) for a in stored] == [
+        ("big/weights.bin", 5 * 1024 * 1024 + 123, result["sha256"])
+    ]
+    assert not any((relay_server.home / "tmp" / "mlflow-mpu").iterdir())
 
 
 # -- the contract: the same client script against a real `mlflow server` ------------------------

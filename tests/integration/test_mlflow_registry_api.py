@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -247,11 +248,6 @@ def test_artifacts_logged_models_and_the_registry(world: tuple[TestClient, Local
     assert len(backend.list_model_versions("mlflow", "churn2")) == 2
     ok(client, "DELETE", f"/logged-models/{model_id}")
     assert error(client, "GET", f"/logged-models/{model_id}")[1] == "RESOURCE_DOES_NOT_EXIST"
-    multipart = client.post(
-        f"/api/2.0/mlflow-artifacts/mpu/create/{exp_id}/{run_id}/artifacts/big",
-        json={"num_parts": 2},
-    )
-    assert multipart.status_code == 501
 
 
 def test_proxy_uploads_land_once_as_their_hash(world: tuple[TestClient, LocalBackend]) -> None:
@@ -276,4 +272,65 @@ def test_proxy_uploads_land_once_as_their_hash(world: tuple[TestClient, LocalBac
     blobs = [p for p in Path(backend.blobs.root, "sha256").rglob("*") if p.is_file()]
     assert sorted(p.name for p in blobs) == sorted(
         {stored["a.bin"].sha256, stored["empty.txt"].sha256}
+    )
+
+
+def test_multipart_uploads_join_their_parts(world: tuple[TestClient, LocalBackend]) -> None:
+    """create -> a URL per part -> PUT each -> complete: one artifact, the parts in order;
+    abort drops them; what is missing or out of range is refused and nothing is stored."""
+    client, backend = world
+    exp_id = ok(client, "POST", "/experiments/create", json={"name": "mpu"})["experiment_id"]
+    run_id = ok(client, "POST", "/runs/create", json={"experiment_id": exp_id})["run"]["info"][
+        "run_id"
+    ]
+    mpu = "/api/2.0/mlflow-artifacts/mpu"
+    folder = f"{exp_id}/{run_id}/artifacts/data"
+
+    def create(parts: int) -> dict[str, Any]:
+        body = {"path": "/home/ada/big.bin", "num_parts": parts}
+        answer = client.post(f"{mpu}/create/{folder}", json=body)
+        assert answer.status_code == 200, answer.text
+        created: dict[str, Any] = answer.json()
+        return created
+
+    pieces = [os.urandom(1000), os.urandom(2000), b"tail"]
+    created = create(3)
+    staging = Path(backend.settings.home, "tmp", "mlflow-mpu", created["upload_id"])
+    assert [c["part_number"] for c in created["credentials"]] == [1, 2, 3]
+    for credential, piece in reversed(list(zip(created["credentials"], pieces, strict=True))):
+        put = client.put(credential["url"], content=piece, headers=credential["headers"])
+        assert put.status_code == 200 and put.headers["ETag"].strip('"') == (
+            hashlib.md5(piece, usedforsecurity=False).hexdigest()
+        )
+    outside = client.put(f"{mpu}/upload/{created['upload_id']}/4", content=b"x")
+    assert (outside.status_code, outside.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    done = {"path": "big.bin", "upload_id": created["upload_id"], "parts": []}
+    assert client.post(f"{mpu}/complete/{folder}", json=done).status_code == 200
+    stored = backend.list_artifacts(run_id)
+    assert [(a.path, a.size) for a in stored] == [("data/big.bin", 3004)]
+    root = f"/api/2.0/mlflow-artifacts/artifacts/{folder}"
+    assert client.get(f"{root}/big.bin").content == b"".join(pieces)
+    assert not staging.exists()
+    # a part missing: refused, nothing stored, the parts kept for a retry; abort drops them
+    partial = create(2)
+    first = partial["credentials"][0]
+    assert client.put(first["url"], content=b"only").status_code == 200
+    missing = {"path": "big.bin", "upload_id": partial["upload_id"]}
+    status, code, message = error(client, "POST", f"{mpu}/complete/{folder}", json=missing)
+    assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "lacks part(s) 2" in message
+    assert len(backend.list_artifacts(run_id)) == 1
+    assert client.post(f"{mpu}/abort/{folder}", json=missing).status_code == 200
+    assert not Path(backend.settings.home, "tmp", "mlflow-mpu", partial["upload_id"]).exists()
+    assert error(client, "POST", f"{mpu}/complete/{folder}", json=missing)[:2] == (
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
+    for bad in ({"upload_id": "../../etc"}, {"upload_id": None}):
+        assert error(client, "POST", f"{mpu}/abort/{folder}", json=bad)[:2] == (
+            400,
+            "INVALID_PARAMETER_VALUE",
+        )
+    too_many = {"path": "x.bin", "num_parts": 10_001}
+    assert error(client, "POST", f"{mpu}/create/{folder}", json=too_many)[1] == (
+        "INVALID_PARAMETER_VALUE"
     )
