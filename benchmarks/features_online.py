@@ -11,7 +11,8 @@ set with a 30-day TTL, promoted to staging and materialised (the materialisation
 Then a real `relay server` on loopback serves
 GET /api/v1/projects/bench/feature-sets/customer/online?keys=... and --lookups requests of
 --keys random keys each are timed from a client in this process (relayml.client, one
-connection), alternating with the peer: the same keys read with one SELECT on the SQLite file.
+connection), alternating with the peer: the same keys read with one SELECT on the SQLite file
+(by the table's primary key: definition id, environment, entity key, as the API reads them).
 Printed: p50 and p99 in milliseconds of each, and the ratio API / SQL.
 
 Then inside the model server: the feature set is also materialised in production, one linear
@@ -187,6 +188,11 @@ def main() -> None:
                 get_settings(home=home, server_url=f"http://127.0.0.1:{port}", token=TOKEN)
             )
             db = sqlite3.connect(home / "relay.db")
+            # the feature set's definition id: with it the SELECT uses the table's primary key
+            # (def_id, environment, entity_key), as the API's lookup does
+            (def_id,) = db.execute(
+                "SELECT DISTINCT def_id FROM feature_online WHERE environment = 'staging'"
+            ).fetchone()
             rng = np.random.default_rng(3)
             api, sql = [], []
             for _ in range(args.lookups):
@@ -199,8 +205,8 @@ def main() -> None:
                 marks = ",".join("?" * len(keys))
                 rows = db.execute(
                     f"SELECT entity_key, features, event_at FROM feature_online "
-                    f"WHERE environment = 'staging' AND entity_key IN ({marks})",
-                    keys,
+                    f"WHERE def_id = ? AND environment = 'staging' AND entity_key IN ({marks})",
+                    [def_id, *keys],
                 ).fetchall()
                 sql.append(time.perf_counter() - started)
                 assert rows
