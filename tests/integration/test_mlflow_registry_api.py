@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +331,12 @@ def test_multipart_uploads_join_their_parts(world: tuple[TestClient, LocalBacken
             400,
             "INVALID_PARAMETER_VALUE",
         )
+    # an upload left neither completed nor aborted for a week goes when another starts
+    left = Path(backend.settings.home, "tmp", "mlflow-mpu", create(1)["upload_id"])
+    week_ago = time.time() - 8 * 24 * 3600
+    os.utime(left, (week_ago, week_ago))
+    fresh = Path(backend.settings.home, "tmp", "mlflow-mpu", create(1)["upload_id"])
+    assert fresh.is_dir() and not left.exists()
     too_many = {"path": "x.bin", "num_parts": 10_001}
     assert error(client, "POST", f"{mpu}/create/{folder}", json=too_many)[1] == (
         "INVALID_PARAMETER_VALUE"

@@ -8,8 +8,8 @@ PUTs a part with exactly the headers it is given), so a part is checked like any
 Parts wait under ``$RELAY_HOME/tmp/mlflow-mpu/<id>/`` (on the server that took them: with
 several servers behind a balancer, route an upload's calls to one); ``mpu/complete`` streams
 them, in order, into the artifact as one content-addressed blob, recorded and audited as a
-single upload is; ``mpu/abort`` drops them. The file lands at ``<folder>/<basename of path>``,
-as MLflow's proxy names it.
+single upload is; ``mpu/abort`` drops them (and each new upload drops those untouched for a
+week). The file lands at ``<folder>/<basename of path>``, as MLflow's proxy names it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ __all__ = ["add_multipart_routes"]
 
 MAX_PARTS = 10_000
 MAX_PART = 5 * 1024**3
+STALE = 7 * 24 * 3600  # an upload neither completed nor aborted for a week is dropped
 _ID = re.compile(r"[0-9a-f]{32}")
 _CHUNK = 1024 * 1024
 
@@ -77,7 +78,9 @@ def _create(ctx: Ctx, folder_path: str, body: dict[str, Any], base: str) -> dict
     target = Target(folder.kind, folder.owner, path)
     authorize(ctx, target, "tracking.write")
     upload_id = uuid.uuid4().hex
-    staging = Path(ctx.backend.settings.home) / "tmp" / "mlflow-mpu" / upload_id
+    uploads = Path(ctx.backend.settings.home) / "tmp" / "mlflow-mpu"
+    _sweep(uploads)
+    staging = uploads / upload_id
     staging.mkdir(parents=True)
     manifest: dict[str, Any] = {"kind": target.kind, "owner": target.owner, "path": target.path}
     manifest |= {"num_parts": parts, "created_ms": int(time.time() * 1000)}
@@ -89,6 +92,20 @@ def _create(ctx: Ctx, folder_path: str, body: dict[str, Any], base: str) -> dict
         {"url": f"{url}/{n}", "part_number": n, "headers": headers} for n in range(1, parts + 1)
     ]
     return {"upload_id": upload_id, "credentials": credentials}
+
+
+def _sweep(uploads: Path) -> None:
+    """Drop the parts of uploads started over STALE seconds ago and never completed."""
+    if not uploads.is_dir():
+        return
+    oldest = time.time() - STALE
+    for entry in os.scandir(uploads):
+        try:
+            stale = entry.is_dir() and entry.stat().st_mtime < oldest
+        except FileNotFoundError:  # completed meanwhile
+            continue
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _save_part(ctx: Ctx, upload_id: str, number: int, spool: IO[bytes]) -> str:
