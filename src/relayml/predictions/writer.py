@@ -16,6 +16,11 @@ interpreter exit, loses nothing.
 When a write fails the rows stay queued and are retried on the next interval (logged at most
 every 10 s, counted in ``stats``). ``append`` keeps the sequences it is given until they are
 written: do not mutate them afterwards.
+
+A caller on a hot path (the model server, one request at a time) can hand over rows it has not
+made columns of: ``append_built(partition, build, item, rows)`` queues ``item`` as it is, and
+the writer's thread calls ``build(items)`` once for all the items queued with the same ``build``
+(per partition and day), so the request pays for one tuple and the columns are made in bulk.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -37,12 +42,15 @@ from relayml.errors import InvalidInput
 from relayml.predictions._files import DAY_MS, join, open_fs, write_table
 from relayml.predictions.layout import check_partition, day_folder, day_of
 
-__all__ = ["ParquetLog"]
+__all__ = ["Build", "ParquetLog", "join_column"]
 
 logger = logging.getLogger("relayml.predictions")
 
 LOG_EVERY = 10.0
-_Chunk = tuple[str, Mapping[str, Any], int, int]  # partition, columns, rows, appended at (ms)
+Build = Callable[[Sequence[Any]], Mapping[str, Any]]
+"""Makes the columns of several items queued by ``append_built``, joined in their order."""
+# partition, columns (or an item for its build), rows, appended at (ms), build (None: columns)
+_Chunk = tuple[str, Any, int, int, Build | None]
 
 
 def _to_arrow(name: str, values: Any) -> Any:
@@ -76,16 +84,17 @@ def _to_arrow(name: str, values: Any) -> Any:
 
 
 def _group_chunks(chunks: Sequence[_Chunk]) -> list[list[_Chunk]]:
-    """Chunks that can be joined: same partition, same columns, appended the same UTC day."""
+    """Chunks that can be joined: same partition, same columns (or build), appended the same
+    UTC day."""
     groups: dict[tuple[Any, ...], list[_Chunk]] = {}
     for chunk in chunks:
-        partition, columns, _rows, appended_ms = chunk
-        key = (partition, tuple(columns), appended_ms // DAY_MS)
-        groups.setdefault(key, []).append(chunk)
+        partition, columns, _rows, appended_ms, build = chunk
+        shape = tuple(columns) if build is None else build
+        groups.setdefault((partition, shape, appended_ms // DAY_MS), []).append(chunk)
     return list(groups.values())
 
 
-def _join_column(parts: list[Any]) -> Any:
+def join_column(parts: Sequence[Any]) -> Any:
     """One column of several chunks: numpy arrays concatenated, anything else as one list."""
     first = parts[0]
     if isinstance(first, np.ndarray):
@@ -105,11 +114,14 @@ def _join_column(parts: list[Any]) -> Any:
 
 
 def _merge_chunk(group: list[_Chunk]) -> _Chunk:
-    """Several chunks of one group as one."""
-    partition, first, _rows, appended_ms = group[0]
+    """Several chunks of one group as one chunk of columns."""
+    partition, first, _rows, appended_ms, build = group[0]
+    rows = sum(c[2] for c in group)
+    if build is not None:
+        return partition, build([c[1] for c in group]), rows, appended_ms, None
     maps = [c[1] for c in group]
-    columns = {name: _join_column(list(map(itemgetter(name), maps))) for name in first}
-    return partition, columns, sum(c[2] for c in group), appended_ms
+    columns = {name: join_column(list(map(itemgetter(name), maps))) for name in first}
+    return partition, columns, rows, appended_ms, None
 
 
 def _split_by_day(table: Any, appended_ms: int) -> list[tuple[str, Any]]:
@@ -162,7 +174,8 @@ class ParquetLog:
         self._interval = flush_interval
         self._flush_rows = flush_rows
         self._max_rows = max_rows
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # the hot path takes it bare: no Python-level enter
+        self._cond = threading.Condition(self._lock)
         self._io_lock = threading.Lock()  # one writer at a time: the thread or flush()
         self._queue: deque[_Chunk] = deque()
         self._queued = 0  # rows in the queue
@@ -202,17 +215,31 @@ class ParquetLog:
         """
         if rows is None:
             rows = _row_count(columns)
+        return self._queue_chunk(partition, columns, rows, None)
+
+    def append_built(self, partition: str, build: Build, item: Any, rows: int) -> bool:
+        """Queue `rows` rows held by `item`, made into columns later by `build` in the writer's
+        thread; False if dropped, buffer full.
+
+        ``build(items)`` gets every item queued with the same ``build`` for one partition and
+        day, in order, and returns their columns joined (as ``append`` takes them). Keep one
+        ``build`` per set of columns. When it raises, the items are built one by one and those
+        that still fail are dropped and counted, as unstorable appended rows are.
+        """
+        return self._queue_chunk(partition, item, rows, build)
+
+    def _queue_chunk(self, partition: str, payload: Any, rows: int, build: Build | None) -> bool:
         key = self._partitions.get(partition)
         if key is None:
             key = self._partitions.setdefault(partition, check_partition(partition))
         now_ms = time.time_ns() // 1_000_000
-        with self._cond:
+        with self._lock:  # self._cond's lock
             if self._closed:
                 raise InvalidInput(f"The log at {self.url} is closed; open a new ParquetLog.")
             if rows == 0:
                 return True
             if self._buffered + rows <= self._max_rows:
-                self._queue.append((key, columns, rows, now_ms))
+                self._queue.append((key, payload, rows, now_ms, build))
                 self._queued += rows
                 self._buffered += rows
                 if self._queued >= self._flush_rows and not self._wake:
@@ -296,17 +323,19 @@ class ParquetLog:
             self._queue.clear()
             self._queued = 0
         errors: list[Exception] = []
+        # a chunk that cannot be made a table (Arrow refuses a value, a build fails) must not
+        # take the others with it, nor vanish uncounted: it is dropped, counted and reported
         for group in _group_chunks(chunks):
             if len(group) > 1:  # one conversion for many small chunks: far less time in Python
                 try:
                     self._stage(_merge_chunk(group))
                     continue
-                except (pa.ArrowException, TypeError, ValueError, OverflowError):
-                    pass  # convert them one by one, to drop only the chunks Arrow refuses
+                except Exception:
+                    pass  # convert them one by one, to drop only the chunks that fail
             for chunk in group:
                 try:
                     self._stage(chunk)
-                except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+                except Exception as exc:
                     partition, rows = chunk[0], chunk[2]
                     self._count(buffered=-rows, rows_dropped=rows, write_errors=1)
                     errors.append(
@@ -335,7 +364,9 @@ class ParquetLog:
 
     def _stage(self, chunk: _Chunk) -> None:
         """Convert one chunk to Arrow and queue its rows per (partition, day) for writing."""
-        partition, columns, _rows, appended_ms = chunk
+        partition, columns, _rows, appended_ms, build = chunk
+        if build is not None:
+            columns = build([columns])
         table = pa.table({name: _to_arrow(name, v) for name, v in columns.items()})
         for day, part in _split_by_day(table, appended_ms):
             self._pending.setdefault((partition, day), []).append(part)

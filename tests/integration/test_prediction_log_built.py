@@ -1,0 +1,97 @@
+"""ParquetLog.append_built: rows queued as the caller holds them, made into columns in bulk by the
+writer's thread (what the model server does per request), with the log's guarantees intact."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relayml.errors import InvalidInput
+from relayml.predictions import ParquetLog, read_log
+
+PART = "project=churn/deployment=churn-production"
+MONDAY = int(datetime(2026, 1, 5, 12, tzinfo=UTC).timestamp() * 1000)
+DAY = 86_400_000
+
+
+class Recorder:
+    """A build of (timestamp, id, score) items that notes the size of every call it gets."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, items: Sequence[tuple[int, str, float]]) -> dict[str, list[Any]]:
+        self.calls.append(len(items))
+        if any(item[1] == "bad" for item in items):
+            raise ValueError("a bad item")
+        return {
+            "timestamp": [item[0] for item in items],
+            "id": [item[1] for item in items],
+            "score": [item[2] for item in items],
+        }
+
+
+def test_queued_items_are_built_in_one_call_and_read_back_as_appended(tmp_path: Path) -> None:
+    build = Recorder()
+    with ParquetLog(str(tmp_path / "log"), flush_interval=60) as log:
+        for i in range(300):  # two days, one build: one call, then one file per day
+            assert log.append_built(PART, build, (MONDAY + (i % 2) * DAY, f"p{i}", i / 300), 1)
+        log.append(PART, {"timestamp": [MONDAY], "id": ["plain"], "score": [1.0]})
+        log.flush()
+        assert build.calls == [300]
+        assert log.stats["rows_written"] == 301 and log.stats["rows_buffered"] == 0
+    table = read_log(str(tmp_path / "log"))
+    rows = {r["id"]: (r["timestamp"], r["score"], r["date"]) for r in table.to_pylist()}
+    assert len(rows) == table.num_rows == 301
+    for i in range(300):
+        day = "2026-01-05" if i % 2 == 0 else "2026-01-06"
+        assert rows[f"p{i}"] == (MONDAY + (i % 2) * DAY, i / 300, day)
+    assert len(list((tmp_path / "log").rglob("*.parquet"))) == 2  # built and plain rows together
+
+
+def test_a_failing_build_drops_only_the_items_it_cannot_build(tmp_path: Path) -> None:
+    build = Recorder()
+    with ParquetLog(str(tmp_path / "log"), flush_interval=60) as log:
+        for name in ("a", "bad", "c"):
+            log.append_built(PART, build, (MONDAY, name, 0.5), 1)
+        with pytest.raises(InvalidInput, match=r"1 rows for .* were dropped: not storable"):
+            log.flush()
+        assert build.calls == [3, 1, 1, 1]  # all at once, then one by one
+        assert log.stats["rows_dropped"] == 1 and log.stats["rows_written"] == 2
+        assert log.stats["rows_buffered"] == 0
+    assert read_log(str(tmp_path / "log"))["id"].to_pylist() == ["a", "c"]
+
+
+def test_built_rows_from_many_threads_are_written_once_by_close(tmp_path: Path) -> None:
+    build = Recorder()
+    log = ParquetLog(str(tmp_path / "log"), flush_interval=0.05, flush_rows=300)
+
+    def worker(t: int) -> None:
+        for i in range(250):
+            assert log.append_built(PART, build, (MONDAY, f"{t}-{i}", 0.25), 1)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()  # what the timed flushes left is written now
+    ids = read_log(str(tmp_path / "log"), columns=["id"])["id"].to_pylist()
+    assert sorted(ids) == sorted(f"{t}-{i}" for t in range(6) for i in range(250))
+    assert sum(build.calls) == 1500 and log.stats["rows_buffered"] == 0
+
+
+def test_a_full_buffer_drops_built_rows_too(tmp_path: Path) -> None:
+    build = Recorder()
+    with ParquetLog(str(tmp_path / "log"), flush_interval=60, max_rows=1) as log:
+        assert log.append_built(PART, build, (MONDAY, "a", 0.0), 1)
+        assert not log.append_built(PART, build, (MONDAY, "b", 0.0), 1)
+        assert log.stats["rows_dropped"] == 1 and log.stats["rows_buffered"] == 1
+    assert read_log(str(tmp_path / "log"))["id"].to_pylist() == ["a"]
+    with pytest.raises(InvalidInput, match="closed"):
+        log.append_built(PART, build, (MONDAY, "c", 0.0), 1)
