@@ -19,9 +19,8 @@ from sklearn.linear_model import LogisticRegression
 
 from relayml.backend import LocalBackend, prediction_logs
 from relayml.config import Settings
-from relayml.models.publish import log_model
 from relayml.serve.runner import ModelServer
-from tests.fixtures.serving import ServedHome, record
+from tests.fixtures.serving import ServedHome, build_float_home, record
 
 COLUMNS = ["a", "b", "c"]
 
@@ -113,14 +112,8 @@ def floats(
     tmp_path: Path,
 ) -> Iterator[tuple[TestClient, ModelServer, LogisticRegression, Settings]]:
     """A scikit-learn model of three float columns, fitted on a frame, served with its log."""
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(200, 3)), columns=COLUMNS)
-    model = LogisticRegression().fit(frame, (frame["a"] + frame["b"] > 0).astype(int))
+    model = build_float_home(tmp_path / "home")
     settings = Settings(home=tmp_path / "home", user="dana")  # type: ignore[call-arg]
-    backend = LocalBackend(settings)
-    backend.create_project("nums")
-    log_model(backend, "nums", model, "nums", frame.head(5))
-    backend.close()
     server = _server(tmp_path / "home", "nums", "nums/1", cors=False)
     try:
         yield TestClient(server.app), server, model, settings

@@ -1,8 +1,9 @@
 """One model version in a server: predicting a batch, naming its rows, deciding, logging.
 
 Each batch is predicted once, its rows get prediction ids, the model's decision table (if any)
-is applied, and the batch is logged as one chunk: its joined input columns are already at hand,
-so the log costs a fraction of a chunk per request.
+is applied, and the batch is handed to the log as one tuple of what is already at hand; the
+log's thread makes the columns of many batches at once (relayml.serving.logrows), so a request
+pays for a tuple, not for the log's columns.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from relayml.predictions.layout import deployment_partition
 from relayml.serving.batcher import Batcher
 from relayml.serving.codec import Columns, InputCodec
 from relayml.serving.features import FeatureJoin
+from relayml.serving.logrows import Logged, RowBuilder
 
 __all__ = [
     "LoadedVariant",
@@ -69,6 +71,10 @@ class VariantContext:
     decision_revision: int | None = None
 
 
+_LogTargets = tuple[VariantContext, RowBuilder, RowBuilder, str]
+"""A context, its log builders (plain, keyed), and its partition of the log."""
+
+
 class LoadedVariant:
     """One model version in memory, with its input codec and its batcher."""
 
@@ -109,14 +115,10 @@ class LoadedVariant:
         self.context: VariantContext | None = None
         logged = [*self.codec.names, *self.model_codec.names]
         self._input_names = {name: f"input.{name}" for name in logged}
-        self._partition: tuple[VariantContext | None, str] = (None, "")  # the context's log's
+        self._logging: _LogTargets | None = None  # the current context's, once logged to
 
     def _predict(self, batch: Sequence[Columns]) -> list[Prediction]:
-        """Predict a batch, name its rows, decide on them, log them once; split per request.
-
-        Logging the batch as one chunk (its joined input columns are already at hand) costs the
-        log writer a fraction of a chunk per request.
-        """
+        """Predict a batch, name its rows, decide on them, log them once; split per request."""
         used: list[dict[str, OnlineRow]] | None = None
         if self.features is None:
             arrays, data = self.codec.batch_input(batch, as_array=self.as_array)
@@ -145,9 +147,9 @@ class LoadedVariant:
                 ids += new_prediction_ids(item.rows, item.logged_at or now_ms)
         context = self.context
         decided = self._decide(context, arrays, values, proba)
-        if context is not None and context.log is not None:
-            self._log(context, batch, arrays, values, proba, ids, decided, now_ms)
         actions = decided.actions.tolist() if decided is not None else None
+        if context is not None and context.log is not None:
+            self._log(context, batch, arrays, values, proba, ids, decided, actions, now_ms)
         out: list[Prediction] = []
         start = 0
         for item in batch:
@@ -187,48 +189,58 @@ class LoadedVariant:
         proba: np.ndarray | None,
         ids: list[str],
         decided: DecisionResult | None,
+        actions: list[Any] | None,
         now_ms: int,
     ) -> None:
+        """Hand the batch to the log as it is; the log's thread makes its columns, in bulk."""
         assert context.log is not None
-        rows = len(ids)
-        counts = [item.rows for item in batch]
         finished = time.perf_counter()
-        latency = [(finished - item.received) * 1000 if item.received else 0.0 for item in batch]
-        if any(item.logged_at is not None for item in batch):  # replayed: each its own time
-            times = [now_ms if item.logged_at is None else item.logged_at for item in batch]
-            stamps = np.repeat(np.asarray(times, dtype=np.int64), counts)
-        else:
-            stamps = np.full(rows, now_ms, dtype=np.int64)
-        record: dict[str, Any] = {
-            "timestamp": stamps,
-            "prediction_id": ids,
-            "model": [context.model] * rows,
-            "version": np.full(rows, self.version, dtype=np.int64),
-            "variant": [self.label] * rows,
-            "mode": [self.mode] * rows,
-            "latency_ms": np.repeat(np.asarray(latency, dtype=np.float64), counts),
-            "prediction": values,
-        }
+        keys: list[Any] | None = None
         if any(item.keys is not None for item in batch):
-            keys: list[Any] = []
+            keys = []
             for item in batch:
                 keys += [None if k is None else str(k) for k in item.keys or [None] * item.rows]
-            record["request_key"] = keys
-        if proba is not None:
-            record["probabilities"] = proba
-            if proba.shape[1] == 2:
-                record["score"] = proba[:, 1]
-        if decided is not None:
-            record["decision"] = decided.actions.tolist()
-            record["decision_rule"] = decided.rule
-            record["decision_revision"] = np.full(rows, context.decision_revision, dtype=np.int64)
-        for name, column in arrays.items():
-            record[self._input_names.get(name) or f"input.{name}"] = column
-        held, partition = self._partition
-        if held is not context:  # the context changes with a redeploy, not per batch
-            partition = deployment_partition(context.project, context.partition)
-            self._partition = (context, partition)
-        context.log.append(partition, record, rows=rows)
+        logging = self._logging
+        if logging is None or logging[0] is not context:  # it changes with a redeploy
+            logging = self._logging = self._log_targets(context)
+        rows: int | list[int]  # per request; a number when the batch is one request
+        stamps: int | list[int]  # the logged time: now, or a replayed request's own
+        latency: float | list[float]
+        if len(batch) == 1:
+            item = batch[0]
+            rows = item.rows
+            stamps = now_ms if item.logged_at is None else item.logged_at
+            latency = (finished - item.received) * 1000 if item.received else 0.0
+            # all-float rows: `arrays` are the columns of this matrix; the builder joins the
+            # matrices of many batches at once instead of each column's arrays
+            matrix = item.matrix if self.features is None else None
+        else:
+            rows = [i.rows for i in batch]
+            stamps = [now_ms if i.logged_at is None else i.logged_at for i in batch]
+            latency = [(finished - i.received) * 1000 if i.received else 0.0 for i in batch]
+            matrix = None
+        rules = None if decided is None else decided.rule
+        logged: Logged = (tuple(ids), rows, stamps, latency, values, proba, actions, rules, keys,
+                          arrays, matrix)  # fmt: skip
+        build = logging[2] if keys is not None else logging[1]
+        context.log.append_built(logging[3], build, logged, len(ids))
+
+    def _log_targets(self, context: VariantContext) -> _LogTargets:
+        """Where a context's batches are logged: its builders (plain, keyed) and partition."""
+        builders = [
+            RowBuilder(
+                context.model,
+                self.version,
+                self.label,
+                self.mode,
+                context.decision_revision,
+                self._input_names,
+                keyed,
+            )
+            for keyed in (False, True)
+        ]
+        partition = deployment_partition(context.project, context.partition)
+        return (context, builders[0], builders[1], partition)
 
 
 def _takes_arrays(native: Any, names: list[str]) -> bool:
