@@ -93,6 +93,18 @@ def _warm(store: Store) -> None:
         pass
 
 
+def _build_routes(gate: _Gate) -> None:
+    """Have FastAPI build what it builds for a router on the first request that reaches it
+    (each route's signature and dependencies: ~50 ms for the MLflow routers, ~0.6 s under a
+    profiler): otherwise a client's first artifact upload pays for the registry's routers it
+    passes on its way, and its first model registration for the rest. One request's matching
+    per prefix, answering nothing."""
+    for prefix in (*PREFIXES, "/api/2.0/mlflow-artifacts"):
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            scope = {"type": "http", "path": f"{prefix}/", "root_path": "", "method": method}
+            gate.matches({**scope, "headers": [], "query_string": b""})
+
+
 def mount(app: FastAPI) -> None:
     """Add the MLflow routes to the app."""
     tracking = _router((experiments.ROUTES, "mlflow"), (runs.ROUTES, "mlflow"))
@@ -104,5 +116,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(models, prefix="/api/2.0/mlflow")
     app.include_router(tracking, prefix="/ajax-api/2.0/mlflow")
     app.include_router(artifacts.router, prefix="/api/2.0/mlflow-artifacts")
-    app.router.routes.insert(0, _Gate(app.router.routes[before:]))
+    gate = _Gate(app.router.routes[before:])
+    app.router.routes.insert(0, gate)
     _warm(app.state.backend.store)
+    _build_routes(gate)
