@@ -256,7 +256,13 @@ def run_feast(
                 theirs = theirs.reset_index(drop=True)
                 _check_feast(entities, sources, answers["relayml"], ours, theirs, mode)
                 figures[mode].append((float(result["seconds"]), float(result["peak_mib"])))
+                _progress(f"feast ({mode})", figures[mode][-1])
     return figures
+
+
+def _progress(name: str, figure: tuple[float, float]) -> None:
+    """One measurement as it is taken (a long peer run that fails keeps the others)."""
+    print(f"  {name}: {figure[0]:.3f} s, {figure[1]:.0f} MiB", flush=True)
 
 
 def _check_feast(
@@ -330,10 +336,15 @@ def main() -> None:
     ttl = args.ttl_days
     same_answers(entities, sources, ttl)
     runs: dict[str, list[tuple[float, float]]] = {"relayml": [], "pandas": [], "as_of_known": []}
+    jobs = {
+        "relayml": lambda: relayml_join(entities, sources, ttl),
+        "pandas": lambda: pandas_join(entities, sources, ttl),
+        "as_of_known": lambda: relayml_join(entities, sources, ttl, True),
+    }
     for _ in range(args.reps):
-        runs["relayml"].append(in_child(lambda: relayml_join(entities, sources, ttl)))
-        runs["pandas"].append(in_child(lambda: pandas_join(entities, sources, ttl)))
-        runs["as_of_known"].append(in_child(lambda: relayml_join(entities, sources, ttl, True)))
+        for name, job in jobs.items():
+            runs[name].append(in_child(job))
+            _progress(name, runs[name][-1])
     if args.feast or args.feast_python:
         python = args.feast_python
         if python is None:
