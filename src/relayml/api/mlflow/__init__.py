@@ -20,7 +20,7 @@ from relayml.api.mlflow.common import Route, add_routes
 from relayml.api.mlflow.errors import MlflowError, is_mlflow_path, mlflow_error_response
 from relayml.errors import NotFound
 from relayml.identity.tokens import PREFIX, verify_token
-from relayml.interop import mlflow_experiments, mlflow_runs
+from relayml.interop import mlflow_experiments, mlflow_logged_models, mlflow_registry, mlflow_runs
 from relayml.store import Store
 from relayml.tracking.loading import load_runs
 
@@ -74,10 +74,11 @@ def _router(*groups: tuple[list[Route], str]) -> APIRouter:
 
 
 def _warm(store: Store) -> None:
-    """Compile what MLflow calls read on every request (the token, the experiment) and on every
+    """Compile what MLflow calls read on every request (the token, the experiment), on every
     runs/search and runs/get (a page of runs, their latest points, experiment ids and dataset
-    inputs) by reading nothing: the first calls after start-up then cost what later ones do. A
-    store that cannot answer yet (down, or not migrated) is left cold: /readyz tells."""
+    inputs) and when logging a model (the logged model, the registered model) by reading
+    nothing: the first calls after start-up then cost what later ones do. A store that cannot
+    answer yet (down, or not migrated) is left cold: /readyz tells."""
     # The prebuilt statements raise the driver's own errors, not SQLAlchemy's.
     driver_error = getattr(store.engine.dialect.dbapi, "Error", SQLAlchemyError)
     try:
@@ -89,6 +90,11 @@ def _warm(store: Store) -> None:
         with store.read() as conn:
             load_runs(conn, ["", " "])
         mlflow_runs.warm(store)
+        for read in (mlflow_logged_models.get, mlflow_registry.project_of_model):
+            try:  # a logged model's, a registered model's lookup: each a client's first
+                read(store, "")
+            except NotFound:
+                pass
     except (SQLAlchemyError, driver_error):
         pass
 
