@@ -53,7 +53,7 @@ test: install provision lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 demo: install
-	$(BIN)/python examples/churn_demo.py
+	$(BIN)/relay demo
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[dev,bench]'

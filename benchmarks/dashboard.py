@@ -3,7 +3,7 @@
     python benchmarks/dashboard.py [--runs 100000] [--predictions 1000000] [--reps 20]
                                    [--home DIR] [--no-mlflow] [--profile PATH]
 
-The store: the churn demo (examples/churn_demo.py: a project, models, a deployment, people,
+The store: the churn demo (`relay demo --fast`: a project, models, a deployment, people,
 predictions), then --runs more runs (5 params + 5 metrics each, through the SDK, into the
 experiment "bench" of the project) and --predictions more logged predictions of the churn
 deployment (columns copied from the demo's own log, spread over the last 7 days). It is kept
@@ -67,9 +67,9 @@ def build_store(home: Path, runs: int, predictions: int) -> None:
     if home.exists():
         shutil.rmtree(home)
     home.parent.mkdir(parents=True, exist_ok=True)
-    c.log("building the churn demo's store (a minute or two)")
+    c.log("building the churn demo's store (two or three minutes)")
     subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "churn_demo.py"), "--no-serve", "--home",
+        [sys.executable, "-m", "relayml.cli", "demo", "--fast", "--no-serve", "--home",
          str(home)],
         check=True, cwd=home.parent, stdout=subprocess.DEVNULL,
     )  # fmt: skip

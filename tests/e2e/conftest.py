@@ -17,7 +17,7 @@ __all__ = ["browser", "demo", "web_site"]  # web pages: one server and one chrom
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """`examples/churn_demo.py --no-serve`, run once per test run (it takes about a minute).
+    """`relay demo --fast --no-serve`, run once per test run (it takes two or three minutes).
 
     The first xdist worker to need it builds it under a lock in the run's shared temporary folder;
     each worker then works on its own copy, so no worker ever sees another one's changes.

@@ -1,4 +1,4 @@
-"""examples/churn_production.py on its own: the smallest store it needs, then production.
+"""relayml.demo.production on its own: the smallest store it needs, then production.
 
 The example runs after the demo has put a model in production. Here a small store is set up
 instead (one model trained on the demo's customer table, in production, with its training data
@@ -16,15 +16,12 @@ import pytest
 
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
-from tests.fixtures.documented import ROOT
 
 SETUP_AND_RUN = """
-import sys
-sys.path.insert(0, {examples!r})
 from sklearn.linear_model import LogisticRegression
 import relayml as relay
-from churn_demo import customer_table, with_preprocessing
-from churn_production import run_in_production
+from relayml.demo.story import customer_table, with_preprocessing
+from relayml.demo.production import run_in_production
 
 relay.init(project="churn", home={home!r})
 customers = customer_table(rows=800, seed=7)
@@ -43,7 +40,7 @@ print("answered", len(answers["prediction_ids"]))
 @pytest.mark.timeout(900)  # many CLI processes; a hang still fails it
 def test_run_in_production_serves_records_outcomes_and_monitors(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    code = SETUP_AND_RUN.format(examples=str(ROOT / "examples"), home=str(home))
+    code = SETUP_AND_RUN.format(home=str(home))
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     out = subprocess.run(
         [sys.executable, "-c", code],

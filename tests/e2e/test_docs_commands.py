@@ -50,6 +50,8 @@ FAILS_AS_DOCUMENTED = {
     # the demo has no event data for the feature set's source (docs_src/features_train.py logs it)
     "relay features check customer": "dataset 'customer_events' does not exist",
     "relay features promote customer --to staging": "none has run on it",
+    # the demo's story ends with its drift and accuracy alerts still open (the market moved)
+    "relay monitor run": "still firing",
 }
 # ... on one page only: monitoring.md sets alerts.yaml before `relay monitor run`, which then
 # exits 1 while the alert is active (configuration.md runs it on the demo's quiet rules)
@@ -77,14 +79,18 @@ def _folder(demo: Demo, tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]
     (tmp_path / "decisions.yaml").write_text(DECISIONS)
     (tmp_path / "alerts.yaml").write_text(ALERTS)
     (tmp_path / "checks.yaml").write_text(CHECKS)
-    for name in ("relay.yaml", "churn_demo.py", "churn_production.py", "churn_team.py"):
+    for name in ("relay.yaml", "churn_demo.py"):  # the policy docs/models.md names, a pipeline
         shutil.copy(ROOT / "examples" / name, tmp_path / name)
     shutil.copy(ROOT / "docs_src" / "features_define.py", tmp_path)  # docs/features.md applies it
     env = clean_env(home)
     pipelines = run_relay(["pipelines", "list", "--json"], env=env, cwd=tmp_path, timeout=120)
     logged = read_log(str(home / "artifacts" / "predictions")).to_pandas()
     backend = LocalBackend(get_settings(home=home))
-    run_id = backend.search_runs("churn", order_by=["metrics.auc DESC"]).runs[0].id
+    run_id = (
+        backend.search_runs("churn", filter="tags.demo = 'true'", order_by=["metrics.auc DESC"])
+        .runs[0]
+        .id
+    )  # the best baseline (the retrained run logs no artifacts)
     backend.close()
     placeholders = {
         "<run-id>": run_id,

@@ -329,7 +329,7 @@ def test_a_pipeline_run_shows_its_dag_timings_and_a_step(browser: Browser, seede
     page.click(f"table.steps a:text-is('{steps[-1]}')")
     section = page.locator("section#step")
     assert run["steps"][-1]["cache_key"] in section.inner_text()
-    assert steps[0] in section.locator("dd").nth(6).inner_text()  # its input: the step before
+    assert steps[-2] in section.locator("dd").nth(6).inner_text()  # its input: the step before
     _clean(browser, page, "pipelines-detail")
     page.context.close()
     assert browser.console_errors == []

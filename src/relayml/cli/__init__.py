@@ -1,5 +1,6 @@
 """The ``relay`` command line: Typer commands over the same backend the SDK uses.
 
+    relay demo [--fast]               the churn project's whole life cycle, narrated
     relay init NAME                   scaffold a project: relay.yaml, pipeline, tests, CI
     relay config                      the settings and where they came from
     relay db upgrade | current        schema migrations of the metadata database
@@ -55,6 +56,7 @@ from relayml.cli.bundle import register as register_bundle
 from relayml.cli.data import data_app, datasets_app
 from relayml.cli.decisions import decisions_app
 from relayml.cli.deploy import deploy_app
+from relayml.cli.demo import demo
 from relayml.cli.explain import explain
 from relayml.cli.features import features_app
 from relayml.cli.feedback import feedback_app
@@ -115,6 +117,7 @@ def _main(
 
 
 app.command("init")(init)
+app.command("demo")(demo)
 app.command("config")(config)
 app.add_typer(db_app, name="db")
 app.add_typer(projects_app, name="projects")

@@ -8,12 +8,15 @@ performance for data scientists, an alert for DevOps, a flag and an explanation 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +56,7 @@ alerts:
 """
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -62,26 +65,50 @@ def _free_port() -> int:
 _ENV = dict(os.environ)
 
 
-def _relay(*args: str) -> str:
-    """Run a relay command on the demo's store and print what it shows."""
-    done = subprocess.run(
-        [sys.executable, "-m", "relayml.cli", *args, "-p", "churn"],
-        capture_output=True,
-        text=True,
-        env={**_ENV, "COLUMNS": "120"},
-    )
+def relay_command(*args: str, expect: tuple[int, ...] = (0, 1)) -> str:
+    """Run a relay command on the demo's store and print what it shows; a RuntimeError when
+    it exits with a code other than those expected (1: an alert is active, a gate failed).
+
+    The command runs in this process, as `relay` would run it (the same entry point, its own
+    output, its exit code): the demo has already imported what a new process would import again.
+    """
+    from relayml.cli import app_for
+
+    argv = [*args, "-p", "churn"]
+    out, err = io.StringIO(), io.StringIO()
+    wanted = {"COLUMNS": "120", "RELAY_HOME": _ENV.get("RELAY_HOME")}
+    saved = {name: os.environ.get(name) for name in wanted}
+    for name, value in wanted.items():
+        if value is not None:
+            os.environ[name] = value
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                app_for(argv)(args=argv, prog_name="relay")
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     console.print(f"[dim]$ relay {' '.join(args)}[/]")
-    console.print(done.stdout.rstrip(), markup=False, highlight=False)
-    if done.returncode not in (0, 1):
-        console.print(done.stderr.rstrip(), markup=False, highlight=False)
-    return done.stdout
+    console.print(out.getvalue().rstrip(), markup=False, highlight=False)
+    if code != 0 and err.getvalue().strip():
+        console.print(err.getvalue().rstrip(), markup=False, highlight=False)
+    if code not in expect:
+        raise RuntimeError(f"relay {' '.join(args)} exited with {code}")
+    return out.getvalue()
 
 
-def _start_server(port: int) -> subprocess.Popen[bytes]:
+def start_model_server(port: int, *args: str) -> subprocess.Popen[bytes]:
+    """`relay serve churn@production` on the demo's store (with args, e.g. --replay)."""
     env = {**_ENV, "RELAY_PREDICTION_FLUSH_INTERVAL": "0.2"}
     server = subprocess.Popen(
         [sys.executable, "-m", "relayml.cli", "serve", "churn@production", "-p", "churn",
-         "--port", str(port), "--no-access-log"],
+         "--port", str(port), "--no-access-log", *args],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -96,10 +123,14 @@ def _start_server(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the model server did not start")
 
 
-def run_in_production(next_month: pd.DataFrame, home: str | None = None) -> dict[str, Any]:
+def run_in_production(
+    next_month: pd.DataFrame, home: str | None = None, day: datetime | None = None
+) -> dict[str, Any]:
     """Serve churn@production, send it next month's customers, and monitor what happens.
 
     The relay commands run as child processes on the same store: `home` (else RELAY_HOME).
+    With `day` (the first day in production, in the past) the server replays: the customers
+    are logged on that day, and the alert rules are evaluated as of that day.
     """
     if home is not None:
         _ENV["RELAY_HOME"] = str(Path(home).resolve())
@@ -107,19 +138,24 @@ def run_in_production(next_month: pd.DataFrame, home: str | None = None) -> dict
     with tempfile.TemporaryDirectory() as tmp:
         table = Path(tmp) / "decisions.yaml"
         table.write_text(DECISIONS)
-        _relay("decisions", "test", "churn", str(table), "--data", "customers_holdout@latest")
-        _relay("decisions", "apply", "churn", str(table))
+        relay_command(
+            "decisions", "test", "churn", str(table), "--data", "customers_holdout@latest"
+        )
+        relay_command("decisions", "apply", "churn", str(table))
         alerts = Path(tmp) / "alerts.yaml"
         alerts.write_text(ALERTS)
-        _relay("alerts", "set", str(alerts))
-    port = _free_port()
-    server = _start_server(port)
+        relay_command("alerts", "set", str(alerts))
+    port = free_port()
+    server = start_model_server(port, *(("--replay",) if day is not None else ()))
+    stamp = {} if day is None else {"X-Relay-Time": day.isoformat()}
     try:
         url = f"http://127.0.0.1:{port}"
         rows = next_month[FEATURES].to_dict("records")
         answers: dict[str, list[Any]] = {"prediction_ids": [], "predictions": [], "decisions": []}
         for start in range(0, len(rows), 250):  # the CRM scores customers in batches
-            body = httpx.post(url + "/predict", json={"instances": rows[start : start + 250]})
+            body = httpx.post(
+                url + "/predict", json={"instances": rows[start : start + 250]}, headers=stamp
+            )
             body.raise_for_status()
             for key in answers:
                 answers[key] += body.json()[key]
@@ -135,15 +171,23 @@ def run_in_production(next_month: pd.DataFrame, home: str | None = None) -> dict
         time.sleep(1.0)  # the server writes its prediction log every 0.2 s here
         first = answers["prediction_ids"][0]
         console.print("\n[bold]Subject-matter expert[/]: why this one, and a flag")
-        _relay("explain", first)
-        _relay("feedback", "flag", first, "--unexpected", "-m", "long-time customer, check it")
+        relay_command("explain", first)
+        relay_command(
+            "feedback", "flag", first, "--unexpected", "-m", "long-time customer, check it"
+        )
         console.print("\n[bold]Data scientist[/]: drift against the training data, performance")
-        _relay("monitor", "drift", "churn", "--env", "production")
-        _relay("monitor", "performance", "churn", "--env", "production")
+        relay_command("monitor", "drift", "churn", "--env", "production")
+        relay_command("monitor", "performance", "churn", "--env", "production")
         console.print("\n[bold]Business[/]: KPIs in their units")
-        _relay("monitor", "kpis", "churn", "--env", "production")
-        console.print("\n[bold]DevOps[/]: alert rules evaluated now (cron: relay monitor run)")
-        _relay("monitor", "run")
+        relay_command("monitor", "kpis", "churn", "--env", "production")
+        when = "now" if day is None else "as of that day"
+        console.print(f"\n[bold]DevOps[/]: alert rules evaluated {when} (cron: relay monitor run)")
+        if day is None:
+            relay_command("monitor", "run")
+        else:  # as of half an hour after those customers were scored
+            relay_command(
+                "monitor", "run", "--at", f"{day + timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}"
+            )
         metrics = httpx.get(url + "/metrics").text
         served = [line for line in metrics.splitlines() if line.startswith("relay_predictions_t")]
         console.print("From /metrics: " + "; ".join(served))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,10 +25,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import relayml as relay
-
-sys.path.insert(0, str(Path(__file__).parent))
-from churn_production import run_in_production
-from churn_team import (
+from relayml.demo.production import run_in_production
+from relayml.demo.team import (
     PEOPLE,
     Platform,
     approve_through_the_server,
@@ -69,23 +67,39 @@ KPIS = [
 
 def customer_table(rows: int = 5000, seed: int = 7) -> pd.DataFrame:
     """A deterministic synthetic customer table with a churn label."""
+    return customers(rows, seed).drop(columns=["customer_id"])
+
+
+def customers(rows: int, seed: int, drifted: bool = False, first_id: int = 0) -> pd.DataFrame:
+    """Customers as the CRM sees them, with whether each one churns (deterministic).
+
+    `drifted`: the market of act two from week 5: prices up by about 25 EUR, more support
+    calls, more yearly contracts, and yearly customers now leave more than monthly ones (a
+    competitor targets them): more customers leave, and a model trained before the change ranks
+    them wrongly.
+    """
     rng = np.random.default_rng(seed)
     tenure = rng.integers(1, 72, rows)
-    monthly = rng.normal(65, 20, rows).clip(10, 200).round(2)
-    support_calls = rng.poisson(1.5, rows)
-    contract = rng.choice(["monthly", "yearly", "two_year"], rows, p=[0.55, 0.3, 0.15])
+    monthly = rng.normal(90 if drifted else 65, 20, rows).clip(10, 200).round(2)
+    support_calls = rng.poisson(2.5 if drifted else 1.5, rows)
+    shares = [0.45, 0.4, 0.15] if drifted else [0.55, 0.3, 0.15]
+    contract = rng.choice(["monthly", "yearly", "two_year"], rows, p=shares)
     region = rng.choice(["north", "south", "east", "west"], rows)
+    on_monthly, on_yearly = (-0.4, 1.6) if drifted else (1.1, -0.3)
     logit = (
         -1.2
         - 0.045 * tenure
         + 0.018 * (monthly - 65)
         + 0.45 * support_calls
-        + np.where(contract == "monthly", 1.1, np.where(contract == "yearly", -0.3, -1.2))
+        + np.where(
+            contract == "monthly", on_monthly, np.where(contract == "yearly", on_yearly, -1.2)
+        )
         + rng.normal(0, 0.6, rows)
     )
     churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
     return pd.DataFrame(
         {
+            "customer_id": [f"c{first_id + i:06d}" for i in range(rows)],
             "tenure_months": tenure,
             "monthly_charges": monthly,
             "support_calls": support_calls,
@@ -144,7 +158,9 @@ def with_preprocessing(estimator: object, scale: bool) -> Pipeline:
     return Pipeline([("prepare", prepare), ("model", estimator)])
 
 
-def train_and_log(name: str, model: object, params: dict[str, object], data: dict) -> dict:
+def train_and_log(
+    name: str, model: object, params: dict[str, object], data: dict[str, Any]
+) -> dict[str, Any]:
     """Train one model in its own run: params, metrics, artifacts, and a registered version."""
     with relay.start_run(experiment="churn-baselines", name=name, tags={"demo": "true"}) as run:
         run.log_input("customers@latest")
@@ -178,7 +194,7 @@ def train_and_log(name: str, model: object, params: dict[str, object], data: dic
     return {"run": run, "version": version, **metrics}
 
 
-def ship_the_winner(results: list[dict], holdout: str, port: int) -> Platform:
+def ship_the_winner(results: list[dict[str, Any]], holdout: str, port: int) -> Platform:
     """Evaluate both versions on a holdout, compare them in KPIs, promote the better one."""
     console.print("\n[bold]Models[/]: evaluating the registered versions on customers_holdout")
     evaluations = [
@@ -214,7 +230,7 @@ def ship_the_winner(results: list[dict], holdout: str, port: int) -> Platform:
     console.print(f"{ref} -> staging: [green]{staged.status}[/]")
     asked = relay.promote(ref, to="production", reason="best ROC AUC on the holdout")
     console.print(f"{ref} -> production: [yellow]{asked.status}[/] (waits for {asked.waiting_for})")
-    platform = start_platform(tokens, tokens_file, port)
+    platform = start_platform(tokens, tokens_file, port, schedulers=False)
     approve_through_the_server(platform, "churn", ref, backend.actor)
     console.print(
         "The whole story: [bold]relay models history churn -p churn[/]; "
@@ -226,15 +242,26 @@ def ship_the_winner(results: list[dict], holdout: str, port: int) -> Platform:
 
 
 def main() -> None:
+    """`python examples/churn_demo.py` (as `relay demo`)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-serve", action="store_true", help="stop after the job")
+    parser.add_argument("--fast", action="store_true", help="less traffic, for tests")
     parser.add_argument("--port", type=int, default=8080, help="server port (default 8080)")
     parser.add_argument("--home", default=None, help="store folder (default: RELAY_HOME or .relay)")
     args = parser.parse_args()
+    run_demo(fast=args.fast, serve=not args.no_serve, port=args.port, home=args.home)
 
+
+def run_demo(
+    *, fast: bool = False, serve: bool = True, port: int = 8080, home: str | None = None
+) -> None:
+    """The whole story: act one (question to production), act two (eight weeks of it)."""
+    from relayml.demo.weeks import FAST, FULL, first_day, live_eight_weeks, summary
+
+    day0 = first_day()
     project = relay.init(
         project="churn",
-        home=args.home,
+        home=home,
         description="Predict which customers will leave next month.",
         business_question="reduce customer churn by 10%",
         kpis=KPIS,
@@ -289,13 +316,19 @@ def main() -> None:
     relay.flush()
 
     build_dataset("customers_holdout", rows=2000, seed=11)  # never seen in training
-    platform = ship_the_winner(results, "customers_holdout@latest", args.port)
+    platform = ship_the_winner(results, "customers_holdout@latest", port)
     next_month, _ = build_dataset("customers_next_month", rows=1000, seed=23)
-    run_in_production(next_month, args.home)
+    run_in_production(next_month, home, day=day0)
+    story = live_eight_weeks(platform, FAST if fast else FULL, day0)
+    console.print()
+    console.print(summary(story))
+    console.print(f"The risk report: {story.report}")
 
-    if args.no_serve:
-        platform.stop()
+    platform.stop()
+    if not serve:
         return
+    # from here on relay server checks the alert rules and runs due schedules itself
+    platform = start_platform(platform.tokens, platform.tokens_file, port)
     console.print(
         f"\nServing relayml at [bold]{platform.url}[/] with sign-in required "
         f"(API docs at {platform.url}/docs). Each person's token is in {platform.tokens_file}: "

@@ -87,7 +87,7 @@ def sign_up_the_team(project: str) -> tuple[dict[str, str], Path]:
     from relayml.identity.tokens import create_token
     from relayml.identity.users import add_user, set_password
 
-    backend = relay.get_backend()
+    backend: Any = relay.get_backend()  # the embedded store's LocalBackend
     store, me = backend.store, backend.actor
     for name, (role, display) in {me: ("data_scientist", me), **PEOPLE}.items():
         try:
@@ -115,14 +115,23 @@ def _var(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
-def start_platform(tokens: dict[str, str], tokens_file: Path, port: int = 8080) -> Platform:
-    """`relay server` with sign-in required, on the demo's store, in a thread of this process."""
+def start_platform(
+    tokens: dict[str, str], tokens_file: Path, port: int = 8080, *, schedulers: bool = True
+) -> Platform:
+    """`relay server` with sign-in required, on the demo's store, in a thread of this process.
+
+    schedulers=False: without its alert checks and pipeline scheduler, while the demo drives
+    them itself on simulated time (a tick of the server's own would race the story's).
+    """
     import uvicorn
 
     from relayml.api import create_app
     from relayml.backend import LocalBackend
 
-    settings = relay.get_backend().settings
+    local: Any = relay.get_backend()
+    settings = local.settings
+    if not schedulers:
+        settings = settings.model_copy(update={"monitor_interval": 0, "schedule_interval": 0})
     app = create_app(LocalBackend(settings), auth=True)
     chosen = _free_port(port)
     config = uvicorn.Config(app, host="127.0.0.1", port=chosen, log_level="warning")
@@ -150,15 +159,18 @@ def approve_through_the_server(platform: Platform, project: str, ref: str, autho
         console.print(f"  {author} (data scientist, own token): [red]refused[/]: {refused}")
     finally:
         mine.close()
-    rita = platform.client("rita")
-    try:
-        decided = rita.decide_promotion(
-            project, ref, "production", "approve", "gates pass; segment gap acceptable"
-        )
-    finally:
-        rita.close()
+    decided = rita_approves(platform, project, ref, "gates pass; segment gap acceptable")
     console.print(
         f"  rita (risk manager, own token): approved {ref} -> production: "
         f"[green]{decided.status}[/]"
     )
     return decided
+
+
+def rita_approves(platform: Platform, project: str, ref: str, comment: str) -> Any:
+    """The risk manager's production approval over HTTP, with her own token."""
+    rita = platform.client("rita")
+    try:
+        return rita.decide_promotion(project, ref, "production", "approve", comment)
+    finally:
+        rita.close()

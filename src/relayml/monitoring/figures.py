@@ -45,7 +45,7 @@ def figure_of(
     if figure in ("drift_share", "dataset_drifted", "prediction_drift") or figure.startswith(
         "drift:"
     ):
-        _, report = drift_of_frame(backend, project, rule.model, frame)
+        _, report = drift_of_frame(backend, project, rule.model, frame, environment=rule.env)
         if figure == "drift_share":
             drifted = ", ".join(report.drifted_columns) or "none"
             return report.share, f"{report.share:.0%} of inputs drifted ({drifted}), {rows} rows"

@@ -210,9 +210,16 @@ def drift_of_frame(
     *,
     reference: str | None = None,
     config: DriftConfig | None = None,
+    environment: str | None = None,
 ) -> tuple[str, DriftReport]:
-    """One drift report over the given live rows (the newest version's reference)."""
+    """One drift report over the given live rows, against the reference of the version that
+    holds the environment when it answered any of them (a canary's or an A/B challenger's rows
+    are then compared with what production was trained on, whichever variant answered last),
+    else of the version that answered the newest row."""
     version_number = int(frame["version"].iloc[-1])
+    holder = backend.get_model(project, model).aliases.get(environment) if environment else None
+    if holder is not None and bool((frame["version"] == holder).any()):
+        version_number = int(holder)
     ref, ref_name, inputs = reference_with_predictions(
         backend, project, model, version_number, reference
     )

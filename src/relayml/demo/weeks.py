@@ -1,0 +1,451 @@
+"""Act two of the demo: eight weeks of the churn model in production, simulated, ending today.
+
+A traffic simulator plays the CRM: every simulated day it scores that day's customers through a
+real `relay serve churn@production --replay`, each request stamped with its day (X-Relay-Time), so
+the weeks land in the monitoring windows they belong to; the data engineer loads the CRM's
+snapshots weekly; the customers' outcomes (renewed or left) arrive two days late. From week five
+the market moves: prices go up, support is busier, and a competitor courts the yearly contracts.
+Each simulated week ends with `relay monitor run --at <that moment>`: the drift and accuracy
+alerts fire, a webhook is delivered, the accuracy alert's schedule starts the retraining pipeline
+(relayml.demo.retrain), the new version goes to production as a canary, the subject-matter expert
+flags odd answers and changes a decision rule. Today, live, an A/B test decides; the winner is
+promoted with the risk manager's approval, and the risk report is written.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+import relayml as relay
+from relayml.demo.production import FEATURES, free_port, relay_command, start_model_server
+from relayml.demo.story import customers
+from relayml.demo.team import Platform, rita_approves
+from relayml.errors import NotFound
+
+console = Console()
+PROJECT = "churn"
+WEEKS = 8
+DRIFT_FROM = 28  # the first day of week five
+LABEL_LAG = 2  # days until a customer's outcome is known
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much traffic the simulation sends."""
+
+    per_day: int  # customers scored per simulated day
+    today: int  # customers in today's A/B test
+    holdout: int  # labelled customers in the refreshed holdout
+
+
+FULL = Scale(per_day=400, today=3000, holdout=3000)
+FAST = Scale(per_day=200, today=800, holdout=3000)
+
+
+def first_day(today: datetime | None = None) -> datetime:
+    """Day 0 of the simulation at 09:00 UTC: eight weeks ago, so that day 55 is today."""
+    now = today or datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=7 * WEEKS - 1) + timedelta(hours=9)
+
+
+def _run(*args: str) -> str:
+    """A relay command that must succeed (exit code 0)."""
+    return relay_command(*args, expect=(0,))
+
+
+class Hooks:
+    """The on-call channel's webhook: an HTTP endpoint that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, Any]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                received.append(json.loads(self.rfile.read(size) or b"{}"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/oncall"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+ALERTS = """\
+alerts:
+  - name: drift
+    model: churn
+    env: production
+    figure: drift_share
+    above: 0.3
+    window: week
+    severity: warning
+    webhook: {hook}
+  - name: accuracy
+    model: churn
+    env: production
+    figure: accuracy
+    below: 0.74
+    window: week
+    severity: critical
+    webhook: {hook}
+"""
+DECISIONS_V2 = """\
+hit_policy: first
+default: no action
+rules:
+  - name: keep the valuable
+    when: {score: ">= 0.5", monthly_charges: ">= 80"}
+    action: call
+  - name: nudge
+    when: {score: ">= 0.35"}
+    action: email
+"""
+
+
+@dataclass
+class Week:
+    """What one simulated week showed."""
+
+    number: int
+    start: datetime
+    scored: int = 0
+    canary: int = 0
+    drift_share: float | None = None
+    accuracy: float | None = None
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Story:
+    """What act two did, for the summary and the tests."""
+
+    weeks: list[Week] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+    retrained: str = ""
+    winner: str = ""
+    report: Path | None = None
+
+
+class Traffic:
+    """The simulator's side: customers, their answers, and the outcomes still to come."""
+
+    def __init__(self, url: str, scale: Scale, hooks: Hooks) -> None:
+        self.url = url
+        self.scale = scale
+        self.hooks = hooks
+        self.heard = 0  # webhook deliveries already shown
+        self.next_id = 0
+        self.crm: list[pd.DataFrame] = []  # snapshots not yet loaded by the data engineer
+        self.pending: list[tuple[datetime, list[str], list[int]]] = []  # outcomes to come
+
+    def day(self, moment: datetime, seed: int, drifted: bool) -> pd.DataFrame:
+        """Score one simulated day's customers at `moment`; returns them with their answers."""
+        people = customers(self.scale.per_day, seed, drifted, self.next_id)
+        self.next_id += len(people)
+        self.crm.append(
+            people[["customer_id", *FEATURES]].assign(
+                snapshot_time=moment - timedelta(hours=8), loaded_at=moment - timedelta(hours=7)
+            )
+        )
+        answers = self.score(people, moment)
+        self.pending.append((moment, answers["prediction_ids"], people["churned"].tolist()))
+        return people.assign(variant_version=answers["versions"])
+
+    def score(self, people: pd.DataFrame, moment: datetime | None) -> dict[str, Any]:
+        """POST the customers to the model server (stamped with `moment` when given)."""
+        rows = people[["customer_id", *FEATURES]].to_dict("records")
+        headers = {} if moment is None else {"X-Relay-Time": moment.isoformat()}
+        response = httpx.post(
+            self.url + "/predict", json={"instances": rows}, headers=headers, timeout=60
+        )
+        response.raise_for_status()
+        answers: dict[str, Any] = response.json()
+        return answers
+
+    def outcomes_known_by(self, moment: datetime) -> int:
+        """Log the outcomes that have arrived by `moment` (LABEL_LAG days after scoring)."""
+        arrived = [p for p in self.pending if p[0] + timedelta(days=LABEL_LAG) <= moment]
+        self.pending = [p for p in self.pending if p[0] + timedelta(days=LABEL_LAG) > moment]
+        ids = [i for _, day_ids, _ in arrived for i in day_ids]
+        values = [v for _, _, day_values in arrived for v in day_values]
+        if ids:
+            relay.log_outcomes(ids, values, model="churn")
+        return len(ids)
+
+    def load_crm(self) -> str:
+        """The data engineer's weekly load: the week's snapshots as a new dataset version."""
+        previous = pd.concat(self.crm, ignore_index=True)
+        self.crm = []
+        try:
+            before = relay.load_dataset("crm_customers@latest")
+            previous = pd.concat([before, previous], ignore_index=True)
+        except NotFound:
+            pass
+        return relay.log_dataset("crm_customers", previous).ref
+
+
+def live_eight_weeks(platform: Platform, scale: Scale, day0: datetime) -> Story:
+    """Act two, on the store act one built (churn/1 or /2 in production, the team signed up)."""
+    story = Story()
+    hooks = Hooks()
+    console.print(
+        "\n[bold]Eight weeks in production[/], simulated: every day's customers are scored "
+        "through `relay serve churn@production --replay`, stamped with their day; outcomes "
+        f"arrive {LABEL_LAG} days late; the market moves from week 5."
+    )
+    _prepare(hooks)
+    port = free_port()
+    server = start_model_server(port, "--replay")
+    traffic = Traffic(f"http://127.0.0.1:{port}", scale, hooks)
+    try:
+        for number in range(1, WEEKS + 1):
+            week = _live_week(story, traffic, platform, number, day0)
+            story.weeks.append(week)
+        story.webhooks = list(hooks.received)
+        _decide_today(story, traffic, platform)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        hooks.close()
+    story.report = _risk_report()
+    return story
+
+
+def _prepare(hooks: Hooks) -> None:
+    """The rules of the eight weeks: alerts with a webhook, retraining on the accuracy alert,
+    customers kept on one variant by their id, and the CRM's features registered."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "alerts.yaml"
+        rules.write_text(ALERTS.format(hook=hooks.url))
+        _run("alerts", "set", str(rules))
+    _run(
+        "schedules", "add", "retrain", "--pipeline", "relayml.demo.retrain:retrain",
+        "--on", "alert:accuracy",
+    )  # fmt: skip
+    _run(
+        "deploy", "set", "churn", "--env", "production", "--sticky-key", "customer_id",
+        "-m", "the CRM sends customer_id: one customer, one variant",
+    )  # fmt: skip
+
+
+def _live_week(
+    story: Story, traffic: Traffic, platform: Platform, number: int, day0: datetime
+) -> Week:
+    start = day0 + timedelta(days=7 * (number - 1))
+    week = Week(number, start)
+    for offset in range(7):
+        index = 7 * (number - 1) + offset
+        scored = traffic.day(start + timedelta(days=offset), 1000 + index, index >= DRIFT_FROM)
+        week.scored += len(scored)
+        if story.retrained:
+            week.canary += int((scored["variant_version"] == int(story.retrained)).sum())
+    end = start + timedelta(days=7) - timedelta(hours=9) - timedelta(seconds=1)  # 23:59:59
+    time.sleep(0.6)  # the model server writes its prediction log every 0.2 s here
+    traffic.outcomes_known_by(end)
+    version = traffic.load_crm()
+    if number == 1:
+        _register_features(version)
+    results = relay.get_backend().run_monitors(PROJECT, end)
+    for result in results:
+        if result["rule"] == "drift":
+            week.drift_share = result["value"]
+        elif result["rule"] == "accuracy":
+            week.accuracy = result["value"]
+        if result["outcome"] == "fired":
+            week.events.append(f"alert {result['rule']} fired")
+        elif result["outcome"] == "still firing":
+            week.events.append(f"{result['rule']} alert still open")
+    _print_week(week)
+    delivered = traffic.hooks.received[traffic.heard :]
+    traffic.heard += len(delivered)
+    for payload in delivered:
+        console.print(
+            f"  webhook -> on-call: {payload.get('status')} {payload.get('rule')!r}: "
+            f"{payload.get('message', '')}",
+            markup=False,
+            highlight=False,
+        )
+    if any(e == "alert accuracy fired" for e in week.events) and not story.retrained:
+        story.retrained = _retrain(traffic.scale)
+        week.events.append(f"retrained: churn/{story.retrained}, canary 20%")
+    if number == 6:
+        week.events.append(_expert_week(platform))
+    return week
+
+
+def _print_week(week: Week) -> None:
+    drift = "-" if week.drift_share is None else f"{week.drift_share:.0%}"
+    accuracy = "-" if week.accuracy is None else f"{week.accuracy:.3f}"
+    events = "; ".join(week.events) or "quiet"
+    console.print(
+        f"Week {week.number} ({week.start:%b %d}): {week.scored} customers scored, drift share "
+        f"{drift}, accuracy {accuracy} (outcomes so far) -> {events}"
+    )
+
+
+def _register_features(version: str) -> None:
+    """Dana, the data engineer, registers the CRM features and checks them."""
+    console.print(
+        f"\n[bold]Data engineer[/]: the CRM snapshots are loaded weekly ({version}); their "
+        "features are registered and checked"
+    )
+    module = Path(__file__).with_name("crm_features.py")
+    _run("features", "apply", str(module), "--yes")
+    _run("features", "check", "crm")
+    console.print()
+
+
+def _retrain(scale: Scale) -> str:
+    """The accuracy alert's schedule runs the retraining pipeline; the new version is
+    evaluated on a refreshed holdout, staged and sent a fifth of production as a canary."""
+    console.print(
+        "\n[bold]Retraining[/]: the accuracy alert fired and its schedule starts the pipeline "
+        "(what relay server's scheduler does on its next tick)"
+    )
+    _run("schedules", "tick", "--wait")
+    versions = relay.get_backend().list_model_versions(PROJECT, "churn")
+    newest = versions[0]
+    console.print(
+        f"The pipeline registered churn/{newest.version}, trained on the last week of scored "
+        "customers with their CRM features as known when scored (relay.features.training_frame)"
+    )
+    console.print(
+        "[bold]Data engineer[/]: a refreshed holdout of recently renewed customers "
+        "(customers_holdout@2); both versions are evaluated on it"
+    )
+    holdout = customers(scale.holdout, 4242, drifted=True, first_id=900_000)
+    relay.log_dataset("customers_holdout", holdout.drop(columns=["customer_id"]))
+    production = relay.get_backend().get_model_version(PROJECT, "churn@production")
+    for ref in (f"churn/{production.version}", f"churn/{newest.version}"):
+        relay.evaluate(
+            ref, "customers_holdout@latest", "churned", by=["region"], dataset="customers_holdout"
+        )
+    staged = relay.promote(f"churn/{newest.version}", to="staging", reason="retrained on drift")
+    console.print(f"churn/{newest.version} -> staging: [green]{staged.status}[/]")
+    _run(
+        "deploy", "set", "churn", "--env", "production", "--canary",
+        f"churn/{newest.version}:20", "--sticky-key", "customer_id",
+        "-m", "retrained after the accuracy alert",
+    )  # fmt: skip
+    time.sleep(1.5)  # the model server picks the new deployment up within a second
+    console.print()
+    return str(newest.version)
+
+
+def _expert_week(platform: Platform) -> str:
+    """Sam, the subject-matter expert, flags answers that look wrong and changes a rule."""
+    console.print(
+        "\n[bold]Subject-matter expert[/] (sam, own sign-in): flags two answers that look "
+        "wrong, and calls the valuable customers sooner"
+    )
+    frame = relay.production_frame("churn", env="production")
+    odd = frame[(frame["input.contract"] == "yearly") & (frame["score"] < 0.1)].tail(2)
+    sam = platform.client("sam")
+    try:
+        for prediction_id in odd["prediction_id"]:
+            flag = sam.flag_prediction(
+                PROJECT,
+                str(prediction_id),
+                "unexpected",
+                comment="yearly customers are leaving for the competitor's offer",
+            )
+            console.print(f"  Flag {flag.id}: prediction {prediction_id} is unexpected")
+        table = sam.set_decision_table(PROJECT, "churn", DECISIONS_V2)
+    finally:
+        sam.close()
+    console.print(
+        f"  decision table revision {table.revision}: 'keep the valuable' now calls from a "
+        "score of 0.5 (was 0.6)"
+    )
+    console.print()
+    return f"sam flagged {len(odd)}, decision table revision {table.revision}"
+
+
+def _decide_today(story: Story, traffic: Traffic, platform: Platform) -> None:
+    """Today, live: an A/B test between the version in production and the retrained one."""
+    backend = relay.get_backend()
+    holder = backend.get_model_version(PROJECT, "churn@production").version
+    challenger = story.retrained
+    console.print(
+        f"\n[bold]Today[/]: DevOps opens an A/B test, churn/{holder} against churn/{challenger}, "
+        f"on today's {traffic.scale.today} customers (live); their renewals are known a month "
+        "on, and the simulation skips ahead to them"
+    )
+    _run(
+        "deploy", "set", "churn", "--env", "production", "--ab",
+        f"churn/{holder}:50,churn/{challenger}:50", "--sticky-key", "customer_id",
+        "-m", "does the retrained version keep more customers?",
+    )  # fmt: skip
+    time.sleep(1.5)  # the model server picks the new deployment up within a second
+    people = customers(traffic.scale.today, 777, drifted=True, first_id=traffic.next_id)
+    answers = traffic.score(people, None)
+    relay.log_outcomes(answers["prediction_ids"], people["churned"].tolist(), model="churn")
+    time.sleep(1.0)  # the server writes its prediction log every 0.2 s here
+    _run("deploy", "results", "churn", "--env", "production")
+    shipped = relay_command("deploy", "promote-winner", "churn", "--env", "production")
+    if "waits for approval" not in shipped:  # no winner, or it failed the production gates
+        console.print(f"churn/{holder} keeps production: the A/B test shipped nothing")
+        story.winner = f"churn/{holder} (kept)"
+        return
+    story.winner = _approve(platform, f"churn/{challenger}")
+    _run("deploy", "list")  # the approval moved the alias: production serves the winner alone
+
+
+def _approve(platform: Platform, ref: str) -> str:
+    """Rita, the risk manager, approves the winner for production with her own token."""
+    decided = rita_approves(platform, PROJECT, ref, "won the A/B test; gates pass")
+    console.print(f"rita (risk manager, own token) approved {ref} -> production: {decided.status}")
+    return ref
+
+
+def _risk_report() -> Path:
+    """The model risk report of the version now in production, for the risk manager."""
+    local: Any = relay.get_backend()
+    home = Path(local.settings.home)
+    out = home / "churn-risk-report.html"
+    console.print("\n[bold]Risk manager[/]: the model risk report of what production runs now")
+    _run("report", "model", "churn", "-o", str(out))
+    return out
+
+
+def summary(story: Story) -> Table:
+    """The eight weeks at a glance."""
+    table = Table(title="churn in production: eight weeks, then today")
+    for column in ("week", "from", "scored", "canary", "drift share", "accuracy", "what happened"):
+        table.add_column(column, justify="right" if column in ("scored", "canary") else "left")
+    for week in story.weeks:
+        table.add_row(
+            str(week.number),
+            f"{week.start:%Y-%m-%d}",
+            str(week.scored),
+            str(week.canary) if week.canary else "",
+            "-" if week.drift_share is None else f"{week.drift_share:.0%}",
+            "-" if week.accuracy is None else f"{week.accuracy:.3f}",
+            "; ".join(week.events) or "quiet",
+        )
+    table.add_row("today", "", "", "", "", "", f"A/B test; {story.winner} promoted")
+    return table
