@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+import relayml as relay
 from relayml.predictions import PredictionLogs
 from relayml.predictions.ids import new_prediction_ids
 from relayml.predictions.layout import deployment_partition
@@ -37,29 +38,30 @@ def _session(site: WebSite, user: str) -> tuple[httpx.Client, str]:
 
 
 def _pending_production(site: WebSite) -> int:
-    """A version waiting for the risk manager's approval into production (asked as the data
-    scientist through the API when there is none yet)."""
+    """A version waiting for the risk manager's approval into production: when there is none
+    yet, the data scientist registers the production model again as a new version (the same
+    predictions, so the same gates pass), evaluates it and asks for staging, then production."""
     with site.api(site.data_scientist) as ds:
-        model = ds.get(f"/api/v1/projects/{PROJECT}/models/churn").json()
         history = ds.get(f"/api/v1/projects/{PROJECT}/models/churn/history").json()
         for promo in history["promotions"]:
             if promo["status"] == "PENDING_APPROVAL" and promo["environment"] == "production":
                 return int(promo["version"])
-        versions = ds.get(f"/api/v1/projects/{PROJECT}/models/churn/versions").json()
-        other = next(
-            v["version"] for v in versions if v["version"] != model["aliases"]["production"]
-        )
-        ref = f"churn/{other}"
+        relay.init(project=PROJECT, home=site.home)  # the data scientist: who ran the demo
+        holdout = relay.load_dataset("customers_holdout@latest")
+        inputs = holdout.drop(columns=["churned"])
+        native = relay.load_model("churn@production").native
+        with relay.start_run(experiment="web-test", name="repackaged") as run:
+            version = run.log_model(native, "churn", input_example=inputs.head(5))
+        relay.evaluate(version.ref, holdout, "churned", by=["region"], dataset="customers_holdout")
+        relay.flush()
         for env in ("staging", "production"):
-            if model["aliases"].get(env) == other:
-                continue
             asked = ds.post(
                 f"/api/v1/projects/{PROJECT}/promotions",
-                json={"ref": ref, "environment": env, "reason": "web test"},
+                json={"ref": version.ref, "environment": env, "reason": "web test"},
             )
             assert asked.status_code == 200, asked.text
         assert asked.json()["status"] == "PENDING_APPROVAL", asked.text
-        return int(other)
+        return int(version.version)
 
 
 def test_the_risk_manager_approves_and_nobody_else_can(browser: Browser) -> None:
@@ -225,8 +227,16 @@ def test_deployments_monitoring_and_each_role_s_home(browser: Browser) -> None:
 
     with site.api("devon") as devon:  # an A/B test in production while the homes are seen
         versions = devon.get(f"/api/v1/projects/{PROJECT}/models/churn/versions").json()
+        history = devon.get(f"/api/v1/projects/{PROJECT}/models/churn/history").json()
+        staged = {  # the policy's canary rule: an A/B challenger has been in staging
+            p["version"]
+            for p in history["promotions"]
+            if p["environment"] == "staging" and p["status"] == "PROMOTED"
+        }
         other = next(
-            v["version"] for v in versions if v["version"] != model["aliases"]["production"]
+            v["version"]
+            for v in versions
+            if v["version"] != model["aliases"]["production"] and v["version"] in staged
         )
         ab = devon.put(
             f"/api/v1/projects/{PROJECT}/models/churn/deployments/production",

@@ -67,8 +67,12 @@ def test_rules_evaluate_as_of_a_moment_in_the_past(backend: LocalBackend, tmp_pa
     _log(backend, then, [1] * 50, np.random.default_rng(1).normal(0, 1, 50))
     [past] = backend.run_monitors(PROJECT, then + timedelta(minutes=30))
     assert (past["value"], past["outcome"]) == (50.0, "ok")
-    [now] = backend.run_monitors(PROJECT)  # nothing in the last hour today
-    assert (now["value"], now["outcome"]) == (0.0, "fired")
+    [later] = backend.run_monitors(PROJECT, then + timedelta(hours=3))  # a quiet hour then
+    assert (later["value"], later["outcome"]) == (0.0, "fired")
+    [event] = backend.list_alert_events(PROJECT)
+    assert event.opened_at == then + timedelta(hours=3)  # when it was evaluated, not now
+    [now] = backend.run_monitors(PROJECT)  # nothing in the last hour today either
+    assert (now["value"], now["outcome"]) == (0.0, "still firing")
 
 
 def test_a_canary_is_compared_with_what_the_holder_was_trained_on(

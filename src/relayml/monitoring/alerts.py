@@ -200,7 +200,7 @@ class Evaluation:
 
 
 def _payload(project: str, rule: Any, spec: RuleSpec, event_id: int, status: str,
-             value: float | None, message: str) -> dict[str, Any]:  # fmt: skip
+             value: float | None, message: str, as_of: datetime) -> dict[str, Any]:  # fmt: skip
     return {
         "project": project,
         "rule": rule.name,
@@ -213,7 +213,8 @@ def _payload(project: str, rule: Any, spec: RuleSpec, event_id: int, status: str
         "value": value,
         "condition": spec.condition(),
         "message": message,
-        "at": datetime.now(UTC).isoformat(),
+        "at": datetime.now(UTC).isoformat(),  # when it was sent
+        "as_of": as_of.isoformat(),  # the moment the rule was evaluated at (relay monitor run --at)
     }
 
 
@@ -251,6 +252,7 @@ def _evaluate_one(
     except InvalidInput as exc:
         return Evaluation(row.name, row.severity, None, spec.condition(), exc.message, "error")
     breached = spec.breached(value)
+    moment_ms = int(now.timestamp() * 1000)  # an event opens and resolves when it was evaluated
     with store.write() as conn:
         active = conn.execute(
             select(alert_events).where(
@@ -266,7 +268,7 @@ def _evaluate_one(
                     value=value,
                     last_value=value,
                     message=message,
-                    opened_at=now_ms(),
+                    opened_at=moment_ms,
                     deliveries=[],
                 )
             )
@@ -287,14 +289,14 @@ def _evaluate_one(
             conn.execute(
                 alert_events.update()
                 .where(alert_events.c.id == event_id)
-                .values(status="resolved", resolved_at=now_ms(), last_value=value)
+                .values(status="resolved", resolved_at=moment_ms, last_value=value)
             )
             outcome = "resolved"
         else:
             outcome = "no data" if value is None else "ok"
             return Evaluation(row.name, row.severity, value, spec.condition(), detail, outcome)
     status = "open" if outcome == "fired" else "resolved"
-    payload = _payload(project, row, spec, event_id, status, value, message)
+    payload = _payload(project, row, spec, event_id, status, value, message, now)
     deliveries = _deliver(retraining, spec, payload, outcome == "fired")
     with store.write() as conn:
         previous = conn.execute(
