@@ -55,8 +55,8 @@ from relayml.cli.audit import audit_app
 from relayml.cli.bundle import register as register_bundle
 from relayml.cli.data import data_app, datasets_app
 from relayml.cli.decisions import decisions_app
-from relayml.cli.deploy import deploy_app
 from relayml.cli.demo import demo
+from relayml.cli.deploy import deploy_app
 from relayml.cli.explain import explain
 from relayml.cli.features import features_app
 from relayml.cli.feedback import feedback_app
