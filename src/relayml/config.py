@@ -9,6 +9,8 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -364,6 +366,22 @@ def set_library_variable(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
+
+
+@contextmanager
+def process_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment with `variables` set for the duration (then as it was): to
+    run a command in-process as it would run in a subprocess given child_environment(...)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def child_environment(settings: Settings, **variables: str) -> dict[str, str]:

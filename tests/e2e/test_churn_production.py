@@ -32,7 +32,7 @@ model = with_preprocessing(LogisticRegression(max_iter=500), scale=True).fit(X, 
 with relay.start_run(experiment="minimal") as run:
     version = run.log_model(model, "churn", input_example=X.head(5), datasets=["customers"])
 relay.promote(version.ref, to="production")
-answers = run_in_production(customer_table(rows=300, seed=23), {home!r})
+answers = run_in_production(customer_table(rows=300, seed=23))
 print("answered", len(answers["prediction_ids"]))
 """
 

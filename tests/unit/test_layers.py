@@ -55,6 +55,7 @@ LAYERS = {
     "sdk_runs": INTERFACES,
     "client": INTERFACES,
     "scaffold": INTERFACES,
+    "demo": INTERFACES,  # the demo's story drives the CLI, the SDK and the servers
     "backend": INTERFACES,
     "transport": INTERFACES,
     "__init__": INTERFACES,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import socket
 import subprocess
 import sys
@@ -62,38 +61,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-_ENV = dict(os.environ)
+def _environment(**variables: str) -> dict[str, str]:
+    """What a relay command on the demo's store runs with (the SDK's store, not RELAY_HOME's)."""
+    from relayml.config import child_environment
+
+    local: Any = relay.get_backend()
+    return child_environment(local.settings, **variables)
 
 
 def relay_command(*args: str, expect: tuple[int, ...] = (0, 1)) -> str:
     """Run a relay command on the demo's store and print what it shows; a RuntimeError when
     it exits with a code other than those expected (1: an alert is active, a gate failed).
 
-    The command runs in this process, as `relay` would run it (the same entry point, its own
-    output, its exit code): the demo has already imported what a new process would import again.
+    The command runs in this process, as `relay` would run it (the same entry point and
+    environment, its own output, its exit code): the demo has already imported what a new
+    process would import again.
     """
     from relayml.cli import app_for
+    from relayml.config import process_environment
 
     argv = [*args, "-p", "churn"]
     out, err = io.StringIO(), io.StringIO()
-    wanted = {"COLUMNS": "120", "RELAY_HOME": _ENV.get("RELAY_HOME")}
-    saved = {name: os.environ.get(name) for name in wanted}
-    for name, value in wanted.items():
-        if value is not None:
-            os.environ[name] = value
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                app_for(argv)(args=argv, prog_name="relay")
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with (
+        process_environment(_environment(COLUMNS="120")),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            app_for(argv)(args=argv, prog_name="relay")
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     console.print(f"[dim]$ relay {' '.join(args)}[/]")
     console.print(out.getvalue().rstrip(), markup=False, highlight=False)
     if code != 0 and err.getvalue().strip():
@@ -105,7 +103,7 @@ def relay_command(*args: str, expect: tuple[int, ...] = (0, 1)) -> str:
 
 def start_model_server(port: int, *args: str) -> subprocess.Popen[bytes]:
     """`relay serve churn@production` on the demo's store (with args, e.g. --replay)."""
-    env = {**_ENV, "RELAY_PREDICTION_FLUSH_INTERVAL": "0.2"}
+    env = _environment(RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
     server = subprocess.Popen(
         [sys.executable, "-m", "relayml.cli", "serve", "churn@production", "-p", "churn",
          "--port", str(port), "--no-access-log", *args],
@@ -123,17 +121,13 @@ def start_model_server(port: int, *args: str) -> subprocess.Popen[bytes]:
     raise RuntimeError("the model server did not start")
 
 
-def run_in_production(
-    next_month: pd.DataFrame, home: str | None = None, day: datetime | None = None
-) -> dict[str, Any]:
+def run_in_production(next_month: pd.DataFrame, day: datetime | None = None) -> dict[str, Any]:
     """Serve churn@production, send it next month's customers, and monitor what happens.
 
-    The relay commands run as child processes on the same store: `home` (else RELAY_HOME).
+    The relay commands and the model server work on the store relay.init() chose.
     With `day` (the first day in production, in the past) the server replays: the customers
     are logged on that day, and the alert rules are evaluated as of that day.
     """
-    if home is not None:
-        _ENV["RELAY_HOME"] = str(Path(home).resolve())
     console.print("\n[bold]Production[/]: decisions, serving, outcomes, monitoring")
     with tempfile.TemporaryDirectory() as tmp:
         table = Path(tmp) / "decisions.yaml"

@@ -318,7 +318,7 @@ def run_demo(
     build_dataset("customers_holdout", rows=2000, seed=11)  # never seen in training
     platform = ship_the_winner(results, "customers_holdout@latest", port)
     next_month, _ = build_dataset("customers_next_month", rows=1000, seed=23)
-    run_in_production(next_month, home, day=day0)
+    run_in_production(next_month, day=day0)
     story = live_eight_weeks(platform, FAST if fast else FULL, day0)
     console.print()
     console.print(summary(story))

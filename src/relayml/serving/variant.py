@@ -144,7 +144,9 @@ class LoadedVariant:
             if item.ids is not None:
                 ids += item.ids
             else:  # a replayed request's ids carry its own time, as its log rows do
-                ids += new_prediction_ids(item.rows, item.logged_at or now_ms)
+                ids += new_prediction_ids(
+                    item.rows, now_ms if item.logged_at is None else item.logged_at
+                )
         context = self.context
         decided = self._decide(context, arrays, values, proba)
         actions = decided.actions.tolist() if decided is not None else None
