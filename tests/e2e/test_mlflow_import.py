@@ -102,7 +102,8 @@ def _mlflow_alias(backend: Backend, project: str, name: str, alias: str) -> int:
     answer = httpx.get(
         f"{backend.url}/api/2.0/mlflow/registered-models/alias",  # type: ignore[attr-defined]
         params={"name": name, "alias": alias},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        # the name may be held by several projects (as in the sqlite test): say which
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "X-Relay-Project": project},
     )
     assert answer.status_code == 200, answer.text
     return int(answer.json()["model_version"]["version"])
@@ -155,6 +156,10 @@ def test_sqlite_store_arrives_exactly_once(
     uri, written = stores["sqlite"]
     db = Path(uri.removeprefix("sqlite:///"))
     before = db.read_bytes()
+    elsewhere = f"{project}-b"  # the same registered model name in another project first:
+    backend.create_project(elsewhere)  # the aliases must still reach this project's model
+    with open_mlflow_source(uri) as source:
+        assert import_mlflow(backend, source, elsewhere).aliases_set == 1
     with open_mlflow_source(uri) as source:
         report = import_mlflow(backend, source, project)
     assert (report.runs_imported, report.versions_imported, report.artifacts) == (2, 2, 2)

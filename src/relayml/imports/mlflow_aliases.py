@@ -57,12 +57,11 @@ class _ServerAliases:
         self.url = str(backend.url)
         self.timeout = float(settings.http_timeout)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, project: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = f"{self.url}/api/2.0/mlflow{path}"
+        headers = {**self.headers, "X-Relay-Project": project}  # the name may be in several
         try:  # a few calls per model: a connection each, closed at once
-            response = httpx.request(
-                method, url, headers=self.headers, timeout=self.timeout, **kwargs
-            )
+            response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except httpx.TransportError as exc:
             raise ServerUnavailable(
                 f"cannot reach the relay server at {self.url} ({exc.__class__.__name__}: {exc})."
@@ -76,7 +75,7 @@ class _ServerAliases:
         return body
 
     def current(self, project: str, name: str) -> dict[str, int]:
-        model = self._call("GET", "/registered-models/get", params={"name": name})
+        model = self._call(project, "GET", "/registered-models/get", params={"name": name})
         aliases = model["registered_model"].get("aliases") or []
         return {
             str(a["alias"]): int(a["version"])
@@ -86,7 +85,7 @@ class _ServerAliases:
 
     def set(self, project: str, name: str, alias: str, version: int) -> None:
         body = {"name": name, "alias": alias, "version": str(version)}
-        self._call("POST", "/registered-models/alias", json=body)
+        self._call(project, "POST", "/registered-models/alias", json=body)
 
 
 def alias_book(backend: Any) -> AliasBook:

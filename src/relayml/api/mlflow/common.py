@@ -69,8 +69,14 @@ class Ctx:
         check(self.request, action, project)
 
     def visible(self) -> set[str] | None:
-        """The projects the caller may see (None: every project)."""
-        return visible_projects(self.store, self.identity)
+        """The projects the caller may see (None: every project), narrowed to one by the
+        X-Relay-Project header (a relayml client's way to name a model that several projects
+        hold, e.g. `relay import mlflow` setting aliases; MLflow's own clients never send it)."""
+        seen = visible_projects(self.store, self.identity)
+        chosen = self.request.headers.get("x-relay-project")
+        if chosen is None:
+            return seen
+        return {chosen} if seen is None or chosen in seen else set()
 
     def experiment(
         self, mlflow_id: Any, action: str = "project.read"
