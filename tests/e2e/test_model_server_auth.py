@@ -71,7 +71,9 @@ def _refused(response: httpx.Response, status: int, *words: str) -> None:
 
 
 def _access(server: ModelServerProcess) -> list[dict[str, Any]]:
-    """The access log's lines (JSON) of a server."""
+    """The access log's lines (JSON) of a server, read once it has stopped: a line is
+    written after its response has gone out, so a running server may still owe one."""
+    assert server.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal when done
     lines = server.output().splitlines()
     return [json.loads(line) for line in lines if line.startswith('{"ts"') and '"path"' in line]
 
@@ -179,7 +181,6 @@ def test_outcomes_need_the_role_in_the_project(
         (403, "ann"),
         (200, "sam"),
     ]
-    assert server.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal when done
     rows = read_log(str(served_home.home / "artifacts" / "outcomes")).to_pylist()
     assert [r["prediction_id"] for r in rows] == ids  # the refused calls stored nothing
 
