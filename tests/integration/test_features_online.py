@@ -149,3 +149,40 @@ def test_a_materialisation_failing_midway_leaves_the_previous_rows(local: LocalB
     audited = local.list_audit(entity_id="shop/customer@1")
     assert [e.action for e in audited].count("features.materialize") == 1
     local.close()
+
+
+def test_every_value_type_goes_online_as_in_the_source(backend: Backend, project: str) -> None:
+    # built a column at a time: floats (NaN and infinity are missing), integers, booleans, text
+    # (with a null), times, and an entity of two join keys whose key is "|"-joined
+    store = Entity("store", join_keys=["region", "store_id"])
+    log_dataset(backend, project, "stores", pd.DataFrame({
+        "region": ["eu", "eu", "us", "us"],
+        "store_id": [1, 2, 1, 1],
+        "event_time": _days_ago(3, 2, 4, 1),
+        "sales": [1.5, float("nan"), 2.0, float("inf")],
+        "staff": [3, 4, 5, 6],
+        "open": [True, False, True, False],
+        "manager": ["ann", None, "bo", "cy"],
+        "opened": pd.to_datetime(["2020-01-02 03:04:05", "2021-01-01 00:00:00",
+                                  "2019-05-05 00:00:00", "2022-02-02 00:00:00"]),
+    }))  # fmt: skip
+    features = [Feature("sales", "float64"), Feature("staff", "int64"), Feature("open", "bool"),
+                Feature("manager", "string"), Feature("opened", "timestamp")]  # fmt: skip
+    stores = FeatureSet(name="stores", entity=store, source=Source(dataset="stores"),
+                        features=features, event_time="event_time", checks=[])  # fmt: skip
+    backend.apply_features(project, specs_of([store, stores]))
+    backend.promote_feature_set(project, "stores", "staging")
+    done = materialize("stores", env="staging", backend=backend, project=project)
+    assert (done.written, done.entities) == (3, 3)
+    found = online("stores", [("eu", 1), ("eu", 2), ("us", 1)], env="staging",
+                   backend=backend, project=project)  # fmt: skip
+    eu1, eu2, us1 = (r.values for r in found.rows)
+    assert [r.key for r in found.rows] == ["eu|1", "eu|2", "us|1"]
+    assert eu1 == {"sales": 1.5, "staff": 3, "open": True, "manager": "ann",
+                   "opened": "2020-01-02T03:04:05"}  # fmt: skip
+    assert eu2 == {"sales": None, "staff": 4, "open": False, "manager": None,
+                   "opened": "2021-01-01T00:00:00"}  # fmt: skip
+    assert us1 == {"sales": None, "staff": 6, "open": False, "manager": "cy",
+                   "opened": "2022-02-02T00:00:00"}  # fmt: skip
+    assert set(found.rows[1].missing) == {"sales", "manager"}
+    assert found.rows[2].missing == {"sales": "null in the source"}

@@ -9,14 +9,11 @@ values are looked up, so a value past its TTL comes back missing with a reason, 
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, delete, func, select
 
@@ -26,6 +23,13 @@ from relayml.domain.features_online import Materialization, OnlineRow, OnlineVal
 from relayml.domain.ports import Backend
 from relayml.domain.roles import ENVIRONMENTS
 from relayml.errors import InvalidInput, NotFound
+from relayml.features.online_rows import (
+    BATCH,
+    entity_key,
+    entity_keys,
+    insert_rows,
+    online_rows,
+)
 from relayml.features.pit import time_ns
 from relayml.features.registry import def_row
 from relayml.features.training import join_feature_set, load_source
@@ -45,33 +49,7 @@ __all__ = [
     "prepare",
 ]
 
-BATCH = 500  # rows per INSERT; all batches share one transaction
 MAX_KEYS = 1000
-_SEP = "|"
-
-
-def entity_key(values: Sequence[Any]) -> str:
-    """The online table's key of an entity: its join keys' values, "|"-joined (1.0 as 1)."""
-    plain = [_plain(v) for v in values]
-    return _SEP.join(str(int(v) if isinstance(v, float) and v.is_integer() else v) for v in plain)
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready value: None for missing, Python scalars, ISO text for times."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.isoformat()
-    if isinstance(value, str | int | float | bool):
-        return value
-    raise InvalidInput(
-        f"value {value!r} ({type(value).__name__}) cannot be stored online: a feature value must "
-        "be a number, text, boolean or time; fix the source column."
-    )
 
 
 def _spec(backend: Backend, project: str, name: str, environment: str) -> tuple[int, FeatureSet]:
@@ -112,18 +90,16 @@ def materialize(
         else:
             conn.execute(delete(feature_online).where(here))  # a new version: rewrite all
         latest = _latest(source, fs, keys, now)
-        stamp = now_ms()
-        written = 0
-        for start in range(0, len(latest), BATCH):
-            chunk = latest.iloc[start : start + BATCH]
-            rows = [_row(r, fs, keys, row.id, environment, version, stamp) for r in _records(chunk)]
-            conn.execute(
-                delete(feature_online).where(
-                    here, feature_online.c.entity_key.in_([r["entity_key"] for r in rows])
+        if not full and len(latest):  # the entities written again lose their previous rows
+            again = entity_keys(latest, keys)
+            for start in range(0, len(again), MAX_KEYS):
+                chunk = again[start : start + MAX_KEYS]
+                conn.execute(
+                    delete(feature_online).where(here, feature_online.c.entity_key.in_(chunk))
                 )
-            )
-            conn.execute(feature_online.insert(), rows)
-            written += len(rows)
+        names = [f.name for f in fs.features]
+        fixed = (row.id, environment, version, now_ms())
+        written = insert_rows(conn, online_rows(latest, keys, fs.event_time, names, fixed))
         entities = conn.execute(select(func.count()).select_from(feature_online).where(here))
         newest = conn.execute(select(func.max(feature_online.c.event_at)).where(here)).scalar()
         result = Materialization(
@@ -162,29 +138,6 @@ def _latest(source: pd.DataFrame, fs: FeatureSet, keys: list[str], now: datetime
     )  # fmt: skip
     out = pd.concat([entities.drop(columns="__as_of"), values], axis=1)
     return out[out[fs.event_time].notna()]
-
-
-def _records(chunk: pd.DataFrame) -> list[dict[str, Any]]:
-    return [dict(zip(chunk.columns, values, strict=True)) for values in chunk.itertuples(False)]
-
-
-def _row(
-    record: dict[str, Any], fs: FeatureSet, keys: list[str], def_id: int, environment: str,
-    version: int, stamp: int,
-) -> dict[str, Any]:  # fmt: skip
-    event = pd.Timestamp(record[fs.event_time])
-    event = event.tz_localize(UTC) if event.tzinfo is None else event.tz_convert(UTC)
-    values = {f.name: _plain(record[f.name]) for f in fs.features}
-    json.dumps(values)
-    return {
-        "def_id": def_id,
-        "environment": environment,
-        "entity_key": entity_key([record[k] for k in keys]),
-        "version": version,
-        "features": values,
-        "event_at": int(event.value // 1_000_000),
-        "materialized_at": stamp,
-    }
 
 
 def lookup(
