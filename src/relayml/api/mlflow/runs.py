@@ -125,7 +125,8 @@ def _key(value: Any, what: str) -> str:
     return key
 
 
-def _point(item: dict[str, Any]) -> tuple[str, float, int, int]:
+def _point(item: dict[str, Any], now: int) -> tuple[str, float, int, int]:
+    """(key, value, step, timestamp) of an MLflow metric; a missing or 0 timestamp is now."""
     raw = item.get("value")
     try:
         value = float(raw) if raw is not None else math.nan
@@ -140,15 +141,17 @@ def _point(item: dict[str, Any]) -> tuple[str, float, int, int]:
         key = _key(key, "metric")
     if type(step) is not int:
         step = optional_int(item, "step", 0) or 0
-    if type(timestamp) is not int or not timestamp:
-        timestamp = optional_int(item, "timestamp", now_ms()) or now_ms()
+    if type(timestamp) is not int:
+        timestamp = optional_int(item, "timestamp", now) or now
+    elif not timestamp:
+        timestamp = now
     return key, value, step, timestamp
 
 
 def log_metric(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
     """Append one metric point."""
     run_id = _run(ctx, body, "tracking.write")
-    ctx.backend.log_metrics(run_id, [_point(body)])
+    ctx.backend.log_metrics(run_id, [_point(body, now_ms())])
     return {}
 
 
@@ -196,7 +199,8 @@ def log_batch(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
     _limit(params, MAX_PARAMS, "params")
     _limit(tags, MAX_TAGS, "tags")
     _limit(metrics + params + tags, MAX_ITEMS, "total metrics, params and tags")
-    points = [_point(m) for m in metrics]
+    now = now_ms()  # one clock read for the batch: points sent without a time share it
+    points = [_point(m, now) for m in metrics]
     clean_params = {_key(p.get("key"), "param"): str(p.get("value", "")) for p in params}
     clean_tags = {_key(t.get("key"), "tag"): str(t.get("value", "")) for t in tags}
     if clean_params:
