@@ -14,17 +14,23 @@ its FeatureView's ttl). --wide is the shape of Feast's #3003 (17,000 entity rows
 from 10 sets of 17,000 rows, text keys).
 
 relayml: relayml.features.training.join_feature_set per feature set with the entity frame
-prepared once (relayml.features.pit.entity_rows, as training_frame does), the columns put side
-by side. The peer: a plain pandas merge_asof per feature set (both frames sorted by time,
+prepared once (relayml.features.pit_index.entity_keys, as training_frame does), the columns put
+side by side, each set's source prepared in a cache folder (relayml.features.pit_cache, as
+training_frame does per dataset version): timed cold (the first join: it sorts the source, writes
+the cache and joins; the folder is new and empty each time) and warm (a later join: the cache,
+written before timing, is read memory-mapped, its files in the OS page cache; the source frames
+are not read). The peer: a plain pandas merge_asof per feature set (both frames sorted by time,
 by=customer_id, backward, the TTL as tolerance), the columns put back in the entity frame's
-order. relayml's as-of-known join is timed too (pandas has no such join; Feast's is
-filter_by_created_timestamp=True). Store I/O and logging the frame as a dataset are left out:
-this times the join. Before timing, the answers of both are compared on the whole data.
+order, timed as it always was (it has no cache). relayml's as-of-known join is timed too, cold
+and warm (pandas has no such join; Feast's is filter_by_created_timestamp=True). Store I/O and
+logging the frame as a dataset are left out: this times the join. Before timing, the answers of
+relayml (from the frames, and through the cache) and pandas are compared on the whole data.
 
 Each measurement runs in a child forked after the data is built, so each starts from the same
 memory with the data resident; peak memory above that is the child's VmHWM minus its starting
 VmRSS, after resetting the high-water mark (/proc/self/clear_refs). relayml and pandas alternate;
-medians of --reps. Printed: seconds, peak MiB and the ratio peer / relayml.
+medians of --reps. Printed: seconds, peak MiB and the ratio to relayml warm; the better peer's
+time over relayml's warm and over its cold one.
 
 Feast (--feast, or --feast-python PATH for a Python that has feast installed): its local file
 offline store in its own venv (benchmarks/.work/feast-venv, feast==0.67.0), run by
@@ -43,8 +49,10 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -108,22 +116,39 @@ def _feature_set(index: int, source: Any, ttl_days: int) -> Any:
 
 
 def relayml_join(
-    entities: Any, sources: list[Any], ttl_days: int, as_of_known: bool = False
+    entities: Any,
+    sources: list[Any],
+    ttl_days: int,
+    as_of_known: bool = False,
+    cache: Path | None = None,
 ) -> Any:
-    """relayml's point-in-time join of every feature set."""
+    """relayml's point-in-time join of every feature set. With a cache folder, each set's source
+    is prepared there (relayml.features.pit_cache, as training_frame does for a dataset version)
+    or read from it when it is there already: the first join builds it (cold), later ones read
+    it memory-mapped and do not touch the source frames (warm)."""
     import pandas as pd
 
-    from relayml.features.pit import entity_rows
+    from relayml.features.pit_cache import cached_index, cached_known
+    from relayml.features.pit_index import build_index, entity_keys
     from relayml.features.training import join_feature_set
 
-    prepared = entity_rows(entities, "event_time", ["customer_id"])  # once, as training_frame
+    prepared = entity_keys(entities, "event_time", ["customer_id"])  # once, as training_frame
     parts = [entities]
     for i, source in enumerate(sources):
         fs = _feature_set(i, source, ttl_days)
         names = [f.name for f in fs.features]
+
+        def build(source: Any = source) -> Any:
+            return build_index(source, ["customer_id"], "event_time", "created_at")
+
+        index = None
+        if cache is not None:
+            index = cached_index(cache, f"set{i}", build, names)
+            if as_of_known:
+                index = cached_known(cache, f"set{i}", index)
         values = join_feature_set(
             entities, "event_time", fs, ["customer_id"], source, names,
-            as_of_known=as_of_known, entities=prepared,
+            as_of_known=as_of_known, entities=prepared, index=index,
         )  # fmt: skip
         parts.append(values)
     return pd.concat(parts, axis=1)
@@ -192,12 +217,20 @@ def _features(frame: Any) -> list[str]:
     return [c for c in frame.columns if c.startswith("s") and "_f" in c]
 
 
-def same_answers(entities: Any, sources: list[Any], ttl_days: int) -> None:
-    """relayml and pandas agree on every value (NaN where both have none)."""
+def same_answers(entities: Any, sources: list[Any], ttl_days: int, cache: Path) -> None:
+    """relayml (from the frames in memory, and through the cache folder, which this builds)
+    and pandas agree on every value (NaN where both have none)."""
+
+    theirs = pandas_join(entities, sources, ttl_days)
+    for ours in (relayml_join(entities, sources, ttl_days),
+                 relayml_join(entities, sources, ttl_days, cache=cache)):  # fmt: skip
+        _agree(ours, theirs)
+    relayml_join(entities, sources, ttl_days, True, cache=cache)  # as-of-known's part too
+
+
+def _agree(ours: Any, theirs: Any) -> None:
     import numpy as np
 
-    ours = relayml_join(entities, sources, ttl_days)
-    theirs = pandas_join(entities, sources, ttl_days)
     for column in _features(theirs):
         a = ours[column].to_numpy(dtype="float64", na_value=np.nan)
         b = theirs[column].to_numpy(dtype="float64", na_value=np.nan)
@@ -334,16 +367,35 @@ def main() -> None:
     )
     entities, sources = build(args)
     ttl = args.ttl_days
-    same_answers(entities, sources, ttl)
-    runs: dict[str, list[tuple[float, float]]] = {"relayml": [], "pandas": [], "as_of_known": []}
-    jobs = {
-        "relayml": lambda: relayml_join(entities, sources, ttl),
-        "pandas": lambda: pandas_join(entities, sources, ttl),
-        "as_of_known": lambda: relayml_join(entities, sources, ttl, True),
+    with tempfile.TemporaryDirectory(prefix="relay-bench-pit-") as tmp:
+        _measure(args, entities, sources, ttl, Path(tmp))
+
+
+def _measure(args: Any, entities: Any, sources: list[Any], ttl: int, root: Path) -> None:
+    """Check the answers (which prepares the warm cache), time each job, print the figures."""
+    warm = root / "warm"
+    same_answers(entities, sources, ttl, warm)
+    print(
+        "cached per feature set (relayml.features.pit_cache; training_frame keeps it under "
+        "$RELAY_HOME/cache/features per dataset version): the source's rows sorted by (key, "
+        "event time), their search keys and times, each key's values, the float features as "
+        "row-major matrices in that order; as-of-known adds its order by available time. "
+        "cold = the first join: prepares and writes it, then joins; warm = a later join: reads "
+        "it memory-mapped (its files in the OS page cache) and sorts only the entity rows"
+    )
+    jobs: dict[str, Callable[[Path], Any]] = {
+        "cold": lambda folder: relayml_join(entities, sources, ttl, cache=folder),
+        "warm": lambda _: relayml_join(entities, sources, ttl, cache=warm),
+        "pandas": lambda _: pandas_join(entities, sources, ttl),
+        "known_cold": lambda folder: relayml_join(entities, sources, ttl, True, cache=folder),
+        "known_warm": lambda _: relayml_join(entities, sources, ttl, True, cache=warm),
     }
-    for _ in range(args.reps):
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in jobs}
+    for rep in range(args.reps):
         for name, job in jobs.items():
-            runs[name].append(in_child(job))
+            folder = root / f"{name}-{rep}"  # a cold job's own, empty: it prepares everything
+            runs[name].append(in_child(lambda job=job, folder=folder: job(folder)))
+            shutil.rmtree(folder, ignore_errors=True)
             _progress(name, runs[name][-1])
     if args.feast or args.feast_python:
         python = args.feast_python
@@ -353,34 +405,44 @@ def main() -> None:
 
             python = str(c.PeerEnv("feast", ["feast==0.67.0"], "feast").ensure())
         answers = {
-            "relayml": relayml_join(entities, sources, ttl),
-            "as_of_known": relayml_join(entities, sources, ttl, True),
+            "relayml": relayml_join(entities, sources, ttl, cache=warm),
+            "as_of_known": relayml_join(entities, sources, ttl, True, cache=warm),
         }
         feast = run_feast(python, entities, sources, answers, args)
         runs["feast"], runs["feast_known"] = feast["relayml"], feast["as_of_known"]
+    _report(runs)
+
+
+def _report(runs: dict[str, list[tuple[float, float]]]) -> None:
     figures = {
         name: (statistics.median(s for s, _ in values), statistics.median(m for _, m in values))
         for name, values in runs.items()
     }
     labels = {
-        "relayml": "relayml (numpy as-of)",
+        "cold": "relayml, first join (cold)",
+        "warm": "relayml, cache ready (warm)",
         "pandas": "pandas merge_asof per set",
         "feast": "feast 0.67 local offline store",
-        "as_of_known": "relayml as-of-known",
+        "known_cold": "relayml as-of-known, cold",
+        "known_warm": "relayml as-of-known, warm",
         "feast_known": "feast 0.67, as-of-known",
     }
-    base = {"relayml": "relayml", "pandas": "relayml", "feast": "relayml"}
-    print(f"{'tool':<34}{'seconds':>10}{'peak MiB':>10}{'peer/relayml':>14}")
+    print(f"{'tool':<34}{'seconds':>10}{'peak MiB':>10}{'peer/warm':>12}")
     for name, (seconds, peak) in figures.items():
-        ours = figures[base.get(name, "as_of_known")][0]
-        print(f"{labels[name]:<34}{seconds:>10.3f}{peak:>10.0f}{seconds / ours:>13.2f}x")
+        ours = figures["known_warm" if "known" in name else "warm"][0]
+        print(f"{labels[name]:<34}{seconds:>10.3f}{peak:>10.0f}{seconds / ours:>11.2f}x")
     peers = [name for name in ("pandas", "feast") if name in figures]
     better = min(peers, key=lambda name: figures[name][0])
-    ratio = figures[better][0] / figures["relayml"][0]
-    print(f"relayml is {ratio:.2f}x the speed of the better peer, {labels[better]} (goal: >= 10x)")
+    for name in ("warm", "cold"):
+        ratio = figures[better][0] / figures[name][0]
+        print(
+            f"relayml {labels[name].split(', ')[1]} is {ratio:.2f}x the speed of the better "
+            f"peer, {labels[better]} (goal: >= 10x)"
+        )
     if "feast_known" in figures:
-        ratio = figures["feast_known"][0] / figures["as_of_known"][0]
-        print(f"as-of-known: relayml is {ratio:.2f}x the speed of feast (no pandas equivalent)")
+        for name in ("known_warm", "known_cold"):
+            ratio = figures["feast_known"][0] / figures[name][0]
+            print(f"{labels[name]} is {ratio:.2f}x the speed of feast (no pandas equivalent)")
 
 
 if __name__ == "__main__":

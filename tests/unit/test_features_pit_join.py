@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relayml.domain.features import Feature, FeatureSet, Source
-from relayml.features.pit import _sorted_keys, entity_rows
+from relayml.features.pit import _sorted_keys
+from relayml.features.pit_index import entity_keys
 from relayml.features.training import join_feature_set
 
 BASE = pd.Timestamp("2024-03-01", tz="UTC")
@@ -54,7 +55,7 @@ def _reference(
             if best_key is None or key > best_key:
                 best, best_key = i, key
         if best >= 0 and ttl_ns is not None:
-            age = (row["event"] - source["event"].iloc[best]).value
+            age = row["event"].value - source["event"].iloc[best].value  # ints: no overflow
             best = -1 if age > ttl_ns else best
         answer.append(best)
     return answer
@@ -64,6 +65,10 @@ _stamp = st.one_of(
     st.none(),
     st.integers(0, 6).map(lambda d: BASE + pd.Timedelta(days=d)),  # ties are likely
     st.integers(0, 6 * 86_400 * 10**9).map(lambda ns: BASE + pd.Timedelta(ns, unit="ns")),
+    # nanoseconds apart, and the ends of pandas' range: with those in a source its search keys
+    # hold times coarsened to a few ns, so rows a few ns later share a key and are stepped over
+    st.integers(0, 40).map(lambda ns: BASE + pd.Timedelta(ns, unit="ns")),
+    st.sampled_from([pd.Timestamp("1678-01-01", tz="UTC"), pd.Timestamp("2262-04-01", tz="UTC")]),
 )
 _k1 = st.sampled_from([1, 2, 3, None])
 _k2 = st.sampled_from(["a", "b", None])
@@ -108,7 +113,7 @@ def test_the_fast_join_picks_the_rows_a_plain_loop_picks(
         index=np.arange(len(entity))[::-1] * 7,  # an index of its own, kept
     )
     ttl_ns = None if ttl_days is None else ttl_days * 86_400 * 10**9
-    prepared = entity_rows(ent, "event", ["k1", "k2"])
+    prepared = entity_keys(ent, "event", ["k1", "k2"])
     expected = _reference(ent, src, as_of_known, ttl_ns)
     for entities in (None, prepared, prepared):  # prepared once, used for more than one join
         out = join_feature_set(

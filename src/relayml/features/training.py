@@ -12,10 +12,11 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -30,16 +31,23 @@ from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput, NotFound
 from relayml.features.ondemand import run_on_demand
-from relayml.features.pit import (
-    EntityRows,
-    SourceFrame,
-    as_of_rows,
-    entity_rows,
-    source_codes,
-    time_ns,
+from relayml.features.pit_index import (
+    EntityKeys,
+    SetIndex,
+    build_index,
+    check_known,
+    entity_keys,
+    join_index,
+    known_part,
 )
 
-__all__ = ["join_feature_set", "latest_values", "load_source", "training_frame"]
+__all__ = [
+    "join_feature_set",
+    "latest_values",
+    "load_source",
+    "prepared_source",
+    "training_frame",
+]
 
 _ON_CLIENT = "dask-client"  # the joins run on the Dask client this call opened
 
@@ -70,6 +78,35 @@ def load_source(backend: Backend, project: str, fs: FeatureSet) -> tuple[pd.Data
     return frame, f"pipeline_run|{runs[0].id}"
 
 
+def prepared_source(
+    backend: Backend, project: str, fs: FeatureSet, keys: Sequence[str], as_of_known: bool
+) -> tuple[SetIndex, str]:
+    """A feature set's source prepared for joins and the lineage key of what it was read from.
+    A dataset version's is read from the local cache (pit_cache), built there at first use."""
+    settings = getattr(backend, "settings", None)
+    if fs.source.dataset is None or settings is None:
+        source, source_key = load_source(backend, project, fs)
+        _check_columns(fs, source, keys)
+        return build_index(source, keys, fs.event_time, fs.created_time, fs.name), source_key
+    from relayml.data.sources import load_dataset
+    from relayml.features.pit_cache import cache_key, cached_index, cached_known
+
+    version = backend.get_dataset_version(project, fs.source.dataset)
+    names = [f.name for f in fs.features]
+
+    def build() -> SetIndex:
+        source = load_dataset(backend, project, version.ref, as_="pandas")
+        _check_columns(fs, source, keys)
+        return build_index(source, keys, fs.event_time, fs.created_time, fs.name)
+
+    root = Path(settings.home) / "cache" / "features"
+    key = cache_key(version.content_hash, keys, fs)
+    index = cached_index(root, key, build, names)
+    if as_of_known and index.created is not None:
+        index = cached_known(root, key, index)
+    return index, f"dataset_version|{project}/{version.ref}"
+
+
 def _check_columns(fs: FeatureSet, frame: pd.DataFrame, keys: Sequence[str]) -> None:
     times = [fs.event_time] + ([fs.created_time] if fs.created_time else [])
     needed = [*keys, *times, *(f.name for f in fs.features)]
@@ -86,70 +123,29 @@ def join_feature_set(
     event_time: str,
     fs: FeatureSet,
     keys: Sequence[str],
-    source: pd.DataFrame,
+    source: pd.DataFrame | None,
     features: Sequence[str],
     *,
     as_of_known: bool = False,
-    entities: EntityRows | None = None,
+    entities: EntityKeys | None = None,
+    index: SetIndex | None = None,
 ) -> pd.DataFrame:
     """The features' values for each entity row at its event time (missing: null), one column
-    per feature, indexed like entity_df. ``entities``: entity_rows(entity_df, event_time, keys),
-    when several feature sets are joined to the same frame (it is prepared once)."""
-    _check_columns(fs, source, keys)
+    per feature, indexed like entity_df. ``entities``: entity_keys(entity_df, event_time, keys),
+    when several feature sets are joined to the same frame (it is prepared once); ``index``: the
+    source already prepared (pit_cache.py; then ``source`` is not read)."""
+    if index is None:
+        assert source is not None
+        _check_columns(fs, source, keys)
+        index = build_index(source, keys, fs.event_time, fs.created_time, fs.name)
+    if as_of_known:
+        check_known(index)
+        if index.known is None:
+            index = replace(index, known=known_part(index))
     if entities is None:
-        entities = entity_rows(entity_df, event_time, keys)
-    frame = SourceFrame(
-        codes=source_codes(entities, entity_df, source, keys),
-        event=time_ns(source[fs.event_time], f"{fs.name}.{fs.event_time}"),
-        created=(
-            time_ns(source[fs.created_time], f"{fs.name}.{fs.created_time}")
-            if fs.created_time
-            else None
-        ),
-    )
+        entities = entity_keys(entity_df, event_time, keys)
     ttl = None if fs.ttl is None else int(fs.ttl / timedelta(microseconds=1)) * 1000
-    index = as_of_rows(entities, frame, as_of_known=as_of_known, ttl_ns=ttl)
-    return _take(source, list(features), index, entity_df.index)
-
-
-def _take(
-    source: pd.DataFrame, features: list[str], index: np.ndarray, axis: pd.Index
-) -> pd.DataFrame:
-    """The rows index names of the feature columns, null where it is -1. Only those rows are
-    copied, column by column; float columns are taken into one block per dtype, which the frame
-    holds as it is (no second copy to consolidate them)."""
-    missing = index < 0
-    safe = np.where(missing, 0, index) if len(source) else index
-    floats: dict[np.dtype[Any], list[str]] = {}
-    for name in features:
-        dtype = source[name].dtype
-        if isinstance(dtype, np.dtype) and dtype.kind == "f":  # NaN is their missing value
-            floats.setdefault(dtype, []).append(name)
-    frames = [pd.DataFrame(index=axis)] if not features else []
-    for dtype, names in floats.items():
-        block = np.empty((len(names), len(index)), dtype=dtype)
-        if len(source):
-            for row, name in zip(block, names, strict=True):
-                np.take(source[name].to_numpy(), safe, out=row, mode="clip")  # all in range
-        block[:, missing] = np.nan
-        frames.append(pd.DataFrame(block.T, columns=names, index=axis, copy=False))
-    taken = {name for names in floats.values() for name in names}
-    others = {n: _take_column(source[n], safe, missing) for n in features if n not in taken}
-    if others:
-        frames.append(pd.DataFrame(others, index=axis))
-    out = frames[0] if len(frames) == 1 else pd.concat(frames, axis=1)
-    return out if list(out.columns) == features else out[features]
-
-
-def _take_column(column: pd.Series, safe: np.ndarray, missing: np.ndarray) -> Any:
-    """One column's rows (null where missing); integers and booleans become pandas' nullable
-    types, anything else keeps its type with its own missing value."""
-    dtype = column.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
-        values = column.to_numpy()[safe] if len(column) else np.zeros(len(safe), dtype=dtype)
-        array = pd.arrays.BooleanArray if dtype.kind == "b" else pd.arrays.IntegerArray
-        return array(values, missing.copy())
-    return column.array.take(np.where(missing, -1, safe), allow_fill=True)
+    return join_index(entities, index, features, as_of_known=as_of_known, ttl_ns=ttl)
 
 
 def latest_values(
@@ -278,7 +274,7 @@ def training_frame(
             continue
         plan.setdefault((found.name, found.version), (found, []))[1].append(ref.feature)
     frames: dict[str, pd.DataFrame] = {}  # each set's joined columns, by set name
-    prepared: dict[tuple[str, ...], EntityRows] = {}  # the entity frame, sorted once per keys
+    prepared: dict[tuple[str, ...], EntityKeys] = {}  # the entity frame, sorted once per keys
     lineage: list[tuple[FeatureDefinition, list[str], str]] = []
     columns: dict[str, pd.Series] = {}
     for definition, names in plan.values():
@@ -300,12 +296,12 @@ def training_frame(
                 entity_df, event_time, fs, keys, on_dask, wanted, as_of_known=as_of_known
             )
         else:
-            source, source_key = load_source(backend, project, fs)
+            index, source_key = prepared_source(backend, project, fs, keys, as_of_known)
             if tuple(keys) not in prepared:
-                prepared[tuple(keys)] = entity_rows(entity_df, event_time, keys)
+                prepared[tuple(keys)] = entity_keys(entity_df, event_time, keys)
             values = join_feature_set(
-                entity_df, event_time, fs, keys, source, wanted, as_of_known=as_of_known,
-                entities=prepared[tuple(keys)],
+                entity_df, event_time, fs, keys, None, wanted, as_of_known=as_of_known,
+                entities=prepared[tuple(keys)], index=index,
             )  # fmt: skip
         frames[fs.name] = values
         for feature in wanted:
