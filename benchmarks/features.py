@@ -21,9 +21,11 @@ the cache and joins; the folder is new and empty each time) and warm (a later jo
 written before timing, is read memory-mapped, its files in the OS page cache; the source frames
 are not read). The peer: a plain pandas merge_asof per feature set (both frames sorted by time,
 by=customer_id, backward, the TTL as tolerance), the columns put back in the entity frame's
-order, timed as it always was (it has no cache). relayml's as-of-known join is timed too, cold
-and warm (pandas has no such join; Feast's is filter_by_created_timestamp=True). Store I/O and
-logging the frame as a dataset are left out: this times the join. Before timing, the answers of
+order, timed as it always was (it has no cache). relayml without the cache
+(RELAY_FEATURE_CACHE=false: each source prepared in memory at each join) is timed too, and
+relayml's as-of-known join, cold and warm (pandas has no such join; Feast's is
+filter_by_created_timestamp=True). Store I/O and logging the frame as a dataset are left out:
+this times the join. Before timing, the answers of
 relayml (from the frames, and through the cache) and pandas are compared on the whole data.
 
 Each measurement runs in a child forked after the data is built, so each starts from the same
@@ -381,11 +383,13 @@ def _measure(args: Any, entities: Any, sources: list[Any], ttl: int, root: Path)
         "event time), their search keys and times, each key's values, the float features as "
         "row-major matrices in that order; as-of-known adds its order by available time. "
         "cold = the first join: prepares and writes it, then joins; warm = a later join: reads "
-        "it memory-mapped (its files in the OS page cache) and sorts only the entity rows"
+        "it memory-mapped (its files in the OS page cache) and sorts only the entity rows; "
+        "no cache = RELAY_FEATURE_CACHE=false: each set's source prepared in memory, then joined"
     )
     jobs: dict[str, Callable[[Path], Any]] = {
         "cold": lambda folder: relayml_join(entities, sources, ttl, cache=folder),
         "warm": lambda _: relayml_join(entities, sources, ttl, cache=warm),
+        "memory": lambda _: relayml_join(entities, sources, ttl),
         "pandas": lambda _: pandas_join(entities, sources, ttl),
         "known_cold": lambda folder: relayml_join(entities, sources, ttl, True, cache=folder),
         "known_warm": lambda _: relayml_join(entities, sources, ttl, True, cache=warm),
@@ -421,6 +425,7 @@ def _report(runs: dict[str, list[tuple[float, float]]]) -> None:
     labels = {
         "cold": "relayml, first join (cold)",
         "warm": "relayml, cache ready (warm)",
+        "memory": "relayml, no cache (in memory)",
         "pandas": "pandas merge_asof per set",
         "feast": "feast 0.67 local offline store",
         "known_cold": "relayml as-of-known, cold",
@@ -433,7 +438,7 @@ def _report(runs: dict[str, list[tuple[float, float]]]) -> None:
         print(f"{labels[name]:<34}{seconds:>10.3f}{peak:>10.0f}{seconds / ours:>11.2f}x")
     peers = [name for name in ("pandas", "feast") if name in figures]
     better = min(peers, key=lambda name: figures[name][0])
-    for name in ("warm", "cold"):
+    for name in ("warm", "cold", "memory"):
         ratio = figures[better][0] / figures[name][0]
         print(
             f"relayml {labels[name].split(', ')[1]} is {ratio:.2f}x the speed of the better "

@@ -184,6 +184,15 @@ class Settings(BaseSettings):
         description="Seconds between the model server's checks for a changed deployment or alias.",
     )
 
+    feature_cache: bool = Field(
+        default=True,
+        description="Keep each dataset version a feature set reads prepared for point-in-time "
+        "joins (sorted, memory-mapped) under $RELAY_HOME/cache/features: the first join of a "
+        "version pays for writing it, later ones skip reading and sorting the source. Its disk "
+        "use is about the size of the sources; deleting the folder is safe. false: prepare in "
+        "memory at every join.",
+    )
+
     mlflow_project: str = Field(
         default="mlflow",
         description="Project that experiments and registered models created through the MLflow "

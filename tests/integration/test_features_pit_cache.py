@@ -160,3 +160,27 @@ def test_two_join_keys_meet_through_the_cache(tmp_path: Path) -> None:
     # us/1 has only a later row, ca/1 none, eu/2 a later one (the row without a region is not
     # eu/2's)
     np.testing.assert_array_equal(got["v"], [1.0, 5.0, 4.0, np.nan, np.nan, np.nan])
+
+
+def test_with_the_cache_off_nothing_is_written_and_the_frame_is_the_same(tmp_path: Path) -> None:
+    from relayml.backend import LocalBackend
+    from relayml.config import Settings
+
+    frames = {}
+    for cached in (True, False):
+        home = tmp_path / f"home-{cached}"
+        backend = LocalBackend(Settings(home=home, feature_cache=cached))
+        backend.create_project("churn")
+        log_dataset(backend, "churn", "customers", _source(np.random.default_rng(8)))
+        fs = FeatureSet(
+            name="customer", entity=CUSTOMER, source=Source(dataset="customers"),
+            features=[Feature(n) for n in FEATURES], event_time="event_time",
+            created_time="created_at", ttl=timedelta(days=10),
+        )  # fmt: skip
+        backend.apply_features("churn", specs_of([CUSTOMER, fs]))
+        frames[cached] = training_frame(
+            _entities(np.random.default_rng(9)), [f"customer:{n}" for n in FEATURES],
+            backend=backend, project="churn", name=None, as_of_known=True,
+        )  # fmt: skip
+        assert (home / "cache" / "features").exists() is cached
+    pd.testing.assert_frame_equal(frames[True], frames[False])

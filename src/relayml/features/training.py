@@ -84,7 +84,7 @@ def prepared_source(
     """A feature set's source prepared for joins and the lineage key of what it was read from.
     A dataset version's is read from the local cache (pit_cache), built there at first use."""
     settings = getattr(backend, "settings", None)
-    if fs.source.dataset is None or settings is None:
+    if fs.source.dataset is None or settings is None or not settings.feature_cache:
         source, source_key = load_source(backend, project, fs)
         _check_columns(fs, source, keys)
         return build_index(source, keys, fs.event_time, fs.created_time, fs.name), source_key
