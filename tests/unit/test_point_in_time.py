@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from relayml.domain.features import Feature, FeatureSet, Source
 from relayml.errors import InvalidInput
-from relayml.features.pit import SourceFrame, as_of_indices, key_codes, time_ns
 from relayml.features.training import join_feature_set, latest_values
 
 DAY = pd.Timestamp("2024-01-01")
@@ -144,18 +143,15 @@ def test_no_value_from_the_future_and_the_same_rows_as_the_reference(
         }
     )
     ent = pd.DataFrame({"k": [e[0] for e in entity], "t": [_day(e[1]) for e in entity]})
-    entity_codes, source_codes = key_codes(ent, src, ["k"])
-    frame = SourceFrame(
-        source_codes, time_ns(src["event"], "event"), time_ns(src["created"], "created")
-    )
     ttl = None if ttl_days is None else pd.Timedelta(days=ttl_days)
-    got = as_of_indices(
-        entity_codes,
-        time_ns(ent["t"], "t"),
-        frame,
-        as_of_known=as_of_known,
-        ttl_ns=None if ttl is None else ttl.value,
-    )
+    fs = FeatureSet(
+        name="prop", entity="thing", source=Source(dataset="things"),
+        features=[Feature("pos", "int64")], event_time="event", created_time="created",
+        ttl=None if ttl is None else ttl.to_pytimedelta(),
+    )  # fmt: skip
+    source_rows = src.assign(pos=np.arange(len(src)))  # each value names its source row
+    joined = join_feature_set(ent, "t", fs, ["k"], source_rows, ["pos"], as_of_known=as_of_known)
+    got = np.array([-1 if pd.isna(v) else int(v) for v in joined["pos"]], dtype=np.int64)
     for row, index in zip(ent.itertuples(), got, strict=True):
         if index < 0:
             continue
