@@ -185,6 +185,7 @@ def main() -> None:
         rows.append([phase, c.fmt_seconds(relay), c.fmt_seconds(mlflow), f"{mlflow / relay:.1f}x"])
     title = f"MLflow client script, search over {args.runs} runs (mlflow / relay)"
     c.print_table(title, ["phase", "relay server", "mlflow server", "ratio"], rows)
+    reps = f"medians of {args.reps} alternating repetitions" if args.reps > 1 else "one repetition"
     split = []  # where each phase's time went: waiting on HTTP, or the client's own work
     for phase in PHASES:
         cells = [phase]
@@ -197,18 +198,23 @@ def main() -> None:
     heads = ["phase"] + [
         f"{side}: {what}" for side in ("relay", "mlflow") for what in ("HTTP", "client", "CPU")
     ]
-    title = "The same phases: waiting on HTTP / the client's own work / the client's CPU"
-    c.print_table(title, heads, split)
+    split_title = "The same phases: waiting on HTTP / the client's own work / the client's CPU"
+    c.print_table(split_title, heads, split)
     own = c.median([t["script"] - t["script_http"] for t in timings["relay"]])
     cpu = c.median([t["script_cpu"] for t in timings["relay"]])
     whole = c.median([t["script"] for t in timings["mlflow"]])
-    c.log(
+    bound = (
         f"whole script if relay answered in no time: {whole / own:.1f}x (the client's own work); "
         f"{whole / cpu:.1f}x if, too, it never waited for a CPU (the client's CPU time)"
     )
+    c.log(bound)
     if args.write_results:
         body = c.markdown_table(["phase", "relay server", "mlflow server", "ratio"], rows)
-        c.write_results_section("mlflow_compat", f"{title}\n\n{body}\n")
+        parts = c.markdown_table(heads, split)
+        c.write_results_section(
+            "mlflow_compat",
+            f"{title}, {reps}\n\n{body}\n\n{split_title}\n\n{parts}\n\nThe {bound}.\n",
+        )
 
 
 if __name__ == "__main__":
