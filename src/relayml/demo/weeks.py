@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 import relayml as relay
-from relayml.demo.production import free_port, relay_command, start_model_server
+from relayml.demo.production import DECISIONS, free_port, relay_command, start_model_server
 from relayml.demo.story import customers
 from relayml.demo.team import Platform, rita_approves
 from relayml.demo.traffic import FAST, FULL, LABEL_LAG, WEEKS, Hooks, Scale, Traffic, first_day
@@ -39,6 +39,16 @@ DRIFT_FROM = 28  # the first day of week five
 def _run(*args: str) -> str:
     """A relay command that must succeed (exit code 0)."""
     return relay_command(*args, expect=(0,))
+
+
+def _deploy(mode: str, versions: str, message: str) -> None:
+    """Set production's deployment of churn (sticky by customer) and give the model server the
+    second it takes to pick it up."""
+    _run(
+        "deploy", "set", "churn", "--env", "production", mode, versions,
+        "--sticky-key", "customer_id", "-m", message,
+    )  # fmt: skip
+    time.sleep(1.5)
 
 
 ALERTS = """\
@@ -60,17 +70,9 @@ alerts:
     severity: critical
     webhook: {hook}
 """
-DECISIONS_V2 = """\
-hit_policy: first
-default: no action
-rules:
-  - name: keep the valuable
-    when: {score: ">= 0.5", monthly_charges: ">= 80"}
-    action: call
-  - name: nudge
-    when: {score: ">= 0.35"}
-    action: email
-"""
+# the expert's change: the first day's table, calling the valuable customers from 0.5 (was 0.6)
+DECISIONS_V2 = DECISIONS.replace('score: ">= 0.6"', 'score: ">= 0.5"')
+assert DECISIONS_V2 != DECISIONS
 
 
 @dataclass
@@ -237,12 +239,7 @@ def _retrain(scale: Scale) -> str:
         )
     staged = relay.promote(f"churn/{newest.version}", to="staging", reason="retrained on drift")
     console.print(f"churn/{newest.version} -> staging: [green]{staged.status}[/]")
-    _run(
-        "deploy", "set", "churn", "--env", "production", "--canary",
-        f"churn/{newest.version}:20", "--sticky-key", "customer_id",
-        "-m", "retrained after the accuracy alert",
-    )  # fmt: skip
-    time.sleep(1.5)  # the model server picks the new deployment up within a second
+    _deploy("--canary", f"churn/{newest.version}:20", "retrained after the accuracy alert")
     console.print()
     return str(newest.version)
 
@@ -286,12 +283,10 @@ def _decide_today(story: Story, traffic: Traffic, platform: Platform) -> None:
         f"on today's {traffic.scale.today} customers (live); their renewals are known a month "
         "on, and the simulation skips ahead to them"
     )
-    _run(
-        "deploy", "set", "churn", "--env", "production", "--ab",
-        f"churn/{holder}:50,churn/{challenger}:50", "--sticky-key", "customer_id",
-        "-m", "does the retrained version keep more customers?",
+    _deploy(
+        "--ab", f"churn/{holder}:50,churn/{challenger}:50",
+        "does the retrained version keep more customers?",
     )  # fmt: skip
-    time.sleep(1.5)  # the model server picks the new deployment up within a second
     people = customers(traffic.scale.today, 777, drifted=True, first_id=traffic.next_id)
     answers = traffic.score(people, None)
     relay.log_outcomes(answers["prediction_ids"], people["churned"].tolist(), model="churn")
