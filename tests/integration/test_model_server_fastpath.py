@@ -149,3 +149,45 @@ def test_an_all_float_model_answers_logs_and_refuses_as_before(
     assert logged.column("input.a").to_pylist() == [0.5, -2.0]
     assert logged.column("input.c").to_pylist() == [3.0, 1e-3]
     assert logged.column("prediction_id").to_pylist() == answer.json()["prediction_ids"]
+
+
+def _spy_finite_check(server: ModelServer, name: str) -> list[bool]:
+    """Records, for each call of the served model, whether scikit-learn checks its input for
+    NaN and infinity (its assume_finite setting at that moment)."""
+    import sklearn
+
+    native = server.runtime.models[name].live[0].predictor.native
+    real = native.predict_proba
+    seen: list[bool] = []
+
+    def predict_proba(data: Any) -> Any:
+        seen.append(not sklearn.get_config()["assume_finite"])
+        return real(data)
+
+    native.predict_proba = predict_proba
+    return seen
+
+
+def test_scikit_learn_skips_its_finite_check_only_for_rows_read_as_json_numbers(
+    floats: tuple[TestClient, ModelServer, LogisticRegression, Settings],
+) -> None:
+    import sklearn
+
+    client, server, model, _ = floats
+    checked = _spy_finite_check(server, "nums")
+    row = {"a": 0.5, "b": -1.25, "c": 3}
+    answer = client.post("/predict", json=row)
+    assert answer.status_code == 200, answer.text
+    expected = model.predict_proba(pd.DataFrame([row], columns=COLUMNS))
+    assert np.allclose(answer.json()["probabilities"], expected)
+    assert checked == [False]  # JSON numbers in one float matrix: finite by construction
+    assert sklearn.get_config()["assume_finite"] is False  # the setting did not leak
+
+
+def test_a_model_of_mixed_columns_keeps_scikit_learns_finite_check(
+    pair: tuple[TestClient, TestClient, ModelServer],
+) -> None:
+    fast, _full, churn = pair
+    checked = _spy_finite_check(churn, "churn")
+    assert fast.post("/predict", json=record(0)).status_code == 200
+    assert checked == [True]
