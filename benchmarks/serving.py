@@ -29,10 +29,11 @@ Ctrl-C or failure). Reported per point: successful req/s, p50 and p99 latency, f
 (non-2xx responses and socket errors), and the server's CPU time per request. The goals are at
 16 connections: >= 10x MLflow's req/s, >= 100% of the bare endpoint's, p99 no worse than the
 bare endpoint's, and <= 10% of req/s lost with the prediction log on. Then, for issue #11's
-goal at 1 connection (>= 90% of the bare endpoint's req/s and p99 <= 2x its p99, log on), bare
-and relayml are compared again in alternating short rounds (--rounds, --round-seconds), both
-servers up, loaded in turn: a VM's speed drifts between two long points, and the medians of
-alternating rounds hold it the same for both.
+goal at 1 connection (>= 90% of the bare endpoint's req/s and p99 <= 2x its p99, log on), bare,
+relayml and relayml without the log are compared again in alternating short rounds (--rounds,
+--round-seconds) at 1 and at 16 connections, all servers up, loaded in turn: a VM's speed
+drifts between two long points, and the medians of alternating rounds hold it the same for
+all. The goals are judged on those medians when there are rounds, else on the long points.
 """
 
 from __future__ import annotations
@@ -534,7 +535,8 @@ class Bench:
         self.pin = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
         self.wrk = ensure_wrk()
         self.points: list[Point] = []
-        self.rounds: dict[str, list[Point]] = {}  # alternating 1-connection rounds, per server
+        # alternating rounds, per (server, connections)
+        self.rounds: dict[tuple[str, int], list[Point]] = {}
         self.labels: dict[str, str] = {}
         self.abouts: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
@@ -854,12 +856,12 @@ class Bench:
             for server in servers:
                 if self.measure(server):
                     measured[server.key] = server
-        pair = [measured.get("bare"), measured.get("relayml")]
-        if self.args.rounds and 1 in self.connections and pair[0] and pair[1]:
-            self.alternate([s for s in pair if s is not None])
+        trio = [measured.get(k) for k in ("bare", "relayml", "relayml-nolog")]
+        if self.args.rounds and trio[0] and trio[1]:
+            self.alternate([s for s in trio if s is not None])
 
     def alternate(self, servers: list[Server]) -> None:
-        """The 1-connection comparison again, in alternating short rounds.
+        """The comparisons again at 1 and GOAL_AT connections, in alternating short rounds.
 
         One long point per server, one server after the other, compares two moments of a
         machine whose speed drifts (a VM's neighbours): in one quiet session the same bare
@@ -869,7 +871,9 @@ class Bench:
         medians over rounds, and each round's ratio is printed.
         """
         rounds, seconds = self.args.rounds, self.args.round_seconds
-        c.log(f"alternating rounds at 1 connection: {rounds} x {seconds:.0f} s per server")
+        levels = [n for n in (1, GOAL_AT) if n in self.connections]
+        names = ", ".join(s.key for s in servers)
+        c.log(f"alternating rounds ({names}): {rounds} x {seconds:.0f} s each at {levels} conn")
         with ExitStack() as stack:
             targets = []
             for server in servers:
@@ -879,17 +883,32 @@ class Bench:
                 load(self.wrk, url, self.body_file(server), GOAL_AT, self.warmup, self.pin)
                 targets.append((server, url, proc))
             for i in range(rounds):
-                for server, url, proc in targets if i % 2 == 0 else targets[::-1]:
-                    time.sleep(SETTLE_S)
-                    cpu0 = cpu_seconds(proc.pid)
-                    r = load(self.wrk, url, self.body_file(server), 1, seconds, self.pin)
-                    point = _point(server.key, 1, r, cpu_seconds(proc.pid) - cpu0)
-                    self.rounds.setdefault(server.key, []).append(point)
-                base, other = (self.rounds[s.key][-1] for s, _, _ in targets)
-                c.log(
-                    f"  round {i + 1}: {other.rps:,.0f} vs {base.rps:,.0f} req/s "
-                    f"({other.rps / base.rps:.2f}x), p99 {other.p99_ms:.1f} vs {base.p99_ms:.1f} ms"
-                )
+                for n in levels:
+                    for server, url, proc in targets if i % 2 == 0 else targets[::-1]:
+                        time.sleep(SETTLE_S)
+                        cpu0 = cpu_seconds(proc.pid)
+                        r = load(self.wrk, url, self.body_file(server), n, seconds, self.pin)
+                        point = _point(server.key, n, r, cpu_seconds(proc.pid) - cpu0)
+                        self.rounds.setdefault((server.key, n), []).append(point)
+                    base, other = (self.rounds[(s.key, n)][-1] for s, _, _ in targets[:2])
+                    c.log(
+                        f"  round {i + 1}, {n} conn: relayml {other.rps:,.0f} vs bare "
+                        f"{base.rps:,.0f} req/s ({other.rps / base.rps:.2f}x), p99 "
+                        f"{other.p99_ms:.1f} vs {base.p99_ms:.1f} ms"
+                    )
+
+    def judged(self, key: str, n: int = GOAL_AT) -> tuple[float, float, str] | None:
+        """(req/s, p99 ms, how) of a server at n connections: the medians of its alternating
+        rounds when it has them, else its long point."""
+        rounds = self.rounds.get((key, n))
+        if rounds:
+            return (
+                statistics.median(p.rps for p in rounds),
+                statistics.median(p.p99_ms for p in rounds),
+                f"median of {len(rounds)} alternating rounds",
+            )
+        p = self.point(key, n)
+        return None if p is None else (p.rps, p.p99_ms, f"{self.args.duration:.0f} s point")
 
     def close(self) -> None:
         if not self.args.keep:
@@ -904,9 +923,16 @@ class Bench:
         return None
 
     def figures(self) -> list[c.Figure]:
-        relay, nolog = self.point("relayml"), self.point("relayml-nolog")
-        ml, bare, bento = self.point("mlflow"), self.point("bare"), self.point("bentoml")
+        relay, nolog, bare = (
+            self.judged("relayml"),
+            self.judged("relayml-nolog"),
+            self.judged("bare"),
+        )
+        ml, bento = self.point("mlflow"), self.point("bentoml")
         at = f"{GOAL_AT} conn"
+        vs_bare = f"{at}, {relay[2]}" if relay is not None else at
+        relay_rps = None if relay is None else relay[0]
+        relay_p99 = None if relay is None else relay[1]
 
         def rps(p: Point | None) -> float | None:
             return None if p is None else p.rps
@@ -918,23 +944,29 @@ class Bench:
             c.Figure(
                 f"req/s at {at}, vs MLflow",
                 "req/s",
-                rps(relay),
+                relay_rps,
                 rps(ml),
                 None if ml is None else GOAL_VS_MLFLOW * ml.rps,
             ),
             c.Figure(
-                f"req/s at {at}, vs bare endpoint",
+                f"req/s at {vs_bare}, vs bare endpoint",
                 "req/s",
-                rps(relay),
-                rps(bare),
-                None if bare is None else GOAL_VS_BARE * bare.rps,
+                relay_rps,
+                None if bare is None else bare[0],
+                None if bare is None else GOAL_VS_BARE * bare[0],
             ),
-            c.Figure(f"p99 at {at}, vs bare endpoint", "ms", p99(relay), p99(bare), p99(bare)),
-            c.Figure(f"req/s at {at}, vs BentoML", "req/s", rps(relay), rps(bento)),
-            c.Figure(f"p99 at {at}, vs BentoML", "ms", p99(relay), p99(bento)),
-            c.Figure(f"p99 at {at}, vs MLflow", "ms", p99(relay), p99(ml)),
+            c.Figure(
+                f"p99 at {vs_bare}, vs bare endpoint",
+                "ms",
+                relay_p99,
+                None if bare is None else bare[1],
+                None if bare is None else bare[1],
+            ),
+            c.Figure(f"req/s at {at}, vs BentoML", "req/s", relay_rps, rps(bento)),
+            c.Figure(f"p99 at {at}, vs BentoML", "ms", relay_p99, p99(bento)),
+            c.Figure(f"p99 at {at}, vs MLflow", "ms", relay_p99, p99(ml)),
         ]
-        one, bare_one = self.rounds.get("relayml"), self.rounds.get("bare")
+        one, bare_one = self.rounds.get(("relayml", 1)), self.rounds.get(("bare", 1))
         if one and bare_one:
             rps_one = statistics.median(p.rps for p in one)
             rps_bare = statistics.median(p.rps for p in bare_one)
@@ -953,32 +985,37 @@ class Bench:
         if nolog is not None:
             figures.append(
                 c.Figure(
-                    f"req/s at {at}, prediction log on vs off",
+                    f"req/s at {at} ({nolog[2]}), prediction log on vs off",
                     "req/s",
-                    rps(relay),
-                    nolog.rps,
-                    GOAL_LOG_KEPT * nolog.rps,
+                    relay_rps,
+                    nolog[0],
+                    GOAL_LOG_KEPT * nolog[0],
                 )
             )
         return figures
 
     def round_note(self) -> None:
-        """Each alternating round's ratios, relayml (log on) to the bare endpoint."""
-        one, bare = self.rounds.get("relayml"), self.rounds.get("bare")
-        if not one or not bare:
-            return
-        rps = [f"{a.rps / b.rps:.2f}" for a, b in zip(one, bare, strict=True)]
-        p99 = [f"{a.p99_ms / b.p99_ms:.2f}" for a, b in zip(one, bare, strict=True)]
-        cpu = [
-            f"{a.cpu_ms_per_request:.2f}/{b.cpu_ms_per_request:.2f}"
-            for a, b in zip(one, bare, strict=True)
-            if a.cpu_ms_per_request and b.cpu_ms_per_request
-        ]
-        self.notes.append(
-            f"1 connection in alternating rounds ({self.args.round_seconds:.0f} s each, "
-            f"relayml log on / bare), per round: req/s {' '.join(rps)}; p99 {' '.join(p99)}; "
-            f"server CPU ms/req {' '.join(cpu)}."
-        )
+        """Each alternating round's ratios: relayml (log on) to the bare endpoint, and to
+        relayml without the log."""
+        for n in (1, GOAL_AT):
+            one, bare = self.rounds.get(("relayml", n)), self.rounds.get(("bare", n))
+            if not one or not bare:
+                continue
+            rps = " ".join(f"{a.rps / b.rps:.2f}" for a, b in zip(one, bare, strict=True))
+            p99 = " ".join(f"{a.p99_ms / b.p99_ms:.2f}" for a, b in zip(one, bare, strict=True))
+            cpu = " ".join(
+                f"{a.cpu_ms_per_request:.2f}/{b.cpu_ms_per_request:.2f}"
+                for a, b in zip(one, bare, strict=True)
+                if a.cpu_ms_per_request and b.cpu_ms_per_request
+            )
+            off = self.rounds.get(("relayml-nolog", n)) or []
+            kept = " ".join(f"{a.rps / b.rps:.2f}" for a, b in zip(one, off, strict=True))
+            self.notes.append(
+                f"{n} connection{'s' if n > 1 else ''} in alternating rounds "
+                f"({self.args.round_seconds:.0f} s each), relayml (log on) / bare per round: "
+                f"req/s {rps}; p99 {p99}; server CPU ms/req {cpu}"
+                + (f"; relayml log on / off, req/s: {kept}." if kept else ".")
+            )
 
     def point_rows(self) -> list[list[str]]:
         rows = []
@@ -1067,7 +1104,8 @@ class Bench:
             f"{self.warmup:.0f} s warm-up, then {self.duration:.0f} s at each of "
             f"{', '.join(map(str, self.connections))} connections; then "
             f"{self.args.rounds} alternating rounds of {self.args.round_seconds:.0f} s at 1 "
-            "connection, bare and relayml (log on) loaded in turn. req/s counts 2xx answers; "
+            f"and {GOAL_AT} connections, bare, relayml and relayml without the log loaded in "
+            "turn (the goals are judged on their medians). req/s counts 2xx answers; "
             "failures are non-2xx answers and socket errors (timeout "
             f"{REQUEST_TIMEOUT}). Command: `python benchmarks/serving.py "
             f"{' '.join(sys.argv[1:])}`; whole run {c.fmt_seconds(secs)}.",
@@ -1153,8 +1191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="alternating 1-connection rounds of bare and relayml after the points, each "
-        "server in turn, medians reported (default 8; 4 with --quick; 0: none)",
+        help="alternating rounds at 1 and 16 connections of bare, relayml and relayml "
+        "without the log after the points, each server in turn, medians reported and judged "
+        "(default 8; 4 with --quick; 0: none)",
     )
     parser.add_argument(
         "--round-seconds", type=float, help="seconds per server per round (default 3)"
