@@ -18,7 +18,13 @@ from relayml.domain.ports import Backend
 from relayml.features import training_frame
 from relayml.features.declare import specs_of
 from relayml.features.pit_cache import cached_index, cached_known, load_index, save_index
-from relayml.features.pit_index import build_index, entity_keys, join_index, known_part
+from relayml.features.pit_index import (
+    build_index,
+    entity_keys,
+    float_blocks,
+    join_index,
+    known_part,
+)
 
 CUSTOMER = Entity("customer", join_keys=["customer_id"])
 START = pd.Timestamp("2024-01-01")
@@ -62,7 +68,7 @@ def test_a_cached_index_joins_as_the_frame_in_memory(tmp_path: Path) -> None:
     fresh = build_index(source, ["customer_id"], "event_time", "created_at")
     save_index(fresh, tmp_path / "one", FEATURES)
     cached = load_index(tmp_path / "one")
-    assert cached is not None and cached.order is None  # read back in index order
+    assert cached is not None and np.array_equal(cached.order, fresh.order)
     assert [names for names, _ in cached.blocks] == [("spend",), ("ratio",)]
     prepared = entity_keys(entities, "event_time", ["customer_id"])
     for ttl in (None, 5 * 86_400 * 10**9):
@@ -184,3 +190,14 @@ def test_with_the_cache_off_nothing_is_written_and_the_frame_is_the_same(tmp_pat
         )  # fmt: skip
         assert (home / "cache" / "features").exists() is cached
     pd.testing.assert_frame_equal(frames[True], frames[False])
+
+
+def test_float_blocks_are_the_float_columns_row_major_then_a_missing_row() -> None:
+    frame = pd.DataFrame(
+        {"a": np.arange(10.0), "n": np.arange(10), "b": -np.arange(10.0), "c": np.ones(10, "f4")}
+    )
+    blocks = float_blocks(frame, ["b", "n", "a", "c"], step=3)  # filled 3 rows at a time
+    assert [names for names, _ in blocks] == [("b", "a"), ("c",)]
+    wide = blocks[0][1]
+    assert np.array_equal(wide[:-1], frame[["b", "a"]].to_numpy()) and np.isnan(wide[-1]).all()
+    assert blocks[1][1].dtype == np.float32 and blocks[1][1].shape == (11, 1)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relayml.domain.features import Feature, FeatureSet, Source
-from relayml.features.pit import _sorted_keys
+from relayml.features.pit import by_key_and_time
 from relayml.features.pit_index import entity_keys
 from relayml.features.training import join_feature_set
 
@@ -144,12 +144,19 @@ def test_a_source_keyed_by_numbers_of_another_type_meets_its_entities() -> None:
     assert again["v"].equals(out["v"])
 
 
-@pytest.mark.parametrize("bound", [2**20, 2**62])  # the packed sort, and the stable argsort
-def test_sorted_keys_sort_ties_by_position_either_way(bound: int) -> None:
-    keys = np.random.default_rng(3).integers(0, 50, 5_000)
-    ordered, order = _sorted_keys(keys, bound)
-    expected = np.argsort(keys, kind="stable")
-    assert np.array_equal(order, expected) and np.array_equal(ordered, keys[expected])
+@pytest.mark.parametrize("card", [50, 2**40])  # the packed sort, and the lexsort
+@pytest.mark.parametrize("span", [10**3, 2**62])  # exact times, and times coarsened to fit
+@pytest.mark.parametrize("created", [False, True])
+def test_rows_sort_by_key_time_created_then_position(card: int, span: int, created: bool) -> None:
+    rng = np.random.default_rng(3)
+    n = 5_000
+    codes = rng.integers(0, 50, n) * (card // 50)
+    # few distinct times far apart plus near neighbours: coarse ties with different exact times
+    times = rng.choice(rng.integers(-(2**62), -(2**62) + span, 40), n) + rng.integers(0, 3, n)
+    made = rng.integers(0, 4, n) if created else None
+    order = by_key_and_time(codes, times, made, card)
+    keys = (times, codes) if made is None else (made, times, codes)
+    assert np.array_equal(order, np.lexsort(keys))  # lexsort is stable: ties by position
 
 
 def test_the_taken_columns_keep_their_types_and_missing_values() -> None:

@@ -7,8 +7,9 @@ join (or ``relay features materialize``'s) builds it and writes it under
 the entity's join keys, the set's time columns and its features (their names and types): the
 same data read the same way, one folder, whichever project or version of the definition reads
 it. The folder holds the sorted search keys, event and created times (``.npy``), each key
-column's values and the features that are not floats (Arrow files), and the float features as
-row-major matrices in index order; it is read memory-mapped. As-of-known's part is a folder of
+column's values and the features that are not floats (Arrow files), the float features as
+row-major matrices, both in the source's row order, and the order from index positions to those
+rows (``.npy``); it is read memory-mapped. As-of-known's part is a folder of
 its own (``<key>-known``), built at the first as-of-known join. Writers build in a temporary
 folder and rename it into place: a reader sees a whole folder or none, and of two writers at
 once one rename wins and the other's folder is dropped. Nothing is ever rewritten in place;
@@ -36,7 +37,7 @@ from relayml.features.pit_index import KnownPart, SetIndex, float_blocks, known_
 
 __all__ = ["FORMAT", "cache_key", "cached_index", "cached_known", "load_index", "save_index"]
 
-FORMAT = 1  # bump when the layout changes: older folders are then never read
+FORMAT = 2  # bump when the layout changes: older folders are then never read
 
 
 def cache_key(content_hash: str, keys: Sequence[str], fs: FeatureSet) -> str:
@@ -75,24 +76,24 @@ def _frame_file(path: Path, frame: pd.DataFrame) -> None:
 
 def save_index(index: SetIndex, folder: Path, features: Sequence[str]) -> None:
     """Write the index (its frame's `features`, floats as row-major blocks) to `folder`."""
-    order = index.order if index.order is not None else np.arange(len(index))
 
     def write(into: Path) -> None:
         np.save(into / "search.npy", index.search)
         np.save(into / "event.npy", index.event)
+        np.save(into / "order.npy", index.order)
         if index.created is not None:
             np.save(into / "created.npy", index.created)
         for i, pairs in enumerate(index.pairs):
             np.save(into / f"pairs{i}.npy", pairs)
         for i, values in enumerate(index.uniques):
             _frame_file(into / f"key{i}.arrow", pd.DataFrame({"v": values}))
-        blocks = float_blocks(index.frame, order, features)
+        blocks = list(index.blocks) or float_blocks(index.frame, features)
         for i, (_, block) in enumerate(blocks):
             np.save(into / f"block{i}.npy", block)
         floats = {n for names, _ in blocks for n in names}
         others = [n for n in features if n not in floats]
         if others:
-            _frame_file(into / "others.arrow", index.frame[others].iloc[order])
+            _frame_file(into / "others.arrow", index.frame[others])
         manifest = {
             "format": FORMAT, "tmin": index.tmin, "bits": index.bits, "shift": index.shift,
             "keys": len(index.uniques), "created": index.created is not None,
@@ -126,7 +127,8 @@ def load_index(folder: Path) -> SetIndex | None:
         search=array("search.npy"), event=array("event.npy"),
         created=array("created.npy") if manifest["created"] else None,
         tmin=int(manifest["tmin"]), bits=int(manifest["bits"]), shift=int(manifest["shift"]),
-        order=None, frame=frame("others.arrow") if manifest["others"] else pd.DataFrame(),
+        order=array("order.npy"),
+        frame=frame("others.arrow") if manifest["others"] else pd.DataFrame(),
         blocks=tuple(
             (tuple(names), array(f"block{i}.npy")) for i, names in enumerate(manifest["blocks"])
         ),

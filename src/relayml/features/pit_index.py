@@ -12,10 +12,11 @@ set, :func:`entity_keys`), looks their keys up among the set's key values, does 
 search per row with the queries in order, steps back over the few rows whose exact time is after
 the row's (same search key, later time), and gathers the values.
 
-An index built from a frame in memory keeps the frame and the order that sorts it; one read
-from the cache (pit_cache.py) holds its float features as row-major matrices in index order
+An index keeps the source's feature columns as they came and the order that sorts them (index
+position -> source row). Built from a frame in memory it keeps the frame; read from the cache
+(pit_cache.py) it holds the float features as row-major matrices in the source's row order
 (with a missing row at the end), so gathering a set's columns reads one short run of memory per
-entity row, and its other features as a frame in index order.
+entity row, and the other features as a frame.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from relayml.errors import InvalidInput
-from relayml.features.pit import _NAT, _by_key_and_time, time_ns
+from relayml.features.pit import _NAT, by_key_and_time, time_ns
 from relayml.features.pit_take import take_rows
 
 __all__ = ["EntityKeys", "KnownPart", "SetIndex", "build_index", "entity_keys", "join_index"]
@@ -89,8 +90,8 @@ class SetIndex:
     tmin: int
     bits: int
     shift: int
-    order: np.ndarray | None  # index position -> row of `frame`; None: frame is in index order
-    frame: pd.DataFrame  # the feature columns (floats too when order is not None)
+    order: np.ndarray  # index position -> row of `frame` and `blocks`, then one more: -1 (none)
+    frame: pd.DataFrame  # the feature columns (those not in blocks)
     blocks: tuple[tuple[tuple[str, ...], np.ndarray], ...] = ()  # row-major floats + a NaN row
     known: KnownPart | None = None
 
@@ -138,7 +139,7 @@ def build_index(
         created = time_ns(source[created_time], f"{name}.{created_time}")[usable]
         created = np.where(created == _NAT, event, created)
     card = (int(codes.max()) + 1) if len(codes) else 1
-    _, order, _, _ = _by_key_and_time(codes, event, created, card)
+    order = by_key_and_time(codes, event, created, card)
     kidx, event = codes[order], event[order]
     latest = event if created is None else np.maximum(event, created)
     tmin, bits, shift = _layout(event, latest, card)
@@ -146,7 +147,7 @@ def build_index(
     return SetIndex(
         uniques=uniques, pairs=pairs, search=search, event=event,
         created=None if created is None else created[order], tmin=tmin, bits=bits, shift=shift,
-        order=usable[order], frame=source,
+        order=np.append(usable[order], -1), frame=source,
     )  # fmt: skip
 
 
@@ -156,7 +157,7 @@ def known_part(index: SetIndex) -> KnownPart:
     kidx = index.search >> index.bits
     available = np.maximum(index.event, index.created)
     card = (int(kidx[-1]) + 1) if len(kidx) else 1
-    _, by_available, _, _ = _by_key_and_time(kidx, available, None, card)
+    by_available = by_key_and_time(kidx, available, None, card)
     available = available[by_available]
     search = _keyed(kidx[by_available], available, index.tmin, index.bits, index.shift)
     return KnownPart(search, available, np.maximum.accumulate(by_available))
@@ -180,17 +181,8 @@ def entity_keys(entity: pd.DataFrame, event_time: str, keys: Sequence[str]) -> E
     combined = per_key[0][0] if len(keys) == 1 else _combine([entity[k] for k in keys])[0]
     valid = np.flatnonzero((combined >= 0) & (times != _NAT))
     code, at = combined[valid], times[valid]
-    n = len(valid)
-    position = max(1, (n - 1).bit_length())
-    room = 63 - max(1, (int(code.max(initial=0)) + 1).bit_length()) - position
-    if room >= 8:  # (key, time coarsened to fit, position) in one int64: one plain sort
-        start = int(at.min()) if n else 0
-        span = (int(at.max()) - start + 1) if n else 1
-        coarse = _offset(at, start, max(0, span.bit_length() - room), room)
-        packed = np.sort((code << (room + position)) | (coarse << position) | np.arange(n))
-        sort = packed & ((1 << position) - 1)
-    else:
-        sort = np.lexsort((at, code))
+    card = int(code.max(initial=0)) + 1
+    sort = by_key_and_time(code, at, None, card)
     out = valid[sort]
     return EntityKeys(
         axis=entity.index, out=out, times=times[out],
@@ -267,30 +259,29 @@ def join_index(
 
 def _gather(index: SetIndex, features: list[str], rows: np.ndarray, axis: pd.Index) -> pd.DataFrame:
     """The feature values of index positions `rows` (-1: missing), one column per feature."""
-    if index.order is not None:  # the frame as it came: its rows by the order
-        order = np.append(index.order, -1) if len(index.order) else np.full(1, -1)
-        return take_rows(index.frame, features, order[rows], axis)
+    source_rows = index.order[rows]  # -1 (missing) takes the order's last entry: -1
     frames, taken = [], set()
     for names, block in index.blocks:
         wanted = [n for n in features if n in names]
         if not wanted:
             continue
-        values = block.take(np.where(rows < 0, len(block) - 1, rows), axis=0)
+        values = block.take(source_rows, axis=0)  # -1: the block's last row, all NaN
         frame = pd.DataFrame(values, columns=list(names), index=axis, copy=False)
         frames.append(frame if len(wanted) == len(names) else frame[wanted])
         taken.update(wanted)
     others = [n for n in features if n not in taken]
     if others or not frames:
-        frames.append(take_rows(index.frame, others, rows, axis))
+        frames.append(take_rows(index.frame, others, source_rows, axis))
     out = frames[0] if len(frames) == 1 else pd.concat(frames, axis=1)
     return out if list(out.columns) == features else out[features]
 
 
 def float_blocks(
-    frame: pd.DataFrame, order: np.ndarray, names: Sequence[str]
+    frame: pd.DataFrame, names: Sequence[str], step: int = 1 << 15
 ) -> list[tuple[tuple[str, ...], np.ndarray]]:
-    """The float columns of frame among names, by dtype, as row-major matrices in `order` with a
-    missing (NaN) row at the end."""
+    """The float columns of frame among names, by dtype, as row-major matrices in the frame's
+    row order with a missing (NaN) row at the end (filled `step` rows at a time: a small
+    transposed copy in cache, written to the matrix in one run)."""
     groups: dict[np.dtype[Any], list[str]] = {}
     for name in names:
         dtype = frame[name].dtype
@@ -298,9 +289,11 @@ def float_blocks(
             groups.setdefault(dtype, []).append(name)
     blocks = []
     for dtype, group in groups.items():
-        block = np.empty((len(order) + 1, len(group)), dtype=dtype)
-        for j, name in enumerate(group):
-            block[:-1, j] = frame[name].to_numpy()[order]
+        n = len(frame)
+        block = np.empty((n + 1, len(group)), dtype=dtype)
+        body, columns = block[:-1], [frame[name].to_numpy() for name in group]
+        for start in range(0, n, step):
+            body[start : start + step] = np.stack([c[start : start + step] for c in columns]).T
         block[-1] = np.nan
         blocks.append((tuple(group), block))
     return blocks
