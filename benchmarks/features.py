@@ -132,15 +132,17 @@ def relayml_join(
 
     from relayml.features.pit_cache import cached_index, cached_known
     from relayml.features.pit_index import build_index, entity_keys
+    from relayml.features.pit_threads import in_threads
     from relayml.features.training import join_feature_set
 
     prepared = entity_keys(entities, "event_time", ["customer_id"])  # once, as training_frame
-    parts = [entities]
-    for i, source in enumerate(sources):
+
+    def join(i: int) -> Any:  # one set, on one of the threads (as training_frame)
+        source = sources[i]
         fs = _feature_set(i, source, ttl_days)
         names = [f.name for f in fs.features]
 
-        def build(source: Any = source) -> Any:
+        def build() -> Any:
             return build_index(source, ["customer_id"], "event_time", "created_at")
 
         index = None
@@ -148,12 +150,12 @@ def relayml_join(
             index = cached_index(cache, f"set{i}", build, names)
             if as_of_known:
                 index = cached_known(cache, f"set{i}", index)
-        values = join_feature_set(
+        return join_feature_set(
             entities, "event_time", fs, ["customer_id"], source, names,
             as_of_known=as_of_known, entities=prepared, index=index,
         )  # fmt: skip
-        parts.append(values)
-    return pd.concat(parts, axis=1)
+
+    return pd.concat([entities, *in_threads(join, range(len(sources)))], axis=1)
 
 
 def pandas_join(entities: Any, sources: list[Any], ttl_days: int) -> Any:

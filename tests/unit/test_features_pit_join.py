@@ -5,6 +5,7 @@ their event time, TTL; and the columns it hands back keep their types."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from relayml.domain.features import Feature, FeatureSet, Source
 from relayml.features.pit import by_key_and_time
 from relayml.features.pit_index import entity_keys
+from relayml.features.pit_threads import in_threads
 from relayml.features.training import join_feature_set
 
 BASE = pd.Timestamp("2024-03-01", tz="UTC")
@@ -191,3 +193,19 @@ def test_the_taken_columns_keep_their_types_and_missing_values() -> None:
     assert out.iloc[1].isna().all()  # entity 3 has no value at all
     empty = join_feature_set(ent, "t", fs, ["k"], src.iloc[:0], names)
     assert {c: str(empty[c].dtype) for c in names} == dtypes and empty.isna().all().all()
+
+
+def test_work_in_threads_comes_back_in_the_items_order_with_the_first_error() -> None:
+    def square(i: int) -> int:
+        time.sleep(0.002 * (6 - i))  # the later items finish first
+        return i * i
+
+    assert in_threads(square, range(6), workers=3) == [0, 1, 4, 9, 16, 25]
+
+    def fail(i: int) -> int:
+        if i in (2, 4):
+            raise ValueError(f"item {i}")
+        return i
+
+    with pytest.raises(ValueError, match="item 2"):
+        in_threads(fail, range(6), workers=3)

@@ -40,6 +40,7 @@ from relayml.features.pit_index import (
     join_index,
     known_part,
 )
+from relayml.features.pit_threads import in_threads
 
 __all__ = [
     "join_feature_set",
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 _ON_CLIENT = "dask-client"  # the joins run on the Dask client this call opened
+_Job = tuple[FeatureDefinition, FeatureSet, list[str], list[str]]  # a set, keys, features
 
 
 def load_source(backend: Backend, project: str, fs: FeatureSet) -> tuple[pd.DataFrame, str]:
@@ -273,10 +275,7 @@ def training_frame(
                 plan.setdefault((dep.name, dep.version), (dep, []))[1].append(inner.feature)
             continue
         plan.setdefault((found.name, found.version), (found, []))[1].append(ref.feature)
-    frames: dict[str, pd.DataFrame] = {}  # each set's joined columns, by set name
-    prepared: dict[tuple[str, ...], EntityKeys] = {}  # the entity frame, sorted once per keys
-    lineage: list[tuple[FeatureDefinition, list[str], str]] = []
-    columns: dict[str, pd.Series] = {}
+    jobs: list[_Job] = []
     for definition, names in plan.values():
         fs = definition.declared()
         assert isinstance(fs, FeatureSet)
@@ -287,22 +286,32 @@ def training_frame(
                 f"the entity frame lacks join key {', '.join(absent)} of entity {fs.entity!r} "
                 f"(for feature set {fs.name!r})."
             )
-        wanted = list(dict.fromkeys(names))
+        jobs.append((definition, fs, keys, list(dict.fromkeys(names))))
+    prepared: dict[tuple[str, ...], EntityKeys] = {}  # the entity frame, sorted once per keys
+    for key_names in dict.fromkeys(tuple(job[2]) for job in jobs if executor is None):
+        prepared[key_names] = entity_keys(entity_df, event_time, key_names)
+
+    def join(job: _Job) -> tuple[pd.DataFrame, str]:  # a set's columns, its source's key
+        _, fs, keys, wanted = job
         if executor is not None:
             from relayml.features.training_dask import join_on_dask, source_on_dask
 
-            on_dask, source_key = source_on_dask(backend, project, fs)
-            values = join_on_dask(
+            on_dask, key = source_on_dask(backend, project, fs)
+            return join_on_dask(
                 entity_df, event_time, fs, keys, on_dask, wanted, as_of_known=as_of_known
-            )
-        else:
-            index, source_key = prepared_source(backend, project, fs, keys, as_of_known)
-            if tuple(keys) not in prepared:
-                prepared[tuple(keys)] = entity_keys(entity_df, event_time, keys)
-            values = join_feature_set(
-                entity_df, event_time, fs, keys, None, wanted, as_of_known=as_of_known,
-                entities=prepared[tuple(keys)], index=index,
-            )  # fmt: skip
+            ), key  # fmt: skip
+        index, key = prepared_source(backend, project, fs, keys, as_of_known)
+        return join_feature_set(
+            entity_df, event_time, fs, keys, None, wanted, as_of_known=as_of_known,
+            entities=prepared[tuple(keys)], index=index,
+        ), key  # fmt: skip
+
+    # the sets at once on the cores (pit_threads); on Dask, one after the other from here
+    joined = in_threads(join, jobs, workers=1 if executor is not None else None)
+    frames: dict[str, pd.DataFrame] = {}  # each set's joined columns, by set name
+    lineage: list[tuple[FeatureDefinition, list[str], str]] = []
+    columns: dict[str, pd.Series] = {}
+    for (definition, fs, _, wanted), (values, source_key) in zip(jobs, joined, strict=True):
         frames[fs.name] = values
         for feature in wanted:
             columns[f"{fs.name}:{feature}"] = values[feature]
