@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from relayml.data.sources import log_dataset
 from relayml.domain.features import Entity, Feature, FeatureSet, Source
 from relayml.domain.ports import Backend
-from relayml.features import training_frame
+from relayml.features import pit_index, training_frame
 from relayml.features.declare import specs_of
 from relayml.features.pit_cache import cached_index, cached_known, load_index, save_index
 from relayml.features.pit_index import (
@@ -76,7 +77,8 @@ def test_a_cached_index_joins_as_the_frame_in_memory(tmp_path: Path) -> None:
             a = replace(fresh, known=known_part(fresh)) if known else fresh
             b = cached if not known else cached_known(tmp_path, "one", cached)
             expected = join_index(prepared, a, FEATURES, as_of_known=known, ttl_ns=ttl)
-            got = join_index(prepared, b, FEATURES, as_of_known=known, ttl_ns=ttl)
+            with patch.object(pit_index, "_STEP", 7):  # searched and gathered 7 rows at a time
+                got = join_index(prepared, b, FEATURES, as_of_known=known, ttl_ns=ttl)
             pd.testing.assert_frame_equal(got, expected)
             assert got.index.equals(entities.index)
             assert got["spend"].notna().any() and got["spend"].isna().any()

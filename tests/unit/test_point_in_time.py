@@ -4,6 +4,7 @@ entities) and a Hypothesis property against a row-by-row reference written here.
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from relayml.domain.features import Feature, FeatureSet, Source
 from relayml.errors import InvalidInput
+from relayml.features import pit_index
 from relayml.features.training import join_feature_set, latest_values
 
 DAY = pd.Timestamp("2024-01-01")
@@ -160,6 +162,9 @@ def test_no_value_from_the_future_and_the_same_rows_as_the_reference(
         if as_of_known and not pd.isna(created):
             assert created <= row.t  # nor one created after it
     assert got.tolist() == _reference(ent, src, as_of_known, ttl)
+    with patch.object(pit_index, "_STEP", 2):  # the entity rows searched 2 at a time: the same
+        again = join_feature_set(ent, "t", fs, ["k"], source_rows, ["pos"], as_of_known=as_of_known)
+    pd.testing.assert_frame_equal(again, joined)
 
 
 def test_an_empty_source_or_entity_frame_gives_missing_values() -> None:

@@ -115,8 +115,8 @@ def load_index(folder: Path) -> SetIndex | None:
         return None
 
     def array(name: str) -> np.ndarray:
-        loaded: np.ndarray = np.load(folder / name, mmap_mode="r")
-        return loaded
+        loaded: np.ndarray = np.load(folder / name, mmap_mode="r").view(np.ndarray)
+        return loaded  # a plain array over the mapped file: no np.memmap wrapping each result
 
     def frame(name: str) -> pd.DataFrame:
         return feather.read_table(folder / name, memory_map=True).to_pandas()
@@ -161,5 +161,5 @@ def cached_known(root: Path, key: str, index: SetIndex) -> SetIndex:
             (into / "manifest.json").write_text(json.dumps({"format": FORMAT}))
 
         _publish(folder, write)
-    loaded = [np.load(folder / f"{name}.npy", mmap_mode="r") for name in names]
+    loaded = [np.load(folder / f"{name}.npy", mmap_mode="r").view(np.ndarray) for name in names]
     return replace(index, known=KnownPart(*loaded))

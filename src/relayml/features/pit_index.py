@@ -35,6 +35,7 @@ from relayml.features.pit_take import take_rows
 __all__ = ["EntityKeys", "KnownPart", "SetIndex", "build_index", "entity_keys", "join_index"]
 
 _ROOM = 62  # bits a key index and a time may use together
+_STEP = 1 << 16  # entity rows searched or gathered at once: small temporaries, reused in cache
 
 
 def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -179,23 +180,27 @@ def entity_keys(entity: pd.DataFrame, event_time: str, keys: Sequence[str]) -> E
     times = time_ns(entity[event_time], f"entity frame column {event_time!r}")
     per_key = [_factorize_sorted(entity[k]) for k in keys]
     combined = per_key[0][0] if len(keys) == 1 else _combine([entity[k] for k in keys])[0]
-    valid = np.flatnonzero((combined >= 0) & (times != _NAT))
-    code, at = combined[valid], times[valid]
-    card = int(code.max(initial=0)) + 1
-    sort = by_key_and_time(code, at, None, card)
-    out = valid[sort]
+    usable = (combined >= 0) & (times != _NAT)
+    if usable.all():  # (most often) every row: no copies
+        out = by_key_and_time(combined, times, None, int(combined.max(initial=0)) + 1)
+    else:
+        valid = np.flatnonzero(usable)
+        code, at = combined[valid], times[valid]
+        out = valid[by_key_and_time(code, at, None, int(code.max(initial=0)) + 1)]
     return EntityKeys(
         axis=entity.index, out=out, times=times[out],
         codes=[c[out] for c, _ in per_key], uniques=[u for _, u in per_key],
     )  # fmt: skip
 
 
-def _key_index(entities: EntityKeys, index: SetIndex) -> np.ndarray:
-    """Each of entities.out's key index in the set (-1: an entity the set has no row of)."""
-    kidx = index.uniques[0].get_indexer(entities.uniques[0])[entities.codes[0]]
-    kidx = np.asarray(kidx, dtype=np.int64)
+def _key_index(
+    entities: EntityKeys, index: SetIndex, lookups: list[np.ndarray], part: slice
+) -> np.ndarray:
+    """Each of entities.out[part]'s key index in the set (-1: an entity the set has no row of);
+    lookups: each key column's entity values' codes in the set (-1: not there)."""
+    kidx: np.ndarray = lookups[0][entities.codes[0][part]]
     for i in range(1, len(index.uniques)):
-        more = index.uniques[i].get_indexer(entities.uniques[i])[entities.codes[i]]
+        more = lookups[i][entities.codes[i][part]]
         pairs = index.pairs[i - 1]
         pair = kidx * len(index.uniques[i]) + more
         at = np.minimum(np.searchsorted(pairs, pair), max(len(pairs) - 1, 0))
@@ -212,7 +217,10 @@ def _search(
     time in (search, exact), or -1."""
     offset = _offset(times, index.tmin, index.shift, index.bits)
     query = (kidx << index.bits) | np.where(times < index.tmin, 0, offset)
-    position = np.searchsorted(search, query, side="right") - 1
+    # the answers lie between those of the smallest and the largest query: search only there
+    # (a part of the index that stays in cache while a chunk of sorted queries is searched)
+    low, high = np.searchsorted(search, [query.min(), query.max()], side="right")
+    position: np.ndarray = np.searchsorted(search[low:high], query, side="right") + (low - 1)
     ok = position >= 0
     ok[ok] = (search[position[ok]] >> index.bits) == kidx[ok]
     position[~ok] = -1
@@ -237,41 +245,66 @@ def join_index(
     ttl_ns: int | None = None,
 ) -> pd.DataFrame:
     """The features' values for each entity row (missing: null), indexed like the entity frame."""
-    m = len(entities.axis)
-    rows = np.full(m, -1, dtype=np.int64)  # each entity row's index position, -1: none
-    kidx = _key_index(entities, index) if len(index) else np.full(len(entities.out), -1)
-    seen = np.flatnonzero(kidx >= 0)
-    if len(seen):
-        times, kidx = entities.times[seen], kidx[seen]
-        if as_of_known:
-            known = index.known
-            assert known is not None
-            position = _search(known.search, known.available, index, kidx, times)
-            found = np.where(position >= 0, known.best[np.maximum(position, 0)], -1)
-        else:
-            found = _search(index.search, index.event, index, kidx, times)
-        if ttl_ns is not None:
-            age = times.view(np.uint64) - index.event[np.maximum(found, 0)].view(np.uint64)
-            found[age > np.uint64(min(max(ttl_ns, 0), 2**64 - 1))] = -1
-        rows[entities.out[seen]] = found
+    rows = np.full(len(entities.axis), -1, dtype=np.int64)  # source row per row, -1: none
+    if len(index):
+        lookups = [
+            np.asarray(mine.get_indexer(theirs), dtype=np.int64)
+            for mine, theirs in zip(index.uniques, entities.uniques, strict=True)
+        ]
+        for start in range(0, len(entities.out), _STEP):
+            part = slice(start, start + _STEP)
+            found = _found(entities, index, lookups, part, as_of_known, ttl_ns)
+            rows[entities.out[part]] = index.order[found]  # -1: the order's last entry, -1
     return _gather(index, list(features), rows, entities.axis)
 
 
+def _found(
+    entities: EntityKeys,
+    index: SetIndex,
+    lookups: list[np.ndarray],
+    part: slice,
+    as_of_known: bool,
+    ttl_ns: int | None,
+) -> np.ndarray:
+    """The index position that answers each of entities.out[part] (-1: none)."""
+    kidx = _key_index(entities, index, lookups, part)
+    found = np.full(len(kidx), -1, dtype=np.int64)
+    seen = np.flatnonzero(kidx >= 0)
+    if not len(seen):
+        return found
+    times, kidx = entities.times[part][seen], kidx[seen]
+    if as_of_known:
+        known = index.known
+        assert known is not None
+        position = _search(known.search, known.available, index, kidx, times)
+        hit = position >= 0
+        position[hit] = known.best[position[hit]]
+    else:
+        position = _search(index.search, index.event, index, kidx, times)
+    if ttl_ns is not None:
+        age = times.view(np.uint64) - index.event[np.maximum(position, 0)].view(np.uint64)
+        position[age > np.uint64(min(max(ttl_ns, 0), 2**64 - 1))] = -1
+    found[seen] = position
+    return found
+
+
 def _gather(index: SetIndex, features: list[str], rows: np.ndarray, axis: pd.Index) -> pd.DataFrame:
-    """The feature values of index positions `rows` (-1: missing), one column per feature."""
-    source_rows = index.order[rows]  # -1 (missing) takes the order's last entry: -1
+    """The feature values of source rows `rows` (-1: missing), one column per feature."""
     frames, taken = [], set()
     for names, block in index.blocks:
         wanted = [n for n in features if n in names]
         if not wanted:
             continue
-        values = block.take(source_rows, axis=0)  # -1: the block's last row, all NaN
+        values = np.empty((len(rows), block.shape[1]), dtype=block.dtype)
+        for start in range(0, len(rows), _STEP):  # -1: the block's last row, all NaN
+            at = slice(start, start + _STEP)
+            np.take(block, rows[at], axis=0, out=values[at])
         frame = pd.DataFrame(values, columns=list(names), index=axis, copy=False)
         frames.append(frame if len(wanted) == len(names) else frame[wanted])
         taken.update(wanted)
     others = [n for n in features if n not in taken]
     if others or not frames:
-        frames.append(take_rows(index.frame, others, source_rows, axis))
+        frames.append(take_rows(index.frame, others, rows, axis))
     out = frames[0] if len(frames) == 1 else pd.concat(frames, axis=1)
     return out if list(out.columns) == features else out[features]
 
