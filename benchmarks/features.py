@@ -128,34 +128,39 @@ def relayml_join(
     is prepared there (relayml.features.pit_cache, as training_frame does for a dataset version)
     or read from it when it is there already: the first join builds it (cold), later ones read
     it memory-mapped and do not touch the source frames (warm)."""
+    from dataclasses import replace
+
     import pandas as pd
 
     from relayml.features.pit_cache import cached_index, cached_known
-    from relayml.features.pit_index import build_index, entity_keys
+    from relayml.features.pit_index import build_index, entity_keys, known_part
     from relayml.features.pit_threads import in_threads
     from relayml.features.training import join_feature_set
 
     prepared = entity_keys(entities, "event_time", ["customer_id"])  # once, as training_frame
 
-    def join(i: int) -> Any:  # one set, on one of the threads (as training_frame)
+    def prepare(i: int) -> Any:  # a set's source, the sets at once (as training_frame)
         source = sources[i]
-        fs = _feature_set(i, source, ttl_days)
-        names = [f.name for f in fs.features]
+        names = [c for c in source.columns if c.startswith(f"s{i}_")]
 
         def build() -> Any:
-            return build_index(source, ["customer_id"], "event_time", "created_at")
+            index = build_index(source, ["customer_id"], "event_time", "created_at")
+            return replace(index, known=known_part(index)) if as_of_known and not cache else index
 
-        index = None
-        if cache is not None:
-            index = cached_index(cache, f"set{i}", build, names)
-            if as_of_known:
-                index = cached_known(cache, f"set{i}", index)
-        return join_feature_set(
-            entities, "event_time", fs, ["customer_id"], source, names,
+        if cache is None:
+            return build()
+        index = cached_index(cache, f"set{i}", build, names)
+        return cached_known(cache, f"set{i}", index) if as_of_known else index
+
+    parts = [entities]
+    for i, index in enumerate(in_threads(prepare, range(len(sources)))):
+        fs = _feature_set(i, sources[i], ttl_days)
+        values = join_feature_set(
+            entities, "event_time", fs, ["customer_id"], None, [f.name for f in fs.features],
             as_of_known=as_of_known, entities=prepared, index=index,
         )  # fmt: skip
-
-    return pd.concat([entities, *in_threads(join, range(len(sources)))], axis=1)
+        parts.append(values)
+    return pd.concat(parts, axis=1)
 
 
 def pandas_join(entities: Any, sources: list[Any], ttl_days: int) -> Any:

@@ -31,6 +31,7 @@ import pandas as pd
 from relayml.errors import InvalidInput
 from relayml.features.pit import _NAT, by_key_and_time, time_ns
 from relayml.features.pit_take import take_rows
+from relayml.features.pit_threads import in_threads
 
 __all__ = ["EntityKeys", "KnownPart", "SetIndex", "build_index", "entity_keys", "join_index"]
 
@@ -133,11 +134,14 @@ def build_index(
     the feature set's, for messages)."""
     codes, uniques, pairs = _combine([source[k] for k in keys])
     event = time_ns(source[event_time], f"{name}.{event_time}")
-    usable = np.flatnonzero((codes >= 0) & (event != _NAT))
-    codes, event = codes[usable], event[usable]
+    usable = (codes >= 0) & (event != _NAT)
+    kept = None if usable.all() else np.flatnonzero(usable)  # None: every row (no copies)
+    if kept is not None:
+        codes, event = codes[kept], event[kept]
     created = None
     if created_time is not None:
-        created = time_ns(source[created_time], f"{name}.{created_time}")[usable]
+        created = time_ns(source[created_time], f"{name}.{created_time}")
+        created = created if kept is None else created[kept]
         created = np.where(created == _NAT, event, created)
     card = (int(codes.max()) + 1) if len(codes) else 1
     order = by_key_and_time(codes, event, created, card)
@@ -148,7 +152,7 @@ def build_index(
     return SetIndex(
         uniques=uniques, pairs=pairs, search=search, event=event,
         created=None if created is None else created[order], tmin=tmin, bits=bits, shift=shift,
-        order=np.append(usable[order], -1), frame=source,
+        order=np.append(order if kept is None else kept[order], -1), frame=source,
     )  # fmt: skip
 
 
@@ -221,11 +225,10 @@ def _search(
     # (a part of the index that stays in cache while a chunk of sorted queries is searched)
     low, high = np.searchsorted(search, [query.min(), query.max()], side="right")
     position: np.ndarray = np.searchsorted(search[low:high], query, side="right") + (low - 1)
-    ok = position >= 0
-    ok[ok] = (search[position[ok]] >> index.bits) == kidx[ok]
+    at = np.maximum(position, 0)  # gathered whole (no masked copies); -1 is dropped below
+    ok = (position >= 0) & ((search[at] >> index.bits) == kidx)
+    late = np.flatnonzero(ok & (exact[at] > times))
     position[~ok] = -1
-    late = np.flatnonzero(ok)
-    late = late[exact[position[late]] > times[late]]
     while len(late):  # same search key, later time: step back (a few rows at most)
         step = position[late] - 1
         keep = step >= 0
@@ -243,19 +246,28 @@ def join_index(
     *,
     as_of_known: bool = False,
     ttl_ns: int | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
-    """The features' values for each entity row (missing: null), indexed like the entity frame."""
+    """The features' values for each entity row (missing: null), indexed like the entity frame;
+    chunks of rows searched, then gathered, on up to `workers` threads (default: the cores),
+    each chunk writing its own rows of the result."""
     rows = np.full(len(entities.axis), -1, dtype=np.int64)  # source row per row, -1: none
     if len(index):
         lookups = [
             np.asarray(mine.get_indexer(theirs), dtype=np.int64)
             for mine, theirs in zip(index.uniques, entities.uniques, strict=True)
         ]
-        for start in range(0, len(entities.out), _STEP):
-            part = slice(start, start + _STEP)
+
+        def search(part: slice) -> None:
             found = _found(entities, index, lookups, part, as_of_known, ttl_ns)
             rows[entities.out[part]] = index.order[found]  # -1: the order's last entry, -1
-    return _gather(index, list(features), rows, entities.axis)
+
+        in_threads(search, _chunks(len(entities.out)), workers)
+    return _gather(index, list(features), rows, entities.axis, workers)
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(start, start + _STEP) for start in range(0, n, _STEP)]
 
 
 def _found(
@@ -288,7 +300,9 @@ def _found(
     return found
 
 
-def _gather(index: SetIndex, features: list[str], rows: np.ndarray, axis: pd.Index) -> pd.DataFrame:
+def _gather(
+    index: SetIndex, features: list[str], rows: np.ndarray, axis: pd.Index, workers: int | None
+) -> pd.DataFrame:
     """The feature values of source rows `rows` (-1: missing), one column per feature."""
     frames, taken = [], set()
     for names, block in index.blocks:
@@ -296,9 +310,11 @@ def _gather(index: SetIndex, features: list[str], rows: np.ndarray, axis: pd.Ind
         if not wanted:
             continue
         values = np.empty((len(rows), block.shape[1]), dtype=block.dtype)
-        for start in range(0, len(rows), _STEP):  # -1: the block's last row, all NaN
-            at = slice(start, start + _STEP)
-            np.take(block, rows[at], axis=0, out=values[at])
+
+        def take(at: slice, block: np.ndarray = block, values: np.ndarray = values) -> None:
+            np.take(block, rows[at], axis=0, out=values[at])  # -1: the last row, all NaN
+
+        in_threads(take, _chunks(len(rows)), workers)
         frame = pd.DataFrame(values, columns=list(names), index=axis, copy=False)
         frames.append(frame if len(wanted) == len(names) else frame[wanted])
         taken.update(wanted)

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relayml.features.pit_threads import in_threads
+
 __all__ = ["take_column", "take_rows"]
 
 
@@ -26,9 +28,13 @@ def take_rows(
     frames = [pd.DataFrame(index=axis)] if not features else []
     for dtype, names in floats.items():
         block = np.empty((len(names), len(index)), dtype=dtype)
-        if len(source):
-            for row, name in zip(block, names, strict=True):
-                np.take(source[name].to_numpy(), safe, out=row, mode="clip")  # all in range
+        if len(source):  # the columns on the cores (np.take releases the GIL)
+            columns = [source[name].to_numpy() for name in names]
+
+            def take(j: int, block: np.ndarray = block, columns: list[Any] = columns) -> None:
+                np.take(columns[j], safe, out=block[j], mode="clip")  # all in range
+
+            in_threads(take, range(len(names)))
         block[:, missing] = np.nan
         frames.append(pd.DataFrame(block.T, columns=names, index=axis, copy=False))
     taken = {name for names in floats.values() for name in names}

@@ -1,7 +1,8 @@
-"""Several feature sets joined at once, one per thread: the work of a join is numpy's sorts,
-binary searches and gathers, which release the GIL, so the machine's cores share it. Each set's
-result is its own (no thread writes into another's arrays) and they come back in the sets'
-order: the same frame, column for column, as joining the sets one after the other."""
+"""Work of a point-in-time join spread over the machine's cores: the feature sets' sources read
+or prepared at once, then each join's chunks of entity rows searched and gathered, and a frame's
+columns taken, on a small thread pool. That work is numpy's sorts, binary searches and gathers,
+which release the GIL. Each piece of work writes only its own rows or arrays and the results
+come back in order: the same frame, value for value, as doing it one piece after the other."""
 
 from __future__ import annotations
 

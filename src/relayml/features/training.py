@@ -89,7 +89,10 @@ def prepared_source(
     if fs.source.dataset is None or settings is None or not settings.feature_cache:
         source, source_key = load_source(backend, project, fs)
         _check_columns(fs, source, keys)
-        return build_index(source, keys, fs.event_time, fs.created_time, fs.name), source_key
+        index = build_index(source, keys, fs.event_time, fs.created_time, fs.name)
+        if as_of_known and index.created is not None:
+            index = replace(index, known=known_part(index))
+        return index, source_key
     from relayml.data.sources import load_dataset
     from relayml.features.pit_cache import cache_key, cached_index, cached_known
 
@@ -291,27 +294,29 @@ def training_frame(
     for key_names in dict.fromkeys(tuple(job[2]) for job in jobs if executor is None):
         prepared[key_names] = entity_keys(entity_df, event_time, key_names)
 
-    def join(job: _Job) -> tuple[pd.DataFrame, str]:  # a set's columns, its source's key
-        _, fs, keys, wanted = job
-        if executor is not None:
-            from relayml.features.training_dask import join_on_dask, source_on_dask
-
-            on_dask, key = source_on_dask(backend, project, fs)
-            return join_on_dask(
-                entity_df, event_time, fs, keys, on_dask, wanted, as_of_known=as_of_known
-            ), key  # fmt: skip
-        index, key = prepared_source(backend, project, fs, keys, as_of_known)
-        return join_feature_set(
-            entity_df, event_time, fs, keys, None, wanted, as_of_known=as_of_known,
-            entities=prepared[tuple(keys)], index=index,
-        ), key  # fmt: skip
-
-    # the sets at once on the cores (pit_threads); on Dask, one after the other from here
-    joined = in_threads(join, jobs, workers=1 if executor is not None else None)
+    # the sets' sources read or prepared at once on the cores, then each join on the cores
+    # (pit_threads); on Dask, one set after the other from here
+    local = executor is None
+    sources = in_threads(
+        lambda j: prepared_source(backend, project, j[1], j[2], as_of_known), jobs if local else []
+    )
     frames: dict[str, pd.DataFrame] = {}  # each set's joined columns, by set name
     lineage: list[tuple[FeatureDefinition, list[str], str]] = []
     columns: dict[str, pd.Series] = {}
-    for (definition, fs, _, wanted), (values, source_key) in zip(jobs, joined, strict=True):
+    for i, (definition, fs, keys, wanted) in enumerate(jobs):
+        if local:
+            index, source_key = sources[i]
+            values = join_feature_set(
+                entity_df, event_time, fs, keys, None, wanted, as_of_known=as_of_known,
+                entities=prepared[tuple(keys)], index=index,
+            )  # fmt: skip
+        else:
+            from relayml.features.training_dask import join_on_dask, source_on_dask
+
+            on_dask, source_key = source_on_dask(backend, project, fs)
+            values = join_on_dask(
+                entity_df, event_time, fs, keys, on_dask, wanted, as_of_known=as_of_known
+            )
         frames[fs.name] = values
         for feature in wanted:
             columns[f"{fs.name}:{feature}"] = values[feature]
