@@ -128,6 +128,7 @@ def relayml_join(
     is prepared there (relayml.features.pit_cache, as training_frame does for a dataset version)
     or read from it when it is there already: the first join builds it (cold), later ones read
     it memory-mapped and do not touch the source frames (warm)."""
+    from collections import deque
     from dataclasses import replace
 
     import pandas as pd
@@ -153,8 +154,10 @@ def relayml_join(
         return cached_known(cache, f"set{i}", index) if as_of_known else index
 
     parts = [entities]
-    for i, index in enumerate(in_threads(prepare, range(len(sources)))):
-        fs = _feature_set(i, sources[i], ttl_days)
+    indexes = deque(in_threads(prepare, range(len(sources))))  # each dropped once joined
+    for i, source in enumerate(sources):
+        index = indexes.popleft()
+        fs = _feature_set(i, source, ttl_days)
         values = join_feature_set(
             entities, "event_time", fs, ["customer_id"], None, [f.name for f in fs.features],
             as_of_known=as_of_known, entities=prepared, index=index,

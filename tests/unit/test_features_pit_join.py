@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from relayml.domain.features import Feature, FeatureSet, Source
 from relayml.features.pit import by_key_and_time
-from relayml.features.pit_index import entity_keys
+from relayml.features.pit_index import _factorize_dense, entity_keys
 from relayml.features.pit_threads import in_threads
 from relayml.features.training import join_feature_set
 
@@ -209,3 +209,16 @@ def test_work_in_threads_comes_back_in_the_items_order_with_the_first_error() ->
 
     with pytest.raises(ValueError, match="item 2"):
         in_threads(fail, range(6), workers=3)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8", "uint64"])
+@pytest.mark.parametrize("end", ["min", "max"])
+def test_dense_integer_keys_factorize_as_pandas_does(dtype: str, end: str) -> None:
+    info = np.iinfo(dtype)
+    steps = np.random.default_rng(5).integers(0, 200, 1_000).astype(dtype)
+    values = pd.Series(steps + info.min if end == "min" else info.max - steps, dtype=dtype)
+    codes, uniques = pd.factorize(values, sort=True)
+    dense = _factorize_dense(values)  # counted over the range of the values at either end
+    assert dense is not None and np.array_equal(dense[0], codes)
+    pd.testing.assert_index_equal(dense[1], pd.Index(uniques))
+    assert _factorize_dense(pd.Series([0, 2**40], dtype="int64")) is None  # too sparse

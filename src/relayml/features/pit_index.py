@@ -42,11 +42,35 @@ _STEP = 1 << 16  # entity rows searched or gathered at once: small temporaries, 
 def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Codes and unique values, the values sorted when they can be (any order is correct; a
     sorted one keeps the queries of a join in order, which makes its search fast)."""
+    dense = _factorize_dense(values)
+    if dense is not None:
+        return dense
     try:
         codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     except TypeError:  # values that do not compare (mixed types)
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     return codes.astype(np.int64, copy=False), pd.Index(uniques)
+
+
+def _factorize_dense(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """What pd.factorize(values, sort=True) gives, for integers that span a range not much wider
+    than their count (ids, most often): counted in a table of the range, no hashing; None for
+    other values."""
+    dtype = values.dtype
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "iu" and len(values)):
+        return None
+    array = values.to_numpy()
+    low, high = int(array.min()), int(array.max())
+    if high - low > 4 * len(array) + 1024:
+        return None
+    # each value's place in [0, high - low], computed where it cannot overflow
+    at = array - array.dtype.type(low) if dtype.kind == "u" else array.astype(np.int64) - low
+    at = at.astype(np.int64, copy=False)
+    present = np.zeros(high - low + 1, dtype=bool)
+    present[at] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    uniques = np.flatnonzero(present).astype(array.dtype) + array.dtype.type(low)  # mod 2**bits
+    return rank[at], pd.Index(uniques)
 
 
 def _combine(columns: Sequence[pd.Series]) -> tuple[np.ndarray, list[pd.Index], list[np.ndarray]]:

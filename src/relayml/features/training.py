@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -297,15 +298,17 @@ def training_frame(
     # the sets' sources read or prepared at once on the cores, then each join on the cores
     # (pit_threads); on Dask, one set after the other from here
     local = executor is None
-    sources = in_threads(
-        lambda j: prepared_source(backend, project, j[1], j[2], as_of_known), jobs if local else []
+    sources = deque(  # each dropped once joined: its mapped cache files leave memory with it
+        in_threads(lambda j: prepared_source(backend, project, j[1], j[2], as_of_known), jobs)
+        if local
+        else []
     )
     frames: dict[str, pd.DataFrame] = {}  # each set's joined columns, by set name
     lineage: list[tuple[FeatureDefinition, list[str], str]] = []
     columns: dict[str, pd.Series] = {}
-    for i, (definition, fs, keys, wanted) in enumerate(jobs):
+    for definition, fs, keys, wanted in jobs:
         if local:
-            index, source_key = sources[i]
+            index, source_key = sources.popleft()
             values = join_feature_set(
                 entity_df, event_time, fs, keys, None, wanted, as_of_known=as_of_known,
                 entities=prepared[tuple(keys)], index=index,
