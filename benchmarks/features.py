@@ -405,11 +405,13 @@ def _measure(args: Any, entities: Any, sources: list[Any], ttl: int, root: Path)
         "known_warm": lambda _: relayml_join(entities, sources, ttl, True, cache=warm),
     }
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in jobs}
+    os.sync()  # the warm cache written out before the first measurement
     for rep in range(args.reps):
         for name, job in jobs.items():
             folder = root / f"{name}-{rep}"  # a cold job's own, empty: it prepares everything
             runs[name].append(in_child(lambda job=job, folder=folder: job(folder)))
             shutil.rmtree(folder, ignore_errors=True)
+            os.sync()  # a cold job's files written out now, not during the next measurement
             _progress(name, runs[name][-1])
     if args.feast or args.feast_python:
         python = args.feast_python
