@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,3 +192,43 @@ def test_materialize_then_look_up_online(backend: Any, tmp_path: Path) -> None:
     assert ok("features", "online", "customer", "1", "--env", "staging").startswith("customer@1")
     assert_error(relay("features", "online", "customer", "1"), "no version in production")
     assert_error(relay("features", "materialize", "customer", "--env", "qa"), "unknown environment")
+
+
+def test_the_join_cache_is_shown_and_pruned(backend: Any, tmp_path: Path) -> None:
+    cache = tmp_path / "home" / "cache" / "features"
+    assert "the cache at" in ok("features", "cache") and "is empty" in ok("features", "cache")
+    ok("features", "apply", _module(tmp_path, 30), "--yes")
+    entities = pd.DataFrame(
+        {"customer_id": [1, 2], "event_time": pd.to_datetime(["2024-01-11", "2024-01-06"])}
+    )
+    training_frame(entities, ["customer:spend"], backend=backend, project="churn", name=None)
+    (joined,) = [p for p in cache.iterdir()]
+    # a folder of an older layout, a killed writer's leftover, and one read 40 days ago
+    old = cache / "0ld"
+    old.mkdir()
+    (old / "manifest.json").write_text('{"format": 1}')
+    left = cache / f".{joined.name}.abc.tmp"
+    left.mkdir()
+    idle = cache / "idle"
+    shutil.copytree(joined, idle)
+    days_ago = time.time() - 40 * 86_400
+    for path in (left, idle / "manifest.json"):
+        os.utime(path, (days_ago, days_ago))
+    shown = {e["name"]: e for e in json.loads(relay("features", "cache", "--json").stdout)}
+    assert {n: e["state"] for n, e in shown.items()} == {
+        joined.name: "current", "0ld": "old format", left.name: "unfinished", "idle": "current"
+    }  # fmt: skip
+    assert shown[joined.name]["bytes"] > 0 and shown["idle"]["idle_days"] >= 39.9
+    listed = ok("features", "cache")
+    assert "4 folder(s)" in listed and "old format" in listed
+    # a dry run removes nothing; a prune removes the old layout and the leftover only
+    assert "would remove 2 folder(s)" in ok("features", "cache", "--prune", "--dry-run")
+    assert len(list(cache.iterdir())) == 4
+    assert "removed 2 folder(s)" in ok("features", "cache", "--prune")
+    assert sorted(p.name for p in cache.iterdir()) == sorted([joined.name, "idle"])
+    # a join reads its folder again, which marks it used; the idle copy is not read
+    os.utime(joined / "manifest.json", (days_ago, days_ago))
+    training_frame(entities, ["customer:spend"], backend=backend, project="churn", name=None)
+    assert "removed 1 folder(s)" in ok("features", "cache", "--prune", "--unused-days", "30")
+    assert [p.name for p in cache.iterdir()] == [joined.name]
+    assert_error(relay("features", "cache", "--unused-days", "3"), "go with --prune")

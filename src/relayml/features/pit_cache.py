@@ -13,7 +13,8 @@ rows (``.npy``); it is read memory-mapped. As-of-known's part is a folder of
 its own (``<key>-known``), built at the first as-of-known join. Writers build in a temporary
 folder and rename it into place: a reader sees a whole folder or none, and of two writers at
 once one rename wins and the other's folder is dropped. Nothing is ever rewritten in place;
-deleting the folder only costs the next join its preparation.
+deleting the folder only costs the next join its preparation. Each read marks the manifest's
+modification time, so `relay features cache --prune --unused-days N` can tell what is idle.
 """
 
 from __future__ import annotations
@@ -105,6 +106,15 @@ def save_index(index: SetIndex, folder: Path, features: Sequence[str]) -> None:
     _publish(folder, write)
 
 
+def _mark_read(folder: Path) -> None:
+    """Note that a join read `folder` now (its manifest's modification time): `relay features
+    cache --prune --unused-days N` removes folders no join has read for N days."""
+    try:
+        os.utime(folder / "manifest.json")
+    except OSError:
+        pass  # a read-only cache is still read
+
+
 def load_index(folder: Path) -> SetIndex | None:
     """The index saved in `folder`, memory-mapped; None when there is none (of this format)."""
     try:
@@ -113,6 +123,7 @@ def load_index(folder: Path) -> SetIndex | None:
         return None
     if manifest.get("format") != FORMAT:
         return None
+    _mark_read(folder)
 
     def array(name: str) -> np.ndarray:
         loaded: np.ndarray = np.load(folder / name, mmap_mode="r").view(np.ndarray)
@@ -161,5 +172,6 @@ def cached_known(root: Path, key: str, index: SetIndex) -> SetIndex:
             (into / "manifest.json").write_text(json.dumps({"format": FORMAT}))
 
         _publish(folder, write)
+    _mark_read(folder)
     loaded = [np.load(folder / f"{name}.npy", mmap_mode="r").view(np.ndarray) for name in names]
     return replace(index, known=KnownPart(*loaded))
