@@ -1001,7 +1001,10 @@ class Bench:
             one, bare = self.rounds.get(("relayml", n)), self.rounds.get(("bare", n))
             if not one or not bare:
                 continue
-            rps = " ".join(f"{a.rps / b.rps:.2f}" for a, b in zip(one, bare, strict=True))
+            paired = [a.rps / b.rps for a, b in zip(one, bare, strict=True)]
+            rps = (
+                " ".join(f"{r:.2f}" for r in paired) + f" (median {statistics.median(paired):.2f})"
+            )
             p99 = " ".join(f"{a.p99_ms / b.p99_ms:.2f}" for a, b in zip(one, bare, strict=True))
             cpu = " ".join(
                 f"{a.cpu_ms_per_request:.2f}/{b.cpu_ms_per_request:.2f}"
