@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from relayml.features.pit_cache import FORMAT
+from relayml.features.pit_cache import FORMAT, cache_root
 
 __all__ = ["CacheEntry", "cache_entries", "cache_root", "prune_cache"]
 
@@ -35,11 +35,6 @@ class CacheEntry:
     @property
     def idle_days(self) -> float:
         return max(0.0, (time.time() - self.last_used) / DAY_S)
-
-
-def cache_root(home: str | Path) -> Path:
-    """The cache's folder under a RELAY_HOME."""
-    return Path(home) / "cache" / "features"
 
 
 def _size(folder: Path) -> int:

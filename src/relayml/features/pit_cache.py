@@ -36,9 +36,22 @@ from pyarrow import feather
 from relayml.domain.features import FeatureSet
 from relayml.features.pit_index import KnownPart, SetIndex, float_blocks, known_part
 
-__all__ = ["FORMAT", "cache_key", "cached_index", "cached_known", "load_index", "save_index"]
+__all__ = [
+    "FORMAT",
+    "cache_key",
+    "cache_root",
+    "cached_index",
+    "cached_known",
+    "load_index",
+    "save_index",
+]
 
 FORMAT = 2  # bump when the layout changes: older folders are then never read
+
+
+def cache_root(home: str | Path) -> Path:
+    """The cache's folder under a RELAY_HOME."""
+    return Path(home) / "cache" / "features"
 
 
 def cache_key(content_hash: str, keys: Sequence[str], fs: FeatureSet) -> str:

@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -94,7 +93,7 @@ def prepared_source(
             index = replace(index, known=known_part(index))
         return index, source_key
     from relayml.data.sources import load_dataset
-    from relayml.features.pit_cache import cache_key, cached_index, cached_known
+    from relayml.features.pit_cache import cache_key, cache_root, cached_index, cached_known
 
     version = backend.get_dataset_version(project, fs.source.dataset)
     names = [f.name for f in fs.features]
@@ -104,7 +103,7 @@ def prepared_source(
         _check_columns(fs, source, keys)
         return build_index(source, keys, fs.event_time, fs.created_time, fs.name)
 
-    root = Path(settings.home) / "cache" / "features"
+    root = cache_root(settings.home)
     key = cache_key(version.content_hash, keys, fs)
     index = cached_index(root, key, build, names)
     if as_of_known and index.created is not None:
