@@ -3,7 +3,9 @@ writer's thread (what the model server does per request), with the log's guarant
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,3 +97,49 @@ def test_a_full_buffer_drops_built_rows_too(tmp_path: Path) -> None:
     assert read_log(str(tmp_path / "log"))["id"].to_pylist() == ["a"]
     with pytest.raises(InvalidInput, match="closed"):
         log.append_built(PART, build, (MONDAY, "c", 0.0), 1)
+
+
+needs_idle = pytest.mark.skipif(
+    not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's; elsewhere the flag does nothing"
+)
+
+
+def _policy_when_idle(log: ParquetLog) -> int | None:
+    """The writer thread's scheduling policy, once the thread has set it."""
+    deadline = time.monotonic() + 5
+    while log._idle_tid is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return None if log._idle_tid is None else os.sched_getscheduler(log._idle_tid)
+
+
+@needs_idle
+def test_a_low_priority_writer_runs_idle_and_is_raised_when_rows_pile_up(tmp_path: Path) -> None:
+    build = Recorder()
+    log = ParquetLog(str(tmp_path), flush_interval=60, flush_rows=50, low_priority=True)
+    try:
+        assert _policy_when_idle(log) == os.SCHED_IDLE
+        for i in range(49):
+            log.append_built(PART, build, (MONDAY + i, f"p{i}", 0.5), 1)
+        assert log.stats["priority_raises"] == 0
+        log.append_built(PART, build, (MONDAY + 49, "p49", 0.5), 1)  # flush_rows reached
+        deadline = time.monotonic() + 10
+        while log.stats["rows_written"] < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stats = log.stats
+        assert stats["rows_written"] == 50 and stats["priority_raises"] == 1
+        while os.sched_getscheduler(log._idle_tid) != os.SCHED_IDLE:  # type: ignore[arg-type]
+            assert time.monotonic() < deadline, "the writer stayed at normal priority"
+            time.sleep(0.01)
+    finally:
+        log.close()
+    assert len(read_log(str(tmp_path), PART)) == 50
+
+
+@needs_idle
+def test_a_writer_keeps_normal_priority_unless_asked(tmp_path: Path) -> None:
+    with ParquetLog(str(tmp_path), flush_interval=60) as log:
+        log.append_built(PART, Recorder(), (MONDAY, "p0", 0.5), 1)
+        time.sleep(0.05)
+        assert log._idle_tid is None
+        tids = [t.native_id for t in threading.enumerate() if t.name == "relay-log"]
+        assert tids and os.sched_getscheduler(tids[0]) == os.SCHED_OTHER

@@ -54,7 +54,9 @@ class PredictionLogs:
         """The folder of one deployment's rows of a log (for readers such as Dask)."""
         return f"{self.url(log)}/{deployment_partition(project, deployment)}"
 
-    def writer(self, log: str, *, name: str | None = None) -> ParquetLog:
+    def writer(
+        self, log: str, *, name: str | None = None, low_priority: bool = False
+    ) -> ParquetLog:
         """A new background writer of one log (close it to flush); bounded by options.max_rows.
 
         The outcome log is not held to the prediction log's bound: outcomes are few and precious.
@@ -68,6 +70,7 @@ class PredictionLogs:
             flush_interval=self.options.flush_interval,
             max_rows=bound,
             name=name or f"relay-{log}",
+            low_priority=low_priority,
         )
 
     def read(

@@ -21,6 +21,13 @@ A caller on a hot path (the model server, one request at a time) can hand over r
 made columns of: ``append_built(partition, build, item, rows)`` queues ``item`` as it is, and
 the writer's thread calls ``build(items)`` once for all the items queued with the same ``build``
 (per partition and day), so the request pays for one tuple and the columns are made in bulk.
+
+Such a caller can also ask for ``low_priority``: on Linux the writer's thread then runs at idle
+priority (SCHED_IDLE), so it takes the CPU when the requests leave it idle instead of delaying
+the requests that arrive during a flush (most of a flush's time is Parquet encoding, with the
+GIL released). When ``flush_rows`` rows are waiting (the CPU never went idle long enough), the
+thread is raised back to normal priority until it has written them, so rows are never starved
+into the ``max_rows`` bound; ``stats["priority_raises"]`` counts those times.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -154,6 +162,19 @@ def _row_count(columns: Mapping[str, Any]) -> int:
     return next(iter(lengths.values()))
 
 
+def _set_idle(tid: int, idle: bool) -> bool:
+    """Put one thread at idle priority (Linux SCHED_IDLE) or back at the normal one; False
+    where the system has no such policy or refuses it."""
+    policy = getattr(os, "SCHED_IDLE" if idle else "SCHED_OTHER", None)
+    if policy is None:
+        return False
+    try:
+        os.sched_setscheduler(tid, policy, os.sched_param(0))
+    except OSError:
+        return False
+    return True
+
+
 class ParquetLog:
     """Rows appended from any thread, written by one background thread as Parquet files."""
 
@@ -166,6 +187,7 @@ class ParquetLog:
         flush_rows: int = 20_000,
         max_rows: int = 500_000,
         name: str = "relay-log",
+        low_priority: bool = False,
     ) -> None:
         if flush_interval <= 0 or flush_rows < 1 or max_rows < 1:
             raise InvalidInput("flush_interval, flush_rows and max_rows must all be positive.")
@@ -184,7 +206,18 @@ class ParquetLog:
         self._partitions: dict[str, str] = {}
         self._wake = self._stopping = self._closed = False
         self._last_drop_warning = -math.inf
-        self._counts = {"rows_written": 0, "rows_dropped": 0, "files_written": 0, "write_errors": 0}
+        self._counts = {
+            "rows_written": 0,
+            "rows_dropped": 0,
+            "files_written": 0,
+            "write_errors": 0,
+            "priority_raises": 0,
+        }
+        # low_priority: the writer's native thread id once it runs at idle priority, and whether
+        # it was raised back to normal priority because rows piled up
+        self._low_priority = low_priority
+        self._idle_tid: int | None = None
+        self._raised = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         atexit.register(self._close_at_exit)
@@ -197,7 +230,8 @@ class ParquetLog:
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counters: rows_written, rows_dropped, files_written, rows_buffered, write_errors."""
+        """Counters: rows_written, rows_dropped, files_written, rows_buffered, write_errors,
+        priority_raises."""
         with self._cond:
             return {**self._counts, "rows_buffered": self._buffered}
 
@@ -245,6 +279,10 @@ class ParquetLog:
                 if self._queued >= self._flush_rows and not self._wake:
                     self._wake = True
                     self._cond.notify()
+                    if self._idle_tid is not None and not self._raised:
+                        self._raised = True
+                        self._counts["priority_raises"] += 1
+                        _set_idle(self._idle_tid, False)
                 return True
             self._counts["rows_dropped"] += rows
             dropped = self._counts["rows_dropped"]
@@ -285,6 +323,8 @@ class ParquetLog:
             logger.error("Log %s lost %d rows at exit: %s", self.url, self._buffered, exc)
 
     def _run(self) -> None:
+        if self._low_priority and _set_idle(threading.get_native_id(), True):
+            self._idle_tid = threading.get_native_id()
         backoff = False  # after a failure, wait a full interval even when rows pile up
         logged_at = -math.inf
         deadline = time.monotonic() + self._interval
@@ -306,6 +346,11 @@ class ParquetLog:
             except Exception as exc:  # a bug must not silently stop the log
                 errors = [exc]
             backoff = bool(errors)
+            if self._raised:
+                with self._cond:
+                    if self._queued < self._flush_rows:  # caught up: back to idle priority
+                        self._raised = False
+                        _set_idle(threading.get_native_id(), True)
             if errors and time.monotonic() - logged_at >= LOG_EVERY:
                 logged_at = time.monotonic()
                 logger.error(

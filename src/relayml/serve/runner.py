@@ -146,8 +146,9 @@ class ModelServer:
         self.outcomes: ParquetLog | None = None
         if logs is not None:
             if prediction_log:
-                self.predictions = logs.writer("predictions")
-                self.requests = logs.writer("requests")
+                # idle priority: a flush waits for a gap between requests instead of delaying them
+                self.predictions = logs.writer("predictions", low_priority=True)
+                self.requests = logs.writer("requests", low_priority=True)
             self.outcomes = logs.writer("outcomes")
         shared = library_variable(MULTIPROCESS_ENV)  # set by run_model_server for --workers N
         self.metrics = ServerMetrics(self._log_stats, multiprocess_dir=shared)

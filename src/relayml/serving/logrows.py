@@ -13,6 +13,8 @@ decision_revision], then ``input.<name>`` for each input column.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain, repeat
+from operator import is_, itemgetter
 from typing import Any
 
 import numpy as np
@@ -72,7 +74,7 @@ class RowBuilder:
 
     def __call__(self, items: Sequence[Logged]) -> dict[str, Any]:
         """The columns of these batches' rows, in their order."""
-        ids = [i for item in items for i in item[0]]
+        ids = list(chain.from_iterable(map(itemgetter(0), items)))
         rows = len(ids)
         counts = _each(items, 1)
         stamps = np.array(_each(items, 2), dtype=np.int64)
@@ -87,20 +89,20 @@ class RowBuilder:
             "variant": [self.label] * rows,
             "mode": [self.mode] * rows,
             "latency_ms": latency,
-            "prediction": _joined([item[4] for item in items]),
+            "prediction": _joined(list(map(itemgetter(4), items))),
         }
         if self.keyed:
-            record["request_key"] = [k for item in items for k in _present(item[8])]
+            record["request_key"] = list(chain.from_iterable(_all(items, 8)))
         if items[0][5] is not None:
-            proba = _joined([_present(item[5]) for item in items])
+            proba = _joined(_all(items, 5))
             if not isinstance(proba, np.ndarray) or proba.ndim != 2:
                 raise ValueError("the batches' probabilities differ in width")
             record["probabilities"] = proba
             if proba.shape[1] == 2:
                 record["score"] = proba[:, 1]
         if items[0][6] is not None:
-            record["decision"] = [a for item in items for a in _present(item[6])]
-            record["decision_rule"] = _joined([_present(item[7]) for item in items])
+            record["decision"] = list(chain.from_iterable(_all(items, 6)))
+            record["decision_rule"] = _joined(_all(items, 7))
             record["decision_revision"] = np.full(rows, self.decision_revision, dtype=np.int64)
         record.update(self._inputs(items))
         for name, column in record.items():
@@ -110,9 +112,10 @@ class RowBuilder:
 
     def _inputs(self, items: Sequence[Logged]) -> dict[str, Any]:
         """The input columns, by their log names: one matrix joined when every batch has one."""
-        names = list(items[0][9])
+        names = tuple(items[0][9])
         logged = [self.input_names.get(n) or f"input.{n}" for n in names]
-        if any(list(item[9]) != names for item in items):
+        # every batch's input names, in order (map and tuple run without a Python frame each)
+        if not all(map(names.__eq__, map(tuple, map(itemgetter(9), items)))):
             raise ValueError("the batches' input columns differ")
         matrices = [item[10] for item in items if item[10] is not None]
         if len(matrices) == len(items):
@@ -127,22 +130,19 @@ class RowBuilder:
 
 def _each(items: Sequence[Logged], field: int) -> list[Any]:
     """A per-request field of the batches, one value per request."""
-    out: list[Any] = []
-    for item in items:
-        value = item[field]
-        if isinstance(value, list):
-            out += value
-        else:
-            out.append(value)
-    return out
+    values = list(map(itemgetter(field), items))
+    if list in set(map(type, values)):  # some batches of several requests: a list each
+        return [v for value in values for v in (value if isinstance(value, list) else (value,))]
+    return values
 
 
 def _joined(parts: list[Any]) -> Any:
     return parts[0] if len(parts) == 1 else join_column(parts)
 
 
-def _present(value: Any) -> Any:
-    """`value`, which a batch of this builder's shape always has."""
-    if value is None:
+def _all(items: Sequence[Logged], field: int) -> list[Any]:
+    """A field every batch of this builder's shape has (ValueError when one lacks it)."""
+    values = list(map(itemgetter(field), items))
+    if any(map(is_, values, repeat(None))):  # identity: `None in values` would compare arrays
         raise ValueError("a batch lacks a column the others have")
-    return value
+    return values
