@@ -143,3 +143,21 @@ def test_a_writer_keeps_normal_priority_unless_asked(tmp_path: Path) -> None:
         assert log._idle_tid is None
         tids = [t.native_id for t in threading.enumerate() if t.name == "relay-log"]
         assert tids and os.sched_getscheduler(tids[0]) == os.SCHED_OTHER
+
+
+@needs_idle
+def test_a_low_priority_writer_is_raised_when_its_flush_is_late(tmp_path: Path) -> None:
+    # a server whose core is never idle: the idle-priority thread has not started the flush
+    # that was due an interval ago (set here, as a saturated core would leave it)
+    log = ParquetLog(str(tmp_path), flush_interval=60, low_priority=True)
+    try:
+        assert _policy_when_idle(log) == os.SCHED_IDLE
+        log.append_built(PART, Recorder(), (MONDAY, "p0", 0.5), 1)
+        assert log.stats["priority_raises"] == 0
+        log._overdue_ms = 0
+        log.append_built(PART, Recorder(), (MONDAY + 1, "p1", 0.5), 1)
+        assert log.stats["priority_raises"] == 1
+        assert os.sched_getscheduler(log._idle_tid) == os.SCHED_OTHER  # type: ignore[arg-type]
+    finally:
+        log.close()
+    assert len(read_log(str(tmp_path), PART)) == 2

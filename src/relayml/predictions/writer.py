@@ -10,7 +10,8 @@ rows are dropped and counted). One background thread writes everything queued ev
 ``flush_interval`` seconds, or earlier once ``flush_rows`` rows are waiting; ``flush()`` writes
 synchronously and ``close()`` flushes before returning. A file appears whole or not at all (temp
 name then rename on a local disk, a single PUT on an object store). So a process killed with
-SIGKILL loses at most the rows appended during the last flush interval plus the write in progress
+SIGKILL loses at most the rows appended during the last flush interval (two for a
+``low_priority`` writer on a saturated core, see below) plus the write in progress
 (and rows the store refused, see ``stats["rows_buffered"]``); a clean ``close()``, also run at
 interpreter exit, loses nothing.
 When a write fails the rows stay queued and are retried on the next interval (logged at most
@@ -25,9 +26,10 @@ the writer's thread calls ``build(items)`` once for all the items queued with th
 Such a caller can also ask for ``low_priority``: on Linux the writer's thread then runs at idle
 priority (SCHED_IDLE), so it takes the CPU when the requests leave it idle instead of delaying
 the requests that arrive during a flush (most of a flush's time is Parquet encoding, with the
-GIL released). When ``flush_rows`` rows are waiting (the CPU never went idle long enough), the
-thread is raised back to normal priority until it has written them, so rows are never starved
-into the ``max_rows`` bound; ``stats["priority_raises"]`` counts those times.
+GIL released). When ``flush_rows`` rows are waiting or a flush is one interval late (the CPU
+never went idle long enough), the thread is raised back to normal priority until it has caught
+up, so a busy server keeps the guarantee above and never starves rows into the ``max_rows``
+bound; ``stats["priority_raises"]`` counts those times.
 """
 
 from __future__ import annotations
@@ -218,6 +220,7 @@ class ParquetLog:
         self._low_priority = low_priority
         self._idle_tid: int | None = None
         self._raised = False
+        self._overdue_ms = math.inf  # epoch ms after which a flush that has not started is late
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         atexit.register(self._close_at_exit)
@@ -279,10 +282,13 @@ class ParquetLog:
                 if self._queued >= self._flush_rows and not self._wake:
                     self._wake = True
                     self._cond.notify()
-                    if self._idle_tid is not None and not self._raised:
-                        self._raised = True
-                        self._counts["priority_raises"] += 1
-                        _set_idle(self._idle_tid, False)
+                idle = self._idle_tid
+                if (
+                    idle is not None
+                    and not self._raised
+                    and (self._queued >= self._flush_rows or now_ms > self._overdue_ms)
+                ):
+                    self._raise_priority(idle)
                 return True
             self._counts["rows_dropped"] += rows
             dropped = self._counts["rows_dropped"]
@@ -324,6 +330,7 @@ class ParquetLog:
 
     def _run(self) -> None:
         if self._low_priority and _set_idle(threading.get_native_id(), True):
+            self._overdue_ms = time.time_ns() // 1_000_000 + 2_000 * self._interval
             self._idle_tid = threading.get_native_id()
         backoff = False  # after a failure, wait a full interval even when rows pile up
         logged_at = -math.inf
@@ -340,6 +347,7 @@ class ParquetLog:
                 self._wake = False
             # the next flush is due one interval after this one starts, not after it ends
             deadline = time.monotonic() + self._interval
+            self._overdue_ms = time.time_ns() // 1_000_000 + 2_000 * self._interval
             try:
                 with self._io_lock:
                     errors = self._write_all()
@@ -415,6 +423,13 @@ class ParquetLog:
         table = pa.table({name: _to_arrow(name, v) for name, v in columns.items()})
         for day, part in _split_by_day(table, appended_ms):
             self._pending.setdefault((partition, day), []).append(part)
+
+    def _raise_priority(self, tid: int) -> None:
+        """Back to normal priority (held: self._cond): rows piled up or a flush is late because
+        the CPU was never idle; the thread goes idle again once it has caught up."""
+        self._raised = True
+        self._counts["priority_raises"] += 1
+        _set_idle(tid, False)
 
     def _count(self, buffered: int = 0, **deltas: int) -> None:
         with self._cond:
