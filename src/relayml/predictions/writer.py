@@ -37,7 +37,6 @@ from __future__ import annotations
 import atexit
 import logging
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -51,6 +50,7 @@ import pyarrow as pa
 from relayml.errors import InvalidInput
 from relayml.predictions._files import DAY_MS, join, open_fs, write_table
 from relayml.predictions.layout import check_partition, day_folder, day_of
+from relayml.predictions.priority import set_idle as _set_idle
 
 __all__ = ["Build", "ParquetLog", "join_column"]
 
@@ -162,19 +162,6 @@ def _row_count(columns: Mapping[str, Any]) -> int:
     if len(set(lengths.values())) > 1:
         raise InvalidInput(f"All columns must have the same length; got {lengths}.")
     return next(iter(lengths.values()))
-
-
-def _set_idle(tid: int, idle: bool) -> bool:
-    """Put one thread at idle priority (Linux SCHED_IDLE) or back at the normal one; False
-    where the system has no such policy or refuses it."""
-    policy = getattr(os, "SCHED_IDLE" if idle else "SCHED_OTHER", None)
-    if policy is None:
-        return False
-    try:
-        os.sched_setscheduler(tid, policy, os.sched_param(0))
-    except OSError:
-        return False
-    return True
 
 
 class ParquetLog:
