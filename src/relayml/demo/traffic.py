@@ -37,10 +37,16 @@ FAST = Scale(per_day=200, today=800, holdout=3000)
 
 
 def first_day(today: datetime | None = None) -> datetime:
-    """Day 0 of the simulation at 09:00 UTC: eight weeks ago, so that day 55 is today."""
+    """Day 0 of the simulation: eight weeks ago, so that day 55 is today.
+
+    Each simulated day's customers are scored at 09:00 UTC, or earlier when the demo runs
+    before 09:00 (on the minute, at midnight at the earliest): day 55's customers are scored
+    today, and a replay may not log the future.
+    """
     now = today or datetime.now(UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight - timedelta(days=7 * WEEKS - 1) + timedelta(hours=9)
+    at = min(timedelta(hours=9), (now - midnight) // timedelta(minutes=1) * timedelta(minutes=1))
+    return midnight - timedelta(days=7 * WEEKS - 1) + at
 
 
 class Hooks:
@@ -101,7 +107,8 @@ class Traffic:
         response = httpx.post(
             self.url + "/predict", json={"instances": rows}, headers=headers, timeout=60
         )
-        response.raise_for_status()
+        if response.is_error:  # the server's own words, not only its status
+            raise RuntimeError(f"the model server answered {response.status_code}: {response.text}")
         answers: dict[str, Any] = response.json()
         return answers
 

@@ -156,7 +156,8 @@ def _live_week(
         week.scored += len(scored)
         if story.retrained:
             week.canary += int((scored["variant_version"] == int(story.retrained)).sum())
-    end = start + timedelta(days=7) - timedelta(hours=9) - timedelta(seconds=1)  # 23:59:59
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = midnight + timedelta(days=7) - timedelta(seconds=1)  # the week's last day, 23:59:59
     time.sleep(0.6)  # the model server writes its prediction log every 0.2 s here
     traffic.outcomes_known_by(end)
     version = traffic.load_crm()
