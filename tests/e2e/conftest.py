@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import shutil
+from datetime import datetime
 
 import pytest
 
@@ -31,8 +32,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
         done = shared / "built.json"
         if not done.exists():
             built = build_demo(shared)
-            done.write_text(json.dumps({"stdout": built.stdout}))
-        stdout = json.loads(done.read_text())["stdout"]
+            saved = {"stdout": built.stdout, "started": built.started.isoformat()}
+            done.write_text(json.dumps(saved))
+        saved = json.loads(done.read_text())
     own = tmp_path_factory.mktemp("demo") / "home"
     shutil.copytree(shared / "home", own)
-    return Demo(own, stdout)
+    return Demo(own, saved["stdout"], datetime.fromisoformat(saved["started"]))

@@ -83,7 +83,9 @@ def _log(backend: LocalBackend, when: datetime, rows: int, seed: int, **kw: Any)
 def _store(backend: LocalBackend) -> tuple[datetime, list[list[str]]]:
     """Four days of predictions (two live variants, a shadow of v1's requests), outcomes on
     three of them; the days' ids."""
-    today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    # 01:00 of the current UTC day, whatever the clock says: each day's files stay in their day
+    # (near midnight "an hour ago" would put a day's second file into the next one)
+    today = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
     days = []
     for back in (3, 2, 1, 0):
         when = today - back * DAY
