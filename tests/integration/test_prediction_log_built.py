@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from relayml.errors import InvalidInput
-from relayml.predictions import ParquetLog, read_log
+from relayml.predictions import ParquetLog, priority, read_log
+from relayml.predictions.priority import WATCH_EVERY
 
 PART = "project=churn/deployment=churn-production"
 MONDAY = int(datetime(2026, 1, 5, 12, tzinfo=UTC).timestamp() * 1000)
@@ -161,3 +162,35 @@ def test_a_low_priority_writer_is_raised_when_its_flush_is_late(tmp_path: Path) 
     finally:
         log.close()
     assert len(read_log(str(tmp_path), PART)) == 2
+
+
+@needs_idle
+def test_a_late_idle_writer_is_raised_by_the_watchdog_without_new_rows(tmp_path: Path) -> None:
+    # the last request has come and gone, other processes keep the machine busy: no append
+    # will notice that the idle-priority thread has not flushed; the watchdog does
+    log = ParquetLog(str(tmp_path), flush_interval=60, low_priority=True)
+    try:
+        assert _policy_when_idle(log) == os.SCHED_IDLE
+        log.append_built(PART, Recorder(), (MONDAY, "p0", 0.5), 1)
+        time.sleep(3 * WATCH_EVERY)
+        assert log.stats["priority_raises"] == 0, "not late: left idle"
+        log._overdue_ms = 0  # as a starved thread would leave it
+        deadline = time.monotonic() + 10
+        while log.stats["priority_raises"] == 0:
+            assert time.monotonic() < deadline, "nothing raised the late writer"
+            time.sleep(0.01)
+        assert os.sched_getscheduler(log._idle_tid) == os.SCHED_OTHER  # type: ignore[arg-type]
+        time.sleep(3 * WATCH_EVERY)
+        assert log.stats["priority_raises"] == 1, "raised once, not on every look"
+    finally:
+        log.close()
+    assert len(read_log(str(tmp_path), PART)) == 1
+
+
+@needs_idle
+def test_a_closed_writer_is_no_longer_watched(tmp_path: Path) -> None:
+    log = ParquetLog(str(tmp_path), flush_interval=60, low_priority=True)
+    assert _policy_when_idle(log) == os.SCHED_IDLE
+    assert log in priority._watched
+    log.close()
+    assert log not in priority._watched

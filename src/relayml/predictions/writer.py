@@ -29,7 +29,9 @@ the requests that arrive during a flush (most of a flush's time is Parquet encod
 GIL released). When ``flush_rows`` rows are waiting or a flush is one interval late (the CPU
 never went idle long enough), the thread is raised back to normal priority until it has caught
 up, so a busy server keeps the guarantee above and never starves rows into the ``max_rows``
-bound; ``stats["priority_raises"]`` counts those times.
+bound; ``stats["priority_raises"]`` counts those times. A new append notices it, and so does a
+watchdog thread (relayml.predictions.priority) when no requests come while other processes keep
+the machine busy.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import numpy as np
 import pyarrow as pa
 
 from relayml.errors import InvalidInput
+from relayml.predictions import priority
 from relayml.predictions._files import DAY_MS, join, open_fs, write_table
 from relayml.predictions.layout import check_partition, day_folder, day_of
 from relayml.predictions.priority import set_idle as _set_idle
@@ -318,6 +321,7 @@ class ParquetLog:
     def _run(self) -> None:
         if self._low_priority and _set_idle(threading.get_native_id(), True):
             self._overdue_ms = time.time_ns() // 1_000_000 + 2_000 * self._interval
+            priority.watch(self)
             self._idle_tid = threading.get_native_id()
         backoff = False  # after a failure, wait a full interval even when rows pile up
         logged_at = -math.inf
@@ -330,6 +334,7 @@ class ParquetLog:
                         break
                     self._cond.wait(remaining)
                 if self._stopping:
+                    priority.forget(self)
                     return
                 self._wake = False
             # the next flush is due one interval after this one starts, not after it ends
@@ -410,6 +415,13 @@ class ParquetLog:
         table = pa.table({name: _to_arrow(name, v) for name, v in columns.items()})
         for day, part in _split_by_day(table, appended_ms):
             self._pending.setdefault((partition, day), []).append(part)
+
+    def raise_if_late(self, now_ms: int) -> None:
+        """The watchdog's look: rows wait and the flush is late (see priority.watch)."""
+        with self._cond:
+            idle, late = self._idle_tid, now_ms > self._overdue_ms
+            if idle is not None and late and self._buffered and not self._raised:
+                self._raise_priority(idle)
 
     def _raise_priority(self, tid: int) -> None:
         """Back to normal priority (held: self._cond): rows piled up or a flush is late because
