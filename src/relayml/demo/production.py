@@ -110,15 +110,19 @@ def start_model_server(port: int, *args: str) -> subprocess.Popen[bytes]:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).is_success:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the model server did not start")
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).is_success:
+                    return server
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the model server did not start")
+    except BaseException:  # Ctrl-C while waiting too: never leave the server behind
+        server.kill()
+        server.wait()
+        raise
 
 
 def run_in_production(next_month: pd.DataFrame, day: datetime | None = None) -> dict[str, Any]:
