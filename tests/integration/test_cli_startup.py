@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -114,6 +115,70 @@ def test_the_help_of_every_command_loads_no_heavy_library() -> None:
     result = _python(EVERY_HELP, json.dumps(HEAVY))
     assert result["problems"] == {}
     assert isinstance(result["commands"], int) and result["commands"] > 60  # all were walked
+
+
+# Runs the console script (relayml.cli.main) with argv after it, then prints the exit code and
+# the relayml.cli modules it imported.
+CONSOLE = """
+import contextlib, io, json, sys
+from relayml.cli import main
+sys.argv = ["relay", *sys.argv[1:]]
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({"code": code, "cli": sorted(m for m in sys.modules if m.startswith("relayml.cli."))}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "modules"),
+    [
+        (["--help"], ["relayml.cli._common", "relayml.cli.catalog"]),
+        (["runz"], ["relayml.cli._common", "relayml.cli.catalog"]),
+        (["runs", "--help"], ["relayml.cli._common", "relayml.cli.catalog", "relayml.cli.runs"]),
+        (
+            ["monitor", "run", "--help"],  # monitor's commands share the models commands' helpers
+            [
+                "relayml.cli.alerts",
+                "relayml.cli.models",
+                "relayml.cli.monitor",
+                "relayml.cli.promotions",
+            ],
+        ),
+    ],
+    ids=["help", "mistyped", "runs", "monitor-run"],
+)
+def test_the_console_script_imports_only_the_module_of_the_command_it_runs(
+    tmp_path: Path, args: list[str], modules: list[str]
+) -> None:
+    env = {**os.environ, "RELAY_HOME": str(tmp_path)}
+    result = _python(CONSOLE, *args, env=env)
+    assert result["code"] == (2 if args == ["runz"] else 0)
+    loaded = set(cast(list[str], result["cli"]))
+    assert set(modules) <= loaded
+    commands = loaded - {"relayml.cli._common", "relayml.cli.catalog"}
+    assert commands <= set(modules), f"{args} imported {sorted(commands - set(modules))}"
+
+
+def test_the_catalog_lists_each_command_as_its_own_module_does() -> None:
+    import inspect
+
+    from typer.main import get_command
+
+    from relayml.cli import app
+    from relayml.cli.catalog import ENTRIES
+
+    real = get_command(app).commands  # type: ignore[attr-defined]
+    assert sorted(entry.name for entry in ENTRIES) == sorted(real)  # every command
+    for entry in ENTRIES:
+        first = inspect.cleandoc(real[entry.name].help or "").split("\n\n")[0]
+        assert entry.help == " ".join(first.split()), (
+            f"relayml/cli/catalog.py: the help line of `relay {entry.name}` differs from its "
+            "module's; copy the first paragraph of the command's help there"
+        )
 
 
 def test_usage_errors_still_exit_2_without_reading_settings(tmp_path: Path) -> None:

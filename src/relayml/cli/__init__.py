@@ -34,63 +34,27 @@
 
 Expected errors (:class:`relayml.errors.RelayError`) print one ``Error: ...`` line to stderr and
 exit with code 1; usage errors exit with 2, Ctrl-C with 130. Importing this package stays light:
-SQLAlchemy, httpx, FastAPI, uvicorn, numpy and pandas load only inside the commands that use them.
+it loads no command's module (:mod:`relayml.cli.catalog` says where each lives); the console
+script imports the one it runs, and SQLAlchemy, httpx, FastAPI, numpy and pandas load only
+inside the commands that use them. ``relayml.cli.app`` is the whole app, built on first use.
 """
 
 from __future__ import annotations
 
-import copy
+import functools
+import importlib
 import sys
+from typing import Any
 
 import typer
 
-import relayml.cli.backup  # adds backup and restore to db
-import relayml.cli.promotions  # noqa: F401  (adds promote, approve, reject, history to models)
-from relayml.cli import features_online as _features_online  # noqa: F401 (its commands)
-from relayml.cli._common import RelayGroup
-from relayml.cli.admin import config, db_app, server
-from relayml.cli.alerts import alerts_app  # also adds `run` to monitor
-from relayml.cli.artifacts import artifacts_app
-from relayml.cli.audit import audit_app
-from relayml.cli.bundle import register as register_bundle
-from relayml.cli.data import data_app, datasets_app
-from relayml.cli.decisions import decisions_app
-from relayml.cli.demo import demo
-from relayml.cli.deploy import deploy_app
-from relayml.cli.explain import explain
-from relayml.cli.features import features_app
-from relayml.cli.feedback import feedback_app
-from relayml.cli.imports import import_app
-from relayml.cli.init import init
-from relayml.cli.inventory import inventory_app
-from relayml.cli.lineage import lineage
-from relayml.cli.model_card import register as register_card
-from relayml.cli.models import models_app
-from relayml.cli.monitor import monitor_app
-from relayml.cli.pipelines import pipelines_app
-from relayml.cli.policy import check_app, policy_app
-from relayml.cli.predictions import predictions_app
-from relayml.cli.projects import experiments_app, projects_app
-from relayml.cli.report import report_app
-from relayml.cli.resources import resources
-from relayml.cli.roles import roles
-from relayml.cli.runs import runs_app
-from relayml.cli.schedules import schedules_app
-from relayml.cli.serve import serve
-from relayml.cli.tokens import tokens_app
-from relayml.cli.users import users_app, whoami
+from relayml.cli.catalog import ENTRIES, Entry, entry_named
 
 __all__ = ["app", "app_for", "main"]
 
-app = typer.Typer(
-    name="relay",
-    cls=RelayGroup,
-    help="relayml: track, register, deploy and monitor models. "
-    "Settings come from RELAY_* environment variables (see `relay config`).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+_HELP = (
+    "relayml: track, register, deploy and monitor models. "
+    "Settings come from RELAY_* environment variables (see `relay config`)."
 )
 
 
@@ -102,7 +66,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: bool = typer.Option(
         False,
@@ -116,43 +79,74 @@ def _main(
     """relayml: track, register, deploy and monitor models."""
 
 
-app.command("init")(init)
-app.command("demo")(demo)
-app.command("config")(config)
-app.add_typer(db_app, name="db")
-app.add_typer(projects_app, name="projects")
-app.add_typer(experiments_app, name="experiments")
-app.add_typer(runs_app, name="runs")
-app.add_typer(artifacts_app, name="artifacts")
-app.add_typer(datasets_app, name="datasets")
-app.add_typer(data_app, name="data")
-app.add_typer(features_app, name="features")
-app.add_typer(models_app, name="models")
-register_bundle(models_app)
-register_card(models_app)
-app.add_typer(policy_app, name="policy")
-app.add_typer(check_app, name="check")
-app.command("lineage")(lineage)
-app.add_typer(pipelines_app, name="pipelines")
-app.add_typer(schedules_app, name="schedules")
-app.add_typer(audit_app, name="audit")
-app.command("server")(server)
-app.command("serve")(serve)
-app.add_typer(deploy_app, name="deploy")
-app.add_typer(monitor_app, name="monitor")
-app.add_typer(feedback_app, name="feedback")
-app.add_typer(alerts_app, name="alerts")
-app.add_typer(decisions_app, name="decisions")
-app.command("explain")(explain)
-app.add_typer(predictions_app, name="predictions")
-app.command("roles")(roles)
-app.add_typer(users_app, name="users")
-app.add_typer(tokens_app, name="tokens")
-app.command("whoami")(whoami)
-app.add_typer(inventory_app, name="inventory")
-app.add_typer(report_app, name="report")
-app.command("resources")(resources)
-app.add_typer(import_app, name="import")
+def _root() -> typer.Typer:
+    from relayml.cli._common import RelayGroup
+
+    root = typer.Typer(
+        name="relay",
+        cls=RelayGroup,
+        help=_HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root.callback()(_main)
+    return root
+
+
+_loaded: dict[str, Any] = {}
+
+
+def _load(entry: Entry) -> Any:
+    """The entry's Typer (a group) or function (a command): its modules imported, its setup
+    run, once per process."""
+    if entry.name not in _loaded:
+        module, attribute = entry.target.split(":")
+        target = getattr(importlib.import_module(f"relayml.cli.{module}"), attribute)
+        for other in entry.also:
+            importlib.import_module(f"relayml.cli.{other}")
+        for hook in entry.setup:
+            module, function = hook.split(":")
+            getattr(importlib.import_module(f"relayml.cli.{module}"), function)(target)
+        _loaded[entry.name] = target
+    return _loaded[entry.name]
+
+
+def _with(root: typer.Typer, entry: Entry) -> typer.Typer:
+    target = _load(entry)
+    if isinstance(target, typer.Typer):
+        root.add_typer(target, name=entry.name)
+    else:
+        root.command(entry.name)(target)
+    return root
+
+
+@functools.cache
+def _whole() -> typer.Typer:
+    root = _root()
+    for entry in ENTRIES:
+        _with(root, entry)
+    return root
+
+
+def _not_loaded() -> None:
+    """Stands for a command in the listing; the listing never runs one."""
+
+
+@functools.cache
+def _listing() -> typer.Typer:
+    """The root as `relay --help` shows it: each command a stub with its name and help line."""
+    root = _root()
+    for entry in ENTRIES:
+        root.command(entry.name, help=entry.help)(_not_loaded)
+    return root
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        return _whole()
+    raise AttributeError(f"module 'relayml.cli' has no attribute {name!r}")
 
 
 def main() -> None:
@@ -161,14 +155,9 @@ def main() -> None:
 
 
 def app_for(args: list[str]) -> typer.Typer:
-    """The app with only the command that args name: Typer builds the parser of every command
-    it holds at each start (tens of ms for all of them). The whole app when args start with an
-    option (-h, -V) or with a name that is not a command (so the error can suggest one)."""
-    name = args[0] if args else None
-    groups = [info for info in app.registered_groups if info.name == name]
-    commands = [info for info in app.registered_commands if info.name == name]
-    if len(groups) + len(commands) != 1:
-        return app
-    only = copy.copy(app)
-    only.registered_groups, only.registered_commands = groups, commands
-    return only
+    """The app for a command line: only the command that args name, its module alone imported.
+    When args start with an option (-h, -V), or name no command, the listing of every command
+    (from the catalog: no command's module imported), which answers -h, -V and a mistyped name
+    (its error suggests the closest) as the whole app does."""
+    entry = entry_named(args[0] if args else None)
+    return _listing() if entry is None else _with(_root(), entry)
