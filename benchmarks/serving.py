@@ -908,7 +908,7 @@ class Bench:
                 f"median of {len(rounds)} alternating rounds",
             )
         p = self.point(key, n)
-        return None if p is None else (p.rps, p.p99_ms, f"{self.args.duration:.0f} s point")
+        return None if p is None else (p.rps, p.p99_ms, f"{self.duration:.0f} s point")
 
     def close(self) -> None:
         if not self.args.keep:
