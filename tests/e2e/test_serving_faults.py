@@ -295,7 +295,9 @@ def test_sigkill_loses_only_the_last_flush_interval_and_a_restart_loses_nothing(
     logged = _log_ids(served_home)
     assert len(logged) == len(set(logged)), "a prediction is logged twice"
     in_log = set(logged)
-    window = FLUSH_INTERVAL + 1.0  # the flush interval, plus a margin for the write itself
+    # docs/serving.md's bound on a busy core (a starved flush is raised half an interval late),
+    # plus a margin for the write itself
+    window = 1.5 * FLUSH_INTERVAL + 0.5
     age = {  # seconds between the answer and the kill, per prediction id
         pid: killed_at - when for when, _, body in load.answers for pid in body["prediction_ids"]
     }

@@ -26,7 +26,7 @@ the writer's thread calls ``build(items)`` once for all the items queued with th
 Such a caller can also ask for ``low_priority``: on Linux the writer's thread then runs at idle
 priority (SCHED_IDLE), so it takes the CPU when the requests leave it idle instead of delaying
 the requests that arrive during a flush (most of a flush's time is Parquet encoding, with the
-GIL released). When ``flush_rows`` rows are waiting or a flush is one interval late (the CPU
+GIL released). When ``flush_rows`` rows are waiting or a flush is half an interval late (the CPU
 never went idle long enough), the thread is raised back to normal priority until it has caught
 up, so a busy server keeps the guarantee above and never starves rows into the ``max_rows``
 bound; ``stats["priority_raises"]`` counts those times. A new append notices it, and so does a
@@ -58,6 +58,10 @@ from relayml.predictions.priority import set_idle as _set_idle
 __all__ = ["Build", "ParquetLog", "join_column"]
 
 logger = logging.getLogger("relayml.predictions")
+# An idle-priority flush is late (its thread raised) this many ms per interval after the previous
+# one started: due at one interval, late half an interval after, so a starved log still loses at
+# most about 1.5 intervals of rows to a SIGKILL.
+_LATE_MS = 1_500
 
 LOG_EVERY = 10.0
 Build = Callable[[Sequence[Any]], Mapping[str, Any]]
@@ -320,7 +324,7 @@ class ParquetLog:
 
     def _run(self) -> None:
         if self._low_priority and _set_idle(threading.get_native_id(), True):
-            self._overdue_ms = time.time_ns() // 1_000_000 + 2_000 * self._interval
+            self._overdue_ms = time.time_ns() // 1_000_000 + _LATE_MS * self._interval
             priority.watch(self)
             self._idle_tid = threading.get_native_id()
         backoff = False  # after a failure, wait a full interval even when rows pile up
@@ -339,7 +343,7 @@ class ParquetLog:
                 self._wake = False
             # the next flush is due one interval after this one starts, not after it ends
             deadline = time.monotonic() + self._interval
-            self._overdue_ms = time.time_ns() // 1_000_000 + 2_000 * self._interval
+            self._overdue_ms = time.time_ns() // 1_000_000 + _LATE_MS * self._interval
             try:
                 with self._io_lock:
                     errors = self._write_all()
