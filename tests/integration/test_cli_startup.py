@@ -129,7 +129,8 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
         code = 0
     except SystemExit as exc:
         code = exc.code
-print(json.dumps({"code": code, "cli": sorted(m for m in sys.modules if m.startswith("relayml.cli."))}))
+cli = sorted(m for m in sys.modules if m.startswith("relayml.cli."))
+print(json.dumps({"code": code, "cli": cli}))
 """
 
 
