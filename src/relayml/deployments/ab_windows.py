@@ -25,7 +25,9 @@ import pandas as pd
 from relayml.domain.entities import KPI
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
-from relayml.monitoring.window_cache import WindowFigures, _digest, id_range
+from relayml.monitoring.outcome_join import id_range
+from relayml.monitoring.window_cache import WindowFigures
+from relayml.monitoring.window_records import digest
 from relayml.monitoring.windows import WindowQuery
 from relayml.predictions import PredictionLogs, canonical_labels
 
@@ -240,7 +242,7 @@ class ABDays(WindowFigures):
 
     def sums(self, task: str, kpis: list[KPI], positive: str | None) -> DaySums:
         """The span's sums, day after day (closed days' read back while nothing changed)."""
-        depends = _digest("ab", task, positive, repr(kpis))
+        depends = digest("ab", task, positive, repr(kpis))
         total = DaySums()
         for start in self._windows():
             entry = self._entry(start)

@@ -20,23 +20,23 @@ Anything else changed means the window is recomputed from the log and kept again
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from relayml.domain.drift_results import ColumnDrift, DriftConfig, DriftReport, Histogram
+from relayml.domain.drift_results import DriftConfig
 from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.monitoring.kpis import KpiWindow, kpis_of_rows
+from relayml.monitoring.outcome_join import id_range, joined, last_outcomes
+from relayml.monitoring.window_records import CODECS, digest, frame_digest, plain
 from relayml.monitoring.windows import (
     DriftWindow,
     PerformanceWindow,
@@ -50,7 +50,7 @@ from relayml.predictions import PredictionLogs
 from relayml.predictions._files import join, open_fs
 from relayml.predictions.layout import DAY_KEY, deployment_key, deployment_partition
 
-__all__ = ["AB_COLUMNS", "CACHE_FOLDER", "WindowFigures", "joined_columns", "last_outcomes"]
+__all__ = ["CACHE_FOLDER", "WindowFigures"]
 _log = logging.getLogger(__name__)
 
 CACHE_FOLDER = "_window_cache"
@@ -58,111 +58,8 @@ _DAY = timedelta(days=1)
 _MS = timedelta(milliseconds=1)
 
 
-def last_outcomes(
-    logs: PredictionLogs, project: str, since: datetime | None
-) -> pd.DataFrame | None:
-    """The last outcome per prediction id logged since a moment (as PredictionLogs.joined)."""
-    outcomes = logs.read("outcomes", project, start=since)
-    if not outcomes.num_rows:
-        return None
-    return (
-        outcomes.to_pandas()[["prediction_id", "label", "value", "timestamp"]]
-        .sort_values("timestamp")
-        .drop_duplicates("prediction_id", keep="last")
-        .drop(columns="timestamp")
-        .rename(columns={"label": "outcome", "value": "outcome_value"})
-    )
-
-
-def _joined(predictions: pd.DataFrame, last: pd.DataFrame | None) -> pd.DataFrame:
-    """Predictions with their outcomes, as PredictionLogs.joined shapes them."""
-    if predictions.empty:
-        return predictions
-    if last is not None:
-        return predictions.merge(last, on="prediction_id", how="left")
-    predictions["outcome"] = None
-    predictions["outcome_value"] = np.nan
-    return predictions
-
-
-def id_range(frame: pd.DataFrame) -> list[str] | None:
-    """The lowest and highest prediction id of a window's rows (outcomes join by this range)."""
-    if not len(frame):
-        return None
-    ids = frame["prediction_id"].astype(str)
-    return [ids.min(), ids.max()]
-
-
 def _day_start(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=UTC)
-
-
-def _digest(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _frame_digest(frame: pd.DataFrame) -> str:
-    hashed = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=True).to_numpy()
-    return hashlib.sha256(hashed.tobytes() + repr(list(frame.columns)).encode()).hexdigest()[:32]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot keep {type(value).__name__} in the window cache")
-
-
-# ---------------------------------------------------------------- (de)serialising the figures
-
-
-def _column_of(data: dict[str, Any]) -> ColumnDrift:
-    h = data["histogram"]
-    histogram = Histogram(
-        tuple(h["reference"]), tuple(h["current"]), tuple(h["edges"]), tuple(h["labels"])
-    )
-    return ColumnDrift(**{**data, "histogram": histogram})
-
-
-def _report_of(data: dict[str, Any]) -> DriftReport:
-    prediction = data["prediction"]
-    return DriftReport(
-        columns=tuple(_column_of(c) for c in data["columns"]),
-        reference_rows=data["reference_rows"],
-        current_rows=data["current_rows"],
-        drift_share_threshold=data["drift_share_threshold"],
-        prediction=_column_of(prediction) if prediction is not None else None,
-    )
-
-
-def _drift_out(w: DriftWindow) -> dict[str, Any]:
-    return {"variant": w.variant, "rows": w.rows, "report": asdict(w.report)}
-
-
-def _drift_in(start: datetime, size: timedelta, d: dict[str, Any]) -> DriftWindow:
-    return DriftWindow(start, start + size, d["variant"], d["rows"], _report_of(d["report"]))
-
-
-def _performance_out(w: PerformanceWindow) -> dict[str, Any]:
-    return {k: v for k, v in asdict(w).items() if k not in ("start", "end")}
-
-
-def _performance_in(start: datetime, size: timedelta, d: dict[str, Any]) -> PerformanceWindow:
-    return PerformanceWindow(start, start + size, **d)
-
-
-def _kpis_out(w: KpiWindow) -> dict[str, Any]:
-    return {k: v for k, v in asdict(w).items() if k not in ("start", "end")}
-
-
-def _kpis_in(start: datetime, size: timedelta, d: dict[str, Any]) -> KpiWindow:
-    return KpiWindow(start, start + size, **d)
-
-
-_CODECS: dict[str, tuple[Callable[[Any], dict[str, Any]], Callable[..., Any]]] = {
-    "drift": (_drift_out, _drift_in),
-    "performance": (_performance_out, _performance_in),
-    "kpis": (_kpis_out, _kpis_in),
-}
 
 
 # ---------------------------------------------------------------- the figures
@@ -250,7 +147,7 @@ class WindowFigures:
     def _files_of(self, start: datetime) -> str:
         end = start + self.size
         days = [d for d in self._days if start < _day_start(d) + _DAY and _day_start(d) < end]
-        return _digest([(d, self._days[d]) for d in days])
+        return digest([(d, self._days[d]) for d in days])
 
     # ------------------------------------------------------------ rows
 
@@ -271,7 +168,7 @@ class WindowFigures:
                 start=low,
                 end=start + self.size - _MS,
             )
-            frame = _joined(table.to_pandas(), self._outcomes())
+            frame = joined(table.to_pandas(), self._outcomes())
             self._rows[start] = frame
         return self._rows[start]
 
@@ -365,7 +262,7 @@ class WindowFigures:
             self._doc["windows"] = kept
         if not self._changed:
             return
-        data = json.dumps(self._doc, default=_plain, separators=(",", ":")).encode()
+        data = json.dumps(self._doc, default=plain, separators=(",", ":")).encode()
         try:
             self._write(data)
         except OSError as exc:  # a read-only or unreachable store: the view still answers
@@ -419,14 +316,14 @@ class WindowFigures:
                 self._sorted = (ordered["prediction_id"].to_numpy(dtype=object), ordered)
             ids, ordered = self._sorted
             a, b = np.searchsorted(ids, low, "left"), np.searchsorted(ids, high, "right")
-            self._digests[(low, high)] = _frame_digest(ordered.iloc[a:b])
+            self._digests[(low, high)] = frame_digest(ordered.iloc[a:b])
         return self._digests[(low, high)]
 
     def _figures(
         self, kind: str, depends: str, compute: Callable[[pd.DataFrame, datetime], list[Any]],
         outcomes: bool, last_only: bool = False,
     ) -> list[Any]:  # fmt: skip
-        dump, load = _CODECS[kind]
+        dump, load = CODECS[kind]
         out: list[Any] = []
         starts = self._windows()
         for start in reversed(starts) if last_only else starts:
@@ -462,7 +359,7 @@ class WindowFigures:
         ref, ref_name, inputs = reference_with_predictions(
             self.backend, q.project, q.model, version, reference
         )
-        depends = _digest("drift", version, ref_name, _frame_digest(ref), inputs, repr(config))
+        depends = digest("drift", version, ref_name, frame_digest(ref), inputs, repr(config))
 
         def compute(live: pd.DataFrame, start: datetime) -> list[DriftWindow]:
             return [
@@ -480,7 +377,7 @@ class WindowFigures:
     def performance(self) -> list[PerformanceWindow]:
         """As performance_by_window: each window's metrics and estimates."""
         classification = self._signature().task == "classification"
-        depends = _digest("performance", classification)
+        depends = digest("performance", classification)
 
         def compute(live: pd.DataFrame, start: datetime) -> list[PerformanceWindow]:
             return [
@@ -495,7 +392,7 @@ class WindowFigures:
         last item is kpis_by_window's last)."""
         signature = self._signature()
         kpis = list(self.backend.get_project(self.query.project).kpis)
-        depends = _digest("kpis", repr(kpis), repr(signature))
+        depends = digest("kpis", repr(kpis), repr(signature))
 
         def compute(live: pd.DataFrame, start: datetime) -> list[KpiWindow]:
             out = []
@@ -506,49 +403,3 @@ class WindowFigures:
             return out
 
         return self._figures("kpis", depends, compute, outcomes=True, last_only=last_only)
-
-
-# ---------------------------------------------------------------- a narrow joined read
-
-AB_COLUMNS = ("variant", "version", "mode", "latency_ms", "prediction", "score")
-
-
-def joined_columns(
-    logs: PredictionLogs,
-    project: str,
-    deployment: str,
-    since: datetime | None,
-    columns: tuple[str, ...] = AB_COLUMNS,
-) -> pd.DataFrame:
-    """PredictionLogs.joined's rows with only some columns (those the log has), plus outcome and
-    outcome_value: the same rows, order and values, read and joined in Arrow; variant and mode as
-    pandas categories."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    wanted = ["prediction_id", *columns]
-    try:
-        table = logs.read("predictions", project, deployment, start=since, columns=wanted)
-    except InvalidInput:  # a log without some of them (no score): read what it has
-        table = logs.read("predictions", project, deployment, start=since)
-        table = table.select([c for c in wanted if c in table.column_names])
-    if not table.num_rows:
-        return pd.DataFrame()
-    last = last_outcomes(logs, project, since)
-    if last is None:
-        outcome: Any = pa.nulls(table.num_rows, pa.string())
-        value: Any = pa.array(np.full(table.num_rows, np.nan))
-    else:
-        where = pc.index_in(table["prediction_id"], value_set=pa.array(last["prediction_id"]))
-        labels = pa.array(last["outcome"].astype(object), from_pandas=True)
-        outcome = labels.take(where)
-        value = pa.array(last["outcome_value"].to_numpy(np.float64)).take(where)
-    for name in ("variant", "mode"):
-        if name in table.column_names:
-            i = table.column_names.index(name)
-            table = table.set_column(i, name, pc.dictionary_encode(table[name]))
-    table = table.drop_columns(["prediction_id"])
-    frame = table.to_pandas()
-    frame["outcome"] = outcome.to_pandas()
-    frame["outcome_value"] = value.to_numpy(zero_copy_only=False).astype(np.float64)
-    return frame

@@ -15,7 +15,7 @@ from relayml.deployments.abresults import ab_results
 from relayml.deployments.promote import promote_winner
 from relayml.domain.identity import Identity
 from relayml.errors import NotFound, RelayError
-from relayml.monitoring.window_cache import joined_columns
+from relayml.monitoring.outcome_join import joined_columns
 from relayml.predictions.health import request_health
 from relayml.predictions.latest import deployments_in_log
 from relayml.predictions.layout import deployment_key
