@@ -322,9 +322,13 @@ class ParquetLog:
         except Exception as exc:
             logger.error("Log %s lost %d rows at exit: %s", self.url, self._buffered, exc)
 
+    def _late_from_now(self) -> float:
+        """The epoch ms after which the next flush, starting its interval now, is late."""
+        return time.time_ns() // 1_000_000 + _LATE_MS * self._interval
+
     def _run(self) -> None:
         if self._low_priority and _set_idle(threading.get_native_id(), True):
-            self._overdue_ms = time.time_ns() // 1_000_000 + _LATE_MS * self._interval
+            self._overdue_ms = self._late_from_now()
             priority.watch(self)
             self._idle_tid = threading.get_native_id()
         backoff = False  # after a failure, wait a full interval even when rows pile up
@@ -343,7 +347,7 @@ class ParquetLog:
                 self._wake = False
             # the next flush is due one interval after this one starts, not after it ends
             deadline = time.monotonic() + self._interval
-            self._overdue_ms = time.time_ns() // 1_000_000 + _LATE_MS * self._interval
+            self._overdue_ms = self._late_from_now()
             try:
                 with self._io_lock:
                     errors = self._write_all()
