@@ -144,6 +144,7 @@ print(json.dumps({"code": code, "cli": cli}))
             ["monitor", "run", "--help"],  # monitor's commands share the models commands' helpers
             [
                 "relayml.cli.alerts",
+                "relayml.cli.evaluation_view",
                 "relayml.cli.models",
                 "relayml.cli.monitor",
                 "relayml.cli.promotions",

@@ -40,12 +40,14 @@ __all__ = [
     "console",
     "current_project",
     "error_console",
+    "fit_title",
     "format_bytes",
     "format_number",
     "format_time",
     "format_value",
     "key_value_table",
     "open_cli_backend",
+    "plain_table",
     "print_error",
     "print_json",
     "project_file",
@@ -365,4 +367,19 @@ def key_value_table(items: Mapping[str, Any], *, title: str | None = None) -> Ta
         cell = value if isinstance(value, str) else format_value(value)
         if cell:
             result.add_row(key, cell)
+    return result
+
+
+def fit_title(result: Table) -> Table:
+    """The table made at least as wide as its title, so that a narrow table keeps it on a line."""
+    if isinstance(result.title, str):
+        result.min_width = len(result.title)
+    return result
+
+
+def plain_table(columns: Sequence[str], *, title: str | None = None) -> Table:
+    """An empty Rich table in the style of the other commands, for cells with styles."""
+    result = fit_title(Table(title=title, title_justify="left"))
+    for index, name in enumerate(columns):
+        result.add_column(name, no_wrap=index == 0, overflow="fold")
     return result

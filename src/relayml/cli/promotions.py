@@ -21,11 +21,12 @@ from relayml.cli._common import (
     format_number,
     format_time,
     open_cli_backend,
+    plain_table,
     print_json,
     project_or_default,
     table,
 )
-from relayml.cli.models import NameArgument, RefArgument, models_app, plain_table
+from relayml.cli.models import NameArgument, RefArgument, models_app
 
 if TYPE_CHECKING:
     from relayml.domain.models import AliasEvent, GateResult, Promotion
