@@ -25,6 +25,7 @@ __all__ = [
     "library_variable",
     "redact_url",
     "set_library_variable",
+    "settings_inputs",
 ]
 
 
@@ -354,6 +355,14 @@ def redact_url(url: str) -> str:
     credentials, host = parts.netloc.rsplit("@", 1)
     user = credentials.split(":", 1)[0]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def settings_inputs() -> tuple[object, ...]:
+    """What Settings() is read from (the folder, RELAY_* and the user-name variables): equal
+    inputs give equal settings, so a caller may keep the settings it read while they stay equal."""
+    names = ("LOGNAME", "USER", "LNAME", "USERNAME")  # getpass.getuser's, for the default user
+    read = sorted((k, v) for k, v in os.environ.items() if k[:6].upper() == "RELAY_" or k in names)
+    return (os.getcwd(), *read)
 
 
 def get_settings(**overrides: Any) -> Settings:

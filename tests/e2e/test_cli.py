@@ -23,6 +23,7 @@ from relayml.backend import LocalBackend
 from relayml.cli import app
 from relayml.config import get_settings
 from relayml.store import HEAD_REVISION
+from relayml.tracking.local import LocalTracking
 from tests.fixtures.auth import ADMIN_TOKEN, server_env
 from tests.fixtures.net import free_port, wait_for_port
 
@@ -453,7 +454,7 @@ def test_ctrl_c_exits_130_quietly(data: Data, monkeypatch: pytest.MonkeyPatch) -
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(LocalBackend, "list_projects", interrupted)
+    monkeypatch.setattr(LocalTracking, "list_projects", interrupted)  # LocalBackend's too
     result = relay("projects", "list")
     assert result.exit_code == 130
     assert "Traceback" not in result.output

@@ -130,7 +130,8 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
     except SystemExit as exc:
         code = exc.code
 cli = sorted(m for m in sys.modules if m.startswith("relayml.cli."))
-print(json.dumps({"code": code, "cli": cli}))
+others = sorted(m for m in sys.modules if m.startswith("relayml.") and m not in cli)
+print(json.dumps({"code": code, "cli": cli, "relayml": others, "fsspec": "fsspec" in sys.modules}))
 """
 
 
@@ -163,6 +164,35 @@ def test_the_console_script_imports_only_the_module_of_the_command_it_runs(
     assert set(modules) <= loaded
     commands = loaded - {"relayml.cli._common", "relayml.cli.catalog"}
     assert commands <= set(modules), f"{args} imported {sorted(commands - set(modules))}"
+
+
+# The services a tracking command opens no part of (relayml.tracking.local's LocalTracking).
+OTHER_SERVICES = (
+    "relayml.backend", "relayml.models", "relayml.monitoring", "relayml.deployments",
+    "relayml.lineage", "relayml.pipelines", "relayml.reports", "relayml.identity",
+    "relayml.features", "relayml.schedules", "relayml.predictions", "relayml.artifacts",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["projects", "list"], ["projects", "show", "startup"], ["experiments", "list"],
+     ["runs", "list"], ["runs", "search", "metrics.accuracy > 0.5"], ["audit", "-n", "5"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_a_tracking_command_opens_only_the_tracking_services(
+    small_store: Path, args: list[str]
+) -> None:
+    env = {**os.environ, "RELAY_HOME": str(small_store), "RELAY_PROJECT": "startup"}
+    for name in ("RELAY_SERVER_URL", "RELAY_DATABASE_URL", "RELAY_ARTIFACTS_URL"):
+        env.pop(name, None)
+    result = _python(CONSOLE, *args, env=env)
+    assert result["code"] == 0
+    loaded = cast(list[str], result["relayml"])
+    assert "relayml.tracking.local" in loaded  # it did read the store
+    others = [m for m in loaded if m.startswith(OTHER_SERVICES)]
+    assert others == [], f"relay {' '.join(args)} loaded {others}"
+    assert result["fsspec"] is False  # no artifact is read, so the artifact store stays closed
 
 
 def test_the_catalog_lists_each_command_as_its_own_module_does() -> None:

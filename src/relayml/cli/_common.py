@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from relayml.config import Settings
     from relayml.domain.ports import Backend
+    from relayml.domain.ports_tracking import TrackingPort
 
 __all__ = [
     "JsonOption",
@@ -47,6 +48,7 @@ __all__ = [
     "format_value",
     "key_value_table",
     "open_cli_backend",
+    "open_cli_tracking",
     "plain_table",
     "print_error",
     "print_json",
@@ -155,20 +157,33 @@ def _storage_failure(exc: Exception, ctx: Context) -> RelayError | None:
     return from_storage_library(exc, url, options, doing)
 
 
+_read: tuple[tuple[object, ...], Settings] | None = None  # the last settings read, and from what
+
+
 def settings() -> Settings:
-    """The settings from the environment; a bad value is an InvalidInput naming the variable."""
+    """The settings from the environment; a bad value is an InvalidInput naming the variable.
+
+    Read once per environment: a command asks several times (which project, then the backend),
+    and each read parses every RELAY_ variable again.
+    """
+    global _read
     from pydantic import ValidationError
 
-    from relayml.config import get_settings
+    from relayml.config import get_settings, settings_inputs
 
+    key = settings_inputs()
+    if _read is not None and _read[0] == key:
+        return _read[1]
     try:
-        return get_settings()
+        current = get_settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"RELAY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors()
         )
         raise InvalidInput(f"invalid setting ({problems}). Fix the environment variable.") from None
+    _read = (key, current)
+    return current
 
 
 PROJECT_FILE = "project"
@@ -203,7 +218,7 @@ def current_project(project: str | None = None) -> tuple[str, str]:
     chosen = read_project_file(current.home)
     if chosen:
         return chosen, f"chosen with `relay projects use` in {project_file(current.home)}"
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         names = sorted(p.name for p in backend.list_projects())
     if len(names) == 1:
         return names[0], "the only project"
@@ -240,7 +255,23 @@ def open_cli_backend() -> Iterator[Backend]:
         backend.close()
 
 
-def resolve_run_id(backend: Backend, run_id: str) -> str:
+@contextmanager
+def open_cli_tracking() -> Iterator[TrackingPort]:
+    """Like open_cli_backend, for commands that need only projects, experiments, runs, artifacts.
+
+    In-process it loads none of the model, monitoring or governance services (a third of a
+    list command's start-up).
+    """
+    from relayml.transport import open_tracking
+
+    backend = open_tracking(settings())
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def resolve_run_id(backend: TrackingPort, run_id: str) -> str:
     """A full run id, from a full id or a unique prefix of 6 to 31 hex characters."""
     if not _RUN_PREFIX.fullmatch(run_id):
         return run_id

@@ -25,6 +25,7 @@ from relayml.cli._common import (
     format_time,
     format_value,
     open_cli_backend,
+    open_cli_tracking,
     print_error,
     print_json,
     table,
@@ -144,7 +145,7 @@ def audit(
     if ctx.invoked_subcommand is not None:
         return
     entity_kind, entity_id = _entity(entity, entity_id)
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         entries = backend.list_audit(
             kind=kind,
             actor=actor,

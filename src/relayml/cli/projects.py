@@ -15,6 +15,7 @@ from relayml.cli._common import (
     format_time,
     key_value_table,
     open_cli_backend,
+    open_cli_tracking,
     print_json,
     project_file,
     project_or_default,
@@ -100,7 +101,7 @@ def projects_list(json_output: JsonOption = False) -> None:
 
     Example: relay projects list --json
     """
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         projects = backend.list_projects()
     if json_output:
         print_json(projects)
@@ -137,7 +138,7 @@ def projects_show(
     Example: relay projects show churn
     """
     name = project_or_default(name)
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         project = backend.get_project(name)
     if json_output:
         print_json(project)
@@ -184,7 +185,7 @@ def projects_create(
     Example: relay projects create churn -q "Who will leave?" --kpi churn_rate:%:decrease:5
     """
     kpis = [parse_kpi(item) for item in kpi or ()]
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         project = backend.create_project(
             name, description=description, business_question=question, owner=owner, kpis=kpis
         )
@@ -222,7 +223,7 @@ def projects_update(
     Example: relay projects update churn -q "Who will leave next month?"
     """
     kpis = [parse_kpi(item) for item in kpi] if kpi else None
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         project = backend.update_project(
             name, description=description, business_question=question, owner=owner, kpis=kpis
         )
@@ -241,7 +242,7 @@ def projects_use(
     The choice is kept in $RELAY_HOME/project; RELAY_PROJECT and -p still win over it.
     Example: relay projects use churn
     """
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         project = backend.get_project(name)
     path = project_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,7 +314,7 @@ def experiments_list(
     Example: relay experiments list -p churn
     """
     name = project_or_default(project)
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         experiments = backend.list_experiments(name, include_deleted=deleted)
     if json_output:
         print_json(experiments)
@@ -346,7 +347,7 @@ def experiments_show(
     from relayml.cli.runs import run_rows
 
     project_name = project_or_default(project)
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         experiment = backend.get_experiment(project_name, name)
         recent = backend.search_runs(
             project_name, experiments=[name], order_by=["start_time DESC"], max_results=10
@@ -396,7 +397,7 @@ def experiments_restore(
 
 def _delete_or_restore(name: str, project: str | None, json_output: bool, *, delete: bool) -> None:
     project_name = project_or_default(project)
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         if delete:
             experiment = backend.delete_experiment(project_name, name)
         else:

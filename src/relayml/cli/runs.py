@@ -17,7 +17,7 @@ from relayml.cli._common import (
     format_time,
     format_value,
     key_value_table,
-    open_cli_backend,
+    open_cli_tracking,
     print_json,
     project_or_default,
     resolve_run_id,
@@ -114,7 +114,7 @@ def runs_list(
     Example: relay runs list -p churn -e baseline --limit 5
     """
     name = project_or_default(project)
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         page = backend.search_runs(
             name,
             order_by=["start_time DESC"],
@@ -174,7 +174,7 @@ def runs_search(
     fields: list[Field] = sorted(fields_of(parse_filter(filter)), key=_column)
     fields += [o.field for o in orders if o.field not in fields]
     name = project_or_default(project)
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         page = backend.search_runs(
             name,
             filter=filter,
@@ -205,7 +205,7 @@ def runs_show(
     A run id is unique across projects; with -p, a run of another project is refused.
     Example: relay runs show 3f2a9c0d1e4b
     """
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         run = backend.get_run(resolve_run_id(backend, run_id))
         if project is not None and run.project != project:
             raise NotFound(f"run {run.id} is in project {run.project!r}, not {project!r}.")
@@ -268,7 +268,7 @@ def runs_metrics(
 
     Example: relay runs metrics 3f2a9c0d1e4b loss --json
     """
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         full_id = resolve_run_id(backend, run_id)
         points = backend.get_metric_history(full_id, key)
     if json_output:
@@ -313,7 +313,7 @@ def runs_compare(
 
     if len(run_ids) < 2:
         raise InvalidInput("name at least two runs to compare.")
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         runs = [backend.get_run(resolve_run_id(backend, r)) for r in run_ids]
     rows = [r for r in _compare_rows(runs) if r[2] or not only_differences]
     if json_output:
@@ -341,7 +341,7 @@ def runs_delete(run_id: RunIdArgument, json_output: JsonOption = False) -> None:
     Nothing is erased (params, metrics, artifacts stay); the audit log records who did it.
     Example: relay runs delete 3f2a9c0d1e4b
     """
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         run = backend.delete_run(resolve_run_id(backend, run_id))
     hint = f" Bring it back with `relay runs restore {run.id}`."
     _said(
@@ -355,7 +355,7 @@ def runs_restore(run_id: RunIdArgument, json_output: JsonOption = False) -> None
 
     Example: relay runs restore 3f2a9c0d1e4b
     """
-    with open_cli_backend() as backend:
+    with open_cli_tracking() as backend:
         run = backend.restore_run(resolve_run_id(backend, run_id))
     _said(run, json_output, f"Restored run {run.id} ({run.name}, experiment {run.experiment!r}).")
 

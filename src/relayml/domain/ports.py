@@ -3,185 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from relayml.domain.data import CheckOutcome, DataCheckReport, Dataset, DatasetVersion
-from relayml.domain.entities import (
-    KPI,
-    Artifact,
-    AuditEntry,
-    AuditQuery,
-    Experiment,
-    MetricPoint,
-    Project,
-    Run,
-    RunPage,
-    RunStatus,
-)
-from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
-from relayml.domain.models import (
-    Evaluation,
-    GateReport,
-    ModelFile,
-    ModelHistory,
-    ModelVersion,
-    PolicyInfo,
-    Promotion,
-    RegisteredModel,
-    Signature,
-)
-from relayml.domain.monitoring import (
-    AlertEvent,
-    AlertRule,
-    DecisionTableInfo,
-    FeedbackFlag,
-    PredictionRecord,
-)
-from relayml.domain.pipelines import PipelineRun
 from relayml.domain.ports_features import FeaturesPort
 from relayml.domain.ports_governance import GovernancePort
 from relayml.domain.ports_schedules import SchedulesPort
-from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
+from relayml.domain.ports_tracking import MetricRow, TrackingPort
 
-__all__ = ["Backend", "MetricRow"]
+if TYPE_CHECKING:  # the types only: importing a port loads none of the domain's models
+    from datetime import datetime
 
-# (key, value, step, timestamp in ms): the compact form metric points travel in.
-MetricRow = tuple[str, float, int, int]
+    from relayml.domain.data import CheckOutcome, DataCheckReport, Dataset, DatasetVersion
+    from relayml.domain.lineage import LineageEdge, LineageGraph, LineageNode
+    from relayml.domain.models import (
+        Evaluation,
+        GateReport,
+        ModelFile,
+        ModelHistory,
+        ModelVersion,
+        PolicyInfo,
+        Promotion,
+        RegisteredModel,
+        Signature,
+    )
+    from relayml.domain.monitoring import (
+        AlertEvent,
+        AlertRule,
+        DecisionTableInfo,
+        FeedbackFlag,
+        PredictionRecord,
+    )
+    from relayml.domain.pipelines import PipelineRun
+    from relayml.domain.serving import Deployment, DeploymentRevision, Strategy, Variant
+
+__all__ = ["Backend", "MetricRow", "TrackingPort"]
 
 
-class Backend(GovernancePort, FeaturesPort, SchedulesPort, Protocol):
+class Backend(TrackingPort, GovernancePort, FeaturesPort, SchedulesPort, Protocol):
     """What the SDK and CLI need from relayml, whichever transport carries it.
 
     Each method says what it does and which errors of relayml.errors it raises. Over HTTP any
     method may also raise ServerUnavailable (the server cannot be reached or broke off). The
     audit chain, the risk views and identity are in GovernancePort (domain/ports_governance.py),
     the feature registry in FeaturesPort (domain/ports_features.py), pipeline schedules in
-    SchedulesPort (domain/ports_schedules.py).
+    SchedulesPort (domain/ports_schedules.py), projects, experiments, runs, artifacts and the
+    audit list in TrackingPort (domain/ports_tracking.py).
     """
-
-    actor: str
-
-    def with_actor(self, actor: str) -> Backend:
-        """The same backend acting for another user, sharing its store or server; raises nothing."""
-
-    # projects
-    def create_project(
-        self,
-        name: str,
-        *,
-        description: str = "",
-        business_question: str = "",
-        owner: str | None = None,
-        kpis: Sequence[KPI | dict[str, Any]] = (),
-    ) -> Project:
-        """Create a project; InvalidInput for a bad name or KPI, Conflict if the name is taken."""
-
-    def get_project(self, name: str) -> Project:
-        """A project by name; NotFound if there is none."""
-
-    def list_projects(self) -> list[Project]:
-        """Every project, by name; raises nothing."""
-
-    def update_project(
-        self,
-        name: str,
-        *,
-        description: str | None = None,
-        business_question: str | None = None,
-        owner: str | None = None,
-        kpis: Sequence[KPI | dict[str, Any]] | None = None,
-    ) -> Project:
-        """Change a project's description, question, owner or KPIs; NotFound, InvalidInput."""
-
-    # experiments
-    def create_experiment(self, project: str, name: str, *, description: str = "") -> Experiment:
-        """Create an experiment; NotFound (project), InvalidInput (name), Conflict (exists)."""
-
-    def get_experiment(self, project: str, name: str) -> Experiment:
-        """An experiment by name; NotFound if the project or experiment is missing."""
-
-    def list_experiments(self, project: str, *, include_deleted: bool = False) -> list[Experiment]:
-        """A project's experiments (deleted ones if asked); NotFound if the project is missing."""
-
-    def delete_experiment(self, project: str, name: str) -> Experiment:
-        """Hide an experiment and its runs, restorably; NotFound, Conflict if already deleted."""
-
-    def restore_experiment(self, project: str, name: str) -> Experiment:
-        """Bring a deleted experiment back; NotFound, Conflict if it is not deleted."""
-
-    # runs
-    def create_run(
-        self,
-        project: str,
-        experiment: str,
-        *,
-        name: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        system: Mapping[str, Any] | None = None,
-        start_time: int | None = None,
-    ) -> Run:
-        """Start a run (its experiment is created if new); NotFound (project), InvalidInput."""
-
-    def get_run(self, run_id: str) -> Run:
-        """A run with its params, latest metrics and tags; NotFound for an unknown id."""
-
-    def delete_run(self, run_id: str) -> Run:
-        """Hide a run and refuse logging to it, restorably; NotFound, Conflict if deleted."""
-
-    def restore_run(self, run_id: str) -> Run:
-        """Bring a deleted run back; NotFound, Conflict if not deleted or its experiment is."""
-
-    def end_run(
-        self,
-        run_id: str,
-        status: RunStatus | str,
-        *,
-        error: str | None = None,
-        end_time: int | None = None,
-        cpu_time: float | None = None,
-        peak_memory_mb: float | None = None,
-        params: Mapping[str, Any] | None = None,
-        points: Sequence[MetricRow] = (),
-    ) -> None:
-        """End a run, storing its last params and points; NotFound, InvalidInput, Conflict."""
-
-    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        """Set params (immutable once set); NotFound, InvalidInput, Conflict on a changed value."""
-
-    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
-        """Set tags (they may change); NotFound for an unknown run, InvalidInput for a bad key."""
-
-    def log_metrics(self, run_id: str, points: Sequence[MetricRow]) -> None:
-        """Append metric points; NotFound for an unknown run, InvalidInput for a bad key/value."""
-
-    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
-        """One metric series of a run, by step; NotFound for an unknown run."""
-
-    def search_runs(
-        self,
-        project: str,
-        *,
-        filter: str | None = None,
-        order_by: Sequence[str] | None = None,
-        max_results: int = 100,
-        page_token: str | None = None,
-        experiments: Sequence[str] | None = None,
-        include_deleted: bool = False,
-    ) -> RunPage:
-        """One page of runs matching a filter; NotFound (project), InvalidInput (filter, token)."""
-
-    # artifacts
-    def log_artifact(self, run_id: str, path: str, source: str | Path | IO[bytes]) -> Artifact:
-        """Store a file or stream as a run artifact; NotFound, InvalidInput (path), Conflict."""
-
-    def list_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]:
-        """A run's artifacts under a prefix, by path; NotFound for an unknown run."""
-
-    # audit
-    def list_audit(self, query: AuditQuery | None = None, **filters: Any) -> list[AuditEntry]:
-        """Newest audit entries matching a query, bounded, paged by before=; InvalidInput."""
 
     # blobs and members
     def upload_blob(self, source: str | Path | IO[bytes]) -> tuple[str, int]:
@@ -434,6 +302,3 @@ class Backend(GovernancePort, FeaturesPort, SchedulesPort, Protocol):
         self, project: str, ref: str, dataset: str | None = None
     ) -> dict[str, Any]:
         """Permutation importance of a version's features on a dataset; NotFound, InvalidInput."""
-
-    def close(self) -> None:
-        """Release connections; raises nothing."""

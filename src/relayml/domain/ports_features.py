@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from relayml.domain.data import CheckOutcome
-from relayml.domain.features import FeatureCheck, FeatureDefinition, FeaturePlan
-from relayml.domain.features_online import Materialization, OnlineValues
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from relayml.domain.data import CheckOutcome
+    from relayml.domain.features import FeatureCheck, FeatureDefinition, FeaturePlan
+    from relayml.domain.features_online import Materialization, OnlineValues
 
 __all__ = ["FeaturesPort"]
 

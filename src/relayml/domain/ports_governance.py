@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from relayml.domain.audit_chain import AuditCheckpoint, AuditVerification
-from relayml.domain.identity import Me, NewToken, TokenInfo, User
-from relayml.domain.reports import InventoryEntry, ModelCard, ModelReport
-from relayml.domain.resources import ResourceOverview
+if TYPE_CHECKING:
+    from relayml.domain.audit_chain import AuditCheckpoint, AuditVerification
+    from relayml.domain.identity import Me, NewToken, TokenInfo, User
+    from relayml.domain.reports import InventoryEntry, ModelCard, ModelReport
+    from relayml.domain.resources import ResourceOverview
 
 __all__ = ["GovernancePort"]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from relayml.domain.schedules import Firing, Schedule, ScheduleDetail
+if TYPE_CHECKING:
+    from relayml.domain.schedules import Firing, Schedule, ScheduleDetail
 
 __all__ = ["SchedulesPort"]
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
-from relayml.artifacts import BlobStore
 from relayml.domain.entities import Artifact
 from relayml.domain.validation import check_artifact_path
 from relayml.errors import Conflict, NotFound
@@ -15,6 +14,9 @@ from relayml.governance import audit
 from relayml.store import Store, now_ms
 from relayml.store.schema import artifacts
 from relayml.tracking.state import require_run, require_running
+
+if TYPE_CHECKING:
+    from relayml.artifacts import BlobStore
 
 __all__ = ["get_artifact", "list_artifacts", "record_artifact", "upload_artifact"]
 

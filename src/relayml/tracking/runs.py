@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from relayml.domain.entities import Run, RunStatus
 from relayml.domain.names import run_name
-from relayml.domain.ports import MetricRow
+from relayml.domain.ports_tracking import MetricRow
 from relayml.domain.validation import (
     check_name,
     check_params,
