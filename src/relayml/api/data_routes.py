@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from relayml.api.auth import requires
 from relayml.api.responses import ok
 from relayml.api.routes import backend_of
-from relayml.data.local import LocalDataOps
+from relayml.backend import LocalBackend
 from relayml.domain.data import CheckOutcome, DataCheckReport, Dataset, DatasetVersion
 from relayml.errors import RelayError
 
@@ -50,9 +50,9 @@ def _doc(model: Any) -> dict[int | str, dict[str, Any]]:
     return {200: {"model": model}}
 
 
-def _data(request: Request) -> LocalDataOps:
+def _data(request: Request) -> LocalBackend:
     backend = backend_of(request)
-    if not isinstance(backend, LocalDataOps):
+    if not isinstance(backend, LocalBackend):
         raise RelayError("this server's backend has no dataset operations.")
     return backend
 

@@ -68,6 +68,8 @@ class LocalTracking:
 
     def with_actor(self, actor: str) -> Self:
         """The same backend acting for another user (sharing the store and the artifacts)."""
+        if "blobs" not in vars(self):
+            self.blobs = self.open_blobs()  # before the copy, so that every view shares one
         view = copy.copy(self)
         view.actor = actor
         return view
