@@ -61,7 +61,7 @@ def test_every_operation_of_the_port_is_a_method_of_a_local_backend(tmp_path: Pa
 
 
 # Opens a LocalBackend on a fresh store, lists the models of a project and prints the relayml
-# service modules loaded.
+# service modules loaded, and which of fsspec and the promotion gates listing loaded.
 LIST_MODELS = """
 import json, sys
 import relayml.backend
@@ -69,11 +69,12 @@ from relayml.config import get_settings
 backend = relayml.backend.LocalBackend(get_settings())
 backend.create_project("p")
 assert backend.list_models("p") == []
+listed = [m for m in ("fsspec", "relayml.models.promotion") if m in sys.modules]
 view = backend.with_actor("someone")
 assert view.list_models("p") == [] and view.actor == "someone"
 backend.close()
 services = [m for m in sys.modules if m.startswith("relayml.") and m.endswith(".local")]
-print(json.dumps(sorted(services)))
+print(json.dumps({"services": sorted(services), "listing loaded": listed}))
 """
 
 
@@ -86,4 +87,5 @@ def test_a_service_module_loads_when_one_of_its_operations_is_first_used(tmp_pat
     )
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded == ["relayml.models.local", "relayml.tracking.local"]
+    assert loaded["services"] == ["relayml.models.local", "relayml.tracking.local"]
+    assert loaded["listing loaded"] == []  # no artifact store, no promotion gates to list

@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import fsspec
-
 from relayml.artifacts.failures import storage_boundary
 from relayml.errors import CorruptArtifact, InvalidInput, MissingDependency, NotFound
 
@@ -50,6 +48,8 @@ class BlobStore:
     """Store and fetch immutable blobs by content hash."""
 
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
+        import fsspec  # here: a module that names BlobStore only for its types loads no fsspec
+
         try:
             fs, root = fsspec.core.url_to_fs(url, **(options or {}))
         except ImportError as exc:

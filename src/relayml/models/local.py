@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from relayml.artifacts import BlobStore
 from relayml.domain.models import (
     Evaluation,
     GateReport,
@@ -19,9 +18,12 @@ from relayml.domain.models import (
     Signature,
     parse_model_ref,
 )
-from relayml.models import evaluations, promotion, registry
+from relayml.models import evaluations, registry
 from relayml.projects import members
 from relayml.store import Store
+
+if TYPE_CHECKING:
+    from relayml.artifacts import BlobStore
 
 __all__ = ["LocalModelOps"]
 
@@ -101,6 +103,8 @@ class LocalModelOps:
 
     def model_history(self, project: str, name: str) -> ModelHistory:
         """Which version held which environment, and every promotion request."""
+        from relayml.models import promotion  # the gates: loaded when used
+
         return ModelHistory(
             model=name,
             aliases=registry.alias_events(self.store, project, name),
@@ -119,6 +123,8 @@ class LocalModelOps:
     # policy and promotions
     def set_policy(self, project: str, source: str) -> PolicyInfo:
         """Store a new revision of the project's policy (YAML text)."""
+        from relayml.models import promotion  # the gates: loaded when used
+
         revision, policy = promotion.set_policy(self.store, self.actor, project, source)
         return PolicyInfo(
             project=project,
@@ -129,6 +135,8 @@ class LocalModelOps:
 
     def get_policy(self, project: str) -> PolicyInfo:
         """The project's current policy."""
+        from relayml.models import promotion  # the gates: loaded when used
+
         revision, policy, source = promotion.get_policy(self.store, project)
         return PolicyInfo(
             project=project,
@@ -139,18 +147,24 @@ class LocalModelOps:
 
     def promote(self, project: str, ref: str, environment: str, reason: str = "") -> Promotion:
         """Request a promotion: gates, then promoted, pending approval, or failed."""
+        from relayml.models import promotion  # the gates: loaded when used
+
         return promotion.promote(self.store, self.actor, project, ref, environment, reason)
 
     def decide_promotion(
         self, project: str, ref: str, environment: str, decision: str, comment: str = ""
     ) -> Promotion:
         """Approve or reject a promotion that waits for approval."""
+        from relayml.models import promotion  # the gates: loaded when used
+
         return promotion.decide(
             self.store, self.actor, project, ref, environment, decision, comment
         )
 
     def check_promotion(self, project: str, ref: str, environment: str) -> GateReport:
         """Run the gates of a promotion without changing anything."""
+        from relayml.models import promotion  # the gates: loaded when used
+
         gates, needed = promotion.check(self.store, project, ref, environment)
         version = registry.get_version(self.store, project, parse_model_ref(ref))
         return GateReport(
