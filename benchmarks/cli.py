@@ -4,7 +4,9 @@
 
 Commands timed (issue #11's goals: `--help` < 0.3 s, a list or show on the embedded store
 < 0.5 s): `relay --help`, `relay runs list`, `relay runs show RUN`, `relay models list`,
-`relay models show MODEL`, `relay alerts list`, `relay feedback list`, and `relay monitor --help`.
+`relay models show MODEL`, `relay alerts list`, `relay feedback list`, and `relay monitor --help`;
+and a floor: a process that only imports SQLAlchemy, pydantic-settings, Typer and Rich, which
+every list command needs, so each command's time above the floor is relayml's own.
 They run on a small embedded store this script makes first in benchmarks/.work/ (one project,
 20 runs with 5 params and 5 metrics each, one model with two versions, one alert rule).
 
@@ -212,6 +214,19 @@ def relay_commands(tool: str, src: Path, run_id: str, store: Path = STORE) -> li
     ]
 
 
+# The libraries the design names for a command on the embedded store (SQLAlchemy, pydantic
+# settings, Typer, Rich), imported and nothing else: what no relay list command can go under.
+FLOOR = "import sqlalchemy, pydantic_settings, typer, rich.console, rich.table\nprint('ok')"
+
+
+def floor_command() -> Command:
+    """The import of the CLI's own libraries alone, in a process like the others."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("RELAY_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    argv = [sys.executable, "-c", FLOOR]
+    return Command("floor", "import the libraries only", argv, env, None, "ok")
+
+
 def mlflow_commands() -> list[Command]:
     """`mlflow --help` and `mlflow experiments search` on a SQLite store of its own."""
     mlflow = MLFLOW.path / "bin" / "mlflow"
@@ -261,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
 
     c.log(f"making the store in {STORE} ({RUNS} runs, a model with 2 versions, an alert rule)")
     run_id = make_store(SRC, RUNS)
-    commands = relay_commands("relayml", SRC, run_id)
+    commands = [*relay_commands("relayml", SRC, run_id), floor_command()]
     notes: list[str] = []
     base_sha = ""
     if args.baseline:
@@ -293,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         c.log(f"round {rep + 1}/{reps} done")
     scratch = c.WORK_DIR / "cli-modules.json"
     for command in commands:
-        if command.tool != "mlflow":
+        if command.tool not in ("mlflow", "floor"):
             command.run_once(scratch)
             command.modules = json.loads(scratch.read_text())
     scratch.unlink(missing_ok=True)
@@ -318,6 +333,17 @@ def main(argv: list[str] | None = None) -> int:
         theirs = {cmd.label: c.median(cmd.wall) for cmd in commands if cmd.tool != "relayml"}
         ratios = [f"{k} {theirs[k] / ours[k]:.2f}x" for k in ours if k in theirs]
         notes.append(f"speed-up against {base_sha} (its median / ours): " + ", ".join(ratios))
+    floor = c.median(next(cmd for cmd in commands if cmd.tool == "floor").wall)
+    above = {
+        cmd.label: c.median(cmd.wall) - floor
+        for cmd in commands
+        if cmd.tool == "relayml" and cmd.goal == LIST_GOAL
+    }
+    notes.append(
+        f"the floor, a process importing only SQLAlchemy, pydantic-settings, Typer and Rich (the "
+        f"libraries the design names), took {ms(floor)}; relayml's lists and shows above it: "
+        + ", ".join(f"{k} +{ms(v)}" for k, v in above.items())
+    )
     notes.append(
         f"the store: {RUNS} runs (5 params, 5 metrics), model churn with 2 versions, 1 alert "
         f"rule, on SQLite in {STORE.relative_to(ROOT)}; each command is `python -c` running "
