@@ -195,6 +195,20 @@ def test_a_tracking_command_opens_only_the_tracking_services(
     assert result["fsspec"] is False  # no artifact is read, so the artifact store stays closed
 
 
+@pytest.mark.parametrize(
+    "args", [["runs", "list"], ["models", "list"], ["alerts", "list"]], ids=" ".join
+)
+def test_a_command_over_http_loads_no_store(tmp_path: Path, args: list[str]) -> None:
+    # nothing listens on port 9: the command fails with a sentence, after its imports
+    env = {**os.environ, "RELAY_HOME": str(tmp_path), "RELAY_SERVER_URL": "http://127.0.0.1:9"}
+    result = _python(CONSOLE, *args, "-p", "startup", env=env)
+    assert result["code"] == 1
+    loaded = cast(list[str], result["relayml"])
+    assert "relayml.client.http" in loaded
+    stores = [m for m in loaded if m.startswith(("relayml.store", "relayml.backend"))]
+    assert stores == [], f"relay {' '.join(args)} over HTTP loaded {stores}"
+
+
 def test_the_catalog_lists_each_command_as_its_own_module_does() -> None:
     import inspect
 

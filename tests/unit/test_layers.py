@@ -25,6 +25,7 @@ LAYER_NAMES = ["foundation", "domain", "stores", "services", "interfaces"]
 LAYERS = {
     "errors": FOUNDATION,
     "config": FOUNDATION,
+    "operations": FOUNDATION,  # the lazy service loading of both backends; imports no relayml
     "domain": DOMAIN,
     "store": STORES,
     "artifacts": STORES,

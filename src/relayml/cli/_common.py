@@ -246,7 +246,7 @@ def project_or_default(project: str | None) -> str:
 @contextmanager
 def open_cli_backend() -> Iterator[Backend]:
     """The backend the settings ask for (HTTP when RELAY_SERVER_URL is set), closed after use."""
-    from relayml.backend import open_backend
+    from relayml.transport import open_backend
 
     backend = open_backend(settings())
     try:

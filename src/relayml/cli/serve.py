@@ -75,8 +75,8 @@ def serve(
       relay serve churn@production --auth --host 0.0.0.0
       relay serve churn@production --replay
     """
-    from relayml.backend import open_backend
     from relayml.serve.runner import ModelServer, run_model_server
+    from relayml.transport import open_backend
 
     current = settings()
     chosen = project_or_default(project)
