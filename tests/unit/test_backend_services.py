@@ -15,14 +15,17 @@ from pathlib import Path
 import pytest
 
 from relayml import backend as local
-from relayml.client import http
+from relayml.client import http, services
 from relayml.config import get_settings
 from relayml.domain.ports import Backend
 from relayml.domain.ports_tracking import TrackingPort
 from relayml.operations import GROUPS
 from relayml.tracking.local import LocalTracking
 
-TABLES = {"local": (local.SERVICES, local.LocalBackend), "http": (http.SERVICES, http.HttpBackend)}
+TABLES = {
+    "local": (local.SERVICES, local.LocalBackend),
+    "http": (services.SERVICES, http.HttpBackend),
+}
 CASES = [(kind, target) for kind, (table, _) in TABLES.items() for target in sorted(table)]
 
 
@@ -146,5 +149,9 @@ def test_a_local_service_loads_when_one_of_its_operations_is_first_used(tmp_path
 
 def test_an_http_service_loads_when_one_of_its_operations_is_first_used(tmp_path: Path) -> None:
     loaded = _run(HTTP_MODELS, tmp_path)
-    assert loaded["before"] == ["relayml.client.http"]
-    assert loaded["after"] == ["relayml.client.http", "relayml.client.models"]
+    assert loaded["before"] == ["relayml.client.http", "relayml.client.services"]
+    assert loaded["after"] == [
+        "relayml.client.http",
+        "relayml.client.models",
+        "relayml.client.services",
+    ]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from relayml.client.services import SERVICES, Services
 from relayml.config import Settings
 from relayml.domain.entities import (
     KPI,
@@ -33,38 +34,7 @@ from relayml.errors import (
     ServerUnavailable,
     Unauthenticated,
 )
-from relayml.operations import LazyOperations, services_table
-
-if TYPE_CHECKING:
-    from relayml.client.audit import HttpAuditOps
-    from relayml.client.data import HttpDataOps
-    from relayml.client.features import HttpFeatureOps
-    from relayml.client.identity import HttpIdentityOps
-    from relayml.client.lineage import HttpLineageOps
-    from relayml.client.models import HttpModelOps
-    from relayml.client.monitoring import HttpMonitoringOps
-    from relayml.client.pipelines import HttpPipelineOps
-    from relayml.client.reports import HttpReportOps
-    from relayml.client.schedules import HttpScheduleOps
-    from relayml.client.serving import HttpServingOps
-
-    class _Services(
-        HttpModelOps,
-        HttpDataOps,
-        HttpLineageOps,
-        HttpPipelineOps,
-        HttpServingOps,
-        HttpMonitoringOps,
-        HttpIdentityOps,
-        HttpAuditOps,
-        HttpReportOps,
-        HttpFeatureOps,
-        HttpScheduleOps,
-    ):
-        """Every service's operations, as the type checker sees HttpBackend."""
-
-else:
-    _Services = object
+from relayml.operations import LazyOperations
 
 __all__ = ["HttpBackend"]
 
@@ -83,27 +53,7 @@ def _finite(value: float) -> float | str:
     return value
 
 
-# Each service's class and the operations it gives HttpBackend (see relayml.operations): its
-# functions but the transport's (_send, _json, _error), which HttpBackend defines itself.
-SERVICES = services_table(
-    {
-        "models": "relayml.client.models:HttpModelOps",
-        "data": "relayml.client.data:HttpDataOps",
-        "lineage": "relayml.client.lineage:HttpLineageOps",
-        "pipelines": "relayml.client.pipelines:HttpPipelineOps",
-        "deployments": "relayml.client.serving:HttpServingOps",
-        "monitoring": "relayml.client.monitoring:HttpMonitoringOps",
-        "identity": "relayml.client.identity:HttpIdentityOps",
-        "audit": "relayml.client.audit:HttpAuditOps",
-        "reports": "relayml.client.reports:HttpReportOps",
-        "features": "relayml.client.features:HttpFeatureOps",
-        "schedules": "relayml.client.schedules:HttpScheduleOps",
-    },
-    helpers={"schedules": ("_set",)},
-)
-
-
-class HttpBackend(LazyOperations, _Services):
+class HttpBackend(LazyOperations, Services):
     """Every operation, sent to the relay server at settings.server_url."""
 
     OPERATIONS = SERVICES
