@@ -112,6 +112,37 @@ def test_bad_lookups_are_told(backend: Backend, project: str) -> None:
         backend.online_features(project, "customer", [], environment="staging")
 
 
+def test_a_lookup_answers_for_the_version_the_environment_holds_now(
+    backend: Backend, project: str
+) -> None:
+    """The lookup resolves a feature set once and then checks it: a later promotion shows."""
+    log_dataset(backend, project, "customers", pd.DataFrame({
+        "customer_id": [1], "event_time": _days_ago(1), "tenure": [3], "spend": [7.0],
+        "visits": [4],
+    }))  # fmt: skip
+    backend.apply_features(project, specs_of([CUSTOMER, _profile()]))
+    backend.promote_feature_set(project, "customer", "staging")
+    materialize("customer", env="staging", backend=backend, project=project)
+    for _ in range(2):  # the second lookup reads the resolved set
+        first = backend.online_features(project, "customer", ["1"], environment="staging")
+        assert (first.version, first.rows[0].values) == (1, {"tenure": 3, "spend": 7.0})
+
+    backend.apply_features(project, specs_of([CUSTOMER, _profile([Feature("visits", "int64")])]))
+    backend.promote_feature_set(project, "customer", "staging", version=2)
+    moved = backend.online_features(project, "customer", ["1"], environment="staging")
+    assert moved.version == 2
+    assert moved.rows[0].values == {"tenure": None, "spend": None, "visits": None}
+    assert "materialised by version 1, not 2" in moved.rows[0].missing["visits"]
+    materialize("customer", env="staging", backend=backend, project=project)
+    fresh = backend.online_features(project, "customer", ["1"], environment="staging")
+    assert (fresh.version, fresh.rows[0].values) == (2, {"tenure": 3, "spend": 7.0, "visits": 4})
+
+    backend.promote_feature_set(project, "customer", "staging", version=1)  # and back again
+    back = backend.online_features(project, "customer", ["1"], environment="staging")
+    assert back.version == 1
+    assert "materialised by version 2, not 1" in back.rows[0].missing["tenure"]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def local(request: pytest.FixtureRequest, tmp_path: object) -> LocalBackend:
     args: dict[str, object] = {"home": tmp_path}

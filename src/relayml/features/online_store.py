@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import pandas as pd
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 
 from relayml.domain.clock import now_ms
 from relayml.domain.features import FeatureSet
@@ -36,7 +37,7 @@ from relayml.features.training import join_feature_set, load_source
 from relayml.governance import audit
 from relayml.projects import project_id
 from relayml.store import Store
-from relayml.store.schema_features import feature_defs, feature_online
+from relayml.store.schema_features import feature_defs, feature_online, feature_stages
 
 __all__ = [
     "BATCH",
@@ -150,16 +151,33 @@ def lookup(
     *,
     at: datetime | None = None,
 ) -> OnlineValues:
-    """The online values of entities (keys as entity_key gives them), TTL applied at `at`."""
+    """The online values of entities (keys as entity_key gives them), TTL applied at `at`.
+
+    The feature set's definition is resolved once per store and then only checked: one small
+    SELECT of the version the environment holds, in the same read as the values; a promotion
+    or a new version there resolves it again (so a lookup never answers for a version the
+    environment no longer holds)."""
     if not keys:
         raise InvalidInput("no keys given: name the entities, e.g. keys=1&keys=2.")
     if len(keys) > MAX_KEYS:
         raise InvalidInput(f"at most {MAX_KEYS} keys per lookup; split them.")
-    query = prepare(backend, store, project, [name], environment)
     moment = (at or datetime.now(UTC)).astimezone(UTC)
     wanted = [str(k) for k in keys]
-    rows = fetch(store, query, {name: wanted}, moment)[name]
-    prepared = query.sets[name]
+    resolved = _RESOLVED.setdefault(store, {})
+    cached = resolved.get((project, name, environment))
+    rows: list[OnlineRow] | None = None
+    if cached is not None:
+        with store.read() as conn:
+            held = conn.execute(
+                _HELD, {"def_id": cached.sets[name].def_id, "environment": environment}
+            ).scalar()
+            if held == cached.sets[name].version:
+                rows = _fetch(conn, cached, {name: wanted}, moment)[name]
+    if cached is None or rows is None:
+        cached = prepare(backend, store, project, [name], environment)
+        resolved[(project, name, environment)] = cached
+        rows = fetch(store, cached, {name: wanted}, moment)[name]
+    prepared = cached.sets[name]
     if all(r.event_time is None for r in rows) and not _any_rows(
         store, prepared.def_id, environment
     ):
@@ -209,6 +227,14 @@ _ROWS = (
     .where(feature_online.c.environment == bindparam("environment"))
     .where(feature_online.c.entity_key.in_(bindparam("keys", expanding=True)))
 )
+# the version an environment holds now, to check a resolved feature set against
+_HELD = select(feature_stages.c.version).where(
+    feature_stages.c.def_id == bindparam("def_id"),
+    feature_stages.c.environment == bindparam("environment"),
+    feature_stages.c.ended_at.is_(None),
+)
+# per store: (project, feature set, environment) -> the set resolved for lookups
+_RESOLVED: WeakKeyDictionary[Store, dict[tuple[str, str, str], OnlineQuery]] = WeakKeyDictionary()
 
 
 def prepare(
@@ -233,14 +259,20 @@ def fetch(
 ) -> dict[str, list[OnlineRow]]:
     """Each set's rows for its keys (in order), TTL applied at `at`: ONE SELECT for all sets."""
     moment = (at or datetime.now(UTC)).astimezone(UTC)
+    with store.read() as conn:
+        return _fetch(conn, query, keys, moment)
+
+
+def _fetch(
+    conn: Connection, query: OnlineQuery, keys: Mapping[str, Sequence[str]], moment: datetime
+) -> dict[str, list[OnlineRow]]:
     wanted = sorted({str(k) for ks in keys.values() for k in ks})
     ids = {query.sets[name].def_id: name for name in keys}
     found: dict[str, dict[str, Any]] = {name: {} for name in keys}
     if wanted:
         params = {"def_ids": list(ids), "environment": query.environment, "keys": wanted}
-        with store.read() as conn:
-            for r in conn.execute(_ROWS, params):
-                found[ids[r.def_id]][r.entity_key] = r
+        for r in conn.execute(_ROWS, params):
+            found[ids[r.def_id]][r.entity_key] = r
     out: dict[str, list[OnlineRow]] = {}
     for name, ks in keys.items():
         s = query.sets[name]

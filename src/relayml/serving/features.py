@@ -123,6 +123,21 @@ class FeatureJoin:
         self._columns = [
             (column, inputs.set_of(column), inputs.feature_of(column)) for column in inputs.columns
         ]
+        # per feature set, its float64 columns: read in one matrix (None -> NaN), one call a set;
+        # with the positions of those that take no missing value
+        floats: dict[str, list[tuple[str, str]]] = {}
+        for column, set_name, feature in self._columns:
+            if self._specs[column].dtype == "float64":
+                floats.setdefault(set_name, []).append((column, feature))
+        self._floats = {
+            name: (
+                columns,
+                [feature for _, feature in columns],
+                np.array([j for j, (c, _) in enumerate(columns) if not self._specs[c].nullable]),
+            )
+            for name, columns in floats.items()
+        }
+        self._others = [c for c in self._columns if self._specs[c[0]].dtype != "float64"]
 
     def complete(
         self, arrays: Mapping[str, np.ndarray], rows: int
@@ -139,15 +154,34 @@ class FeatureJoin:
         if self._on_lookup is not None:
             self._on_lookup(rows, time.perf_counter() - began)
         out = dict(arrays)
-        for column, set_name, feature in self._columns:
-            spec = self._specs[column]
+        others = self._others
+        gaps: dict[str, int] = {}  # a column taking no missing value -> its first row without one
+        for set_name, (columns, features, required) in self._floats.items():
             answers = found[set_name]
-            values = [a.values.get(feature) for a in answers]
-            if not spec.nullable:
-                for index, value in enumerate(values):
-                    if value is None:
-                        raise InvalidInput(self._missing(index, set_name, feature, answers[index]))
-            out[column] = _array(spec, values, f"{set_name}:{feature}")
+            try:
+                matrix = np.array(
+                    [[a.values.get(f) for f in features] for a in answers], dtype=np.float64
+                ).reshape(len(answers), len(features))
+            except (TypeError, ValueError):  # a value that is no number: said per column below
+                others = [*others, *((c, set_name, f) for c, f in columns)]
+                continue
+            if required.size:
+                missing = np.isnan(matrix[:, required])
+                for at in np.flatnonzero(missing.any(axis=0)).tolist():
+                    gaps[columns[int(required[at])][0]] = int(np.argmax(missing[:, at]))
+            for j, (column, _) in enumerate(columns):
+                out[column] = matrix[:, j]
+        for column, set_name, feature in others:
+            spec = self._specs[column]
+            values = [a.values.get(feature) for a in found[set_name]]
+            if not spec.nullable and None in values:
+                gaps[column] = values.index(None)
+            else:
+                out[column] = _array(spec, values, f"{set_name}:{feature}")
+        for column, set_name, feature in self._columns if gaps else ():  # the first, in order
+            if column in gaps:
+                index = gaps[column]
+                raise InvalidInput(self._missing(index, set_name, feature, found[set_name][index]))
         used = [{name: found[name][i] for name in found} for i in range(rows)]
         return out, used
 
