@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from relayml.api.app import create_app
+from relayml.api.route_gate import RouteGate
 from relayml.backend import LocalBackend
 from relayml.config import get_settings
 
@@ -35,7 +36,7 @@ def _app(home: Path, *, gate: bool) -> FastAPI:
     settings = get_settings(home=home, user="ada", monitor_interval=0)
     app = create_app(LocalBackend(settings), auth=False)
     first = app.router.routes[0]
-    assert type(first).__name__ == "_Gate"
+    assert isinstance(first, RouteGate) and first.name == "mlflow"
     if not gate:
         app.router.routes.remove(first)
     return app

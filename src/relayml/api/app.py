@@ -36,6 +36,7 @@ from relayml.api import mlflow as mlflow_api
 from relayml.api.asgi import replaying
 from relayml.api.auth import requires
 from relayml.api.responses import error_body, error_response, ok
+from relayml.api.route_gate import RouteGate, family_gate
 from relayml.api.sessions import CsrfFormField, SessionManager
 from relayml.backend import LocalBackend
 from relayml.config import Settings
@@ -249,6 +250,9 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.include_router(audit_routes.router, prefix="/api/v1")
     mlflow_api.mount(app)
     mount_web(app)  # the pages at / (relayml.web)
+    # after the MLflow gate: the platform API's families, each tried only with its own routes
+    behind = [r for r in app.router.routes if not isinstance(r, RouteGate)]
+    app.router.routes.insert(1, family_gate(behind))
     return app
 
 

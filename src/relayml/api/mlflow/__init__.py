@@ -8,16 +8,15 @@ artifact proxy). Errors are MLflow's (errors.py); what maps to what is in docs/m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.routing import BaseRoute, Match, NoMatchFound
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute
 
 from relayml.api.mlflow import artifacts, experiments, logged_models, registry, runs, versions
 from relayml.api.mlflow.common import Route, add_routes
 from relayml.api.mlflow.errors import MlflowError, is_mlflow_path, mlflow_error_response
+from relayml.api.route_gate import RouteGate
 from relayml.errors import NotFound
 from relayml.identity.tokens import PREFIX, verify_token
 from relayml.interop import mlflow_experiments, mlflow_logged_models, mlflow_registry, mlflow_runs
@@ -27,43 +26,18 @@ from relayml.tracking.loading import load_runs
 __all__ = ["MlflowError", "is_mlflow_path", "mlflow_error_response", "mount"]
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")  # /api/2.0/mlflow-artifacts too
-_SELECTED = "relayml.mlflow_route"
 
 
-class _Gate(BaseRoute):
+def _gate(routes: Sequence[BaseRoute]) -> RouteGate:
     """The MLflow routes, tried first for paths under the MLflow prefixes and not at all for
-    others: the app's router tries its routes in order, and the ~20 routers of /api/v1 before
-    them cost ~0.35 ms a request to rule out. Behind it are the routes ``include_router`` added,
-    unchanged (they keep their place in the app too: route listings and the OpenAPI walk see
-    them, not this gate, which declares no path or method)."""
+    others (relayml.api.route_gate): the ~20 routers of /api/v1 before them cost ~0.35 ms a
+    request to rule out."""
+    behind = list(routes)
 
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        self.routes = list(routes)
+    def select(path: str) -> Sequence[BaseRoute] | None:
+        return behind if path.startswith(PREFIXES) else None
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        path = scope.get("path", "")
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        if scope["type"] != "http" or not path.startswith(PREFIXES):
-            return Match.NONE, {}
-        partial: tuple[BaseRoute, Scope] | None = None
-        for route in self.routes:  # as the app's router does: the first full match wins
-            match, child = route.matches(scope)
-            if match == Match.FULL:
-                return Match.FULL, {**child, _SELECTED: route}
-            if match == Match.PARTIAL and partial is None:
-                partial = (route, child)
-        if partial is not None:
-            return Match.PARTIAL, {**partial[1], _SELECTED: partial[0]}
-        return Match.NONE, {}
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
-        raise NoMatchFound(name, path_params)  # the routes behind answer for themselves
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route: BaseRoute = scope.pop(_SELECTED)
-        await route.handle(scope, receive, send)
+    return RouteGate(select, "mlflow")
 
 
 def _router(*groups: tuple[list[Route], str]) -> APIRouter:
@@ -99,7 +73,7 @@ def _warm(store: Store) -> None:
         pass
 
 
-def _build_routes(gate: _Gate) -> None:
+def _build_routes(gate: RouteGate) -> None:
     """Have FastAPI build what it builds for a router on the first request that reaches it
     (each route's signature and dependencies: ~50 ms for the MLflow routers, ~0.6 s under a
     profiler): otherwise a client's first artifact upload pays for the registry's routers it
@@ -122,7 +96,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(models, prefix="/api/2.0/mlflow")
     app.include_router(tracking, prefix="/ajax-api/2.0/mlflow")
     app.include_router(artifacts.router, prefix="/api/2.0/mlflow-artifacts")
-    gate = _Gate(app.router.routes[before:])
+    gate = _gate(app.router.routes[before:])
     app.router.routes.insert(0, gate)
     _warm(app.state.backend.store)
     _build_routes(gate)
