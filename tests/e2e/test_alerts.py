@@ -4,6 +4,7 @@ pipeline, is acknowledged, and resolves when the figure recovers; the server's s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 from tests.e2e.test_deployments import relay
 from tests.e2e.test_monitoring import _log_model_with_its_data, _send, _wait_for_rows
 from tests.fixtures.serving import FEATURES, RELAY, ServedHome, churn_frame
+from tests.fixtures.warm_cli import run_relay
 
 PIPELINE = """
 from pathlib import Path
@@ -58,9 +60,7 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def _monitor(home: ServedHome) -> tuple[int, list[dict[str, Any]]]:
-    done = subprocess.run(
-        [RELAY, "monitor", "run", "--json"], env=home.env, capture_output=True, text=True
-    )
+    done = run_relay(["monitor", "run", "--json"], env=home.env, cwd=os.getcwd())
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, json.loads(done.stdout)
 

@@ -20,6 +20,7 @@ from relayml.artifacts import BlobStore
 from relayml.errors import StorageUnavailable
 from tests.fixtures.net import free_port, wait_for_port
 from tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY, S3Bucket
+from tests.fixtures.warm_cli import run_relay
 
 CSV = "customer_id,tenure_months\n1,3\n2,40\n"
 
@@ -63,10 +64,7 @@ def _relay(
         "COLUMNS": "200",
         **extra,
     }
-    return subprocess.run(
-        [sys.executable, "-m", "relayml.cli", *args],
-        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    return run_relay(args, env=env, cwd=tmp_path, timeout=180)
 
 
 def _log_dataset_fails(tmp_path: Path, url: str, options: Options, **env: str) -> str:

@@ -4,18 +4,21 @@ canary; all through the `relay` CLI and a real `relay serve` process."""
 from __future__ import annotations
 
 import json
+import os
 import signal
-import subprocess
 from typing import Any
 
 import httpx
 
 from relayml.predictions import read_log
-from tests.fixtures.serving import RELAY, ServedHome, record
+from tests.fixtures.serving import ServedHome, record
+from tests.fixtures.warm_cli import run_relay
 
 
 def relay(home: ServedHome, *args: str, ok: bool = True) -> str:
-    done = subprocess.run([RELAY, *args], env=home.env, capture_output=True, text=True, timeout=120)
+    """`relay ARGS` as its own process in the served home (forked from a warm parent that has
+    the imports: tests/fixtures/warm_cli.py)."""
+    done = run_relay(args, env=home.env, cwd=os.getcwd(), timeout=120)
     if ok:
         assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
