@@ -37,7 +37,7 @@ from relayml.errors import CorruptArtifact, InvalidInput, RelayError
 from relayml.models import flavors
 from relayml.models.predictor import Predictor
 from relayml.models.publish import fetch_files
-from relayml.serving.codec import v2_datatype
+from relayml.serving.tensors import v2_datatype
 
 __all__ = [
     "MANIFEST",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from relayml.serving.codec import v2_datatype
 from relayml.serving.runtime import ServedModel
 from relayml.serving.service import Answer
+from relayml.serving.tensors import v2_datatype
 from relayml.serving.variant import LoadedVariant
 
 __all__ = ["infer_body", "metadata", "predict_body"]

@@ -3,7 +3,8 @@
 The hot path never builds a DataFrame per request: a request becomes one numpy array per input
 column, checked against the signature (the message names the column, the row and the problem).
 Requests waiting for the model are joined column by column and converted once per batch by the
-same strict checker the SDK uses (``prepare_input``).
+same strict checker the SDK uses (``prepare_input``). The V2 protocol's tensors are checked in
+relayml.serving.tensors before their values are read here.
 """
 
 from __future__ import annotations
@@ -19,30 +20,18 @@ import pandas as pd
 from relayml.domain.models import ColumnSpec, Signature
 from relayml.errors import InvalidInput
 from relayml.models.signature import prepare_input
+from relayml.serving.tensors import (
+    check_tensors,
+    flat_data,
+    json_kind,
+    matrix_rows,
+    tensors_by_column,
+)
 
-__all__ = ["Columns", "InputCodec", "instances_of", "v2_datatype"]
+__all__ = ["Columns", "InputCodec", "instances_of"]
 
-_JSON_KIND = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-_JSON_KIND[type(None)] = "null"
-_V2_TYPES = {"bool": "BOOL", "int64": "INT64", "float64": "FP64", "string": "BYTES"}
-_V2_ACCEPTS = {
-    "float64": {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16"},
-    "int64": {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"},
-    "bool": {"BOOL"},
-    "string": {"BYTES"},
-    "key": {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64", "BYTES"},
-}
 _NUMBER = (int, float)
 _FLOATS = frozenset({float, int})  # the Python types of JSON numbers (bool is neither)
-
-
-def _kind(value: Any) -> str:
-    return _JSON_KIND.get(type(value), "a number" if isinstance(value, _NUMBER) else "a value")
-
-
-def v2_datatype(dtype: str) -> str:
-    """The Open Inference Protocol datatype of a signature dtype (BYTES for text and dates)."""
-    return _V2_TYPES.get(dtype, "BYTES")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +121,7 @@ def instances_of(payload: Any, example: Any, columns: Sequence[str] = ()) -> lis
         rows = payload["instances"]
         if not isinstance(rows, list):
             raise InvalidInput(
-                f'"instances" must be a list of records, not {_kind(rows)}; {usage()}.'
+                f'"instances" must be a list of records, not {json_kind(rows)}; {usage()}.'
             )
         if not rows:
             raise InvalidInput(f'"instances" is empty: there are no rows to predict; {usage()}.')
@@ -141,7 +130,7 @@ def instances_of(payload: Any, example: Any, columns: Sequence[str] = ()) -> lis
         if payload and isinstance(payload[0], list):
             return payload
         return [payload]
-    raise InvalidInput(f"the body is {_kind(payload)}; {usage()}.")
+    raise InvalidInput(f"the body is {json_kind(payload)}; {usage()}.")
 
 
 class InputCodec:
@@ -184,9 +173,8 @@ class InputCodec:
         for index, row in enumerate(rows):
             if not isinstance(row, dict):
                 wanted = "records or lists of numbers" if self.accepts_lists else "records"
-                raise InvalidInput(
-                    f"row {index} is {_kind(row)}, but rows must be {wanted}{_takes(self.names)}."
-                )
+                kind, takes = json_kind(row), _takes(self.names)
+                raise InvalidInput(f"row {index} is {kind}, but rows must be {wanted}{takes}.")
             if row.keys() != self.expected and not (
                 self.expected <= row.keys() and row.keys() <= allowed
             ):
@@ -233,7 +221,7 @@ class InputCodec:
         width = len(self.specs)
         for index, row in enumerate(rows):
             if not isinstance(row, list) or len(row) != width:
-                got = f"{len(row)} values" if isinstance(row, list) else _kind(row)
+                got = f"{len(row)} values" if isinstance(row, list) else json_kind(row)
                 raise InvalidInput(f"row {index} has {got}; the model takes {width} per row.")
         if self.all_float:
             flat = [value for row in rows for value in row]
@@ -253,39 +241,14 @@ class InputCodec:
 
     def from_v2(self, inputs: Any) -> Columns:
         """Validate Open Inference Protocol input tensors: one per column, or one 2-D tensor."""
-        if not isinstance(inputs, list) or not inputs:
-            raise InvalidInput(
-                '"inputs" must be a non-empty list of tensors {name, shape, datatype, data}.'
-            )
-        for index, tensor in enumerate(inputs):
-            if (
-                not isinstance(tensor, dict)
-                or not {"name", "shape", "datatype", "data"} <= tensor.keys()
-            ):
-                raise InvalidInput(
-                    f"inputs[{index}] must be an object with name, shape, datatype and data."
-                )
-            for key in ("name", "datatype"):
-                if not isinstance(tensor[key], str):
-                    raise InvalidInput(f"inputs[{index}].{key} must be a string.")
+        check_tensors(inputs)
         if len(inputs) == 1 and inputs[0]["name"] not in self.expected:
-            return self._from_matrix(inputs[0])
-        by_name = {t["name"]: t for t in inputs}
-        missing = [n for n in self.names if n not in by_name]
-        extra = sorted(set(by_name) - self.expected)
-        if missing or extra:
-            parts = (["missing " + ", ".join(missing)] if missing else []) + (
-                ["unexpected " + ", ".join(extra)] if extra else []
-            )
-            raise InvalidInput(
-                f"input tensors: {'; '.join(parts)}. Send one tensor per column "
-                f"({', '.join(self.names)}) or one 2-D tensor of shape [rows, {len(self.names)}]."
-            )
+            return self._from_lists(matrix_rows(inputs[0], self.specs))
+        by_name = tensors_by_column(inputs, self.names)
         arrays: dict[str, np.ndarray] = {}
         rows: int | None = None
         for spec in self.specs:
-            tensor = by_name[spec.name]
-            data = self._flat(tensor, spec)
+            data = flat_data(by_name[spec.name], spec)
             if not data:
                 raise InvalidInput("the input tensors are empty: there are no rows to predict.")
             if rows is None:
@@ -299,57 +262,6 @@ class InputCodec:
         if not rows:
             raise InvalidInput("the input tensors are empty: there are no rows to predict.")
         return Columns(arrays, rows)
-
-    def _flat(self, tensor: Mapping[str, Any], spec: ColumnSpec) -> list[Any]:
-        name = tensor["name"]
-        accepted = _V2_ACCEPTS.get(spec.dtype, {"BYTES"})
-        if tensor["datatype"] not in accepted:
-            raise InvalidInput(
-                f"tensor {name!r} is {tensor['datatype']}, but column {spec.name!r} holds "
-                f"{spec.dtype}; send it as {v2_datatype(spec.dtype)}."
-            )
-        data = tensor["data"]
-        if not isinstance(data, list):
-            raise InvalidInput(f"tensor {name!r}: data must be a list, not {_kind(data)}.")
-        if data and isinstance(data[0], list):
-            data = [v for row in data for v in (row if isinstance(row, list) else [row])]
-        shape = tensor["shape"]
-        if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
-            raise InvalidInput(f"tensor {name!r}: shape must be a list of integers, e.g. [3, 1].")
-        if int(np.prod(shape)) != len(data):
-            raise InvalidInput(
-                f"tensor {name!r}: shape {shape} holds {int(np.prod(shape))} values but data has "
-                f"{len(data)}."
-            )
-        return data
-
-    def _from_matrix(self, tensor: Mapping[str, Any]) -> Columns:
-        width = len(self.specs)
-        shape = tensor["shape"]
-        if not (isinstance(shape, list) and len(shape) == 2 and shape[1] == width):
-            raise InvalidInput(
-                f"tensor {tensor['name']!r} has shape {shape}; a single tensor must be 2-D "
-                f"[rows, {width}] with the columns in this order: {', '.join(self.names)}. "
-                "Or send one tensor per column, named after it."
-            )
-        dtypes = {s.dtype for s in self.specs}
-        accepted = set.intersection(*(_V2_ACCEPTS.get(d, {"BYTES"}) for d in dtypes))
-        if tensor["datatype"] not in accepted:
-            raise InvalidInput(
-                f"tensor {tensor['name']!r} is {tensor['datatype']}; the columns hold "
-                f"{', '.join(sorted(dtypes))}."
-            )
-        data = tensor["data"]
-        if not isinstance(data, list):
-            raise InvalidInput(f"tensor {tensor['name']!r}: data must be a list.")
-        flat = [v for row in data for v in (row if isinstance(row, list) else [row])]
-        if len(flat) != shape[0] * width or not flat:
-            raise InvalidInput(
-                f"tensor {tensor['name']!r}: shape {shape} holds {shape[0] * width} values but "
-                f"data has {len(flat)}."
-            )
-        rows = [flat[i : i + width] for i in range(0, len(flat), width)]
-        return self._from_lists(rows)
 
     def _column(self, spec: ColumnSpec, values: list[Any]) -> np.ndarray:
         types = set(map(type, values))
@@ -400,7 +312,7 @@ class InputCodec:
             if not ok:
                 shown = json.dumps(value)[:40]
                 out_of_range = spec.dtype == "int64" and type(value) is int
-                problem = "out of the int64 range" if out_of_range else _kind(value)
+                problem = "out of the int64 range" if out_of_range else json_kind(value)
                 return (
                     f"column {spec.name!r}, row {index}: {shown} is {problem}, but the model needs "
                     f"{wanted} ({spec.dtype})."
