@@ -22,6 +22,7 @@ import httpx
 from rich.console import Console
 
 import relayml as relay
+from relayml.demo.production import loopback
 from relayml.errors import Conflict, PermissionDenied
 
 console = Console()
@@ -142,7 +143,7 @@ def start_platform(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            if loopback().get(url + "/healthz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)

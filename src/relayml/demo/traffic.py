@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pandas as pd
 
 import relayml as relay
-from relayml.demo.production import FEATURES
+from relayml.demo.production import FEATURES, loopback
 from relayml.demo.story import customers
 from relayml.errors import NotFound
 
@@ -104,9 +103,7 @@ class Traffic:
         """POST the customers to the model server (stamped with `moment` when given)."""
         rows = people[["customer_id", *FEATURES]].to_dict("records")
         headers = {} if moment is None else {"X-Relay-Time": moment.isoformat()}
-        response = httpx.post(
-            self.url + "/predict", json={"instances": rows}, headers=headers, timeout=60
-        )
+        response = loopback().post(self.url + "/predict", json={"instances": rows}, headers=headers)
         if response.is_error:  # the server's own words, not only its status
             raise RuntimeError(f"the model server answered {response.status_code}: {response.text}")
         answers: dict[str, Any] = response.json()
