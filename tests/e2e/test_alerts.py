@@ -13,11 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.test_deployments import relay
 from tests.e2e.test_monitoring import _log_model_with_its_data, _send, _wait_for_rows
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import FEATURES, RELAY, ServedHome, churn_frame
 from tests.fixtures.warm_cli import run_relay
 
@@ -188,7 +188,7 @@ def test_relay_server_runs_the_monitors_on_its_own(served_home: ServedHome, tmp_
         events: list[Any] = []
         while not events and time.monotonic() < deadline:
             url = f"http://127.0.0.1:{port}/api/v1/projects/churn/alerts"
-            events = httpx.get(url, headers=signed).json()
+            events = loopback.get(url, headers=signed).json()
             time.sleep(0.3)
         assert [e["rule"] for e in events] == ["quiet"]
     finally:
@@ -208,9 +208,9 @@ def test_error_rate_counts_failed_prediction_requests(
     server = start_server(served_home, ["churn@production"], RELAY_PREDICTION_FLUSH_INTERVAL="0.2")
     good = {"tenure": 3, "monthly": 40.0, "plan": "basic"}
     for body in (good, good, good, {"tenure": "three"}):
-        httpx.post(server.url + "/predict", json=body)
+        loopback.post(server.url + "/predict", json=body)
     inputs = [{"name": "tenure", "shape": [1], "datatype": "INT64", "data": [1]}]
-    assert httpx.post(server.url + "/v2/models/churn/infer", json={"inputs": inputs}).is_error
+    assert loopback.post(server.url + "/v2/models/churn/infer", json={"inputs": inputs}).is_error
     time.sleep(1.0)
     code, results = _monitor(served_home)
     assert code == 1 and results[0]["outcome"] == "fired"

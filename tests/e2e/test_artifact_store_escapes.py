@@ -36,7 +36,7 @@ from relayml.sdk import download_artifact
 from relayml.store import now_ms
 from relayml.store.schema import artifacts
 from tests.fixtures.auth import ADMIN_TOKEN, client_env, server_env
-from tests.fixtures.net import free_port, stop_process, wait_for_port
+from tests.fixtures.net import free_port, loopback, stop_process, wait_for_port
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -120,13 +120,13 @@ def test_the_sdk_in_process_refuses_the_link(planted: Planted, tmp_path: Path) -
 
 def test_the_server_answers_an_error_and_never_the_outside_file(planted: Planted) -> None:
     api = planted.url + "/api/v1"
-    answer = httpx.get(f"{api}/runs/{planted.run_id}/artifacts/notes.txt", headers=AUTH)
+    answer = loopback.get(f"{api}/runs/{planted.run_id}/artifacts/notes.txt", headers=AUTH)
     assert answer.status_code >= 400
     assert SECRET not in answer.content
     assert "outside the store" in answer.json()["error"]["message"]
     # the content-addressed route streams its answer: it may break off, never carry the file
     try:
-        with httpx.stream("GET", f"{api}/blobs/{planted.sha256}", headers=AUTH) as blob:
+        with loopback.stream("GET", f"{api}/blobs/{planted.sha256}", headers=AUTH) as blob:
             received = b"".join(blob.iter_bytes())
     except httpx.HTTPError:
         received = b""

@@ -26,7 +26,7 @@ from relayml.identity.tokens import create_token, revoke_token
 from relayml.identity.users import add_user
 from relayml.store import Store
 from tests.fixtures.auth import ADMIN_TOKEN, token_for
-from tests.fixtures.net import free_port, wait_for_port
+from tests.fixtures.net import free_port, loopback, wait_for_port
 
 TOKEN = re.compile(r"relay_[A-Za-z0-9_\-]{20,}")
 
@@ -90,7 +90,7 @@ def servers() -> Iterator[list[Server]]:
 def _get(server: Server, path: str, token: str | None = None, **headers: str) -> httpx.Response:
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    return httpx.get(server.url + path, headers=headers, timeout=30)
+    return loopback.get(server.url + path, headers=headers, timeout=30)
 
 
 def _until_answered(server: Server, path: str) -> httpx.Response:
@@ -143,17 +143,17 @@ def test_no_token_is_401_and_a_claimed_name_is_ignored(
     assert _get(server, "/api/v1/projects", "relay_" + "x" * 43).status_code == 401
 
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    made = httpx.post(server.url + "/api/v1/projects", json={"name": "p"}, headers=admin)
+    made = loopback.post(server.url + "/api/v1/projects", json={"name": "p"}, headers=admin)
     assert made.status_code == 201, made.text
     bob = token_for(get_settings(home=home), "bob")
     as_bob_claiming_root = {"Authorization": f"Bearer {bob}", "X-Relay-User": "root"}
-    denied = httpx.post(
+    denied = loopback.post(
         server.url + "/api/v1/projects/p/members",
         json={"user": "bob", "role": "owner"},
         headers=as_bob_claiming_root,
     )
     assert denied.status_code == 403 and "bob may not" in denied.json()["error"]["message"]
-    created = httpx.post(
+    created = loopback.post(
         server.url + "/api/v1/projects", json={"name": "bobs"}, headers=as_bob_claiming_root
     )
     assert created.status_code == 201 and created.json()["owner"] == "bob"
@@ -206,7 +206,7 @@ def test_the_bootstrap_token_setting(tmp_path: Path, servers: list[Server]) -> N
     assert TOKEN.findall(server.output()) == [], "a given token is not printed"
     me = _get(server, "/api/v1/projects", ADMIN_TOKEN)
     assert me.status_code == 200
-    made = httpx.post(
+    made = loopback.post(
         server.url + "/api/v1/projects",
         json={"name": "auto"},
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},

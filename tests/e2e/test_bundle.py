@@ -37,7 +37,7 @@ from relayml.models import publish
 from relayml.models.bundle import MANIFEST, build_bundle
 from relayml.models.predictor import Predictor
 from relayml.predictions import read_log
-from tests.fixtures.net import free_port, wait_for_port
+from tests.fixtures.net import free_port, loopback, wait_for_port
 from tests.fixtures.serving import ModelServerProcess, ServedHome
 
 PROJECT = "bundles"
@@ -290,7 +290,7 @@ def wait_ready(url: str, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{url}/v2/health/ready").status_code == 200:
+            if loopback.get(f"{url}/v2/health/ready").status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -431,7 +431,7 @@ def test_the_bundle_serves_like_relay_serve_on_the_registry_version(served: Serv
 def test_bad_input_gets_the_answer_relay_serve_gives(served: Served, body: bytes) -> None:
     """The same checks: a 4xx with the same {"error": ...} as `relay serve`, never a 5xx."""
     answers = [
-        httpx.post(
+        loopback.post(
             f"{url}/predict", content=body, headers={"Content-Type": "application/json"}, timeout=30
         )
         for url in (served.url, served.registry)
@@ -446,10 +446,10 @@ def test_bad_input_gets_the_answer_relay_serve_gives(served: Served, body: bytes
 
 def test_the_bundle_logs_predictions_and_outcomes_in_its_log_dir(served: Served) -> None:
     """Run after the other tests on `served`: it stops the server to flush its logs."""
-    ids = httpx.post(f"{served.url}/predict", json={"instances": records(3, 5)}, timeout=30).json()[
-        "prediction_ids"
-    ]
-    accepted = httpx.post(
+    ids = loopback.post(
+        f"{served.url}/predict", json={"instances": records(3, 5)}, timeout=30
+    ).json()["prediction_ids"]
+    accepted = loopback.post(
         f"{served.url}/v2/models/churn/outcomes",
         json={"prediction_ids": ids, "values": [1, 0, 1]},
         timeout=30,
@@ -488,15 +488,15 @@ def test_without_a_log_dir_nothing_is_logged_and_outcomes_are_refused(
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, log)
         for row in records(6, 1):
-            answer = httpx.post(f"{url}/predict", json=row)
+            answer = loopback.post(f"{url}/predict", json=row)
             assert answer.status_code == 200, answer.text
         ids = answer.json()["prediction_ids"]
-        refused = httpx.post(
+        refused = loopback.post(
             f"{url}/v2/models/churn/outcomes", json={"prediction_ids": ids, "values": [1]}
         )
         assert refused.status_code == 422
         assert "--log-dir" in refused.json()["error"]
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = loopback.get(f"{url}/metrics").text
         assert 'relay_predictions_total{mode="live",model="churn",variant="v1"} 6.0' in metrics
     finally:
         stop(server, log)
@@ -613,18 +613,18 @@ def test_the_bundle_installs_into_a_fresh_venv_and_serves_the_registry_predictio
         wait_for_port("127.0.0.1", port, timeout=120)
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, log)
-        assert httpx.get(f"{url}/v2/health/ready").json() == {"ready": True}
-        assert httpx.get(f"{url}/v2/models/churn").json()["platform"] == "sklearn"
+        assert loopback.get(f"{url}/v2/health/ready").json() == {"ready": True}
+        assert loopback.get(f"{url}/v2/models/churn").json()["platform"] == "sklearn"
 
         rows = records(50, 11)
         local = relay.load_model("churn/1")
-        answer = httpx.post(f"{url}/predict", json={"instances": rows}, timeout=30)
+        answer = loopback.post(f"{url}/predict", json={"instances": rows}, timeout=30)
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["predictions"] == local.predict(rows).tolist()
         assert body["probabilities"] == local.predict_proba(rows).tolist()
         assert len(set(body["prediction_ids"])) == 50
-        wrong = httpx.post(f"{url}/predict", json={**rows[0], "calls": "many"}, timeout=30)
+        wrong = loopback.post(f"{url}/predict", json={**rows[0], "calls": "many"}, timeout=30)
         assert wrong.status_code == 422
         assert "'calls'" in wrong.json()["error"], wrong.text
     finally:

@@ -25,7 +25,7 @@ from relayml.config import get_settings
 from relayml.store import HEAD_REVISION
 from relayml.tracking.local import LocalTracking
 from tests.fixtures.auth import ADMIN_TOKEN, server_env
-from tests.fixtures.net import free_port, wait_for_port
+from tests.fixtures.net import free_port, loopback, wait_for_port
 
 runner = CliRunner()
 
@@ -512,7 +512,7 @@ def server(data: Data, home: Path) -> Iterator[Server]:
 
 
 def test_relay_server_serves_and_stops_on_sigterm(server: Server) -> None:
-    health = httpx.get(server.url + "/healthz", timeout=10).json()
+    health = loopback.get(server.url + "/healthz", timeout=10).json()
     assert health["status"] == "ok" and health["schema_revision"] == HEAD_REVISION
     # uvicorn shuts down gracefully, then lets SIGTERM end the process as the signal would
     assert stop_server(server) in (0, -signal.SIGTERM)
@@ -522,7 +522,7 @@ def test_relay_server_serves_and_stops_on_sigterm(server: Server) -> None:
 
 
 def test_ctrl_c_stops_relay_server_quietly(server: Server) -> None:
-    assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
+    assert loopback.get(server.url + "/healthz", timeout=10).status_code == 200
     assert stop_server(server, signal.SIGINT) == 0  # stopping the server is its normal end
     printed = server.log.read_text()
     assert "Application shutdown complete" in printed and "Traceback" not in printed
@@ -534,7 +534,7 @@ def test_relay_server_with_workers(data: Data, home: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(running.url + "/healthz", timeout=5)
+                response = loopback.get(running.url + "/healthz", timeout=5)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
@@ -542,9 +542,9 @@ def test_relay_server_with_workers(data: Data, home: Path) -> None:
                 time.sleep(0.1)
         assert response.json()["status"] == "ok"
         # the workers (uvicorn's factory) run with auth on too
-        assert httpx.get(running.url + "/api/v1/projects", timeout=10).status_code == 401
+        assert loopback.get(running.url + "/api/v1/projects", timeout=10).status_code == 401
         signed = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        listed = httpx.get(running.url + "/api/v1/projects", headers=signed, timeout=10)
+        listed = loopback.get(running.url + "/api/v1/projects", headers=signed, timeout=10)
         assert listed.status_code == 200
     finally:
         assert stop_server(running) in (0, -signal.SIGTERM)

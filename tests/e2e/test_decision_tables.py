@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from relayml.predictions import read_log
 from tests.e2e.test_deployments import relay
 from tests.e2e.test_monitoring import _log_model_with_its_data, _wait_for_rows
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import FEATURES, ServedHome, churn_frame
 
 TABLE = """
@@ -73,7 +72,7 @@ def test_a_decision_table_is_tested_applied_served_and_reloaded(
         RELAY_SERVE_RELOAD_INTERVAL="0.2",
     )
     rows = churn_frame(200, seed=8)[FEATURES].to_dict("records")
-    body = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+    body = loopback.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
     scores = [p[1] for p in body["probabilities"]]
     expected = [_expected(s, r["monthly"], "call") for s, r in zip(scores, rows, strict=True)]
     assert body["decisions"] == expected
@@ -89,7 +88,7 @@ def test_a_decision_table_is_tested_applied_served_and_reloaded(
         {"name": "monthly", "shape": [1], "datatype": "FP64", "data": [rows[0]["monthly"]]},
         {"name": "plan", "shape": [1], "datatype": "BYTES", "data": [rows[0]["plan"]]},
     ]
-    v2 = httpx.post(server.url + "/v2/models/churn/infer", json={"inputs": inputs}).json()
+    v2 = loopback.post(server.url + "/v2/models/churn/infer", json={"inputs": inputs}).json()
     assert v2["outputs"][-1] == {
         "name": "decision", "shape": [1], "datatype": "BYTES", "data": [expected[0]]
     }  # fmt: skip
@@ -98,7 +97,7 @@ def test_a_decision_table_is_tested_applied_served_and_reloaded(
     relay(served_home, "decisions", "apply", "churn", str(path))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        again = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+        again = loopback.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
         if "visit" in again["decisions"]:
             break
         time.sleep(0.2)

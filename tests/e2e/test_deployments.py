@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from relayml.predictions import read_log
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import ServedHome, record
 from tests.fixtures.warm_cli import run_relay
 
@@ -42,11 +43,11 @@ def test_ab_test_with_outcomes_picks_and_ships_the_winner(
     rows = _customers(400)
     keyed = [record(i) for i in range(20)]  # the key in a header, not in the rows
     heads = {"X-Relay-Key": "c7"}
-    by_header = httpx.post(server.url + "/predict", json={"instances": keyed}, headers=heads)
+    by_header = loopback.post(server.url + "/predict", json={"instances": keyed}, headers=heads)
     header_ids = set(by_header.json()["prediction_ids"])
     assert len(set(by_header.json()["versions"])) == 1, "a request key keeps a request together"
-    first = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
-    again = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+    first = loopback.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+    again = loopback.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
     assert first["versions"] == again["versions"], "a customer must stay on one variant"
     assert set(first["versions"]) == {1, 3}
     assert 0.35 < first["versions"].count(3) / 400 < 0.65
@@ -55,7 +56,7 @@ def test_ab_test_with_outcomes_picks_and_ships_the_winner(
         p if v == 3 else (1 - p if i % 5 else p)
         for i, (p, v) in enumerate(zip(first["predictions"], first["versions"], strict=True))
     ]
-    answer = httpx.post(
+    answer = loopback.post(
         server.url + "/v2/models/churn/outcomes",
         json={"prediction_ids": first["prediction_ids"], "values": values},
     )
@@ -92,7 +93,7 @@ def test_ab_test_with_outcomes_picks_and_ships_the_winner(
     models = relay(served_home, "models", "history", "churn")
     assert "A/B winner" in models
     server = start_server(served_home, ["churn@production"])
-    shipped_rows = httpx.post(server.url + "/predict", json={"instances": _customers(20)}).json()
+    shipped_rows = loopback.post(server.url + "/predict", json={"instances": _customers(20)}).json()
     assert set(shipped_rows["versions"]) == {3}
 
 
@@ -102,7 +103,9 @@ def test_promote_winner_refuses_without_a_significant_winner(
     relay(served_home, "models", "promote", "churn/1", "--to", "production")
     relay(served_home, "deploy", "churn", "-e", "production", "--ab", "churn/1:50,churn/2:50")
     server = start_server(served_home, ["churn@production"])
-    answer = httpx.post(server.url + "/predict", json={"instances": [record(i) for i in range(9)]})
+    answer = loopback.post(
+        server.url + "/predict", json={"instances": [record(i) for i in range(9)]}
+    )
     assert answer.status_code == 200
     server.stop(signal.SIGTERM)
     refused = relay(served_home, "deploy", "promote-winner", "churn", "-e", "production", ok=False)
@@ -119,7 +122,9 @@ def test_promote_winner_with_nothing_to_compare_says_so_in_one_clean_sentence(
     refused = " ".join(relay(served_home, *args, ok=False).split())
     assert "no predictions logged yet for this deployment. To ship a version anyway" in refused
     server = start_server(served_home, ["churn@production"])
-    answer = httpx.post(server.url + "/predict", json={"instances": [record(i) for i in range(5)]})
+    answer = loopback.post(
+        server.url + "/predict", json={"instances": [record(i) for i in range(5)]}
+    )
     assert answer.status_code == 200
     server.stop(signal.SIGTERM)
     refused = " ".join(relay(served_home, *args, ok=False).split())
@@ -138,11 +143,11 @@ def test_shadow_answers_are_logged_and_never_returned(
     relay(served_home, "models", "promote", "churn/1", "--to", "production")
     relay(served_home, "deploy", "churn", "--env", "production", "--shadow", "churn/2")
     server = start_server(served_home, ["churn@production"])
-    meta = httpx.get(server.url + "/v2/models/churn").json()["parameters"]["variants"]
+    meta = loopback.get(server.url + "/v2/models/churn").json()["parameters"]["variants"]
     assert [(v["version"], v["mode"]) for v in meta] == [(1, "live"), (2, "shadow")]
     ids = []
     for i in range(30):
-        body = httpx.post(server.url + "/predict", json=record(i)).json()
+        body = loopback.post(server.url + "/predict", json=record(i)).json()
         assert body["versions"] == [1]
         ids += body["prediction_ids"]
     server.stop(signal.SIGTERM)
@@ -194,7 +199,7 @@ def test_a_canary_gets_its_share_of_the_rows_of_large_requests(
     versions: list[int] = []
     for request in range(7):
         rows = [record(request * 100 + i) for i in range(100)]
-        body = httpx.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
+        body = loopback.post(server.url + "/predict", json={"instances": rows}, timeout=30).json()
         assert set(body["versions"]) == {1, 2}, "every 100-row request reaches both variants"
         versions += body["versions"]
     assert 0.04 < versions.count(2) / len(versions) < 0.17
@@ -203,11 +208,11 @@ def test_a_canary_gets_its_share_of_the_rows_of_large_requests(
         {"name": "monthly", "shape": [100], "datatype": "FP64", "data": [50.0] * 100},
         {"name": "plan", "shape": [100], "datatype": "BYTES", "data": ["pro"] * 100},
     ]
-    infer = httpx.post(server.url + "/v2/models/churn/infer", json={"inputs": tensors}).json()
+    infer = loopback.post(server.url + "/v2/models/churn/infer", json={"inputs": tensors}).json()
     assert set(infer["parameters"]["versions"]) == {1, 2}
     assert set(infer["model_version"].split(",")) == {"1", "2"}
     bad = [*[record(i) for i in range(40)], {"tenure": 3, "monthly": "x", "plan": "pro"}]
-    refused = httpx.post(server.url + "/predict", json={"instances": bad})
+    refused = loopback.post(server.url + "/predict", json={"instances": bad})
     assert refused.status_code == 422
     assert "column 'monthly', row 40" in refused.json()["error"], "the row's place in the request"
 

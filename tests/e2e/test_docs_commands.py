@@ -24,7 +24,7 @@ from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from tests.fixtures.auth import token_for
 from tests.fixtures.documented import ROOT, Demo, clean_env, fill, relay_commands, run_commands
-from tests.fixtures.net import free_port
+from tests.fixtures.net import free_port, loopback
 from tests.fixtures.warm_cli import run_relay
 
 PAGES = sorted(str(path.relative_to(ROOT / "docs")) for path in (ROOT / "docs").rglob("*.md"))
@@ -162,15 +162,15 @@ def test_the_documented_servers_start_answer_their_health_route_and_stop(
             answered = False
             while not answered and time.monotonic() < deadline and server.poll() is None:
                 try:
-                    answered = httpx.get(url, timeout=2).status_code == 200
+                    answered = loopback.get(url, timeout=2).status_code == 200
                 except httpx.TransportError:
                     time.sleep(0.3)
             if answered and args[0] == "server":
                 api = f"http://127.0.0.1:{port}/api/v1/projects"
                 unsigned = 200 if "--no-auth" in args else 401  # --no-auth: one local person
-                assert httpx.get(api, timeout=10).status_code == unsigned, command
+                assert loopback.get(api, timeout=10).status_code == unsigned, command
                 signed = {"Authorization": f"Bearer {admin_token}"}
-                assert httpx.get(api, headers=signed, timeout=10).status_code == 200
+                assert loopback.get(api, headers=signed, timeout=10).status_code == 200
         finally:
             server.terminate()
             _, stderr = server.communicate(timeout=60)

@@ -8,15 +8,14 @@ import json
 import time
 from typing import Any
 
-import httpx
-
 from tests.e2e.test_deployments import relay
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import ServedHome, record
 
 
 def _served(url: str) -> set[int]:
     rows = [record(i) for i in range(200)]
-    body = httpx.post(url + "/predict", json={"instances": rows}, timeout=30).json()
+    body = loopback.post(url + "/predict", json={"instances": rows}, timeout=30).json()
     return set(body["versions"])
 
 

@@ -28,7 +28,7 @@ from relayml.config import get_settings
 from relayml.models.publish import load_model
 from tests.fixtures.auth import ADMIN, ADMIN_TOKEN, client_env, server_env, token_for
 from tests.fixtures.mlflow_env import mlflow_python
-from tests.fixtures.net import free_port, stop_process, wait_for_port
+from tests.fixtures.net import free_port, loopback, stop_process, wait_for_port
 from tests.fixtures.warm_cli import run_relay
 
 SCRIPT = Path(__file__).parent / "mlflow_scripts" / "client.py"
@@ -245,7 +245,9 @@ def _post(
     server: RelayServer, path: str, body: dict[str, Any], token: str = ADMIN_TOKEN
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(f"{server.url}/api/2.0/mlflow/{path}", json=body, headers=headers, timeout=30)
+    return loopback.post(
+        f"{server.url}/api/2.0/mlflow/{path}", json=body, headers=headers, timeout=30
+    )
 
 
 def test_errors_limits_and_permissions_over_rest(
@@ -271,7 +273,7 @@ def test_errors_limits_and_permissions_over_rest(
         ("GET", "/api/2.0/mlflow/runs/log-metric"),
         ("GET", "/ajax-api/2.0/mlflow/gateway/secrets/list"),
     ):
-        response = httpx.request(
+        response = loopback.request(
             method, relay_server.url + path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
         )
         assert response.status_code == 404, path
@@ -301,7 +303,7 @@ def test_errors_limits_and_permissions_over_rest(
     assert response.status_code == 403
     # a multipart upload is a write: a viewer may not start one
     url = f"{relay_server.url}/api/2.0/mlflow-artifacts/mpu/create/{exp}/{first}/artifacts"
-    response = httpx.post(
+    response = loopback.post(
         url, json={"path": "big.bin", "num_parts": 2}, headers={"Authorization": f"Bearer {viewer}"}
     )
     assert (response.status_code, response.json()["error_code"]) == (403, "PERMISSION_DENIED")

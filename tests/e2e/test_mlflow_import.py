@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +28,7 @@ from relayml.interop.mlflow_registry import aliases_of
 from relayml.models.publish import load_model
 from tests.fixtures.auth import ADMIN, ADMIN_TOKEN
 from tests.fixtures.mlflow_env import mlflow_python
-from tests.fixtures.net import free_port, wait_for_port
+from tests.fixtures.net import free_port, loopback, wait_for_port
 
 WRITER = Path(__file__).parent / "mlflow_scripts" / "write_store.py"
 X = pd.DataFrame([[0.0, 1.0], [1.0, 0.0]], columns=["x1", "x2"])
@@ -99,7 +98,7 @@ def _mlflow_alias(backend: Backend, project: str, name: str, alias: str) -> int:
     store = getattr(backend, "store", None)
     if store is not None:
         return aliases_of(store, project, name)[alias]
-    answer = httpx.get(
+    answer = loopback.get(
         f"{backend.url}/api/2.0/mlflow/registered-models/alias",  # type: ignore[attr-defined]
         params={"name": name, "alias": alias},
         # the name may be held by several projects (as in the sqlite test): say which

@@ -12,11 +12,12 @@ import httpx
 import pyarrow.parquet as pq
 
 from relayml.predictions import read_log
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import ServedHome, record
 
 
 def _post(url: str, body: Any) -> httpx.Response:
-    return httpx.post(url, json=body, timeout=10)
+    return loopback.post(url, json=body, timeout=10)
 
 
 def test_predict_answers_records_with_ids_and_probabilities(
@@ -45,15 +46,15 @@ def test_predict_answers_records_with_ids_and_probabilities(
 
 def test_v2_protocol_metadata_infer_and_health(served_home: ServedHome, start_server: Any) -> None:
     server = start_server(served_home, ["churn/1"])
-    assert httpx.get(server.url + "/v2/health/live").json() == {"live": True}
-    assert httpx.get(server.url + "/v2/health/ready").json() == {"ready": True}
-    assert httpx.get(server.url + "/v2").json()["name"] == "relayml"
-    meta = httpx.get(server.url + "/v2/models/churn").json()
+    assert loopback.get(server.url + "/v2/health/live").json() == {"live": True}
+    assert loopback.get(server.url + "/v2/health/ready").json() == {"ready": True}
+    assert loopback.get(server.url + "/v2").json()["name"] == "relayml"
+    meta = loopback.get(server.url + "/v2/models/churn").json()
     assert [i["name"] for i in meta["inputs"]] == ["tenure", "monthly", "plan"]
     assert {i["datatype"] for i in meta["inputs"]} == {"INT64", "FP64", "BYTES"}
     assert meta["outputs"][-1]["name"] == "probabilities"
-    assert httpx.get(server.url + "/v2/models/churn/versions/1").status_code == 200
-    assert httpx.get(server.url + "/v2/models/churn/ready").json()["ready"] is True
+    assert loopback.get(server.url + "/v2/models/churn/versions/1").status_code == 200
+    assert loopback.get(server.url + "/v2/models/churn/ready").json()["ready"] is True
     inputs = [
         {"name": "tenure", "shape": [2], "datatype": "INT64", "data": [3, 40]},
         {"name": "monthly", "shape": [2, 1], "datatype": "FP64", "data": [[80.0], [20.0]]},
@@ -72,7 +73,7 @@ def test_v2_protocol_metadata_infer_and_health(served_home: ServedHome, start_se
         _post(server.url + "/v2/models/churn/versions/9/infer", {"inputs": inputs}).status_code
         == 404
     )
-    assert httpx.get(server.url + "/v2/models/nope").status_code == 404
+    assert loopback.get(server.url + "/v2/models/nope").status_code == 404
 
 
 def test_bad_requests_get_clear_4xx_never_5xx(served_home: ServedHome, start_server: Any) -> None:
@@ -93,11 +94,11 @@ def test_bad_requests_get_clear_4xx_never_5xx(served_home: ServedHome, start_ser
         answer = _post(url, body)
         assert answer.status_code == status, (body, answer.text)
         assert words in answer.json()["error"], (body, answer.json())
-    not_json = httpx.post(url, content=b"{nope", headers={"content-type": "application/json"})
+    not_json = loopback.post(url, content=b"{nope", headers={"content-type": "application/json"})
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]
-    empty = httpx.post(url, content=b"")
+    empty = loopback.post(url, content=b"")
     assert empty.status_code == 400
-    huge = httpx.post(url, content=b"[" + b"1," * 6_000_000 + b"1]")
+    huge = loopback.post(url, content=b"[" + b"1," * 6_000_000 + b"1]")
     assert huge.status_code == 413 and "limit" in huge.json()["error"]
     tensor = {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]}
     bad_v2 = _post(server.url + "/v2/models/churn/infer", tensor)
@@ -115,7 +116,7 @@ def test_metrics_access_log_and_graceful_shutdown_flush_the_log(
     for i in range(40):
         ids += _post(server.url + "/predict", record(i)).json()["prediction_ids"]
     _post(server.url + "/predict", {"tenure": "x"})
-    metrics = httpx.get(server.url + "/metrics").text
+    metrics = loopback.get(server.url + "/metrics").text
     assert 'relay_predictions_total{mode="live",model="churn",variant="v2"} 40.0' in metrics
     assert 'relay_http_requests_total{route="/predict",status="422"} 1.0' in metrics
     assert "relay_batch_rows_bucket" in metrics and "relay_ready 1.0" in metrics
@@ -179,7 +180,7 @@ def test_one_scrape_sees_every_worker(
     for i in range(60):  # a new connection each: the kernel spreads them over the workers
         assert _post(server.url + "/predict", record(i)).status_code == 200
     for _ in range(5):  # whichever worker answers the scrape, it counts all of them
-        metrics = httpx.get(server.url + "/metrics").text
+        metrics = loopback.get(server.url + "/metrics").text
         assert 'relay_predictions_total{mode="live",model="churn",variant="v2"} 60.0' in metrics
         assert "relay_ready 1.0" in metrics
     pids = {p.stem.rsplit("_", 1)[-1] for p in folder.glob("counter_*.db")}

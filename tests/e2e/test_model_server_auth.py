@@ -23,6 +23,7 @@ from relayml.identity.users import add_user
 from relayml.predictions import read_log
 from relayml.projects.members import add_member
 from relayml.store import Store
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import ModelServerProcess, ServedHome, record
 
 NO_CACHE = {"RELAY_SERVE_AUTH_CACHE_SECONDS": "0"}
@@ -90,8 +91,8 @@ def test_every_inference_route_needs_a_valid_token(
     url = server.url
     # health, readiness, server metadata and metrics stay open: probes and scrapers
     for path in ("/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/churn/ready"):
-        assert httpx.get(url + path).status_code == 200, path
-    assert "relay_http_requests_total" in httpx.get(url + "/metrics").text
+        assert loopback.get(url + path).status_code == 200, path
+    assert "relay_http_requests_total" in loopback.get(url + "/metrics").text
     v2 = {"inputs": [{"name": "tenure", "shape": [1], "datatype": "INT64", "data": [3]}]}
     v2["inputs"] += [
         {"name": "monthly", "shape": [1], "datatype": "FP64", "data": [20.0]},
@@ -107,18 +108,22 @@ def test_every_inference_route_needs_a_valid_token(
         ("GET", "/no/such/route", None),
     ]
     for method, path, body in routes:
-        _refused(httpx.request(method, url + path, json=body), 401, "Bearer")
-        wrong = httpx.request(method, url + path, json=body, headers=_bearer("relay_" + "x" * 43))
+        _refused(loopback.request(method, url + path, json=body), 401, "Bearer")
+        wrong = loopback.request(
+            method, url + path, json=body, headers=_bearer("relay_" + "x" * 43)
+        )
         _refused(wrong, 401, "revoked")
         assert 'error="invalid_token"' in wrong.headers["www-authenticate"]
-        basic = httpx.request(method, url + path, json=body, headers={"Authorization": "Basic a"})
+        basic = loopback.request(
+            method, url + path, json=body, headers={"Authorization": "Basic a"}
+        )
         _refused(basic, 401)
     for token in (people.app, people.ann):  # the predict scope, or the api scope
-        answer = httpx.post(url + "/predict", json=record(1), headers=_bearer(token))
+        answer = loopback.post(url + "/predict", json=record(1), headers=_bearer(token))
         assert answer.status_code == 200, answer.text
-        infer = httpx.post(url + "/v2/models/churn/infer", json=v2, headers=_bearer(token))
+        infer = loopback.post(url + "/v2/models/churn/infer", json=v2, headers=_bearer(token))
         assert infer.status_code == 200, infer.text
-        assert httpx.get(url + "/v2/models/churn", headers=_bearer(token)).status_code == 200
+        assert loopback.get(url + "/v2/models/churn", headers=_bearer(token)).status_code == 200
     lines = [line for line in _access(server) if line["path"] == "/predict"]
     assert {(line["status"], line.get("user")) for line in lines} == {
         (401, None),
@@ -133,13 +138,13 @@ def test_a_revoked_token_fails_at_once_on_every_server_sharing_the_store(
     first = start_server(served_home, ["churn/2"], "--auth", **NO_CACHE)
     second = start_server(served_home, ["churn/2"], "--auth", **NO_CACHE)
     for server in (first, second):
-        ok = httpx.post(server.url + "/predict", json=record(0), headers=_bearer(people.app))
+        ok = loopback.post(server.url + "/predict", json=record(0), headers=_bearer(people.app))
         assert ok.status_code == 200, ok.text
     _revoke_all(people.store, "app")
     for server in (first, second):
-        again = httpx.post(server.url + "/predict", json=record(0), headers=_bearer(people.app))
+        again = loopback.post(server.url + "/predict", json=record(0), headers=_bearer(people.app))
         _refused(again, 401, "revoked")
-    still = httpx.post(first.url + "/predict", json=record(0), headers=_bearer(people.sam))
+    still = loopback.post(first.url + "/predict", json=record(0), headers=_bearer(people.sam))
     assert still.status_code == 200  # only that token
 
 
@@ -148,15 +153,17 @@ def test_with_the_default_cache_a_revoked_token_fails_within_the_second(
 ) -> None:
     server = start_server(served_home, ["churn/2"], "--auth")
     headers = _bearer(people.app)
-    assert httpx.post(server.url + "/predict", json=record(0), headers=headers).status_code == 200
+    assert (
+        loopback.post(server.url + "/predict", json=record(0), headers=headers).status_code == 200
+    )
     _revoke_all(people.store, "app")
     deadline = time.monotonic() + 30  # the cache holds a token for 1 s at most
     status = 200
     while status == 200 and time.monotonic() < deadline:
-        status = httpx.post(server.url + "/predict", json=record(0), headers=headers).status_code
+        status = loopback.post(server.url + "/predict", json=record(0), headers=headers).status_code
     assert status == 401
     for _ in range(3):  # and stays refused
-        again = httpx.post(server.url + "/predict", json=record(0), headers=headers)
+        again = loopback.post(server.url + "/predict", json=record(0), headers=headers)
         _refused(again, 401)
 
 
@@ -165,13 +172,13 @@ def test_outcomes_need_the_role_in_the_project(
 ) -> None:
     server = start_server(served_home, ["churn/2"], "--auth", **NO_CACHE)
     url = server.url + "/v2/models/churn/outcomes"
-    answer = httpx.post(server.url + "/predict", json=record(0), headers=_bearer(people.app))
+    answer = loopback.post(server.url + "/predict", json=record(0), headers=_bearer(people.app))
     ids = answer.json()["prediction_ids"]
     body = {"prediction_ids": ids, "values": [1]}
-    _refused(httpx.post(url, json=body), 401)
-    _refused(httpx.post(url, json=body, headers=_bearer(people.app)), 403, "app", "outcomes")
-    _refused(httpx.post(url, json=body, headers=_bearer(people.ann)), 403, "viewer")
-    accepted = httpx.post(url, json=body, headers=_bearer(people.sam))
+    _refused(loopback.post(url, json=body), 401)
+    _refused(loopback.post(url, json=body, headers=_bearer(people.app)), 403, "app", "outcomes")
+    _refused(loopback.post(url, json=body, headers=_bearer(people.ann)), 403, "viewer")
+    accepted = loopback.post(url, json=body, headers=_bearer(people.sam))
     assert accepted.status_code == 200, accepted.text
     assert accepted.json() == {"accepted": 1}
     lines = [line for line in _access(server) if line["path"].endswith("/outcomes")]
@@ -191,14 +198,14 @@ def test_tokens_never_reach_the_logs(
     server = start_server(served_home, ["churn/2"], "--auth", **NO_CACHE)
     headers = _bearer(people.sam)
     for i in range(5):
-        assert httpx.post(server.url + "/predict", json=record(i), headers=headers).is_success
-    answer = httpx.post(server.url + "/predict", json=record(9), headers=headers).json()
+        assert loopback.post(server.url + "/predict", json=record(i), headers=headers).is_success
+    answer = loopback.post(server.url + "/predict", json=record(9), headers=headers).json()
     body = {"prediction_ids": answer["prediction_ids"], "values": [0]}
-    outcome = httpx.post(server.url + "/v2/models/churn/outcomes", json=body, headers=headers)
+    outcome = loopback.post(server.url + "/v2/models/churn/outcomes", json=body, headers=headers)
     assert outcome.status_code == 200
-    httpx.post(server.url + "/predict", json=record(0), headers=_bearer(people.sam + "x"))
+    loopback.post(server.url + "/predict", json=record(0), headers=_bearer(people.sam + "x"))
     _revoke_all(people.store, "sam")
-    httpx.post(server.url + "/predict", json=record(0), headers=headers)
+    loopback.post(server.url + "/predict", json=record(0), headers=headers)
     assert server.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal when done
     logs = served_home.home / "artifacts"
     parquet = sorted(logs.rglob("*.parquet"))
@@ -249,13 +256,13 @@ def test_a_bundle_checks_tokens_in_the_database_it_is_given(
     server = _BundleServer(command, database, tmp_path)
     try:
         url = server.url + "/predict"
-        _refused(httpx.post(url, json=record(0)), 401)
-        assert httpx.post(url, json=record(0), headers=_bearer(people.app)).status_code == 200
+        _refused(loopback.post(url, json=record(0)), 401)
+        assert loopback.post(url, json=record(0), headers=_bearer(people.app)).status_code == 200
         _revoke_all(people.store, "app")
         deadline = time.monotonic() + 30
         status = 200
         while status == 200 and time.monotonic() < deadline:
-            status = httpx.post(url, json=record(0), headers=_bearer(people.app)).status_code
+            status = loopback.post(url, json=record(0), headers=_bearer(people.app)).status_code
         assert status == 401
     finally:
         server.stop()
@@ -311,10 +318,10 @@ def test_a_server_fed_over_http_checks_tokens_in_the_database_it_is_given(
             **NO_CACHE,
         )
         url = server.url + "/predict"
-        _refused(httpx.post(url, json=record(0)), 401)
-        assert httpx.post(url, json=record(0), headers=_bearer(people.app)).status_code == 200
+        _refused(loopback.post(url, json=record(0)), 401)
+        assert loopback.post(url, json=record(0), headers=_bearer(people.app)).status_code == 200
         _revoke_all(people.store, "app")
-        _refused(httpx.post(url, json=record(0), headers=_bearer(people.app)), 401, "revoked")
+        _refused(loopback.post(url, json=record(0), headers=_bearer(people.app)), 401, "revoked")
     finally:
         platform.send_signal(signal.SIGTERM)
         platform.wait(timeout=20)

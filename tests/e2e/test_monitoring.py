@@ -7,9 +7,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from tests.e2e.test_deployments import relay
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import FEATURES, ServedHome, churn_frame
 
 
@@ -34,7 +33,7 @@ def _log_model_with_its_data(home: ServedHome) -> None:
 
 
 def _send(url: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    answer = httpx.post(url + "/predict", json={"instances": rows}, timeout=30)
+    answer = loopback.post(url + "/predict", json={"instances": rows}, timeout=30)
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -97,7 +96,7 @@ def test_drift_and_performance_of_a_served_model(
     truth = [1 - p if i % 4 == 0 else p for i, p in enumerate(first["predictions"])]
     half = len(truth) // 2
     outcomes = {"prediction_ids": first["prediction_ids"][:half], "values": truth[:half]}
-    assert httpx.post(server.url + "/v2/models/churn/outcomes", json=outcomes).status_code == 200
+    assert loopback.post(server.url + "/v2/models/churn/outcomes", json=outcomes).status_code == 200
     time.sleep(1.0)
     (day,) = json.loads(
         relay(served_home, "monitor", "performance", "churn", "--env", "production", "--json")

@@ -36,7 +36,7 @@ from openlineage.client.transport.http import (
 from relayml.domain.lineage import LineageGraph
 from relayml.lineage.openlineage import PRODUCER, emit, pipeline_run_event
 from tests.fixtures.auth import ADMIN_TOKEN
-from tests.fixtures.net import free_port
+from tests.fixtures.net import free_port, loopback
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def tag() -> str:
 
 
 def test_openapi_documents_the_lineage_routes(server: str) -> None:
-    spec = httpx.get(server + "/openapi.json", timeout=30).json()
+    spec = loopback.get(server + "/openapi.json", timeout=30).json()
     paths = spec["paths"]
     assert "post" in paths["/api/v1/lineage"]
     body = paths["/api/v1/lineage"]["post"]["requestBody"]["content"]["application/json"]

@@ -27,7 +27,7 @@ import relayml as relay
 from relayml.predictions.reader import read_log
 from relayml.store import Store
 from tests.fixtures.auth import ADMIN_TOKEN
-from tests.fixtures.net import free_port, stop_process, wait_for_port
+from tests.fixtures.net import free_port, loopback, stop_process, wait_for_port
 from tests.fixtures.s3 import S3Bucket
 
 pytestmark = pytest.mark.timeout(600)
@@ -224,7 +224,7 @@ def test_two_of_each_server_on_one_database_and_bucket_lose_and_duplicate_nothin
     assert len(predicted) == len(set(predicted)) == PREDICTORS * REQUESTS_EACH * ROWS
     half = len(predicted) // 2
     for url, ids in ((one, predicted[:half]), (two, predicted[half:])):
-        sent = httpx.post(
+        sent = loopback.post(
             f"{url}/api/v1/projects/{PROJECT}/outcomes",
             json={"prediction_ids": ids, "values": [1] * len(ids), "model": "churn"},
             headers=AUTH, timeout=60,

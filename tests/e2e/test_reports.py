@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 import relayml as relay
@@ -21,6 +20,7 @@ from relayml.client.http import HttpBackend
 from relayml.config import get_settings
 from relayml.errors import PermissionDenied, Unauthenticated
 from tests.e2e.identity_server import Server, running_server
+from tests.fixtures.net import loopback
 from tests.fixtures.warm_cli import run_relay
 from tests.integration.test_model_reports import build
 
@@ -90,7 +90,7 @@ def test_viewers_read_the_inventory_auditors_build_reports_risk_managers_set_tie
     entry = site.as_user("rita").set_risk_tier("churn", "churn", "high", "decides offers")
     assert entry.risk_tier == "high" and entry.risk_tier_set_by == "rita"
     assert {e.model: e.risk_tier for e in vic.inventory()}["churn"] == "high"
-    answer = httpx.get(site.server.url + "/api/v1/inventory")
+    answer = loopback.get(site.server.url + "/api/v1/inventory")
     assert answer.status_code == 401
     with pytest.raises(Unauthenticated):
         site.as_user(None).inventory()

@@ -25,6 +25,7 @@ from relayml.features import materialize, training_frame
 from relayml.features.declare import specs_of
 from relayml.models.publish import log_model
 from relayml.predictions import read_log
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import ServedHome
 
 NOW = pd.Timestamp(datetime.now(UTC)).tz_localize(None).floor("s")
@@ -107,7 +108,7 @@ def test_serve_looks_features_up_online_as_offline(
     url = server.url
 
     # only the entity key and the request-time input: the same answer as offline
-    answer = httpx.post(f"{url}/predict?features=true", json={"customer_id": 7, "plan": "pro"})
+    answer = loopback.post(f"{url}/predict?features=true", json={"customer_id": 7, "plan": "pro"})
     assert answer.status_code == 200, answer.text
     body = answer.json()
     offline = x.iloc[[6]].assign(plan="pro")
@@ -117,11 +118,11 @@ def test_serve_looks_features_up_online_as_offline(
     assert used["values"] == {"tenure": int(x["tenure"].iloc[6]), "spend": x["spend"].iloc[6]}
     assert used["sets"]["customer"]["key"] == "7" and used["sets"]["customer"]["version"] == 1
     assert used["sets"]["customer"]["event_time"] is not None
-    plain = httpx.post(f"{url}/predict", json={"customer_id": 7, "plan": "pro"}).json()
+    plain = loopback.post(f"{url}/predict", json={"customer_id": 7, "plan": "pro"}).json()
     assert "features" not in plain and plain["predictions"] == body["predictions"]
 
     # the V2 protocol: the key as a tensor, the features asked in the parameters
-    v2 = httpx.post(f"{url}/v2/models/churn/infer", json={
+    v2 = loopback.post(f"{url}/v2/models/churn/infer", json={
         "inputs": [
             {"name": "customer_id", "shape": [1], "datatype": "INT64", "data": [7]},
             {"name": "plan", "shape": [1], "datatype": "BYTES", "data": ["pro"]},
@@ -130,28 +131,28 @@ def test_serve_looks_features_up_online_as_offline(
     })  # fmt: skip
     assert v2.status_code == 200, v2.text
     assert v2.json()["parameters"]["features"][0]["values"] == used["values"]
-    meta = httpx.get(f"{url}/v2/models/churn").json()
+    meta = loopback.get(f"{url}/v2/models/churn").json()
     assert [i["name"] for i in meta["inputs"]] == ["customer_id", "plan"]
 
     # stale (past its TTL) and unknown entities: 422 naming the entity and the feature
-    stale = httpx.post(f"{url}/predict", json={"customer_id": 99, "plan": "pro"})
+    stale = loopback.post(f"{url}/predict", json={"customer_id": 99, "plan": "pro"})
     assert stale.status_code == 422
     assert "customer:tenure of customer 99" in stale.json()["error"]
     assert "past its TTL" in stale.json()["error"]
-    unknown = httpx.post(f"{url}/predict", json={"customer_id": 12345, "plan": "pro"})
+    unknown = loopback.post(f"{url}/predict", json={"customer_id": 12345, "plan": "pro"})
     assert unknown.status_code == 422
     assert "customer 12345" in unknown.json()["error"]
     assert "no value for this entity" in unknown.json()["error"]
-    missing_key = httpx.post(f"{url}/predict", json={"plan": "pro"})
+    missing_key = loopback.post(f"{url}/predict", json={"plan": "pro"})
     assert missing_key.status_code == 422 and "customer_id" in missing_key.json()["error"]
 
     # one request of 3 rows is one micro-batch: one lookup of 3 rows
-    before = httpx.get(f"{url}/metrics").text
+    before = loopback.get(f"{url}/metrics").text
     rows = [{"customer_id": i, "plan": "basic"} for i in (1, 2, 3)]
-    batch = httpx.post(f"{url}/predict", json={"instances": rows})
+    batch = loopback.post(f"{url}/predict", json={"instances": rows})
     assert batch.status_code == 200
     assert batch.json()["predictions"] == model.predict(x.iloc[:3].assign(plan="basic")).tolist()
-    after = httpx.get(f"{url}/metrics").text
+    after = loopback.get(f"{url}/metrics").text
     assert _metric(after, "relay_feature_lookups_total") == (
         _metric(before, "relay_feature_lookups_total") + 1
     )
@@ -169,7 +170,7 @@ def test_serve_looks_features_up_online_as_offline(
             return [r.status_code for r in await asyncio.gather(*sent)]
 
     assert set(asyncio.run(many())) == {200}
-    metrics = httpx.get(f"{url}/metrics").text
+    metrics = loopback.get(f"{url}/metrics").text
     batches = float(
         re.search(
             r'^relay_batch_rows_count\{model="churn",variant="v1"\} (\S+)$', metrics, re.M

@@ -11,11 +11,12 @@ import httpx
 
 from relayml.predictions import read_log
 from relayml.predictions.ids import moment_of
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import ServedHome, record
 
 
 def _post(url: str, body: Any, **headers: str) -> httpx.Response:
-    return httpx.post(url, json=body, headers=headers, timeout=10)
+    return loopback.post(url, json=body, headers=headers, timeout=10)
 
 
 def _ms(text: str) -> int:

@@ -17,6 +17,7 @@ from relayml.identity.tokens import create_token
 from relayml.identity.users import add_user
 from relayml.projects.members import add_member
 from relayml.store import Store
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import ServedHome, record
 
 PAGE = "https://app.example.com"
@@ -38,8 +39,8 @@ def test_the_platform_sends_no_cors_headers(relay_server: Any) -> None:
     auth = {"Authorization": f"Bearer {token}"} if token else {}
     for origin in (PAGE, OTHER, "null"):
         page = {"Origin": origin, **auth}
-        _no_cors(httpx.get(url + "/healthz", headers=page))
-        _no_cors(httpx.get(url + "/api/v1/projects", headers=page))
+        _no_cors(loopback.get(url + "/healthz", headers=page))
+        _no_cors(loopback.get(url + "/api/v1/projects", headers=page))
         preflight = httpx.options(url + "/api/v1/projects", headers={**page, **PREFLIGHT})
         _no_cors(preflight)
         assert preflight.status_code >= 400  # no preflight is approved
@@ -49,7 +50,7 @@ def test_the_model_server_sends_no_cors_headers_by_default(
     served_home: ServedHome, start_server: Any
 ) -> None:
     server = start_server(served_home, ["churn/2"])
-    answer = httpx.post(server.url + "/predict", json=record(0), headers={"Origin": PAGE})
+    answer = loopback.post(server.url + "/predict", json=record(0), headers={"Origin": PAGE})
     assert answer.status_code == 200
     _no_cors(answer)
     preflight = httpx.options(server.url + "/predict", headers={"Origin": PAGE, **PREFLIGHT})
@@ -81,16 +82,16 @@ def test_the_named_origin_may_call_the_model_server_with_a_token(
     assert preflight.status_code == 200, preflight.text
     assert preflight.headers["access-control-allow-origin"] == PAGE
     assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
-    refused = httpx.post(url, json=record(0), headers={"Origin": PAGE})
+    refused = loopback.post(url, json=record(0), headers={"Origin": PAGE})
     assert refused.status_code == 401  # and the page may read why
     assert refused.headers["access-control-allow-origin"] == PAGE
-    answered = httpx.post(url, json=record(0), headers={"Origin": PAGE, **bearer})
+    answered = loopback.post(url, json=record(0), headers={"Origin": PAGE, **bearer})
     assert answered.status_code == 200
     assert answered.headers["access-control-allow-origin"] == PAGE
     other = httpx.options(url, headers={"Origin": OTHER, **PREFLIGHT})
     assert other.status_code >= 400
     _no_cors(other)
-    _no_cors(httpx.post(url, json=record(0), headers={"Origin": OTHER, **bearer}))
+    _no_cors(loopback.post(url, json=record(0), headers={"Origin": OTHER, **bearer}))
 
 
 def test_bodies_over_the_model_servers_limit_get_413_once_the_caller_is_known(
@@ -108,13 +109,13 @@ def test_bodies_over_the_model_servers_limit_get_413_once_the_caller_is_known(
 
     for path in ("/predict", "/v2/models/churn/infer", "/v2/models/churn/outcomes"):
         url = server.url + path
-        assert httpx.post(url, json=big).status_code == 401  # unread: no token
-        announced = httpx.post(url, json=big, headers=bearer)
+        assert loopback.post(url, json=big).status_code == 401  # unread: no token
+        announced = loopback.post(url, json=big, headers=bearer)
         assert announced.status_code == 413, (path, announced.text)
         assert "2048" in announced.json()["error"]
-        streamed = httpx.post(
+        streamed = loopback.post(
             url, content=chunks(), headers={**bearer, "content-type": "application/json"}
         )
         assert streamed.status_code == 413, (path, streamed.text)
-    small = httpx.post(server.url + "/predict", json=record(0), headers=bearer)
+    small = loopback.post(server.url + "/predict", json=record(0), headers=bearer)
     assert small.status_code == 200  # still serving

@@ -27,6 +27,7 @@ from relayml.backend import LocalBackend
 from relayml.config import get_settings
 from relayml.domain.serving import Strategy, plan_variants
 from relayml.predictions import read_log
+from tests.fixtures.net import loopback
 from tests.fixtures.serving import ServedHome, record
 
 FLUSH_INTERVAL = 1.0
@@ -239,7 +240,7 @@ def test_fuzzed_requests_never_get_a_server_error(
                         )
     assert sum(calls.values()) >= 100, calls
     assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures)
-    assert httpx.post(server.url + "/predict", json=record()).status_code == 200
+    assert loopback.post(server.url + "/predict", json=record()).status_code == 200
     assert server.proc.poll() is None
 
 
@@ -274,7 +275,9 @@ def test_hot_redeploys_under_load_fail_no_request(
     seen = set(load.versions_since(0))
     assert seen == {1, 2, 3}, seen
     assert set(load.versions_since(tail_from)) == {3}
-    after = httpx.post(server.url + "/predict", json={"instances": [record(i) for i in range(8)]})
+    after = loopback.post(
+        server.url + "/predict", json={"instances": [record(i) for i in range(8)]}
+    )
     assert after.status_code == 200 and after.json()["versions"] == [3] * 8, after.text
 
 
@@ -345,7 +348,9 @@ def test_two_workers_answer_like_one_and_sigterm_stops_them_all(
 ) -> None:
     records = [record(i) for i in range(24)]
     single = start_server(served_home, ["churn/1"])
-    expected = httpx.post(single.url + "/predict", json={"instances": records}, timeout=30).json()
+    expected = loopback.post(
+        single.url + "/predict", json={"instances": records}, timeout=30
+    ).json()
     single.stop(signal.SIGTERM)
 
     server = start_server(served_home, ["churn/1"], "--workers", "2")

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
 
@@ -27,6 +26,7 @@ from relayml.data.sources import log_dataset
 from relayml.domain.features import Entity, Feature, FeatureSet, Source
 from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.features.declare import specs_of
+from tests.fixtures.net import loopback
 from tests.fixtures.web import Browser, WebSite, axe_violations, shoot
 
 RUNS = 30
@@ -394,5 +394,5 @@ def test_the_data_scientist_home_shows_the_best_runs_by_the_policy_metric(
 
 def test_artifact_links_need_the_session(web_site: WebSite, seeded: Seeded) -> None:
     run = seeded.runs["long"]
-    anonymous = httpx.get(f"{web_site.url}/api/v1/runs/{run}/artifacts/notes/notes.txt")
+    anonymous = loopback.get(f"{web_site.url}/api/v1/runs/{run}/artifacts/notes/notes.txt")
     assert anonymous.status_code == 401

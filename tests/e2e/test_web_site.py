@@ -8,6 +8,7 @@ import re
 
 import httpx
 
+from tests.fixtures.net import loopback
 from tests.fixtures.web import Browser, WebSite, axe_violations, shoot
 
 
@@ -70,10 +71,10 @@ def test_a_token_signs_in_too(browser: Browser) -> None:
 
 def test_errors_are_pages_and_the_api_keeps_its_shape(web_site: WebSite) -> None:
     html = {"accept": "text/html"}
-    anonymous = httpx.get(web_site.url + "/projects", headers=html)
+    anonymous = loopback.get(web_site.url + "/projects", headers=html)
     assert anonymous.status_code == 303  # a browser goes to the form, and comes back after
     assert anonymous.headers["location"] == "/sign-in?next=%2Fprojects"
-    bare = httpx.get(web_site.url + "/projects")
+    bare = loopback.get(web_site.url + "/projects")
     assert bare.status_code == 401 and "Sign in to relayml" in bare.text
     with web_site.api("sam") as sam:
         missing = sam.get("/projects/churn/nothing-here", headers=html)
@@ -83,7 +84,7 @@ def test_errors_are_pages_and_the_api_keeps_its_shape(web_site: WebSite) -> None
         assert "<html" in elsewhere.text
         api = sam.get("/api/v1/projects/no-such-project")
         assert api.status_code == 404 and api.json()["error"]["code"] == "NOT_FOUND"
-    page = httpx.get(web_site.url + "/sign-in")
+    page = loopback.get(web_site.url + "/sign-in")
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert not re.search(r"<script>(?!\s*$)", page.text), "no inline script on any page"
