@@ -54,6 +54,8 @@ format: install
 test: install provision
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/ruff format --check $(SRC)
+	@# byte-code for the hundreds of interpreters the tests start, even under PYTHONDONTWRITEBYTECODE
+	$(BIN)/python -m compileall -q -j 2 src tests > /dev/null
 	@$(BIN)/mypy > .mypy.out 2>&1 & typecheck=$$!; \
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25; tests=$$?; \
 	wait $$typecheck; types=$$?; cat .mypy.out; rm -f .mypy.out; \
