@@ -35,6 +35,7 @@ from relayml.api import (
 from relayml.api import mlflow as mlflow_api
 from relayml.api.asgi import replaying
 from relayml.api.auth import requires
+from relayml.api.online_path import OnlineLookups
 from relayml.api.responses import error_body, error_response, ok
 from relayml.api.route_gate import RouteGate, family_gate
 from relayml.api.sessions import CsrfFormField, SessionManager
@@ -175,6 +176,7 @@ def create_app(backend: LocalBackend, *, auth: bool | None = None) -> FastAPI:
     app.state.single_sign_on = oidc.SingleSignOn(settings)
     app.add_middleware(CsrfFormField)  # inside BodyLimit: the body is limited before it is read
     app.add_middleware(BodyLimit, limit=backend.settings.api_max_body_bytes)
+    app.add_middleware(OnlineLookups)  # outermost: a plain lookup skips the rest (online_path)
 
     # Under the MLflow prefixes errors take MLflow's shape (relayml/api/mlflow/errors.py).
     @app.exception_handler(RelayError)

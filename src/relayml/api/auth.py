@@ -33,6 +33,7 @@ __all__ = [
     "acting_identity",
     "any_project",
     "auth_enabled",
+    "authorize",
     "check",
     "declared_routes",
     "identity_of",
@@ -180,6 +181,22 @@ def _check_any(store: Any, identity: Identity, actions: Sequence[str], project: 
     raise denied
 
 
+def authorize(
+    request: Request, actions: Sequence[str], resolve: ProjectOf, path_params: dict[str, Any]
+) -> Identity:
+    """The caller's identity, once it may take one of the actions (the first one names the
+    route's) in the project `resolve` finds from the path parameters; else Unauthenticated or
+    PermissionDenied. It reads the database: call it off the event loop."""
+    action = actions[0]
+    backend = request.app.state.backend
+    identity = identity_of(request)
+    request.state.identity = identity
+    if not is_global(action) or not identity.is_admin:
+        project = None if is_global(action) else resolve(backend, dict(path_params))
+        _check_any(backend.store, identity, actions, project)
+    return identity
+
+
 def requires(action: str, project_of: ProjectOf | None = None, *, also: Sequence[str] = ()) -> Any:
     """The dependency a route declares: the action it takes and how it names its project.
 
@@ -196,17 +213,8 @@ def requires(action: str, project_of: ProjectOf | None = None, *, also: Sequence
     async def dependency(request: Request) -> Identity:
         if action == PUBLIC:
             return Identity(name="anonymous", via="public")
-
-        def authorize() -> Identity:  # one trip to a worker thread: it reads the database
-            backend = request.app.state.backend
-            identity = identity_of(request)
-            request.state.identity = identity
-            if not is_global(action) or not identity.is_admin:
-                project = None if is_global(action) else resolve(backend, dict(request.path_params))
-                _check_any(backend.store, identity, actions, project)
-            return identity
-
-        return await run_in_threadpool(authorize)
+        # one trip to a worker thread: it reads the database
+        return await run_in_threadpool(authorize, request, actions, resolve, request.path_params)
 
     dependency.relay_action = action  # type: ignore[attr-defined]
     dependency.relay_also = tuple(also)  # type: ignore[attr-defined]
