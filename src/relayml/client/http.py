@@ -39,13 +39,13 @@ from relayml.errors import (
 )
 from relayml.operations import LazyOperations
 
-__all__ = ["HttpBackend"]
+__all__ = ["HttpBackend", "tls_context"]
 
 T = TypeVar("T")
 
 
 @functools.cache
-def _tls(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+def tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     """The TLS context httpx would build for verify=True (SSL_CERT_FILE, SSL_CERT_DIR, else
     certifi's bundle), built once per process and per those variables: loading the CA bundle
     costs about 30 ms of CPU, and every client (each `with_actor`, each command) built its own."""
@@ -81,7 +81,7 @@ class HttpBackend(LazyOperations, Services):
             headers["Authorization"] = f"Bearer {settings.token}"
         else:
             headers["X-Relay-User"] = settings.user
-        tls = _tls(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        tls = tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
         self._http = httpx.Client(
             base_url=self.url + "/api/v1",
             headers=headers,
