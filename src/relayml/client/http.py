@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import ssl
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -45,10 +44,10 @@ T = TypeVar("T")
 
 
 @functools.cache
-def tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    """The TLS context httpx would build for verify=True (SSL_CERT_FILE, SSL_CERT_DIR, else
-    certifi's bundle), built once per process and per those variables: loading the CA bundle
-    costs about 30 ms of CPU, and every client (each `with_actor`, each command) built its own."""
+def tls_context() -> ssl.SSLContext:
+    """The TLS context httpx builds for verify=True (SSL_CERT_FILE or SSL_CERT_DIR as httpx reads
+    them, else certifi's bundle), built once per process: loading the CA bundle costs about
+    30 ms of CPU, and every client (each `with_actor`, each test backend) built its own."""
     return httpx.create_ssl_context(verify=True, trust_env=True)
 
 
@@ -81,12 +80,11 @@ class HttpBackend(LazyOperations, Services):
             headers["Authorization"] = f"Bearer {settings.token}"
         else:
             headers["X-Relay-User"] = settings.user
-        tls = tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
         self._http = httpx.Client(
             base_url=self.url + "/api/v1",
             headers=headers,
             timeout=settings.http_timeout,
-            verify=tls,
+            verify=tls_context(),
         )
 
     def with_actor(self, actor: str) -> HttpBackend:
