@@ -39,9 +39,9 @@ class World:
     path: OnlineLookups
     tokens: dict[str, str]
 
-    def get(self, who: str, url: str, **params: Any) -> Any:
+    def get(self, who: str, url: str, redirects: bool = True, **params: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who in self.tokens else {}
-        return self.client.get(url, params=params, headers=headers)
+        return self.client.get(url, params=params, headers=headers, follow_redirects=redirects)
 
 
 def _materialised(backend: LocalBackend) -> None:
@@ -126,12 +126,7 @@ def test_anything_else_gets_the_route_s_own_answer(
     world: World, who: str, url: str, params: dict[str, Any], status: int
 ) -> None:
     before = world.path.answered
-    answer = world.client.get(
-        url,
-        params=params,
-        headers={"Authorization": f"Bearer {world.tokens[who]}"} if who in world.tokens else {},
-        follow_redirects=False,
-    )
+    answer = world.get(who, url, redirects=False, **params)
     assert answer.status_code == status, answer.text
     assert world.path.answered == before  # the route answered, not the path
     if status >= 400:

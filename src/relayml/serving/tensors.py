@@ -76,6 +76,11 @@ def tensors_by_column(inputs: list[dict[str, Any]], names: Sequence[str]) -> dic
     return by_name
 
 
+def _flattened(data: list[Any]) -> list[Any]:
+    """Nested rows as one list of values, in order (a value outside a row stays as it is)."""
+    return [v for row in data for v in (row if isinstance(row, list) else [row])]
+
+
 def flat_data(tensor: Mapping[str, Any], spec: ColumnSpec) -> list[Any]:
     """A column's tensor's values, flattened, once its datatype and shape fit the column."""
     name = tensor["name"]
@@ -89,7 +94,7 @@ def flat_data(tensor: Mapping[str, Any], spec: ColumnSpec) -> list[Any]:
     if not isinstance(data, list):
         raise InvalidInput(f"tensor {name!r}: data must be a list, not {json_kind(data)}.")
     if data and isinstance(data[0], list):
-        data = [v for row in data for v in (row if isinstance(row, list) else [row])]
+        data = _flattened(data)
     shape = tensor["shape"]
     if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
         raise InvalidInput(f"tensor {name!r}: shape must be a list of integers, e.g. [3, 1].")
@@ -121,7 +126,7 @@ def matrix_rows(tensor: Mapping[str, Any], specs: Sequence[ColumnSpec]) -> list[
     data = tensor["data"]
     if not isinstance(data, list):
         raise InvalidInput(f"tensor {tensor['name']!r}: data must be a list.")
-    flat = [v for row in data for v in (row if isinstance(row, list) else [row])]
+    flat = _flattened(data)
     if len(flat) != shape[0] * width or not flat:
         raise InvalidInput(
             f"tensor {tensor['name']!r}: shape {shape} holds {shape[0] * width} values but "
