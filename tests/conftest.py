@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from relayml.domain.ports import Backend
 from relayml.store import Store
 from tests.fixtures.auth import ADMIN, ADMIN_TOKEN, SigningHttpBackend, server_env
 from tests.fixtures.net import free_port, stop_process, wait_for_port
+from tests.fixtures.warm_cli import spawn_relay
 
 pytest_plugins = ["tests.fixtures.plugin"]
 
@@ -58,19 +57,14 @@ def relay_server(relay_server_home: Path) -> Iterator[str]:
     env = {**os.environ, **server_env(home)}
     env.pop("RELAY_SERVER_URL", None)
     env.pop("RELAY_TOKEN", None)
-    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relayml.cli", "server", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    proc = spawn_relay(
+        ["server", "--port", str(port)], env=env, cwd=Path.cwd(), stdout=home / "server.log"
     )
     try:
         wait_for_port("127.0.0.1", port, timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(proc)
-        log.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "http"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ import pytest
 from tests.e2e.test_deployments import relay
 from tests.e2e.test_monitoring import _log_model_with_its_data, _send, _wait_for_rows
 from tests.fixtures.net import loopback
-from tests.fixtures.serving import FEATURES, RELAY, ServedHome, churn_frame
-from tests.fixtures.warm_cli import run_relay
+from tests.fixtures.serving import FEATURES, ServedHome, churn_frame
+from tests.fixtures.warm_cli import run_relay, spawn_relay
 
 PIPELINE = """
 from pathlib import Path
@@ -178,10 +177,9 @@ def test_relay_server_runs_the_monitors_on_its_own(served_home: ServedHome, tmp_
     # auth on, as by default: the first administrator's token is ADMIN_TOKEN
     env = {**served_home.env, "RELAY_MONITOR_INTERVAL": "0.5", "RELAY_BOOTSTRAP_TOKEN": ADMIN_TOKEN}
     signed = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    proc = subprocess.Popen(
-        [RELAY, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = spawn_relay(
+        ["server", "--port", str(port)], env=env, cwd=tmp_path, stdout=tmp_path / "server.log"
+    )
     try:
         wait_for_port("127.0.0.1", port, timeout=60)
         deadline = time.monotonic() + 30

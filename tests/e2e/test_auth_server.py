@@ -27,6 +27,7 @@ from relayml.identity.users import add_user
 from relayml.store import Store
 from tests.fixtures.auth import ADMIN_TOKEN, token_for
 from tests.fixtures.net import free_port, loopback, wait_for_port
+from tests.fixtures.warm_cli import spawn_relay
 
 TOKEN = re.compile(r"relay_[A-Za-z0-9_\-]{20,}")
 
@@ -54,10 +55,9 @@ def start(home: Path, *extra: str, **env: str) -> Server:
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     log = home / f"server-{port}.out"
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            _command(port, *extra), env=_env(home, **env), stdout=sink, stderr=subprocess.STDOUT
-        )
+    process = spawn_relay(
+        ["server", "--port", str(port), *extra], env=_env(home, **env), cwd=Path.cwd(), stdout=log
+    )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
         wait_for_port("127.0.0.1", port, timeout=60)

@@ -26,6 +26,7 @@ from relayml.store import HEAD_REVISION
 from relayml.tracking.local import LocalTracking
 from tests.fixtures.auth import ADMIN_TOKEN, server_env
 from tests.fixtures.net import free_port, loopback, wait_for_port
+from tests.fixtures.warm_cli import spawn_relay
 
 runner = CliRunner()
 
@@ -475,13 +476,9 @@ def start_server(home: Path, *extra: str) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update(server_env(home, user="server"))  # auth on; its admin's token is ADMIN_TOKEN
     log = home.parent / "server.log"
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "relayml.cli", "server", "--port", str(port), *extra],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    process = spawn_relay(
+        ["server", "--port", str(port), *extra], env=env, cwd=Path.cwd(), stdout=log
+    )
     try:
         wait_for_port("127.0.0.1", port, timeout=60)
     except TimeoutError:

@@ -12,8 +12,6 @@ import json
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from relayml.config import get_settings
 from tests.fixtures.auth import token_for
 from tests.fixtures.documented import ROOT, Demo, clean_env, fill, relay_commands, run_commands
 from tests.fixtures.net import free_port, loopback
-from tests.fixtures.warm_cli import run_relay
+from tests.fixtures.warm_cli import run_relay, spawn_relay
 
 PAGES = sorted(str(path.relative_to(ROOT / "docs")) for path in (ROOT / "docs").rglob("*.md"))
 SERVES = ("relay server", "relay serve ")
@@ -152,10 +150,8 @@ def test_the_documented_servers_start_answer_their_health_route_and_stop(
     admin_token = token_for(get_settings(home=Path(env["RELAY_HOME"])), "docs-admin", admin=True)
     for command in dict.fromkeys(serving):
         args, port = _on_free_port(fill(command, placeholders))
-        server = subprocess.Popen(
-            [sys.executable, "-m", "relayml.cli", *args],
-            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        said, errors = tmp_path / f"serve-{port}.out", tmp_path / f"serve-{port}.err"
+        server = spawn_relay(args, env=env, cwd=tmp_path, stdout=said, stderr=errors)
         url = f"http://127.0.0.1:{port}{HEALTH[args[0]]}"
         try:
             deadline = time.monotonic() + 90
@@ -173,6 +169,7 @@ def test_the_documented_servers_start_answer_their_health_route_and_stop(
                 assert loopback.get(api, headers=signed, timeout=10).status_code == 200
         finally:
             server.terminate()
-            _, stderr = server.communicate(timeout=60)
+            server.wait(timeout=60)
+            stderr = errors.read_text(errors="replace")
         assert answered, f"{command}: {url} never answered 200: {stderr[-500:]}"
         assert "Traceback" not in stderr, f"{command}: {stderr[-500:]}"

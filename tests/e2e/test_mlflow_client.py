@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from relayml.models.publish import load_model
 from tests.fixtures.auth import ADMIN, ADMIN_TOKEN, client_env, server_env, token_for
 from tests.fixtures.mlflow_env import mlflow_python
 from tests.fixtures.net import free_port, loopback, stop_process, wait_for_port
-from tests.fixtures.warm_cli import run_relay
+from tests.fixtures.warm_cli import run_relay, spawn_relay
 
 SCRIPT = Path(__file__).parent / "mlflow_scripts" / "client.py"
 PROJECT = "mlflow"  # RELAY_MLFLOW_PROJECT's default
@@ -74,13 +73,9 @@ class RelayServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
         env.update(server_env(home), RELAY_MONITOR_INTERVAL="0")
         self.log = home / "server.log"
-        with open(self.log, "wb") as sink:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "relayml.cli", "server", "--port", str(port)],
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = spawn_relay(
+            ["server", "--port", str(port)], env=env, cwd=Path.cwd(), stdout=self.log
+        )
         wait_for_port("127.0.0.1", port, timeout=60)
 
     def stop(self) -> None:

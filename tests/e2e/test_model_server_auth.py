@@ -277,13 +277,10 @@ class _BundleServer(ModelServerProcess):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = where / f"bundle-{self.port}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [*command, "--port", str(self.port)],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [*command, "--port", str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         self._wait_ready()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.e2e.test_deployments import relay
@@ -68,8 +68,10 @@ def test_drift_and_performance_of_a_served_model(
     assert window["rows"] == 800 and window["drifted_columns"] == []
     assert window["dataset_drifted"] is False
 
-    moment = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "")
-    time.sleep(1.1)
+    # --since takes whole seconds: the moment is the next whole second, after every first row
+    after = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
+    moment = after.isoformat().replace("+00:00", "")
+    time.sleep((after - datetime.now(UTC)).total_seconds() + 0.1)
     shifted = churn_frame(800, seed=12)
     shifted["monthly"] = shifted["monthly"] + 45  # prices went up
     _send(server.url, shifted[FEATURES].to_dict("records"))

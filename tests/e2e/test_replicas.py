@@ -11,7 +11,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from relayml.store import Store
 from tests.fixtures.auth import ADMIN_TOKEN
 from tests.fixtures.net import free_port, loopback, stop_process, wait_for_port
 from tests.fixtures.s3 import S3Bucket
+from tests.fixtures.warm_cli import spawn_relay
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -50,12 +50,11 @@ class Fleet:
         home.mkdir()
         port = free_port()
         clean = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-        with open(home / "out.log", "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "relayml.cli", *args, "--port", str(port)],
-                env={**clean, **self.shared, "RELAY_HOME": str(home), **env},
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        proc = spawn_relay(
+            [*args, "--port", str(port)],
+            env={**clean, **self.shared, "RELAY_HOME": str(home), **env},
+            cwd=Path.cwd(), stdout=home / "out.log",
+        )  # fmt: skip
         self.processes.append(proc)
         return f"http://127.0.0.1:{port}", proc
 

@@ -5,8 +5,6 @@ the pipelines page, and a real `relay server` whose scheduler fires an event sch
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ from relayml.identity.tokens import create_token
 from relayml.identity.users import add_user
 from tests.fixtures.auth import ADMIN_TOKEN, server_env
 from tests.fixtures.net import free_port, stop_process, wait_for_port
+from tests.fixtures.warm_cli import spawn_relay
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -185,11 +184,8 @@ def test_relay_server_fires_an_event_schedule_by_itself(tmp_path: Path) -> None:
         env.pop(name, None)
     flows = tmp_path / "flows.py"
     flows.write_text(FLOWS)
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relayml.cli", "server", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    log = tmp_path / "server.log"
+    proc = spawn_relay(["server", "--port", str(port)], env=env, cwd=Path.cwd(), stdout=log)
     settings = get_settings(
         server_url=f"http://127.0.0.1:{port}", token=ADMIN_TOKEN, home=tmp_path / "client"
     )
@@ -222,4 +218,3 @@ def test_relay_server_fires_an_event_schedule_by_itself(tmp_path: Path) -> None:
         api.close()
     finally:
         stop_process(proc)
-        log.close()
