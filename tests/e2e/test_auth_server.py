@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from relayml.identity.users import add_user
 from relayml.store import Store
 from tests.fixtures.auth import ADMIN_TOKEN, token_for
 from tests.fixtures.net import free_port, loopback, wait_for_port
-from tests.fixtures.warm_cli import spawn_relay
+from tests.fixtures.warm_cli import run_relay, spawn_relay
 
 TOKEN = re.compile(r"relay_[A-Za-z0-9_\-]{20,}")
 
@@ -45,10 +44,6 @@ class Server:
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     return {**env, "RELAY_HOME": str(home), "RELAY_USER": "root", **extra}
-
-
-def _command(port: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "relayml.cli", "server", "--port", str(port), *extra]
 
 
 def start(home: Path, *extra: str, **env: str) -> Server:
@@ -166,12 +161,8 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path, servers: list[Server]) 
         (("--no-auth", "--host", "0.0.0.0"), {}),
         (("--host", "0.0.0.0"), {"RELAY_AUTH": "false"}),
     ):
-        done = subprocess.run(
-            _command(free_port(), *args),
-            env=_env(home, **env),
-            capture_output=True,
-            text=True,
-            timeout=60,
+        done = run_relay(
+            ["server", "--port", str(free_port()), *args], env=_env(home, **env), cwd=tmp_path
         )
         assert done.returncode == 2, done.stdout + done.stderr
         assert "loopback" in done.stderr and "Traceback" not in done.stderr
@@ -191,12 +182,10 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path, servers: list[Server]) 
 
 
 def test_the_bootstrap_token_setting(tmp_path: Path, servers: list[Server]) -> None:
-    bad = subprocess.run(
-        _command(free_port()),
+    bad = run_relay(
+        ["server", "--port", str(free_port())],
         env=_env(tmp_path / "bad", RELAY_BOOTSTRAP_TOKEN="relay_short"),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        cwd=tmp_path,
     )
     assert bad.returncode == 1 and "RELAY_BOOTSTRAP_TOKEN must look like" in bad.stderr
     assert "relay_short" not in bad.stderr + bad.stdout

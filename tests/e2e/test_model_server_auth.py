@@ -25,6 +25,7 @@ from relayml.projects.members import add_member
 from relayml.store import Store
 from tests.fixtures.net import loopback
 from tests.fixtures.serving import ModelServerProcess, ServedHome, record
+from tests.fixtures.warm_cli import run_relay
 
 NO_CACHE = {"RELAY_SERVE_AUTH_CACHE_SECONDS": "0"}
 
@@ -223,17 +224,12 @@ def test_tokens_never_reach_the_logs(
 def test_auth_is_refused_where_no_store_can_check_tokens(
     served_home: ServedHome, tmp_path: Path
 ) -> None:
-    relay = str(Path(sys.executable).with_name("relay"))
     empty = {**served_home.env, "RELAY_HOME": str(tmp_path / "empty")}
-    no_users = subprocess.run(
-        [relay, "serve", "churn/2", "--auth"], env=empty, capture_output=True, text=True
-    )
+    no_users = run_relay(["serve", "churn/2", "--auth"], env=empty, cwd=tmp_path)
     assert no_users.returncode == 1
     assert "no users" in no_users.stderr and "RELAY_DATABASE_URL" in no_users.stderr
     remote = {**served_home.env, "RELAY_SERVER_URL": "http://127.0.0.1:9", "RELAY_SERVE_AUTH": "1"}
-    over_http = subprocess.run(
-        [relay, "serve", "churn/2"], env=remote, capture_output=True, text=True
-    )
+    over_http = run_relay(["serve", "churn/2"], env=remote, cwd=tmp_path)
     assert over_http.returncode == 1
     assert "RELAY_DATABASE_URL" in over_http.stderr and "Traceback" not in over_http.stderr
 
