@@ -35,7 +35,6 @@ every method, the sampled one included; XGBoost computes in float32: there to ~1
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,13 +46,19 @@ from relayml.errors import InvalidInput
 from relayml.models.flavors import XGBoostBoosterModel
 from relayml.models.predictor import Predictor
 from relayml.models.signature import prepare_input
+from relayml.monitoring._shapley import (
+    BACKGROUND_ROWS,
+    ROW_BUDGET,
+    Result,
+    numbers,
+    pick,
+    plan,
+    shapley,
+)
 from relayml.monitoring._treeshap import node_values, tree_shap
 
 __all__ = ["Explanation", "explain_row", "global_importance"]
 
-_EXACT_MAX_INPUTS = 12
-_BACKGROUND_ROWS = 200
-_ROW_BUDGET = 2**17  # model calls to explain one row
 _GLOBAL_ROW_BUDGET = 2**13  # model calls per row in global_importance
 _GLOBAL_BUDGET = 2**20  # model calls for all rows of global_importance
 _TREE_BUDGET = 2**27  # array steps of tree SHAP for all rows of global_importance (~10 s)
@@ -77,15 +82,6 @@ class Explanation:
         return [(self.columns[i], self.values[i], self.contributions[i]) for i in order[:n]]
 
 
-@dataclass
-class _Result:
-    phi: np.ndarray  # (rows, inputs)
-    base: np.ndarray
-    pred: np.ndarray
-    outputs: list[str]
-    method: str
-
-
 def explain_row(
     predictor: Predictor,
     row: Mapping[str, Any] | pd.DataFrame,
@@ -98,7 +94,7 @@ def explain_row(
     if len(frame) != 1:
         raise InvalidInput(f"explain one row at a time; got {len(frame)} rows.")
     bg = None if background is None else _frame(predictor, background, "background")
-    result = _explain(predictor, frame, bg, np.random.default_rng(seed), _ROW_BUDGET)
+    result = _explain(predictor, frame, bg, np.random.default_rng(seed), ROW_BUDGET)
     return Explanation(
         columns=list(frame.columns),
         values=[v.item() if isinstance(v, np.generic) else v for v in frame.iloc[0].tolist()],
@@ -133,7 +129,7 @@ def _affordable_rows(native: Any, frame: pd.DataFrame) -> int:
     """How many rows global_importance can explain within its budget (at least 16)."""
     kind, inputs = _kind(native), int(frame.shape[1])
     if kind == "agnostic":  # model calls per row
-        exact, used, pairs = _plan(inputs, min(len(frame), _BACKGROUND_ROWS), _GLOBAL_ROW_BUDGET)
+        exact, used, pairs = plan(inputs, min(len(frame), BACKGROUND_ROWS), _GLOBAL_ROW_BUDGET)
         cost = (2**inputs) * used if exact else 2 * pairs * (inputs + 1)
         return max(16, int(_GLOBAL_BUDGET // cost))
     if kind == "sklearn-trees":  # leaves * (features per path)^2 array steps per row
@@ -191,7 +187,7 @@ def _explain(
     background: pd.DataFrame | None,
     rng: np.random.Generator,
     budget: int,
-) -> _Result:
+) -> Result:
     kind = _kind(predictor.native)
     if kind in ("xgboost", "lightgbm"):
         return _boosted_library(predictor, rows, kind)
@@ -204,31 +200,7 @@ def _explain(
         )
     if kind == "linear":
         return _linear(predictor, rows, background)
-    return _shapley(predictor, rows, background, rng, budget)
-
-
-def _pick(predictor: Predictor, score: Any, what: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Per row: the column of score explained, its value, and its name.
-
-    score is (rows, 1) for a regression value or a binary classifier's raw score (the positive
-    class's), (rows, classes) for probabilities or multiclass raw scores. what: "value", "P",
-    "log-odds" or "decision score".
-    """
-    score = np.asarray(score, dtype=np.float64).reshape(len(score), -1)
-    n, width = score.shape
-    k = np.argmax(score, axis=1) if width > 2 else np.full(n, width - 1)
-    value = score[np.arange(n), k]
-    if what == "value":
-        if width > 1:
-            raise InvalidInput("only single-output regression models can be explained.")
-        return k, value, ["predicted value"] * n
-    classes = predictor.signature.classes or list(getattr(predictor.native, "classes_", []))
-    labels = [classes[i] if i < len(classes) else i for i in k + (width == 1)]
-    if what == "P":
-        return k, value, [f"P(class={c})" for c in labels]
-    if width == 1:
-        return k, value, [f"{what} of P(class={c})" for c in labels]
-    return k, value, [f"raw score of class {c}" for c in labels]
+    return shapley(predictor, rows, background, rng, budget)
 
 
 def _model_matrix(predictor: Predictor, rows: pd.DataFrame, dtype: Any) -> tuple[Any, np.ndarray]:
@@ -253,19 +225,7 @@ def _to_inputs(phi: np.ndarray, predictor: Predictor, features: Any) -> np.ndarr
     return out
 
 
-def _numbers(values: np.ndarray) -> np.ndarray:
-    """predict() output as one float per row, or InvalidInput when it is not one number."""
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    if values.ndim != 1 or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
-        raise InvalidInput(
-            "only models with one numeric output (or class probabilities) can be explained; "
-            f"this one gives {values.dtype} values of shape {values.shape[1:] or 'scalar'}."
-        )
-    return values.astype(np.float64)
-
-
-def _linear(predictor: Predictor, rows: pd.DataFrame, background: pd.DataFrame) -> _Result:
+def _linear(predictor: Predictor, rows: pd.DataFrame, background: pd.DataFrame) -> Result:
     native = predictor.native
     prepared, x = _model_matrix(predictor, rows, np.float64)
     mean = _model_matrix(predictor, background, np.float64)[1].mean(axis=0)
@@ -273,18 +233,18 @@ def _linear(predictor: Predictor, rows: pd.DataFrame, background: pd.DataFrame) 
     intercept = np.broadcast_to(np.asarray(native.intercept_, dtype=np.float64), coef.shape[:1])
     if predictor.signature.task == "classification":
         what = "log-odds" if "Logistic" in type(native).__name__ else "decision score"
-        k, pred, outputs = _pick(predictor, native.decision_function(prepared), what)
+        k, pred, outputs = pick(predictor, native.decision_function(prepared), what)
     else:
-        k, pred, outputs = _pick(predictor, _numbers(predictor.predict(rows)), "value")
+        k, pred, outputs = pick(predictor, numbers(predictor.predict(rows)), "value")
     phi = coef[k] * (x - mean)
     method = f"linear (exact): coef * (x - mean of {len(background)} background rows)"
     features = getattr(native, "feature_names_in_", None)
-    return _Result(
+    return Result(
         _to_inputs(phi, predictor, features), intercept[k] + coef[k] @ mean, pred, outputs, method
     )
 
 
-def _boosted_library(predictor: Predictor, rows: pd.DataFrame, kind: str) -> _Result:
+def _boosted_library(predictor: Predictor, rows: pd.DataFrame, kind: str) -> Result:
     """XGBoost's and LightGBM's own exact tree SHAP, of the raw score."""
     native, prepared = predictor.native, prepare_input(predictor.signature, rows)
     if kind == "xgboost":
@@ -305,12 +265,12 @@ def _boosted_library(predictor: Predictor, rows: pd.DataFrame, kind: str) -> _Re
         raw = native.predict(prepared, raw_score=True)
         features, name = getattr(native, "booster_", native).feature_name(), "LightGBM"
     classifier = predictor.signature.task == "classification"
-    k, pred, outputs = _pick(predictor, raw, "log-odds" if classifier else "value")
+    k, pred, outputs = pick(predictor, raw, "log-odds" if classifier else "value")
     n, width = len(rows), np.asarray(raw).reshape(len(rows), -1).shape[1]
     chosen = np.asarray(contrib, dtype=np.float64).reshape(n, width, -1)[np.arange(n), k]
-    if not classifier and not np.allclose(_numbers(predictor.predict(rows)), pred, rtol=1e-5):
+    if not classifier and not np.allclose(numbers(predictor.predict(rows)), pred, rtol=1e-5):
         outputs = ["raw score (before the link function)"] * n
-    return _Result(
+    return Result(
         _to_inputs(chosen[:, :-1], predictor, features),
         chosen[:, -1],
         pred,
@@ -319,7 +279,7 @@ def _boosted_library(predictor: Predictor, rows: pd.DataFrame, kind: str) -> _Re
     )
 
 
-def _sklearn_trees(predictor: Predictor, rows: pd.DataFrame) -> _Result:
+def _sklearn_trees(predictor: Predictor, rows: pd.DataFrame) -> Result:
     """sklearn trees, forests (mean of trees) and gradient boosting (raw score) by tree SHAP."""
     from sklearn.base import is_classifier
     from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
@@ -330,11 +290,11 @@ def _sklearn_trees(predictor: Predictor, rows: pd.DataFrame) -> _Result:
     classifier = is_classifier(native)
     if boosted and classifier:
         what = "log-odds" if getattr(native, "loss", "") == "log_loss" else "raw score"
-        k, pred, outputs = _pick(predictor, native.decision_function(prepared), what)
+        k, pred, outputs = pick(predictor, native.decision_function(prepared), what)
     elif classifier:
-        k, pred, outputs = _pick(predictor, native.predict_proba(prepared), "P")
+        k, pred, outputs = pick(predictor, native.predict_proba(prepared), "P")
     else:
-        k, pred, outputs = _pick(predictor, _numbers(native.predict(prepared)), "value")
+        k, pred, outputs = pick(predictor, numbers(native.predict(prepared)), "value")
     phi, base = np.zeros(x.shape), np.zeros(len(x))
     for c in np.unique(k):
         at = np.flatnonzero(k == c)
@@ -353,98 +313,4 @@ def _sklearn_trees(predictor: Predictor, rows: pd.DataFrame) -> _Result:
         base[at] = offset + expected
     features = getattr(native, "feature_names_in_", None)
     method = "tree SHAP (exact, path-dependent)"
-    return _Result(_to_inputs(phi, predictor, features), base, pred, outputs, method)
-
-
-def _plan(inputs: int, n_background: int, budget: int) -> tuple[bool, int, int]:
-    """(exact?, background rows, antithetic permutation pairs) within about budget model calls."""
-    if inputs <= _EXACT_MAX_INPUTS:
-        return True, min(n_background, _BACKGROUND_ROWS, max(8, budget >> inputs)), 0
-    return False, min(n_background, _BACKGROUND_ROWS), max(2, budget // (2 * (inputs + 1)))
-
-
-def _shapley(
-    predictor: Predictor,
-    rows: pd.DataFrame,
-    background: pd.DataFrame,
-    rng: np.random.Generator,
-    budget: int,
-) -> _Result:
-    """Interventional Shapley values over the input columns: exact, or by sampled permutations."""
-    n, inputs = rows.shape
-    k: np.ndarray | None = None
-    if predictor.signature.task == "classification":
-        if not predictor.has_proba:
-            raise InvalidInput(
-                "this classifier gives labels without probabilities, so there is no number to "
-                "explain; log a model with predict_proba()."
-            )
-        k, _, outputs = _pick(predictor, predictor.predict_proba(rows), "P")
-    else:
-        outputs = ["predicted value"] * n
-    exact, used, pairs = _plan(inputs, len(background), budget)
-    bg = background.iloc[np.sort(rng.choice(len(background), used, replace=False))]
-    if exact:
-        masks = (np.arange(2**inputs)[:, None] >> np.arange(inputs)) & 1 == 1
-        value = _evaluate(predictor, rows, bg, np.repeat(masks, used, axis=0)[None], k)
-        v = value.reshape(n, 2**inputs, used).mean(axis=2)
-        size = masks.sum(axis=1)
-        weight = [math.factorial(s) * math.factorial(max(inputs - s - 1, 0)) for s in size]
-        phi = np.zeros((n, inputs))
-        for i in range(inputs):
-            without = np.flatnonzero(~masks[:, i])
-            phi[:, i] = (v[:, without | (1 << i)] - v[:, without]) @ np.take(weight, without)
-        method = f"exact Shapley over {inputs} inputs, {used} background rows"
-        return _Result(phi / math.factorial(inputs), v[:, 0], v[:, -1], outputs, method)
-    orders = rng.permuted(np.tile(np.arange(inputs), (n, pairs, 1)), axis=2)
-    orders = np.concatenate([orders, orders[:, :, ::-1]], axis=1)  # antithetic pairs
-    steps = np.argsort(orders, axis=2)[:, :, None, :] < np.arange(inputs + 1)[:, None]
-    which = np.repeat(np.tile(np.arange(pairs) % used, 2), inputs + 1)  # one bg row per pair
-    value = _evaluate(predictor, rows, bg, steps.reshape(n, -1, inputs), k, which)
-    value = value.reshape(n, 2 * pairs, inputs + 1)
-    marginal = np.zeros((n, 2 * pairs, inputs))
-    np.put_along_axis(marginal, orders, np.diff(value, axis=2), axis=2)
-    paired = (marginal[:, :pairs] + marginal[:, pairs:]) / 2
-    error = float((paired.std(axis=1, ddof=1) / math.sqrt(pairs)).max())
-    method = (
-        f"sampled Shapley over {inputs} inputs: {pairs} antithetic permutation pairs, "
-        f"{used} background rows, seeded; std. error <= {error:.2g}"
-    )
-    base, pred = value[:, :, 0].mean(axis=1), value[:, 0, -1]
-    return _Result(paired.mean(axis=1), base, pred, outputs, method)
-
-
-def _evaluate(
-    predictor: Predictor,
-    rows: pd.DataFrame,
-    bg: pd.DataFrame,
-    masks: np.ndarray,
-    k: np.ndarray | None,
-    which: np.ndarray | None = None,
-) -> np.ndarray:
-    """The explained output for each row and mask: the row's values where True, else bg's.
-
-    masks is (1 or rows, calls, inputs); call i uses background row which[i] (default: cycling).
-    """
-    calls = masks.shape[1]
-    which = np.arange(calls) % len(bg) if which is None else which
-    out = np.zeros((len(rows), calls))
-    chunk = max(1, _ROW_BUDGET // calls)
-    for lo in range(0, len(rows), chunk):
-        part = rows.iloc[lo : lo + chunk]
-        mask = masks if masks.shape[0] == 1 else masks[lo : lo + chunk]
-        design = pd.DataFrame(
-            {
-                name: np.where(
-                    mask[:, :, j], part[name].to_numpy()[:, None], bg[name].to_numpy()[which]
-                ).ravel()
-                for j, name in enumerate(rows.columns)
-            }
-        )
-        if k is None:
-            values = _numbers(predictor.predict(design))
-        else:
-            chosen = np.repeat(k[lo : lo + chunk], calls)
-            values = predictor.predict_proba(design)[np.arange(len(design)), chosen]
-        out[lo : lo + chunk] = values.reshape(len(part), calls)
-    return out
+    return Result(_to_inputs(phi, predictor, features), base, pred, outputs, method)
