@@ -26,6 +26,7 @@ LAYERS = {
     "errors": FOUNDATION,
     "config": FOUNDATION,
     "operations": FOUNDATION,  # the lazy service loading of both backends; imports no relayml
+    "tls": FOUNDATION,  # the one TLS context of relayml's HTTP clients; imports no relayml
     "domain": DOMAIN,
     "store": STORES,
     "artifacts": STORES,

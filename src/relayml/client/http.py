@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import math
-import ssl
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -37,18 +35,11 @@ from relayml.errors import (
     Unauthenticated,
 )
 from relayml.operations import LazyOperations
+from relayml.tls import tls_context
 
 __all__ = ["HttpBackend", "tls_context"]
 
 T = TypeVar("T")
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The TLS context httpx builds for verify=True (SSL_CERT_FILE or SSL_CERT_DIR as httpx reads
-    them, else certifi's bundle), built once per process: loading the CA bundle costs about
-    30 ms of CPU, and every client (each `with_actor`, each test backend) built its own."""
-    return httpx.create_ssl_context(verify=True, trust_env=True)
 
 
 def _q(part: str) -> str:

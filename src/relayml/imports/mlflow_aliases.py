@@ -21,6 +21,7 @@ import httpx
 from relayml.domain.models import ENVIRONMENTS
 from relayml.errors import RelayError, ServerUnavailable
 from relayml.interop import mlflow_registry
+from relayml.tls import tls_context
 
 __all__ = ["AliasBook", "alias_book", "import_aliases"]
 
@@ -61,7 +62,9 @@ class _ServerAliases:
         url = f"{self.url}/api/2.0/mlflow{path}"
         headers = {**self.headers, "X-Relay-Project": project}  # the name may be in several
         try:  # a few calls per model: a connection each, closed at once
-            response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            response = httpx.request(
+                method, url, headers=headers, timeout=self.timeout, verify=tls_context(), **kwargs
+            )
         except httpx.TransportError as exc:
             raise ServerUnavailable(
                 f"cannot reach the relay server at {self.url} ({exc.__class__.__name__}: {exc})."

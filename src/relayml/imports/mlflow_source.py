@@ -143,8 +143,15 @@ def _reach(url: str) -> None:
     """InvalidInput at once when nothing answers at url (MLflow's client retries for minutes)."""
     import httpx
 
+    from relayml.tls import tls_context
+
     try:
-        httpx.get(f"{url}/api/2.0/mlflow/experiments/search", params={"max_results": 1}, timeout=10)
+        httpx.get(
+            f"{url}/api/2.0/mlflow/experiments/search",
+            params={"max_results": 1},
+            timeout=10,
+            verify=tls_context(),
+        )
     except httpx.HTTPError as exc:
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise InvalidInput(

@@ -404,13 +404,15 @@ def emit(
     """POST an event to {url}/api/v1/lineage; True when accepted. Never raises: logs a warning."""
     import httpx
 
+    from relayml.tls import tls_context
+
     target = url.rstrip("/") + "/api/v1/lineage"
     headers = {"Content-Type": "application/json", "User-Agent": f"relayml/{__version__}"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     problem = "no attempt made"
     try:
-        with httpx.Client(timeout=timeout, headers=headers) as client:
+        with httpx.Client(timeout=timeout, headers=headers, verify=tls_context()) as client:
             for attempt in range(max(1, attempts)):
                 if attempt:
                     time.sleep(backoff * 2 ** (attempt - 1))

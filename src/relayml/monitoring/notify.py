@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from relayml.tls import tls_context
+
 __all__ = ["post_webhook", "start_retraining"]
 
 log = logging.getLogger("relayml.alerts")
@@ -24,7 +26,7 @@ def post_webhook(
     error = ""
     for attempt in range(1, attempts + 1):
         try:
-            response = httpx.post(url, json=payload, timeout=10)
+            response = httpx.post(url, json=payload, timeout=10, verify=tls_context())
             if response.status_code < 500:
                 delivered = response.status_code < 400
                 return {
