@@ -42,8 +42,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,11 +50,20 @@ import pyarrow as pa
 
 from relayml.errors import InvalidInput
 from relayml.predictions import priority
-from relayml.predictions._files import DAY_MS, join, open_fs, write_table
-from relayml.predictions.layout import check_partition, day_folder, day_of
+from relayml.predictions._files import join, open_fs, write_table
+from relayml.predictions.chunks import (
+    Build,
+    Chunk,
+    group_chunks,
+    merge_chunk,
+    row_count,
+    split_by_day,
+    to_arrow,
+)
+from relayml.predictions.layout import check_partition, day_folder
 from relayml.predictions.priority import set_idle as _set_idle
 
-__all__ = ["Build", "ParquetLog", "join_column"]
+__all__ = ["Build", "ParquetLog"]
 
 logger = logging.getLogger("relayml.predictions")
 # An idle-priority flush is late (its thread raised) this many ms per interval after the previous
@@ -64,111 +72,6 @@ logger = logging.getLogger("relayml.predictions")
 _LATE_MS = 1_500
 
 LOG_EVERY = 10.0
-Build = Callable[[Sequence[Any]], Mapping[str, Any]]
-"""Makes the columns of several items queued by ``append_built``, joined in their order."""
-# partition, columns (or an item for its build), rows, appended at (ms), build (None: columns)
-_Chunk = tuple[str, Any, int, int, Build | None]
-
-
-def _to_arrow(name: str, values: Any) -> Any:
-    """One column as an Arrow array; numeric lists of lists become list<double>."""
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        array = values
-    elif isinstance(values, np.ndarray) and values.ndim == 2:
-        rows, width = values.shape
-        flat = values.reshape(-1)
-        if flat.dtype.kind in "biuf":
-            flat = flat.astype(np.float64)
-        offsets = np.arange(rows + 1, dtype=np.int32) * width
-        array = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
-    elif isinstance(values, np.ndarray) and values.ndim != 1:
-        raise InvalidInput(f"Column {name!r} has {values.ndim} dimensions; give 1 or 2.")
-    else:
-        array = pa.array(values if isinstance(values, list | np.ndarray) else list(values))
-    kind = array.type
-    if (
-        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
-    ) and (
-        pa.types.is_integer(kind.value_type)
-        or pa.types.is_floating(kind.value_type)
-        or pa.types.is_decimal(kind.value_type)
-        or pa.types.is_null(kind.value_type)
-    ):
-        array = array.cast(pa.list_(pa.float64()))
-    if name == "timestamp" and pa.types.is_timestamp(kind):
-        array = array.cast(pa.timestamp("ms"), safe=False).cast(pa.int64())
-    return array
-
-
-def _group_chunks(chunks: Sequence[_Chunk]) -> list[list[_Chunk]]:
-    """Chunks that can be joined: same partition, same columns (or build), appended the same
-    UTC day."""
-    groups: dict[tuple[Any, ...], list[_Chunk]] = {}
-    for chunk in chunks:
-        partition, columns, _rows, appended_ms, build = chunk
-        shape = tuple(columns) if build is None else build
-        groups.setdefault((partition, shape, appended_ms // DAY_MS), []).append(chunk)
-    return list(groups.values())
-
-
-def join_column(parts: Sequence[Any]) -> Any:
-    """One column of several chunks: numpy arrays concatenated, anything else as one list."""
-    first = parts[0]
-    if isinstance(first, np.ndarray):
-        # one call for thousands of small parts; parts that differ in kind or dtype change the
-        # joined dtype (or fail), and are then joined as a list like any other column
-        try:
-            joined_array = np.concatenate(parts)
-        except (ValueError, TypeError):  # 2-D parts of different widths, or mixed parts
-            pass
-        else:
-            if joined_array.dtype == first.dtype and joined_array.ndim == first.ndim:
-                return joined_array
-    joined: list[Any] = []
-    for part in parts:
-        joined.extend(part.tolist() if isinstance(part, np.ndarray) else part)
-    return joined
-
-
-def _merge_chunk(group: list[_Chunk]) -> _Chunk:
-    """Several chunks of one group as one chunk of columns."""
-    partition, first, _rows, appended_ms, build = group[0]
-    rows = sum(c[2] for c in group)
-    if build is not None:
-        return partition, build([c[1] for c in group]), rows, appended_ms, None
-    maps = [c[1] for c in group]
-    columns = {name: join_column(list(map(itemgetter(name), maps))) for name in first}
-    return partition, columns, rows, appended_ms, None
-
-
-def _split_by_day(table: Any, appended_ms: int) -> list[tuple[str, Any]]:
-    """Cut a chunk into (UTC day, rows of that day), by `timestamp` when it is numeric."""
-    column = table.column("timestamp") if "timestamp" in table.column_names else None
-    if column is None or not (
-        pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-    ):
-        return [(day_of(appended_ms // DAY_MS), table)]
-    millis = column.cast(pa.int64(), safe=False).fill_null(appended_ms).to_numpy()
-    days = millis // DAY_MS
-    if len(days) == 0 or days.min() == days.max():
-        return [(day_of(int(days[0]) if len(days) else appended_ms // DAY_MS), table)]
-    return [(day_of(int(d)), table.filter(pa.array(days == d))) for d in np.unique(days)]
-
-
-def _row_count(columns: Mapping[str, Any]) -> int:
-    if not columns:
-        raise InvalidInput("append() needs at least one column, e.g. {'prediction': [...]}.")
-    lengths: dict[str, int] = {}
-    for name, values in columns.items():
-        if not isinstance(name, str):
-            raise InvalidInput(f"Column names must be strings, got {name!r}.")
-        try:
-            lengths[name] = len(values)
-        except TypeError:
-            raise InvalidInput(f"Column {name!r} is not a sequence or an array.") from None
-    if len(set(lengths.values())) > 1:
-        raise InvalidInput(f"All columns must have the same length; got {lengths}.")
-    return next(iter(lengths.values()))
 
 
 class ParquetLog:
@@ -195,7 +98,7 @@ class ParquetLog:
         self._lock = threading.Lock()  # the hot path takes it bare: no Python-level enter
         self._cond = threading.Condition(self._lock)
         self._io_lock = threading.Lock()  # one writer at a time: the thread or flush()
-        self._queue: deque[_Chunk] = deque()
+        self._queue: deque[Chunk] = deque()
         self._queued = 0  # rows in the queue
         self._buffered = 0  # rows in the queue plus rows converted but not yet written
         self._pending: dict[tuple[str, str], list[Any]] = {}
@@ -245,7 +148,7 @@ class ParquetLog:
         length, which spares checking every column on the hot path.
         """
         if rows is None:
-            rows = _row_count(columns)
+            rows = row_count(columns)
         return self._queue_chunk(partition, columns, rows, None)
 
     def append_built(self, partition: str, build: Build, item: Any, rows: int) -> bool:
@@ -378,10 +281,10 @@ class ParquetLog:
         errors: list[Exception] = []
         # a chunk that cannot be made a table (Arrow refuses a value, a build fails) must not
         # take the others with it, nor vanish uncounted: it is dropped, counted and reported
-        for group in _group_chunks(chunks):
+        for group in group_chunks(chunks):
             if len(group) > 1:  # one conversion for many small chunks: far less time in Python
                 try:
-                    self._stage(_merge_chunk(group))
+                    self._stage(merge_chunk(group))
                     continue
                 except Exception:
                     pass  # convert them one by one, to drop only the chunks that fail
@@ -415,13 +318,13 @@ class ParquetLog:
                 del self._pending[(partition, day)]
         return errors
 
-    def _stage(self, chunk: _Chunk) -> None:
+    def _stage(self, chunk: Chunk) -> None:
         """Convert one chunk to Arrow and queue its rows per (partition, day) for writing."""
         partition, columns, _rows, appended_ms, build = chunk
         if build is not None:
             columns = build([columns])
-        table = pa.table({name: _to_arrow(name, v) for name, v in columns.items()})
-        for day, part in _split_by_day(table, appended_ms):
+        table = pa.table({name: to_arrow(name, v) for name, v in columns.items()})
+        for day, part in split_by_day(table, appended_ms):
             self._pending.setdefault((partition, day), []).append(part)
 
     def raise_if_late(self, now_ms: int) -> None:

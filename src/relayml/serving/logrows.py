@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from relayml.predictions.writer import join_column
+from relayml.predictions.chunks import join_column
 
 __all__ = ["Logged", "RowBuilder"]
 
