@@ -34,7 +34,8 @@ from openlineage.client.transport.http import (
 )
 
 from relayml.domain.lineage import LineageGraph
-from relayml.lineage.openlineage import PRODUCER, emit, pipeline_run_event
+from relayml.lineage.openlineage import PRODUCER
+from relayml.lineage.openlineage_out import emit, pipeline_run_event
 from tests.fixtures.auth import ADMIN_TOKEN
 from tests.fixtures.net import free_port, loopback
 

@@ -9,7 +9,7 @@ import pytest
 import relayml as relay
 from relayml.client import HttpBackend
 from relayml.config import get_settings
-from relayml.lineage import openlineage
+from relayml.lineage import openlineage_out
 from tests.fixtures.auth import ADMIN_TOKEN
 
 
@@ -42,7 +42,7 @@ def test_pipeline_runs_emit_start_and_complete(
     assert run.status == "FINISHED"
     receiver = HttpBackend(get_settings(server_url=relay_server, token=ADMIN_TOKEN))
     try:
-        key = openlineage._run_uuid("emitter", run.id)
+        key = openlineage_out._run_uuid("emitter", run.id)
         graph = receiver.lineage("job_run", key, depth=1)
     finally:
         receiver.close()

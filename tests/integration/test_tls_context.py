@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from relayml.lineage.openlineage import emit
+from relayml.lineage.openlineage_out import emit
 from relayml.monitoring.notify import post_webhook
 from relayml.tls import tls_context
 

@@ -15,15 +15,12 @@ the graph, keeping every facet, known or not:
 Events are idempotent: the same event twice changes nothing, and a late START or RUNNING
 does not undo a terminal state (COMPLETE, FAIL, ABORT).
 
-Out: :func:`pipeline_run_event` builds the START / COMPLETE / FAIL events of a relay pipeline
-run (namespace ``relayml://<project>``), and :func:`emit` POSTs one to an OpenLineage endpoint
-(``{url}/api/v1/lineage``), retrying server errors, logging instead of raising.
+Out: relayml.lineage.openlineage_out builds the events of relay's pipeline runs and sends them.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -33,23 +30,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, select
 
 from relayml import __version__
-from relayml.domain.data import parse_dataset_ref
 from relayml.domain.lineage import LineageEdge, LineageNode
 from relayml.errors import InvalidInput
 from relayml.governance import audit
 from relayml.lineage.graph import audit_id, node_key, record
-from relayml.lineage.identity import dataset_identity, dataset_key
+from relayml.lineage.identity import dataset_key
 from relayml.store import Store
 from relayml.store.schema import lineage_nodes
 
 __all__ = [
     "EVENT_TYPES",
+    "FACETS",
     "PRODUCER",
     "SCHEMA_URL",
-    "emit",
+    "Dataset",
     "ingest",
+    "iso",
     "parse_event",
-    "pipeline_run_event",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,7 +56,7 @@ TERMINAL = frozenset({"COMPLETE", "ABORT", "FAIL"})
 PRODUCER = f"urn:relayml:{__version__}"
 SPEC = "https://openlineage.io/spec"
 SCHEMA_URL = f"{SPEC}/2-0-2/OpenLineage.json#/$defs/RunEvent"
-_FACETS = f"{SPEC}/facets"
+FACETS = f"{SPEC}/facets"
 
 EventType = Literal["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]
 _OPEN = ConfigDict(extra="allow")
@@ -78,18 +75,18 @@ class _Run(BaseModel):
     facets: dict[str, Any] = Field(default_factory=dict)
 
 
-class _Dataset(BaseModel):
+class Dataset(BaseModel):
     model_config = _OPEN
     namespace: str = Field(min_length=1)
     name: str = Field(min_length=1)
     facets: dict[str, Any] = Field(default_factory=dict)
 
 
-class _Input(_Dataset):
+class _Input(Dataset):
     inputFacets: dict[str, Any] = Field(default_factory=dict)
 
 
-class _Output(_Dataset):
+class _Output(Dataset):
     outputFacets: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -113,7 +110,7 @@ class RunEvent(_Base):
 class DatasetEvent(_Base):
     """Metadata about a dataset, outside any run."""
 
-    dataset: _Dataset
+    dataset: Dataset
 
 
 class JobEvent(_Base):
@@ -157,13 +154,14 @@ def parse_event(data: Any) -> RunEvent | DatasetEvent | JobEvent:
         ) from None
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """A time as the spec writes it: ISO 8601 in UTC with microseconds and Z (naive is UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _dataset_node(ds: _Dataset) -> LineageNode:
+def _dataset_node(ds: Dataset) -> LineageNode:
     return LineageNode(
         kind="dataset", key=dataset_key(ds.namespace, ds.name), label=ds.name, facets=ds.facets
     )
@@ -177,7 +175,7 @@ def _job_node(job: _Job) -> LineageNode:
 
 def _run_state(event: RunEvent, old: Mapping[str, Any]) -> dict[str, Any]:
     """eventType, state and times of a job_run after this event, given what is stored."""
-    when = _iso(event.eventTime)
+    when = iso(event.eventTime)
     out: dict[str, Any] = {
         "job": f"{event.job.namespace}/{event.job.name}",
         "producer": event.producer,
@@ -301,132 +299,3 @@ def ingest(store: Store, actor: str, data: Any) -> None:
             entity_id=audit_id(entity[1]),
             after={**summary, "producer": event.producer},
         )
-
-
-# --- out: relay's pipeline runs as OpenLineage events ----------------------------------------
-
-
-def _facet(name: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "_producer": PRODUCER,
-        "_schemaURL": f"{_FACETS}/1-0-0/{name}.json#/$defs/{name}",
-        **fields,
-    }
-
-
-def _as_dataset(project: str, item: str | Mapping[str, Any]) -> dict[str, Any]:
-    """An OpenLineage dataset from a relay dataset ref, a URI, a local path or a dataset dict."""
-    if isinstance(item, Mapping):
-        ds = _Dataset.model_validate(dict(item))
-        return ds.model_dump(exclude_defaults=False)
-    if "://" in item or "/" in item or "\\" in item:  # a URL or a path: the naming spec's name
-        namespace, name = dataset_identity(item)
-        return {"namespace": namespace, "name": name}
-    ref = parse_dataset_ref(item)
-    facets: dict[str, Any] = {}
-    if ref.version is not None:
-        facets["version"] = _facet("DatasetVersionDatasetFacet", datasetVersion=str(ref.version))
-    return {"namespace": f"relayml://{project}", "name": ref.name, "facets": facets}
-
-
-def _run_uuid(project: str, run_id: str) -> str:
-    try:
-        return str(uuid.UUID(run_id))
-    except ValueError:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"relayml://{project}/pipeline_run/{run_id}"))
-
-
-def pipeline_run_event(
-    event_type: str,
-    *,
-    project: str,
-    pipeline: str,
-    run_id: str,
-    inputs: Sequence[str | Mapping[str, Any]] = (),
-    outputs: Sequence[str | Mapping[str, Any]] = (),
-    event_time: datetime | None = None,
-    error: str | None = None,
-    stack_trace: str | None = None,
-) -> dict[str, Any]:
-    """The OpenLineage RunEvent (as JSON data) of a relay pipeline run's START, COMPLETE or FAIL.
-
-    inputs and outputs are relay dataset refs (customers@3), URIs (s3://bucket/key), local
-    paths, or OpenLineage dataset dicts (namespace, name, facets).
-    """
-    if event_type not in EVENT_TYPES:
-        raise InvalidInput(f"eventType {event_type!r} is not one of {', '.join(EVENT_TYPES)}.")
-    namespace = f"relayml://{project}"
-    run_facets: dict[str, Any] = {
-        "relayml": {
-            "_producer": PRODUCER,
-            "_schemaURL": f"{PRODUCER}#RelaymlRunFacet",
-            "project": project,
-            "pipelineRunId": run_id,
-        }
-    }
-    if error is not None:
-        fields: dict[str, Any] = {"message": error, "programmingLanguage": "python"}
-        if stack_trace:
-            fields["stackTrace"] = stack_trace
-        run_facets["errorMessage"] = _facet("ErrorMessageRunFacet", **fields)
-    return {
-        "eventType": event_type,
-        "eventTime": _iso(event_time or datetime.now(UTC)),
-        "producer": PRODUCER,
-        "schemaURL": SCHEMA_URL,
-        "run": {"runId": _run_uuid(project, run_id), "facets": run_facets},
-        "job": {
-            "namespace": namespace,
-            "name": pipeline,
-            "facets": {
-                "jobType": _facet(
-                    "JobTypeJobFacet",
-                    processingType="BATCH",
-                    integration="RELAYML",
-                    jobType="PIPELINE",
-                )
-            },
-        },
-        "inputs": [_as_dataset(project, item) for item in inputs],
-        "outputs": [_as_dataset(project, item) for item in outputs],
-    }
-
-
-def emit(
-    url: str,
-    event: Mapping[str, Any],
-    *,
-    api_key: str | None = None,
-    timeout: float = 5.0,
-    attempts: int = 4,
-    backoff: float = 0.5,
-) -> bool:
-    """POST an event to {url}/api/v1/lineage; True when accepted. Never raises: logs a warning."""
-    import httpx
-
-    from relayml.tls import tls_context
-
-    target = url.rstrip("/") + "/api/v1/lineage"
-    headers = {"Content-Type": "application/json", "User-Agent": f"relayml/{__version__}"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    problem = "no attempt made"
-    try:
-        with httpx.Client(timeout=timeout, headers=headers, verify=tls_context()) as client:
-            for attempt in range(max(1, attempts)):
-                if attempt:
-                    time.sleep(backoff * 2 ** (attempt - 1))
-                try:
-                    response = client.post(target, json=dict(event))
-                except httpx.TransportError as exc:
-                    problem = f"{exc.__class__.__name__}: {exc}"
-                    continue
-                if response.status_code < 300:
-                    return True
-                problem = f"HTTP {response.status_code}: {response.text[:300]}"
-                if response.status_code < 500 and response.status_code != 429:
-                    break  # the event itself was refused: sending it again will not help
-    except Exception as exc:  # never break the caller's pipeline over lineage
-        problem = f"{exc.__class__.__name__}: {exc}"
-    log.warning("OpenLineage event not delivered to %s (%s)", target, problem)
-    return False

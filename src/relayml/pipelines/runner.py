@@ -253,7 +253,7 @@ def _openlineage(settings: Any, project: str, run: PipelineRun, event_type: str)
     url = getattr(settings, "openlineage_url", None)
     if not url:
         return
-    from relayml.lineage import openlineage
+    from relayml.lineage import openlineage_out as openlineage
 
     event = openlineage.pipeline_run_event(
         event_type, project=project, pipeline=run.pipeline, run_id=run.id, error=run.error
