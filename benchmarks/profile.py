@@ -108,7 +108,7 @@ def relay_profile(table: Any) -> Any:
 
 
 def relay_hash(table: Any) -> Any:
-    from relayml.data.profile import content_hash
+    from relayml.data.canonical import content_hash
 
     return content_hash(table)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from relayml.data.profile import canonical_table, content_hash
+from relayml.data.canonical import canonical_table, content_hash
 
 PINNED = {
     "numbers": "29ccd6f406897c1602d6e6eddcc3b777f22cd56a931656e6dd758091b3d21bd6",

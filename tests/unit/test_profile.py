@@ -14,15 +14,9 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
+from relayml.data.canonical import canonical_table, content_hash, schema_of
 from relayml.data.checks import evaluate_checks, parse_spec, psi, read_spec
-from relayml.data.profile import (
-    canonical_table,
-    content_hash,
-    histogram_of,
-    profile_column,
-    profile_table,
-    schema_of,
-)
+from relayml.data.profile import histogram_of, profile_column, profile_table
 from relayml.errors import InvalidInput
 
 # -- profile ---------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from relayml.errors import (
 from relayml.operations import LazyOperations
 from relayml.tls import tls_context
 
-__all__ = ["HttpBackend", "tls_context"]
+__all__ = ["HttpBackend"]
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from relayml.data.profile import column_kind
+from relayml.data.canonical import column_kind
 from relayml.domain.data import parse_dataset_ref
 from relayml.errors import InvalidInput, RelayError
 

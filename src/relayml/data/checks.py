@@ -30,8 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from relayml.data.canonical import column_kind
 from relayml.data.check_spec import _FAMILIES, _PARAMETRISED, Rule, _number, parse_spec, read_spec
-from relayml.data.profile import column_kind
 from relayml.data.sources import DataBackend, load_dataset
 from relayml.domain.data import CheckOutcome, DataCheckReport
 from relayml.errors import RelayError

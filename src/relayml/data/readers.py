@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from relayml.data.profile import canonical_table
+from relayml.data.canonical import canonical_table
 from relayml.errors import InvalidInput, MissingDependency
 
 __all__ = ["prepare_dataset", "read_source"]

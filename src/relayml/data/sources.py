@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relayml.artifacts.blobs import sha256_of_file
-from relayml.data.profile import content_hash, profile_table, schema_of
+from relayml.data.canonical import content_hash, schema_of
+from relayml.data.profile import profile_table
 from relayml.data.readers import prepare_dataset
 from relayml.domain.data import DatasetVersion
 from relayml.domain.ports import Backend
