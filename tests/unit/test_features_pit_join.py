@@ -149,9 +149,11 @@ def test_a_source_keyed_by_numbers_of_another_type_meets_its_entities() -> None:
 @pytest.mark.parametrize("card", [50, 2**40])  # the packed sort, and the lexsort
 @pytest.mark.parametrize("span", [10**3, 2**62])  # exact times, and times coarsened to fit
 @pytest.mark.parametrize("created", [False, True])
-def test_rows_sort_by_key_time_created_then_position(card: int, span: int, created: bool) -> None:
+@pytest.mark.parametrize("n", [5_000, 300_000])  # sorted in one piece, and in one per core
+def test_rows_sort_by_key_time_created_then_position(
+    card: int, span: int, created: bool, n: int
+) -> None:
     rng = np.random.default_rng(3)
-    n = 5_000
     codes = rng.integers(0, 50, n) * (card // 50)
     # few distinct times far apart plus near neighbours: coarse ties with different exact times
     times = rng.choice(rng.integers(-(2**62), -(2**62) + span, 40), n) + rng.integers(0, 3, n)

@@ -64,8 +64,10 @@ def _factorize_dense(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     if high - low > 4 * len(array) + 1024:
         return None
     # each value's place in [0, high - low], computed where it cannot overflow
-    at = array - array.dtype.type(low) if dtype.kind == "u" else array.astype(np.int64) - low
-    at = at.astype(np.int64, copy=False)
+    if dtype.kind == "u":
+        at = (array - array.dtype.type(low)).astype(np.int64, copy=False)
+    else:  # one new array (not a converted copy, then the difference)
+        at = np.subtract(array, np.int64(low), dtype=np.int64)
     present = np.zeros(high - low + 1, dtype=bool)
     present[at] = True
     rank = np.cumsum(present, dtype=np.int64) - 1
@@ -336,7 +338,9 @@ def _gather(
         values = np.empty((len(rows), block.shape[1]), dtype=block.dtype)
 
         def take(at: slice, block: np.ndarray = block, values: np.ndarray = values) -> None:
-            np.take(block, rows[at], axis=0, out=values[at])  # -1: the last row, all NaN
+            # -1 wraps to the last row, all NaN; 'wrap' (every row is in range) also writes
+            # straight into out, where the default mode buffers it in a copy first
+            np.take(block, rows[at], axis=0, out=values[at], mode="wrap")
 
         in_threads(take, _chunks(len(rows)), workers)
         frame = pd.DataFrame(values, columns=list(names), index=axis, copy=False)
