@@ -40,7 +40,8 @@ def time_ns(values: pd.Series | pd.Index, what: str) -> np.ndarray:
     dtype = values.dtype
     if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
         # already times: their int64 is nanoseconds in UTC once in ns (naive ones are UTC)
-        return np.asarray(pd.DatetimeIndex(values).as_unit("ns").asi8, dtype=np.int64)
+        index = pd.DatetimeIndex(values)  # as_unit copies even when the unit is already ns
+        return np.asarray((index if index.unit == "ns" else index.as_unit("ns")).asi8, np.int64)
     try:
         stamps = pd.to_datetime(values, utc=True)
     except (ValueError, TypeError) as exc:
