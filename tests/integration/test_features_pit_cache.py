@@ -85,6 +85,25 @@ def test_a_cached_index_joins_as_the_frame_in_memory(tmp_path: Path) -> None:
     assert {str(t) for t in got.dtypes} == {"float64", "float32", "Int64", "str"}
 
 
+def test_integer_keys_are_kept_as_arrays_and_text_keys_as_arrow(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    source, entities = _source(rng), _entities(rng)
+    source["region"] = pd.Series(rng.choice(["north", "south"], len(source)), dtype="str")
+    entities["region"] = pd.Series(rng.choice(["north", "south", "west"], len(entities)))
+    entities["region"] = entities["region"].astype("str")
+    keys = ["region", "customer_id"]
+    fresh = build_index(source, keys, "event_time", None)
+    save_index(fresh, tmp_path / "two", FEATURES)
+    assert sorted(p.name for p in (tmp_path / "two").glob("key*")) == ["key0.arrow", "key1.npy"]
+    cached = load_index(tmp_path / "two")
+    assert cached is not None
+    assert [list(u) for u in cached.uniques] == [list(u) for u in fresh.uniques]
+    prepared = entity_keys(entities, "event_time", keys)
+    expected = join_index(prepared, fresh, FEATURES)
+    pd.testing.assert_frame_equal(join_index(prepared, cached, FEATURES), expected)
+    assert expected["spend"].notna().any() and expected["spend"].isna().any()
+
+
 def test_two_writers_of_one_folder_leave_one_whole_folder(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     source = _source(rng)

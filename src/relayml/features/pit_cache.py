@@ -7,7 +7,8 @@ join (or ``relay features materialize``'s) builds it and writes it under
 the entity's join keys, the set's time columns and its features (their names and types): the
 same data read the same way, one folder, whichever project or version of the definition reads
 it. The folder holds the sorted search keys, event and created times (``.npy``), each key
-column's values and the features that are not floats (Arrow files), the float features as
+column's values (``.npy`` for integers, else an Arrow file), the features that are not floats
+(an Arrow file), the float features as
 row-major matrices, both in the source's row order, and the order from index positions to those
 rows (``.npy``); it is read memory-mapped. As-of-known's part is a folder of
 its own (``<key>-known``), built at the first as-of-known join. Writers build in a temporary
@@ -46,7 +47,7 @@ __all__ = [
     "save_index",
 ]
 
-FORMAT = 2  # bump when the layout changes: older folders are then never read
+FORMAT = 3  # bump when the layout changes: older folders are then never read
 
 
 def cache_root(home: str | Path) -> Path:
@@ -88,6 +89,11 @@ def _frame_file(path: Path, frame: pd.DataFrame) -> None:
     frame.reset_index(drop=True).to_feather(path)
 
 
+def _plain_integers(values: pd.Index) -> bool:
+    dtype = values.dtype
+    return isinstance(dtype, np.dtype) and dtype.kind in "iu"
+
+
 def save_index(index: SetIndex, folder: Path, features: Sequence[str]) -> None:
     """Write the index (its frame's `features`, floats as row-major blocks) to `folder`."""
 
@@ -99,8 +105,14 @@ def save_index(index: SetIndex, folder: Path, features: Sequence[str]) -> None:
             np.save(into / "created.npy", index.created)
         for i, pairs in enumerate(index.pairs):
             np.save(into / f"pairs{i}.npy", pairs)
+        kinds = []
         for i, values in enumerate(index.uniques):
-            _frame_file(into / f"key{i}.arrow", pd.DataFrame({"v": values}))
+            if _plain_integers(values):  # memory-mapped as they are: nothing to decode
+                np.save(into / f"key{i}.npy", values.to_numpy())
+                kinds.append("npy")
+            else:
+                _frame_file(into / f"key{i}.arrow", pd.DataFrame({"v": values}))
+                kinds.append("arrow")
         blocks = list(index.blocks) or float_blocks(index.frame, features)
         for i, (_, block) in enumerate(blocks):
             np.save(into / f"block{i}.npy", block)
@@ -110,7 +122,7 @@ def save_index(index: SetIndex, folder: Path, features: Sequence[str]) -> None:
             _frame_file(into / "others.arrow", index.frame[others])
         manifest = {
             "format": FORMAT, "tmin": index.tmin, "bits": index.bits, "shift": index.shift,
-            "keys": len(index.uniques), "created": index.created is not None,
+            "keys": kinds, "created": index.created is not None,
             "blocks": [list(names) for names, _ in blocks], "rows": len(index),
             "others": bool(others),
         }  # fmt: skip
@@ -146,8 +158,13 @@ def load_index(folder: Path) -> SetIndex | None:
         return feather.read_table(folder / name, memory_map=True).to_pandas()
 
     return SetIndex(
-        uniques=[pd.Index(frame(f"key{i}.arrow")["v"]) for i in range(manifest["keys"])],
-        pairs=[array(f"pairs{i}.npy") for i in range(manifest["keys"] - 1)],
+        uniques=[
+            pd.Index(array(f"key{i}.npy"), copy=False)
+            if kind == "npy"
+            else pd.Index(frame(f"key{i}.arrow")["v"])
+            for i, kind in enumerate(manifest["keys"])
+        ],
+        pairs=[array(f"pairs{i}.npy") for i in range(len(manifest["keys"]) - 1)],
         search=array("search.npy"), event=array("event.npy"),
         created=array("created.npy") if manifest["created"] else None,
         tmin=int(manifest["tmin"]), bits=int(manifest["bits"]), shift=int(manifest["shift"]),
