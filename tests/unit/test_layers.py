@@ -145,7 +145,7 @@ def test_the_walk_sees_each_kind_of_import(tmp_path: Path) -> None:
     assert "relayml.projects" in found  # from relayml import projects as project_service
     assert "relayml.store.engine" in found
     assert "relayml.domain.clock" in found
-    assert "relayml" in dict((t, n) for n, t in _imports(PACKAGE / "models" / "bundle.py"))
+    assert "relayml" in dict((t, n) for n, t in _imports(PACKAGE / "models" / "bundle_wheel.py"))
 
 
 @pytest.mark.parametrize(
