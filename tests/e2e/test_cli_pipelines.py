@@ -187,7 +187,7 @@ def test_a_module_target_is_read_from_the_current_folder_not_an_earlier_import(
         )
     monkeypatch.setattr(sys, "path", list(sys.path))  # the command adds the current folder
     monkeypatch.chdir(tmp_path / "a")
-    from relayml.cli.pipelines import load_pipeline
+    from relayml.cli.pipeline_target import load_pipeline
 
     assert load_pipeline("flows:first").fn.__name__ == "first"
     monkeypatch.chdir(tmp_path / "b")

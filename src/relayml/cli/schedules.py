@@ -89,7 +89,7 @@ def add(
 
     Example: relay schedules add nightly --pipeline flows.churn:churn_data --cron "0 6 * * *"
     """
-    from relayml.cli.pipelines import load_pipeline, parse_params
+    from relayml.cli.pipeline_target import load_pipeline, parse_params
     from relayml.schedules.local import trigger_of
 
     trigger_of(cron, on)  # one trigger, well formed: before the pipeline is imported
