@@ -77,6 +77,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/drift.py
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/cli.py
+	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/features_online.py
+	$(BIN)/python benchmarks/dashboard.py
+	bash scripts/provision-mlflow-clients.sh
+	$(BIN)/python benchmarks/mlflow_compat.py
 
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install -q uv
