@@ -59,7 +59,7 @@ ENTRIES: tuple[Entry, ...] = (
     ),
     Entry(
         "experiments",
-        "projects:experiments_app",
+        "experiments:experiments_app",
         "Experiments: named groups of runs in a project.",
     ),
     Entry(
