@@ -50,17 +50,16 @@ def time_ns(values: pd.Series | pd.Index, what: str) -> np.ndarray:
     return np.asarray(index.asi8, dtype=np.int64)
 
 
-def _sort(values: np.ndarray) -> np.ndarray:
-    """values (int64, a new array) sorted in place: in one piece per core, on the cores at once,
-    then the sorted pieces merged (a stable sort finds them as runs: one linear pass)."""
+def _sort(values: np.ndarray) -> None:
+    """Sort values (int64) in place: in one piece per core, on the cores at once, then the
+    sorted pieces merged (a stable sort finds them as runs: one linear pass)."""
     parts = min(cores(), 4)
     if parts < 2 or len(values) < _PARALLEL_SORT:
         values.sort()
-        return values
+        return
     bounds = np.linspace(0, len(values), parts + 1).astype(np.int64)
     in_threads(lambda piece: piece.sort(), [values[a:b] for a, b in itertools.pairwise(bounds)])
     values.sort(kind="stable")
-    return values
 
 
 def by_key_and_time(

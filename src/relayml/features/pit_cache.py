@@ -8,14 +8,14 @@ the entity's join keys, the set's time columns and its features (their names and
 same data read the same way, one folder, whichever project or version of the definition reads
 it. The folder holds the sorted search keys, event and created times (``.npy``), each key
 column's values (``.npy`` for integers, else an Arrow file), the features that are not floats
-(an Arrow file), the float features as
-row-major matrices, both in the source's row order, and the order from index positions to those
-rows (``.npy``); it is read memory-mapped. As-of-known's part is a folder of
-its own (``<key>-known``), built at the first as-of-known join. Writers build in a temporary
-folder and rename it into place: a reader sees a whole folder or none, and of two writers at
-once one rename wins and the other's folder is dropped. Nothing is ever rewritten in place;
-deleting the folder only costs the next join its preparation. Each read marks the manifest's
-modification time, so `relay features cache --prune --unused-days N` can tell what is idle.
+(an Arrow file), the float features as row-major matrices, both in the source's row order, and
+the order from index positions to those rows (``.npy``); it is read memory-mapped. As-of-known's
+part is a folder of its own (``<key>-known``), built at the first as-of-known join. Writers
+build in a temporary folder and rename it into place: a reader sees a whole folder or none, and
+of two writers at once one rename wins and the other's folder is dropped. Nothing is ever
+rewritten in place; deleting the folder only costs the next join its preparation. Each read
+marks the manifest's modification time, so `relay features cache --prune --unused-days N` can
+tell what is idle.
 """
 
 from __future__ import annotations
