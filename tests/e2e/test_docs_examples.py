@@ -65,7 +65,6 @@ def test_every_docs_src_file_is_shown_somewhere() -> None:
 
 @pytest.mark.parametrize("page", sorted(SHOWN))
 def test_the_page_examples_run_in_order_in_a_fresh_folder(page: str, tmp_path: Path) -> None:
-    (tmp_path / "confusion.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # the file the example logs
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     for name in SHOWN[page]:
         out = subprocess.run(
