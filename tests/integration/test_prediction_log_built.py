@@ -3,7 +3,12 @@ writer's thread (what the model server does per request), with the log's guarant
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Sequence
@@ -185,6 +190,46 @@ def test_a_late_idle_writer_is_raised_by_the_watchdog_without_new_rows(tmp_path:
     finally:
         log.close()
     assert len(read_log(str(tmp_path), PART)) == 1
+
+
+# A server run by an ordinary user: Linux refuses to take a thread back out of the idle class
+# without CAP_SYS_NICE. Run as root, the script drops that capability with util-linux's setpriv.
+_UNPRIVILEGED_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys, threading, time
+    from relayml.predictions import ParquetLog
+    log = ParquetLog(sys.argv[1], flush_interval=60, low_priority=True)
+    while log._idle_tid is None:
+        time.sleep(0.01)
+    tid = log._idle_tid
+    for i in range(5):
+        log.append_built(sys.argv[2], lambda items: {"id": [it for it in items]}, f"p{i}", 1)
+    log._overdue_ms = 0  # as a starved thread would leave it
+    deadline = time.monotonic() + 10
+    while log.stats["rows_written"] < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print(json.dumps({**log.stats, "policy": os.sched_getscheduler(tid)}))
+    log.close()
+    """
+)
+
+
+@needs_idle
+def test_without_the_right_to_raise_a_late_idle_writer_is_flushed_by_the_watchdog(
+    tmp_path: Path,
+) -> None:
+    argv = [sys.executable, "-c", _UNPRIVILEGED_SCRIPT, str(tmp_path), PART]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "util-linux's setpriv drops root's CAP_SYS_NICE for this test"
+        argv = [setpriv, "--bounding-set=-sys_nice", "--inh-caps=-sys_nice", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout)
+    assert stats["rows_written"] == 5, "the late rows were left waiting"
+    assert stats["late_flushes"] >= 1 and stats["priority_raises"] == 0
+    assert stats["policy"] == os.SCHED_IDLE  # refused, so still idle: the watchdog wrote them
+    assert sorted(read_log(str(tmp_path), PART)["id"].to_pylist()) == [f"p{i}" for i in range(5)]
 
 
 @needs_idle

@@ -31,7 +31,10 @@ never went idle long enough), the thread is raised back to normal priority until
 up, so a busy server keeps the guarantee above and never starves rows into the ``max_rows``
 bound; ``stats["priority_raises"]`` counts those times. A new append notices it, and so does a
 watchdog thread (relayml.predictions.priority) when no requests come while other processes keep
-the machine busy.
+the machine busy. Linux lets a thread back out of the idle class only with CAP_SYS_NICE (or an
+RLIMIT_NICE of 20), which a server run as an ordinary user lacks: there the raise is refused,
+and the watchdog, a thread at normal priority, writes the late rows itself
+(``stats["late_flushes"]``).
 """
 
 from __future__ import annotations
@@ -111,12 +114,14 @@ class ParquetLog:
             "files_written": 0,
             "write_errors": 0,
             "priority_raises": 0,
+            "late_flushes": 0,
         }
         # low_priority: the writer's native thread id once it runs at idle priority, and whether
         # it was raised back to normal priority because rows piled up
         self._low_priority = low_priority
         self._idle_tid: int | None = None
         self._raised = False
+        self._unraisable = False  # the system refused a raise: the watchdog writes late rows
         self._overdue_ms = math.inf  # epoch ms after which a flush that has not started is late
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -131,7 +136,7 @@ class ParquetLog:
     @property
     def stats(self) -> dict[str, int]:
         """Counters: rows_written, rows_dropped, files_written, rows_buffered, write_errors,
-        priority_raises."""
+        priority_raises, late_flushes."""
         with self._cond:
             return {**self._counts, "rows_buffered": self._buffered}
 
@@ -328,18 +333,42 @@ class ParquetLog:
             self._pending.setdefault((partition, day), []).append(part)
 
     def raise_if_late(self, now_ms: int) -> None:
-        """The watchdog's look: rows wait and the flush is late (see priority.watch)."""
+        """The watchdog's look: rows wait and the flush is late (see priority.watch). The
+        writer's thread is raised; where the system refuses that, the watchdog's thread writes
+        the rows itself."""
         with self._cond:
             idle, late = self._idle_tid, now_ms > self._overdue_ms
-            if idle is not None and late and self._buffered and not self._raised:
-                self._raise_priority(idle)
+            if idle is None or not late or not self._buffered or self._raised:
+                return
+            self._raise_priority(idle)
+            rescue = self._unraisable
+        if rescue:
+            self._late_flush()
 
     def _raise_priority(self, tid: int) -> None:
         """Back to normal priority (held: self._cond): rows piled up or a flush is late because
-        the CPU was never idle; the thread goes idle again once it has caught up."""
-        self._raised = True
-        self._counts["priority_raises"] += 1
-        _set_idle(tid, False)
+        the CPU was never idle; the thread goes idle again once it has caught up. Refused
+        (no CAP_SYS_NICE), it is not asked again: the watchdog writes late rows instead."""
+        if self._unraisable:
+            return
+        if _set_idle(tid, False):
+            self._raised = True
+            self._counts["priority_raises"] += 1
+        else:
+            self._unraisable = True
+
+    def _late_flush(self) -> None:
+        """Write what is queued in the calling thread (the watchdog's, at normal priority),
+        unless the writer's thread is writing now."""
+        if not self._io_lock.acquire(blocking=False):
+            return
+        try:
+            with self._cond:
+                self._counts["late_flushes"] += 1
+                self._overdue_ms = self._late_from_now()
+            self._write_all()
+        finally:
+            self._io_lock.release()
 
     def _count(self, buffered: int = 0, **deltas: int) -> None:
         with self._cond:
