@@ -46,7 +46,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -66,7 +66,18 @@ from relayml.predictions.chunks import (
 from relayml.predictions.layout import check_partition, day_folder
 from relayml.predictions.priority import set_idle as _set_idle
 
-__all__ = ["Build", "ParquetLog"]
+__all__ = ["Build", "ParquetLog", "Source"]
+
+
+class Source(Protocol):
+    """Keeps rows outside a ParquetLog's queue until a flush takes them (see add_source)."""
+
+    retired: bool  # drained once more, then forgotten
+
+    def drain(self) -> list[tuple[str, Mapping[str, Any], int]]:
+        """(partition, columns, rows) of every row kept since the last drain."""
+        ...
+
 
 logger = logging.getLogger("relayml.predictions")
 # An idle-priority flush is late (its thread raised) this many ms per interval after the previous
@@ -105,6 +116,7 @@ class ParquetLog:
         self._queued = 0  # rows in the queue
         self._buffered = 0  # rows in the queue plus rows converted but not yet written
         self._pending: dict[tuple[str, str], list[Any]] = {}
+        self._sources: list[Source] = []
         self._partitions: dict[str, str] = {}
         self._wake = self._stopping = self._closed = False
         self._last_drop_warning = -math.inf
@@ -167,32 +179,80 @@ class ParquetLog:
         """
         return self._queue_chunk(partition, item, rows, build)
 
-    def _queue_chunk(self, partition: str, payload: Any, rows: int, build: Build | None) -> bool:
+    def add_source(self, source: Source) -> None:
+        """A keeper of rows outside the queue (relayml.serving.logbuffer: the model server's
+        columns, filled a request at a time): every flush takes its rows with ``drain()``.
+        Its rows are counted toward ``max_rows`` by ``reserve`` when it takes them."""
+        with self._cond:
+            self._sources.append(source)
+
+    def reserve(self, rows: int) -> bool:
+        """Count `rows` a source is about to keep; False (they are dropped, and counted) when
+        the log is full."""
+        with self._lock:
+            if self._closed:
+                raise InvalidInput(f"The log at {self.url} is closed; open a new ParquetLog.")
+            if self._admit(rows):
+                return True
+        self._warn_full()
+        return False
+
+    def queue_reserved(self, partition: str, columns: Mapping[str, Any], rows: int) -> None:
+        """Queue a source's full columns (their rows reserved) without waiting for a flush."""
+        key = self._key(partition)
+        now_ms = time.time_ns() // 1_000_000
+        with self._lock:
+            self._queue.append((key, columns, rows, now_ms, None))
+            self._queued += rows
+            self._wake_if_due(now_ms)
+
+    def _key(self, partition: str) -> str:
         key = self._partitions.get(partition)
         if key is None:
             key = self._partitions.setdefault(partition, check_partition(partition))
+        return key
+
+    def _queue_chunk(self, partition: str, payload: Any, rows: int, build: Build | None) -> bool:
+        key = self._key(partition)
         now_ms = time.time_ns() // 1_000_000
         with self._lock:  # self._cond's lock
             if self._closed:
                 raise InvalidInput(f"The log at {self.url} is closed; open a new ParquetLog.")
             if rows == 0:
                 return True
-            if self._buffered + rows <= self._max_rows:
+            if self._admit(rows):
                 self._queue.append((key, payload, rows, now_ms, build))
                 self._queued += rows
-                self._buffered += rows
-                if self._queued >= self._flush_rows and not self._wake:
-                    self._wake = True
-                    self._cond.notify()
-                idle = self._idle_tid
-                if (
-                    idle is not None
-                    and not self._raised
-                    and (self._queued >= self._flush_rows or now_ms > self._overdue_ms)
-                ):
-                    self._raise_priority(idle)
+                self._wake_if_due(now_ms)
                 return True
-            self._counts["rows_dropped"] += rows
+        self._warn_full()
+        return False
+
+    def _admit(self, rows: int) -> bool:
+        """Count rows toward the bound (held: self._lock); False, and counted dropped, if full."""
+        if self._buffered + rows <= self._max_rows:
+            self._buffered += rows
+            return True
+        self._counts["rows_dropped"] += rows
+        return False
+
+    def _wake_if_due(self, now_ms: int) -> None:
+        """Wake the writer when flush_rows wait, and raise an idle one that is late (held:
+        self._lock)."""
+        if self._queued >= self._flush_rows and not self._wake:
+            self._wake = True
+            self._cond.notify()
+        idle = self._idle_tid
+        if (
+            idle is not None
+            and not self._raised
+            and (self._queued >= self._flush_rows or now_ms > self._overdue_ms)
+        ):
+            self._raise_priority(idle)
+
+    def _warn_full(self) -> None:
+        """Log the drops, at most every LOG_EVERY seconds."""
+        with self._lock:
             dropped = self._counts["rows_dropped"]
             moment = time.monotonic()
             warn = moment - self._last_drop_warning >= LOG_EVERY
@@ -205,7 +265,6 @@ class ParquetLog:
                 self._max_rows,
                 dropped,
             )
-        return False
 
     def flush(self) -> None:
         """Write everything queued now; raises the last error if some rows could not be written."""
@@ -280,9 +339,15 @@ class ParquetLog:
     def _write_all(self) -> list[Exception]:
         """Convert what is queued, then write one file per (partition, day). Holds _io_lock."""
         with self._cond:
+            sources = list(self._sources)
+        now_ms = time.time_ns() // 1_000_000
+        kept = [(self._key(p), c, n, now_ms, None) for s in sources for p, c, n in s.drain()]
+        with self._cond:
+            self._sources = [s for s in self._sources if not s.retired]
             chunks = list(self._queue)
             self._queue.clear()
             self._queued = 0
+        chunks += kept
         errors: list[Exception] = []
         # a chunk that cannot be made a table (Arrow refuses a value, a build fails) must not
         # take the others with it, nor vanish uncounted: it is dropped, counted and reported

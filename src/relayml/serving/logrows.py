@@ -1,9 +1,11 @@
 """The prediction log's rows of a variant's batches, made into columns in bulk by the log's thread.
 
-A predicted batch is handed to the log as one ``Logged`` tuple: the arrays and lists it already
-holds, nothing converted. The log's writer thread gives ``RowBuilder`` all the batches queued
-since its last flush at once and gets their columns: one concatenation per column (one per
-matrix, for all-float inputs) instead of a dozen small arrays per request on the request's path.
+The common batch (one request, float inputs, no keys, no decision table) is written straight
+into columns by relayml.serving.logbuffer. Any other predicted batch is handed to the log as one
+``Logged`` tuple: the arrays and lists it already holds, nothing converted. The log's writer
+thread gives ``RowBuilder`` all the batches queued since its last flush at once and gets their
+columns: one concatenation per column (one per matrix, for all-float inputs) instead of a dozen
+small arrays per request on the request's path.
 
 Columns, in this order: timestamp (epoch ms), prediction_id, model, version, variant, mode,
 latency_ms, prediction, [request_key], [probabilities, score], [decision, decision_rule,

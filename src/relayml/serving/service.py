@@ -20,6 +20,7 @@ from relayml.predictions import ParquetLog
 from relayml.predictions.layout import deployment_partition
 from relayml.predictions.outcomes import append_outcomes, check_outcomes
 from relayml.serving.codec import Columns
+from relayml.serving.logbuffer import RequestBuffer
 from relayml.serving.metrics import ServerMetrics
 from relayml.serving.runtime import Routed, Runtime, ServedModel
 from relayml.serving.variant import LoadedVariant, Prediction
@@ -49,18 +50,6 @@ def _split(
     return parts
 
 
-def _request_columns(items: Sequence[tuple[int, str, int, float]]) -> dict[str, list[Any]]:
-    """The request log's columns of (timestamp, route, status, ms) rows: made in the log's
-    thread, many at a time (see record_request)."""
-    timestamps, routes, statuses, ms = zip(*items, strict=True)
-    return {
-        "timestamp": list(timestamps),
-        "route": list(routes),
-        "status": list(statuses),
-        "ms": list(ms),
-    }
-
-
 @dataclass
 class Answer:
     """A request's answers, in the order of its rows."""
@@ -86,6 +75,7 @@ class ModelService:
         requests: ParquetLog | None = None,
     ) -> None:
         self.requests = requests
+        self._request_buffers: dict[str, RequestBuffer] = {}  # per partition of the request log
         self.runtime = runtime
         self.metrics = metrics
         self.predictions = predictions
@@ -271,12 +261,13 @@ class ModelService:
             name = next(iter(models))
         model = models.get(name)
         partition = model.partition if model is not None else f"{name}-unknown"
-        self.requests.append_built(
-            deployment_partition(self.runtime.project, partition),
-            _request_columns,
-            (time.time_ns() // 1_000_000, route, status, seconds * 1000),
-            1,
-        )
+        buffer = self._request_buffers.get(partition)
+        if buffer is None:
+            place = deployment_partition(self.runtime.project, partition)
+            buffer = self._request_buffers.setdefault(
+                partition, RequestBuffer(self.requests, place)
+            )
+        buffer.add(time.time_ns() // 1_000_000, route, status, seconds * 1000)
 
     def record_outcomes(self, model: str | None, ids: Any, values: Any, source: str) -> int:
         """Queue outcomes (true values) for predictions, joined to them later by id."""

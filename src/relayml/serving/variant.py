@@ -26,6 +26,7 @@ from relayml.predictions.layout import deployment_partition
 from relayml.serving.batcher import Batcher
 from relayml.serving.codec import Columns, InputCodec
 from relayml.serving.features import FeatureJoin
+from relayml.serving.logbuffer import PredictionBuffer
 from relayml.serving.logrows import Logged, RowBuilder
 
 __all__ = [
@@ -71,8 +72,9 @@ class VariantContext:
     decision_revision: int | None = None
 
 
-_LogTargets = tuple[VariantContext, RowBuilder, RowBuilder, str]
-"""A context, its log builders (plain, keyed), and its partition of the log."""
+_LogTargets = tuple[VariantContext, RowBuilder, RowBuilder, str, PredictionBuffer]
+"""A context, its log builders (plain, keyed), its partition of the log, and the columns its
+common batches are written into (relayml.serving.logbuffer)."""
 
 
 class LoadedVariant:
@@ -203,7 +205,8 @@ class LoadedVariant:
         actions: list[Any] | None,
         now_ms: int,
     ) -> None:
-        """Hand the batch to the log as it is; the log's thread makes its columns, in bulk."""
+        """Log the batch: the common shape written into its buffer's columns, any other handed
+        to the log as it is (the log's thread makes its columns, in bulk)."""
         assert context.log is not None
         finished = time.perf_counter()
         keys: list[Any] | None = None
@@ -213,6 +216,8 @@ class LoadedVariant:
                 keys += [None if k is None else str(k) for k in item.keys or [None] * item.rows]
         logging = self._logging
         if logging is None or logging[0] is not context:  # it changes with a redeploy
+            if logging is not None:
+                logging[4].retire()
             logging = self._logging = self._log_targets(context)
         rows: int | list[int]  # per request; a number when the batch is one request
         stamps: int | list[int]  # the logged time: now, or a replayed request's own
@@ -225,6 +230,13 @@ class LoadedVariant:
             # all-float rows: `arrays` are the columns of this matrix; the builder joins the
             # matrices of many batches at once instead of each column's arrays
             matrix = item.matrix if self.features is None else None
+            if (
+                matrix is not None
+                and keys is None
+                and decided is None
+                and logging[4].add(ids, stamps, latency, values, proba, matrix, arrays)
+            ):
+                return  # written into the buffer's columns
         else:
             rows = [i.rows for i in batch]
             stamps = [now_ms if i.logged_at is None else i.logged_at for i in batch]
@@ -251,7 +263,15 @@ class LoadedVariant:
             for keyed in (False, True)
         ]
         partition = deployment_partition(context.project, context.partition)
-        return (context, builders[0], builders[1], partition)
+        assert context.log is not None
+        constants = {
+            "model": context.model,
+            "version": self.version,
+            "variant": self.label,
+            "mode": self.mode,
+        }
+        buffer = PredictionBuffer(context.log, partition, constants, self._input_names)
+        return (context, builders[0], builders[1], partition, buffer)
 
 
 def _takes_arrays(native: Any, names: list[str]) -> bool:
