@@ -231,6 +231,55 @@ def test_an_all_float_model_logs_its_matrix_rows_column_by_column(tmp_path: Path
     assert [logged.schema.field(f"input.{c}").type for c in columns] == [pa.float64()] * 3
 
 
+def test_concurrent_requests_batched_together_log_each_row_as_answered(tmp_path: Path) -> None:
+    # requests the event loop reads together are predicted as one batch of several requests,
+    # whose rows are written into the log's columns with each request's own time and latency
+    import asyncio
+
+    import httpx
+
+    columns = ["a", "b", "c"]
+    build_float_home(tmp_path / "home")
+    server, settings = _serve(tmp_path / "home", "nums", "nums/1")
+    variant = server.runtime.models["nums"].live[0]
+    batches: list[int] = []  # requests per logged batch, seen on the way (the real _log runs)
+    real_log = variant._log
+    variant._log = lambda c, batch, *a: (batches.append(len(batch)), real_log(c, batch, *a))[1]  # type: ignore[method-assign]
+    sent: list[tuple[list[float], str, int]] = []
+    requests: list[list[str]] = []  # each request's prediction ids
+
+    async def send_all() -> None:
+        transport = httpx.ASGITransport(app=server.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            bodies = [
+                {"instances": [{c: float(i * 3 + k + j) for k, c in enumerate(columns)}
+                               for j in range(1 + i % 2)]}
+                for i in range(40)
+            ]  # fmt: skip
+            answers = await asyncio.gather(*(client.post("/predict", json=b) for b in bodies))
+        for body, answer in zip(bodies, answers, strict=True):
+            assert answer.status_code == 200, answer.text
+            got = answer.json()
+            for row, pid, value in zip(
+                body["instances"], got["prediction_ids"], got["predictions"], strict=True
+            ):
+                sent.append(([row[c] for c in columns], pid, value))
+            requests.append(got["prediction_ids"])
+
+    asyncio.run(send_all())
+    server.close()
+    assert max(batches) > 1, "no batch of several requests: the test lost its point"
+    logged = prediction_logs(settings).read("predictions", "nums")
+    by_id = {r["prediction_id"]: r for r in logged.to_pylist()}
+    assert len(by_id) == logged.num_rows == len(sent) == 60
+    for row, pid, value in sent:
+        assert [by_id[pid][f"input.{c}"] for c in columns] == row
+        assert by_id[pid]["prediction"] == value and by_id[pid]["latency_ms"] > 0
+        assert by_id[pid]["timestamp"] == int(moment_of(pid).timestamp() * 1000)
+    for ids in requests:  # a request's rows carry its own latency, each of them
+        assert len({by_id[pid]["latency_ms"] for pid in ids}) == 1
+
+
 DECISIONS = """
 hit_policy: first
 default: none

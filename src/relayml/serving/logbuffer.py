@@ -7,8 +7,8 @@ sessions 19 and 20). Here each answered batch writes its rows into preallocated 
 slice assignments, a few microseconds on the request's path), and a flush takes the arrays as
 they are: Arrow wraps them without copying and Parquet encodes them with the GIL released.
 
-``PredictionBuffer`` keeps the common shape: one request per batch, inputs read as one float
-matrix, no request keys and no decision table, with the prediction's dtype and the number of
+``PredictionBuffer`` keeps the common shape: requests whose inputs were read as one float
+matrix each, no request keys and no decision table, with the prediction's dtype and the number of
 classes of the first batch it took. A batch of another shape returns False from ``add`` and
 goes to the log as before (``ParquetLog.append_built`` with a RowBuilder), which makes the same
 columns. ``RequestBuffer`` keeps the request log's (timestamp, route, status, ms) rows.
@@ -87,16 +87,17 @@ class PredictionBuffer(_Kept):
     def add(
         self,
         ids: Sequence[str],
-        stamp: int,
-        latency: float,
+        stamp: int | np.ndarray,
+        latency: float | np.ndarray,
         values: np.ndarray,
         proba: np.ndarray | None,
         matrix: np.ndarray,
         arrays: Mapping[str, np.ndarray],
     ) -> bool:
-        """Keep one request's rows (`matrix` holds the input columns `arrays` names, in order);
-        False when they are not of this buffer's shape (the caller logs them the general way).
-        Rows the full log refuses are dropped and counted."""
+        """Keep one batch's rows (`matrix` holds the input columns `arrays` names, in order;
+        `stamp` and `latency` one for all rows, or one per row); False when they are not of
+        this buffer's shape (the caller logs them the general way). Rows the full log refuses
+        are dropped and counted."""
         rows = len(ids)
         width = None if proba is None else proba.shape[1]
         names = tuple(arrays)

@@ -242,6 +242,22 @@ class LoadedVariant:
             stamps = [now_ms if i.logged_at is None else i.logged_at for i in batch]
             latency = [(finished - i.received) * 1000 if i.received else 0.0 for i in batch]
             matrix = None
+            if (
+                self.features is None
+                and keys is None
+                and decided is None
+                and all(i.matrix is not None for i in batch)
+                and logging[4].add(
+                    ids,
+                    np.repeat(stamps, rows),  # each request's figures on each of its rows
+                    np.repeat(latency, rows),
+                    values,
+                    proba,
+                    np.concatenate([i.matrix for i in batch]),
+                    arrays,
+                )
+            ):
+                return
         rules = None if decided is None else decided.rule
         logged: Logged = (tuple(ids), rows, stamps, latency, values, proba, actions, rules, keys,
                           arrays, matrix)  # fmt: skip
