@@ -113,9 +113,9 @@ needs_idle = pytest.mark.skipif(
 def _policy_when_idle(log: ParquetLog) -> int | None:
     """The writer thread's scheduling policy, once the thread has set it."""
     deadline = time.monotonic() + 5
-    while log._idle_tid is None and time.monotonic() < deadline:
+    while log._idle.tid is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    return None if log._idle_tid is None else os.sched_getscheduler(log._idle_tid)
+    return None if log._idle.tid is None else os.sched_getscheduler(log._idle.tid)
 
 
 @needs_idle
@@ -133,7 +133,7 @@ def test_a_low_priority_writer_runs_idle_and_is_raised_when_rows_pile_up(tmp_pat
             time.sleep(0.01)
         stats = log.stats
         assert stats["rows_written"] == 50 and stats["priority_raises"] == 1
-        while os.sched_getscheduler(log._idle_tid) != os.SCHED_IDLE:  # type: ignore[arg-type]
+        while os.sched_getscheduler(log._idle.tid) != os.SCHED_IDLE:  # type: ignore[arg-type]
             assert time.monotonic() < deadline, "the writer stayed at normal priority"
             time.sleep(0.01)
     finally:
@@ -146,7 +146,7 @@ def test_a_writer_keeps_normal_priority_unless_asked(tmp_path: Path) -> None:
     with ParquetLog(str(tmp_path), flush_interval=60) as log:
         log.append_built(PART, Recorder(), (MONDAY, "p0", 0.5), 1)
         time.sleep(0.05)
-        assert log._idle_tid is None
+        assert log._idle.tid is None
         tids = [t.native_id for t in threading.enumerate() if t.name == "relay-log"]
         assert tids and os.sched_getscheduler(tids[0]) == os.SCHED_OTHER
 
@@ -160,10 +160,10 @@ def test_a_low_priority_writer_is_raised_when_its_flush_is_late(tmp_path: Path) 
         assert _policy_when_idle(log) == os.SCHED_IDLE
         log.append_built(PART, Recorder(), (MONDAY, "p0", 0.5), 1)
         assert log.stats["priority_raises"] == 0
-        log._overdue_ms = 0
+        log._idle.overdue_ms = 0
         log.append_built(PART, Recorder(), (MONDAY + 1, "p1", 0.5), 1)
         assert log.stats["priority_raises"] == 1
-        assert os.sched_getscheduler(log._idle_tid) == os.SCHED_OTHER  # type: ignore[arg-type]
+        assert os.sched_getscheduler(log._idle.tid) == os.SCHED_OTHER  # type: ignore[arg-type]
     finally:
         log.close()
     assert len(read_log(str(tmp_path), PART)) == 2
@@ -179,12 +179,12 @@ def test_a_late_idle_writer_is_raised_by_the_watchdog_without_new_rows(tmp_path:
         log.append_built(PART, Recorder(), (MONDAY, "p0", 0.5), 1)
         time.sleep(3 * WATCH_EVERY)
         assert log.stats["priority_raises"] == 0, "not late: left idle"
-        log._overdue_ms = 0  # as a starved thread would leave it
+        log._idle.overdue_ms = 0  # as a starved thread would leave it
         deadline = time.monotonic() + 10
         while log.stats["priority_raises"] == 0:
             assert time.monotonic() < deadline, "nothing raised the late writer"
             time.sleep(0.01)
-        assert os.sched_getscheduler(log._idle_tid) == os.SCHED_OTHER  # type: ignore[arg-type]
+        assert os.sched_getscheduler(log._idle.tid) == os.SCHED_OTHER  # type: ignore[arg-type]
         time.sleep(3 * WATCH_EVERY)
         assert log.stats["priority_raises"] == 1, "raised once, not on every look"
     finally:
@@ -199,12 +199,12 @@ _UNPRIVILEGED_SCRIPT = textwrap.dedent(
     import json, os, sys, threading, time
     from relayml.predictions import ParquetLog
     log = ParquetLog(sys.argv[1], flush_interval=60, low_priority=True)
-    while log._idle_tid is None:
+    while log._idle.tid is None:
         time.sleep(0.01)
-    tid = log._idle_tid
+    tid = log._idle.tid
     for i in range(5):
         log.append_built(sys.argv[2], lambda items: {"id": [it for it in items]}, f"p{i}", 1)
-    log._overdue_ms = 0  # as a starved thread would leave it
+    log._idle.overdue_ms = 0  # as a starved thread would leave it
     deadline = time.monotonic() + 10
     while log.stats["rows_written"] < 5 and time.monotonic() < deadline:
         time.sleep(0.01)

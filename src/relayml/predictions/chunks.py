@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -15,11 +15,23 @@ from relayml.errors import InvalidInput
 from relayml.predictions._files import DAY_MS
 from relayml.predictions.layout import day_of
 
-__all__ = ["Build", "Chunk", "group_chunks", "join_column", "merge_chunk", "row_count",
+__all__ = ["Build", "Chunk", "Source", "group_chunks", "join_column", "merge_chunk", "row_count",
            "split_by_day", "to_arrow"]  # fmt: skip
 
 Build = Callable[[Sequence[Any]], Mapping[str, Any]]
 """Makes the columns of several items queued by ``append_built``, joined in their order."""
+
+
+class Source(Protocol):
+    """Keeps rows outside a ParquetLog's queue until a flush takes them (see add_source)."""
+
+    retired: bool  # drained once more, then forgotten
+
+    def drain(self) -> list[tuple[str, Mapping[str, Any], int]]:
+        """(partition, columns, rows) of every row kept since the last drain."""
+        ...
+
+
 # partition, columns (or an item for its build), rows, appended at (ms), build (None: columns)
 Chunk = tuple[str, Any, int, int, Build | None]
 

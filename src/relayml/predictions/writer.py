@@ -24,17 +24,10 @@ the writer's thread calls ``build(items)`` once for all the items queued with th
 (per partition and day), so the request pays for one tuple and the columns are made in bulk.
 
 Such a caller can also ask for ``low_priority``: on Linux the writer's thread then runs at idle
-priority (SCHED_IDLE), so it takes the CPU when the requests leave it idle instead of delaying
-the requests that arrive during a flush (most of a flush's time is Parquet encoding, with the
-GIL released). When ``flush_rows`` rows are waiting or a flush is half an interval late (the CPU
-never went idle long enough), the thread is raised back to normal priority until it has caught
-up, so a busy server keeps the guarantee above and never starves rows into the ``max_rows``
-bound; ``stats["priority_raises"]`` counts those times. A new append notices it, and so does a
-watchdog thread (relayml.predictions.priority) when no requests come while other processes keep
-the machine busy. Linux lets a thread back out of the idle class only with CAP_SYS_NICE (or an
-RLIMIT_NICE of 20), which a server run as an ordinary user lacks: there the raise is refused,
-and the watchdog, a thread at normal priority, writes the late rows itself
-(``stats["late_flushes"]``).
+priority, taking the CPU the requests leave. A flush half an interval late (or ``flush_rows``
+waiting) raises it back to normal priority until it has caught up (``stats["priority_raises"]``);
+where Linux refuses the raise (no CAP_SYS_NICE), the watchdog thread writes the late rows itself
+(``stats["late_flushes"]``). See relayml.predictions.priority.
 """
 
 from __future__ import annotations
@@ -46,7 +39,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -57,6 +50,7 @@ from relayml.predictions._files import join, open_fs, write_table
 from relayml.predictions.chunks import (
     Build,
     Chunk,
+    Source,
     group_chunks,
     merge_chunk,
     row_count,
@@ -64,27 +58,12 @@ from relayml.predictions.chunks import (
     to_arrow,
 )
 from relayml.predictions.layout import check_partition, day_folder
-from relayml.predictions.priority import set_idle as _set_idle
+from relayml.predictions.priority import IdleThread
 
 __all__ = ["Build", "ParquetLog", "Source"]
 
 
-class Source(Protocol):
-    """Keeps rows outside a ParquetLog's queue until a flush takes them (see add_source)."""
-
-    retired: bool  # drained once more, then forgotten
-
-    def drain(self) -> list[tuple[str, Mapping[str, Any], int]]:
-        """(partition, columns, rows) of every row kept since the last drain."""
-        ...
-
-
 logger = logging.getLogger("relayml.predictions")
-# An idle-priority flush is late (its thread raised) this many ms per interval after the previous
-# one started: due at one interval, late half an interval after, so a starved log still loses at
-# most about 1.5 intervals of rows to a SIGKILL.
-_LATE_MS = 1_500
-
 LOG_EVERY = 10.0
 
 
@@ -131,10 +110,7 @@ class ParquetLog:
         # low_priority: the writer's native thread id once it runs at idle priority, and whether
         # it was raised back to normal priority because rows piled up
         self._low_priority = low_priority
-        self._idle_tid: int | None = None
-        self._raised = False
-        self._unraisable = False  # the system refused a raise: the watchdog writes late rows
-        self._overdue_ms = math.inf  # epoch ms after which a flush that has not started is late
+        self._idle = IdleThread(flush_interval)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         atexit.register(self._close_at_exit)
@@ -242,13 +218,9 @@ class ParquetLog:
         if self._queued >= self._flush_rows and not self._wake:
             self._wake = True
             self._cond.notify()
-        idle = self._idle_tid
-        if (
-            idle is not None
-            and not self._raised
-            and (self._queued >= self._flush_rows or now_ms > self._overdue_ms)
-        ):
-            self._raise_priority(idle)
+        idle = self._idle
+        if idle.tid is not None and (self._queued >= self._flush_rows or idle.is_late(now_ms)):
+            self._raise_priority()
 
     def _warn_full(self) -> None:
         """Log the drops, at most every LOG_EVERY seconds."""
@@ -289,15 +261,9 @@ class ParquetLog:
         except Exception as exc:
             logger.error("Log %s lost %d rows at exit: %s", self.url, self._buffered, exc)
 
-    def _late_from_now(self) -> float:
-        """The epoch ms after which the next flush, starting its interval now, is late."""
-        return time.time_ns() // 1_000_000 + _LATE_MS * self._interval
-
     def _run(self) -> None:
-        if self._low_priority and _set_idle(threading.get_native_id(), True):
-            self._overdue_ms = self._late_from_now()
+        if self._low_priority and self._idle.enter():
             priority.watch(self)
-            self._idle_tid = threading.get_native_id()
         backoff = False  # after a failure, wait a full interval even when rows pile up
         logged_at = -math.inf
         deadline = time.monotonic() + self._interval
@@ -314,18 +280,17 @@ class ParquetLog:
                 self._wake = False
             # the next flush is due one interval after this one starts, not after it ends
             deadline = time.monotonic() + self._interval
-            self._overdue_ms = self._late_from_now()
+            self._idle.restart_clock()
             try:
                 with self._io_lock:
                     errors = self._write_all()
             except Exception as exc:  # a bug must not silently stop the log
                 errors = [exc]
             backoff = bool(errors)
-            if self._raised:
+            if self._idle.raised:
                 with self._cond:
                     if self._queued < self._flush_rows:  # caught up: back to idle priority
-                        self._raised = False
-                        _set_idle(threading.get_native_id(), True)
+                        self._idle.lower()
             if errors and time.monotonic() - logged_at >= LOG_EVERY:
                 logged_at = time.monotonic()
                 logger.error(
@@ -402,25 +367,20 @@ class ParquetLog:
         writer's thread is raised; where the system refuses that, the watchdog's thread writes
         the rows itself."""
         with self._cond:
-            idle, late = self._idle_tid, now_ms > self._overdue_ms
-            if idle is None or not late or not self._buffered or self._raised:
+            idle = self._idle
+            if not idle.is_late(now_ms) or not self._buffered or idle.raised:
                 return
-            self._raise_priority(idle)
-            rescue = self._unraisable
+            self._raise_priority()
+            rescue = idle.unraisable
         if rescue:
             self._late_flush()
 
-    def _raise_priority(self, tid: int) -> None:
+    def _raise_priority(self) -> None:
         """Back to normal priority (held: self._cond): rows piled up or a flush is late because
         the CPU was never idle; the thread goes idle again once it has caught up. Refused
         (no CAP_SYS_NICE), it is not asked again: the watchdog writes late rows instead."""
-        if self._unraisable:
-            return
-        if _set_idle(tid, False):
-            self._raised = True
+        if self._idle.raise_():
             self._counts["priority_raises"] += 1
-        else:
-            self._unraisable = True
 
     def _late_flush(self) -> None:
         """Write what is queued in the calling thread (the watchdog's, at normal priority),
@@ -430,7 +390,7 @@ class ParquetLog:
         try:
             with self._cond:
                 self._counts["late_flushes"] += 1
-                self._overdue_ms = self._late_from_now()
+                self._idle.restart_clock()
             self._write_all()
         finally:
             self._io_lock.release()
