@@ -107,8 +107,7 @@ class ParquetLog:
             "priority_raises": 0,
             "late_flushes": 0,
         }
-        # low_priority: the writer's native thread id once it runs at idle priority, and whether
-        # it was raised back to normal priority because rows piled up
+        # low_priority: the writer's thread at idle priority, raised when late (IdleThread)
         self._low_priority = low_priority
         self._idle = IdleThread(flush_interval)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
