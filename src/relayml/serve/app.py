@@ -43,7 +43,7 @@ from relayml.serve.fastpath import FastPath
 from relayml.serve.replay import logged_at
 from relayml.serving.auth import TokenCheck
 from relayml.serving.codec import instances_of
-from relayml.serving.metrics import AccessLog
+from relayml.serving.metrics import AccessLines, AccessLog
 from relayml.serving.service import ModelService
 
 __all__ = ["create_model_app"]
@@ -141,6 +141,7 @@ def create_model_app(
     with `auth`, every route but health and description needs a token (relayml.serve.auth);
     with `replay`, a request's X-Relay-Time header is the time its predictions are logged at."""
     runtime = service.runtime
+    lines = AccessLines()  # both access logs below write through it, in order
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -151,6 +152,7 @@ def create_model_app(
             yield
         finally:
             runtime.stop()
+            lines.close()
             for log_ in (service.predictions, service.outcomes, service.requests):
                 if log_ is not None:
                     log_.close()
@@ -337,6 +339,7 @@ def create_model_app(
         AccessLog,
         metrics=service.metrics,
         enabled=access_log,
+        lines=lines,
         on_prediction_request=service.record_request,
     )
     if auth is None and not cors_origins:  # nothing else must see a prediction request
@@ -344,6 +347,7 @@ def create_model_app(
             app,
             service.metrics,
             enabled=access_log,
+            lines=lines,
             on_prediction_request=service.record_request,
         )
         app.fast_path = FastPath(

@@ -27,7 +27,13 @@ from relayml.serving.sources import BackendSource, ModelSource
 from relayml.serving.variant import ServeOptions
 from relayml.store import Store
 
-__all__ = ["MULTIPROCESS_ENV", "ModelServer", "open_token_check", "run_model_server"]
+__all__ = [
+    "MULTIPROCESS_ENV",
+    "ModelServer",
+    "http_server",
+    "open_token_check",
+    "run_model_server",
+]
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own switch
 
@@ -204,10 +210,27 @@ def _configure_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
+def http_server(server: ModelServer) -> Any:
+    """The uvicorn server of a model server's app (``run(sockets=[...])`` serves); the batchers
+    learn from it how many requests are in flight (relayml.serving.batcher.InFlight)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        server.app,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+    http = uvicorn.Server(config)
+    tasks = getattr(getattr(http, "server_state", None), "tasks", None)
+    if tasks is not None:  # a batch's leader alone in flight skips its turn of the loop
+        server.runtime.in_flight.watch(tasks)
+    return http
+
+
 def _serve(server: ModelServer, sock: socket.socket) -> None:
     import gc
-
-    import uvicorn
 
     # Everything loaded so far (libraries, models) lives as long as the process: keep the cyclic
     # garbage collector from scanning it again and again, which shows as 100 ms pauses in p99.
@@ -217,15 +240,7 @@ def _serve(server: ModelServer, sock: socket.socket) -> None:
     # waits, Python hands it over only after the switch interval (5 ms by default), which shows
     # as a 5 ms p99 at one connection. 0.5 ms bounds that wait; the threads work in short bursts.
     sys.setswitchinterval(0.0005)
-
-    config = uvicorn.Config(
-        server.app,
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-        lifespan="on",
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    http_server(server).run(sockets=[sock])
 
 
 def run_model_server(

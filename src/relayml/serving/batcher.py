@@ -3,9 +3,10 @@
 No fixed timer by default: a request that finds the model idle is predicted at once (no added
 latency at low load). Predicting on the event loop (``inline``, the default), the first request
 of a batch leads it in its own task: after one turn of the loop, which lets the requests already
-read join, it predicts them all and answers each; at one connection that is one turn and no
-other hop. Predicting in the model's thread, requests arriving while a batch runs queue up and
-form the next batch, up to ``max_rows`` rows. ``max_wait`` (seconds) can hold a batch open a
+read join, it predicts them all and answers each. When the HTTP server holds no other request
+(``InFlight``: always so at one connection) nothing could join, and the turn is skipped.
+Predicting in the model's thread, requests arriving while a batch runs queue up and form the
+next batch, up to ``max_rows`` rows. ``max_wait`` (seconds) can hold a batch open a
 little longer to grow it, for models whose cost per batch barely depends on its size.
 """
 
@@ -13,14 +14,37 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-__all__ = ["Batcher"]
+__all__ = ["Batcher", "InFlight"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class InFlight:
+    """How many requests the HTTP server of this process holds, read from its own set of request
+    tasks (uvicorn's ``server_state.tasks``, the set its --limit-concurrency counts).
+
+    A request's task is in that set from the moment its headers are read, so a batch's leader
+    that is the only one in the set knows no other request can join during a turn of the loop.
+    Until ``watch`` is called (a server run some other way, a test's ASGI client) it is never
+    alone, and the turn is always taken.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: Sized | None = None
+
+    def watch(self, tasks: Sized) -> None:
+        """Count the requests in `tasks` from now on."""
+        self._tasks = tasks
+
+    def alone(self) -> bool:
+        """Whether at most one request (the caller's) is in flight."""
+        tasks = self._tasks
+        return tasks is not None and len(tasks) <= 1
 
 
 class Batcher(Generic[T, R]):
@@ -39,8 +63,10 @@ class Batcher(Generic[T, R]):
         max_wait: float = 0.0,
         name: str = "relay-model",
         on_batch: Callable[[int], None] | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
         self._run = run
+        self._in_flight = in_flight if in_flight is not None else InFlight()
         self._size = size
         self.max_rows = max(1, max_rows)
         self.max_wait = max(0.0, max_wait)
@@ -74,13 +100,14 @@ class Batcher(Generic[T, R]):
     async def _lead(self, future: asyncio.Future[R]) -> R:
         """Predict the batch this request opens, on the loop, in the request's own task.
 
-        One turn of the loop first lets the requests it has already read join the batch (at
-        one connection there are none, and the answer costs no other hop); what does not fit in
-        ``max_rows`` is left to the batch task.
+        One turn of the loop first lets the requests it has already read join the batch; with
+        no other request in flight (one connection) there are none, and the turn is skipped.
+        What does not fit in ``max_rows`` is left to the batch task.
         """
         self._leading = True
         try:
-            await asyncio.sleep(0)
+            if not self._in_flight.alone():
+                await asyncio.sleep(0)
             if self.max_wait and sum(self._size(i) for i, _ in self._queue) < self.max_rows:
                 await asyncio.sleep(self.max_wait)
             while not future.done():

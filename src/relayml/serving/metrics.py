@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
@@ -15,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-__all__ = ["AccessLog", "ServerMetrics", "route_of"]
+__all__ = ["AccessLines", "AccessLog", "ServerMetrics", "route_of"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -249,6 +250,75 @@ class ServerMetrics:
         self._child(self.batch_rows, model, variant).observe(rows)
 
 
+class AccessLines:
+    """Where access-log lines go: written in bulk, whole lines at a time, at most `delay` seconds
+    after the first one waits (or once `limit` wait), and all of them at close.
+
+    One write a request was a third of the server's system calls at one connection. Each write
+    holds whole lines and at most PIPE_BUF (4,096) bytes, so the lines of several workers
+    sharing a pipe never interleave. Lines added outside an event loop, or after close, are
+    written at once. A process killed without a chance to close loses at most the last `delay`
+    seconds of lines.
+    """
+
+    def __init__(
+        self, stream: IO[str] | None = None, *, delay: float = 0.1, limit: int = 256
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.delay = delay
+        self.limit = limit
+        self._lines: list[bytes] = []
+        self._closed = False
+
+    def add(self, line: bytes) -> None:
+        """Write `line` (UTF-8, ending in a newline) soon."""
+        lines = self._lines
+        lines.append(line)
+        if len(lines) == 1 and not self._closed:
+            try:
+                asyncio.get_running_loop().call_later(self.delay, self.flush)
+                return
+            except RuntimeError:  # no event loop here: nothing would write it later
+                pass
+        elif len(lines) < self.limit and not self._closed:
+            return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the waiting lines now."""
+        lines, self._lines = self._lines, []
+        if not lines:
+            return
+        stream = self.stream
+        stream.flush()  # what was written as text before goes first
+        binary = getattr(stream, "buffer", None)
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) > _PIPE_BUF:
+                self._write(binary, b"".join(chunk))
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+        self._write(binary, b"".join(chunk))
+
+    def _write(self, binary: Any, data: bytes) -> None:
+        if binary is not None:
+            binary.write(data)
+            binary.flush()
+        else:
+            self.stream.write(data.decode())
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Write what waits; later lines are written at once."""
+        self._closed = True
+        self.flush()
+
+
+_PIPE_BUF = 4096  # POSIX: a write of at most this many bytes to a pipe is never split
+
+
 class AccessLog:
     """ASGI middleware: counts every request and writes one JSON line per request."""
 
@@ -258,14 +328,14 @@ class AccessLog:
         metrics: ServerMetrics,
         *,
         enabled: bool = True,
-        stream: IO[str] | None = None,
+        lines: AccessLines | None = None,
         on_prediction_request: Callable[[str, str | None, int, float], None] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.enabled = enabled
         self.on_prediction_request = on_prediction_request
-        self.stream = stream if stream is not None else sys.stderr
+        self.lines = lines if lines is not None else AccessLines()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -307,7 +377,7 @@ class AccessLog:
             identity = scope.get("state", {}).get("relay_identity")
             if identity is not None:  # with auth on: who called (never the token)
                 line["user"] = identity.name
-            self.stream.write(orjson.dumps(line).decode() + "\n")
+            self.lines.add(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
 
 
 _second: list[Any] = [None, ""]  # the last whole second formatted, and its text

@@ -29,6 +29,7 @@ from relayml.domain.serving import Variant
 from relayml.errors import NotFound
 from relayml.models.predictor import Predictor
 from relayml.predictions import ParquetLog
+from relayml.serving.batcher import InFlight
 from relayml.serving.features import FeatureJoin
 from relayml.serving.sources import ModelSource
 from relayml.serving.variant import LoadedVariant, ServeOptions, VariantContext
@@ -155,6 +156,7 @@ class Runtime:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failing: dict[str, str] = {}  # served ref -> the kind of error its reload hits
+        self.in_flight = InFlight()  # the HTTP server's requests (watched by the runner)
 
     # loading
     def _predictor(self, name: str, version: int) -> Predictor:
@@ -185,7 +187,7 @@ class Runtime:
         on_batch = (lambda rows: report(name, label, rows)) if report is not None else None
         return LoadedVariant(
             predictor, variant, label, passthrough, self.options, on_batch,
-            self._features(predictor, name, label, environment),
+            self._features(predictor, name, label, environment), self.in_flight,
         )  # fmt: skip
 
     def _features(

@@ -23,7 +23,7 @@ from relayml.models.predictor import Predictor
 from relayml.predictions import ParquetLog
 from relayml.predictions.ids import new_prediction_ids
 from relayml.predictions.layout import deployment_partition
-from relayml.serving.batcher import Batcher
+from relayml.serving.batcher import Batcher, InFlight
 from relayml.serving.codec import Columns, InputCodec
 from relayml.serving.features import FeatureJoin
 from relayml.serving.logbuffer import PredictionBuffer
@@ -89,8 +89,10 @@ class LoadedVariant:
         options: ServeOptions,
         on_batch: Any = None,
         features: FeatureJoin | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
-        """With `features`, requests carry entity keys and the batch gets its features looked up."""
+        """With `features`, requests carry entity keys and the batch gets its features looked up;
+        `in_flight` tells the batcher when no other request can join a batch."""
         self.predictor = predictor
         self.features = features
         self.version = int(predictor.version or 0)
@@ -115,6 +117,7 @@ class LoadedVariant:
             max_wait=options.max_wait,
             name=f"relay-{predictor.name}-{label}",
             on_batch=on_batch,
+            in_flight=in_flight,
         )
         self.batcher.inline = not options.predict_in_thread
         self.context: VariantContext | None = None

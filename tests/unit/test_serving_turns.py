@@ -1,0 +1,145 @@
+"""Two costs a request at one connection no longer pays: the batch leader's turn of the event
+loop when no other request is in flight (relayml.serving.batcher.InFlight), and one write
+per access-log line (relayml.serving.metrics.AccessLines)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from relayml.serving.batcher import Batcher, InFlight
+from relayml.serving.metrics import AccessLines
+
+
+def _leader_sees_the_turn(in_flight: InFlight | None) -> bool:
+    """Whether a callback queued before a lone request ran before that request was predicted
+    (it runs only if the leader gave the loop a turn)."""
+    seen: list[bool] = []
+    turned: list[bool] = []
+
+    def run(items: Sequence[int]) -> list[int]:
+        seen.append(bool(turned))
+        return [i + 1 for i in items]
+
+    batcher: Batcher[int, int] = Batcher(run, lambda _: 1, name="b-turn", in_flight=in_flight)
+    batcher.inline = True
+
+    async def main() -> int:
+        asyncio.get_running_loop().call_soon(turned.append, True)
+        return await batcher.submit(1)
+
+    assert asyncio.run(main()) == 2
+    return seen == [True]
+
+
+def test_a_lone_request_skips_the_turn_others_in_flight_take_it() -> None:
+    assert _leader_sees_the_turn(None)  # nobody counts the requests: always a turn
+    assert not InFlight().alone()
+    tasks: set[object] = set()
+    watching = InFlight()
+    watching.watch(tasks)
+    tasks.add("this request")
+    assert watching.alone() and not _leader_sees_the_turn(watching)
+    tasks.add("another request")
+    assert not watching.alone() and _leader_sees_the_turn(watching)
+
+
+def test_requests_in_flight_together_still_join_one_batch() -> None:
+    tasks: set[object] = set()
+    in_flight = InFlight()
+    in_flight.watch(tasks)
+    batches: list[list[int]] = []
+
+    def run(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        return [i * 2 for i in items]
+
+    batcher: Batcher[int, int] = Batcher(run, lambda _: 1, name="b-join", in_flight=in_flight)
+    batcher.inline = True
+
+    async def main() -> list[int]:
+        made = [asyncio.ensure_future(batcher.submit(i)) for i in range(12)]
+        for task in made:  # as uvicorn counts a request: from the task's creation to its end
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        return list(await asyncio.gather(*made))
+
+    assert asyncio.run(main()) == [i * 2 for i in range(12)]
+    assert batches == [list(range(12))]
+
+
+class _Stream(io.TextIOWrapper):
+    """A text stream over bytes that remembers each write reaching its buffer."""
+
+    def __init__(self) -> None:
+        self.raw_writes: list[bytes] = []
+        outer = self
+
+        class Raw(io.BytesIO):
+            def write(self, data: Any) -> int:
+                outer.raw_writes.append(bytes(data))
+                return super().write(data)
+
+        super().__init__(io.BufferedWriter(Raw()), encoding="utf-8", line_buffering=True)
+
+
+def _line(i: int, pad: int = 0) -> bytes:
+    return json.dumps({"i": i, "path": "/predict" + "x" * pad}).encode() + b"\n"
+
+
+def test_access_lines_wait_for_the_delay_then_go_in_one_write() -> None:
+    stream = _Stream()
+    lines = AccessLines(stream, delay=0.05)
+
+    async def main() -> tuple[int, int]:
+        for i in range(20):
+            lines.add(_line(i))
+        before = len(stream.raw_writes)
+        await asyncio.sleep(0.2)
+        return before, len(stream.raw_writes)
+
+    before, after = asyncio.run(main())
+    assert (before, after) == (0, 1)
+    assert stream.raw_writes[0] == b"".join(_line(i) for i in range(20))
+
+
+def test_access_lines_are_written_whole_in_pieces_a_pipe_never_splits() -> None:
+    stream = _Stream()
+    lines = AccessLines(stream, delay=60, limit=100)
+    sent = [_line(i, pad=i * 7) for i in range(100)]
+
+    async def main() -> None:
+        stream.write("a line of text first\n")
+        for line in sent:
+            lines.add(line)  # the 100th reaches the limit: written without waiting
+
+    asyncio.run(main())
+    writes = stream.raw_writes
+    assert writes[0] == b"a line of text first\n"
+    assert b"".join(writes[1:]) == b"".join(sent)
+    assert len(writes) > 2 and all(len(w) <= 4096 and w.endswith(b"\n") for w in writes[1:])
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_access_lines_outside_a_loop_or_after_close_are_written_at_once(closed: bool) -> None:
+    plain = io.StringIO()  # no binary buffer: written as text
+    lines = AccessLines(plain, delay=60)
+    if closed:
+
+        async def early() -> None:
+            lines.add(_line(0))
+
+        asyncio.run(early())
+        assert plain.getvalue() == ""  # waiting for its delay
+        lines.close()
+        assert plain.getvalue() == _line(0).decode()
+        asyncio.run(early())  # after close: at once, even in a loop
+        assert plain.getvalue() == (_line(0) * 2).decode()
+    else:
+        lines.add(_line(1))
+        assert plain.getvalue() == _line(1).decode()
