@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,3 +145,20 @@ def test_access_lines_outside_a_loop_or_after_close_are_written_at_once(closed: 
     else:
         lines.add(_line(1))
         assert plain.getvalue() == _line(1).decode()
+
+
+def test_access_lines_left_waiting_are_written_when_the_interpreter_exits() -> None:
+    script = (
+        "import asyncio\n"
+        "from relayml.serving.metrics import AccessLines\n"
+        "lines = AccessLines(delay=600)\n"
+        "async def main():\n"
+        '    lines.add(b\'{"path": "/predict"}\\n\')\n'
+        "asyncio.run(main())\n"  # the loop is gone; its timer never fires
+        "print('done', flush=True)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert ran.stdout == "done\n"
+    assert ran.stderr == '{"path": "/predict"}\n'

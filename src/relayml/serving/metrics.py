@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -257,7 +259,8 @@ class AccessLines:
     One write a request was a third of the server's system calls at one connection. Each write
     holds whole lines and at most PIPE_BUF (4,096) bytes, so the lines of several workers
     sharing a pipe never interleave. Lines added outside an event loop, or after close, are
-    written at once. A process killed without a chance to close loses at most the last `delay`
+    written at once. Lines still waiting when the interpreter exits (its event loop gone before
+    a close) are written then; only a process killed outright (SIGKILL) loses the last `delay`
     seconds of lines.
     """
 
@@ -269,6 +272,7 @@ class AccessLines:
         self.limit = limit
         self._lines: list[bytes] = []
         self._closed = False
+        _open_lines.add(self)
 
     def add(self, line: bytes) -> None:
         """Write `line` (UTF-8, ending in a newline) soon."""
@@ -317,6 +321,16 @@ class AccessLines:
 
 
 _PIPE_BUF = 4096  # POSIX: a write of at most this many bytes to a pipe is never split
+_open_lines: weakref.WeakSet[AccessLines] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for lines in list(_open_lines):
+        try:
+            lines.flush()
+        except (OSError, ValueError):  # the stream is already closed: nowhere left to write
+            pass
 
 
 class AccessLog:
