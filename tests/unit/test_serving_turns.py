@@ -1,6 +1,7 @@
-"""Two costs a request at one connection no longer pays: the batch leader's turn of the event
-loop when no other request is in flight (relayml.serving.batcher.InFlight), and one write
-per access-log line (relayml.serving.metrics.AccessLines)."""
+"""Costs a request at one connection no longer pays: the batch leader's turn of the event loop
+when no other request is in flight (relayml.serving.batcher.InFlight), one write per
+access-log line (relayml.serving.metrics.AccessLines), and finding the metrics' children by
+their labels each time (ServerMetrics keeps them per label set)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from relayml.serving.batcher import Batcher, InFlight
-from relayml.serving.metrics import AccessLines
+from relayml.serving.metrics import AccessLines, ServerMetrics
 
 
 def _leader_sees_the_turn(in_flight: InFlight | None) -> bool:
@@ -162,3 +163,40 @@ def test_access_lines_left_waiting_are_written_when_the_interpreter_exits() -> N
     )
     assert ran.stdout == "done\n"
     assert ran.stderr == '{"path": "/predict"}\n'
+
+
+def test_each_label_set_counts_apart_once_its_children_are_kept() -> None:
+    metrics = ServerMetrics()
+    for _ in range(3):
+        metrics.request("/predict", 200, 0.002)
+        metrics.predicted("churn", "v1", "live", 4, 0.001)
+        metrics.batch("churn", "v1", 4)
+    metrics.request("/predict", 422, 0.0004)
+    metrics.request("/v2/models/{name}/infer", 200, 0.03)
+    metrics.predicted("churn", "v2", "shadow", 2, 0.3)
+    metrics.predicted("churn", "v2", "live", 5, 0.001)  # the same variant, another mode
+    metrics.predicted("fraud", "v1", "live", 1, 0.001)
+    metrics.batch("churn", "v2", 600)
+    text = metrics.exposition().decode()
+    expected = [
+        'relay_http_requests_total{route="/predict",status="200"} 3.0',
+        'relay_http_requests_total{route="/predict",status="422"} 1.0',
+        'relay_http_requests_total{route="/v2/models/{name}/infer",status="200"} 1.0',
+        'relay_http_request_duration_seconds_count{route="/predict"} 4.0',
+        'relay_http_request_duration_seconds_bucket{le="0.0005",route="/predict"} 1.0',
+        'relay_http_request_duration_seconds_sum{route="/v2/models/{name}/infer"} 0.03',
+        'relay_predictions_total{mode="live",model="churn",variant="v1"} 12.0',
+        'relay_predictions_total{mode="shadow",model="churn",variant="v2"} 2.0',
+        'relay_predictions_total{mode="live",model="churn",variant="v2"} 5.0',
+        'relay_predictions_total{mode="live",model="fraud",variant="v1"} 1.0',
+        'relay_model_latency_seconds_count{model="churn",variant="v1"} 3.0',
+        'relay_model_latency_seconds_bucket{le="0.25",model="churn",variant="v2"} 1.0',
+        'relay_model_latency_seconds_count{model="churn",variant="v2"} 2.0',
+        'relay_model_latency_seconds_count{model="fraud",variant="v1"} 1.0',
+        'relay_batch_rows_count{model="churn",variant="v1"} 3.0',
+        'relay_batch_rows_bucket{le="4.0",model="churn",variant="v1"} 3.0',
+        'relay_batch_rows_bucket{le="512.0",model="churn",variant="v2"} 0.0',
+        'relay_batch_rows_count{model="churn",variant="v2"} 1.0',
+    ]
+    missing = [line for line in expected if line not in text.splitlines()]
+    assert not missing, text

@@ -208,6 +208,11 @@ class ServerMetrics:
         elif log_stats is not None:
             r.register(_LogStats(log_stats))
         self._children: dict[tuple[str, ...], Any] = {}
+        # the per-request figures' children, found once per label set: their bound methods
+        # (finding a child by its labels cost more than the counting itself)
+        self._by_route: dict[tuple[str, int], tuple[Any, Any]] = {}  # (inc, observe)
+        self._by_variant: dict[tuple[str, str, str], tuple[Any, Any]] = {}  # (inc, observe)
+        self._batches: dict[tuple[str, str], Any] = {}  # observe
 
     def exposition(self) -> bytes:
         """The text a scrape gets: this process's metrics, or every worker's summed."""
@@ -233,13 +238,25 @@ class ServerMetrics:
 
     def request(self, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request."""
-        self._child(self.requests, route, str(status)).inc()
-        self._child(self.latency, route).observe(seconds)
+        found = self._by_route.get((route, status))
+        if found is None:
+            found = self._by_route[(route, status)] = (
+                self._child(self.requests, route, str(status)).inc,
+                self._child(self.latency, route).observe,
+            )
+        found[0]()
+        found[1](seconds)
 
     def predicted(self, model: str, variant: str, mode: str, rows: int, seconds: float) -> None:
         """Count rows a variant answered and how long the request waited for them."""
-        self._child(self.predictions, model, variant, mode).inc(rows)
-        self._child(self.model_latency, model, variant).observe(seconds)
+        found = self._by_variant.get((model, variant, mode))
+        if found is None:
+            found = self._by_variant[(model, variant, mode)] = (
+                self._child(self.predictions, model, variant, mode).inc,
+                self._child(self.model_latency, model, variant).observe,
+            )
+        found[0](rows)
+        found[1](seconds)
 
     def looked_up(self, model: str, variant: str, rows: int, seconds: float) -> None:
         """Count one online feature lookup of a batch's rows."""
@@ -249,7 +266,12 @@ class ServerMetrics:
 
     def batch(self, model: str, variant: str, rows: int) -> None:
         """Record the size of one batch."""
-        self._child(self.batch_rows, model, variant).observe(rows)
+        observe = self._batches.get((model, variant))
+        if observe is None:
+            observe = self._batches[(model, variant)] = self._child(
+                self.batch_rows, model, variant
+            ).observe
+        observe(rows)
 
 
 class AccessLines:
