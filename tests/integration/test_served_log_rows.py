@@ -22,6 +22,7 @@ from relayml.backend import LocalBackend, prediction_logs
 from relayml.config import Settings
 from relayml.predictions.ids import moment_of
 from relayml.serve.runner import ModelServer
+from relayml.serving.service import UNSERVED
 from tests.fixtures.serving import ServedHome, build_float_home, record
 
 CHURN_SCHEMA = [
@@ -208,6 +209,28 @@ def test_close_writes_every_queued_row(served_home: ServedHome) -> None:
         ("timestamp", pa.int64()), ("route", pa.string()), ("status", pa.int64()),
         ("ms", pa.float64()),
     ]  # fmt: skip
+
+
+def test_requests_for_models_not_served_share_one_partition(served_home: ServedHome) -> None:
+    server, settings = _serve(served_home.home, "churn", "churn/2")
+    client = TestClient(server.app)
+    tensor = _v2([record(0)])
+    for i in range(40):  # a caller trying one name after another
+        assert client.post(f"/v2/models/nope-{i}/infer", json=tensor).status_code == 404
+    assert client.post("/v2/models/churn/infer", json=tensor).status_code == 200
+    server.close()
+    files = (served_home.home / "artifacts" / "requests").rglob("*.parquet")
+    folders = {path.parent.parent.name for path in files}
+    assert folders == {f"deployment={churn_partition(server)}", f"deployment={UNSERVED}"}
+    logs = prediction_logs(settings)
+    unserved = logs.read("requests", "churn", UNSERVED)
+    assert unserved.num_rows == 40
+    assert set(unserved.column("status").to_pylist()) == {404}
+    assert set(unserved.column("route").to_pylist()) == {"/v2/models/{name}/infer"}
+
+
+def churn_partition(server: ModelServer) -> str:
+    return server.runtime.models["churn"].partition
 
 
 def test_an_all_float_model_logs_its_matrix_rows_column_by_column(tmp_path: Path) -> None:

@@ -25,7 +25,12 @@ from relayml.serving.metrics import ServerMetrics
 from relayml.serving.runtime import Routed, Runtime, ServedModel
 from relayml.serving.variant import LoadedVariant, Prediction
 
-__all__ = ["Answer", "ModelService"]
+__all__ = ["UNSERVED", "Answer", "ModelService"]
+
+# The request log's partition of requests naming a model this server does not serve: one, however
+# many names callers try (a partition per name let any caller grow the server's memory and the
+# log's folders without bound). A model's own partitions are '<model>-<environment>'.
+UNSERVED = "_unserved"
 
 Part = tuple[LoadedVariant, Sequence[int], Columns]
 """A variant, the positions of the request's rows it answers, and those rows."""
@@ -260,7 +265,7 @@ class ModelService:
                 return
             name = next(iter(models))
         model = models.get(name)
-        partition = model.partition if model is not None else f"{name}-unknown"
+        partition = model.partition if model is not None else UNSERVED
         buffer = self._request_buffers.get(partition)
         if buffer is None:
             place = deployment_partition(self.runtime.project, partition)
