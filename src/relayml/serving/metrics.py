@@ -35,20 +35,43 @@ _PREDICTION_ROUTES = frozenset(
 )
 
 
+_PLAIN_ROUTES = frozenset(
+    {
+        "/predict",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/v2",
+        "/",
+        "/v2/health/live",
+        "/v2/health/ready",
+    }
+)
+_MODEL_TAILS = frozenset({"ready", "infer", "outcomes"})  # /v2/models/{name}/<tail>
+_VERSION_TAILS = frozenset({"ready", "infer"})  # /v2/models/{name}/versions/{v}/<tail>
+
+
 def route_of(path: str) -> str:
-    """A bounded label for a request path: /v2/models/churn/infer -> /v2/models/{name}/infer."""
+    """A bounded label for a request path: /v2/models/churn/infer -> /v2/models/{name}/infer.
+
+    Only the server's own routes get a label of their own; any other path is "other", so a
+    caller trying paths cannot grow the metrics (a label set each) without bound.
+    """
+    if path in _PLAIN_ROUTES:
+        return path
     if path.startswith("/v2/models/"):
-        parts = path.split("/")
+        parts = path.split("/")  # '', 'v2', 'models', name, ...
+        if not parts[3]:
+            return "other"
         if len(parts) == 4:
             return "/v2/models/{name}"
-        if len(parts) >= 6 and parts[4] == "versions":
-            tail = "/".join(parts[6:])
-            return "/v2/models/{name}/versions/{v}" + (f"/{tail}" if tail else "")
-        return "/v2/models/{name}/" + "/".join(parts[4:])
-    if path in ("/predict", "/metrics", "/openapi.json", "/docs", "/v2", "/"):
-        return path
-    if path.startswith("/v2/health/"):
-        return path
+        if len(parts) == 5 and parts[4] in _MODEL_TAILS:
+            return "/v2/models/{name}/" + parts[4]
+        if parts[4] == "versions" and len(parts) in (6, 7) and parts[5]:
+            if len(parts) == 6:
+                return "/v2/models/{name}/versions/{v}"
+            if parts[6] in _VERSION_TAILS:
+                return "/v2/models/{name}/versions/{v}/" + parts[6]
     return "other"
 
 
