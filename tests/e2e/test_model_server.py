@@ -119,6 +119,7 @@ def test_metrics_access_log_and_graceful_shutdown_flush_the_log(
     metrics = loopback.get(server.url + "/metrics").text
     assert 'relay_predictions_total{mode="live",model="churn",variant="v2"} 40.0' in metrics
     assert 'relay_http_requests_total{route="/predict",status="422"} 1.0' in metrics
+    assert 'relay_rejected_requests_total{model="churn"} 1.0' in metrics
     assert "relay_batch_rows_bucket" in metrics and "relay_ready 1.0" in metrics
     assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)  # uvicorn re-raises it when done
     lines = [json.loads(x) for x in server.output().splitlines() if x.startswith('{"ts"')]

@@ -281,6 +281,10 @@ class ServerMetrics:
         found[0](rows)
         found[1](seconds)
 
+    def refused(self, model: str) -> None:
+        """Count one request refused as invalid input."""
+        self._child(self.rejected, model).inc()
+
     def looked_up(self, model: str, variant: str, rows: int, seconds: float) -> None:
         """Count one online feature lookup of a batch's rows."""
         self._child(self.feature_lookups, model, variant).inc()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,17 +127,17 @@ class ModelService:
         def decode(variant: LoadedVariant) -> Columns:
             return variant.codec.from_records(rows, sticky).with_key(key).replayed(logged_at)
 
-        if key is not None:
-            variant = model.choose(key)
+        with self._counting_refusals(model):
+            if key is not None:
+                variant = model.choose(key)
+                routed: list[Part] = [(variant, range(len(rows)), decode(variant))]
+                return await self._answer(model, routed, start, decode, features)
+            keys = None
+            if sticky is not None:
+                keys = [row.get(sticky) if isinstance(row, dict) else None for row in rows]
             return await self._answer(
-                model, [(variant, range(len(rows)), decode(variant))], start, decode, features
+                model, _split(model.route(len(rows), keys), decode), start, decode, features
             )
-        keys = None
-        if sticky is not None:
-            keys = [row.get(sticky) if isinstance(row, dict) else None for row in rows]
-        return await self._answer(
-            model, _split(model.route(len(rows), keys), decode), start, decode, features
-        )
 
     async def answer_columns(
         self,
@@ -157,19 +158,29 @@ class ModelService:
         def decode(variant: LoadedVariant) -> Columns:
             return variant.codec.from_v2(inputs).with_key(key).replayed(logged_at)
 
-        if version is not None or key is not None:
-            variant = (
-                model.variant_for_version(version) if version is not None else model.choose(key)
-            )
-            columns = decode(variant)
+        with self._counting_refusals(model):
+            if version is not None or key is not None:
+                variant = (
+                    model.variant_for_version(version) if version is not None else model.choose(key)
+                )
+                columns = decode(variant)
+                return await self._answer(
+                    model, [(variant, range(columns.rows), columns)], start, decode, features
+                )
+            first = decode(model.live[0])
+            routed = model.route(first.rows)
             return await self._answer(
-                model, [(variant, range(columns.rows), columns)], start, decode, features
+                model, _split(routed, decode, (model.live[0], first)), start, decode, features
             )
-        first = decode(model.live[0])
-        routed = model.route(first.rows)
-        return await self._answer(
-            model, _split(routed, decode, (model.live[0], first)), start, decode, features
-        )
+
+    @contextmanager
+    def _counting_refusals(self, model: ServedModel) -> Iterator[None]:
+        """Count a request refused as invalid input (relay_rejected_requests_total)."""
+        try:
+            yield
+        except InvalidInput:
+            self.metrics.refused(model.name)
+            raise
 
     async def _answer(
         self,
