@@ -188,3 +188,6 @@ def test_one_scrape_sees_every_worker(
     assert len(pids) == 2, "each worker writes its own file"
     server.stop(signal.SIGTERM)
     assert not folder.exists(), "the runner removes its folder when it stops"
+    # both workers wrote their access lines in bulk to the same stderr: each line whole
+    lines = [json.loads(x) for x in server.output().splitlines() if x.startswith('{"ts"')]
+    assert sum(x.get("path") == "/predict" for x in lines) == 60

@@ -20,7 +20,7 @@ from relayml.errors import InvalidInput
 from relayml.predictions import ParquetLog, PredictionLogs
 from relayml.serve.app import create_model_app
 from relayml.serving.auth import TokenCheck, check_store_has_users
-from relayml.serving.metrics import ServerMetrics
+from relayml.serving.metrics import ServerMetrics, flush_access_lines
 from relayml.serving.runtime import Runtime
 from relayml.serving.service import ModelService
 from relayml.serving.sources import BackendSource, ModelSource
@@ -297,6 +297,7 @@ def _fork_workers(build: Any, sock: socket.socket, workers: int) -> None:
             try:
                 _serve(build(), sock)
             finally:
+                flush_access_lines()  # os._exit runs no exit hooks
                 os._exit(0)
         children.append(pid)
 

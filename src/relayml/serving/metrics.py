@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-__all__ = ["AccessLines", "AccessLog", "ServerMetrics", "route_of"]
+__all__ = ["AccessLines", "AccessLog", "ServerMetrics", "flush_access_lines", "route_of"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -374,7 +374,9 @@ _open_lines: weakref.WeakSet[AccessLines] = weakref.WeakSet()
 
 
 @atexit.register
-def _flush_at_exit() -> None:
+def flush_access_lines() -> None:
+    """Write every access log's waiting lines (at exit; a forked worker, which leaves by
+    os._exit, calls it itself)."""
     for lines in list(_open_lines):
         try:
             lines.flush()
