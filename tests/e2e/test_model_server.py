@@ -115,16 +115,19 @@ def test_metrics_access_log_and_graceful_shutdown_flush_the_log(
     ids = []
     for i in range(40):
         ids += _post(server.url + "/predict", record(i)).json()["prediction_ids"]
-    _post(server.url + "/predict", {"tenure": "x"})
+    _post(server.url + "/predict", {"tenure": "x"})  # refused: a value of the wrong type
+    assert _post(server.url + "/predict", {"instances": []}).status_code == 422  # no rows
+    assert _post(server.url + "/v2/models/churn/infer", {"id": "x"}).status_code == 422
+    assert _post(server.url + "/v2/models/nope/infer", {"id": "x"}).status_code == 404
     metrics = loopback.get(server.url + "/metrics").text
     assert 'relay_predictions_total{mode="live",model="churn",variant="v2"} 40.0' in metrics
-    assert 'relay_http_requests_total{route="/predict",status="422"} 1.0' in metrics
-    assert 'relay_rejected_requests_total{model="churn"} 1.0' in metrics
+    assert 'relay_http_requests_total{route="/predict",status="422"} 2.0' in metrics
+    assert 'relay_rejected_requests_total{model="churn"} 3.0' in metrics  # not the 404
     assert "relay_batch_rows_bucket" in metrics and "relay_ready 1.0" in metrics
     assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)  # uvicorn re-raises it when done
     lines = [json.loads(x) for x in server.output().splitlines() if x.startswith('{"ts"')]
     access = [x for x in lines if x.get("path") == "/predict"]
-    assert len(access) == 41 and {x["status"] for x in access} == {200, 422}
+    assert len(access) == 42 and {x["status"] for x in access} == {200, 422}
     table = read_log(str(served_home.home / "artifacts" / "predictions"))
     assert sorted(table.column("prediction_id").to_pylist()) == sorted(ids)
     assert set(table.column("deployment").to_pylist()) == {"churn-v2"}

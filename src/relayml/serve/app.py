@@ -163,6 +163,7 @@ def create_model_app(
         description=__doc__,
         lifespan=lifespan,
     )
+    app.state.access_lines = lines  # ModelServer.close writes them when no lifespan ran
 
     @app.exception_handler(RelayError)
     async def _relay_error(_request: Request, exc: RelayError) -> Response:
@@ -234,20 +235,21 @@ def create_model_app(
     async def infer_payload(
         payload: Any, name: str, version: int | None, header_key: str | None, at: str | None = None
     ) -> dict[str, Any]:
-        when = logged_at(at, replay)
-        if not isinstance(payload, dict) or "inputs" not in payload:
-            raise InvalidInput('an infer request is an object with "inputs": [tensors].')
         model = service.model(name)
-        params = payload.get("parameters")
-        key = None
-        if isinstance(params, dict) and model.sticky_key:
-            key = params.get(model.sticky_key)
-        if header_key is not None:
-            key = header_key
-        wanted = isinstance(params, dict) and params.get("features") is True
-        answer = await service.answer_columns(
-            model, payload["inputs"], version, key, wanted, logged_at=when
-        )
+        with service.counting_refusals(model):
+            when = logged_at(at, replay)
+            if not isinstance(payload, dict) or "inputs" not in payload:
+                raise InvalidInput('an infer request is an object with "inputs": [tensors].')
+            params = payload.get("parameters")
+            key = None
+            if isinstance(params, dict) and model.sticky_key:
+                key = params.get(model.sticky_key)
+            if header_key is not None:
+                key = header_key
+            wanted = isinstance(params, dict) and params.get("features") is True
+            answer = await service.answer_columns(
+                model, payload["inputs"], version, key, wanted, logged_at=when
+            )
         return infer_body(answer, payload.get("id"))
 
     @app.post("/v2/models/{name}/infer", tags=["inference"], openapi_extra=openapi.INFER)
@@ -282,11 +284,12 @@ def create_model_app(
         features: bool = False,
         at: str | None = None,
     ) -> dict[str, Any]:
-        when = logged_at(at, replay)
         served = service.model(model)
-        codec = served.live[0].codec
-        rows = instances_of(payload, codec.example, codec.names)
-        answer = await service.answer_rows(served, rows, key, features, logged_at=when)
+        with service.counting_refusals(served):
+            when = logged_at(at, replay)
+            codec = served.live[0].codec
+            rows = instances_of(payload, codec.example, codec.names)
+            answer = await service.answer_rows(served, rows, key, features, logged_at=when)
         return predict_body(answer)
 
     @app.post("/v2/models/{name}/outcomes", tags=["outcomes"], openapi_extra=openapi.OUTCOMES)

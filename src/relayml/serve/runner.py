@@ -183,6 +183,7 @@ class ModelServer:
     def close(self) -> None:
         """Stop reloading and flush the logs (what the app's shutdown does when it ran)."""
         self.runtime.stop()
+        self.app.state.access_lines.close()
         self.metrics.close()
         for log in (self.predictions, self.outcomes, self.requests):
             if log is not None:

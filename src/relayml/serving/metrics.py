@@ -308,9 +308,9 @@ class AccessLines:
     One write a request was a third of the server's system calls at one connection. Each write
     holds whole lines and at most PIPE_BUF (4,096) bytes, so the lines of several workers
     sharing a pipe never interleave. Lines added outside an event loop, or after close, are
-    written at once. Lines still waiting when the interpreter exits (its event loop gone before
-    a close) are written then; only a process killed outright (SIGKILL) loses the last `delay`
-    seconds of lines.
+    written at once. Lines still waiting when their event loop is gone are written by the next
+    line's loop, when the object is collected, or when the interpreter exits; only a process
+    killed outright (SIGKILL) loses the last `delay` seconds of lines.
     """
 
     def __init__(
@@ -319,49 +319,29 @@ class AccessLines:
         self.stream = stream if stream is not None else sys.stderr
         self.delay = delay
         self.limit = limit
-        self._lines: list[bytes] = []
+        self._lines: list[bytes] = []  # kept (never replaced): the finalizer writes this list
+        self._loop: asyncio.AbstractEventLoop | None = None  # where a flush is due
         self._closed = False
         _open_lines.add(self)
+        weakref.finalize(self, _write_lines, self._lines, self.stream)
 
     def add(self, line: bytes) -> None:
         """Write `line` (UTF-8, ending in a newline) soon."""
         lines = self._lines
         lines.append(line)
-        if len(lines) == 1 and not self._closed:
-            try:
-                asyncio.get_running_loop().call_later(self.delay, self.flush)
-                return
+        if self._closed or len(lines) >= self.limit:
+            self.flush()
+        elif len(lines) == 1 or self._loop is None or self._loop.is_closed():
+            try:  # a flush after the delay, on this loop
+                self._loop = asyncio.get_running_loop()
+                self._loop.call_later(self.delay, self.flush)
             except RuntimeError:  # no event loop here: nothing would write it later
-                pass
-        elif len(lines) < self.limit and not self._closed:
-            return
-        self.flush()
+                self._loop = None
+                self.flush()
 
     def flush(self) -> None:
         """Write the waiting lines now."""
-        lines, self._lines = self._lines, []
-        if not lines:
-            return
-        stream = self.stream
-        stream.flush()  # what was written as text before goes first
-        binary = getattr(stream, "buffer", None)
-        chunk: list[bytes] = []
-        size = 0
-        for line in lines:
-            if chunk and size + len(line) > _PIPE_BUF:
-                self._write(binary, b"".join(chunk))
-                chunk, size = [], 0
-            chunk.append(line)
-            size += len(line)
-        self._write(binary, b"".join(chunk))
-
-    def _write(self, binary: Any, data: bytes) -> None:
-        if binary is not None:
-            binary.write(data)
-            binary.flush()
-        else:
-            self.stream.write(data.decode())
-            self.stream.flush()
+        _write_lines(self._lines, self.stream)
 
     def close(self) -> None:
         """Write what waits; later lines are written at once."""
@@ -369,7 +349,39 @@ class AccessLines:
         self.flush()
 
 
+def _write_lines(lines: list[bytes], stream: IO[str]) -> None:
+    """Write and remove the lines waiting in `lines`, in pieces of whole lines of at most
+    PIPE_BUF bytes, after whatever was written to `stream` as text before."""
+    n = len(lines)
+    if not n:
+        return
+    taken = lines[:n]
+    del lines[:n]
+    stream.flush()
+    binary = getattr(stream, "buffer", None)
+    chunk: list[bytes] = []
+    size = 0
+    for line in taken:
+        if chunk and size + len(line) > _PIPE_BUF:
+            _write(stream, binary, b"".join(chunk))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line)
+    _write(stream, binary, b"".join(chunk))
+
+
+def _write(stream: IO[str], binary: Any, data: bytes) -> None:
+    if binary is not None:
+        binary.write(data)
+        binary.flush()
+    else:
+        stream.write(data.decode())
+        stream.flush()
+
+
 _PIPE_BUF = 4096  # POSIX: a write of at most this many bytes to a pipe is never split
+_LONGEST_PATH = 900  # characters of a path in an access line: even in 4-byte UTF-8, a line fits
+# in one PIPE_BUF write (a longer path is cut and marked "...")
 _open_lines: weakref.WeakSet[AccessLines] = weakref.WeakSet()
 
 
@@ -431,6 +443,8 @@ class AccessLog:
             self.on_prediction_request(route, name, status, seconds)
         if self.enabled:
             client = scope.get("client")
+            if len(path) > _LONGEST_PATH:  # a line stays one piece of at most PIPE_BUF bytes
+                path = path[:_LONGEST_PATH] + "..."
             line = {
                 "ts": _now_iso(),
                 "method": scope.get("method"),

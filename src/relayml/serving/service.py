@@ -127,17 +127,16 @@ class ModelService:
         def decode(variant: LoadedVariant) -> Columns:
             return variant.codec.from_records(rows, sticky).with_key(key).replayed(logged_at)
 
-        with self._counting_refusals(model):
-            if key is not None:
-                variant = model.choose(key)
-                routed: list[Part] = [(variant, range(len(rows)), decode(variant))]
-                return await self._answer(model, routed, start, decode, features)
-            keys = None
-            if sticky is not None:
-                keys = [row.get(sticky) if isinstance(row, dict) else None for row in rows]
-            return await self._answer(
-                model, _split(model.route(len(rows), keys), decode), start, decode, features
-            )
+        if key is not None:
+            variant = model.choose(key)
+            routed: list[Part] = [(variant, range(len(rows)), decode(variant))]
+            return await self._answer(model, routed, start, decode, features)
+        keys = None
+        if sticky is not None:
+            keys = [row.get(sticky) if isinstance(row, dict) else None for row in rows]
+        return await self._answer(
+            model, _split(model.route(len(rows), keys), decode), start, decode, features
+        )
 
     async def answer_columns(
         self,
@@ -158,24 +157,24 @@ class ModelService:
         def decode(variant: LoadedVariant) -> Columns:
             return variant.codec.from_v2(inputs).with_key(key).replayed(logged_at)
 
-        with self._counting_refusals(model):
-            if version is not None or key is not None:
-                variant = (
-                    model.variant_for_version(version) if version is not None else model.choose(key)
-                )
-                columns = decode(variant)
-                return await self._answer(
-                    model, [(variant, range(columns.rows), columns)], start, decode, features
-                )
-            first = decode(model.live[0])
-            routed = model.route(first.rows)
-            return await self._answer(
-                model, _split(routed, decode, (model.live[0], first)), start, decode, features
+        if version is not None or key is not None:
+            variant = (
+                model.variant_for_version(version) if version is not None else model.choose(key)
             )
+            columns = decode(variant)
+            return await self._answer(
+                model, [(variant, range(columns.rows), columns)], start, decode, features
+            )
+        first = decode(model.live[0])
+        routed = model.route(first.rows)
+        return await self._answer(
+            model, _split(routed, decode, (model.live[0], first)), start, decode, features
+        )
 
     @contextmanager
-    def _counting_refusals(self, model: ServedModel) -> Iterator[None]:
-        """Count a request refused as invalid input (relay_rejected_requests_total)."""
+    def counting_refusals(self, model: ServedModel) -> Iterator[None]:
+        """Count a request to `model` refused as invalid input (relay_rejected_requests_total):
+        the prediction routes read their whole request inside it."""
         try:
             yield
         except InvalidInput:
