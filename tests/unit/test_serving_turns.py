@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from relayml.serving.accesslog import AccessLines, AccessLog
 from relayml.serving.batcher import Batcher, InFlight
-from relayml.serving.metrics import AccessLines, AccessLog, ServerMetrics
+from relayml.serving.metrics import ServerMetrics
 
 
 def _leader_sees_the_turn(in_flight: InFlight | None) -> bool:
@@ -152,7 +153,7 @@ def test_access_lines_outside_a_loop_or_after_close_are_written_at_once(closed: 
 def test_access_lines_left_waiting_are_written_when_the_interpreter_exits() -> None:
     script = (
         "import asyncio\n"
-        "from relayml.serving.metrics import AccessLines\n"
+        "from relayml.serving.accesslog import AccessLines\n"
         "lines = AccessLines(delay=600)\n"
         "async def main():\n"
         '    lines.add(b\'{"path": "/predict"}\\n\')\n'

@@ -41,9 +41,9 @@ from relayml.serve.auth import BearerAuth, is_open
 from relayml.serve.bodies import infer_body, metadata, predict_body
 from relayml.serve.fastpath import FastPath
 from relayml.serve.replay import logged_at
+from relayml.serving.accesslog import AccessLines, AccessLog
 from relayml.serving.auth import TokenCheck
 from relayml.serving.codec import instances_of
-from relayml.serving.metrics import AccessLines, AccessLog
 from relayml.serving.service import ModelService
 
 __all__ = ["create_model_app"]

@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl
 import orjson
 
 from relayml.errors import BodyTooLarge, NotJson, RelayError
-from relayml.serving.metrics import AccessLog, Message, Receive, Scope, Send
+from relayml.serving.accesslog import AccessLog
+from relayml.serving.metrics import Message, Receive, Scope, Send
 
 __all__ = ["FastPath"]
 

@@ -19,8 +19,9 @@ from relayml.domain.ports import Backend
 from relayml.errors import InvalidInput
 from relayml.predictions import ParquetLog, PredictionLogs
 from relayml.serve.app import create_model_app
+from relayml.serving.accesslog import flush_access_lines
 from relayml.serving.auth import TokenCheck, check_store_has_users
-from relayml.serving.metrics import ServerMetrics, flush_access_lines
+from relayml.serving.metrics import ServerMetrics
 from relayml.serving.runtime import Runtime
 from relayml.serving.service import ModelService
 from relayml.serving.sources import BackendSource, ModelSource
