@@ -8,7 +8,6 @@ the metrics, notes prediction requests for the request log, and hands its line t
 from __future__ import annotations
 
 import asyncio
-import atexit
 import sys
 import time
 import weakref
@@ -54,7 +53,8 @@ class AccessLines:
         self._loop: asyncio.AbstractEventLoop | None = None  # where a flush is due
         self._closed = False
         _open_lines.add(self)
-        weakref.finalize(self, _write_lines, self._lines, self.stream)
+        # run when collected, and at interpreter exit if still alive (finalize's own atexit)
+        weakref.finalize(self, _write_left, self._lines, self.stream)
 
     def add(self, line: bytes) -> None:
         """Write `line` (UTF-8, ending in a newline) soon."""
@@ -116,15 +116,19 @@ _LONGEST_PATH = 900  # characters of a path in an access line: even in 4-byte UT
 _open_lines: weakref.WeakSet[AccessLines] = weakref.WeakSet()
 
 
-@atexit.register
 def flush_access_lines() -> None:
-    """Write every access log's waiting lines (at exit; a forked worker, which leaves by
-    os._exit, calls it itself)."""
+    """Write every access log's waiting lines: a forked worker, which leaves by os._exit (no
+    exit hooks, no finalizers), calls it itself."""
     for lines in list(_open_lines):
-        try:
-            lines.flush()
-        except (OSError, ValueError):  # the stream is already closed: nowhere left to write
-            pass
+        _write_left(lines._lines, lines.stream)
+
+
+def _write_left(lines: list[bytes], stream: IO[str]) -> None:
+    """Write what waits, at the end: a stream already closed leaves nowhere to write."""
+    try:
+        _write_lines(lines, stream)
+    except (OSError, ValueError):
+        pass
 
 
 class AccessLog:

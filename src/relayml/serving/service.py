@@ -129,8 +129,9 @@ class ModelService:
 
         if key is not None:
             variant = model.choose(key)
-            routed: list[Part] = [(variant, range(len(rows)), decode(variant))]
-            return await self._answer(model, routed, start, decode, features)
+            return await self._answer(
+                model, [(variant, range(len(rows)), decode(variant))], start, decode, features
+            )
         keys = None
         if sticky is not None:
             keys = [row.get(sticky) if isinstance(row, dict) else None for row in rows]
